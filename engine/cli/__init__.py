@@ -1,0 +1,25 @@
+"""The ``gridcredit`` command line: a thin layer over the library.
+
+Each submodule registers the commands of one area on ``app``; library errors
+become a one-line message on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="gridcredit",
+    help="Credit grades and differentiated service policies for electric power customers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Check, inspect and compare decision tables.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+from engine.cli import data as _data  # noqa: E402,F401  (registers commands)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,206 @@
+"""One exception tree for the whole engine.
+
+Every error the engine raises on purpose is an ``EngineError``. Each subclass
+keeps the data an operator needs (file, line, rule id, field, value) so that
+the CLI can turn it into an exit code and the service into an HTTP status
+without parsing messages::
+
+    EngineError                      exit 2, HTTP 500
+    ├── ConfigError                  a config, registry or catalogue file is wrong
+    ├── InputError                   exit 2, HTTP 422: data handed to the engine
+    │   ├── RecordError              one customer record broke a field rule
+    │   └── FrameError               a whole input frame or file is unusable
+    ├── ModelError                   a model artifact is refused at load
+    │   └── GovernanceError          a trained model failed the publication checks
+    ├── TableError                   one decision-table problem at file:line
+    │   └── TableSetError            several table problems; the set is refused whole
+    └── DecisionError                a table misbehaved while deciding (unique/any)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "DecisionError",
+    "EngineError",
+    "FrameError",
+    "GovernanceError",
+    "InputError",
+    "ModelError",
+    "RecordError",
+    "TableError",
+    "TableSetError",
+]
+
+
+class EngineError(Exception):
+    """Root of every error the engine raises on purpose."""
+
+    exit_code: int = 2
+    http_status: int = 500
+    code: str = "engine_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> list[dict[str, Any]]:
+        """Structured details for the service's error body."""
+        return []
+
+
+class ConfigError(EngineError):
+    """A configuration, registry or catalogue file is missing or wrong."""
+
+    code = "config_error"
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+        where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
+        super().__init__(where + message)
+        self.file = file
+        self.line = line
+
+
+class InputError(EngineError):
+    """Data handed to the engine is unusable."""
+
+    http_status = 422
+    code = "invalid_input"
+
+
+class RecordError(InputError):
+    """A customer record broke the rule of one field."""
+
+    code = "invalid_record"
+
+    def __init__(self, field: str, value: Any, rule: str, *, customer_id: str | None = None):
+        who = f"customer {customer_id!r}: " if customer_id else ""
+        super().__init__(f"{who}field '{field}' = {value!r}: {rule}")
+        self.field = field
+        self.value = value
+        self.rule = rule
+        self.customer_id = customer_id
+
+    def details(self) -> list[dict[str, Any]]:
+        return [{"field": self.field, "value": _jsonable(self.value), "rule": self.rule}]
+
+
+class FrameError(InputError):
+    """A whole input frame or file cannot be used (missing columns, bad format)."""
+
+    code = "invalid_frame"
+
+    def __init__(self, message: str, *, columns: list[str] | None = None, file: str | None = None):
+        super().__init__(f"{file}: {message}" if file else message)
+        self.columns = columns or []
+        self.file = file
+
+
+class ModelError(EngineError):
+    """A model artifact is missing, corrupted or inconsistent."""
+
+    code = "model_error"
+
+    def __init__(self, message: str, *, file: str | None = None):
+        super().__init__(f"{file}: {message}" if file else message)
+        self.file = file
+
+
+class GovernanceError(ModelError):
+    """A trained model failed a publication check; ``table`` shows why."""
+
+    code = "model_governance"
+
+    def __init__(self, message: str, *, table: str = "", file: str | None = None):
+        super().__init__(f"{message}\n{table}".rstrip(), file=file)
+        self.table = table
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+class TableError(EngineError):
+    """One problem in a decision table, located at file:line."""
+
+    code = "table_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int | None = None,
+        rule_id: str | None = None,
+        suggestion: str | None = None,
+    ):
+        self.file = file
+        self.line = line
+        self.rule_id = rule_id
+        self.suggestion = suggestion
+        self.reason = message
+        text = f"{Location(file, line)}: "
+        if rule_id:
+            text += f"rule '{rule_id}': "
+        text += message
+        if suggestion:
+            text += f" (did you mean '{suggestion}'?)"
+        super().__init__(text)
+
+    def details(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "file": self.file,
+                "line": self.line,
+                "rule_id": self.rule_id,
+                "message": self.reason,
+                "suggestion": self.suggestion,
+            }
+        ]
+
+
+class TableSetError(TableError):
+    """Several table problems at once: the whole set is refused."""
+
+    code = "table_set_error"
+
+    def __init__(self, errors: list[TableError]):
+        if not errors:
+            raise ValueError("TableSetError needs at least one error")
+        first = errors[0]
+        super().__init__(
+            first.reason,
+            file=first.file,
+            line=first.line,
+            rule_id=first.rule_id,
+            suggestion=first.suggestion,
+        )
+        self.errors = list(errors)
+        self.message = "\n".join(str(e) for e in self.errors)
+        self.args = (self.message,)
+
+    def details(self) -> list[dict[str, Any]]:
+        return [d for e in self.errors for d in e.details()]
+
+
+class DecisionError(EngineError):
+    """A table broke its hit policy while deciding (for example two rules under 'unique')."""
+
+    http_status = 500
+    code = "decision_error"
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    return str(value)

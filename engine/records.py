@@ -1,0 +1,381 @@
+"""The customer record: every field declared once, validated per record and per frame.
+
+``FIELDS`` is the contract with service systems. The pydantic model used for
+single records and the vectorised validator used for whole frames are both
+built from it, so the two can never disagree about a type, unit or range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from engine.errors import FrameError, RecordError
+
+__all__ = [
+    "CLASSES",
+    "DERIVED",
+    "FIELDS",
+    "GRADES",
+    "GROUPS",
+    "CustomerRecord",
+    "FieldSpec",
+    "field_names",
+    "validate_frame",
+    "validate_record",
+    "vocabulary",
+]
+
+CLASSES = ("residential", "commercial", "industrial", "public")
+NON_RESIDENTIAL = ("commercial", "industrial", "public")
+GRADES = ("AAA", "AA", "A", "B", "C")
+SOCIAL_RATINGS = ("A", "B", "C", "D", "unrated")
+CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of the customer record.
+
+    ``kind`` is one of int, float, bool, category, date, id. ``required`` says
+    who must supply it: ``"all"``, ``"non-residential"`` (financial status) or
+    ``"none"`` (optional history).
+    """
+
+    name: str
+    group: str
+    kind: str
+    unit: str
+    description: str
+    ge: float | None = None
+    le: float | None = None
+    choices: tuple[str, ...] | None = None
+    required: str = "all"
+
+    def rule(self) -> str:
+        """The field's rule in words, as errors quote it."""
+        if self.choices:
+            return "must be one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "must be true or false"
+        if self.kind == "date":
+            return "must be a date (YYYY-MM-DD)"
+        if self.kind == "id":
+            return "must be 1-64 letters, digits, '_', '.', ':' or '-'"
+        lo = "" if self.ge is None else f">= {self.ge:g}"
+        hi = "" if self.le is None else f"<= {self.le:g}"
+        rng = " and ".join(x for x in (lo, hi) if x)
+        kind = "a whole number" if self.kind == "int" else "a number"
+        return f"must be {kind} {rng} ({self.unit})".replace("  ", " ")
+
+
+def _f(name, group, kind, unit, description, **kw) -> FieldSpec:
+    return FieldSpec(name, group, kind, unit, description, **kw)
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    # identity
+    _f("customer_id", "identity", "id", "-", "Account identifier of the customer."),
+    _f("customer_class", "identity", "category", "-", "Tariff class of the customer.",
+       choices=CLASSES),
+    _f("as_of", "identity", "date", "date", "Date the record describes."),
+    _f("months_connected", "identity", "int", "months", "Months since the supply connection.",
+       ge=0, le=1200),
+    # financial status (non-residential customers)
+    _f("asset_liability_ratio", "financial", "float", "ratio",
+       "Total liabilities over total assets.", ge=0, le=5, required="non-residential"),
+    _f("current_ratio", "financial", "float", "ratio",
+       "Current assets over current liabilities.", ge=0, le=50, required="non-residential"),
+    _f("return_on_net_assets", "financial", "float", "ratio",
+       "Net profit over net assets.", ge=-5, le=5, required="non-residential"),
+    _f("loan_repayment_on_schedule_rate", "financial", "float", "share",
+       "Share of bank loan instalments repaid on schedule.", ge=0, le=1,
+       required="non-residential"),
+    # consumption
+    _f("monthly_kwh", "consumption", "float", "kWh/month",
+       "Mean monthly consumption over the last 12 months.", ge=0, le=1e9),
+    _f("contracted_capacity_kva", "consumption", "float", "kVA",
+       "Contracted (declared) supply capacity.", ge=0, le=1e7),
+    # payment behaviour
+    _f("overdue_bills_12m", "payment", "int", "bills", "Bills paid late in the last 12 months.",
+       ge=0, le=12),
+    _f("overdue_amount", "payment", "float", "currency", "Charges overdue and still unpaid.",
+       ge=0, le=1e10),
+    _f("max_days_overdue_12m", "payment", "int", "days",
+       "Longest delay of a bill in the last 12 months.", ge=0, le=366),
+    _f("theft_incidents_36m", "payment", "int", "incidents",
+       "Confirmed electricity-theft findings in the last 36 months.", ge=0, le=36),
+    _f("has_repayment_agreement", "payment", "bool", "-",
+       "An agreed repayment plan for arrears is in force."),
+    # equipment operation and management
+    _f("has_reactive_compensation", "equipment", "bool", "-",
+       "Reactive power compensation is installed."),
+    _f("calibration_on_schedule", "equipment", "bool", "-",
+       "Metering and protection equipment is calibrated on schedule."),
+    _f("grid_accidents_36m", "equipment", "int", "incidents",
+       "Customer equipment faults that disturbed the grid in the last 36 months.", ge=0, le=100),
+    # social credit
+    _f("social_credit_rating", "social", "category", "-",
+       "Public credit rating of the customer (or unrated).", choices=SOCIAL_RATINGS),
+    # service
+    _f("expected_service_quality", "service", "float", "score 1-5",
+       "Service quality the customer expects (survey scale).", ge=1, le=5),
+    _f("perceived_service_quality", "service", "float", "score 1-5",
+       "Service quality the customer perceives (survey scale).", ge=1, le=5),
+    _f("critical_load", "service", "bool", "-",
+       "Supplies a critical load (hospital, continuous process, life support)."),
+    # history (optional)
+    _f("previous_grade", "history", "category", "-", "Grade given at the previous review.",
+       choices=GRADES, required="none"),
+    _f("habitual_defaulter", "history", "bool", "-",
+       "Flagged as a habitual defaulter by the payment-event rules.", required="none"),
+    _f("rebate_earned", "history", "bool", "-",
+       "Earned an overdue-charge rebate by repaying within the window.", required="none"),
+    _f("theft_override_until", "history", "date", "date",
+       "Theft finding forces the lowest grade until this date.", required="none"),
+)
+
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in FIELDS))
+_BY_NAME = {f.name: f for f in FIELDS}
+
+# Fields the pipeline derives. ``group`` names the stage that provides them:
+# "facts" are computed from the record before any table runs, "score" by the
+# scorer, "tables" are outputs of the shipped decision tables.
+DERIVED: tuple[FieldSpec, ...] = (
+    _f("service_quality_gap", "facts", "float", "score points",
+       "Expected minus perceived service quality; large = service-sensitive.", ge=-4, le=4),
+    _f("theft_override_active", "facts", "bool", "-",
+       "A theft finding still forces the lowest grade on the as-of date."),
+    _f("z", "score", "float", "-", "Fisher discriminant score (higher = more likely to default)."),
+    _f("pd", "score", "float", "probability", "Calibrated 12-month default probability.",
+       ge=0, le=1),
+    _f("grade", "tables", "category", "-", "Credit grade, best first.", choices=GRADES),
+    _f("consumption_class", "tables", "category", "-", "Consumption class within the customer class.",
+       choices=("large", "average", "small")),
+    _f("outage_sensitivity", "tables", "category", "-", "Sensitivity to supply interruptions.",
+       choices=("high", "normal")),
+    _f("service_sensitivity", "tables", "category", "-", "Sensitivity to service quality.",
+       choices=("high", "normal", "low")),
+    _f("value_tier", "tables", "category", "-", "Value of the customer to the utility.",
+       choices=("high", "standard")),
+)
+
+
+def field_names(group: str | None = None) -> list[str]:
+    """Names of all record fields, or of one group's fields."""
+    return [f.name for f in FIELDS if group is None or f.group == group]
+
+
+def vocabulary() -> dict[str, FieldSpec]:
+    """Every field a decision table may read or set: record fields and derived fields."""
+    return {f.name: f for f in (*FIELDS, *DERIVED)}
+
+
+# --------------------------------------------------------------------------- per record
+
+def _annotation(spec: FieldSpec) -> Any:
+    from typing import Literal
+
+    if spec.kind == "id":
+        typ: Any = Annotated[str, Field(pattern=CUSTOMER_ID.pattern, strict=True)]
+    elif spec.kind == "category":
+        typ = Literal[spec.choices]  # type: ignore[valid-type]
+    elif spec.kind == "bool":
+        typ = Annotated[bool, Field(strict=True)]
+    elif spec.kind == "date":
+        typ = dt.date
+    elif spec.kind == "int":
+        typ = Annotated[int, Field(strict=True, ge=spec.ge, le=spec.le)]
+    else:
+        typ = Annotated[float, Field(strict=True, ge=spec.ge, le=spec.le, allow_inf_nan=False)]
+    if spec.required != "all":
+        return (typ | None, None)
+    return (typ, ...)
+
+
+class _RecordBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _financial_for_enterprises(self) -> _RecordBase:
+        if self.customer_class in NON_RESIDENTIAL:  # type: ignore[attr-defined]
+            for spec in FIELDS:
+                if spec.required == "non-residential" and getattr(self, spec.name) is None:
+                    raise ValueError(f"__field__:{spec.name}")
+        return self
+
+
+CustomerRecord: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "CustomerRecord",
+    __base__=_RecordBase,
+    __doc__="A validated customer record (see engine.records.FIELDS for units and ranges).",
+    **{spec.name: _annotation(spec) for spec in FIELDS},
+)
+
+
+def validate_record(data: dict[str, Any]) -> BaseModel:
+    """Validate one record; raise ``RecordError`` naming the first bad field."""
+    if not isinstance(data, dict):
+        raise RecordError("<record>", type(data).__name__, "a record must be a JSON object")
+    try:
+        return CustomerRecord.model_validate(data)
+    except ValidationError as exc:
+        raise _record_error(exc, data) from None
+
+
+def _record_error(exc: ValidationError, data: dict[str, Any]) -> RecordError:
+    err = exc.errors()[0]
+    cid = data.get("customer_id") if isinstance(data.get("customer_id"), str) else None
+    loc = [str(p) for p in err.get("loc", ())]
+    msg = str(err.get("msg", ""))
+    if "__field__:" in msg:
+        name = msg.split("__field__:", 1)[1]
+        return RecordError(name, None, f"required for {data.get('customer_class')} customers "
+                           "(financial status); supply the value", customer_id=cid)
+    name = loc[0] if loc else "<record>"
+    value = data.get(name, err.get("input"))
+    if err["type"] == "extra_forbidden":
+        return RecordError(name, value, "unknown field" + _did_you_mean(name), customer_id=cid)
+    if err["type"] == "missing":
+        return RecordError(name, None, "required field is missing", customer_id=cid)
+    spec = _BY_NAME.get(name)
+    rule = spec.rule() if spec else msg
+    return RecordError(name, value, rule, customer_id=cid)
+
+
+def _did_you_mean(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(_BY_NAME), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# --------------------------------------------------------------------------- per frame
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate a whole frame column-wise.
+
+    Returns ``(accepted, rejects)``: accepted rows converted to the declared
+    types (original index kept), and one reject row per refused input row
+    with ``row``, ``customer_id``, ``field``, ``value`` and ``reason``. Every
+    input row lands in exactly one of the two. A frame missing required
+    columns raises ``FrameError`` naming them.
+    """
+    missing = [f.name for f in FIELDS if f.required == "all" and f.name not in frame.columns]
+    if missing:
+        raise FrameError("missing required columns: " + ", ".join(missing), columns=missing)
+    n = len(frame)
+    bad = np.zeros(n, dtype=bool)
+    reason = np.empty(n, dtype=object)
+    bad_field = np.empty(n, dtype=object)
+    bad_value = np.empty(n, dtype=object)
+    out: dict[str, Any] = {}
+    klass = frame["customer_class"].astype("string").to_numpy(dtype=object, na_value=None)
+    enterprise = np.isin(klass, NON_RESIDENTIAL)
+
+    def flag(mask: np.ndarray, spec: FieldSpec, why: str, raw: np.ndarray) -> None:
+        new = mask & ~bad
+        if new.any():
+            bad[new] = True
+            reason[new] = why
+            bad_field[new] = spec.name
+            bad_value[new] = raw[new]
+
+    for spec in FIELDS:
+        if spec.name not in frame.columns:
+            out[spec.name] = _empty_column(spec, n)
+            if spec.required == "non-residential":
+                flag(enterprise, spec, f"required for non-residential customers: {spec.rule()}",
+                     np.full(n, None, dtype=object))
+            continue
+        raw_series = frame[spec.name]
+        raw = raw_series.to_numpy(dtype=object)
+        null = raw_series.isna().to_numpy()
+        col, invalid = _convert(spec, raw_series)
+        flag(invalid & ~null, spec, spec.rule(), raw)
+        if spec.required == "all":
+            flag(null, spec, "required field is missing", raw)
+        elif spec.required == "non-residential":
+            flag(null & enterprise, spec,
+                 "required for non-residential customers (financial status)", raw)
+        out[spec.name] = col
+
+    accepted = pd.DataFrame(out, index=frame.index)[~bad]
+    rows = np.flatnonzero(bad)
+    ids = frame["customer_id"].to_numpy(dtype=object)
+    rejects = pd.DataFrame(
+        {
+            "row": rows.astype(np.int64),
+            "customer_id": pd.array([_text(v) for v in ids[rows]], dtype="string"),
+            "field": pd.array(list(bad_field[rows]), dtype="string"),
+            "value": pd.array([_text(v) for v in bad_value[rows]], dtype="string"),
+            "reason": pd.array(list(reason[rows]), dtype="string"),
+        }
+    )
+    return accepted, rejects
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
+
+
+def _empty_column(spec: FieldSpec, n: int) -> pd.Series:
+    if spec.kind in ("int", "float"):
+        return pd.Series(np.full(n, np.nan))
+    if spec.kind == "bool":
+        return pd.Series(pd.array([pd.NA] * n, dtype="boolean"))
+    if spec.kind == "date":
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+    return pd.Series(pd.array([pd.NA] * n, dtype="string"))
+
+
+def _convert(spec: FieldSpec, s: pd.Series) -> tuple[Any, np.ndarray]:
+    """Convert one column to its declared type; return (values, invalid mask)."""
+    null = s.isna().to_numpy()
+    if spec.kind in ("int", "float"):
+        if s.dtype == bool or pd.api.types.is_bool_dtype(s.dtype):
+            num = pd.Series(np.full(len(s), np.nan), index=s.index)
+            invalid = ~null
+        else:
+            num = pd.to_numeric(s, errors="coerce").astype("float64")
+            invalid = num.isna().to_numpy() & ~null
+        v = num.to_numpy()
+        with np.errstate(invalid="ignore"):
+            invalid |= ~np.isfinite(v) & ~np.isnan(v)
+            if spec.ge is not None:
+                invalid |= v < spec.ge
+            if spec.le is not None:
+                invalid |= v > spec.le
+            if spec.kind == "int":
+                invalid |= np.isfinite(v) & (v != np.round(v))
+        return num.to_numpy(), invalid
+    if spec.kind == "bool":
+        if pd.api.types.is_bool_dtype(s.dtype):
+            return s.astype("boolean").to_numpy(), np.zeros(len(s), dtype=bool)
+        text = s.astype("string").str.strip().str.lower()
+        is_true = text.isin(_TRUE).fillna(False).to_numpy(dtype=bool)
+        is_false = text.isin(_FALSE).fillna(False).to_numpy(dtype=bool)
+        vals = pd.array(np.where(is_true, True, False), dtype="boolean")
+        vals[null] = pd.NA
+        return vals, ~(is_true | is_false) & ~null
+    if spec.kind == "date":
+        d = pd.to_datetime(s, errors="coerce", format="mixed")
+        return d.to_numpy(), d.isna().to_numpy() & ~null
+    text = s.astype("string")
+    if spec.kind == "category":
+        ok = text.isin(spec.choices).fillna(False).to_numpy(dtype=bool)
+    else:
+        ok = text.str.fullmatch(CUSTOMER_ID.pattern).fillna(False).to_numpy(dtype=bool)
+    return text.to_numpy(dtype=object, na_value=None), ~ok & ~null

@@ -1,0 +1,125 @@
+"""The customer record contract: one declaration, two validators that agree."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import synth
+from engine.errors import FrameError, RecordError
+from engine.records import FIELDS, validate_frame, validate_record
+
+
+def good(**changes):
+    record = {
+        "customer_id": "C001",
+        "customer_class": "commercial",
+        "as_of": "2026-10-31",
+        "months_connected": 40,
+        "asset_liability_ratio": 0.6,
+        "current_ratio": 1.3,
+        "return_on_net_assets": 0.05,
+        "loan_repayment_on_schedule_rate": 0.97,
+        "monthly_kwh": 5200.0,
+        "contracted_capacity_kva": 30.0,
+        "overdue_bills_12m": 1,
+        "overdue_amount": 0.0,
+        "max_days_overdue_12m": 12,
+        "theft_incidents_36m": 0,
+        "has_repayment_agreement": False,
+        "has_reactive_compensation": True,
+        "calibration_on_schedule": True,
+        "grid_accidents_36m": 0,
+        "social_credit_rating": "B",
+        "expected_service_quality": 4.0,
+        "perceived_service_quality": 3.5,
+        "critical_load": False,
+    }
+    record.update(changes)
+    return {k: v for k, v in record.items() if v is not ...}
+
+
+def test_a_good_record_is_accepted():
+    rec = validate_record(good())
+    assert rec.customer_id == "C001" and rec.monthly_kwh == 5200.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "pattern"),
+    [
+        ({"monthly_kwh": -5.0}, "monthly_kwh", r"field 'monthly_kwh' = -5.0: must be a number >= 0"),
+        ({"customer_class": "farm"}, "customer_class", "must be one of residential, commercial"),
+        ({"current_ratio": ...}, "current_ratio", "required for commercial customers"),
+        ({"months_connected": ...}, "months_connected", "required field is missing"),
+        ({"overdue_bills_12m": "3"}, "overdue_bills_12m", "must be a whole number"),
+        ({"loan_repayment_on_schedule_rate": 1.5}, "loan_repayment_on_schedule_rate", "<= 1"),
+        ({"monthly_kwh": float("nan")}, "monthly_kwh", "must be a number"),
+        ({"monthly_kwhs": 5.0}, "monthly_kwhs", "did you mean 'monthly_kwh'"),
+    ],
+)
+def test_a_bad_record_names_field_value_and_rule(changes, field, pattern):
+    with pytest.raises(RecordError, match=pattern) as info:
+        validate_record(good(**changes))
+    assert info.value.field == field
+
+
+def test_residential_customers_need_no_financial_status():
+    record = good(customer_class="residential", asset_liability_ratio=..., current_ratio=...,
+                  return_on_net_assets=..., loan_repayment_on_schedule_rate=...)
+    assert validate_record(record).current_ratio is None
+
+
+def test_frame_validation_keeps_every_row_once():
+    frame = synth.generate(500, seed=3)
+    frame.loc[3, "monthly_kwh"] = -1
+    frame.loc[7, "customer_class"] = "farm"
+    frame.loc[9, "overdue_bills_12m"] = np.nan
+    accepted, rejects = validate_frame(frame)
+    assert len(accepted) + len(rejects) == 500
+    assert rejects.set_index("row")["field"].to_dict() == {
+        3: "monthly_kwh", 7: "customer_class", 9: "overdue_bills_12m"}
+    assert rejects.set_index("row").loc[9, "reason"] == "required field is missing"
+
+
+def test_frame_missing_a_column_is_refused_by_name():
+    frame = synth.generate(10, seed=3).drop(columns=["monthly_kwh", "as_of"])
+    with pytest.raises(FrameError, match="missing required columns: as_of, monthly_kwh"):
+        validate_frame(frame)
+
+
+def test_synth_is_deterministic_by_seed():
+    a, b = synth.generate(200, seed=5), synth.generate(200, seed=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert not synth.generate(200, seed=6).equals(a)
+
+
+numeric = [f for f in FIELDS if f.kind in ("int", "float")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    spec=st.sampled_from(numeric),
+    value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**9)),
+)
+def test_record_and_frame_validators_agree(spec, value):
+    base = good()
+    if spec.kind == "int" and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    record = dict(base, **{spec.name: value})
+    try:
+        validate_record(record)
+        single_ok = True
+    except RecordError as exc:
+        single_ok = False
+        assert exc.field == spec.name
+    accepted, rejects = validate_frame(pd.DataFrame([record]))
+    assert (len(accepted) == 1) == single_ok, (spec.name, value)
+    if not single_ok:
+        assert rejects.loc[0, "field"] == spec.name
+    elif isinstance(value, float):
+        assert math.isclose(accepted.iloc[0][spec.name], value)
