@@ -1,0 +1,3 @@
+"""Commands that decide and explain: decide, explain, report, demo."""
+
+from __future__ import annotations

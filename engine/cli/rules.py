@@ -1,0 +1,3 @@
+"""Commands for decision tables: rules check, rules schema."""
+
+from __future__ import annotations
