@@ -1,0 +1,88 @@
+"""Plain-language explanations of a decision, for auditors and customers' account staff.
+
+Templates live under ``policies/templates/`` next to the catalogue that policy
+staff own: ``decision.<fmt>.j2`` lays out the whole explanation and each
+policy has a fragment ``<policy_id>.md.j2`` that says what the policy means
+with its parameters. Rendering runs in Jinja2's sandbox; HTML is autoescaped,
+so nothing in a record or a rule file can inject markup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.decision import Decision
+from engine.errors import ConfigError, InputError
+
+__all__ = ["FORMATS", "Explainer"]
+
+FORMATS = ("text", "md", "html")
+_SUFFIX = {"text": "txt", "md": "md", "html": "html"}
+
+
+class Explainer:
+    """Renders decisions with the templates of one ``policies/templates`` folder."""
+
+    def __init__(self, templates_dir: str | Path, titles: dict[str, str] | None = None) -> None:
+        self.templates_dir = Path(templates_dir)
+        if not self.templates_dir.is_dir():
+            raise ConfigError("template folder not found", file=str(self.templates_dir))
+        self.titles = titles or {}
+        self._envs = {fmt: self._environment(fmt == "html") for fmt in FORMATS}
+
+    def _environment(self, html: bool) -> SandboxedEnvironment:
+        env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(self.templates_dir)),
+            autoescape=html,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        env.filters["pct"] = lambda v, digits=2: f"{float(v) * 100:.{digits}f} %"
+        env.filters["num"] = _number
+        return env
+
+    def policy_text(self, policy_id: str, params: dict[str, Any], rule: Any = None) -> str:
+        """The plain-language fragment of one policy with its parameters."""
+        name = f"{policy_id}.md.j2"
+        try:
+            template = self._envs["text"].get_template(name)
+            return template.render(params=params, rule=rule, policy_id=policy_id).strip()
+        except TemplateError as exc:
+            raise ConfigError(f"template for policy '{policy_id}' failed: {exc}",
+                              file=str(self.templates_dir / name)) from None
+
+    def render(self, decision: Decision, fmt: str = "text") -> str:
+        """Render a decision as text, md or html."""
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+        policies = [
+            {
+                "outcome": p,
+                "title": self.titles.get(p.policy_id, p.policy_id.replace("_", " ")),
+                "text": self.policy_text(p.policy_id, p.params, p),
+            }
+            for p in decision.policies
+        ]
+        name = f"decision.{_SUFFIX[fmt]}.j2"
+        try:
+            template = self._envs[fmt].get_template(name)
+            return template.render(d=decision, policies=policies, reasons=decision.score.reasons)
+        except TemplateError as exc:
+            raise ConfigError(f"explanation template failed: {exc}",
+                              file=str(self.templates_dir / name)) from None
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "absent"}[value]
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+    return str(value)
