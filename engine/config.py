@@ -1,0 +1,70 @@
+"""Where the engine finds the knowledge it runs on: tables, catalogue, templates, models.
+
+All paths hang off one project root, so an installation can point the engine
+at a reviewed copy of the rule and model folders with a single setting
+(``--home`` on the CLI, ``GRIDCREDIT_HOME`` in the environment).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ConfigError
+
+__all__ = ["EngineConfig", "default_home"]
+
+
+def default_home() -> Path:
+    """``GRIDCREDIT_HOME``, else the checkout the package lives in, else the working folder."""
+    env = os.environ.get("GRIDCREDIT_HOME")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "rules").is_dir() and (checkout / "models").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The folders an engine loads from; each may be overridden on its own."""
+
+    home: Path
+    rules_dir: Path
+    models_dir: Path
+    catalogue: Path
+    templates_dir: Path
+
+    @classmethod
+    def at(
+        cls,
+        home: str | Path | None = None,
+        *,
+        rules_dir: str | Path | None = None,
+        models_dir: str | Path | None = None,
+    ) -> EngineConfig:
+        root = Path(home) if home is not None else default_home()
+        config = cls(
+            home=root,
+            rules_dir=Path(rules_dir) if rules_dir is not None else root / "rules",
+            models_dir=Path(models_dir) if models_dir is not None else root / "models",
+            catalogue=root / "policies" / "catalogue.yaml",
+            templates_dir=root / "policies" / "templates",
+        )
+        for name in ("rules_dir", "models_dir", "templates_dir"):
+            path = getattr(config, name)
+            if not path.is_dir():
+                raise ConfigError(
+                    f"folder not found: set --home or GRIDCREDIT_HOME to a gridcredit project "
+                    f"(one with rules/, models/ and policies/)", file=str(path))
+        return config
+
+    @property
+    def indicators(self) -> Path:
+        return self.models_dir / "indicators.yaml"
+
+    @property
+    def grades(self) -> Path:
+        return self.rules_dir / "grades.yaml"
