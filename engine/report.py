@@ -1,0 +1,525 @@
+"""The auditor report: one self-contained HTML file about a decided population.
+
+An auditor should be able to open the file anywhere, offline, years later, and
+see how customers were graded, how well the grades separate defaulters, which
+policies each grade and segment received, how sensitive the score is to each
+risk-factor group, and exactly which table and model versions decided. So the
+report carries everything inside it: charts are PNGs embedded as base64 data
+URIs, styles are inline, and there is no script and no external link.
+
+The numbers are computed here by pure functions (ROC, KS, default rate by
+grade with a Wilson interval, policy counts), drawn by ``engine.charts`` and
+laid out by the sandboxed, autoescaped template ``policies/templates/
+report.html.j2``, so nothing in a customer id, a reject reason or a rule id
+can inject markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import difflib
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine import __version__, charts
+from engine.errors import ConfigError, FrameError, InputError
+from engine.records import CLASSES, GRADES
+
+__all__ = [
+    "DECISION_COLUMNS",
+    "SEGMENTS",
+    "RocKs",
+    "build_report",
+    "default_rate_by_grade",
+    "policy_counts",
+    "roc_ks",
+    "write_report",
+]
+
+DECISION_COLUMNS = (
+    "customer_id", "customer_class", "as_of", "model_id", "z", "pd", "band_grade", "grade",
+    "grade_rule", "override", "consumption_class", "outage_sensitivity",
+    "service_sensitivity", "value_tier", "policies", "table_version", "table_hash",
+)
+SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
+SENSITIVITY_COLUMNS = ("group", "shock", "before", "after")
+TEMPLATE = "report.html.j2"
+_Z95 = 1.959963984540054
+_CURVE_POINTS = 2_000
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class RocKs:
+    """ROC points at descending PD thresholds, with AUC and the KS statistic."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray
+    auc: float
+    ks: float
+    ks_threshold: float
+    positives: int
+    negatives: int
+
+    @property
+    def gini(self) -> float:
+        return 2.0 * self.auc - 1.0
+
+
+def roc_ks(scores: np.ndarray, labels: np.ndarray) -> RocKs:
+    """ROC curve, AUC (ties counted half) and KS of ``scores`` against 0/1 ``labels``.
+
+    Higher scores must mean more risk (PD). Computed with numpy from the
+    sorted scores, so it scales to whole customer bases.
+    """
+    scores = np.asarray(scores, dtype=float)
+    labels = np.asarray(labels).astype(np.int64)
+    positives = int(labels.sum())
+    negatives = int(labels.size - positives)
+    if positives == 0 or negatives == 0:
+        raise InputError(
+            f"labels hold only one outcome ({positives} defaults, {negatives} non-defaults): "
+            "ROC and KS need both; pass a labelled population with defaulters and non-defaulters")
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], labels[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    tpr = np.r_[0.0, tp / positives]
+    fpr = np.r_[0.0, fp / negatives]
+    thresholds = np.r_[np.inf, s[last_of_tie]]
+    auc = float(np.trapezoid(tpr, fpr))
+    gap = tpr - fpr
+    best = int(np.argmax(gap))
+    return RocKs(fpr, tpr, thresholds, auc, float(gap[best]), float(thresholds[best]),
+                 positives, negatives)
+
+
+def wilson_interval(defaults: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95 % Wilson score interval of a binomial rate; stays inside [0, 1] for small counts."""
+    defaults = np.asarray(defaults, dtype=float)
+    n = np.asarray(n, dtype=float)
+    safe = np.maximum(n, 1.0)
+    p = defaults / safe
+    denom = 1.0 + _Z95**2 / safe
+    centre = (p + _Z95**2 / (2 * safe)) / denom
+    half = _Z95 * np.sqrt(p * (1 - p) / safe + _Z95**2 / (4 * safe**2)) / denom
+    empty = n == 0
+    return np.where(empty, 0.0, centre - half), np.where(empty, 1.0, centre + half)
+
+
+def default_rate_by_grade(grades: pd.Series, pd_values: pd.Series,
+                          labels: pd.Series) -> pd.DataFrame:
+    """Customers, defaults, observed rate (95 % Wilson interval) and mean PD per grade.
+
+    Grades follow the master-scale order, best first; grades nobody holds are
+    left out.
+    """
+    frame = pd.DataFrame({"grade": grades.astype(str).to_numpy(),
+                          "pd": pd_values.to_numpy(dtype=float),
+                          "label": labels.to_numpy(dtype=np.int64)})
+    grouped = frame.groupby("grade", sort=False).agg(
+        customers=("label", "size"), defaults=("label", "sum"), mean_pd=("pd", "mean"))
+    grouped = grouped.reindex([g for g in _grade_order(frame["grade"]) if g in grouped.index])
+    low, high = wilson_interval(grouped["defaults"].to_numpy(), grouped["customers"].to_numpy())
+    grouped["observed"] = grouped["defaults"] / grouped["customers"]
+    grouped["low"] = low
+    grouped["high"] = high
+    return grouped.reset_index()[["grade", "customers", "defaults", "observed", "low", "high",
+                                  "mean_pd"]]
+
+
+def policy_counts(decisions: pd.DataFrame, segment: str = "consumption_class") -> pd.DataFrame:
+    """Customers per (policy, segment value, grade) from the ``;``-joined policies column."""
+    policies = decisions["policies"].astype(object).where(decisions["policies"].notna(), "")
+    long = pd.DataFrame({
+        "policy": policies.astype(str).str.split(";").to_numpy(),
+        "segment": decisions[segment].astype(str).to_numpy(),
+        "grade": decisions["grade"].astype(str).to_numpy(),
+    }).explode("policy")
+    long["policy"] = long["policy"].astype(str).str.strip()
+    long = long[long["policy"].ne("") & long["policy"].ne("nan")]
+    counts = long.groupby(["policy", "segment", "grade"], sort=False).size()
+    counts = counts.rename("customers").reset_index()
+    grade_rank = {g: i for i, g in enumerate(_grade_order(counts["grade"]))}
+    return counts.sort_values(["policy", "segment", "grade"],
+                              key=lambda c: c.map(grade_rank) if c.name == "grade" else c,
+                              ignore_index=True)
+
+
+def _grade_order(values: pd.Series) -> list[str]:
+    present = set(values.astype(str))
+    return [g for g in GRADES if g in present] + sorted(present - set(GRADES))
+
+
+# ---------------------------------------------------------------------------- input checks
+
+
+def _require(frame: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{what} must be a pandas DataFrame, not {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        hints = []
+        for name in missing:
+            close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
+            hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise FrameError(f"{what} lacks column(s) {', '.join(hints)}; it needs "
+                         + ", ".join(columns), columns=missing)
+    return frame
+
+
+def _check_decisions(decisions: Any) -> pd.DataFrame:
+    frame = _require(decisions, DECISION_COLUMNS, "decisions")
+    pd_values = pd.to_numeric(frame["pd"], errors="coerce")
+    bad = frame.index[~pd_values.between(0.0, 1.0)]
+    if len(bad):
+        row = bad[0]
+        raise FrameError(f"decisions: column 'pd' must hold numbers in [0, 1]; {len(bad)} row(s) "
+                         f"do not, first at index {row!r} (customer "
+                         f"{frame.at[row, 'customer_id']!r}, pd = {frame.at[row, 'pd']!r})",
+                         columns=["pd"])
+    grades = frame["grade"].astype(str)
+    unknown = sorted(set(grades) - set(GRADES))
+    if unknown:
+        raise FrameError(f"decisions: column 'grade' holds {unknown[0]!r}, not a grade of the "
+                         f"master scale ({', '.join(GRADES)})", columns=["grade"])
+    return frame
+
+
+def _check_labels(labels: Any, decisions: pd.DataFrame) -> pd.Series:
+    if not isinstance(labels, pd.Series):
+        raise InputError(f"labels must be a pandas Series indexed like decisions, "
+                         f"not {type(labels).__name__}")
+    aligned = labels.reindex(decisions.index)
+    missing = int(aligned.isna().sum())
+    if missing:
+        raise InputError(f"labels: {missing} of {len(decisions)} decided customers have no "
+                         f"observed outcome; index the labels like decisions "
+                         f"(e.g. labels = population['default_12m'].loc[decisions.index])")
+    values = pd.to_numeric(aligned, errors="coerce")
+    if not values.isin([0, 1]).all():
+        odd = aligned[~values.isin([0, 1])].iloc[0]
+        raise InputError(f"labels must be 0 (no default) or 1 (default within 12 months), "
+                         f"found {odd!r}")
+    return values.astype(np.int64)
+
+
+def _check_sensitivity(sensitivity: Any) -> pd.DataFrame:
+    frame = _require(sensitivity, SENSITIVITY_COLUMNS, "sensitivity")
+    for column in ("before", "after"):
+        if pd.to_numeric(frame[column], errors="coerce").isna().any():
+            raise FrameError(f"sensitivity: column '{column}' must hold numbers",
+                             columns=[column])
+    return frame
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _chart(chart_id: str, title: str, png: bytes, caption: str) -> dict[str, str]:
+    return {"id": chart_id, "title": title, "src": _data_uri(png), "alt": title,
+            "caption": caption}
+
+
+def _thin(curve: RocKs) -> RocKs:
+    """At most ~2,000 curve points for drawing; the metrics stay those of the full curve."""
+    n = curve.fpr.size
+    if n <= _CURVE_POINTS:
+        return curve
+    keep = np.unique(np.r_[np.linspace(0, n - 1, _CURVE_POINTS).astype(int),
+                           int(np.argmax(curve.tpr - curve.fpr))])
+    return RocKs(curve.fpr[keep], curve.tpr[keep], curve.thresholds[keep], curve.auc,
+                 curve.ks, curve.ks_threshold, curve.positives, curve.negatives)
+
+
+def _flatten(versions: Mapping[str, Any], prefix: str = "") -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for key, value in versions.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows.extend(_flatten(value, f"{name} / "))
+        elif isinstance(value, list | tuple):
+            rows.append({"name": name, "value": ", ".join(str(v) for v in value)})
+        else:
+            rows.append({"name": name, "value": "" if value is None else str(value)})
+    return rows
+
+
+def _value_counts(series: pd.Series, order: Sequence[str] = ()) -> list[dict[str, Any]]:
+    counts = series.astype(str).value_counts()
+    keys = [k for k in order if k in counts.index] + [k for k in counts.index if k not in order]
+    total = max(int(counts.sum()), 1)
+    return [{"name": k, "count": int(counts[k]), "share": int(counts[k]) / total} for k in keys]
+
+
+def _in_use(decisions: pd.DataFrame) -> list[dict[str, Any]]:
+    """Which table versions, table hashes and models actually decided these rows."""
+    rows = []
+    for column, label in (("table_version", "table set version"),
+                          ("table_hash", "table set hash"), ("model_id", "model")):
+        for item in _value_counts(decisions[column]):
+            rows.append({"what": label, "value": item["name"], "count": item["count"]})
+    return rows
+
+
+def _reject_summary(rejects: pd.DataFrame, top: int) -> dict[str, Any]:
+    frame = _require(rejects, ("reason",), "rejects")
+    rows = int(frame["row"].nunique()) if "row" in frame.columns else len(frame)
+    keys = [c for c in ("field", "reason") if c in frame.columns]
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    table = grouped.size().rename("count").reset_index()
+    if "customer_id" in frame.columns:
+        table["example"] = grouped["customer_id"].first().to_numpy()
+    table = table.sort_values("count", ascending=False, kind="mergesort").head(top)
+    reasons = [{"field": "" if pd.isna(r.get("field")) else str(r.get("field", "")),
+                "reason": str(r["reason"]), "count": int(r["count"]),
+                "example": "" if pd.isna(r.get("example")) else str(r.get("example", ""))}
+               for r in table.to_dict("records")]
+    return {"rows": rows, "problems": len(frame), "reasons": reasons,
+            "distinct": int(grouped.ngroups)}
+
+
+def _sensitivity_section(sensitivity: pd.DataFrame | None,
+                         sensitivity_png: bytes | str | Path | None) -> dict[str, Any] | None:
+    if sensitivity is None and sensitivity_png is None:
+        return None
+    section: dict[str, Any] = {"rows": [], "chart": None}
+    if sensitivity is not None:
+        frame = _check_sensitivity(sensitivity)
+        section["rows"] = [
+            {"group": str(r["group"]), "shock": str(r["shock"]), "before": float(r["before"]),
+             "after": float(r["after"]), "change": float(r["after"]) - float(r["before"])}
+            for r in frame.to_dict("records")]
+        png = charts.sensitivity_chart(frame)
+    else:
+        png = _read_png(sensitivity_png)
+    section["chart"] = _chart(
+        "sensitivity", "Sensitivity analysis", png,
+        "For each risk-factor group, the value before and after each shock to that group's "
+        "indicators (one standard deviation, 10 %, 20 %, 30 %).")
+    return section
+
+
+def _read_png(source: bytes | str | Path) -> bytes:
+    if isinstance(source, bytes):
+        data = source
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise InputError(f"{source}: cannot read the sensitivity chart "
+                             f"({exc.strerror}); write it first with 'gridcredit sensitivity'"
+                             ) from None
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise InputError(f"{source if not isinstance(source, bytes) else 'sensitivity_png'}: "
+                         "not a PNG image")
+    return data
+
+
+# ---------------------------------------------------------------------------- the report
+
+
+def _templates_dir(templates_dir: str | Path | None) -> Path:
+    if templates_dir is not None:
+        return Path(templates_dir)
+    home = os.environ.get("GRIDCREDIT_HOME")
+    if home and (Path(home) / "policies" / "templates" / TEMPLATE).is_file():
+        return Path(home) / "policies" / "templates"
+    return Path(__file__).resolve().parent.parent / "policies" / "templates"
+
+
+def _environment(folder: Path) -> SandboxedEnvironment:
+    if not (folder / TEMPLATE).is_file():
+        raise ConfigError(f"report template '{TEMPLATE}' not found; set --home or "
+                          "GRIDCREDIT_HOME to a gridcredit project", file=str(folder))
+    env = SandboxedEnvironment(loader=FileSystemLoader(str(folder)), autoescape=True,
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = lambda v, digits=1: "" if v is None else f"{float(v) * 100:.{digits}f} %"
+    env.filters["count"] = lambda v: f"{int(v):,}"
+    env.filters["num"] = lambda v, digits=4: (
+        "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.{digits}f}")
+    return env
+
+
+def build_report(
+    decisions: pd.DataFrame,
+    *,
+    labels: pd.Series | None = None,
+    rejects: pd.DataFrame | None = None,
+    sensitivity: pd.DataFrame | None = None,
+    sensitivity_png: bytes | str | Path | None = None,
+    versions: Mapping[str, Any] | None = None,
+    title: str = "gridcredit auditor report",
+    segment: str = "consumption_class",
+    band_edges: Sequence[float] = (),
+    created_at: dt.datetime | str | None = None,
+    templates_dir: str | Path | None = None,
+    top_reasons: int = 10,
+) -> str:
+    """Render the auditor report for one decided population as a self-contained HTML page.
+
+    ``labels`` (observed 12-month default, 0/1, indexed like ``decisions``)
+    enable the ROC/KS and calibration sections; without them the report says
+    that no outcomes were supplied. ``sensitivity`` is a frame with columns
+    group, shock, before, after; ``sensitivity_png`` an already drawn chart
+    used when no frame is given. ``versions`` is shown as given (nested
+    mappings are flattened), next to the versions the decisions themselves carry.
+    """
+    decisions = _check_decisions(decisions)
+    if segment not in SEGMENTS:
+        close = difflib.get_close_matches(segment, SEGMENTS, n=1)
+        raise InputError(f"unknown segment '{segment}'"
+                         + (f" (did you mean '{close[0]}'?)" if close else "")
+                         + f": use one of {', '.join(SEGMENTS)}")
+    env = _environment(_templates_dir(templates_dir))
+    pd_values = pd.to_numeric(decisions["pd"]).astype(float)
+    grade_counts = _value_counts(decisions["grade"], GRADES)
+
+    chart_list = [
+        _chart("grades", "Grade distribution",
+               charts.grade_distribution_chart({g["name"]: g["count"] for g in grade_counts}),
+               "Customers per grade, best first."),
+        _chart("pd-by-class", "PD distribution by customer class",
+               charts.pd_histogram_chart(pd_values.to_numpy(),
+                                         decisions["customer_class"].astype(str).to_numpy(),
+                                         band_edges),
+               "Each class is normalised to its own size, so shapes compare across classes."),
+    ]
+
+    performance: dict[str, Any] | None = None
+    if labels is not None:
+        y = _check_labels(labels, decisions)
+        curve = roc_ks(pd_values.to_numpy(), y.to_numpy())
+        thin = _thin(curve)
+        calibration = default_rate_by_grade(decisions["grade"], pd_values, y)
+        observed = calibration["observed"].to_numpy()
+        by_class = []
+        for klass in [c for c in CLASSES if c in set(decisions["customer_class"].astype(str))]:
+            mask = (decisions["customer_class"].astype(str) == klass).to_numpy()
+            n_def = int(y.to_numpy()[mask].sum())
+            row = {"name": klass, "customers": int(mask.sum()), "defaults": n_def,
+                   "rate": n_def / max(int(mask.sum()), 1), "mean_pd": float(pd_values[mask].mean()),
+                   "auc": None, "ks": None}
+            if 0 < n_def < mask.sum():
+                part = roc_ks(pd_values.to_numpy()[mask], y.to_numpy()[mask])
+                row.update(auc=part.auc, ks=part.ks)
+            by_class.append(row)
+        performance = {
+            "auc": curve.auc, "gini": curve.gini, "ks": curve.ks,
+            "ks_threshold": curve.ks_threshold, "defaults": curve.positives,
+            "customers": curve.positives + curve.negatives,
+            "rate": curve.positives / (curve.positives + curve.negatives),
+            "mean_pd": float(pd_values.mean()),
+            "monotone": bool(np.all(np.diff(observed) >= 0)),
+            "calibration": calibration.to_dict("records"),
+            "by_class": by_class,
+        }
+        chart_list += [
+            _chart("roc-ks", "ROC and KS",
+                   charts.roc_ks_chart(thin.fpr, thin.tpr, curve.auc, thin.thresholds, curve.ks,
+                                       curve.ks_threshold),
+                   "Left: the ROC curve of PD against the observed 12-month default. Right: the "
+                   "share of defaulters and of non-defaulters above each PD; KS is the widest gap."),
+            _chart("calibration", "Observed default rate by grade",
+                   charts.calibration_chart(calibration),
+                   "Bars: observed default rate per grade with its 95 % Wilson interval; "
+                   "diamonds: mean predicted PD of the grade."),
+        ]
+
+    counts = policy_counts(decisions, segment)
+    chart_list.append(_chart(
+        "policies", "Policies by grade and segment", charts.policy_counts_chart(counts, segment),
+        f"Customers receiving each policy, by grade, one panel per {segment.replace('_', ' ')}."))
+    policy_totals = (counts.groupby("policy")["customers"].sum().sort_values(ascending=False)
+                     if len(counts) else pd.Series(dtype="int64"))
+    policy_by_grade = []
+    grades_present = [g["name"] for g in grade_counts]
+    for policy, total in policy_totals.items():
+        part = counts[counts["policy"] == policy].groupby("grade")["customers"].sum()
+        policy_by_grade.append({"policy": str(policy), "total": int(total),
+                                "by_grade": [int(part.get(g, 0)) for g in grades_present]})
+
+    sensitivity_section = _sensitivity_section(sensitivity, sensitivity_png)
+    if sensitivity_section is not None:
+        chart_list.append(sensitivity_section["chart"])
+
+    reject_section = _reject_summary(rejects, top_reasons) if rejects is not None else None
+    rejected = reject_section["rows"] if reject_section else 0
+    overrides = decisions["override"].astype(object).where(decisions["override"].notna(), "")
+    overrides = overrides.astype(str).str.strip()
+    overrides = overrides[overrides.ne("") & overrides.ne("None") & overrides.ne("nan")]
+    if isinstance(created_at, dt.datetime):
+        created = created_at.isoformat(timespec="seconds")
+    elif created_at is not None:
+        created = str(created_at)
+    else:
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+    context = {
+        "title": title,
+        "created_at": created,
+        "engine_version": __version__,
+        "as_of": sorted({str(v) for v in decisions["as_of"].dropna()}),
+        "summary": {"rows_in": len(decisions) + rejected, "decided": len(decisions),
+                    "rejected": rejected, "overridden": len(overrides),
+                    "policies_used": len(policy_totals),
+                    "policy_assignments": int(counts["customers"].sum()) if len(counts) else 0},
+        "grade_counts": grade_counts,
+        "class_counts": _value_counts(decisions["customer_class"], CLASSES),
+        "overrides": _value_counts(overrides) if len(overrides) else [],
+        "grades_present": grades_present,
+        "policy_by_grade": policy_by_grade,
+        "charts": {c["id"]: c for c in chart_list},
+        "chart_order": [c["id"] for c in chart_list],
+        "performance": performance,
+        "rejects": reject_section,
+        "sensitivity": sensitivity_section,
+        "versions": _flatten(versions or {}),
+        "in_use": _in_use(decisions),
+        "segment": segment.replace("_", " "),
+    }
+    try:
+        return env.get_template(TEMPLATE).render(**context)
+    except TemplateError as exc:
+        raise ConfigError(f"report template failed: {exc}",
+                          file=str(_templates_dir(templates_dir) / TEMPLATE)) from None
+
+
+def write_report(path: str | Path, decisions: pd.DataFrame, *, overwrite: bool = False,
+                 **options: Any) -> Path:
+    """Build the report and write it to ``path`` (UTF-8), atomically; returns the path.
+
+    ``options`` are those of :func:`build_report`. An existing file is kept
+    unless ``overwrite`` is true, so a report an auditor was sent is never
+    replaced by accident.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise InputError(f"{target}: file exists; use --overwrite to replace it")
+    html = build_report(decisions, **options)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(html, encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the report ({exc.strerror})") from None
+    return target
