@@ -1,0 +1,329 @@
+"""Indicators: the numbers the scorer sees, computed from customer records.
+
+The catalogue (``models/indicators.yaml``) is the one place that says how each
+indicator is derived, which way it moves when credit worsens and which
+risk-factor group it belongs to. Training, scoring, reason codes and the
+sensitivity analysis read it, so they cannot disagree about an indicator.
+
+``compute`` works on whole frames with numpy; ``compute_one`` runs the very
+same transform functions on one-element arrays, so a single record gets
+exactly the numbers the batch path gives it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from engine.errors import ConfigError, FrameError
+
+__all__ = [
+    "DEFAULT_CATALOGUE",
+    "DIRECTIONS",
+    "RISK_GROUPS",
+    "TRANSFORMS",
+    "Catalogue",
+    "Indicator",
+    "compute",
+    "compute_one",
+    "load_catalogue",
+]
+
+DEFAULT_CATALOGUE = "models/indicators.yaml"
+RISK_GROUPS = (
+    "production", "management", "technical", "market", "payment behaviour", "social credit",
+)
+TRANSFORMS = {"identity": 1, "log1p": 1, "flag": 1, "category": 1, "ratio": 2, "gap": 2}
+DIRECTIONS = ("higher_is_riskier", "lower_is_riskier", "auto")
+SCHEMA = "gridcredit.indicators/1"
+_KEYS = {
+    "name", "sources", "transform", "direction", "unit", "group", "description",
+    "scale", "floor", "clip", "levels", "applies_to",
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One catalogue entry. ``kind`` is ``numeric`` or ``category``."""
+
+    name: str
+    sources: tuple[str, ...]
+    transform: str
+    direction: str
+    unit: str
+    group: str
+    description: str
+    scale: float = 1.0
+    floor: float = 0.0
+    clip: tuple[float, float] | None = None
+    levels: tuple[str, ...] = ()
+    applies_to: tuple[str, ...] | None = None
+    line: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "category" if self.transform == "category" else "numeric"
+
+    @property
+    def sign(self) -> int:
+        """+1 when a larger value means worse credit, -1 when smaller does, 0 if unknown."""
+        return {"higher_is_riskier": 1, "lower_is_riskier": -1}.get(self.direction, 0)
+
+    def applies(self, segment: str | None) -> bool:
+        return segment is None or self.applies_to is None or segment in self.applies_to
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The loaded indicator catalogue (ordered as in the file)."""
+
+    indicators: tuple[Indicator, ...]
+    groups: tuple[str, ...] = RISK_GROUPS
+    path: str = DEFAULT_CATALOGUE
+    _by_name: Mapping[str, Indicator] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {i.name: i for i in self.indicators})
+
+    def __getitem__(self, name: str) -> Indicator:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ConfigError(f"unknown indicator '{name}'" + _suggest(name, self._by_name),
+                              file=self.path) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self):
+        return iter(self.indicators)
+
+    def __len__(self) -> int:
+        return len(self.indicators)
+
+    def names(self, segment: str | None = None) -> list[str]:
+        """Indicator names used by a model segment (all of them for ``None``)."""
+        return [i.name for i in self.indicators if i.applies(segment)]
+
+    def subset(self, names: list[str] | tuple[str, ...]) -> Catalogue:
+        """The catalogue restricted to ``names``, in that order."""
+        return Catalogue(tuple(self[n] for n in names), self.groups, self.path)
+
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys(s for i in self.indicators for s in i.sources))
+
+
+def _suggest(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# --------------------------------------------------------------------------- loading
+
+def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> Catalogue:
+    """Read and check an indicator catalogue; refuse it whole with file:line on any error."""
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read indicator catalogue ({exc.strerror})", file=where) from None
+    try:
+        doc = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=where,
+                          line=mark.line + 1 if mark else None) from None
+    if not isinstance(doc, dict):
+        raise ConfigError("expected a mapping with 'indicators:'", file=where, line=1)
+    if doc.get("schema") != SCHEMA:
+        raise ConfigError(f"key 'schema' = {doc.get('schema')!r}: expected {SCHEMA!r}",
+                          file=where, line=1)
+    groups = tuple(doc.get("groups") or RISK_GROUPS)
+    items = doc.get("indicators")
+    if not isinstance(items, list) or not items:
+        raise ConfigError("key 'indicators' must be a non-empty list", file=where, line=1)
+    lines = _item_lines(node, len(items))
+    record_fields = _record_fields() if doc.get("record") == "customer" else None
+    seen: set[str] = set()
+    out = []
+    for item, line in zip(items, lines, strict=True):
+        ind = _indicator(item, where, line, groups, record_fields)
+        if ind.name in seen:
+            raise ConfigError(f"indicator '{ind.name}' is listed twice", file=where, line=line)
+        seen.add(ind.name)
+        out.append(ind)
+    return Catalogue(tuple(out), groups, where)
+
+
+def _record_fields() -> list[str]:
+    from engine.records import FIELDS
+
+    return [f.name for f in FIELDS]
+
+
+def _item_lines(node: Any, n: int) -> list[int | None]:
+    try:
+        seq = next(v for k, v in node.value if k.value == "indicators")
+        return [item.start_mark.line + 1 for item in seq.value]
+    except (AttributeError, StopIteration):
+        return [None] * n
+
+
+def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
+               record_fields: list[str] | None) -> Indicator:
+    def fail(msg: str) -> ConfigError:
+        name = item.get("name") if isinstance(item, dict) else None
+        who = f"indicator '{name}': " if name else ""
+        return ConfigError(who + msg, file=where, line=line)
+
+    if not isinstance(item, dict):
+        raise fail("each indicator must be a mapping")
+    for key in item:
+        if key not in _KEYS:
+            raise fail(f"unknown key '{key}'" + _suggest(key, sorted(_KEYS)))
+    for key in ("name", "sources", "transform", "direction", "unit", "group", "description"):
+        if key not in item:
+            raise fail(f"missing key '{key}'")
+    transform = item["transform"]
+    if transform not in TRANSFORMS:
+        raise fail(f"unknown transform '{transform}'" + _suggest(transform, TRANSFORMS)
+                   + f"; use one of {', '.join(TRANSFORMS)}")
+    sources = item["sources"]
+    if isinstance(sources, str):
+        sources = [sources]
+    if not isinstance(sources, list) or len(sources) != TRANSFORMS[transform]:
+        raise fail(f"transform '{transform}' takes {TRANSFORMS[transform]} source field(s), "
+                   f"got {sources!r}")
+    if record_fields is not None:
+        for s in sources:
+            if s not in record_fields:
+                raise fail(f"unknown source field '{s}'" + _suggest(s, record_fields))
+    if item["direction"] not in DIRECTIONS:
+        raise fail(f"direction '{item['direction']}' must be one of {', '.join(DIRECTIONS)}")
+    if item["group"] not in groups:
+        raise fail(f"group '{item['group']}' is not one of {', '.join(groups)}"
+                   + _suggest(item["group"], groups))
+    clip = item.get("clip")
+    if clip is not None:
+        if (not isinstance(clip, list) or len(clip) != 2
+                or not all(isinstance(c, int | float) for c in clip) or clip[0] >= clip[1]):
+            raise fail(f"clip must be [low, high] with low < high, got {clip!r}")
+        clip = (float(clip[0]), float(clip[1]))
+    for key in ("scale", "floor"):
+        value = item.get(key, 1.0 if key == "scale" else 0.0)
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise fail(f"{key} must be a number, got {value!r}")
+    if float(item.get("scale", 1.0)) <= 0:
+        raise fail("scale must be > 0")
+    levels = item.get("levels") or []
+    if levels and transform != "category":
+        raise fail("levels apply only to the category transform")
+    applies = item.get("applies_to")
+    return Indicator(
+        name=str(item["name"]),
+        sources=tuple(str(s) for s in sources),
+        transform=transform,
+        direction=item["direction"],
+        unit=str(item["unit"]),
+        group=item["group"],
+        description=" ".join(str(item["description"]).split()),
+        scale=float(item.get("scale", 1.0)),
+        floor=float(item.get("floor", 0.0)),
+        clip=clip,
+        levels=tuple(str(v) for v in levels),
+        applies_to=tuple(applies) if applies else None,
+        line=line,
+    )
+
+
+# --------------------------------------------------------------------------- transforms
+
+def _numeric(values: Any, name: str, source: str) -> np.ndarray:
+    """A source column as float64 with NaN for missing; booleans become 0/1."""
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    if s.dtype == object:
+        mapped = s.map(lambda v: float(v) if isinstance(v, bool | np.bool_) else v)
+        num = pd.to_numeric(mapped, errors="coerce")
+    else:
+        num = pd.to_numeric(s, errors="coerce")
+    bad = num.isna().to_numpy() & ~s.isna().to_numpy()
+    if bad.any():
+        first = s[bad].iloc[0]
+        raise FrameError(f"indicator '{name}': source '{source}' has a non-numeric value "
+                         f"{first!r}", columns=[source])
+    return num.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _category(values: Any) -> np.ndarray:
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    return s.astype("string").to_numpy(dtype=object, na_value=None)
+
+
+def _apply(ind: Indicator, columns: list[Any]) -> np.ndarray:
+    """The indicator's transform on its source columns (pure numpy)."""
+    if ind.transform == "category":
+        return _category(columns[0])
+    a = _numeric(columns[0], ind.name, ind.sources[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if ind.transform in ("identity", "flag"):
+            out = a
+        elif ind.transform == "log1p":
+            out = np.log1p(np.maximum(a, 0.0))
+        elif ind.transform == "ratio":
+            b = _numeric(columns[1], ind.name, ind.sources[1])
+            out = a / (ind.scale * np.maximum(b, ind.floor))
+        else:  # gap
+            out = a - _numeric(columns[1], ind.name, ind.sources[1])
+    if ind.clip is not None:
+        out = np.clip(out, ind.clip[0], ind.clip[1])
+    return out
+
+
+def compute(frame: pd.DataFrame, catalogue: Catalogue,
+            names: list[str] | None = None) -> pd.DataFrame:
+    """Indicators for every row of ``frame`` (index kept), one column per indicator.
+
+    Numeric indicators are float64 with NaN where a source is absent (for
+    example the financial ratios of residential customers); categories are
+    object arrays with ``None`` for absent values.
+    """
+    chosen = catalogue.indicators if names is None else [catalogue[n] for n in names]
+    missing = [s for s in dict.fromkeys(s for i in chosen for s in i.sources)
+               if s not in frame.columns]
+    if missing:
+        raise FrameError("missing columns the indicators need: " + ", ".join(missing)
+                         + f" (see {catalogue.path})", columns=missing)
+    out = {ind.name: _apply(ind, [frame[s] for s in ind.sources]) for ind in chosen}
+    return pd.DataFrame(out, index=frame.index)
+
+
+def compute_one(record: Mapping[str, Any], catalogue: Catalogue,
+                names: list[str] | None = None) -> dict[str, Any]:
+    """Indicators of one record (a dict of field values), identical to ``compute``."""
+    chosen = catalogue.indicators if names is None else [catalogue[n] for n in names]
+    out: dict[str, Any] = {}
+    for ind in chosen:
+        cols = []
+        for s in ind.sources:
+            value = record.get(s)
+            if ind.transform == "category":
+                cols.append(pd.Series([value], dtype=object))
+            else:
+                cols.append(pd.Series([np.nan if value is None else value], dtype=object))
+        value = _apply(ind, cols)[0]
+        out[ind.name] = value if ind.kind == "category" else float(value)
+    return out

@@ -1,0 +1,156 @@
+"""Which model scores which customer: ``models/registry.yaml``.
+
+Enterprise customers (commercial, industrial, public) report financial ratios
+and residential customers do not, so each group has its own model. The
+registry names the artifact per segment and the classes it serves; loading it
+loads and checks every artifact against the indicator catalogue, so a
+mismatch is found at start, not while deciding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from engine import indicators as ind
+from engine.errors import ConfigError, FrameError
+from engine.records import CLASSES
+from engine.scoring import ScoreModel
+
+__all__ = ["Registry", "RegistrySpec", "SegmentSpec", "load_registry", "read_spec"]
+
+SCHEMA = "gridcredit.registry/1"
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    segment: str
+    artifact: str
+    customer_classes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    """The registry file as data: segments plus the recipe of the shipped models."""
+
+    models_dir: Path
+    catalogue_path: Path
+    segments: tuple[SegmentSpec, ...]
+    version: str = "2026.11"
+    population_n: int = 200_000
+    population_seed: int = 20261031
+    folds: int = 5
+    seed: int = 42
+
+    def segment_of(self, customer_class: str) -> SegmentSpec:
+        for s in self.segments:
+            if customer_class in s.customer_classes:
+                return s
+        raise ConfigError(f"no model serves customer class '{customer_class}'",
+                          file=str(self.models_dir / "registry.yaml"))
+
+
+def read_spec(models_dir: str | Path = "models") -> RegistrySpec:
+    """Parse and check ``registry.yaml`` without loading any artifact."""
+    models_dir = Path(models_dir)
+    path = models_dir / "registry.yaml"
+    where = str(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read model registry ({exc.strerror})", file=where) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML ({exc})", file=where) from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ConfigError(f"key 'schema' must be {SCHEMA!r}", file=where)
+    segments = []
+    served: dict[str, str] = {}
+    for i, m in enumerate(doc.get("models") or []):
+        if not isinstance(m, dict) or not {"segment", "artifact", "customer_classes"} <= set(m):
+            raise ConfigError(f"models[{i}] needs segment, artifact and customer_classes",
+                              file=where)
+        for c in m["customer_classes"]:
+            if c not in CLASSES:
+                raise ConfigError(f"models[{i}]: unknown customer class '{c}'; use one of "
+                                  + ", ".join(CLASSES), file=where)
+            if c in served:
+                raise ConfigError(f"customer class '{c}' is served by both '{served[c]}' and "
+                                  f"'{m['segment']}'", file=where)
+            served[c] = m["segment"]
+        segments.append(SegmentSpec(str(m["segment"]), str(m["artifact"]),
+                                    tuple(m["customer_classes"])))
+    unserved = [c for c in CLASSES if c not in served]
+    if unserved:
+        raise ConfigError("no model serves customer class(es) " + ", ".join(unserved),
+                          file=where)
+    t = doc.get("training") or {}
+    pop = t.get("population") or {}
+    return RegistrySpec(
+        models_dir=models_dir,
+        catalogue_path=models_dir / str(doc.get("catalogue", "indicators.yaml")),
+        segments=tuple(segments),
+        version=str(t.get("version", "2026.11")),
+        population_n=int(pop.get("n", 200_000)),
+        population_seed=int(pop.get("seed", 20261031)),
+        folds=int(t.get("folds", 5)),
+        seed=int(t.get("seed", 42)),
+    )
+
+
+@dataclass
+class Registry:
+    """Loaded models by segment, the catalogue they read, and the class -> model map."""
+
+    spec: RegistrySpec
+    catalogue: ind.Catalogue
+    models: dict[str, ScoreModel] = field(default_factory=dict)
+
+    def model_for(self, customer_class: str) -> ScoreModel:
+        """The model that scores customers of ``customer_class``."""
+        return self.models[self.spec.segment_of(customer_class).segment]
+
+    def indicators(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Every catalogue indicator for a validated customer frame."""
+        return ind.compute(frame, self.catalogue)
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Score a validated frame mixing classes: z, pd, model_id, reasons per row."""
+        if "customer_class" not in frame.columns:
+            raise FrameError("missing column customer_class", columns=["customer_class"])
+        return self.score_indicators(self.indicators(frame), frame["customer_class"])
+
+    def score_indicators(self, values: pd.DataFrame, customer_class: Any) -> pd.DataFrame:
+        """Score an indicator frame, each row with its class's model (rows aligned)."""
+        klass = pd.Series(customer_class).astype("string").to_numpy(dtype=object,
+                                                                    na_value=None)
+        unknown = sorted({str(c) for c in klass} - {c for s in self.spec.segments
+                                                    for c in s.customer_classes})
+        if unknown:
+            raise FrameError("no model serves customer class(es) " + ", ".join(unknown),
+                             columns=["customer_class"])
+        parts = []
+        for seg in self.spec.segments:
+            mask = np.isin(klass, seg.customer_classes)
+            if mask.any():
+                parts.append(self.models[seg.segment].score_frame(values[mask]).to_frame())
+        if not parts:
+            return self.models[self.spec.segments[0].segment].score_frame(values).to_frame()
+        return pd.concat(parts).reindex(values.index)
+
+    def versions(self) -> dict[str, Any]:
+        """Model id and hash per segment, as decisions record them."""
+        return {s: {"model_id": m.model_id, "sha256": m.sha256} for s, m in self.models.items()}
+
+
+def load_registry(models_dir: str | Path = "models") -> Registry:
+    """Load the registry, the catalogue and every artifact it names (all checked)."""
+    spec = read_spec(models_dir)
+    catalogue = ind.load_catalogue(spec.catalogue_path)
+    models = {s.segment: ScoreModel.load(spec.models_dir / s.artifact, catalogue=catalogue)
+              for s in spec.segments}
+    return Registry(spec, catalogue, models)

@@ -1,0 +1,367 @@
+"""Scoring with a published model artifact: bin lookup, ``z = w.x + b``, calibrated PD.
+
+An artifact is plain JSON written by ``engine.training``. Loading it runs no
+code: every key is checked for presence, type and finiteness, and a refused
+file raises ``ModelError`` naming the file and the key, so a hand-edited or
+corrupted model can never score anyone. Scoring is numpy only and reproduces
+the fitted scikit-learn / optbinning pipeline (tested to 1e-9).
+
+Sign convention: higher ``z`` means more likely to default. Each indicator's
+contribution is ``coef_i * (woe_i - mean_woe_i)``: its share of the distance
+between this customer's ``z`` and the population's mean ``z``. Positive
+contributions are adverse; the four largest are the customer's reason codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import FrameError, ModelError
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "ReasonCode",
+    "Score",
+    "ScoreModel",
+    "ScoredFrame",
+    "canonical_sha256",
+]
+
+SCHEMA = "gridcredit.score-model"
+SCHEMA_VERSION = 1
+TOP_REASONS = 4
+
+
+def canonical_sha256(doc: Mapping[str, Any]) -> str:
+    """Hash of the artifact's canonical JSON (sorted keys, no spaces): stable across layout."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReasonCode:
+    """One indicator's adverse contribution to a customer's score."""
+
+    indicator: str
+    group: str
+    value: Any
+    contribution: float
+    description: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """A scored customer: discriminant score, PD and the top adverse reasons."""
+
+    z: float
+    pd: float
+    reasons: tuple[ReasonCode, ...]
+    model_id: str = ""
+
+
+@dataclass(frozen=True)
+class ScoredFrame:
+    """Scores of a whole frame: arrays aligned with ``index``."""
+
+    index: pd.Index
+    z: np.ndarray
+    pd: np.ndarray
+    contributions: np.ndarray
+    indicators: tuple[str, ...]
+    model_id: str
+
+    def top_reasons(self, k: int = TOP_REASONS) -> tuple[np.ndarray, np.ndarray]:
+        """Indicator positions (-1 = none) and contributions of the ``k`` most adverse."""
+        k = min(k, self.contributions.shape[1])
+        order = np.argsort(-self.contributions, axis=1, kind="stable")[:, :k]
+        contrib = np.take_along_axis(self.contributions, order, axis=1)
+        order = np.where(contrib > 0, order, -1)
+        return order, np.where(contrib > 0, contrib, 0.0)
+
+    def to_frame(self, k: int = TOP_REASONS) -> pd.DataFrame:
+        """z, pd, model_id and ``reason_i`` / ``contribution_i`` columns."""
+        order, contrib = self.top_reasons(k)
+        names = np.array([*self.indicators, None], dtype=object)
+        out: dict[str, Any] = {"z": self.z, "pd": self.pd,
+                               "model_id": np.full(len(self.z), self.model_id, dtype=object)}
+        for j in range(order.shape[1]):
+            out[f"reason_{j + 1}"] = names[order[:, j]]
+            out[f"contribution_{j + 1}"] = contrib[:, j]
+        return pd.DataFrame(out, index=self.index)
+
+
+@dataclass(frozen=True)
+class _Bins:
+    name: str
+    kind: str
+    group: str
+    description: str
+    splits: np.ndarray
+    categories: dict[str, int]
+    woe: np.ndarray
+    missing_woe: float
+    unknown_woe: float
+
+    def lookup(self, values: Any) -> np.ndarray:
+        """WoE of each value, as optbinning's transform gives it."""
+        if self.kind == "numeric":
+            x = np.asarray(values, dtype=np.float64)
+            out = self.woe[np.searchsorted(self.splits, x, side="right")]
+            return np.where(np.isnan(x), self.missing_woe, out)
+        s = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+        cats = list(self.categories)
+        codes = pd.Categorical(s.astype("string").to_numpy(dtype=object, na_value=None),
+                               categories=cats).codes
+        table = np.array([self.woe[self.categories[c]] for c in cats] + [self.unknown_woe])
+        out = table[codes]
+        return np.where(s.isna().to_numpy(), self.missing_woe, out)
+
+
+class ScoreModel:
+    """A validated, immutable scoring model loaded from its JSON artifact."""
+
+    def __init__(self, doc: dict[str, Any], *, path: str = "<memory>",
+                 catalogue: Any = None) -> None:
+        self.path = path
+        self.doc = doc
+        bad = _nonfinite_key(doc)
+        if bad is not None:
+            raise _fail(path, bad, "must be a finite number, got NaN or infinity")
+        _check(doc, path, catalogue)
+        self.sha256 = canonical_sha256(doc)
+        self.model_id: str = doc["model_id"]
+        self.segment: str = doc["segment"]
+        self.bins = tuple(_bins(doc, i, path) for i in range(len(doc["indicators"])))
+        self.indicators: tuple[str, ...] = tuple(b.name for b in self.bins)
+        self.coef = np.array([e["coefficient"] for e in doc["indicators"]], dtype=np.float64)
+        self.mean_woe = np.array([e["mean_woe"] for e in doc["indicators"]], dtype=np.float64)
+        self.intercept = float(doc["intercept"])
+        cal = doc["calibration"]
+        self.slope = float(cal["slope"])
+        self.offset = float(cal["intercept"]) + _prior_shift(cal)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | Path, catalogue: Any = None) -> ScoreModel:
+        """Read and check an artifact; ``ModelError`` names the file and the key."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ModelError(f"cannot read model artifact ({exc.strerror})",
+                             file=str(path)) from None
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"not valid JSON at line {exc.lineno} column {exc.colno}: "
+                             f"{exc.msg}", file=str(path)) from None
+        if not isinstance(doc, dict):
+            raise ModelError("the artifact must be a JSON object", file=str(path))
+        return cls(doc, path=str(path), catalogue=catalogue)
+
+    def with_prior(self, prior: float) -> ScoreModel:
+        """The same model calibrated to a portfolio's prior default rate."""
+        if not 0.0 < prior < 1.0:
+            raise ModelError(f"prior default rate {prior!r} must be in (0, 1)", file=self.path)
+        doc = json.loads(json.dumps(self.doc))
+        doc["calibration"]["prior"] = float(prior)
+        return ScoreModel(doc, path=self.path)
+
+    # ------------------------------------------------------------------ scoring
+    def pd_from_z(self, z: np.ndarray | float) -> np.ndarray:
+        """Calibrated default probability of discriminant scores."""
+        t = self.slope * np.asarray(z, dtype=np.float64) + self.offset
+        return 1.0 / (1.0 + np.exp(-t))
+
+    def woe_matrix(self, indicators: pd.DataFrame) -> np.ndarray:
+        """The WoE features (n x k) of an indicator frame."""
+        missing = [n for n in self.indicators if n not in indicators.columns]
+        if missing:
+            raise FrameError(f"model '{self.model_id}' needs indicator columns: "
+                             + ", ".join(missing), columns=missing)
+        w = np.empty((len(indicators), len(self.bins)), dtype=np.float64)
+        for j, b in enumerate(self.bins):
+            w[:, j] = b.lookup(indicators[b.name].to_numpy() if b.kind == "numeric"
+                               else indicators[b.name])
+        return w
+
+    def score_frame(self, indicators: pd.DataFrame) -> ScoredFrame:
+        """Score every row of an indicator frame (from ``engine.indicators.compute``)."""
+        w = self.woe_matrix(indicators)
+        z = w @ self.coef + self.intercept
+        w -= self.mean_woe
+        w *= self.coef
+        return ScoredFrame(indicators.index, z, self.pd_from_z(z), w, self.indicators,
+                           self.model_id)
+
+    def score_one(self, indicator_row: Mapping[str, Any]) -> Score:
+        """Score one customer's indicators (a dict, as ``compute_one`` returns)."""
+        missing = [n for n in self.indicators if n not in indicator_row]
+        if missing:
+            raise FrameError(f"model '{self.model_id}' needs indicators: " + ", ".join(missing),
+                             columns=missing)
+        w = np.array([b.lookup(_one(indicator_row[b.name], b.kind))[0] for b in self.bins])
+        z = float(w @ self.coef + self.intercept)
+        contrib = self.coef * (w - self.mean_woe)
+        order = np.argsort(-contrib, kind="stable")[:TOP_REASONS]
+        reasons = tuple(
+            ReasonCode(self.bins[j].name, self.bins[j].group, indicator_row[self.bins[j].name],
+                       float(contrib[j]), self.bins[j].description)
+            for j in order if contrib[j] > 0
+        )
+        return Score(z=z, pd=float(self.pd_from_z(z)), reasons=reasons, model_id=self.model_id)
+
+    def __repr__(self) -> str:
+        return f"ScoreModel({self.model_id!r}, {len(self.indicators)} indicators)"
+
+
+def _one(value: Any, kind: str) -> Any:
+    if kind == "numeric":
+        return np.array([np.nan if value is None else float(value)])
+    return pd.Series([value], dtype=object)
+
+
+def _prior_shift(cal: Mapping[str, Any]) -> float:
+    prior = cal.get("prior")
+    if prior is None:
+        return 0.0
+    rate = float(cal["training_default_rate"])
+    return math.log(prior / (1 - prior)) - math.log(rate / (1 - rate))
+
+
+# --------------------------------------------------------------------------- checking
+
+def _nonfinite_key(value: Any, key: str = "") -> str | None:
+    """Path of the first NaN or infinite number in the artifact, if any."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else key
+    items: Any = ()
+    if isinstance(value, dict):
+        items = ((f"{key}.{k}" if key else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{key}[{i}]", v) for i, v in enumerate(value))
+    for sub, v in items:
+        found = _nonfinite_key(v, sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _fail(path: str, key: str, msg: str) -> ModelError:
+    return ModelError(f"key '{key}': {msg}; retrain with 'gridcredit train' or restore the "
+                      "published file", file=path)
+
+
+def _need(doc: Mapping[str, Any], key: str, typ: Any, path: str, prefix: str = "") -> Any:
+    full = f"{prefix}{key}"
+    if key not in doc:
+        raise _fail(path, full, "missing")
+    value = doc[key]
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(path, full, f"must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise _fail(path, full, f"must be a finite number, got {value!r}")
+    elif not isinstance(value, typ):
+        raise _fail(path, full, f"must be {getattr(typ, '__name__', typ)}, got {value!r}")
+    return value
+
+
+def _numbers(values: Any, key: str, path: str, n: int | None = None) -> list[float]:
+    if not isinstance(values, list):
+        raise _fail(path, key, f"must be a list of numbers, got {values!r}")
+    if n is not None and len(values) != n:
+        raise _fail(path, key, f"has {len(values)} values, expected {n}")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise _fail(path, f"{key}[{i}]", f"must be a finite number, got {v!r}")
+    return [float(v) for v in values]
+
+
+def _check(doc: dict[str, Any], path: str, catalogue: Any) -> None:
+    schema = doc.get("schema")
+    if schema != SCHEMA:
+        raise _fail(path, "schema", f"is {schema!r}, expected {SCHEMA!r}")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise _fail(path, "schema_version",
+                    f"is {version!r}; this engine reads version {SCHEMA_VERSION}")
+    _need(doc, "model_id", str, path)
+    _need(doc, "segment", str, path)
+    _need(doc, "intercept", float, path)
+    cal = _need(doc, "calibration", dict, path)
+    _need(cal, "slope", float, path, "calibration.")
+    _need(cal, "intercept", float, path, "calibration.")
+    rate = _need(cal, "training_default_rate", float, path, "calibration.")
+    if not 0 < rate < 1:
+        raise _fail(path, "calibration.training_default_rate", f"{rate!r} must be in (0, 1)")
+    prior = cal.get("prior")
+    if prior is not None:
+        _need(cal, "prior", float, path, "calibration.")
+        if not 0 < prior < 1:
+            raise _fail(path, "calibration.prior", f"{prior!r} must be in (0, 1) or null")
+    items = _need(doc, "indicators", list, path)
+    if not items:
+        raise _fail(path, "indicators", "is empty")
+    seen: set[str] = set()
+    for i, e in enumerate(items):
+        pre = f"indicators[{i}]."
+        if not isinstance(e, dict):
+            raise _fail(path, f"indicators[{i}]", "must be an object")
+        name = _need(e, "name", str, path, pre)
+        if name in seen:
+            raise _fail(path, f"{pre}name", f"indicator '{name}' is listed twice")
+        seen.add(name)
+        pre = f"indicators[{i}] ({name})."
+        for key in ("coefficient", "mean_woe", "missing_woe"):
+            _need(e, key, float, path, pre)
+        _need(e, "group", str, path, pre)
+        _need(e, "description", str, path, pre)
+        kind = _need(e, "kind", str, path, pre)
+        if kind == "numeric":
+            splits = _numbers(_need(e, "splits", list, path, pre), pre + "splits", path)
+            if any(b <= a for a, b in zip(splits, splits[1:], strict=False)):
+                raise _fail(path, pre + "splits", "must be strictly increasing")
+            _numbers(_need(e, "woe", list, path, pre), pre + "woe", path, len(splits) + 1)
+        elif kind == "category":
+            cats = _need(e, "categories", list, path, pre)
+            flat = [c for group in cats if isinstance(group, list) for c in group]
+            if any(not isinstance(g, list) or not g for g in cats) or not all(
+                    isinstance(c, str) for c in flat) or len(set(flat)) != len(flat):
+                raise _fail(path, pre + "categories",
+                            "must be a list of non-empty lists of distinct strings")
+            _numbers(_need(e, "woe", list, path, pre), pre + "woe", path, len(cats))
+            _need(e, "unknown_woe", float, path, pre)
+        else:
+            raise _fail(path, pre + "kind", f"is {kind!r}, expected 'numeric' or 'category'")
+        if catalogue is not None:
+            if name not in catalogue:
+                raise _fail(path, f"indicators[{i}].name",
+                            f"indicator '{name}' is not in the catalogue {catalogue.path}")
+            if catalogue[name].kind != kind:
+                raise _fail(path, pre + "kind",
+                            f"is {kind!r} but the catalogue says {catalogue[name].kind!r}")
+
+
+def _bins(doc: dict[str, Any], i: int, path: str) -> _Bins:
+    e = doc["indicators"][i]
+    cats: dict[str, int] = {}
+    if e["kind"] == "category":
+        cats = {c: j for j, group in enumerate(e["categories"]) for c in group}
+    return _Bins(
+        name=e["name"], kind=e["kind"], group=e["group"], description=e["description"],
+        splits=np.array(e.get("splits", []), dtype=np.float64),
+        categories=cats, woe=np.array(e["woe"], dtype=np.float64),
+        missing_woe=float(e["missing_woe"]), unknown_woe=float(e.get("unknown_woe", 0.0)),
+    )

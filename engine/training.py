@@ -1,0 +1,320 @@
+"""Training the scorer: monotone binning -> WoE -> Fisher LDA -> Platt calibration.
+
+The pipeline is scikit-learn's (``BinningProcess`` then
+``LinearDiscriminantAnalysis``); what is published is plain JSON that
+``engine.scoring`` reproduces with numpy. Stratified k-fold cross-validation
+gives honest metrics and the out-of-fold scores on which the PD calibration is
+fitted; the governance check runs on those same out-of-fold PDs, so a model is
+published only if it ranks customers it has not seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from optbinning import BinningProcess
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from engine import evaluation as ev
+from engine.errors import FrameError
+from engine.indicators import Catalogue, compute, load_catalogue
+from engine.scale import Band
+from engine.scoring import SCHEMA, SCHEMA_VERSION
+
+__all__ = [
+    "TrainingConfig",
+    "TrainingResult",
+    "artifact_bins",
+    "cross_validate",
+    "data_sha256",
+    "labels",
+    "make_pipeline",
+    "train",
+    "train_file",
+    "train_registry",
+    "write_model",
+]
+
+_TREND = {"higher_is_riskier": "ascending", "lower_is_riskier": "descending",
+          "auto": "auto_asc_desc"}
+_UNKNOWN = "\x00unknown-category"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Knobs of a training run; the defaults are those of the shipped models."""
+
+    folds: int = 5
+    seed: int = 42
+    prior: float | None = None
+    governance: bool = True
+    version: str = "2026.11"
+    max_n_prebins: int = 20
+    min_prebin_size: float = 0.05
+
+
+@dataclass
+class TrainingResult:
+    """The published artifact plus what produced it (for tests, cards and benchmarks)."""
+
+    artifact: dict[str, Any]
+    pipeline: Pipeline
+    oof_z: np.ndarray
+    oof_pd: np.ndarray
+    y: np.ndarray
+    bands: pd.DataFrame
+    deciles: pd.DataFrame
+    folds: pd.DataFrame
+
+
+def make_pipeline(catalogue: Catalogue, config: TrainingConfig = TrainingConfig()) -> Pipeline:
+    """The unfitted sklearn pipeline: monotone WoE binning then Fisher LDA."""
+    names = [i.name for i in catalogue]
+    fit_params = {i.name: {"monotonic_trend": _TREND[i.direction]}
+                  for i in catalogue if i.kind == "numeric"}
+    binning = BinningProcess(
+        names,
+        categorical_variables=[i.name for i in catalogue if i.kind == "category"],
+        max_n_prebins=config.max_n_prebins,
+        min_prebin_size=config.min_prebin_size,
+        binning_fit_params=fit_params,
+        binning_transform_params={n: {"metric": "woe", "metric_missing": "empirical"}
+                                  for n in names},
+    )
+    return Pipeline([("woe", binning), ("lda", LinearDiscriminantAnalysis())])
+
+
+def cross_validate(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
+                   config: TrainingConfig = TrainingConfig()) -> tuple[np.ndarray, pd.DataFrame]:
+    """Out-of-fold discriminant scores and per-fold AUC / KS / Gini (stratified k-fold)."""
+    folds = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+    oof = np.empty(len(y), dtype=np.float64)
+    rows = []
+    for k, (train_idx, test_idx) in enumerate(folds.split(np.zeros(len(y)), y), start=1):
+        pipe = make_pipeline(catalogue, config).fit(x.iloc[train_idx], y[train_idx])
+        oof[test_idx] = pipe.decision_function(x.iloc[test_idx])
+        rows.append({"fold": k, **ev.metrics(y[test_idx], oof[test_idx])})
+    return oof, pd.DataFrame(rows)
+
+
+def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(z.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
+          bands: list[Band] | tuple[Band, ...], target: str = "default_12m",
+          config: TrainingConfig = TrainingConfig(), source: str = "") -> TrainingResult:
+    """Cross-validate, fit on all rows, calibrate, check governance, build the artifact.
+
+    ``x`` holds the catalogue's indicators (as ``engine.indicators.compute``
+    gives them) and ``y`` the 0/1 default label. Raises ``GovernanceError``
+    when the out-of-fold default rate per band breaks the publication rule
+    (unless ``config.governance`` is off).
+    """
+    names = [i.name for i in catalogue]
+    x = x[names]
+    y = np.asarray(y, dtype=np.int64)
+    if len(y) != len(x):
+        raise FrameError(f"{len(x)} indicator rows but {len(y)} labels")
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < config.folds:
+        raise FrameError(f"segment '{segment}': {counts[1]} defaults and {counts[0]} "
+                         f"non-defaults; {config.folds}-fold training needs at least "
+                         f"{config.folds} of each")
+    model_id = f"{segment}-{config.version}"
+    oof_z, folds = cross_validate(x, y, catalogue, config)
+    slope, offset = _platt(oof_z, y)
+    oof_pd = 1.0 / (1.0 + np.exp(-(slope * oof_z + offset)))
+    band_tab = ev.band_table(oof_pd, y, bands)
+    decile_tab = ev.decile_table(oof_z, y)
+    problems = ev.governance_problems(band_tab)
+    if config.governance:
+        ev.check_governance(band_tab, model_id=model_id)
+    pipe = make_pipeline(catalogue, config).fit(x, y)
+    woe = pipe.named_steps["woe"].transform(x)
+    lda = pipe.named_steps["lda"]
+    entries = []
+    for j, ind in enumerate(catalogue):
+        entries.append({
+            "name": ind.name, "group": ind.group, "description": ind.description,
+            "unit": ind.unit, "direction": ind.direction,
+            **artifact_bins(pipe.named_steps["woe"], ind.name, ind.kind),
+            "mean_woe": float(np.mean(woe.iloc[:, j].to_numpy())),
+            "coefficient": float(lda.coef_[0, j]),
+        })
+    oof = ev.metrics(y, oof_z, oof_pd)
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "model_id": model_id,
+        "segment": segment,
+        "target": target,
+        "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "indicators": entries,
+        "intercept": float(lda.intercept_[0]),
+        "calibration": {
+            "method": "platt on out-of-fold discriminant scores",
+            "slope": slope, "intercept": offset,
+            "training_default_rate": float(y.mean()), "prior": config.prior,
+        },
+        "training": {
+            "source": source, "rows": int(len(y)), "defaults": int(counts[1]),
+            "data_sha256": data_sha256(x, y), "folds": config.folds, "seed": config.seed,
+        },
+        "cv_metrics": {
+            **{f"{m}_mean": float(folds[m].mean()) for m in ("auc", "ks", "gini")},
+            **{f"{m}_std": float(folds[m].std(ddof=1)) for m in ("auc", "ks", "gini")},
+            "brier_oof": oof["brier"], "auc_oof": oof["auc"],
+            "folds": [{k: _num(v) for k, v in r.items()} for r in folds.to_dict("records")],
+        },
+        "bands": [{k: _num(v) for k, v in r.items()} for r in band_tab.to_dict("records")],
+        "deciles": [{k: _num(v) for k, v in r.items()} for r in decile_tab.to_dict("records")],
+        "governance": {"checked": config.governance, "passed": not problems,
+                       "problems": problems},
+        "versions": _versions(),
+    }
+    return TrainingResult(doc, pipe, oof_z, oof_pd, y, band_tab, decile_tab, folds)
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        return None if np.isnan(v) else round(float(v), 8)
+    return v
+
+
+def artifact_bins(binning: BinningProcess, name: str, kind: str) -> dict[str, Any]:
+    """Bins and WoE of one fitted variable, read back through optbinning's own transform."""
+    optb = binning.get_binned_variable(name)
+    params = {"metric": "woe", "metric_missing": "empirical"}
+    if kind == "numeric":
+        splits = [float(s) for s in optb.splits]
+        woe = optb.transform(np.array([-np.inf, *splits]), **params)
+        missing = optb.transform(np.array([np.nan]), **params)[0]
+        return {"kind": "numeric", "splits": splits, "woe": [float(w) for w in woe],
+                "missing_woe": float(missing)}
+    groups = [[str(c) for c in group] for group in optb.splits]
+    probe = np.array([g[0] for g in groups] + [_UNKNOWN, None], dtype=object)
+    woe = optb.transform(probe, **params)
+    return {"kind": "category", "categories": groups,
+            "woe": [float(w) for w in woe[:len(groups)]],
+            "unknown_woe": float(woe[-2]), "missing_woe": float(woe[-1])}
+
+
+def data_sha256(x: pd.DataFrame, y: np.ndarray) -> str:
+    """Hash of the training indicators and labels (column names, values, order)."""
+    h = hashlib.sha256()
+    for col in x.columns:
+        h.update(col.encode())
+        values = x[col]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            h.update(np.ascontiguousarray(values.to_numpy(dtype=np.float64)).tobytes())
+        else:
+            h.update("\x1f".join("\x00" if v is None or v != v else str(v)
+                                 for v in values.to_numpy(dtype=object)).encode())
+    h.update(np.ascontiguousarray(np.asarray(y, dtype=np.int64)).tobytes())
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import optbinning
+    import sklearn
+
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
+            "optbinning": optbinning.__version__}
+
+
+def labels(series: pd.Series, bad: str | None = None) -> np.ndarray:
+    """The 0/1 default label from a target column; ``bad`` names the default value."""
+    name = series.name
+    if series.isna().any():
+        raise FrameError(f"target '{name}' has {int(series.isna().sum())} missing values",
+                         columns=[str(name)])
+    if bad is not None:
+        text = series.astype("string")
+        if not (text == str(bad)).any():
+            seen = ", ".join(sorted(map(str, text.unique()))[:10])
+            raise FrameError(f"target '{name}' never equals {bad!r}; values: {seen}",
+                             columns=[str(name)])
+        return (text == str(bad)).to_numpy(dtype=np.int64)
+    values = pd.to_numeric(series, errors="coerce")
+    if values.isna().any() or not set(values.unique()) <= {0, 1}:
+        seen = ", ".join(sorted(map(str, series.unique()))[:10])
+        raise FrameError(f"target '{name}' must be 0/1, got {seen}; name the default value "
+                         "with --bad VALUE", columns=[str(name)])
+    return values.to_numpy(dtype=np.int64)
+
+
+def write_model(result: TrainingResult, out_dir: str | Path, artifact: str) -> Path:
+    """Write the JSON artifact and its markdown model card beside it."""
+    from engine.modelcard import render
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / artifact
+    path.write_text(json.dumps(result.artifact, indent=1, allow_nan=False) + "\n",
+                    encoding="utf-8")
+    path.with_suffix(".md").write_text(render(result.artifact), encoding="utf-8")
+    return path
+
+
+def train_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
+                   out_dir: str | Path | None = None, target: str = "default_12m",
+                   bands: list[Band] | tuple[Band, ...], config: TrainingConfig | None = None,
+                   source: str = "") -> dict[str, TrainingResult]:
+    """Train every registry segment on a labelled customer frame; publish all or none."""
+    from engine.records import validate_frame
+    from engine.registry import read_spec
+
+    spec = read_spec(models_dir)
+    config = config or TrainingConfig(folds=spec.folds, seed=spec.seed, version=spec.version)
+    if target not in frame.columns:
+        raise FrameError(f"missing target column '{target}'", columns=[target])
+    catalogue = load_catalogue(spec.catalogue_path)
+    accepted, _rejects = validate_frame(frame.drop(columns=[target]))
+    y = labels(frame.loc[accepted.index, target])
+    values = compute(accepted, catalogue)
+    klass = accepted["customer_class"].astype("string").to_numpy(dtype=object, na_value=None)
+    results = {}
+    for seg in spec.segments:
+        mask = np.isin(klass, seg.customer_classes)
+        names = catalogue.names(seg.segment)
+        results[seg.segment] = train(values.loc[mask, names], y[mask], catalogue.subset(names),
+                                     segment=seg.segment, bands=bands, target=target,
+                                     config=config, source=source)
+    out = Path(out_dir or spec.models_dir)
+    for seg in spec.segments:
+        write_model(results[seg.segment], out, seg.artifact)
+    if out.resolve() != Path(spec.models_dir).resolve():
+        shutil.copy(Path(spec.models_dir) / "registry.yaml", out / "registry.yaml")
+        shutil.copy(spec.catalogue_path, out / spec.catalogue_path.name)
+    return results
+
+
+def train_file(frame: pd.DataFrame, *, target: str, spec: str | Path,
+               bands: list[Band] | tuple[Band, ...], bad: str | None = None,
+               segment: str = "model", config: TrainingConfig = TrainingConfig(),
+               source: str = "") -> TrainingResult:
+    """Train one model on any labelled frame described by an indicator spec."""
+    if target not in frame.columns:
+        raise FrameError(f"missing target column '{target}'", columns=[target])
+    catalogue = load_catalogue(spec)
+    y = labels(frame[target], bad)
+    values = compute(frame, catalogue)
+    return train(values, y, catalogue, segment=segment, bands=bands, target=target,
+                 config=config, source=source)
