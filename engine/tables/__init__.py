@@ -1,0 +1,47 @@
+"""Decision tables in YAML: load them, check them, run them one decision or a population at a time.
+
+The public surface::
+
+    ts = load_table_set("rules")          # immutable TableSet, or TableSetError
+    ts.decide(facts)                      # TableResult via durable-rules
+    ts.decide_frame(frame)                # DataFrame via numpy masks
+    check_table_set(ts)                   # static findings (gaps, overlaps, ...)
+"""
+
+from engine.tables.analysis import Finding, check_table_set, run_examples
+from engine.tables.model import (
+    HIT_POLICIES,
+    OPERATORS,
+    Condition,
+    Example,
+    FieldRef,
+    PolicyAction,
+    PolicyHit,
+    Rule,
+    RuleHit,
+    Table,
+    TableResult,
+)
+from engine.tables.schema import table_schema
+from engine.tables.tableset import FIRED_PREFIX, TableSet, load_table_set
+
+__all__ = [
+    "FIRED_PREFIX",
+    "HIT_POLICIES",
+    "OPERATORS",
+    "Condition",
+    "Example",
+    "FieldRef",
+    "Finding",
+    "PolicyAction",
+    "PolicyHit",
+    "Rule",
+    "RuleHit",
+    "Table",
+    "TableResult",
+    "TableSet",
+    "check_table_set",
+    "load_table_set",
+    "run_examples",
+    "table_schema",
+]

@@ -1,0 +1,262 @@
+"""Static checks of a table set: gaps, overlaps, dead rules, conflicting policies, examples.
+
+Every threshold a table tests splits its field into regions (the threshold
+itself, the open intervals between, null where the field is optional); every
+customer falls into one combination of regions per table, and all customers
+in one combination meet the same rules. So evaluating one representative per
+combination (with the vectorised executor's own masks) proves, for fields
+taken independently, that no input is left without a grade, that no two
+``unique`` rules meet, that a rule can fire, and that no customer can receive
+two policies the catalogue marks ``conflicts_with``. Above ``MAX_COMBINATIONS``
+the combinations are sampled and the finding says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import DecisionError
+from engine.records import FieldSpec, vocabulary
+from engine.tables.conditions import Column, encode_column
+from engine.tables.hitpolicy import priority_order
+from engine.tables.model import FieldRef, Table
+from engine.tables.vectorised import _first, rule_masks
+
+__all__ = ["MAX_COMBINATIONS", "Finding", "check_table_set", "regions", "run_examples"]
+
+MAX_COMBINATIONS = 2_000_000
+_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem the check found, printed as ``file:line: rule-or-table: message``."""
+
+    file: str
+    line: int
+    subject: str
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.subject}: {self.message}"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def regions(spec: FieldSpec, thresholds: Sequence[Any]) -> list[tuple[Any, str]]:
+    """One representative value per region of a field, with the region in words."""
+    name = spec.name
+    out: list[tuple[Any, str]] = []
+    if spec.kind in ("int", "float"):
+        points = sorted({float(t) for t in thresholds if not isinstance(t, bool)}
+                        | {float(b) for b in (spec.ge, spec.le) if b is not None})
+        points = [p for p in points if (spec.ge is None or p >= spec.ge)
+                  and (spec.le is None or p <= spec.le)]
+        if spec.kind == "int":
+            points = [p for p in points if p.is_integer()]
+        if not points:
+            points = [0.0]
+        if spec.ge is None:
+            out.append((points[0] - 1, f"{name} < {_fmt(points[0])}"))
+        for a, b in itertools.pairwise(points):
+            out.append((a, f"{name} = {_fmt(a)}"))
+            if spec.kind == "int":
+                inside = math.floor(a) + 1
+                if inside < b:
+                    out.append((float(inside), f"{name} in ({_fmt(a)}, {_fmt(b)})"))
+            else:
+                out.append(((a + b) / 2, f"{name} in ({_fmt(a)}, {_fmt(b)})"))
+        out.append((points[-1], f"{name} = {_fmt(points[-1])}"))
+        if spec.le is None:
+            out.append((points[-1] + 1, f"{name} > {_fmt(points[-1])}"))
+    elif spec.kind == "bool":
+        out = [(True, f"{name} = true"), (False, f"{name} = false")]
+    elif spec.kind == "category":
+        out = [(c, f"{name} = {c}") for c in spec.choices or ()]
+    else:
+        values = list(dict.fromkeys(str(t) for t in thresholds))
+        out = [(v, f"{name} = {v}") for v in values] + [("\x00other", f"{name} = (other)")]
+    if spec.required != "all":
+        out.append((None, f"{name} absent"))
+    return out
+
+
+def _thresholds(tables: Sequence[Table]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for t in tables:
+        for r in t.rules:
+            for c in r.when:
+                vals = c.value if isinstance(c.value, tuple) else (c.value,)
+                found.setdefault(c.field, []).extend(vals)
+    return found
+
+
+@dataclass
+class _Grid:
+    """Representative facts for every combination of regions of some fields."""
+
+    fields: list[str]
+    labels: list[list[str]]
+    codes: np.ndarray
+    columns: dict[str, Column]
+    sampled: bool
+    n: int
+
+    def describe(self, row: int) -> str:
+        return ", ".join(self.labels[j][self.codes[j, row]] for j in range(len(self.fields)))
+
+
+def _grid(fields: Sequence[str], thresholds: dict[str, list[Any]], seed: int = 0) -> _Grid:
+    vocab = vocabulary()
+    per_field = [regions(vocab[f], thresholds.get(f, ())) for f in fields]
+    sizes = [len(r) for r in per_field]
+    total = math.prod(sizes)
+    sampled = total > MAX_COMBINATIONS
+    if sampled:
+        rng = np.random.default_rng(seed)
+        codes = np.vstack([rng.integers(0, s, MAX_COMBINATIONS) for s in sizes])
+    else:
+        codes = np.indices(sizes).reshape(len(sizes), -1) if sizes else np.zeros((0, 1), int)
+    n = codes.shape[1]
+    columns = {}
+    for j, f in enumerate(fields):
+        values = np.empty(len(per_field[j]), dtype=object)
+        values[:] = [v for v, _ in per_field[j]]
+        columns[f] = encode_column(vocab[f], pd.Series(values[codes[j]], dtype=object),
+                                   thresholds.get(f, ()))
+    return _Grid(list(fields), [[lab for _, lab in r] for r in per_field], codes, columns,
+                 sampled, n)
+
+
+def _effective(t: Table, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    if t.hit_policy in ("first", "priority"):
+        win = _first(masks, priority_order(t) if t.hit_policy == "priority" else None)
+        eff = np.zeros_like(masks)
+        rows = np.flatnonzero(win >= 0)
+        eff[win[rows], rows] = True
+        return eff, win
+    return masks, None
+
+
+def _check_table(t: Table) -> list[Finding]:
+    out: list[Finding] = []
+    grid = _grid(t.reads, _thresholds([t]))
+    note = " (sampled combinations)" if grid.sampled else ""
+    masks = rule_masks(t, grid.columns.__getitem__, grid.n)
+    eff, win = _effective(t, masks)
+    for r in t.rules:
+        if not masks[r.index].any():
+            out.append(Finding(r.file, r.line, r.id, "unreachable",
+                               "can never fire: no input meets all its conditions" + note))
+        elif win is not None and not eff[r.index].any():
+            taken = [t.rules[i].id for i in np.unique(win[masks[r.index]]) if i >= 0]
+            out.append(Finding(r.file, r.line, r.id, "shadowed",
+                               "can never fire: every input it matches is taken first by "
+                               + ", ".join(f"'{x}'" for x in taken) + note))
+    if t.hit_policy in ("unique", "any"):
+        for a, b in itertools.combinations(t.rules, 2):
+            both = masks[a.index] & masks[b.index]
+            if not both.any():
+                continue
+            if t.hit_policy == "any" and a.sets == b.sets and a.policies == b.policies and \
+                    not any(isinstance(v, FieldRef) for _, v in a.sets):
+                continue
+            row = int(np.flatnonzero(both)[0])
+            what = "overlaps" if t.hit_policy == "unique" else "disagrees with"
+            out.append(Finding(b.file, b.line, b.id, "overlap",
+                               f"{what} rule '{a.id}' ({a.location}) under hit policy "
+                               f"{t.hit_policy}, e.g. for {grid.describe(row)}{note}"))
+    if not t.adds_policies:
+        uncovered = np.flatnonzero(~masks.any(axis=0))
+        if len(uncovered):
+            shown = "; ".join(grid.describe(int(i)) for i in uncovered[:_SHOWN])
+            more = f" and {len(uncovered) - _SHOWN} more" if len(uncovered) > _SHOWN else ""
+            out.append(Finding(t.file, t.line, t.name, "gap",
+                               f"no rule sets {', '.join(t.outputs)} for {shown}{more}{note}"))
+    return out
+
+
+def _check_conflicts(tables: Sequence[Table], pairs: Sequence[tuple[str, str]]
+                     ) -> list[Finding]:
+    policy_tables = [t for t in tables if t.adds_policies]
+    if not policy_tables or not pairs:
+        return []
+    fields = list(dict.fromkeys(f for t in policy_tables for f in t.reads))
+    grid = _grid(fields, _thresholds(policy_tables))
+    note = " (sampled combinations)" if grid.sampled else ""
+    gives: dict[str, np.ndarray] = {}
+    first_rule: dict[str, Any] = {}
+    for t in policy_tables:
+        eff, _ = _effective(t, rule_masks(t, grid.columns.__getitem__, grid.n))
+        for r in t.rules:
+            for a in r.policies:
+                gives[a.policy_id] = gives.get(a.policy_id, np.zeros(grid.n, bool)) | eff[r.index]
+                first_rule.setdefault(a.policy_id, r)
+    out = []
+    for a, b in pairs:
+        if a not in gives or b not in gives:
+            continue
+        both = gives[a] & gives[b]
+        if both.any():
+            row = int(np.flatnonzero(both)[0])
+            r = first_rule[b]
+            out.append(Finding(r.file, r.line, r.id, "conflict",
+                               f"policies '{a}' and '{b}' are marked conflicts_with but can "
+                               f"reach one customer together, e.g. {grid.describe(row)}{note}"))
+    return out
+
+
+def run_examples(table_set: Any) -> list[Finding]:
+    """Run every table's ``examples`` through both executors; a finding per failure."""
+    out = []
+    for t in table_set.tables:
+        for k, ex in enumerate(t.examples, start=1):
+            subject = f"{t.name} example {k}"
+            try:
+                got = table_set.decide(dict(ex.given), tables=[t])
+                frame = pd.DataFrame([dict(ex.given)], dtype=object)
+                batch = table_set.row_result(table_set.decide_frame(frame, tables=[t]), 0,
+                                             tables=[t])
+            except DecisionError as exc:
+                out.append(Finding(t.file, ex.line, subject, "example", exc.message))
+                continue
+            problems = []
+            for name, want in ex.expect.items():
+                if name == "policy":
+                    have = list(got.policy_ids)
+                    if set(have) != set(want):
+                        missing = sorted(set(want) - set(have))
+                        extra = sorted(set(have) - set(want))
+                        problems.append(f"policies missing {missing}, unexpected {extra}")
+                elif name == "rules":
+                    have = [h.rule_id for h in got.fired]
+                    if set(have) != set(want):
+                        problems.append(f"rules fired {have}, expected {list(want)}")
+                elif got.outputs.get(name) != want:
+                    problems.append(f"{name} = {got.outputs.get(name)!r}, expected {want!r}")
+            if batch != got:
+                problems.append("the vectorised executor disagrees with durable-rules")
+            if problems:
+                out.append(Finding(t.file, ex.line, subject, "example", "; ".join(problems)))
+    return out
+
+
+def check_table_set(table_set: Any, examples: bool = True) -> list[Finding]:
+    """Every static finding for a loaded set, then the examples' failures."""
+    findings: list[Finding] = []
+    for t in table_set.tables:
+        findings += _check_table(t)
+    findings += _check_conflicts(table_set.tables, table_set.catalogue.conflicts())
+    if examples:
+        findings += run_examples(table_set)
+    return findings

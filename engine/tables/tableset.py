@@ -1,0 +1,196 @@
+"""A loaded, immutable set of decision tables and the two ways to run it.
+
+``TableSet.decide`` runs one customer's facts through durable-rules (service,
+CLI, events); ``TableSet.decide_frame`` runs a whole population through numpy
+masks (batch, impact analysis, static checks). Both build their results from
+the same rules with the same hit-policy semantics, and ``row_result`` turns a
+row of the batch result back into the ``TableResult`` the per-decision path
+gives, so the two can be compared exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.policies import Catalogue
+from engine.tables.durable import DurableExecutor
+from engine.tables.hitpolicy import outputs_of, winners
+from engine.tables.model import POLICY_OUTPUT, PolicyHit, Rule, RuleHit, Table, TableResult
+from engine.tables.vectorised import combinations, evaluate
+
+__all__ = ["FIRED_PREFIX", "TableSet", "load_table_set"]
+
+FIRED_PREFIX = "fired:"
+
+
+def _policy_hits(table: Table, rule: Rule) -> list[PolicyHit]:
+    return [PolicyHit(policy_id=a.policy_id, params=dict(a.merged), rule_id=rule.id,
+                      table=table.name, file=rule.file, line=a.line or rule.line,
+                      source=rule.source) for a in rule.policies]
+
+
+def _rule_hit(table: Table, rule: Rule, outputs: Mapping[str, Any]) -> RuleHit:
+    if table.adds_policies:
+        sets: dict[str, Any] = {POLICY_OUTPUT: tuple(a.policy_id for a in rule.policies)}
+    else:
+        sets = {name: outputs.get(name) for name, _ in rule.sets}
+    return RuleHit(table=table.name, rule_id=rule.id, file=rule.file, line=rule.line,
+                   description=rule.description, source=rule.source, sets=sets)
+
+
+def _dedupe(hits: Sequence[PolicyHit]) -> tuple[PolicyHit, ...]:
+    """One hit per policy: the first rule (in execution order) that gave it."""
+    seen: dict[str, PolicyHit] = {}
+    for h in hits:
+        seen.setdefault(h.policy_id, h)
+    return tuple(seen.values())
+
+
+def _null(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """Decision tables in execution order, with their versions and content hash."""
+
+    tables: tuple[Table, ...]
+    catalogue: Catalogue
+    versions: Mapping[str, str]
+    version: str
+    content_hash: str
+    _durable: DurableExecutor = field(repr=False, compare=False, default=None)  # type: ignore
+
+    @classmethod
+    def build(cls, tables: Sequence[Table], catalogue: Catalogue) -> TableSet:
+        """Assemble a set from tables already checked and in execution order."""
+        canonical = json.dumps({"tables": sorted((dict(t.canonical) for t in tables),
+                                                 key=lambda c: json.dumps(c, sort_keys=True)),
+                                "catalogue": catalogue.content_hash},
+                               sort_keys=True, separators=(",", ":"), default=str)
+        versions = {t.name: t.version for t in tables}
+        return cls(tables=tuple(tables), catalogue=catalogue,
+                   versions=dict(versions),
+                   version="+".join(sorted(set(versions.values()))),
+                   content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+                   _durable=DurableExecutor(tables))
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Fields the tables set, in execution order."""
+        return tuple(o for t in self.tables if not t.adds_policies for o in t.outputs)
+
+    def table(self, name: str) -> Table:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    # ------------------------------------------------------------------ per decision
+
+    def decide(self, facts: Mapping[str, Any], tables: Sequence[Table] | None = None
+               ) -> TableResult:
+        """Run one customer's facts through every table (durable-rules executor)."""
+        current = {k: _null(v) for k, v in facts.items()}
+        who = f" for customer {current['customer_id']!r}" if current.get("customer_id") else ""
+        outputs: dict[str, Any] = {}
+        fired: list[RuleHit] = []
+        hits: list[PolicyHit] = []
+        for t in tables if tables is not None else self.tables:
+            matched = self._durable.match(t, current)
+            chosen = winners(t, matched, current, who)
+            if not t.adds_policies:
+                values = outputs_of(chosen[0], current) if chosen else {}
+                for name in t.outputs:
+                    outputs[name] = _null(values.get(name))
+                    current[name] = outputs[name]
+            for r in chosen:
+                fired.append(_rule_hit(t, r, outputs))
+                hits += _policy_hits(t, r)
+        return TableResult(outputs=outputs, policies=_dedupe(hits), fired=tuple(fired),
+                           version=self.version, content_hash=self.content_hash)
+
+    # ------------------------------------------------------------------ per population
+
+    def decide_frame(self, frame: pd.DataFrame, tables: Sequence[Table] | None = None
+                     ) -> pd.DataFrame:
+        """Run a whole frame through every table (vectorised executor).
+
+        Returns, on the frame's index: one column per field the tables set,
+        ``policies`` (tuple of policy ids per row), ``policy_hits`` (tuple of
+        ``PolicyHit``) and ``fired:<table>`` (tuple of rule ids) per table.
+        """
+        chosen = list(tables) if tables is not None else list(self.tables)
+        ev = evaluate(chosen, frame)
+        index = frame.index
+        out: dict[str, Any] = {name: pd.Series(arr, index=index, dtype=object)
+                               for name, arr in ev.outputs.items()}
+        policy_rules: list[tuple[Table, Rule]] = []
+        policy_masks: list[np.ndarray] = []
+        for t in chosen:
+            eff = ev.effective[t.name]
+            inverse, combos = combinations(eff)
+            ids = np.empty(len(combos), dtype=object)
+            ids[:] = [tuple(t.rules[i].id for i in combo) for combo in combos]
+            out[FIRED_PREFIX + t.name] = pd.Series(ids[inverse], index=index, dtype=object)
+            for r in t.rules:
+                if r.policies:
+                    policy_rules.append((t, r))
+                    policy_masks.append(eff[r.index])
+        stacked = (np.vstack(policy_masks) if policy_masks
+                   else np.zeros((0, len(frame)), dtype=bool))
+        inverse, combos = combinations(stacked)
+        hit_tuples = np.empty(len(combos), dtype=object)
+        hit_tuples[:] = [_dedupe([h for i in combo for h in _policy_hits(*policy_rules[i])])
+                         for combo in combos]
+        id_tuples = np.empty(len(combos), dtype=object)
+        id_tuples[:] = [tuple(h.policy_id for h in hits) for hits in hit_tuples]
+        out["policies"] = pd.Series(id_tuples[inverse], index=index, dtype=object)
+        out["policy_hits"] = pd.Series(hit_tuples[inverse], index=index, dtype=object)
+        return pd.DataFrame(out, index=index)
+
+    def row_result(self, decided: pd.DataFrame, position: int,
+                   tables: Sequence[Table] | None = None) -> TableResult:
+        """The ``TableResult`` of one row of ``decide_frame``'s result (by position)."""
+        row = decided.iloc[position]
+        chosen = list(tables) if tables is not None else list(self.tables)
+        outputs = {name: _null(row[name]) for t in chosen if not t.adds_policies
+                   for name in t.outputs}
+        fired = []
+        for t in chosen:
+            by_id = {r.id: r for r in t.rules}
+            for rid in row[FIRED_PREFIX + t.name]:
+                fired.append(_rule_hit(t, by_id[rid], outputs))
+        return TableResult(outputs=outputs, policies=tuple(row["policy_hits"]),
+                           fired=tuple(fired), version=self.version,
+                           content_hash=self.content_hash)
+
+
+def load_table_set(rules_dir: str | Path = "rules", catalogue: Catalogue | None = None
+                   ) -> TableSet:
+    """Load every table in ``rules_dir`` as one immutable set, or raise ``TableSetError``.
+
+    The catalogue defaults to ``policies/catalogue.yaml``. A folder loads as a
+    whole or not at all; nothing already loaded is touched.
+    """
+    from engine.policies import load_catalogue
+    from engine.tables.loader import build
+
+    if catalogue is None:
+        catalogue = load_catalogue("policies/catalogue.yaml")
+    tables = build(Path(rules_dir), catalogue)
+    return TableSet.build(tables, catalogue)
