@@ -1,3 +1,71 @@
 """Commands for decision tables: rules check, rules schema."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.cli import rules_app
+from engine.cli.common import reports_errors
+
+
+@rules_app.command("check")
+@reports_errors
+def check_command(
+    rules_dir: Annotated[Path, typer.Argument(help="Folder of table files (*.yaml).")] = Path(
+        "rules"),
+    catalogue: Annotated[Path, typer.Option(
+        "--catalogue", help="Policy catalogue the tables refer to.")] = Path(
+        "policies/catalogue.yaml"),
+    examples: Annotated[bool, typer.Option(
+        "--examples/--no-examples", help="Also run every table's examples.")] = True,
+) -> None:
+    """Load every table, then look for gaps, overlaps, dead rules and conflicting policies.
+
+    Exit code 0 when clean, 1 with findings (printed as file:line: rule: message),
+    2 when a file cannot be loaded.
+    """
+    from engine.policies import load_catalogue
+    from engine.tables import check_table_set, load_table_set
+
+    table_set = load_table_set(rules_dir, load_catalogue(catalogue))
+    typer.echo(f"table set {table_set.version} sha256:{table_set.content_hash}")
+    for t in table_set.tables:
+        typer.echo(f"  {t.name:<20} {t.version:<12} {t.hit_policy:<10} "
+                   f"{len(t.rules):>3} rules {len(t.examples):>2} examples  {t.file}")
+    findings = check_table_set(table_set, examples=examples)
+    for f in findings:
+        typer.echo(str(f))
+    if findings:
+        typer.echo(f"{len(findings)} finding(s): fix the rules above and run the check again",
+                   err=True)
+        raise typer.Exit(1)
+    n_examples = sum(len(t.examples) for t in table_set.tables) if examples else 0
+    typer.echo(f"ok: {len(table_set.tables)} tables, "
+               f"{sum(len(t.rules) for t in table_set.tables)} rules, "
+               f"{n_examples} examples passed, no findings")
+
+
+@rules_app.command("schema")
+@reports_errors
+def schema_command(
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the schema here instead of printing it.")] = None,
+    catalogue: Annotated[Path, typer.Option(
+        "--catalogue", help="Catalogue whose policy ids the schema lists.")] = Path(
+        "policies/catalogue.yaml"),
+) -> None:
+    """Print the JSON Schema of the table format (for editors' YAML validation)."""
+    from engine.policies import load_catalogue
+    from engine.tables import table_schema
+
+    ids = [p.id for p in load_catalogue(catalogue)] if catalogue.exists() else None
+    text = json.dumps(table_schema(ids), indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}")

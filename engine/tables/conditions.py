@@ -31,6 +31,9 @@ __all__ = [
 
 Report = Callable[[str, int, str | None], None]
 _ORDERED = ("lt", "le", "gt", "ge")
+_ALIASES = {"gte": "ge", "lte": "le", "neq": "ne", "==": "eq", "!=": "ne", "<": "lt",
+            "<=": "le", ">": "gt", ">=": "ge", "nin": "not_in", "notin": "not_in",
+            "not in": "not_in", "equals": "eq", "=": "eq"}
 _LISTS = ("in", "not_in")
 
 
@@ -81,7 +84,8 @@ def parse_condition(spec: FieldSpec, raw: Any, line: int, report: Report,
             at = key_line(op) if key_line else line
             if op not in OPERATORS:
                 report(f"'{name}': unknown operator '{op}' (use one of "
-                       + ", ".join(OPERATORS) + ")", at, _close(op, OPERATORS))
+                       + ", ".join(OPERATORS) + ")", at,
+                       _ALIASES.get(str(op)) or _close(op, OPERATORS))
                 continue
             cond = _one(spec, str(op), value, at, report)
             if cond:
