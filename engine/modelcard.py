@@ -75,6 +75,10 @@ def render(doc: dict[str, Any]) -> str:
         bins = len(e["woe"])
         lines.append(f"| {e['name']} | {e['group']} | {bins} | {e['coefficient']:.4f} | "
                      f"{e['mean_woe']:.4f} | {e['description']} |")
+    dropped = doc.get("dropped_indicators") or {}
+    if dropped:
+        lines += ["", "Catalogue indicators left out of this model:", ""]
+        lines += [f"- {name}: {why}" for name, why in dropped.items()]
     lines += [
         "",
         f"Intercept: {doc['intercept']:.6f}. A reason code is an indicator's contribution "

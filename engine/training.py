@@ -41,6 +41,7 @@ __all__ = [
     "data_sha256",
     "labels",
     "make_pipeline",
+    "select_indicators",
     "train",
     "train_file",
     "train_registry",
@@ -62,7 +63,8 @@ class TrainingConfig:
     governance: bool = True
     version: str = "2026.11"
     max_n_prebins: int = 20
-    min_prebin_size: float = 0.05
+    min_prebin_size: float = 0.01
+    select: bool = True
 
 
 @dataclass
@@ -77,6 +79,38 @@ class TrainingResult:
     bands: pd.DataFrame
     deciles: pd.DataFrame
     folds: pd.DataFrame
+    dropped: dict[str, str]
+
+
+def select_indicators(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
+                      config: TrainingConfig = TrainingConfig()) -> dict[str, str]:
+    """Indicators to leave out of the model, with the reason for each.
+
+    WoE is high where defaults are rare, so every LDA coefficient on WoE
+    should be negative (higher z = riskier). An indicator whose binning finds
+    a single bin carries no information; one whose coefficient comes out
+    positive is being used against its own evidence because it overlaps with
+    others, and would give customers reason codes that contradict their data.
+    Both are dropped, the wrong-signed ones one at a time, largest first.
+    Binning is per variable, so it is fitted once and only the LDA is refitted.
+    """
+    binning = make_pipeline(catalogue, config).named_steps["woe"].fit(x, y)
+    woe = binning.transform(x)
+    dropped: dict[str, str] = {}
+    for name in woe.columns:
+        if np.ptp(woe[name].to_numpy()) == 0.0:
+            dropped[name] = "a single bin: the indicator does not separate defaults here"
+    while True:
+        kept = [c for c in woe.columns if c not in dropped]
+        if len(kept) <= 1:
+            return dropped
+        coef = LinearDiscriminantAnalysis().fit(woe[kept], y).coef_[0]
+        worst = int(np.argmax(coef))
+        if coef[worst] <= 0:
+            return dropped
+        dropped[kept[worst]] = (f"its coefficient ({coef[worst]:+.4f}) ran against its own "
+                                "evidence, the information being carried by overlapping "
+                                "indicators")
 
 
 def make_pipeline(catalogue: Catalogue, config: TrainingConfig = TrainingConfig()) -> Pipeline:
@@ -135,6 +169,9 @@ def train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
                          f"non-defaults; {config.folds}-fold training needs at least "
                          f"{config.folds} of each")
     model_id = f"{segment}-{config.version}"
+    dropped = select_indicators(x, y, catalogue, config) if config.select else {}
+    catalogue = catalogue.subset([n for n in names if n not in dropped])
+    x = x[[i.name for i in catalogue]]
     oof_z, folds = cross_validate(x, y, catalogue, config)
     slope, offset = _platt(oof_z, y)
     oof_pd = 1.0 / (1.0 + np.exp(-(slope * oof_z + offset)))
@@ -164,6 +201,7 @@ def train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
         "target": target,
         "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "indicators": entries,
+        "dropped_indicators": dropped,
         "intercept": float(lda.intercept_[0]),
         "calibration": {
             "method": "platt on out-of-fold discriminant scores",
@@ -186,7 +224,7 @@ def train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
                        "problems": problems},
         "versions": _versions(),
     }
-    return TrainingResult(doc, pipe, oof_z, oof_pd, y, band_tab, decile_tab, folds)
+    return TrainingResult(doc, pipe, oof_z, oof_pd, y, band_tab, decile_tab, folds, dropped)
 
 
 def _num(v: Any) -> Any:
