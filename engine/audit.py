@@ -1,0 +1,423 @@
+"""The tamper-evident decision log: every decision, hash-chained, append-only.
+
+Each decision is written before its answer leaves the engine. A row holds the
+decision as canonical JSON plus the columns an auditor searches by, and three
+hashes::
+
+    content_hash = sha256(canonical content)
+    row_hash     = sha256(prev_hash + canonical content)
+    prev_hash    = row_hash of the row before (64 zeros for the first row)
+
+where the canonical content is the sorted-key JSON of the row's sequence
+number, decision id, customer id, as-of date, creation time, table hash, model
+id and payload. Changing any stored byte, removing a row, or moving one
+breaks the chain at that row, and ``verify`` names it. Rows cut from the end
+are caught by the chain head, which records the last sequence number and
+hash; publishing ``VerifyReport.head_hash`` from time to time anchors even a
+log rewritten wholesale.
+
+Errors::
+
+    EngineError
+    ├── AuditStoreError (engine.audit_store)   HTTP 503: the database is unreachable
+    └── InputError
+        ├── DecisionNotFound (also LookupError)  HTTP 404: no such decision id
+        └── DuplicateDecision                    HTTP 409: the id is already logged
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, RowMapping, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from engine.audit_store import (
+    GENESIS,
+    AuditStoreError,
+    _first_line,
+    chain_head,
+    decision_log,
+    ensure_schema,
+    make_engine,
+    resolve_url,
+    write_transaction,
+)
+from engine.decision import Decision, canonical_json
+from engine.errors import InputError
+
+__all__ = [
+    "AuditStoreError",
+    "DecisionLog",
+    "DecisionNotFound",
+    "DuplicateDecision",
+    "LogEntry",
+    "VerifyReport",
+    "chain_hash",
+    "content_of",
+    "open_log",
+]
+
+CHAIN = "decision_log"
+_ENTRY_COLUMNS = [c for c in decision_log.c if c.name != "payload"]
+_INSERT_CHUNK = 1000
+
+
+class DecisionNotFound(InputError, LookupError):
+    """No decision with this id is in the log."""
+
+    http_status = 404
+    code = "decision_not_found"
+
+
+class DuplicateDecision(InputError):
+    """A decision id that is already in the log: ids are unique, the log is append-only."""
+
+    http_status = 409
+    code = "decision_duplicate"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the log without its payload (``DecisionLog.get`` returns the decision)."""
+
+    seq: int
+    decision_id: str
+    customer_id: str
+    as_of: str
+    created_at: str
+    table_hash: str
+    model_id: str
+    content_hash: str
+    prev_hash: str
+    row_hash: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of recomputing the chain.
+
+    ``first_broken`` is the sequence number of the first row that fails (for a
+    missing row, the number that is missing); ``reason`` says what differs.
+    """
+
+    ok: bool
+    rows: int
+    first_broken: int | None
+    reason: str
+    decision_id: str | None = None
+    head_hash: str = GENESIS
+
+
+def content_of(row: dict[str, Any]) -> str:
+    """The canonical content of a row: what its hashes cover."""
+    return canonical_json(
+        {
+            "seq": int(row["seq"]),
+            "decision_id": row["decision_id"],
+            "customer_id": row["customer_id"],
+            "as_of": row["as_of"],
+            "created_at": row["created_at"],
+            "table_hash": row["table_hash"],
+            "model_id": row["model_id"],
+            "payload": row["payload"],
+        }
+    )
+
+
+def chain_hash(prev_hash: str, content: str) -> str:
+    """``sha256(prev_hash + content)``: the link from one row to the next."""
+    return hashlib.sha256((prev_hash + content).encode()).hexdigest()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _payload_digest(payload: dict[str, Any]) -> str:
+    """The digest ``Decision.sealed`` computes, taken on the stored JSON without parsing a model."""
+    data = dict(payload)
+    data.pop("digest", None)
+    return _sha256(canonical_json(data))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _columns_of(decision: Decision) -> dict[str, Any]:
+    """The row columns of a decision (all but seq and hashes); refuses an unsealed decision."""
+    if not isinstance(decision, Decision):
+        raise InputError(
+            "the decision log stores engine.decision.Decision objects, "
+            f"not {type(decision).__name__}"
+        )
+    data = decision.model_dump(mode="json")
+    if decision.digest != _payload_digest(data):
+        raise InputError(
+            f"decision {decision.decision_id!r} is not sealed (its digest does not cover its "
+            "content): log decision.sealed()"
+        )
+    return {
+        "decision_id": decision.decision_id,
+        "customer_id": decision.customer_id,
+        "as_of": decision.as_of,
+        "created_at": _now(),
+        "table_hash": decision.tables.content_hash,
+        "model_id": decision.score.model_id,
+        "payload": canonical_json(data),
+    }
+
+
+def _entry(row: RowMapping) -> LogEntry:
+    return LogEntry(**{c.name: row[c.name] for c in _ENTRY_COLUMNS})
+
+
+class DecisionLog:
+    """An open decision log. Safe to share between threads; several processes may append."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)
+
+    def __enter__(self) -> DecisionLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DecisionLog({self.url!r})"
+
+    def append(self, decision: Decision) -> LogEntry:
+        """Log one decision and return its row; it is durable when this returns."""
+        rows = self._append_rows([_columns_of(decision)])
+        return _entry(rows[0])  # type: ignore[arg-type]
+
+    def append_many(self, decisions: Iterable[Decision]) -> int:
+        """Log many decisions in one transaction, chained in the given order; returns the count.
+
+        Either all are logged or none: a duplicate id refuses the whole batch.
+        """
+        columns = [_columns_of(d) for d in decisions]
+        seen: set[str] = set()
+        for c in columns:
+            if c["decision_id"] in seen:
+                raise DuplicateDecision(
+                    f"decision id {c['decision_id']!r} appears twice in the batch: "
+                    "give every decision its own id"
+                )
+            seen.add(c["decision_id"])
+        return len(self._append_rows(columns)) if columns else 0
+
+    def _append_rows(self, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            with write_transaction(self.engine) as conn:
+                head = conn.execute(
+                    select(chain_head.c.seq, chain_head.c.row_hash)
+                    .where(chain_head.c.name == CHAIN)
+                    .with_for_update()
+                ).one()
+                seq, prev = int(head.seq), head.row_hash
+                rows = []
+                for c in columns:
+                    seq += 1
+                    row = {"seq": seq, **c}
+                    content = content_of(row)
+                    row["content_hash"] = _sha256(content)
+                    row["prev_hash"] = prev
+                    row["row_hash"] = prev = chain_hash(prev, content)
+                    rows.append(row)
+                for start in range(0, len(rows), _INSERT_CHUNK):
+                    conn.execute(decision_log.insert(), rows[start:start + _INSERT_CHUNK])
+                conn.execute(
+                    chain_head.update()
+                    .where(chain_head.c.name == CHAIN)
+                    .values(seq=seq, row_hash=prev)
+                )
+                return rows
+        except IntegrityError as exc:
+            taken = self._existing_ids([c["decision_id"] for c in columns])
+            if taken:
+                raise DuplicateDecision(
+                    f"decision id {taken[0]!r} is already in the log {self.url} "
+                    f"({len(taken)} of the {len(columns)} given are): the log is append-only, "
+                    "decide again under a new id"
+                ) from None
+            raise self._store_error("cannot append", exc) from None
+        except SQLAlchemyError as exc:
+            raise self._store_error("cannot append", exc) from None
+
+    def _existing_ids(self, ids: list[str]) -> list[str]:
+        found: list[str] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                found += conn.scalars(
+                    select(decision_log.c.decision_id).where(decision_log.c.decision_id.in_(chunk))
+                ).all()
+        return sorted(found)
+
+    def get(self, decision_id: str) -> Decision:
+        """The logged decision; its digest is checked, so an edited payload is refused."""
+        try:
+            with self.engine.connect() as conn:
+                payload = conn.scalar(
+                    select(decision_log.c.payload).where(decision_log.c.decision_id == decision_id)
+                )
+        except SQLAlchemyError as exc:
+            raise self._store_error("cannot read", exc) from None
+        if payload is None:
+            raise DecisionNotFound(
+                f"decision {decision_id!r} is not in the log {self.url}: check the id "
+                "(gridcredit audit show takes the decision_id of a logged decision)"
+            )
+        return Decision.from_json(payload, source=f"{self.url}: decision {decision_id}")
+
+    def entries(self, customer_id: str | None = None, limit: int = 100) -> list[LogEntry]:
+        """The latest rows, newest first, optionally of one customer."""
+        if limit < 1:
+            raise InputError(f"limit={limit}: give a positive number of entries")
+        query = select(*_ENTRY_COLUMNS).order_by(decision_log.c.seq.desc()).limit(limit)
+        if customer_id is not None:
+            query = query.where(decision_log.c.customer_id == customer_id)
+        try:
+            with self.engine.connect() as conn:
+                return [_entry(r) for r in conn.execute(query).mappings()]
+        except SQLAlchemyError as exc:
+            raise self._store_error("cannot read", exc) from None
+
+    def count(self) -> int:
+        """How many decisions the log holds."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(decision_log)) or 0)
+
+    def verify(self) -> VerifyReport:
+        """Recompute every hash in sequence order and report the first row that fails."""
+        try:
+            with self.engine.connect() as conn:
+                return _verify_rows(_stream(conn), _head(conn))
+        except SQLAlchemyError as exc:
+            raise self._store_error("cannot verify", exc) from None
+
+    def close(self) -> None:
+        """Release the connections; the log stays on disk or on the server."""
+        self.engine.dispose()
+
+    def _store_error(self, what: str, exc: SQLAlchemyError) -> AuditStoreError:
+        return AuditStoreError(f"audit log {self.url}: {what}: {_first_line(exc)}")
+
+
+def _head(conn: Connection) -> tuple[int, str]:
+    row = conn.execute(
+        select(chain_head.c.seq, chain_head.c.row_hash).where(chain_head.c.name == CHAIN)
+    ).one()
+    return int(row.seq), row.row_hash
+
+
+def _stream(conn: Connection) -> Iterator[dict[str, Any]]:
+    result = conn.execution_options(yield_per=2000).execute(
+        select(decision_log).order_by(decision_log.c.seq)
+    )
+    for row in result.mappings():
+        yield dict(row)
+
+
+def _verify_rows(rows: Iterable[dict[str, Any]], head: tuple[int, str]) -> VerifyReport:
+    """The chain check itself, over rows in sequence order: pure, so it is tested directly."""
+    prev, count = GENESIS, 0
+    for row in rows:
+        problem = _row_problem(row, count + 1, prev)
+        if problem:
+            at, reason = problem
+            return VerifyReport(False, count, at, reason, row.get("decision_id"), prev)
+        prev, count = row["row_hash"], count + 1
+    head_seq, head_hash = head
+    if head_seq != count or head_hash != prev:
+        return VerifyReport(
+            False,
+            count,
+            count + 1 if head_seq > count else head_seq,
+            f"the chain head records {head_seq} rows ending in {head_hash[:12]}... but the log "
+            f"has {count} ending in {prev[:12]}... (rows were cut from the end, or the head "
+            "was edited)",
+            None,
+            prev,
+        )
+    return VerifyReport(True, count, None, f"{count} rows, chain intact", None, prev)
+
+
+def _row_problem(row: dict[str, Any], expected: int, prev: str) -> tuple[int, str] | None:
+    """The first check a row fails, as (row number, what differs), or None."""
+    seq = int(row["seq"])
+    if seq != expected:
+        return expected, (
+            f"row {expected} is missing: the next row has seq {seq} "
+            "(rows were deleted or renumbered)"
+        )
+    if row["prev_hash"] != prev:
+        return seq, (
+            f"prev_hash {row['prev_hash'][:12]}... does not match the row_hash "
+            f"{prev[:12]}... of row {seq - 1} (a row was removed, inserted or moved)"
+        )
+    content = content_of(row)
+    if row["content_hash"] != _sha256(content):
+        return seq, "content edited: " + _what_differs(row)
+    if row["row_hash"] != chain_hash(prev, content):
+        return seq, (
+            f"row_hash {row['row_hash'][:12]}... is not sha256(prev_hash + content) = "
+            f"{chain_hash(prev, content)[:12]}... (the stored hash was edited)"
+        )
+    problem = _payload_problem(row)
+    return (seq, problem) if problem else None
+
+
+def _payload_problem(row: dict[str, Any]) -> str | None:
+    """What is wrong between the payload and the row's columns, if anything."""
+    try:
+        payload = json.loads(row["payload"])
+    except ValueError as exc:
+        return f"payload is not JSON ({exc})"
+    if not isinstance(payload, dict):
+        return "payload is not a JSON object"
+    if payload.get("digest") != _payload_digest(payload):
+        return "payload edited: the decision's digest does not match its content"
+    mirrored = {
+        "decision_id": payload.get("decision_id"),
+        "customer_id": payload.get("customer_id"),
+        "as_of": payload.get("as_of"),
+        "table_hash": (payload.get("tables") or {}).get("content_hash"),
+        "model_id": (payload.get("score") or {}).get("model_id"),
+    }
+    for column, value in mirrored.items():
+        if row[column] != value:
+            return f"column {column} = {row[column]!r} but the payload says {value!r}"
+    return None
+
+
+def _what_differs(row: dict[str, Any]) -> str:
+    """Name the edited part of a row whose content hash fails."""
+    problem = _payload_problem(row)
+    if problem:
+        return problem
+    return (
+        f"content_hash {row['content_hash'][:12]}... does not match the row's content "
+        f"{_sha256(content_of(row))[:12]}... (seq or created_at edited, or content_hash itself)"
+    )
+
+
+def open_log(url: str | None = None, path: str | Path | None = None) -> DecisionLog:
+    """Open (creating if needed) the decision log at a database URL or a SQLite file path.
+
+    With neither, ``$GRIDCREDIT_DB`` is used, else ``out/decisions.sqlite``.
+    A ``url`` without ``://`` is taken as a path.
+    """
+    engine = make_engine(resolve_url(url, path))
+    ensure_schema(engine)
+    return DecisionLog(engine)

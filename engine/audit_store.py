@@ -1,0 +1,277 @@
+"""The audit database: schema, connection settings and the append-only guard.
+
+The decision log lives in any database SQLAlchemy reaches; two are supported
+and tested: SQLite (the embedded default, one file) and PostgreSQL (the server
+option, through psycopg 3). This module owns what differs between them so
+that ``engine.audit`` speaks only of chains and decisions.
+
+Schema. Every hash-chained table has its own row in ``chain_head`` (name,
+last sequence number, last row hash). The head row is what writers lock, and
+it lets ``verify`` notice rows cut from the end of a chain, which the chain
+itself cannot show. A new chained table (payment events, for instance) is one
+more ``Table`` on ``METADATA``, one more name in ``CHAINS`` and one more entry
+in ``APPEND_ONLY``.
+
+Durability. SQLite runs in WAL mode with ``synchronous=FULL``: a decision is
+logged before its response is sent, so a commit that returned must survive a
+power cut, not only a crash of the process. ``NORMAL`` would be faster but may
+lose the last commits on power loss (the WAL is not synced at each commit),
+which would leave decisions that customers were told about with no record.
+
+Concurrency. Appends run in a transaction that first takes the chain's write
+lock: ``BEGIN IMMEDIATE`` on SQLite (one writer per file, others wait up to
+``BUSY_TIMEOUT_S``), ``SELECT ... FOR UPDATE`` on the chain-head row on
+PostgreSQL. Two writers therefore never read the same head, and the chain
+cannot fork.
+
+Append-only. The library has no update or delete call; the database refuses
+them too, by triggers on the log table (and, on PostgreSQL, on TRUNCATE).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from engine.errors import ConfigError, EngineError
+
+__all__ = [
+    "APPEND_ONLY",
+    "BUSY_TIMEOUT_S",
+    "CHAINS",
+    "DEFAULT_PATH",
+    "ENV_VAR",
+    "GENESIS",
+    "METADATA",
+    "AuditStoreError",
+    "chain_head",
+    "decision_log",
+    "ensure_schema",
+    "make_engine",
+    "resolve_url",
+    "write_transaction",
+]
+
+ENV_VAR = "GRIDCREDIT_DB"
+DEFAULT_PATH = Path("out/decisions.sqlite")
+BUSY_TIMEOUT_S = 30.0
+GENESIS = "0" * 64
+
+METADATA = MetaData()
+
+chain_head = Table(
+    "chain_head",
+    METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+
+decision_log = Table(
+    "decision_log",
+    METADATA,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("decision_id", String(128), nullable=False, unique=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("as_of", String(32), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("table_hash", String(64), nullable=False),
+    Column("model_id", String(200), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+Index("ix_decision_log_customer_seq", decision_log.c.customer_id, decision_log.c.seq)
+
+CHAINS = ("decision_log",)
+APPEND_ONLY = ("decision_log",)
+
+
+class AuditStoreError(EngineError):
+    """The audit database cannot be reached or refused an operation."""
+
+    http_status = 503
+    code = "audit_store_unavailable"
+
+
+def resolve_url(url: str | None = None, path: str | Path | None = None) -> str:
+    """The SQLAlchemy URL for an explicit URL, a file path, ``$GRIDCREDIT_DB`` or the default.
+
+    A value without ``://`` is a SQLite file path. ``postgresql://`` and
+    ``postgres://`` URLs are sent to the psycopg 3 driver, the one installed.
+    """
+    if url is None and path is None:
+        url = os.environ.get(ENV_VAR) or None
+        path = None if url else DEFAULT_PATH
+    if url is not None and "://" not in url:
+        path, url = url, None
+    if url is None:
+        file = Path(path).expanduser()  # type: ignore[arg-type]
+        return f"sqlite:///{file}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
+    """An engine configured for the log: WAL and explicit locking on SQLite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"audit database URL {url!r} is not a database URL: use a file path "
+            "or postgresql://user@host:port/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            raise ConfigError(
+                "the audit log needs a file (an in-memory SQLite log would vanish "
+                "at exit): give a path such as out/decisions.sqlite"
+            )
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+        )
+        _configure_sqlite(engine, synchronous)
+        return engine
+    if backend == "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    raise ConfigError(
+        f"audit database {backend!r} is not supported: use a SQLite path or a postgresql:// URL"
+    )
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    """Let the library issue BEGIN itself, so appends can take the write lock up front."""
+    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ConfigError(f"synchronous={synchronous!r}: use FULL, NORMAL or EXTRA")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def write_transaction(engine: Engine) -> Any:
+    """A transaction that holds the database's write lock from its first statement on SQLite.
+
+    On PostgreSQL the lock is the ``FOR UPDATE`` on the chain-head row, taken
+    by the caller's first query; an ordinary transaction is enough here.
+    """
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+    return _Transaction(conn)
+
+
+class _Transaction:
+    """Context manager: commit on success, roll back on any error, always close."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> Connection:
+        self.conn.begin()
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self.conn.commit()
+            else:
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+
+
+_PG_GUARD = """
+CREATE OR REPLACE FUNCTION gridcredit_refuse_change() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql
+"""
+
+
+def _guard_ddl(dialect: str, table: str) -> list[str]:
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
+            for op in ("UPDATE", "DELETE")
+        ]
+    if dialect == "postgresql":
+        return [
+            _PG_GUARD,
+            f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION gridcredit_refuse_change()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION gridcredit_refuse_change()",
+        ]
+    return []
+
+
+_PG_SCHEMA_LOCK = 0x67726964  # any constant: serialises schema creation across processes
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the tables, their guards and the chain heads once, safely under concurrency."""
+    dialect = engine.dialect.name
+    try:
+        with write_transaction(engine) as conn:
+            if dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK})
+            existing = set(inspect(conn).get_table_names())
+            METADATA.create_all(conn, checkfirst=True)
+            for table in APPEND_ONLY:
+                if dialect == "sqlite" or table not in existing:
+                    for statement in _guard_ddl(dialect, table):
+                        conn.execute(text(statement))
+            have = set(conn.scalars(select(chain_head.c.name)))
+            for name in CHAINS:
+                if name not in have:
+                    conn.execute(chain_head.insert().values(name=name, seq=0, row_hash=GENESIS))
+    except SQLAlchemyError as exc:
+        raise AuditStoreError(
+            f"audit database {engine.url.render_as_string(hide_password=True)}: "
+            f"cannot prepare the log: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

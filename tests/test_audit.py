@@ -1,0 +1,423 @@
+"""The decision log: chained appends, lookups, tamper evidence, concurrency, on two databases.
+
+Every test that takes ``log_url`` runs twice: on a SQLite file and on a fresh
+database of a real PostgreSQL server (``tests.pg``). Tampering goes through
+raw SQL, after showing that the append-only triggers refuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from engine.audit import (
+    DecisionLog,
+    DecisionNotFound,
+    DuplicateDecision,
+    VerifyReport,
+    _verify_rows,
+    chain_hash,
+    content_of,
+    open_log,
+)
+from engine.audit_store import GENESIS, resolve_url
+from engine.decision import (
+    Decision,
+    GradeOutcome,
+    PolicyOutcome,
+    Reason,
+    ScoreOutcome,
+    TableVersions,
+    canonical_json,
+)
+from engine.errors import ConfigError, EngineError, InputError
+from tests.pg import postgres_server  # noqa: F401  (session fixture)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_decision(i: int, customer_id: str | None = None, *, policies: bool = False) -> Decision:
+    """A small, sealed decision, distinct for each ``i``."""
+    return Decision(
+        decision_id=f"d-{i:05d}",
+        customer_id=customer_id or f"C{i % 7:04d}",
+        customer_class="commercial",
+        as_of="2026-06-30",
+        inputs={"monthly_kwh": 1000.0 + i, "overdue_bills_12m": i % 3},
+        score=ScoreOutcome(
+            model_id="lda-commercial-2026.1",
+            model_sha256="ab" * 32,
+            z=-1.25 + i / 100,
+            pd=0.031,
+            reasons=(
+                Reason(indicator="overdue_bills", group="payment behaviour", value=i % 3,
+                       contribution=0.42, description="Overdue bills in the last 12 months"),
+            ),
+        ),
+        grade=GradeOutcome(grade="A", band_grade="A", rule_id="band-A", override=None,
+                           file="rules/grades.yaml", line=12, description="PD band of A",
+                           source="paper 3.1"),
+        segments={"consumption_class": "average", "outage_sensitivity": "normal"},
+        policies=(
+            PolicyOutcome(policy_id="personalised_service", params={}, rule_id="avg-personal",
+                          table="service-policies", file="rules/service-policies.yaml", line=30,
+                          source=None, description="Average consumers get personalised service."),
+        ) if policies else (),
+        trace=(),
+        tables=TableVersions(version="2026.12.0", versions={"grades": "2026.12.0"},
+                             content_hash="cd" * 32),
+        timings_ms={"total": 1.5},
+        engine_version="0.1.0",
+    ).sealed()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "log.sqlite")
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database("audit")
+
+
+@pytest.fixture
+def log(log_url: str) -> Iterator[DecisionLog]:
+    with open_log(log_url) as opened:
+        yield opened
+
+
+def raw(log: DecisionLog, sql: str, **params: object) -> None:
+    with log.engine.begin() as conn:
+        conn.execute(text(sql), params)
+
+
+def drop_guards(log: DecisionLog) -> None:
+    """What an attacker with database rights does first: remove the append-only triggers."""
+    if log.engine.dialect.name == "sqlite":
+        raw(log, "DROP TRIGGER decision_log_no_update")
+        raw(log, "DROP TRIGGER decision_log_no_delete")
+    else:
+        raw(log, "DROP TRIGGER decision_log_no_change ON decision_log")
+        raw(log, "DROP TRIGGER decision_log_no_truncate ON decision_log")
+
+
+def filled(log: DecisionLog, n: int = 5) -> list[Decision]:
+    decisions = [make_decision(i) for i in range(1, n + 1)]
+    for d in decisions:
+        log.append(d)
+    return decisions
+
+
+# --- appends, reads -------------------------------------------------------------------------
+
+
+def test_append_chains_rows_from_genesis(log: DecisionLog) -> None:
+    first = log.append(make_decision(1))
+    second = log.append(make_decision(2))
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == GENESIS
+    assert second.prev_hash == first.row_hash
+    assert first.decision_id == "d-00001" and first.model_id == "lda-commercial-2026.1"
+    assert first.table_hash == "cd" * 32 and first.as_of == "2026-06-30"
+    report = log.verify()
+    assert report == VerifyReport(True, 2, None, "2 rows, chain intact", None, second.row_hash)
+
+
+def test_row_hash_is_sha256_of_prev_hash_and_canonical_content(log: DecisionLog) -> None:
+    decision = make_decision(3)
+    entry = log.append(decision)
+    content = canonical_json({
+        "seq": 1, "decision_id": "d-00003", "customer_id": decision.customer_id,
+        "as_of": "2026-06-30", "created_at": entry.created_at, "table_hash": "cd" * 32,
+        "model_id": "lda-commercial-2026.1",
+        "payload": canonical_json(decision.model_dump(mode="json")),
+    })
+    assert entry.content_hash == hashlib.sha256(content.encode()).hexdigest()
+    assert entry.row_hash == hashlib.sha256((GENESIS + content).encode()).hexdigest()
+
+
+def test_get_returns_the_decision_and_unknown_id_is_404(log: DecisionLog) -> None:
+    decisions = filled(log, 3)
+    assert log.get("d-00002") == decisions[1]
+    with pytest.raises(DecisionNotFound, match="decision 'd-99999' is not in the log") as info:
+        log.get("d-99999")
+    assert isinstance(info.value, LookupError) and isinstance(info.value, InputError)
+    assert info.value.http_status == 404
+
+
+def test_duplicate_id_is_refused_and_chain_unchanged(log: DecisionLog) -> None:
+    filled(log, 2)
+    with pytest.raises(DuplicateDecision, match="'d-00002' is already in the log") as info:
+        log.append(make_decision(2))
+    assert info.value.http_status == 409
+    with pytest.raises(DuplicateDecision, match="'d-00001' is already in the log"):
+        log.append_many([make_decision(3), make_decision(1)])
+    with pytest.raises(DuplicateDecision, match="'d-00004' appears twice in the batch"):
+        log.append_many([make_decision(4), make_decision(4)])
+    assert log.count() == 2
+    assert log.verify().ok
+
+
+def test_unsealed_decision_is_refused(log: DecisionLog) -> None:
+    unsealed = make_decision(1).model_copy(update={"digest": ""})
+    with pytest.raises(InputError, match=r"'d-00001' is not sealed.*decision.sealed\(\)"):
+        log.append(unsealed)
+
+
+def test_append_many_continues_the_same_chain(log: DecisionLog) -> None:
+    log.append(make_decision(1))
+    assert log.append_many(make_decision(i) for i in range(2, 2503)) == 2501
+    assert log.append_many([]) == 0
+    log.append(make_decision(9999))
+    report = log.verify()
+    assert (report.ok, report.rows) == (True, 2503)
+    newest = log.entries(limit=2)
+    assert [e.seq for e in newest] == [2503, 2502]
+    assert newest[0].prev_hash == newest[1].row_hash
+
+
+def test_entries_filter_by_customer_newest_first(log: DecisionLog) -> None:
+    filled(log, 15)
+    rows = log.entries(customer_id="C0001", limit=10)
+    assert [e.decision_id for e in rows] == ["d-00015", "d-00008", "d-00001"]
+    assert [e.decision_id for e in log.entries(limit=2)] == ["d-00015", "d-00014"]
+    with pytest.raises(InputError, match="limit=0: give a positive number"):
+        log.entries(limit=0)
+
+
+def test_reopening_keeps_the_chain(log_url: str) -> None:
+    with open_log(log_url) as first:
+        filled(first, 3)
+    with open_log(log_url) as again:
+        entry = again.append(make_decision(4))
+        assert entry.seq == 4
+        assert again.verify().rows == 4
+
+
+# --- tamper evidence ------------------------------------------------------------------------
+
+
+def test_triggers_refuse_update_delete(log: DecisionLog) -> None:
+    filled(log, 2)
+    with pytest.raises(DBAPIError, match="decision_log is append-only"):
+        raw(log, "UPDATE decision_log SET customer_id = 'X' WHERE seq = 1")
+    with pytest.raises(DBAPIError, match="decision_log is append-only"):
+        raw(log, "DELETE FROM decision_log WHERE seq = 2")
+    if log.engine.dialect.name == "postgresql":
+        with pytest.raises(DBAPIError, match="decision_log is append-only: TRUNCATE refused"):
+            raw(log, "TRUNCATE decision_log")
+    assert log.verify().ok and log.count() == 2
+
+
+def test_verify_catches_edited_payload(log: DecisionLog) -> None:
+    filled(log, 5)
+    drop_guards(log)
+    payload = json.loads(log.engine.connect().execute(
+        text("SELECT payload FROM decision_log WHERE seq = 3")).scalar_one())
+    payload["grade"]["grade"] = "AAA"
+    raw(log, "UPDATE decision_log SET payload = :p WHERE seq = 3", p=canonical_json(payload))
+    report = log.verify()
+    assert (report.ok, report.first_broken, report.rows, report.decision_id) == (
+        False, 3, 2, "d-00003")
+    assert report.reason == (
+        "content edited: payload edited: the decision's digest does not match its content")
+    with pytest.raises(EngineError, match="digest mismatch: the decision was edited"):
+        log.get("d-00003")
+
+
+def test_verify_catches_edited_column(log: DecisionLog) -> None:
+    filled(log, 4)
+    drop_guards(log)
+    raw(log, "UPDATE decision_log SET customer_id = 'C9999' WHERE seq = 2")
+    report = log.verify()
+    assert (report.first_broken, report.decision_id) == (2, "d-00002")
+    assert report.reason == (
+        "content edited: column customer_id = 'C9999' but the payload says 'C0002'")
+
+
+def test_verify_catches_deleted_row(log: DecisionLog) -> None:
+    filled(log, 5)
+    drop_guards(log)
+    raw(log, "DELETE FROM decision_log WHERE seq = 3")
+    report = log.verify()
+    assert (report.ok, report.first_broken, report.rows) == (False, 3, 2)
+    assert report.reason.startswith("row 3 is missing: the next row has seq 4")
+
+
+def test_verify_catches_deleted_last_row_through_the_head(log: DecisionLog) -> None:
+    filled(log, 4)
+    drop_guards(log)
+    raw(log, "DELETE FROM decision_log WHERE seq = 4")
+    report = log.verify()
+    assert (report.ok, report.first_broken, report.rows) == (False, 4, 3)
+    assert "the chain head records 4 rows" in report.reason
+
+
+def test_verify_catches_renumbered_rows(log: DecisionLog) -> None:
+    filled(log, 5)
+    drop_guards(log)
+    raw(log, "UPDATE decision_log SET seq = 100 WHERE seq = 2")
+    raw(log, "UPDATE decision_log SET seq = 2 WHERE seq = 3")
+    raw(log, "UPDATE decision_log SET seq = 3 WHERE seq = 100")
+    report = log.verify()
+    assert (report.first_broken, report.decision_id) == (2, "d-00003")
+    assert report.reason.startswith("prev_hash")
+
+
+def test_verify_catches_reordered_rows_with_rewritten_links(log: DecisionLog) -> None:
+    """Swap rows 2 and 3 and repair prev_hash so the links look right: the content hash fails."""
+    filled(log, 4)
+    drop_guards(log)
+    with log.engine.connect() as conn:
+        rows = {r.seq: dict(r._mapping) for r in conn.execute(text("SELECT * FROM decision_log"))}
+    swapped = {2: rows[3], 3: rows[2]}
+    swapped[2]["prev_hash"] = rows[1]["row_hash"]
+    swapped[3]["prev_hash"] = swapped[2]["row_hash"]
+    raw(log, "DELETE FROM decision_log WHERE seq IN (2, 3)")
+    for seq, row in swapped.items():
+        row["seq"] = seq
+        raw(log, "INSERT INTO decision_log VALUES (:seq, :decision_id, :customer_id, :as_of, "
+                 ":created_at, :table_hash, :model_id, :payload, :content_hash, :prev_hash, "
+                 ":row_hash)", **row)
+    report = log.verify()
+    assert (report.first_broken, report.decision_id) == (2, "d-00003")
+    assert report.reason.startswith("content edited: content_hash")
+
+
+def test_verify_catches_edited_hash(log: DecisionLog) -> None:
+    filled(log, 3)
+    drop_guards(log)
+    raw(log, "UPDATE decision_log SET row_hash = :h WHERE seq = 2", h="f" * 64)
+    report = log.verify()
+    assert (report.first_broken, report.decision_id) == (2, "d-00002")
+    assert report.reason.startswith("row_hash ffffffffffff... is not sha256(prev_hash + content)")
+
+
+# --- the pure chain check, over generated logs ----------------------------------------------
+
+
+def _chain(n: int) -> list[dict[str, object]]:
+    rows, prev = [], GENESIS
+    for i in range(1, n + 1):
+        d = make_decision(i)
+        row = {"seq": i, "decision_id": d.decision_id, "customer_id": d.customer_id,
+               "as_of": d.as_of, "created_at": "2026-07-01T00:00:00+00:00",
+               "table_hash": d.tables.content_hash, "model_id": d.score.model_id,
+               "payload": canonical_json(d.model_dump(mode="json"))}
+        content = content_of(row)
+        row.update(content_hash=hashlib.sha256(content.encode()).hexdigest(), prev_hash=prev,
+                   row_hash=chain_hash(prev, content))
+        prev = row["row_hash"]
+        rows.append(row)
+    return rows
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 12), data=st.data())
+def test_any_single_edit_is_found_at_its_row(n: int, data: st.DataObject) -> None:
+    rows = _chain(n)
+    head = (n, rows[-1]["row_hash"])
+    assert _verify_rows(rows, head).ok
+    k = data.draw(st.integers(1, n), label="row")
+    field = data.draw(st.sampled_from(
+        ["payload", "customer_id", "created_at", "content_hash", "prev_hash", "row_hash",
+         "model_id"]), label="field")
+    edited = [dict(r) for r in rows]
+    value = str(edited[k - 1][field])
+    edited[k - 1][field] = value[:-1] + ("0" if value[-1] != "0" else "1")
+    report = _verify_rows(edited, head)
+    assert not report.ok
+    assert report.first_broken == k
+    assert report.rows == k - 1
+
+
+def test_empty_log_verifies() -> None:
+    assert _verify_rows([], (0, GENESIS)) == VerifyReport(
+        True, 0, None, "0 rows, chain intact", None, GENESIS)
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def test_resolve_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRIDCREDIT_DB", raising=False)
+    assert resolve_url() == "sqlite:///out/decisions.sqlite"
+    assert resolve_url("a/b.db") == "sqlite:///a/b.db"
+    assert resolve_url(path=Path("c.db")) == "sqlite:///c.db"
+    assert resolve_url("postgresql://u@h:5/db") == "postgresql+psycopg://u@h:5/db"
+    assert resolve_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("GRIDCREDIT_DB", "postgresql://x@y/z")
+    assert resolve_url() == "postgresql+psycopg://x@y/z"
+
+
+def test_bad_locations_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="needs a file"):
+        open_log("sqlite://")
+    with pytest.raises(ConfigError, match="'mysql' is not supported"):
+        open_log("mysql://u@h/db")
+
+
+def test_unreachable_server_is_a_503(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="cannot prepare the log") as info:
+        open_log("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+    assert info.value.http_status == 503
+
+
+def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
+    with open_log(path=tmp_path / "x.sqlite") as opened, opened.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+_WRITER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from tests.test_audit import make_decision
+from engine.audit import open_log
+log = open_log({url!r})
+go = Path({go!r})
+(go.parent / "ready-{first}").touch()
+while not go.exists():
+    time.sleep(0.005)
+for i in range({first}, {first} + {count}):
+    log.append(make_decision(i))
+    time.sleep(0.002)  # a worker does other work between decisions
+log.append_many(make_decision(i) for i in range({first} + {count}, {first} + 2 * {count}))
+log.close()
+"""
+
+
+def test_two_processes_appending_keep_one_chain(log_url: str) -> None:
+    open_log(log_url).close()
+    count = 60
+    go = Path(tempfile.mkdtemp()) / "go"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER.format(
+            repo=str(REPO), url=log_url, go=str(go), first=first, count=count)])
+        for first in (10_000, 20_000)
+    ]
+    deadline = time.monotonic() + 60
+    while len(list(go.parent.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    with open_log(log_url) as opened:
+        report = opened.verify()
+        assert (report.ok, report.rows) == (True, 4 * count)
+        order = [e.decision_id[2] for e in reversed(opened.entries(limit=4 * count))]
+    switches = sum(a != b for a, b in zip(order, order[1:], strict=False))
+    assert switches >= 2, f"the writers did not overlap: {''.join(order)}"
