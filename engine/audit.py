@@ -412,12 +412,16 @@ def _what_differs(row: dict[str, Any]) -> str:
     )
 
 
-def open_log(url: str | None = None, path: str | Path | None = None) -> DecisionLog:
+def open_log(
+    url: str | None = None, path: str | Path | None = None, *, create: bool = True
+) -> DecisionLog:
     """Open (creating if needed) the decision log at a database URL or a SQLite file path.
 
     With neither, ``$GRIDCREDIT_DB`` is used, else ``out/decisions.sqlite``.
-    A ``url`` without ``://`` is taken as a path.
+    A ``url`` without ``://`` is taken as a path. Readers pass ``create=False``
+    so that a mistyped path is an error instead of a new, empty log.
     """
-    engine = make_engine(resolve_url(url, path))
+    resolved = resolve_url(url, path)
+    engine = make_engine(resolved, create=create)
     ensure_schema(engine)
     return DecisionLog(engine)

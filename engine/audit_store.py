@@ -135,7 +135,7 @@ def resolve_url(url: str | None = None, path: str | Path | None = None) -> str:
     return url
 
 
-def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
+def make_engine(url: str, *, synchronous: str = "FULL", create: bool = True) -> Engine:
     """An engine configured for the log: WAL and explicit locking on SQLite."""
     try:
         parsed = make_url(url)
@@ -151,6 +151,11 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
             raise ConfigError(
                 "the audit log needs a file (an in-memory SQLite log would vanish "
                 "at exit): give a path such as out/decisions.sqlite"
+            )
+        if not create and not Path(database).is_file():
+            raise ConfigError(
+                f"no decision log at {database}: give the log with --db PATH-or-URL "
+                f"or set ${ENV_VAR}"
             )
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(

@@ -1,0 +1,86 @@
+"""Commands for auditors: check the decision log's hash chain and read logged decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from engine.cli import app
+from engine.cli.common import reports_errors
+from engine.errors import InputError
+
+audit_app = typer.Typer(
+    help="Verify the tamper-evident decision log and show logged decisions.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+
+DB = typer.Option(
+    None, "--db",
+    help="Decision log: a SQLite file path or a postgresql:// URL "
+         "(default: $GRIDCREDIT_DB, else out/decisions.sqlite).",
+)
+SHOW_FORMATS = ("json", "text", "md", "html")
+
+
+@audit_app.command("verify")
+@reports_errors
+def verify_command(db: str | None = DB) -> None:
+    """Recompute the hash chain; exit 0 when intact, 1 at the first broken row."""
+    from engine.audit import open_log
+
+    with open_log(db, create=False) as log:
+        report = log.verify()
+        where = log.url
+    if report.ok:
+        typer.echo(f"{where}: {report.rows:,} rows, chain intact; head {report.head_hash}")
+        return
+    who = f" (decision {report.decision_id})" if report.decision_id else ""
+    typer.echo(f"{where}: BROKEN at row {report.first_broken}{who}: {report.reason}")
+    typer.echo(f"{report.rows:,} rows before it verify; the log must not be trusted past them")
+    raise typer.Exit(1)
+
+
+@audit_app.command("show")
+@reports_errors
+def show_command(
+    decision_id: str = typer.Argument(..., metavar="ID", help="The decision id to show."),
+    db: str | None = DB,
+    format: str = typer.Option("text", "--format", help="json, text, md or html."),
+    templates: Path = typer.Option(
+        Path("policies/templates"), "--templates", help="Explanation template folder."
+    ),
+) -> None:
+    """Print a logged decision and its plain-language explanation."""
+    from engine.audit import open_log
+    from engine.explanation import Explainer
+
+    if format not in SHOW_FORMATS:
+        raise InputError(f"unknown format '{format}': use one of {', '.join(SHOW_FORMATS)}")
+    with open_log(db, create=False) as log:
+        decision = log.get(decision_id)
+    if format == "json":
+        typer.echo(decision.to_json())
+        return
+    typer.echo(Explainer(templates).render(decision, format), nl=False)
+
+
+@audit_app.command("list")
+@reports_errors
+def list_command(
+    db: str | None = DB,
+    customer: str | None = typer.Option(None, "--customer", help="Only this customer id."),
+    limit: int = typer.Option(20, "--limit", min=1, help="How many rows, newest first."),
+) -> None:
+    """List the latest logged decisions (sequence, time, ids, row hash), newest first."""
+    from engine.audit import open_log
+
+    with open_log(db, create=False) as log:
+        rows = log.entries(customer_id=customer, limit=limit)
+    if not rows:
+        typer.echo("no decisions logged" + (f" for customer {customer}" if customer else ""))
+        return
+    for e in rows:
+        typer.echo(f"{e.seq:>8}  {e.created_at}  {e.decision_id}  {e.customer_id}  "
+                   f"{e.row_hash[:16]}")
