@@ -57,8 +57,8 @@ class EngineConfig:
             path = getattr(config, name)
             if not path.is_dir():
                 raise ConfigError(
-                    f"folder not found: set --home or GRIDCREDIT_HOME to a gridcredit project "
-                    f"(one with rules/, models/ and policies/)", file=str(path))
+                    "folder not found: set --home or GRIDCREDIT_HOME to a gridcredit project "
+                    "(one with rules/, models/ and policies/)", file=str(path))
         return config
 
     @property

@@ -114,7 +114,10 @@ class Decision(_Frozen):
         return [p.policy_id for p in self.policies]
 
     def content(self) -> dict[str, Any]:
-        """What the decision says, without id, timings and digest: equal inputs give equal content."""
+        """What the decision says, without id, timings and digest.
+
+        Equal inputs decided with equal versions give equal content.
+        """
         data = self.model_dump(mode="json")
         for key in ("decision_id", "timings_ms", "digest"):
             data.pop(key)
@@ -135,7 +138,8 @@ class Decision(_Frozen):
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err.get("loc", ())) or "<document>"
-            raise InputError(f"{source}: not a gridcredit decision: {where}: {err['msg']}") from None
+            raise InputError(
+                f"{source}: not a gridcredit decision: {where}: {err['msg']}") from None
         expected = _digest(decision)
         if decision.digest != expected:
             raise DecisionTampered(

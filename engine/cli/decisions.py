@@ -1,3 +1,85 @@
-"""Commands that decide and explain: decide, explain, report, demo."""
+"""Commands that decide and explain: decide, explain."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from engine.cli import app
+from engine.cli.common import reports_errors
+from engine.errors import InputError
+
+HOME = typer.Option(None, "--home", help="Project folder with rules/, models/, policies/.")
+
+
+def _load(home: Path | None, rules: Path | None = None):
+    from engine.decider import load
+
+    return load(home, rules_dir=rules)
+
+
+@app.command("decide")
+@reports_errors
+def decide_command(
+    record: Path | None = typer.Argument(None, help="One customer record as a JSON file."),
+    input: Path | None = typer.Option(None, "--input", help="Batch input, .csv or .parquet."),
+    out: Path | None = typer.Option(None, "--out", help="Batch output, .parquet or .csv."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    chunk_size: int = typer.Option(100_000, "--chunk-size", min=1,
+                                   help="Rows decided per chunk in batch mode."),
+    rules: Path | None = typer.Option(None, "--rules", help="Decision-table folder."),
+    home: Path | None = HOME,
+) -> None:
+    """Decide for one record (JSON out) or for a whole file (--input, --out)."""
+    if record is not None and input is not None:
+        raise InputError("give either RECORD.json or --input FILE, not both")
+    if record is None and input is None:
+        raise InputError("give a record (gridcredit decide RECORD.json) or --input FILE --out FILE")
+    engine = _load(home, rules)
+    if record is not None:
+        data = _read_json(record)
+        typer.echo(engine.decide(data).to_json())
+        return
+    if out is None:
+        raise InputError("batch mode needs --out FILE (.parquet or .csv)")
+    from engine.batch import decide_file
+
+    summary = decide_file(engine, input, out, overwrite=overwrite, chunk_size=chunk_size,
+                          progress=True)
+    typer.echo(summary.text())
+
+
+@app.command("explain")
+@reports_errors
+def explain_command(
+    decision: Path = typer.Argument(..., help="A decision JSON written by 'gridcredit decide'."),
+    format: str = typer.Option("text", "--format", help="text, md or html."),
+    home: Path | None = HOME,
+) -> None:
+    """Explain a decision in plain language, citing every rule and its file:line."""
+    from engine.decision import Decision
+    from engine.explanation import FORMATS
+
+    if format not in FORMATS:
+        raise InputError(f"unknown format '{format}': use one of {', '.join(FORMATS)}")
+    parsed = Decision.from_json(_read_text(decision), source=str(decision))
+    typer.echo(_load(home).explain(parsed, format), nl=False)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a record must be a JSON object")
+    return data
