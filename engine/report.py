@@ -189,8 +189,8 @@ def _check_decisions(decisions: Any) -> pd.DataFrame:
     if len(bad):
         row = bad[0]
         raise FrameError(f"decisions: column 'pd' must hold numbers in [0, 1]; {len(bad)} row(s) "
-                         f"do not, first at index {row!r} (customer "
-                         f"{frame.at[row, 'customer_id']!r}, pd = {frame.at[row, 'pd']!r})",
+                         f"do not, first at index {row} (customer "
+                         f"'{frame.at[row, 'customer_id']}', pd = {frame.at[row, 'pd']})",
                          columns=["pd"])
     grades = frame["grade"].astype(str)
     unknown = sorted(set(grades) - set(GRADES))
@@ -214,7 +214,7 @@ def _check_labels(labels: Any, decisions: pd.DataFrame) -> pd.Series:
     if not values.isin([0, 1]).all():
         odd = aligned[~values.isin([0, 1])].iloc[0]
         raise InputError(f"labels must be 0 (no default) or 1 (default within 12 months), "
-                         f"found {odd!r}")
+                         f"found {odd}")
     return values.astype(np.int64)
 
 
@@ -297,20 +297,62 @@ def _reject_summary(rejects: pd.DataFrame, top: int) -> dict[str, Any]:
             "distinct": int(grouped.ngroups)}
 
 
-def _sensitivity_section(sensitivity: pd.DataFrame | None,
-                         sensitivity_png: bytes | str | Path | None) -> dict[str, Any] | None:
-    if sensitivity is None and sensitivity_png is None:
+def _performance(decisions: pd.DataFrame, pd_values: pd.Series,
+                 y: pd.Series) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Discrimination (AUC, Gini, KS, overall and per class) and calibration by grade."""
+    scores, outcomes = pd_values.to_numpy(), y.to_numpy()
+    curve = roc_ks(scores, outcomes)
+    thin = _thin(curve)
+    calibration = default_rate_by_grade(decisions["grade"], pd_values, y)
+    classes = decisions["customer_class"].astype(str).to_numpy()
+    by_class = []
+    for klass in [c for c in CLASSES if c in set(classes)] + sorted(set(classes) - set(CLASSES)):
+        mask = classes == klass
+        n, n_def = int(mask.sum()), int(outcomes[mask].sum())
+        row = {"name": klass, "customers": n, "defaults": n_def, "rate": n_def / n,
+               "mean_pd": float(scores[mask].mean()), "auc": None, "ks": None}
+        if 0 < n_def < n:
+            part = roc_ks(scores[mask], outcomes[mask])
+            row.update(auc=part.auc, ks=part.ks)
+        by_class.append(row)
+    customers = curve.positives + curve.negatives
+    performance = {
+        "auc": curve.auc, "gini": curve.gini, "ks": curve.ks, "ks_threshold": curve.ks_threshold,
+        "defaults": curve.positives, "customers": customers,
+        "rate": curve.positives / customers, "mean_pd": float(scores.mean()),
+        "monotone": bool(np.all(np.diff(calibration["observed"].to_numpy()) >= 0)),
+        "calibration": calibration.to_dict("records"),
+        "by_class": by_class,
+    }
+    chart_list = [
+        _chart("roc-ks", "ROC and KS",
+               charts.roc_ks_chart(thin.fpr, thin.tpr, curve.auc, thin.thresholds, curve.ks,
+                                   curve.ks_threshold),
+               "Left: the ROC curve of PD against the observed 12-month default. Right: the "
+               "share of defaulters and of non-defaulters above each PD threshold; KS is the "
+               "widest gap between them."),
+        _chart("calibration", "Observed default rate by grade",
+               charts.calibration_chart(calibration),
+               "Bars: observed default rate per grade with its 95 % Wilson interval; "
+               "diamonds: mean predicted PD of the grade."),
+    ]
+    return performance, chart_list
+
+
+def _sensitivity_section(frame: pd.DataFrame | None,
+                         drawn: bytes | None) -> dict[str, Any] | None:
+    """The sensitivity table and chart: drawn here from the frame, else the given PNG."""
+    if frame is None and drawn is None:
         return None
     section: dict[str, Any] = {"rows": [], "chart": None}
-    if sensitivity is not None:
-        frame = _check_sensitivity(sensitivity)
+    if frame is not None:
         section["rows"] = [
             {"group": str(r["group"]), "shock": str(r["shock"]), "before": float(r["before"]),
              "after": float(r["after"]), "change": float(r["after"]) - float(r["before"])}
             for r in frame.to_dict("records")]
         png = charts.sensitivity_chart(frame)
     else:
-        png = _read_png(sensitivity_png)
+        png = drawn
     section["chart"] = _chart(
         "sensitivity", "Sensitivity analysis", png,
         "For each risk-factor group, the value before and after each shock to that group's "
@@ -389,6 +431,11 @@ def build_report(
         raise InputError(f"unknown segment '{segment}'"
                          + (f" (did you mean '{close[0]}'?)" if close else "")
                          + f": use one of {', '.join(SEGMENTS)}")
+    y = _check_labels(labels, decisions) if labels is not None else None
+    sensitivity = _check_sensitivity(sensitivity) if sensitivity is not None else None
+    drawn = (_read_png(sensitivity_png)
+             if sensitivity is None and sensitivity_png is not None else None)
+    reject_section = _reject_summary(rejects, top_reasons) if rejects is not None else None
     env = _environment(_templates_dir(templates_dir))
     pd_values = pd.to_numeric(decisions["pd"]).astype(float)
     grade_counts = _value_counts(decisions["grade"], GRADES)
@@ -405,44 +452,9 @@ def build_report(
     ]
 
     performance: dict[str, Any] | None = None
-    if labels is not None:
-        y = _check_labels(labels, decisions)
-        curve = roc_ks(pd_values.to_numpy(), y.to_numpy())
-        thin = _thin(curve)
-        calibration = default_rate_by_grade(decisions["grade"], pd_values, y)
-        observed = calibration["observed"].to_numpy()
-        by_class = []
-        for klass in [c for c in CLASSES if c in set(decisions["customer_class"].astype(str))]:
-            mask = (decisions["customer_class"].astype(str) == klass).to_numpy()
-            n_def = int(y.to_numpy()[mask].sum())
-            row = {"name": klass, "customers": int(mask.sum()), "defaults": n_def,
-                   "rate": n_def / max(int(mask.sum()), 1), "mean_pd": float(pd_values[mask].mean()),
-                   "auc": None, "ks": None}
-            if 0 < n_def < mask.sum():
-                part = roc_ks(pd_values.to_numpy()[mask], y.to_numpy()[mask])
-                row.update(auc=part.auc, ks=part.ks)
-            by_class.append(row)
-        performance = {
-            "auc": curve.auc, "gini": curve.gini, "ks": curve.ks,
-            "ks_threshold": curve.ks_threshold, "defaults": curve.positives,
-            "customers": curve.positives + curve.negatives,
-            "rate": curve.positives / (curve.positives + curve.negatives),
-            "mean_pd": float(pd_values.mean()),
-            "monotone": bool(np.all(np.diff(observed) >= 0)),
-            "calibration": calibration.to_dict("records"),
-            "by_class": by_class,
-        }
-        chart_list += [
-            _chart("roc-ks", "ROC and KS",
-                   charts.roc_ks_chart(thin.fpr, thin.tpr, curve.auc, thin.thresholds, curve.ks,
-                                       curve.ks_threshold),
-                   "Left: the ROC curve of PD against the observed 12-month default. Right: the "
-                   "share of defaulters and of non-defaulters above each PD; KS is the widest gap."),
-            _chart("calibration", "Observed default rate by grade",
-                   charts.calibration_chart(calibration),
-                   "Bars: observed default rate per grade with its 95 % Wilson interval; "
-                   "diamonds: mean predicted PD of the grade."),
-        ]
+    if y is not None:
+        performance, performance_charts = _performance(decisions, pd_values, y)
+        chart_list += performance_charts
 
     counts = policy_counts(decisions, segment)
     chart_list.append(_chart(
@@ -457,11 +469,10 @@ def build_report(
         policy_by_grade.append({"policy": str(policy), "total": int(total),
                                 "by_grade": [int(part.get(g, 0)) for g in grades_present]})
 
-    sensitivity_section = _sensitivity_section(sensitivity, sensitivity_png)
+    sensitivity_section = _sensitivity_section(sensitivity, drawn)
     if sensitivity_section is not None:
         chart_list.append(sensitivity_section["chart"])
 
-    reject_section = _reject_summary(rejects, top_reasons) if rejects is not None else None
     rejected = reject_section["rows"] if reject_section else 0
     overrides = decisions["override"].astype(object).where(decisions["override"].notna(), "")
     overrides = overrides.astype(str).str.strip()
