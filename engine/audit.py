@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, func, select
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engine.audit_store import (
@@ -67,6 +67,22 @@ __all__ = [
 CHAIN = "decision_log"
 _ENTRY_COLUMNS = [c for c in decision_log.c if c.name != "payload"]
 _INSERT_CHUNK = 1000
+
+# Built once: composing SQLAlchemy expressions per append costs more than the write itself.
+_LOCK_HEAD = (
+    select(chain_head.c.seq, chain_head.c.row_hash)
+    .where(chain_head.c.name == bindparam("chain"))
+    .with_for_update()
+)
+_READ_HEAD = select(chain_head.c.seq, chain_head.c.row_hash).where(
+    chain_head.c.name == bindparam("chain")
+)
+_MOVE_HEAD = (
+    chain_head.update()
+    .where(chain_head.c.name == bindparam("chain"))
+    .values(seq=bindparam("head_seq"), row_hash=bindparam("head_hash"))
+)
+_INSERT = decision_log.insert()
 
 
 class DecisionNotFound(InputError, LookupError):
@@ -219,11 +235,7 @@ class DecisionLog:
     def _append_rows(self, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
             with write_transaction(self.engine) as conn:
-                head = conn.execute(
-                    select(chain_head.c.seq, chain_head.c.row_hash)
-                    .where(chain_head.c.name == CHAIN)
-                    .with_for_update()
-                ).one()
+                head = conn.execute(_LOCK_HEAD, {"chain": CHAIN}).one()
                 seq, prev = int(head.seq), head.row_hash
                 rows = []
                 for c in columns:
@@ -235,12 +247,8 @@ class DecisionLog:
                     row["row_hash"] = prev = chain_hash(prev, content)
                     rows.append(row)
                 for start in range(0, len(rows), _INSERT_CHUNK):
-                    conn.execute(decision_log.insert(), rows[start:start + _INSERT_CHUNK])
-                conn.execute(
-                    chain_head.update()
-                    .where(chain_head.c.name == CHAIN)
-                    .values(seq=seq, row_hash=prev)
-                )
+                    conn.execute(_INSERT, rows[start:start + _INSERT_CHUNK])
+                conn.execute(_MOVE_HEAD, {"chain": CHAIN, "head_seq": seq, "head_hash": prev})
                 return rows
         except IntegrityError as exc:
             taken = self._existing_ids([c["decision_id"] for c in columns])
@@ -315,9 +323,7 @@ class DecisionLog:
 
 
 def _head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(
-        select(chain_head.c.seq, chain_head.c.row_hash).where(chain_head.c.name == CHAIN)
-    ).one()
+    row = conn.execute(_READ_HEAD, {"chain": CHAIN}).one()
     return int(row.seq), row.row_hash
 
 

@@ -9,8 +9,8 @@ The server runs from the Debian package's binaries (``apt-get install -y
 postgresql``), under the ``postgres`` account when the tests run as root
 (``initdb`` refuses root). Without the binaries the tests that use it are
 skipped with the command that installs them. The cluster runs with
-``fsync=off``: it is thrown away after the session, so durability only costs
-time here.
+``fsync=off`` unless asked to be ``durable`` (as benchmarks do): it is thrown
+away after the session, so durability only costs time here.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ def _free_port() -> int:
 class PostgresServer:
     """One local cluster: ``start()``, ``create_database()`` as often as needed, ``stop()``."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="gridcredit-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -83,10 +84,9 @@ class PostgresServer:
             shutil.chown(self.root, user="postgres", group="postgres")
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust",
                   "-E", "UTF8", "--no-sync")
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
         return self
