@@ -122,7 +122,9 @@ class Catalogue:
 
 
 def _suggest(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    choices = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(name), choices, n=1) or [
+        c for c in choices if c.startswith(str(name))][:1]
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

@@ -120,12 +120,19 @@ class _Bins:
             out = self.woe[np.searchsorted(self.splits, x, side="right")]
             return np.where(np.isnan(x), self.missing_woe, out)
         s = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
-        cats = list(self.categories)
-        codes = pd.Categorical(s.astype("string").to_numpy(dtype=object, na_value=None),
-                               categories=cats).codes
-        table = np.array([self.woe[self.categories[c]] for c in cats] + [self.unknown_woe])
-        out = table[codes]
-        return np.where(s.isna().to_numpy(), self.missing_woe, out)
+        text = s.astype("string")
+        codes = self._index.get_indexer(text.to_numpy(dtype=object, na_value=None))
+        out = self._table[codes]
+        return np.where(text.isna().to_numpy(), self.missing_woe, out)
+
+    @property
+    def _index(self) -> pd.Index:
+        return pd.Index(list(self.categories), dtype=object)
+
+    @property
+    def _table(self) -> np.ndarray:
+        """WoE by category position, the unknown-category WoE last (index -1)."""
+        return np.array([self.woe[j] for j in self.categories.values()] + [self.unknown_woe])
 
 
 class ScoreModel:

@@ -15,6 +15,9 @@ import hashlib
 import json
 import platform
 import shutil
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +116,14 @@ def select_indicators(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
                                 "indicators")
 
 
+@contextmanager
+def _quiet_binning() -> Iterator[None]:
+    """Silence optbinning's own pandas deprecation warnings (they concern its internals)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
+        yield
+
+
 def make_pipeline(catalogue: Catalogue, config: TrainingConfig = TrainingConfig()) -> Pipeline:
     """The unfitted sklearn pipeline: monotone WoE binning then Fisher LDA."""
     names = [i.name for i in catalogue]
@@ -158,6 +169,14 @@ def train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
     when the out-of-fold default rate per band breaks the publication rule
     (unless ``config.governance`` is off).
     """
+    with _quiet_binning():
+        return _train(x, y, catalogue, segment=segment, bands=bands, target=target,
+                      config=config, source=source)
+
+
+def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
+           bands: list[Band] | tuple[Band, ...], target: str,
+           config: TrainingConfig, source: str) -> TrainingResult:
     names = [i.name for i in catalogue]
     x = x[names]
     y = np.asarray(y, dtype=np.int64)
