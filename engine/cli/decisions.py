@@ -1,4 +1,4 @@
-"""Commands that decide and explain: decide, explain."""
+"""Commands that decide and explain: decide, explain, report, demo."""
 
 from __future__ import annotations
 
@@ -83,3 +83,59 @@ def _read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise InputError(f"{path}: a record must be a JSON object")
     return data
+
+
+@app.command("demo")
+@reports_errors
+def demo_command(
+    n: int = typer.Option(100_000, "--n", min=100, help="Synthetic customers to generate."),
+    out: Path = typer.Option(Path("out"), "--out", help="Folder for everything the demo writes."),
+    home: Path | None = HOME,
+) -> None:
+    """Generate customers, train, decide, explain, analyse sensitivity and write the report."""
+    from engine.demo import run_demo
+
+    result = run_demo(n, out, home=home, say=lambda line: typer.echo(line, err=True))
+    typer.echo(result.text())
+
+
+@app.command("report")
+@reports_errors
+def report_command(
+    decisions: Path = typer.Option(..., "--decisions", help="Decisions from 'gridcredit decide'."),
+    out: Path = typer.Option(Path("out/report.html"), "--out", help="The HTML file to write."),
+    outcomes: Path | None = typer.Option(
+        None, "--outcomes", help="Observed defaults: customer_id plus a 0/1 target column."),
+    target: str = typer.Option("default_12m", "--target", help="Target column in --outcomes."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Rejects CSV of the same run."),
+    sensitivity: Path | None = typer.Option(
+        None, "--sensitivity", help="sensitivity.csv from 'gridcredit sensitivity'."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    home: Path | None = HOME,
+) -> None:
+    """Write the auditor report: one self-contained HTML file with charts and versions."""
+    import pandas as pd
+
+    from engine.demo import sensitivity_frame
+    from engine.frames import read_frame
+    from engine.report import write_report
+
+    engine = _load(home)
+    frame = read_frame(decisions)
+    labels = None
+    if outcomes is not None:
+        observed = read_frame(outcomes)
+        for column in ("customer_id", target):
+            if column not in observed.columns:
+                raise InputError(f"{outcomes}: missing column '{column}' (use --target)")
+        by_id = observed.set_index(observed["customer_id"].astype(str))[target]
+        labels = pd.Series(by_id.reindex(frame["customer_id"].astype(str)).to_numpy(),
+                           index=frame.index)
+    path = write_report(
+        out, frame, overwrite=overwrite, labels=labels,
+        rejects=read_frame(rejects) if rejects is not None else None,
+        sensitivity=sensitivity_frame(read_frame(sensitivity)) if sensitivity else None,
+        versions=engine.versions(),
+        band_edges=[b.lo for b in engine.bands[1:]],
+    )
+    typer.echo(f"wrote {path}")
