@@ -112,8 +112,14 @@ class _Grid:
     sampled: bool
     n: int
 
-    def describe(self, row: int) -> str:
-        return ", ".join(self.labels[j][self.codes[j, row]] for j in range(len(self.fields)))
+    def describe(self, row: int, skip: set[int] | None = None) -> str:
+        return ", ".join(self.labels[j][self.codes[j, row]] for j in range(len(self.fields))
+                         if not skip or j not in skip) or "every input"
+
+    def free_fields(self, rows: np.ndarray) -> set[int]:
+        """Fields whose every region occurs among ``rows`` (not worth naming)."""
+        return {j for j in range(len(self.fields))
+                if len(np.unique(self.codes[j, rows])) == len(self.labels[j])}
 
 
 def _grid(fields: Sequence[str], thresholds: dict[str, list[Any]], seed: int = 0) -> _Grid:
@@ -179,10 +185,49 @@ def _check_table(t: Table) -> list[Finding]:
     if not t.adds_policies:
         uncovered = np.flatnonzero(~masks.any(axis=0))
         if len(uncovered):
-            shown = "; ".join(grid.describe(int(i)) for i in uncovered[:_SHOWN])
-            more = f" and {len(uncovered) - _SHOWN} more" if len(uncovered) > _SHOWN else ""
+            skip = grid.free_fields(uncovered)
+            shown_rows = list(dict.fromkeys(grid.describe(int(i), skip) for i in uncovered))
+            shown = "; ".join(shown_rows[:_SHOWN])
+            more = (f" and {len(shown_rows) - _SHOWN} more combinations"
+                    if len(shown_rows) > _SHOWN else "")
             out.append(Finding(t.file, t.line, t.name, "gap",
                                f"no rule sets {', '.join(t.outputs)} for {shown}{more}{note}"))
+    return out
+
+
+def _pd_bounds(rule: Any) -> tuple[float, float]:
+    lo, hi = 0.0, math.inf
+    for c in rule.when:
+        if c.field == "pd" and c.op in ("ge", "gt"):
+            lo = max(lo, float(c.value))
+        elif c.field == "pd" and c.op in ("lt", "le"):
+            hi = min(hi, float(c.value))
+    return lo, hi
+
+
+def _check_grade_caps(t: Table) -> list[Finding]:
+    """An override capping at grade G must test pd below exactly the lower edge of G's band.
+
+    Band rules test only ``pd``; an override tests other fields and ``pd``. If
+    its edge sits below the band edge, some customers escape the cap; above
+    it, customers with a worse PD are lifted to G.
+    """
+    if "grade" not in t.outputs or "pd" not in t.inputs:
+        return []
+    sets = {r.id: dict(r.sets).get("grade") for r in t.rules}
+    bands = {sets[r.id]: _pd_bounds(r)[0] for r in t.rules
+             if r.when and all(c.field == "pd" for c in r.when) and isinstance(sets[r.id], str)}
+    out = []
+    for r in t.rules:
+        grade = sets[r.id]
+        if not isinstance(grade, str) or grade not in bands or r.when and all(
+                c.field == "pd" for c in r.when):
+            continue
+        hi = _pd_bounds(r)[1]
+        if math.isfinite(hi) and hi != bands[grade]:
+            out.append(Finding(r.file, r.line, r.id, "cap-edge",
+                               f"caps at {grade} for pd < {hi:g}, but the {grade} band starts "
+                               f"at pd {bands[grade]:g}: use pd: {{lt: {bands[grade]:g}}}"))
     return out
 
 
@@ -256,6 +301,7 @@ def check_table_set(table_set: Any, examples: bool = True) -> list[Finding]:
     findings: list[Finding] = []
     for t in table_set.tables:
         findings += _check_table(t)
+        findings += _check_grade_caps(t)
     findings += _check_conflicts(table_set.tables, table_set.catalogue.conflicts())
     if examples:
         findings += run_examples(table_set)

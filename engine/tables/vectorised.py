@@ -36,7 +36,7 @@ class Evaluation:
 def _objects(data: Any, n: int) -> np.ndarray:
     if data is None:
         return np.full(n, None, dtype=object)
-    values = pd.Series(data).astype(object).to_numpy(dtype=object)
+    values = np.array(pd.Series(data).astype(object).to_numpy(dtype=object), copy=True)
     values[pd.isna(values)] = None
     return values
 

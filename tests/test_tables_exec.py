@@ -1,0 +1,283 @@
+"""Running tables: hit policies, null semantics, and the two executors held to identical results."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import synth
+from engine.errors import DecisionError
+from engine.policies import load_catalogue
+from engine.records import vocabulary
+from engine.tables import load_table_set
+from engine.tables.analysis import regions
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGUE = load_catalogue(ROOT / "policies" / "catalogue.yaml")
+SHIPPED = load_table_set(ROOT / "rules", CATALOGUE)
+HITS = load_table_set(ROOT / "tests" / "data" / "tables" / "hitpolicies", CATALOGUE)
+
+BASE = {"pd": 0.05, "previous_grade": "A", "critical_load": False, "monthly_kwh": 500.0,
+        "customer_class": "residential", "overdue_amount": 0.0, "habitual_defaulter": False}
+
+
+def both(ts, facts):
+    """Decide one customer through both executors; they must agree."""
+    one = ts.decide(facts)
+    row = ts.row_result(ts.decide_frame(pd.DataFrame([facts])), 0)
+    assert row == one
+    return one
+
+
+# --------------------------------------------------------------------------- hit policies
+
+def test_unique_with_two_matches_names_both_rules():
+    facts = {**BASE, "pd": 0.5}
+    with pytest.raises(DecisionError, match=r"unique.*several rules match: 'middle' \(.*all"
+                       r"\.yaml:14\), 'high'"):
+        HITS.decide(facts)
+    with pytest.raises(DecisionError, match=r"several rules match: 'middle'.*'high'"):
+        HITS.decide_frame(pd.DataFrame([facts]))
+
+
+def test_unique_copies_an_input_with_from():
+    result = both(HITS, {**BASE, "pd": 0.01, "previous_grade": "AA"})
+    assert result.outputs["grade"] == "AA"
+    assert result.fired[0].rule_id == "keep-previous"
+    assert result.fired[0].sets == {"grade": "AA"}
+
+
+def test_priority_takes_the_highest_priority():
+    result = both(HITS, {**BASE, "critical_load": True, "monthly_kwh": 5000.0})
+    assert result.outputs["value_tier"] == "standard"
+    assert [h.rule_id for h in result.fired if h.table == "tier"] == ["critical"]
+
+
+def test_any_accepts_agreeing_rules_and_refuses_disagreeing_ones():
+    agree = both(HITS, {**BASE, "customer_class": "industrial", "monthly_kwh": 5000.0})
+    assert agree.outputs["consumption_class"] == "large"
+    assert [h.rule_id for h in agree.fired if h.table == "size"] == ["heavy", "industry"]
+    with pytest.raises(DecisionError, match="any.*disagree.*'industry'.*'tiny-industry'"):
+        HITS.decide({**BASE, "customer_class": "industrial", "monthly_kwh": 5.0})
+    with pytest.raises(DecisionError, match="disagree"):
+        HITS.decide_frame(pd.DataFrame([{**BASE, "customer_class": "industrial",
+                                         "monthly_kwh": 5.0}]))
+
+
+def test_collect_keeps_file_order_dedupes_and_merges_params():
+    result = both(HITS, {**BASE, "overdue_amount": 10.0, "habitual_defaulter": True,
+                         "monthly_kwh": 5000.0})
+    collection = [p for p in result.policies if p.table == "collection"]
+    assert [p.policy_id for p in collection] == [
+        "default_liability_notice", "late_payment_penalty", "security_deposit",
+        "fast_response_service"]
+    penalty = next(p for p in result.policies if p.policy_id == "late_payment_penalty")
+    assert penalty.rule_id == "owes"
+    assert penalty.params == {"daily_rate_current_year": 0.002,
+                              "daily_rate_earlier_years": 0.003, "minimum_charge": 5}
+    assert penalty.line == 94  # the policy item, not the rule
+
+
+def test_no_match_leaves_the_output_null():
+    result = both(HITS, {**BASE, "pd": 0.01, "previous_grade": None,
+                         "customer_class": "public"})
+    assert result.outputs["grade"] is None
+    assert result.outputs["consumption_class"] is None
+
+
+# --------------------------------------------------------------------------- nulls
+
+@pytest.mark.parametrize("field", ["previous_grade", "habitual_defaulter"])
+def test_conditions_on_null_are_false_even_ne_and_not_in(field):
+    facts = {**BASE, field: None}
+    result = both(HITS, facts)
+    fired = {h.rule_id for h in result.fired}
+    rule = {"previous_grade": "not-c-before", "habitual_defaulter": "not-habitual"}[field]
+    assert rule not in fired
+    assert rule in {h.rule_id for h in both(HITS, BASE).fired}
+
+
+def test_nan_counts_as_null():
+    result = both(HITS, {**BASE, "overdue_amount": float("nan"), "pd": float("nan")})
+    assert "owes" not in {h.rule_id for h in result.fired}
+    assert result.outputs["grade"] is None
+
+
+# --------------------------------------------------------------------------- durable-rules
+
+def test_more_decisions_than_live_sessions_allowed():
+    """durable-rules allows 1,024 live sids; state is deleted after each decision."""
+    results = {HITS.decide({**BASE, "pd": (i % 100) / 100}).outputs["grade"]
+               for i in range(1100) if (i % 100) != 50}
+    assert results == {"A", "B", "C"}
+
+
+def test_threads_share_one_host_safely():
+    facts = [{**BASE, "monthly_kwh": float(k), "overdue_amount": float(k % 3)}
+             for k in range(200)]
+    expected = [SHIPPED.decide({**f, "service_quality_gap": 0.0, "theft_override_active": False,
+                                "theft_incidents_36m": 0, "months_connected": 60,
+                                "has_repayment_agreement": False, "max_days_overdue_12m": 40,
+                                "rebate_earned": False}) for f in facts]
+    got: dict[int, list] = {}
+
+    def work(k: int) -> None:
+        got[k] = [SHIPPED.decide({**f, "service_quality_gap": 0.0,
+                                  "theft_override_active": False, "theft_incidents_36m": 0,
+                                  "months_connected": 60, "has_repayment_agreement": False,
+                                  "max_days_overdue_12m": 40, "rebate_earned": False})
+                  for f in facts]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(got[k] == expected for k in range(4))
+
+
+# --------------------------------------------------------------------------- differential
+
+def _edge_values(ts) -> dict[str, list]:
+    """Per input field: every region's representative, each threshold's neighbours, null."""
+    vocab = vocabulary()
+    produced = set(ts.outputs)
+    thresholds: dict[str, list] = {}
+    for t in ts.tables:
+        for r in t.rules:
+            for c in r.when:
+                thresholds.setdefault(c.field, []).extend(
+                    c.value if isinstance(c.value, tuple) else (c.value,))
+    values = {}
+    for t in ts.tables:
+        for name in t.reads:
+            if name in produced or name in values:
+                continue
+            spec = vocab[name]
+            vals = [v for v, _ in regions(spec, thresholds.get(name, ()))]
+            if spec.kind in ("int", "float"):
+                for x in thresholds.get(name, ()):
+                    step = 1 if spec.kind == "int" else None
+                    vals += [x - 1, x + 1] if step else [np.nextafter(x, -np.inf),
+                                                         np.nextafter(x, np.inf)]
+                vals = [float(v) if spec.kind == "float" else int(v) for v in vals
+                        if v is not None]
+            values[name] = [*dict.fromkeys(vals), None]
+    return values
+
+
+def _differential(ts, rows):
+    frame = pd.DataFrame(rows)
+    per_row = []
+    for facts in rows:
+        try:
+            per_row.append(ts.decide(facts))
+        except DecisionError:
+            per_row.append(None)
+    try:
+        batch = ts.decide_frame(frame)
+    except DecisionError:
+        assert any(r is None for r in per_row)
+        for facts, expected in zip(rows, per_row, strict=True):
+            try:
+                got = ts.row_result(ts.decide_frame(pd.DataFrame([facts])), 0)
+            except DecisionError:
+                got = None
+            assert got == expected
+        return
+    assert all(r is not None for r in per_row)
+    for i, expected in enumerate(per_row):
+        assert ts.row_result(batch, i) == expected
+
+
+def _population(ts):
+    values = _edge_values(ts)
+    row = st.fixed_dictionaries({k: st.sampled_from(v) for k, v in values.items()})
+    return st.lists(row, min_size=1, max_size=25)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_population(HITS))
+def test_executors_agree_for_every_hit_policy(rows):
+    _differential(HITS, rows)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_population(SHIPPED))
+def test_executors_agree_on_the_shipped_tables(rows):
+    _differential(SHIPPED, rows)
+
+
+# --------------------------------------------------------------------------- shipped behaviour
+
+def facts_frame(n: int, seed: int = 3) -> pd.DataFrame:
+    frame = synth.generate(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    frame["pd"] = rng.beta(0.6, 12, n)
+    frame["service_quality_gap"] = (frame["expected_service_quality"]
+                                    - frame["perceived_service_quality"])
+    until = pd.to_datetime(frame["theft_override_until"])
+    frame["theft_override_active"] = (until > pd.Timestamp(synth.DEFAULT_AS_OF)).fillna(False)
+    return frame
+
+
+def test_shipped_tables_on_a_population():
+    frame = facts_frame(20_000)
+    out = SHIPPED.decide_frame(frame)
+    pols = out["policies"]
+    assert out["grade"].notna().all()
+    assert out["consumption_class"].notna().all() and out["value_tier"].notna().all()
+    has = lambda p: pols.map(lambda ids, p=p: p in ids)  # noqa: E731
+    critical = frame["critical_load"].to_numpy()
+    assert not (has("supply_cut_warning") & has("protected_supply")).any()
+    assert not has("supply_cut_warning")[critical].any()
+    assert has("priority_repair_channel")[critical].all()
+    assert has("emergency_response_plan")[critical].all()
+    top_large = out["grade"].isin(["AAA", "AA"]) & (out["consumption_class"] == "large")
+    assert top_large.any() and has("no_price_concession")[top_large].all()
+    assert has("overdue_rebate")[frame["rebate_earned"]].all()
+    owes = frame["overdue_amount"] > 0
+    assert has("default_liability_notice")[owes].all() and has("late_payment_penalty")[owes].all()
+    high_value = out["value_tier"] == "high"
+    for p in ("dedicated_account_manager", "on_site_service", "pre_outage_negotiation",
+              "priority_repair_channel", "emergency_response_plan"):
+        assert has(p)[high_value].all()
+    assert has("security_deposit")[out["grade"] == "C"].all()
+    theft = frame["theft_override_active"] | (frame["theft_incidents_36m"] > 0)
+    assert (out["grade"][theft] == "C").all()
+    arrears = owes & ~frame["has_repayment_agreement"]
+    assert not (out["grade"][arrears] == "AAA").any()
+    assert not out["grade"][frame["months_connected"] < 12].isin(["AAA", "AA"]).any()
+    assert not out["grade"][frame["previous_grade"] == "C"].isin(["AAA", "AA", "A"]).any()
+
+
+def test_late_payment_rates_by_class():
+    common = {"grade": "B", "value_tier": "standard", "consumption_class": "average",
+              "outage_sensitivity": "normal", "critical_load": False, "overdue_amount": 80.0,
+              "max_days_overdue_12m": 40, "habitual_defaulter": False, "rebate_earned": False,
+              "theft_incidents_36m": 0, "theft_override_active": False}
+    table = [SHIPPED.table("service-policies")]
+    home = SHIPPED.decide({**common, "customer_class": "residential"}, tables=table)
+    shop = SHIPPED.decide({**common, "customer_class": "commercial"}, tables=table)
+    rate = {r: next(p.params for p in res.policies if p.policy_id == "late_payment_penalty")
+            for r, res in (("home", home), ("shop", shop))}
+    assert rate["home"]["daily_rate_current_year"] == 0.001
+    assert rate["shop"]["daily_rate_current_year"] == 0.002
+    assert rate["shop"]["daily_rate_earlier_years"] == 0.003
+    assert rate["home"]["minimum_charge"] == 1.0
+    warn = {r: next(p.params for p in res.policies if p.policy_id == "supply_cut_warning")
+            for r, res in (("home", home), ("shop", shop))}
+    assert (warn["home"]["notice_days"], warn["shop"]["notice_days"]) == (7, 3)
+
+
+def test_every_decision_carries_version_and_hash():
+    result = SHIPPED.decide(facts_frame(1).iloc[0].to_dict())
+    assert result.version == SHIPPED.version == "2026.12.0"
+    assert result.content_hash == SHIPPED.content_hash
+    assert [h.table for h in result.fired][:2] == ["grades", "consumption-class"]
