@@ -166,14 +166,17 @@ def calibration_chart(table: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def policy_counts_chart(counts: pd.DataFrame, segment: str) -> bytes:
+def policy_counts_chart(counts: pd.DataFrame, segment: str, *,
+                        segments: Sequence[str] = (), grades: Sequence[str] = ()) -> bytes:
     """Customers receiving each policy, by grade, one heatmap panel per segment value.
 
     ``counts`` has columns ``policy``, ``segment``, ``grade`` and ``customers``.
+    ``segments`` and ``grades`` fix the panel and column order (values found
+    in ``counts`` but not listed follow in the order they appear).
     """
     policies = sorted(counts["policy"].astype(str).unique())
-    segments = list(dict.fromkeys(counts["segment"].astype(str)))
-    grades = list(dict.fromkeys(counts["grade"].astype(str)))
+    segments = list(dict.fromkeys([*segments, *counts["segment"].astype(str)]))
+    grades = list(dict.fromkeys([*grades, *counts["grade"].astype(str)]))
     if not policies or not segments:
         fig, (ax,) = _figure(7.5, 1.6)
         ax.axis("off")
@@ -202,11 +205,14 @@ def policy_counts_chart(counts: pd.DataFrame, segment: str) -> bytes:
     return _png(fig)
 
 
-def sensitivity_chart(frame: pd.DataFrame, value_label: str = "score") -> bytes:
+def sensitivity_chart(frame: pd.DataFrame, value_label: str = "score", *,
+                      percent: bool = False) -> bytes:
     """Before and after bars per risk-factor group, one panel per shock.
 
     ``frame`` has columns ``group``, ``shock``, ``before`` and ``after``; the
-    shocks keep the order in which they first appear.
+    shocks keep the order in which they first appear. Each "after" bar is
+    labelled with its relative change, which stays readable when a shock
+    moves the value by a few per cent only. ``percent`` shows values as %.
     """
     shocks = list(dict.fromkeys(frame["shock"].astype(str)))
     ncols = max(len(shocks), 1)
@@ -222,14 +228,20 @@ def sensitivity_chart(frame: pd.DataFrame, value_label: str = "score") -> bytes:
         lows.append(float(np.nanmin(np.concatenate([before, after]), initial=0.0)))
         highs.append(float(np.nanmax(np.concatenate([before, after]), initial=0.0)))
         ax.barh(y - 0.2, before, height=0.4, color=BEFORE, label="before")
-        ax.barh(y + 0.2, after, height=0.4, color=AFTER, label="after")
+        bars = ax.barh(y + 0.2, after, height=0.4, color=AFTER, label="after")
+        change = np.divide(after - before, np.abs(before), out=np.full(after.size, np.nan),
+                           where=before != 0)
+        ax.bar_label(bars, labels=["" if np.isnan(c) else f"{c:+.1%}" for c in change],
+                     padding=2, fontsize=7)
+        if percent:
+            ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.1%}")
         ax.set_yticks(y, groups if ax is axes[0] else [], fontsize=8)
         ax.invert_yaxis()
         ax.set_title(f"shock: {shock}", fontsize=9)
         ax.set_xlabel(value_label, fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
     for ax in axes:
-        ax.set_xlim(min(lows) * 1.1, max(highs) * 1.1 or 1.0)
+        ax.set_xlim(min(lows) * 1.1, max(highs) * 1.3 or 1.0)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2,
                fontsize=8, frameon=False)
     fig.suptitle("Sensitivity by risk-factor group: before vs after each shock", fontsize=11)

@@ -33,7 +33,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine import __version__, charts
 from engine.errors import ConfigError, FrameError, InputError
-from engine.records import CLASSES, GRADES
+from engine.records import CLASSES, GRADES, vocabulary
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -53,6 +53,10 @@ DECISION_COLUMNS = (
 )
 SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 SENSITIVITY_COLUMNS = ("group", "shock", "before", "after")
+# ``engine.sensitivity.analyse`` reports the portfolio's mean PD before and after.
+_PORTFOLIO_PD = {"mean_pd_before": "before", "mean_pd_after": "after"}
+_SENSITIVITY_EXTRAS = (("customers_affected", "customers whose PD moved", "count"),
+                       ("downgraded", "downgraded", "pct"), ("upgraded", "upgraded", "pct"))
 TEMPLATE = "report.html.j2"
 _Z95 = 1.959963984540054
 _CURVE_POINTS = 2_000
@@ -160,6 +164,14 @@ def policy_counts(decisions: pd.DataFrame, segment: str = "consumption_class") -
                               ignore_index=True)
 
 
+def _segment_order(values: pd.Series) -> list[str]:
+    """Segment values in the record contract's order, then any others as found."""
+    present = set(values.astype(str))
+    spec = vocabulary().get(str(values.name))
+    known = [v for v in (spec.choices if spec and spec.choices else ()) if v in present]
+    return known + sorted(present - set(known))
+
+
 def _grade_order(values: pd.Series) -> list[str]:
     present = set(values.astype(str))
     return [g for g in GRADES if g in present] + sorted(present - set(GRADES))
@@ -218,13 +230,27 @@ def _check_labels(labels: Any, decisions: pd.DataFrame) -> pd.Series:
     return values.astype(np.int64)
 
 
-def _check_sensitivity(sensitivity: Any) -> pd.DataFrame:
+def _check_sensitivity(sensitivity: Any) -> tuple[pd.DataFrame, bool]:
+    """The sensitivity frame with ``before``/``after`` columns, and whether they are PDs.
+
+    Takes a frame with group, shock, before, after, or the result of
+    ``engine.sensitivity.analyse`` (or its ``table``), whose mean PD columns
+    become before and after.
+    """
+    table = getattr(sensitivity, "table", None)
+    if isinstance(table, pd.DataFrame):
+        sensitivity = table
+    is_pd = False
+    if (isinstance(sensitivity, pd.DataFrame) and "before" not in sensitivity.columns
+            and set(_PORTFOLIO_PD) <= set(sensitivity.columns)):
+        sensitivity = sensitivity.rename(columns=_PORTFOLIO_PD)
+        is_pd = True
     frame = _require(sensitivity, SENSITIVITY_COLUMNS, "sensitivity")
     for column in ("before", "after"):
         if pd.to_numeric(frame[column], errors="coerce").isna().any():
             raise FrameError(f"sensitivity: column '{column}' must hold numbers",
                              columns=[column])
-    return frame
+    return frame, is_pd
 
 
 # ---------------------------------------------------------------------------- sections
@@ -339,18 +365,24 @@ def _performance(decisions: pd.DataFrame, pd_values: pd.Series,
     return performance, chart_list
 
 
-def _sensitivity_section(frame: pd.DataFrame | None,
+def _sensitivity_section(checked: tuple[pd.DataFrame, bool] | None,
                          drawn: bytes | None) -> dict[str, Any] | None:
     """The sensitivity table and chart: drawn here from the frame, else the given PNG."""
-    if frame is None and drawn is None:
+    if checked is None and drawn is None:
         return None
-    section: dict[str, Any] = {"rows": [], "chart": None}
-    if frame is not None:
+    section: dict[str, Any] = {"rows": [], "chart": None, "is_pd": False, "extras": []}
+    if checked is not None:
+        frame, is_pd = checked
+        extras = [e for e in _SENSITIVITY_EXTRAS if e[0] in frame.columns]
+        section["is_pd"] = is_pd
+        section["extras"] = [{"title": title, "format": fmt} for _, title, fmt in extras]
         section["rows"] = [
             {"group": str(r["group"]), "shock": str(r["shock"]), "before": float(r["before"]),
-             "after": float(r["after"]), "change": float(r["after"]) - float(r["before"])}
+             "after": float(r["after"]), "change": float(r["after"]) - float(r["before"]),
+             "extras": [r[name] for name, _, _ in extras]}
             for r in frame.to_dict("records")]
-        png = charts.sensitivity_chart(frame)
+        png = charts.sensitivity_chart(
+            frame, "portfolio mean PD" if is_pd else "score", percent=is_pd)
     else:
         png = drawn
     section["chart"] = _chart(
@@ -406,7 +438,7 @@ def build_report(
     *,
     labels: pd.Series | None = None,
     rejects: pd.DataFrame | None = None,
-    sensitivity: pd.DataFrame | None = None,
+    sensitivity: pd.DataFrame | object | None = None,
     sensitivity_png: bytes | str | Path | None = None,
     versions: Mapping[str, Any] | None = None,
     title: str = "gridcredit auditor report",
@@ -421,8 +453,9 @@ def build_report(
     ``labels`` (observed 12-month default, 0/1, indexed like ``decisions``)
     enable the ROC/KS and calibration sections; without them the report says
     that no outcomes were supplied. ``sensitivity`` is a frame with columns
-    group, shock, before, after; ``sensitivity_png`` an already drawn chart
-    used when no frame is given. ``versions`` is shown as given (nested
+    group, shock, before, after, or what ``engine.sensitivity.analyse``
+    returns (its mean PD before and after are shown); ``sensitivity_png`` is
+    an already drawn chart, used when no frame is given. ``versions`` is shown as given (nested
     mappings are flattened), next to the versions the decisions themselves carry.
     """
     decisions = _check_decisions(decisions)
@@ -432,9 +465,9 @@ def build_report(
                          + (f" (did you mean '{close[0]}'?)" if close else "")
                          + f": use one of {', '.join(SEGMENTS)}")
     y = _check_labels(labels, decisions) if labels is not None else None
-    sensitivity = _check_sensitivity(sensitivity) if sensitivity is not None else None
+    shocks = _check_sensitivity(sensitivity) if sensitivity is not None else None
     drawn = (_read_png(sensitivity_png)
-             if sensitivity is None and sensitivity_png is not None else None)
+             if shocks is None and sensitivity_png is not None else None)
     reject_section = _reject_summary(rejects, top_reasons) if rejects is not None else None
     env = _environment(_templates_dir(templates_dir))
     pd_values = pd.to_numeric(decisions["pd"]).astype(float)
@@ -458,7 +491,9 @@ def build_report(
 
     counts = policy_counts(decisions, segment)
     chart_list.append(_chart(
-        "policies", "Policies by grade and segment", charts.policy_counts_chart(counts, segment),
+        "policies", "Policies by grade and segment",
+        charts.policy_counts_chart(counts, segment, grades=[g["name"] for g in grade_counts],
+                                   segments=_segment_order(decisions[segment])),
         f"Customers receiving each policy, by grade, one panel per {segment.replace('_', ' ')}."))
     policy_totals = (counts.groupby("policy")["customers"].sum().sort_values(ascending=False)
                      if len(counts) else pd.Series(dtype="int64"))
@@ -469,7 +504,7 @@ def build_report(
         policy_by_grade.append({"policy": str(policy), "total": int(total),
                                 "by_grade": [int(part.get(g, 0)) for g in grades_present]})
 
-    sensitivity_section = _sensitivity_section(sensitivity, drawn)
+    sensitivity_section = _sensitivity_section(shocks, drawn)
     if sensitivity_section is not None:
         chart_list.append(sensitivity_section["chart"])
 

@@ -333,3 +333,33 @@ def test_write_report_keeps_existing_files(population, plain_report, tmp_path):
     write_report(target, small, overwrite=True, created_at=CREATED)
     assert '<div class="v">40</div><div class="k">decided' in target.read_text(encoding="utf-8")
     assert not list(tmp_path.glob("out/*.partial"))
+
+
+def analysed_table() -> pd.DataFrame:
+    """A table shaped like ``engine.sensitivity.analyse(...).table``."""
+    rows = []
+    for group, weight in (("payment behaviour", 0.020), ("social credit", 0.004)):
+        for shock, size in (("+1 sd", 1.0), ("10 %", 0.1), ("20 %", 0.2), ("30 %", 0.3)):
+            after = 0.04 + weight * size
+            rows.append({"group": group, "shock": shock, "indicators": "a, b",
+                         "mean_pd_before": 0.04, "mean_pd_after": after,
+                         "change_pp": (after - 0.04) * 100, "relative_change": after / 0.04 - 1,
+                         "customers_affected": int(1000 * size), "downgraded": 0.1 * size,
+                         "upgraded": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_report_takes_the_sensitivity_analysis_result(population):
+    from engine.sensitivity import SensitivityResult
+
+    decisions, _ = population
+    result = SensitivityResult(analysed_table(), pd.DataFrame())
+    html = build_report(decisions.head(60), sensitivity=result, created_at=CREATED)
+    assert "<th>mean PD before</th><th>mean PD after</th><th>change</th>" in html
+    assert "<th>customers whose PD moved</th><th>downgraded</th><th>upgraded</th>" in html
+    # payment behaviour, 30 %: 4.00 % -> 4.60 %, +0.60 pp, 300 moved, 3.0 % downgraded.
+    assert ('<td>payment behaviour</td><td>30 %</td><td class="n">4.00 %</td>'
+            '<td class="n">4.60 %</td><td class="n">0.60 pp</td><td class="n">300</td>'
+            '<td class="n">3.0 %</td><td class="n">0.0 %</td>') in html
+    assert html == build_report(decisions.head(60), sensitivity=analysed_table(),
+                                created_at=CREATED)
