@@ -6,14 +6,17 @@ appended as one line to a plain file, with ``fsync`` after each decision
 way to make a record survive a power cut; the ratios say what the database,
 the hash chain and the write lock add on top (ratio > 1: slower than the file).
 
-Measured: SQLite in WAL mode with ``synchronous=FULL`` (the default) and with
-``NORMAL`` (for comparison), and a local PostgreSQL server with fsync on, when
-its binaries are installed.
+Each round measures the baseline and every store back to back on the same
+decisions; the figures are medians over the rounds, so a busy machine skews
+the ratios less than the absolute rates. Measured: SQLite in WAL mode with
+``synchronous=FULL`` (the default) and with ``NORMAL`` (for comparison), and a
+local PostgreSQL server with fsync on, when its binaries are installed.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -64,62 +67,87 @@ def _log_batched(log: DecisionLog, decisions: list[Decision]) -> float:
     return time.perf_counter() - started
 
 
-def _measure(open_fresh: Callable[[], DecisionLog], single: list[Decision],
-             batched: list[Decision], file_single: float, file_batched: float) -> dict[str, Any]:
-    with open_fresh() as log:
-        t_single = _log_single(log, single)
-        t_batched = _log_batched(log, batched)
-        started = time.perf_counter()
-        report = log.verify()
-        t_verify = time.perf_counter() - started
-    assert report.ok and report.rows == len(single) + len(batched), report
-    return {
-        "appends_per_s_single": round(len(single) / t_single),
-        "appends_per_s_batched": round(len(batched) / t_batched),
-        "ms_per_append_single": round(1000 * t_single / len(single), 3),
-        "ratio_vs_fsync_file_single": round(t_single / file_single, 2),
-        "ratio_vs_fsync_file_batched": round(t_batched / file_batched, 2),
-        "verify_rows_per_s": round(report.rows / t_verify),
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _round(stores: dict[str, Callable[[str], DecisionLog]], folder: Path,
+           single: list[Decision], batched: list[Decision]) -> dict[str, dict[str, float]]:
+    """One round: the file baseline, then every store, on the same decisions."""
+    times = {"file": {"single": _file_single(folder / "single.jsonl", single),
+                      "batched": _file_batched(folder / "batched.jsonl", batched)}}
+    for name, open_fresh in stores.items():
+        with open_fresh(name) as log:
+            t_single = _log_single(log, single)
+            t_batched = _log_batched(log, batched)
+            started = time.perf_counter()
+            report = log.verify()
+            t_verify = time.perf_counter() - started
+        assert report.ok and report.rows == len(single) + len(batched), report
+        times[name] = {"single": t_single, "batched": t_batched, "verify": t_verify}
+    return times
+
+
+def _summary(rounds: list[dict[str, dict[str, float]]], name: str, n_single: int,
+             n_batched: int) -> dict[str, Any]:
+    def per_round(key: str) -> list[float]:
+        return [r[name][key] for r in rounds]
+
+    out: dict[str, Any] = {
+        "appends_per_s_single": round(_median([n_single / t for t in per_round("single")])),
+        "appends_per_s_batched": round(_median([n_batched / t for t in per_round("batched")])),
     }
+    if name == "file":
+        return out
+    out["ms_per_append_single"] = round(1000 * _median(per_round("single")) / n_single, 3)
+    out["ratio_vs_fsync_file_single"] = round(
+        _median([r[name]["single"] / r["file"]["single"] for r in rounds]), 2)
+    out["ratio_vs_fsync_file_batched"] = round(
+        _median([r[name]["batched"] / r["file"]["batched"] for r in rounds]), 2)
+    out["verify_rows_per_s"] = round(
+        _median([(n_single + n_batched) / t for t in per_round("verify")]))
+    return out
 
 
 def run(results: Path, quick: bool = False) -> dict[str, Any]:
-    n_single = 200 if quick else 2000
-    n_batched = 5 * BATCH if quick else 50 * BATCH
+    """Medians over rounds; each round measures the baseline and every store back to back."""
+    n_rounds = 1 if quick else 3
+    n_single = 200 if quick else 1000
+    n_batched = 5 * BATCH if quick else 20 * BATCH
     single = [make_decision(i) for i in range(n_single)]
     batched = [make_decision(i) for i in range(n_single, n_single + n_batched)]
-    figures: dict[str, Any] = {"single_appends": n_single, "batched_appends": n_batched,
-                               "batch_size": BATCH}
-    with tempfile.TemporaryDirectory(dir=results) as tmp:
-        folder = Path(tmp)
-        file_single = _file_single(folder / "single.jsonl", single)
-        file_batched = _file_batched(folder / "batched.jsonl", batched)
-        figures["baseline_fsync_file"] = {
-            "appends_per_s_single": round(n_single / file_single),
-            "appends_per_s_batched": round(n_batched / file_batched),
-        }
-
-        def sqlite(sync: str) -> Callable[[], DecisionLog]:
-            def open_fresh() -> DecisionLog:
-                engine = make_engine(resolve_url(path=folder / f"log-{sync}.sqlite"),
-                                     synchronous=sync)
-                ensure_schema(engine)
-                return DecisionLog(engine)
-            return open_fresh
-
-        figures["sqlite_wal_full"] = _measure(sqlite("FULL"), single, batched,
-                                              file_single, file_batched)
-        figures["sqlite_wal_normal"] = _measure(sqlite("NORMAL"), single, batched,
-                                                file_single, file_batched)
+    figures: dict[str, Any] = {"rounds": n_rounds, "single_appends": n_single,
+                               "batched_appends": n_batched, "batch_size": BATCH}
+    server = None
     bin_dir = find_bin_dir()
-    if bin_dir is None:
-        figures["postgresql"] = "skipped: PostgreSQL binaries not installed"
-        return figures
-    server = PostgresServer(bin_dir, durable=True).start()
+    if bin_dir is not None:
+        server = PostgresServer(bin_dir, durable=True).start()
     try:
-        url = server.create_database("bench")
-        figures["postgresql"] = _measure(lambda: open_log(url), single, batched,
-                                         file_single, file_batched)
+        rounds = []
+        for _ in range(n_rounds):
+            with tempfile.TemporaryDirectory(dir=results) as tmp:
+                folder = Path(tmp)
+
+                def open_fresh(name: str, folder: Path = folder) -> DecisionLog:
+                    if name == "postgresql":
+                        assert server is not None
+                        return open_log(server.create_database("bench"))
+                    sync = {"sqlite_wal_full": "FULL", "sqlite_wal_normal": "NORMAL"}[name]
+                    engine = make_engine(resolve_url(path=folder / f"{name}.sqlite"),
+                                         synchronous=sync)
+                    ensure_schema(engine)
+                    return DecisionLog(engine)
+
+                names = ["sqlite_wal_full", "sqlite_wal_normal"]
+                names += ["postgresql"] if server is not None else []
+                rounds.append(_round({n: open_fresh for n in names}, folder, single, batched))
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
+    figures["baseline_fsync_file"] = _summary(rounds, "file", n_single, n_batched)
+    for name in rounds[0]:
+        if name != "file":
+            figures[name] = _summary(rounds, name, n_single, n_batched)
+    if server is None:
+        figures["postgresql"] = "skipped: PostgreSQL binaries not installed"
     return figures

@@ -257,6 +257,8 @@ def ensure_schema(engine: Engine) -> None:
     """Create the tables, their guards and the chain heads once, safely under concurrency."""
     dialect = engine.dialect.name
     try:
+        if _schema_ready(engine):
+            return
         with write_transaction(engine) as conn:
             if dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK})
@@ -275,6 +277,14 @@ def ensure_schema(engine: Engine) -> None:
             f"audit database {engine.url.render_as_string(hide_password=True)}: "
             f"cannot prepare the log: {_first_line(exc)}"
         ) from None
+
+
+def _schema_ready(engine: Engine) -> bool:
+    """True when every table and chain head exists: readers then never wait for the write lock."""
+    with engine.connect() as conn:
+        if not set(METADATA.tables) <= set(inspect(conn).get_table_names()):
+            return False
+        return set(CHAINS) <= set(conn.scalars(select(chain_head.c.name)))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -421,3 +421,14 @@ def test_two_processes_appending_keep_one_chain(log_url: str) -> None:
         order = [e.decision_id[2] for e in reversed(opened.entries(limit=4 * count))]
     switches = sum(a != b for a, b in zip(order, order[1:], strict=False))
     assert switches >= 2, f"the writers did not overlap: {''.join(order)}"
+
+
+def test_threads_sharing_one_log_keep_one_chain(log: DecisionLog) -> None:
+    """The service shares one log between its request threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        seqs = list(pool.map(lambda i: log.append(make_decision(i)).seq, range(1, 41)))
+    assert sorted(seqs) == list(range(1, 41))
+    report = log.verify()
+    assert (report.ok, report.rows) == (True, 40)
