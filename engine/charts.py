@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -191,11 +192,13 @@ def policy_counts_chart(counts: pd.DataFrame, segment: str, *,
     for ax, seg in zip(axes, segments, strict=True):
         grid = np.array([[cube.get((seg, g), pd.Series(dtype=float)).get(p, 0) for g in grades]
                          for p in policies], dtype=float)
-        image = ax.imshow(grid, cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
+        # A square-root scale keeps rare policies visible next to one given to most customers.
+        image = ax.imshow(grid, cmap="Blues", norm=PowerNorm(0.5, vmin=0, vmax=vmax),
+                          aspect="auto")
         for (i, j), v in np.ndenumerate(grid):
             if v:
                 ax.text(j, i, f"{int(v):,}", ha="center", va="center", fontsize=7,
-                        color="white" if v > vmax * 0.6 else "#222222")
+                        color="white" if v > vmax * 0.4 else "#222222")
         ax.set_xticks(range(len(grades)), grades, fontsize=8)
         ax.set_yticks(range(len(policies)), policies if ax is axes[0] else [], fontsize=8)
         ax.set_title(f"{segment.replace('_', ' ')}: {seg}", fontsize=9)

@@ -41,6 +41,7 @@ __all__ = [
     "RocKs",
     "build_report",
     "default_rate_by_grade",
+    "labels_from",
     "policy_counts",
     "roc_ks",
     "write_report",
@@ -228,6 +229,29 @@ def _check_labels(labels: Any, decisions: pd.DataFrame) -> pd.Series:
         raise InputError(f"labels must be 0 (no default) or 1 (default within 12 months), "
                          f"found {odd}")
     return values.astype(np.int64)
+
+
+def labels_from(decisions: pd.DataFrame, population: pd.DataFrame,
+                column: str = "default_12m") -> pd.Series:
+    """Observed outcomes for ``decisions``, matched on ``customer_id`` from a labelled population.
+
+    Batch output drops rejected rows and renumbers, so outcomes are matched by
+    customer id rather than by position.
+    """
+    _require(population, ("customer_id", column), "labelled population")
+    ids = population["customer_id"].astype(str)
+    doubled = ids[ids.duplicated()]
+    if len(doubled):
+        raise FrameError(f"labelled population: customer_id {doubled.iloc[0]!r} appears more "
+                         "than once; outcomes must be one per customer", columns=["customer_id"])
+    outcome = pd.Series(population[column].to_numpy(), index=ids.to_numpy())
+    matched = decisions["customer_id"].astype(str).map(outcome)
+    missing = decisions["customer_id"][matched.isna()]
+    if len(missing):
+        raise InputError(f"labelled population: no '{column}' for {len(missing)} decided "
+                         f"customer(s), first {str(missing.iloc[0])!r}; label the same "
+                         "population that was decided")
+    return matched.rename(column)
 
 
 def _check_sensitivity(sensitivity: Any) -> tuple[pd.DataFrame, bool]:

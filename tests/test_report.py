@@ -18,6 +18,7 @@ from engine.report import (
     DECISION_COLUMNS,
     build_report,
     default_rate_by_grade,
+    labels_from,
     policy_counts,
     roc_ks,
     wilson_interval,
@@ -363,3 +364,18 @@ def test_report_takes_the_sensitivity_analysis_result(population):
             '<td class="n">3.0 %</td><td class="n">0.0 %</td>') in html
     assert html == build_report(decisions.head(60), sensitivity=analysed_table(),
                                 created_at=CREATED)
+
+
+def test_labels_from_matches_on_customer_id(population):
+    decisions, labels = population
+    pop = pd.DataFrame({"customer_id": decisions["customer_id"], "default_12m": labels})
+    shuffled = decisions.iloc[::-1].reset_index(drop=True)
+    matched = labels_from(shuffled, pop.sample(frac=1.0, random_state=1))
+    assert matched.tolist() == labels.iloc[::-1].tolist()
+    with pytest.raises(InputError, match=r"no 'default_12m' for 1 decided customer\(s\), "
+                                         r"first 'C00000001'"):
+        labels_from(decisions, pop.iloc[1:])
+    with pytest.raises(FrameError, match=r"customer_id 'C00000001' appears more than once"):
+        labels_from(decisions, pd.concat([pop, pop.head(1)]))
+    with pytest.raises(FrameError, match=r"labelled population lacks column\(s\) 'default_12m'"):
+        labels_from(decisions, pop.drop(columns="default_12m"))
