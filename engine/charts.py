@@ -96,7 +96,8 @@ def pd_histogram_chart(pd_values: np.ndarray, classes: np.ndarray,
     ax.set_ylabel("share of the class")
     ax.set_title("PD distribution by customer class"
                  + (" (dotted: grade band edges)" if len(band_edges) else ""))
-    ax.legend(fontsize=8, frameon=False)
+    if classes.size:
+        ax.legend(fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 

@@ -379,3 +379,12 @@ def test_labels_from_matches_on_customer_id(population):
         labels_from(decisions, pd.concat([pop, pop.head(1)]))
     with pytest.raises(FrameError, match=r"labelled population lacks column\(s\) 'default_12m'"):
         labels_from(decisions, pop.drop(columns="default_12m"))
+
+
+def test_report_of_no_decisions_still_renders(population, recwarn):
+    decisions, _ = population
+    html = build_report(decisions.head(0), created_at=CREATED)
+    assert '<div class="v">0</div><div class="k">decided' in html
+    assert "No policy was assigned to any decided customer." in html
+    assert len(images(html)) == 3
+    assert not [w for w in recwarn if "legend" in str(w.message)]
