@@ -20,7 +20,7 @@ import yaml
 from engine import indicators as ind
 from engine.errors import ConfigError, FrameError
 from engine.records import CLASSES
-from engine.scoring import ScoreModel
+from engine.scoring import TOP_REASONS, ScoreModel
 
 __all__ = ["Registry", "RegistrySpec", "SegmentSpec", "load_registry", "read_spec"]
 
@@ -133,14 +133,34 @@ class Registry:
         if unknown:
             raise FrameError("no model serves customer class(es) " + ", ".join(unknown),
                              columns=["customer_class"])
-        parts = []
+        n = len(values)
+        z = np.full(n, np.nan)
+        pd_values = np.full(n, np.nan)
+        model_code = np.full(n, -1, dtype=np.int8)
+        reasons = np.full((n, TOP_REASONS), -1, dtype=np.int64)
+        contrib = np.zeros((n, TOP_REASONS))
+        names = self.catalogue.names()
+        position = {name: i for i, name in enumerate(names)}
+        model_ids = []
         for seg in self.spec.segments:
-            mask = np.isin(klass, seg.customer_classes)
-            if mask.any():
-                parts.append(self.models[seg.segment].score_frame(values[mask]).to_frame())
-        if not parts:
-            return self.models[self.spec.segments[0].segment].score_frame(values).to_frame()
-        return pd.concat(parts).reindex(values.index)
+            rows = np.flatnonzero(np.isin(klass, seg.customer_classes))
+            if not len(rows):
+                continue
+            model = self.models[seg.segment]
+            scored = model.score_frame(values.iloc[rows])
+            order, top = scored.top_reasons(TOP_REASONS)
+            to_global = np.array([position[i] for i in model.indicators] + [-1])
+            z[rows], pd_values[rows] = scored.z, scored.pd
+            reasons[rows] = to_global[order]
+            contrib[rows] = top
+            model_code[rows] = len(model_ids)
+            model_ids.append(model.model_id)
+        out: dict[str, Any] = {"z": z, "pd": pd_values,
+                               "model_id": pd.Categorical.from_codes(model_code, model_ids)}
+        for j in range(TOP_REASONS):
+            out[f"reason_{j + 1}"] = pd.Categorical.from_codes(reasons[:, j], names)
+            out[f"contribution_{j + 1}"] = contrib[:, j]
+        return pd.DataFrame(out, index=values.index)
 
     def versions(self) -> dict[str, Any]:
         """Model id and hash per segment, as decisions record them."""

@@ -82,21 +82,35 @@ class ScoredFrame:
     model_id: str
 
     def top_reasons(self, k: int = TOP_REASONS) -> tuple[np.ndarray, np.ndarray]:
-        """Indicator positions (-1 = none) and contributions of the ``k`` most adverse."""
+        """Indicator positions (-1 = none) and contributions of the ``k`` most adverse.
+
+        Repeated row-wise argmax: for four reasons among a dozen indicators this
+        is several times faster than sorting every row.
+        """
         k = min(k, self.contributions.shape[1])
-        order = np.argsort(-self.contributions, axis=1, kind="stable")[:, :k]
-        contrib = np.take_along_axis(self.contributions, order, axis=1)
-        order = np.where(contrib > 0, order, -1)
-        return order, np.where(contrib > 0, contrib, 0.0)
+        work = np.array(self.contributions, order="C")
+        rows = np.arange(len(work))
+        order = np.empty((len(work), k), dtype=np.int64)
+        contrib = np.empty((len(work), k), dtype=np.float64)
+        for j in range(k):
+            best = np.argmax(work, axis=1)
+            order[:, j] = best
+            contrib[:, j] = work[rows, best]
+            work[rows, best] = -np.inf
+        adverse = contrib > 0
+        return np.where(adverse, order, -1), np.where(adverse, contrib, 0.0)
 
     def to_frame(self, k: int = TOP_REASONS) -> pd.DataFrame:
-        """z, pd, model_id and ``reason_i`` / ``contribution_i`` columns."""
+        """z, pd, model_id and ``reason_i`` (categorical) / ``contribution_i`` columns."""
         order, contrib = self.top_reasons(k)
-        names = np.array([*self.indicators, None], dtype=object)
-        out: dict[str, Any] = {"z": self.z, "pd": self.pd,
-                               "model_id": np.full(len(self.z), self.model_id, dtype=object)}
+        out: dict[str, Any] = {
+            "z": self.z, "pd": self.pd,
+            "model_id": pd.Categorical.from_codes(np.zeros(len(self.z), dtype=np.int8),
+                                                  categories=[self.model_id]),
+        }
         for j in range(order.shape[1]):
-            out[f"reason_{j + 1}"] = names[order[:, j]]
+            out[f"reason_{j + 1}"] = pd.Categorical.from_codes(order[:, j],
+                                                               categories=list(self.indicators))
             out[f"contribution_{j + 1}"] = contrib[:, j]
         return pd.DataFrame(out, index=self.index)
 
@@ -119,20 +133,12 @@ class _Bins:
             x = np.asarray(values, dtype=np.float64)
             out = self.woe[np.searchsorted(self.splits, x, side="right")]
             return np.where(np.isnan(x), self.missing_woe, out)
-        s = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
-        text = s.astype("string")
-        codes = self._index.get_indexer(text.to_numpy(dtype=object, na_value=None))
-        out = self._table[codes]
-        return np.where(text.isna().to_numpy(), self.missing_woe, out)
-
-    @property
-    def _index(self) -> pd.Index:
-        return pd.Index(list(self.categories), dtype=object)
-
-    @property
-    def _table(self) -> np.ndarray:
-        """WoE by category position, the unknown-category WoE last (index -1)."""
-        return np.array([self.woe[j] for j in self.categories.values()] + [self.unknown_woe])
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object)
+                                      if not isinstance(values, pd.Series) else values)
+        table = np.array([self.woe[self.categories[u]] if u in self.categories
+                          else self.unknown_woe for u in map(str, uniques)]
+                         + [self.missing_woe], dtype=np.float64)
+        return table[codes]
 
 
 class ScoreModel:
@@ -197,7 +203,7 @@ class ScoreModel:
         if missing:
             raise FrameError(f"model '{self.model_id}' needs indicator columns: "
                              + ", ".join(missing), columns=missing)
-        w = np.empty((len(indicators), len(self.bins)), dtype=np.float64)
+        w = np.empty((len(indicators), len(self.bins)), dtype=np.float64, order="F")
         for j, b in enumerate(self.bins):
             w[:, j] = b.lookup(indicators[b.name].to_numpy() if b.kind == "numeric"
                                else indicators[b.name])
