@@ -44,6 +44,7 @@ __all__ = [
     "labels_from",
     "policy_counts",
     "roc_ks",
+    "wilson_interval",
     "write_report",
 ]
 
