@@ -155,10 +155,11 @@ class Registry:
             contrib[rows] = top
             model_code[rows] = len(model_ids)
             model_ids.append(model.model_id)
-        out: dict[str, Any] = {"z": z, "pd": pd_values,
-                               "model_id": pd.Categorical.from_codes(model_code, model_ids)}
+        ids = np.array([*model_ids, None], dtype=object)
+        labels = np.array([*names, None], dtype=object)
+        out: dict[str, Any] = {"z": z, "pd": pd_values, "model_id": ids[model_code]}
         for j in range(TOP_REASONS):
-            out[f"reason_{j + 1}"] = pd.Categorical.from_codes(reasons[:, j], names)
+            out[f"reason_{j + 1}"] = labels[reasons[:, j]]
             out[f"contribution_{j + 1}"] = contrib[:, j]
         return pd.DataFrame(out, index=values.index)
 

@@ -101,16 +101,13 @@ class ScoredFrame:
         return np.where(adverse, order, -1), np.where(adverse, contrib, 0.0)
 
     def to_frame(self, k: int = TOP_REASONS) -> pd.DataFrame:
-        """z, pd, model_id and ``reason_i`` (categorical) / ``contribution_i`` columns."""
+        """z, pd, model_id and ``reason_i`` (indicator or None) / ``contribution_i`` columns."""
         order, contrib = self.top_reasons(k)
-        out: dict[str, Any] = {
-            "z": self.z, "pd": self.pd,
-            "model_id": pd.Categorical.from_codes(np.zeros(len(self.z), dtype=np.int8),
-                                                  categories=[self.model_id]),
-        }
+        names = np.array([*self.indicators, None], dtype=object)
+        out: dict[str, Any] = {"z": self.z, "pd": self.pd,
+                               "model_id": np.full(len(self.z), self.model_id, dtype=object)}
         for j in range(order.shape[1]):
-            out[f"reason_{j + 1}"] = pd.Categorical.from_codes(order[:, j],
-                                                               categories=list(self.indicators))
+            out[f"reason_{j + 1}"] = names[order[:, j]]
             out[f"contribution_{j + 1}"] = contrib[:, j]
         return pd.DataFrame(out, index=self.index)
 
