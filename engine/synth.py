@@ -71,14 +71,14 @@ def generate(n: int, seed: int = 0, as_of: dt.date = DEFAULT_AS_OF) -> pd.DataFr
     loan = np.clip(1.0 - np.abs(0.03 + 0.04 * risk + 0.04 * rng.standard_normal(n)), 0.0, 1.0)
 
     # payment behaviour
-    overdue_bills = np.minimum(rng.poisson(np.exp(-1.9 + 0.85 * risk)), 12)
+    overdue_bills = np.minimum(rng.poisson(np.exp(-2.3 + 1.45 * risk)), 12)
     days = np.where(overdue_bills > 0,
                     np.minimum(5 + rng.gamma(1.5, 10.0 * np.exp(0.45 * risk)), 366), 0)
     monthly_bill = kwh * 0.12
     owes = rng.random(n) < _sigmoid(-3.0 + 1.1 * risk + 0.4 * (overdue_bills > 0))
     overdue_amount = np.where(owes, monthly_bill * rng.lognormal(0.0, 0.6, n), 0.0)
     agreement = owes & (rng.random(n) < 0.3)
-    theft = np.where(rng.random(n) < _sigmoid(-5.2 + 0.9 * risk), rng.integers(1, 3, n), 0)
+    theft = np.where(rng.random(n) < _sigmoid(-4.8 + 1.0 * risk), rng.integers(1, 3, n), 0)
 
     # equipment operation and management
     reactive = np.where(enterprise, rng.random(n) < _sigmoid(1.6 - 0.5 * risk),
