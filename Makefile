@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]' && $(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine tests bench
