@@ -29,22 +29,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, bindparam, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engine.audit_store import (
     GENESIS,
     AuditStoreError,
-    _first_line,
     chain_head,
     decision_log,
     ensure_schema,
+    error_summary,
     make_engine,
     resolve_url,
     write_transaction,
@@ -191,7 +191,7 @@ def _columns_of(decision: Decision) -> dict[str, Any]:
     }
 
 
-def _entry(row: RowMapping) -> LogEntry:
+def _entry(row: Mapping[str, Any]) -> LogEntry:
     return LogEntry(**{c.name: row[c.name] for c in _ENTRY_COLUMNS})
 
 
@@ -214,7 +214,7 @@ class DecisionLog:
     def append(self, decision: Decision) -> LogEntry:
         """Log one decision and return its row; it is durable when this returns."""
         rows = self._append_rows([_columns_of(decision)])
-        return _entry(rows[0])  # type: ignore[arg-type]
+        return _entry(rows[0])
 
     def append_many(self, decisions: Iterable[Decision]) -> int:
         """Log many decisions in one transaction, chained in the given order; returns the count.
@@ -303,8 +303,11 @@ class DecisionLog:
 
     def count(self) -> int:
         """How many decisions the log holds."""
-        with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(decision_log)) or 0)
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.scalar(select(func.count()).select_from(decision_log)) or 0)
+        except SQLAlchemyError as exc:
+            raise self._store_error("cannot read", exc) from None
 
     def verify(self) -> VerifyReport:
         """Recompute every hash in sequence order and report the first row that fails."""
@@ -319,7 +322,7 @@ class DecisionLog:
         self.engine.dispose()
 
     def _store_error(self, what: str, exc: SQLAlchemyError) -> AuditStoreError:
-        return AuditStoreError(f"audit log {self.url}: {what}: {_first_line(exc)}")
+        return AuditStoreError(f"audit log {self.url}: {what}: {error_summary(exc)}")
 
 
 def _head(conn: Connection) -> tuple[int, str]:

@@ -67,6 +67,7 @@ __all__ = [
     "chain_head",
     "decision_log",
     "ensure_schema",
+    "error_summary",
     "make_engine",
     "resolve_url",
     "write_transaction",
@@ -275,7 +276,7 @@ def ensure_schema(engine: Engine) -> None:
     except SQLAlchemyError as exc:
         raise AuditStoreError(
             f"audit database {engine.url.render_as_string(hide_password=True)}: "
-            f"cannot prepare the log: {_first_line(exc)}"
+            f"cannot prepare the log: {error_summary(exc)}"
         ) from None
 
 
@@ -287,6 +288,7 @@ def _schema_ready(engine: Engine) -> bool:
         return set(CHAINS) <= set(conn.scalars(select(chain_head.c.name)))
 
 
-def _first_line(exc: BaseException) -> str:
+def error_summary(exc: BaseException) -> str:
+    """The database's own one-line message, without SQLAlchemy's statement dump."""
     orig = getattr(exc, "orig", None) or exc
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

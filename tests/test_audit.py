@@ -432,3 +432,18 @@ def test_threads_sharing_one_log_keep_one_chain(log: DecisionLog) -> None:
     assert sorted(seqs) == list(range(1, 41))
     report = log.verify()
     assert (report.ok, report.rows) == (True, 40)
+
+
+@pytest.mark.parametrize("module_name", ["engine.audit", "engine.audit_store"])
+def test_all_is_complete(module_name: str) -> None:
+    import importlib
+    import inspect as pyinspect
+
+    module = importlib.import_module(module_name)
+    defined = {
+        name for name, value in vars(module).items()
+        if not name.startswith("_") and (pyinspect.isclass(value) or pyinspect.isfunction(value))
+        and value.__module__ == module_name
+    }
+    assert defined <= set(module.__all__)
+    assert all(hasattr(module, name) for name in module.__all__)
