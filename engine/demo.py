@@ -61,7 +61,7 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
              say: Callable[[str], None] = print) -> DemoResult:
     """Generate ``n`` customers, train, decide, explain, analyse and report under ``out``."""
     from engine.decider import load
-    from engine.report import write_report
+    from engine.report import labels_from, write_report
     from engine.scale import master_scale
     from engine.training import TrainingConfig, train_registry
 
@@ -123,23 +123,17 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
     result.files["sensitivity"] = out / "sensitivity"
 
     say("6/6 auditor report")
-    labels = population.set_index("customer_id")["default_12m"]
     report = write_report(
         out / "report.html", decisions, overwrite=True,
-        labels=pd.Series(labels.loc[decisions["customer_id"]].to_numpy(), index=decisions.index),
+        labels=labels_from(decisions, population),
         rejects=pd.read_csv(rejects_path(decisions_path)),
-        sensitivity=sensitivity_frame(sens.table),
+        sensitivity=sens.table,
         versions=engine.versions(),
         band_edges=[b.lo for b in bands[1:]],
     )
     result.files["report"] = report
     result.lines.append(f"done in {time.perf_counter() - started:.0f} s")
     return result
-
-
-def sensitivity_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The sensitivity table in the report's terms: mean PD before and after each shock."""
-    return table.rename(columns={"mean_pd_before": "before", "mean_pd_after": "after"})
 
 
 def _showcase(decisions: pd.DataFrame) -> list[str]:

@@ -52,7 +52,8 @@ def test_a_good_record_is_accepted():
 @pytest.mark.parametrize(
     ("changes", "field", "pattern"),
     [
-        ({"monthly_kwh": -5.0}, "monthly_kwh", r"field 'monthly_kwh' = -5.0: must be a number >= 0"),
+        ({"monthly_kwh": -5.0}, "monthly_kwh",
+         r"field 'monthly_kwh' = -5.0: must be a number >= 0"),
         ({"customer_class": "farm"}, "customer_class", "must be one of residential, commercial"),
         ({"current_ratio": ...}, "current_ratio", "required for commercial customers"),
         ({"months_connected": ...}, "months_connected", "required field is missing"),

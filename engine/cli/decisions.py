@@ -102,39 +102,34 @@ def demo_command(
 @app.command("report")
 @reports_errors
 def report_command(
-    decisions: Path = typer.Option(..., "--decisions", help="Decisions from 'gridcredit decide'."),
+    decisions: Path = typer.Option(Path("out/decisions.parquet"), "--decisions",
+                                   help="Decisions written by 'gridcredit decide'."),
     out: Path = typer.Option(Path("out/report.html"), "--out", help="The HTML file to write."),
-    outcomes: Path | None = typer.Option(
-        None, "--outcomes", help="Observed defaults: customer_id plus a 0/1 target column."),
-    target: str = typer.Option("default_12m", "--target", help="Target column in --outcomes."),
-    rejects: Path | None = typer.Option(None, "--rejects", help="Rejects CSV of the same run."),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="Observed outcomes: customer_id and a 0/1 default column."),
+    target: str = typer.Option("default_12m", "--target", help="Outcome column in --labels."),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", help="Rejects of the same run (default: beside --decisions)."),
     sensitivity: Path | None = typer.Option(
         None, "--sensitivity", help="sensitivity.csv from 'gridcredit sensitivity'."),
+    segment: str = typer.Option("consumption_class", "--segment",
+                                help="Segment for the policy-count chart."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
     home: Path | None = HOME,
 ) -> None:
     """Write the auditor report: one self-contained HTML file with charts and versions."""
-    import pandas as pd
-
-    from engine.demo import sensitivity_frame
+    from engine.batch import rejects_path
     from engine.frames import read_frame
-    from engine.report import write_report
+    from engine.report import labels_from, write_report
 
     engine = _load(home)
     frame = read_frame(decisions)
-    labels = None
-    if outcomes is not None:
-        observed = read_frame(outcomes)
-        for column in ("customer_id", target):
-            if column not in observed.columns:
-                raise InputError(f"{outcomes}: missing column '{column}' (use --target)")
-        by_id = observed.set_index(observed["customer_id"].astype(str))[target]
-        labels = pd.Series(by_id.reindex(frame["customer_id"].astype(str)).to_numpy(),
-                           index=frame.index)
+    bad = rejects or rejects_path(decisions)
     path = write_report(
-        out, frame, overwrite=overwrite, labels=labels,
-        rejects=read_frame(rejects) if rejects is not None else None,
-        sensitivity=sensitivity_frame(read_frame(sensitivity)) if sensitivity else None,
+        out, frame, overwrite=overwrite, segment=segment,
+        labels=labels_from(frame, read_frame(labels), column=target) if labels else None,
+        rejects=read_frame(bad) if bad.exists() else None,
+        sensitivity=read_frame(sensitivity) if sensitivity else None,
         versions=engine.versions(),
         band_edges=[b.lo for b in engine.bands[1:]],
     )
