@@ -43,7 +43,11 @@ def find_bin_dir() -> Path | None:
         if (path / "initdb").is_file() and (path / "pg_ctl").is_file():
             return path
     on_path = shutil.which("initdb")
-    return Path(on_path).parent if on_path else None
+    if on_path:
+        path = Path(on_path).resolve().parent
+        if (path / "pg_ctl").is_file():
+            return path
+    return None
 
 
 def _free_port() -> int:
@@ -96,8 +100,12 @@ class PostgresServer:
 
     def create_database(self, prefix: str = "t") -> str:
         """A new empty database; returns its URL."""
+        import psycopg
+
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name)
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user,
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def stop(self) -> None:
