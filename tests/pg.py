@@ -62,12 +62,14 @@ class PostgresServer:
     def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
         self.durable = durable
-        self.root = Path(tempfile.mkdtemp(prefix="gridcredit-pg-"))
+        self._as_root = os.geteuid() == 0
+        # as root the cluster belongs to 'postgres', which must reach the folder: /tmp always works
+        base = "/tmp" if self._as_root and os.path.isdir("/tmp") else None
+        self.root = Path(tempfile.mkdtemp(prefix="gridcredit-pg-", dir=base))
         self.data = self.root / "data"
         self.port = _free_port()
         self.user = "postgres"
         self._names = itertools.count(1)
-        self._as_root = os.geteuid() == 0
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin_dir / args[0]), *args[1:]]

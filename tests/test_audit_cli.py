@@ -87,6 +87,18 @@ def test_show_explains(db: str, fmt: str, expected: str) -> None:
     assert "band-A" in result.output and "lda-commercial-2026.1" in result.output
 
 
+def test_show_names_policies_with_catalogue_titles(tmp_path: Path) -> None:
+    path = str(tmp_path / "p.sqlite")
+    with open_log(path) as log:
+        log.append(make_decision(7, policies=True))
+    result = invoke("audit", "show", "d-00007", "--db", path, "--templates", TEMPLATES,
+                    "--catalogue", str(REPO / "policies" / "catalogue.yaml"))
+    assert result.exit_code == 0, result.output
+    assert "POLICIES (1)" in result.output
+    assert "  * Personalised service [personalised_service]" in result.output
+    assert "rule 'avg-personal' at rules/service-policies.yaml:30" in result.output
+
+
 def test_show_unknown_id_and_format(db: str) -> None:
     result = invoke("audit", "show", "d-404", "--db", db)
     assert result.exit_code == 2

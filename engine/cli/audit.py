@@ -51,10 +51,15 @@ def show_command(
     templates: Path = typer.Option(
         Path("policies/templates"), "--templates", help="Explanation template folder."
     ),
+    catalogue: Path = typer.Option(
+        Path("policies/catalogue.yaml"), "--catalogue",
+        help="Policy catalogue for policy titles (ids are shown when it is absent).",
+    ),
 ) -> None:
     """Print a logged decision and its plain-language explanation."""
     from engine.audit import open_log
     from engine.explanation import Explainer
+    from engine.policies import load_catalogue
 
     if format not in SHOW_FORMATS:
         raise InputError(f"unknown format '{format}': use one of {', '.join(SHOW_FORMATS)}")
@@ -63,7 +68,8 @@ def show_command(
     if format == "json":
         typer.echo(decision.to_json())
         return
-    typer.echo(Explainer(templates).render(decision, format), nl=False)
+    titles = {p.id: p.title for p in load_catalogue(catalogue)} if catalogue.is_file() else {}
+    typer.echo(Explainer(templates, titles).render(decision, format), nl=False)
 
 
 @audit_app.command("list")
