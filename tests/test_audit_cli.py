@@ -46,7 +46,7 @@ def test_verify_broken_names_row_decision_and_difference(db: str) -> None:
     assert result.output.splitlines() == [
         f"sqlite:///{db}: BROKEN at row 2 (decision d-00002): content edited: "
         "column as_of = '2025-01-01' but the payload says '2026-06-30'",
-        "1 rows before it verify; the log must not be trusted past them",
+        "rows intact before it: 1; do not trust the log from row 2 on",
     ]
 
 

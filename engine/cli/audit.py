@@ -38,7 +38,8 @@ def verify_command(db: str | None = DB) -> None:
         return
     who = f" (decision {report.decision_id})" if report.decision_id else ""
     typer.echo(f"{where}: BROKEN at row {report.first_broken}{who}: {report.reason}")
-    typer.echo(f"{report.rows:,} rows before it verify; the log must not be trusted past them")
+    typer.echo(f"rows intact before it: {report.rows:,}; do not trust the log from row "
+               f"{report.first_broken} on")
     raise typer.Exit(1)
 
 
