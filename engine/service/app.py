@@ -1,0 +1,98 @@
+"""``create_app(settings)``: the FastAPI application, its middleware and its routers.
+
+Order of the layers a request passes, outermost first: metrics (so refused
+requests are counted too), the body guard (size, media type, strict JSON),
+then routing, API-key dependencies and handlers. Routers found in optional
+modules (``engine.service.events_routes``) are mounted when the module is
+installed; see docs/service.md for the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from engine import __version__
+from engine.audit import DecisionLog
+from engine.decider import Engine
+from engine.errors import EngineError
+from engine.service.auth import KeyStore, require_role
+from engine.service.errors import install_handlers
+from engine.service.limits import BodyGuard
+from engine.service.metrics import MetricsMiddleware
+from engine.service.routes import VALIDATE_PATH, router
+from engine.service.settings import Settings
+from engine.service.state import ServiceState
+
+__all__ = ["PLUGIN_ROUTERS", "create_app", "create_app_from_env"]
+
+log = logging.getLogger("gridcredit.service")
+
+# Optional router modules: (module, role its routes need). Each exposes ``router: APIRouter``.
+PLUGIN_ROUTERS: tuple[tuple[str, str], ...] = (("engine.service.events_routes", "decide"),)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               decision_log: DecisionLog | None = None) -> FastAPI:
+    """The service for ``settings``; ``engine`` and ``decision_log`` may be given ready-made."""
+    settings = settings or Settings.load()
+    state = ServiceState(settings, engine=engine, decision_log=decision_log)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_sighup(state)))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            state.close()
+
+    app = FastAPI(
+        title="gridcredit decision service",
+        version=__version__,
+        description="Credit grades and differentiated service policies for electric power "
+                    "customers. Every decision is logged, hash-chained, before it is "
+                    "returned. Authenticate with `Authorization: Bearer <key>`.",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.state.keys = KeyStore(settings.keys_file)
+    install_handlers(app)
+    app.include_router(router)
+    for module_name, role in PLUGIN_ROUTERS:
+        if importlib.util.find_spec(module_name) is not None:
+            module = importlib.import_module(module_name)
+            app.include_router(module.router, dependencies=[Depends(require_role(role))])
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
+                       max_json_depth=settings.max_json_depth,
+                       multipart_paths=frozenset({VALIDATE_PATH}))
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory each worker calls: settings from the environment ``serve`` set."""
+    return create_app(Settings.from_env())
+
+
+async def _sighup(state: ServiceState) -> None:
+    """SIGHUP: reload the tables as ``POST /v1/tables:reload`` does, logging the outcome."""
+    try:
+        engine = await run_in_threadpool(state.reload)
+    except EngineError as exc:
+        log.error("SIGHUP reload refused, the active tables stay: %s", exc.message)
+        return
+    log.info("SIGHUP reload: tables %s active", engine.tables.version)
+
+

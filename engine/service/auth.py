@@ -1,0 +1,157 @@
+"""API keys with roles: ``decide``, ``audit`` and ``admin``.
+
+Keys are random 256-bit tokens made by ``gridcredit keys add``; the keys file
+keeps only their SHA-256. A fast hash is enough here (unlike passwords): a
+key has 256 bits of entropy, so no dictionary or brute force reaches it, and
+a per-request scrypt would cost more than the decision itself. The key
+arrives as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, never in
+the URL, so access logs never hold it; the service logs key names only.
+
+Keys file (YAML, written by the CLI)::
+
+    keys:
+      - name: billing-system
+        roles: [decide]
+        sha256: 9f2c...
+        created: 2026-11-30T10:00:00+00:00
+
+The file is re-read when it changes, so a new key works without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import Request
+
+from engine.errors import ConfigError
+from engine.service.errors import Forbidden, Unauthorized
+
+__all__ = ["KEY_PREFIX", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key", "require_role"]
+
+ROLES = ("decide", "audit", "admin")
+KEY_PREFIX = "gck_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as the service knows it: its name and roles, never the key itself."""
+
+    name: str
+    roles: frozenset[str]
+
+
+class KeyStore:
+    """The keys file, read once and again whenever its modification time changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._by_hash: dict[str, ApiKey] = {}
+
+    def lookup(self, key: str) -> ApiKey | None:
+        self._refresh()
+        return self._by_hash.get(hash_key(key))
+
+    def _refresh(self) -> None:
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp:
+            return
+        with self._lock:
+            self._by_hash = {k["sha256"]: ApiKey(k["name"], frozenset(k["roles"]))
+                             for k in read_keys(self.path)} if stamp else {}
+            self._stamp = stamp
+
+
+def read_keys(path: Path) -> list[dict[str, Any]]:
+    """The entries of a keys file, checked; a missing file has none."""
+    if not path.is_file():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"keys file is not valid YAML: {exc}", file=str(path)) from None
+    entries = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ConfigError("a keys file holds 'keys:' with a list of entries; create it with "
+                          "gridcredit keys add", file=str(path))
+    for i, e in enumerate(entries):
+        ok = (isinstance(e, dict) and isinstance(e.get("name"), str)
+              and isinstance(e.get("sha256"), str) and len(e["sha256"]) == 64
+              and isinstance(e.get("roles"), list) and set(e["roles"]) <= set(ROLES))
+        if not ok:
+            raise ConfigError(f"keys[{i}] needs name, sha256 (64 hex digits) and roles from "
+                              f"{', '.join(ROLES)}", file=str(path))
+    return entries
+
+
+def add_key(path: Path, name: str, roles: list[str]) -> str:
+    """Create a key, store its hash under ``name`` and return the key (shown once, never stored)."""
+    bad = [r for r in roles if r not in ROLES]
+    if not roles or bad:
+        raise ConfigError(f"role {bad[0] if bad else '(none)'!r}: give --role with one of "
+                          f"{', '.join(ROLES)}")
+    entries = read_keys(path)
+    if any(e["name"] == name for e in entries):
+        raise ConfigError(f"a key named {name!r} exists already: choose another name",
+                          file=str(path))
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    entries.append({"name": name, "roles": sorted(set(roles), key=ROLES.index),
+                    "sha256": hash_key(key),
+                    "created": datetime.now(UTC).isoformat(timespec="seconds")})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump({"keys": entries}, sort_keys=False))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return key
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def require_role(role: str) -> Callable[[Request], Coroutine[Any, Any, ApiKey]]:
+    """A FastAPI dependency: the caller's key must exist (else 401) and hold ``role`` (else 403)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+
+    async def dependency(request: Request) -> ApiKey:
+        key = _presented_key(request)
+        if key is None:
+            raise Unauthorized("no API key: send 'Authorization: Bearer <key>' "
+                               "(create one with gridcredit keys add NAME --role ROLE)")
+        found = request.app.state.keys.lookup(key)
+        if found is None:
+            raise Unauthorized("unknown API key: check the key, or create one with "
+                               "gridcredit keys add NAME --role ROLE")
+        if role not in found.roles:
+            raise Forbidden(f"key {found.name!r} lacks the role '{role}' this endpoint needs "
+                            f"(it has {', '.join(sorted(found.roles)) or 'none'})")
+        request.state.key_name = found.name
+        return found
+
+    dependency.__name__ = f"require_{role}"
+    return dependency

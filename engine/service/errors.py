@@ -1,0 +1,216 @@
+"""The one error shape of the service, and the handlers that produce it.
+
+Every 4xx and 5xx answer, whoever raises it (a handler, request validation,
+the body guard, routing, an unexpected bug), is this JSON::
+
+    {"status": 422, "code": "invalid_request", "message": "...",
+     "details": [{"path": "records.3.monthly_kwh", "value": -1, "message": "..."}]}
+
+``details`` is a list (possibly empty) whose items always carry ``path``: the
+field path inside the request (dotted, list positions as numbers), or
+``file:line`` for table problems. The service's own errors extend
+``engine.errors``::
+
+    EngineError
+    └── ServiceError                 HTTP 400
+        ├── BadRequestBody           400: malformed JSON, NaN/Infinity, too deep
+        ├── Unauthorized             401: no API key, or an unknown one
+        ├── Forbidden                403: the key lacks the role
+        ├── PayloadTooLarge          413: body above max_body_bytes
+        ├── UnsupportedMediaType     415: not application/json (or multipart for tables)
+        └── BatchTooLarge            422: more records than batch_limit
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import EngineError
+from engine.records import FIELDS
+
+__all__ = [
+    "BadRequestBody",
+    "BatchTooLarge",
+    "Forbidden",
+    "PayloadTooLarge",
+    "ServiceError",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "error_body",
+    "error_response",
+    "install_handlers",
+    "validation_details",
+]
+
+log = logging.getLogger("gridcredit.service")
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
+                 415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
+                 500: "internal_error", 503: "unavailable"}
+
+
+class ServiceError(EngineError):
+    """A request the service refuses before the engine sees it."""
+
+    http_status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self._details = details or []
+
+    def details(self) -> list[dict[str, Any]]:
+        return self._details
+
+
+class BadRequestBody(ServiceError):
+    code = "malformed_json"
+
+
+class Unauthorized(ServiceError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    http_status = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(ServiceError):
+    http_status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    http_status = 415
+    code = "unsupported_media_type"
+
+
+class BatchTooLarge(ServiceError):
+    http_status = 422
+    code = "batch_too_large"
+
+
+def error_body(status: int, code: str, message: str,
+               details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The one error shape; every detail gets a ``path``."""
+    return {"status": status, "code": code, "message": message,
+            "details": [_with_path(d) for d in details or []]}
+
+
+def error_response(status: int, code: str, message: str,
+                   details: list[dict[str, Any]] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, code, message, details), status_code=status,
+                        headers=headers)
+
+
+def engine_error_response(exc: EngineError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return error_response(exc.http_status, exc.code, exc.message, exc.details(), headers)
+
+
+def _with_path(detail: dict[str, Any]) -> dict[str, Any]:
+    if "path" in detail:
+        return detail
+    if detail.get("field") is not None:
+        path = str(detail["field"])
+    elif detail.get("file"):
+        path = f"{detail['file']}:{detail['line']}" if detail.get("line") else str(detail["file"])
+    else:
+        path = ""
+    out = {"path": path, **detail}
+    if "message" not in out and "rule" in out:
+        out["message"] = out["rule"]
+    return out
+
+
+_SPECS = {f.name: f for f in FIELDS}
+
+
+def validation_details(errors: list[dict[str, Any]], strip: int = 0) -> list[dict[str, Any]]:
+    """pydantic errors as details: field path, the value sent and the field's rule in words.
+
+    ``strip`` drops leading location parts (FastAPI's ``body``).
+    """
+    import difflib
+
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())][strip:]
+        message = str(err.get("msg", ""))
+        value = err.get("input")
+        if "__field__:" in message:
+            name = message.split("__field__:", 1)[1]
+            loc, value = [*loc, name], None
+            message = "required for non-residential customers (financial status); supply it"
+        elif err.get("type") == "extra_forbidden":
+            close = difflib.get_close_matches(loc[-1] if loc else "", list(_SPECS), n=1)
+            message = "unknown field" + (f" (did you mean '{close[0]}'?)" if close else "")
+        elif err.get("type") == "missing":
+            message, value = "required field is missing", None
+        elif loc and loc[-1] in _SPECS:
+            message = f"{_SPECS[loc[-1]].rule()} ({message})"
+        out.append({"path": ".".join(loc), "value": _safe(value), "message": message})
+    return out
+
+
+def _safe(value: Any) -> Any:
+    """A value as JSON can carry it, shortened so an error never echoes a huge input."""
+    if isinstance(value, dict | list):
+        text = repr(value)
+        return text if len(text) <= 200 else text[:197] + "..."
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return str(value)
+    if value is not None and not isinstance(value, bool | int | float | str):
+        value = str(value)
+    if isinstance(value, str) and len(value) > 200:
+        return value[:197] + "..."
+    return value
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Route every error through ``error_body``."""
+
+    @app.exception_handler(EngineError)
+    async def _engine(_request: Request, exc: EngineError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.error("%s: %s", exc.code, exc.message)
+        return engine_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = validation_details(list(exc.errors()))
+        for d in details:
+            if d["path"].startswith("body."):
+                d["path"] = d["path"][len("body."):]
+            elif d["path"] == "body":
+                d["path"] = ""
+        first = details[0] if details else {"path": "", "message": "invalid request"}
+        where = f"'{first['path']}'" if first["path"] else "the request body"
+        return error_response(422, "invalid_request", f"{where}: {first['message']}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 404 and message == "Not Found":
+            message = "no such endpoint: see /docs for the routes this service offers"
+        if exc.status_code == 405:
+            message = "method not allowed on this endpoint: see /docs"
+        return error_response(exc.status_code, code, message, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return error_response(500, "internal_error",
+                              "the service failed on this request; it keeps serving, and the "
+                              "error is in its log", [])

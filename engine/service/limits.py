@@ -1,0 +1,144 @@
+"""The body guard: size, media type and strict JSON, checked before any handler parses.
+
+A pure ASGI middleware so that a 50 MB body is refused from its
+``Content-Length`` (or, without one, as soon as the stream passes the limit)
+and never held in memory whole. JSON bodies are parsed once here with the
+rules the engine needs and Python's ``json`` does not apply by default:
+``NaN``/``Infinity`` are refused, and so is nesting deeper than the limit.
+The checked bytes are handed on unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.service.errors import (
+    BadRequestBody,
+    PayloadTooLarge,
+    ServiceError,
+    UnsupportedMediaType,
+    engine_error_response,
+)
+
+__all__ = ["BodyGuard", "check_depth", "strict_json"]
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadRequestBody(f"{name} is not a JSON number: send finite numbers only",
+                         [{"path": "", "value": name, "message": "NaN and Infinity are refused"}])
+
+
+def strict_json(raw: bytes, max_depth: int) -> Any:
+    """Parse JSON as the service accepts it: UTF-8, finite numbers, bounded nesting."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequestBody(f"the body is not UTF-8 (byte {exc.start}): send UTF-8 JSON") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequestBody(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+            [{"path": "", "value": None, "message": exc.msg, "line": exc.lineno,
+              "column": exc.colno}]) from None
+    except RecursionError:
+        raise BadRequestBody(f"JSON nested too deep: at most {max_depth} levels") from None
+    check_depth(value, max_depth)
+    return value
+
+
+def check_depth(value: Any, max_depth: int) -> None:
+    """Refuse containers nested deeper than ``max_depth`` (iteratively: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > max_depth:
+                raise BadRequestBody(f"JSON nested {depth} levels deep: at most {max_depth}")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+class BodyGuard:
+    """Refuse oversized, mistyped or non-strict request bodies with the one error shape.
+
+    ``multipart_paths`` take ``multipart/form-data``; every other body must be
+    ``application/json``.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int,
+                 multipart_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+        self.multipart_paths = multipart_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._read(scope, receive)
+        except ServiceError as exc:
+            await engine_error_response(exc)(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, scope: Scope, receive: Receive) -> bytes:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        limit = self.max_body_bytes
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise BadRequestBody(f"Content-Length {length!r} is not a number")
+            if int(length) > limit:
+                raise self._too_large(int(length))
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise self._too_large(size, partial=True)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if not body:
+            return body
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        if scope["path"] in self.multipart_paths:
+            if media != "multipart/form-data":
+                raise UnsupportedMediaType(
+                    f"Content-Type {media or '(none)'!r}: send the table files as "
+                    "multipart/form-data (curl -F files=@rules/grades.yaml ...)")
+            return body
+        if media != "application/json":
+            raise UnsupportedMediaType(
+                f"Content-Type {media or '(none)'!r}: send application/json")
+        strict_json(body, self.max_json_depth)
+        return body
+
+    def _too_large(self, size: int, partial: bool = False) -> PayloadTooLarge:
+        got = f"more than {self.max_body_bytes:,}" if partial else f"{size:,}"
+        return PayloadTooLarge(
+            f"request body of {got} bytes is over the limit of {self.max_body_bytes:,}: "
+            "send fewer records per request (or raise max_body_bytes)",
+            [{"path": "", "value": size, "message": f"at most {self.max_body_bytes} bytes"}])

@@ -1,0 +1,81 @@
+"""Prometheus metrics: requests and latency by route, decisions by grade and policy.
+
+Each application owns its registry, so several apps in one process (tests)
+never share counters. Routes are labelled by their template
+(``/v1/decisions/{decision_id}``), never by the raw path, to keep the label
+set small. With several uvicorn workers each worker counts its own requests;
+the scraper sees whichever worker answers (see docs/service.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest as _generate
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.decision import Decision
+
+__all__ = ["CONTENT_TYPE", "Metrics", "MetricsMiddleware"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The service's counters and histograms in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("gridcredit_http_requests", "HTTP requests answered.",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("gridcredit_http_request_duration_seconds",
+                                 "Time from request to the last response byte.",
+                                 ["method", "route"], buckets=_BUCKETS, registry=self.registry)
+        self.decisions = Counter("gridcredit_decisions", "Decisions made and logged, by grade.",
+                                 ["grade"], registry=self.registry)
+        self.policies = Counter("gridcredit_policies", "Policies given in logged decisions.",
+                                ["policy"], registry=self.registry)
+        self.reloads = Counter("gridcredit_table_reloads", "Table reloads by outcome.",
+                               ["outcome"], registry=self.registry)
+
+    def count_decisions(self, decisions: Iterable[Decision]) -> None:
+        for d in decisions:
+            self.decisions.labels(d.grade.grade).inc()
+            for p in d.policies:
+                self.policies.labels(p.policy_id).inc()
+
+    def render(self) -> bytes:
+        return _generate(self.registry)
+
+
+class MetricsMiddleware:
+    """Time every HTTP request and count it by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "<unmatched>"
+            method = scope["method"]
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)

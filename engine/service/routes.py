@@ -1,0 +1,243 @@
+"""The service's routes: decisions, explanations, tables, health and metrics.
+
+Handlers parse, authorise, call the library and return; every refusal is an
+``EngineError`` that ``engine.service.errors`` turns into the one error shape.
+A decision is written to the log before its response is sent: the handler
+awaits the append, and a log that cannot be written answers 503 instead of
+an unlogged decision.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import PurePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine import __version__
+from engine.decision import Decision
+from engine.errors import EngineError, InputError
+from engine.records import CustomerRecord
+from engine.service.auth import require_role
+from engine.service.errors import BatchTooLarge, error_body, validation_details
+from engine.service.metrics import CONTENT_TYPE
+from engine.service.state import ServiceState
+
+__all__ = ["VALIDATE_PATH", "router"]
+
+VALIDATE_PATH = "/v1/tables:validate"
+DECISION_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
+_TABLE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.ya?ml$")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/ErrorBody"}}}}
+    for code, text in [(400, "Malformed JSON, NaN/Infinity or nesting too deep"),
+                       (401, "No API key, or an unknown one"),
+                       (403, "The key lacks the role"),
+                       (413, "Body over the size limit"),
+                       (415, "Wrong Content-Type"),
+                       (422, "A field broke its rule (details name the path and value)"),
+                       (503, "The decision log cannot be written")]
+}
+
+router = APIRouter()
+
+DecideKey = Depends(require_role("decide"))
+AuditKey = Depends(require_role("audit"))
+AdminKey = Depends(require_role("admin"))
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    path: str = Field(description="Field path in the request, or file:line for table problems.")
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every 4xx and 5xx answer."""
+
+    status: int
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    records: list[dict[str, Any]] = Field(
+        description="Customer records (each as for POST /v1/decisions); at most the "
+                    "service's batch_limit.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/CustomerRecord"}})
+
+
+class BatchItem(BaseModel):
+    index: int
+    ok: bool
+    decision: dict[str, Any] | None = None
+    error: ErrorBody | None = None
+
+
+class BatchResponse(BaseModel):
+    decided: int
+    refused: int
+    items: list[BatchItem]
+
+
+class Validation(BaseModel):
+    ok: bool
+    version: str | None
+    content_hash: str | None
+    tables: dict[str, str]
+    findings: list[dict[str, Any]]
+
+
+def _state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+def _payload(decision: Decision) -> dict[str, Any]:
+    return decision.model_dump(mode="json")
+
+
+@router.post("/v1/decisions", tags=["decisions"], response_model=None, responses=_ERRORS,
+             summary="Decide for one customer record; logged before the answer")
+async def decide(record: CustomerRecord, request: Request,  # type: ignore[valid-type]
+                 _key: Any = DecideKey) -> dict[str, Any]:
+    state = _state(request)
+    engine = state.engine
+    decision = await run_in_threadpool(state.decide, engine, record)
+    await run_in_threadpool(state.log.append, decision)
+    state.metrics.count_decisions([decision])
+    return _payload(decision)
+
+
+@router.post("/v1/decisions:batch", tags=["decisions"], response_model=BatchResponse,
+             responses=_ERRORS,
+             summary="Decide for many records; each item succeeds or fails on its own")
+async def decide_batch(batch: BatchRequest, request: Request,
+                       _key: Any = DecideKey) -> BatchResponse:
+    state = _state(request)
+    limit = state.settings.batch_limit
+    if len(batch.records) > limit:
+        raise BatchTooLarge(
+            f"{len(batch.records)} records in one batch: at most {limit}; split the batch",
+            [{"path": "records", "value": len(batch.records), "message": f"at most {limit}"}])
+    engine = state.engine
+    items, decisions = await run_in_threadpool(_decide_each, state, engine, batch.records)
+    if decisions:
+        await run_in_threadpool(state.log.append_many, decisions)
+        state.metrics.count_decisions(decisions)
+    return BatchResponse(decided=len(decisions), refused=len(items) - len(decisions),
+                         items=items)
+
+
+def _decide_each(state: ServiceState, engine: Any, records: list[dict[str, Any]]
+                 ) -> tuple[list[BatchItem], list[Decision]]:
+    items: list[BatchItem] = []
+    decisions: list[Decision] = []
+    for i, raw in enumerate(records):
+        try:
+            record = CustomerRecord.model_validate(raw)
+            decision = state.decide(engine, record)
+        except ValidationError as exc:
+            details = validation_details(list(exc.errors()))
+            for d in details:
+                d["path"] = f"records.{i}.{d['path']}" if d["path"] else f"records.{i}"
+            items.append(BatchItem(index=i, ok=False, error=ErrorBody(**error_body(
+                422, "invalid_record", f"'{details[0]['path']}': {details[0]['message']}",
+                details))))
+            continue
+        except EngineError as exc:
+            items.append(BatchItem(index=i, ok=False, error=ErrorBody(**error_body(
+                exc.http_status, exc.code, exc.message, exc.details()))))
+            continue
+        decisions.append(decision)
+        items.append(BatchItem(index=i, ok=True, decision=_payload(decision)))
+    return items, decisions
+
+
+DecisionId = Annotated[str, Path(pattern=DECISION_ID, description="A logged decision's id.")]
+
+
+@router.get("/v1/decisions/{decision_id}", tags=["audit"], response_model=None,
+            responses=_ERRORS, summary="A logged decision, digest checked")
+async def get_decision(decision_id: DecisionId, request: Request,
+                       _key: Any = AuditKey) -> dict[str, Any]:
+    decision = await run_in_threadpool(_state(request).log.get, decision_id)
+    return _payload(decision)
+
+
+_MEDIA = {"text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8",
+          "html": "text/html; charset=utf-8"}
+
+
+@router.get("/v1/decisions/{decision_id}/explanation", tags=["audit"], responses={
+    **_ERRORS, 200: {"content": {m.split(";")[0]: {"schema": {"type": "string"}}
+                                 for m in _MEDIA.values()}}},
+    response_class=Response, summary="Plain-language explanation of a logged decision")
+async def explain(decision_id: DecisionId, request: Request,
+                  format: Literal["text", "md", "html"] = Query("text"),
+                  _key: Any = AuditKey) -> Response:
+    state = _state(request)
+    decision = await run_in_threadpool(state.log.get, decision_id)
+    text = state.engine.explain(decision, format)
+    return Response(text, media_type=_MEDIA[format])
+
+
+@router.get("/v1/tables", tags=["tables"], responses=_ERRORS,
+            summary="Active table set: versions and content hashes")
+async def tables(request: Request, _key: Any = AuditKey) -> dict[str, Any]:
+    engine = _state(request).engine
+    home = engine.config.home.resolve()
+    return {**engine.versions(),
+            "files": {t.name: _shown(t.file, home) for t in engine.tables.tables}}
+
+
+def _shown(file: str, home: Any) -> str:
+    try:
+        return PurePath(file).relative_to(home).as_posix()
+    except ValueError:
+        return file
+
+
+@router.post("/v1/tables:reload", tags=["tables"], responses=_ERRORS,
+             summary="Load the rules folder; only a clean set replaces the active one")
+async def reload(request: Request, _key: Any = AdminKey) -> dict[str, Any]:
+    engine = await run_in_threadpool(_state(request).reload)
+    return {"reloaded": True, **engine.versions()}
+
+
+@router.post(VALIDATE_PATH, tags=["tables"], response_model=Validation, responses=_ERRORS,
+             summary="Check posted table files as a set; nothing changes")
+async def validate(request: Request,
+                   files: Annotated[list[UploadFile],
+                                    File(description="Table files (*.yaml).")],
+                   _key: Any = AdminKey) -> Validation:
+    contents: dict[str, bytes] = {}
+    for f in files:
+        name = os.path.basename(f.filename or "")
+        if not _TABLE_FILE.match(name):
+            raise InputError(f"file {f.filename!r}: give table files named like grades.yaml")
+        if name in contents:
+            raise InputError(f"file {name!r} posted twice: each table file once")
+        contents[name] = await f.read()
+    result = await run_in_threadpool(_state(request).validate, contents)
+    return Validation(**result.__dict__)
+
+
+@router.get("/healthz", tags=["service"], summary="Liveness and the active table set")
+async def healthz(request: Request) -> dict[str, Any]:
+    engine = _state(request).engine
+    return {"status": "ok", "engine_version": __version__, "pid": os.getpid(),
+            "tables_version": engine.tables.version,
+            "tables_content_hash": engine.tables.content_hash}
+
+
+@router.get("/metrics", tags=["service"], response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+            summary="Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    return Response(_state(request).metrics.render(), media_type=CONTENT_TYPE)

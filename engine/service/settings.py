@@ -1,0 +1,131 @@
+"""Service settings: a YAML file and/or environment variables, resolved once at start.
+
+Every worker process builds its settings from the same sources, so
+``gridcredit serve --workers N`` passes them through the environment and each
+worker reads them back with ``Settings.from_env()``.
+
+YAML keys (all optional)::
+
+    home: /srv/gridcredit           # project folder with rules/, models/, policies/
+    db: out/decisions.sqlite        # decision log: SQLite path or postgresql:// URL
+    keys_file: out/api-keys.yaml    # API keys (hashes only), see gridcredit keys add
+    batch_limit: 100                # records per POST /v1/decisions:batch
+    max_body_bytes: 1048576         # request bodies above this get 413 before parsing
+    max_json_depth: 32              # deeper JSON gets 400
+
+Environment variables override the file: ``GRIDCREDIT_HOME``,
+``GRIDCREDIT_DB``, ``GRIDCREDIT_KEYS``, ``GRIDCREDIT_BATCH_LIMIT``,
+``GRIDCREDIT_MAX_BODY_BYTES``, ``GRIDCREDIT_MAX_JSON_DEPTH``; the file itself
+is ``GRIDCREDIT_SERVICE_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import ConfigError
+
+__all__ = ["CONFIG_ENV", "DEFAULT_KEYS_FILE", "Settings"]
+
+CONFIG_ENV = "GRIDCREDIT_SERVICE_CONFIG"
+DEFAULT_KEYS_FILE = Path("out/api-keys.yaml")
+
+_ENV = {
+    "home": "GRIDCREDIT_HOME",
+    "db": "GRIDCREDIT_DB",
+    "keys_file": "GRIDCREDIT_KEYS",
+    "batch_limit": "GRIDCREDIT_BATCH_LIMIT",
+    "max_body_bytes": "GRIDCREDIT_MAX_BODY_BYTES",
+    "max_json_depth": "GRIDCREDIT_MAX_JSON_DEPTH",
+}
+_INTS = {"batch_limit": (1, 100_000), "max_body_bytes": (1024, 1 << 30),
+         "max_json_depth": (2, 1000)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one service instance needs; paths are as given (relative to the working folder)."""
+
+    home: Path | None = None
+    db: str | None = None
+    keys_file: Path = DEFAULT_KEYS_FILE
+    batch_limit: int = 100
+    max_body_bytes: int = 1_048_576
+    max_json_depth: int = 32
+
+    @classmethod
+    def load(cls, file: str | Path | None = None,
+             env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then the YAML file, then the environment, then explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        file = file or env.get(CONFIG_ENV) or None
+        if file is not None:
+            values.update(_read_yaml(Path(file)))
+        for name, var in _ENV.items():
+            if env.get(var):
+                values[name] = env[var]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls._coerce(values, str(file) if file else "environment")
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Settings of a uvicorn worker: the config file and variables ``serve`` exported."""
+        return cls.load()
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that make ``from_env`` in a worker return these settings."""
+        out = {}
+        for name, var in _ENV.items():
+            value = getattr(self, name)
+            if value is not None:
+                out[var] = str(value)
+        return out
+
+    @classmethod
+    def _coerce(cls, values: dict[str, Any], source: str) -> Settings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown service setting(s) {', '.join(unknown)}: "
+                              f"use {', '.join(sorted(known))}", file=source)
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in _INTS:
+                lo, hi = _INTS[name]
+                try:
+                    number = int(value)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{name} = {value!r}: give a whole number "
+                                      f"from {lo} to {hi}", file=source) from None
+                if not lo <= number <= hi:
+                    raise ConfigError(f"{name} = {number}: give a whole number from {lo} to {hi}",
+                                      file=source)
+                out[name] = number
+            elif name in ("home", "keys_file"):
+                out[name] = Path(str(value)).expanduser()
+            else:
+                out[name] = str(value)
+        return cls(**out)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"service config not found: give an existing YAML file with --config "
+                          f"or ${CONFIG_ENV}", file=str(path))
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
+                          line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise ConfigError("a service config is a mapping of setting: value", file=str(path))
+    return data

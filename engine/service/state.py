@@ -1,0 +1,150 @@
+"""The service's state: the active engine, the decision log, and how tables are swapped.
+
+The active engine is one immutable ``Engine`` behind one attribute. A request
+reads the attribute once and decides on that object to the end, so a reload
+that swaps the attribute never changes a decision in flight. A new table set
+replaces the old only after it loads and passes every check ``gridcredit
+rules check`` runs (static findings and the tables' own examples); otherwise
+the old set stays and the caller gets the errors.
+
+durable-rules is not thread-safe. The executor already serialises each Host
+behind its own lock; the service goes further and lets only one thread at a
+time into durable-rules at all (``durable_lock``), because a reload runs the
+new set's examples on a second Host while decisions run on the first.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.audit import DecisionLog, open_log
+from engine.decider import Engine, load
+from engine.decision import Decision
+from engine.errors import TableError, TableSetError
+from engine.service.metrics import Metrics
+from engine.service.settings import Settings
+from engine.tables import Finding, TableSet, check_table_set, load_table_set, run_examples
+
+__all__ = ["ServiceState", "TablesRejected", "Validation"]
+
+log = logging.getLogger("gridcredit.service")
+
+
+class TablesRejected(TableError):
+    """A table set that loaded but failed the checks; the active set stays in force."""
+
+    http_status = 422
+    code = "tables_rejected"
+
+    def __init__(self, findings: list[Finding]) -> None:
+        first = findings[0]
+        super().__init__(f"{first.message} ({len(findings)} finding(s); the active tables "
+                         "stay in force)", file=first.file, line=first.line,
+                         rule_id=first.subject)
+        self.findings = findings
+
+    def details(self) -> list[dict[str, Any]]:
+        return [_finding(f) for f in self.findings]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What checking a table set found: ``ok`` only when it loads with no findings."""
+
+    ok: bool
+    version: str | None
+    content_hash: str | None
+    tables: dict[str, str]
+    findings: list[dict[str, Any]]
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {"path": f"{f.file}:{f.line}", "file": f.file, "line": f.line, "subject": f.subject,
+            "kind": f.kind, "message": f.message}
+
+
+class ServiceState:
+    """Settings, the active engine, the log and the metrics of one service process."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None,
+                 decision_log: DecisionLog | None = None) -> None:
+        self.settings = settings
+        self.engine: Engine = engine if engine is not None else load(settings.home)
+        self.log: DecisionLog = decision_log if decision_log is not None else open_log(
+            settings.db)
+        self.metrics = Metrics()
+        self.durable_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ deciding
+
+    def decide(self, engine: Engine, record: Any) -> Decision:
+        """One decision on ``engine`` (the one the request started with)."""
+        with self.durable_lock:
+            return engine.decide(record)
+
+    # ------------------------------------------------------------------ tables
+
+    def check(self, table_set: TableSet) -> list[Finding]:
+        """Everything ``gridcredit rules check`` reports: static findings, then examples."""
+        findings = check_table_set(table_set, examples=False)
+        with self.durable_lock:
+            findings += run_examples(table_set)
+        return findings
+
+    def reload(self) -> Engine:
+        """Load the rules folder, check it, and make it active only if it is clean."""
+        with self._reload_lock:
+            current = self.engine
+            try:
+                table_set = load_table_set(current.config.rules_dir, current.catalogue)
+            except TableError:
+                self.metrics.reloads.labels("refused").inc()
+                raise
+            findings = self.check(table_set)
+            if findings:
+                self.metrics.reloads.labels("refused").inc()
+                raise TablesRejected(findings)
+            self.engine = current.with_tables(table_set)
+            self.metrics.reloads.labels("loaded").inc()
+            log.info("tables %s (sha256 %s) active", table_set.version,
+                     table_set.content_hash[:12])
+            return self.engine
+
+    def validate(self, files: dict[str, bytes]) -> Validation:
+        """Check posted table files as a set of their own; the active set is untouched."""
+        with tempfile.TemporaryDirectory(prefix="gridcredit-validate-") as tmp:
+            for name, content in files.items():
+                (Path(tmp) / name).write_bytes(content)
+            try:
+                table_set = load_table_set(tmp, self.engine.catalogue)
+            except TableError as exc:
+                errors = exc.errors if isinstance(exc, TableSetError) else [exc]
+                return Validation(False, None, None, {},
+                                  [_error_finding(e, tmp) for e in errors])
+            findings = [_finding(f) for f in self.check(table_set)]
+        for f in findings:
+            f["file"] = _shown(f["file"], tmp)
+            f["path"] = f"{f['file']}:{f['line']}"
+        return Validation(not findings, table_set.version, table_set.content_hash,
+                          dict(table_set.versions), findings)
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def _shown(file: str, tmp: str) -> str:
+    """A posted file by the name it was posted under, not the temporary folder."""
+    return Path(file).name if str(file).startswith(tmp) else str(file)
+
+
+def _error_finding(e: TableError, tmp: str) -> dict[str, Any]:
+    file = _shown(e.file, tmp)
+    message = e.reason + (f" (did you mean '{e.suggestion}'?)" if e.suggestion else "")
+    return {"path": f"{file}:{e.line}" if e.line else file, "file": file, "line": e.line,
+            "subject": e.rule_id or "", "kind": "load", "message": message}
