@@ -1,17 +1,28 @@
-"""Whole customer bases: validate, score and decide column-wise, chunk by chunk.
+"""Whole customer bases: validate, score and decide column-wise, chunk by chunk, resumably.
 
 The batch path runs the same stages as ``Engine.decide`` (records, facts,
 indicators, score, tables) over whole frames with the vectorised table
 executor, and writes one flat row per customer. Rows that fail validation go
 to a rejects file beside the output with the field and the reason, so that
 rows in = rows decided + rows rejected, always.
+
+A run never holds more than one chunk in memory. Each finished chunk is
+written as a numbered part file in a folder beside the output
+(``decisions.parquet.parts/``) and recorded in that folder's ``manifest.json``;
+only when every chunk is done are the parts assembled into the output and the
+folder removed. An interrupted run therefore leaves complete chunks behind,
+and ``resume=True`` continues after the last of them: no row is decided twice
+and none is lost. ``engine.scaleout`` drives the same run from Dask workers.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,13 +36,25 @@ from engine import scale as master_scale
 from engine.errors import FrameError
 from engine.facts import frame_facts
 from engine.frames import FORMATS
-from engine.records import validate_frame
-from engine.tables import FIRED_PREFIX
+from engine.records import FIELDS, validate_frame
+from engine.tables.vectorised import combinations, evaluate
 
 if TYPE_CHECKING:
     from engine.decider import Engine
 
-__all__ = ["DECISION_COLUMNS", "BatchSummary", "decide_file", "decide_frame", "rejects_path"]
+__all__ = [
+    "DECISION_COLUMNS",
+    "REJECT_COLUMNS",
+    "STAGES",
+    "BatchRun",
+    "BatchSummary",
+    "decide_file",
+    "decide_frame",
+    "explain_customers",
+    "parts_path",
+    "read_chunks",
+    "rejects_path",
+]
 
 REASONS = 4
 DECISION_COLUMNS = (
@@ -43,52 +66,126 @@ DECISION_COLUMNS = (
 REJECT_COLUMNS = ("row", "customer_id", "field", "value", "reason")
 DECISION_SCHEMA = pa.schema([(c, pa.float64() if c in ("z", "pd") else pa.string())
                              for c in DECISION_COLUMNS])
+REJECT_SCHEMA = pa.schema([("row", pa.int64())] + [(c, pa.string()) for c in REJECT_COLUMNS[1:]])
+STAGES = ("read", "validate", "score", "tables", "assemble", "write")
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "gridcredit.batch/1"
+_SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 
 
-def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+# --------------------------------------------------------------------------- one frame
+
+def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
+                 timings: dict[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decide every valid row of ``frame``; return ``(decisions, rejects)``.
 
-    ``first_row`` numbers the rejects when ``frame`` is one chunk of a larger input.
+    ``first_row`` numbers the rejects when ``frame`` is one chunk of a larger
+    input; ``timings`` (stage -> seconds) is added to, so a run can say where
+    its time went.
     """
+    clock = _Clock(timings)
     accepted, rejects = validate_frame(frame)
     rejects = rejects.assign(row=rejects["row"] + first_row)
     if accepted.empty:
+        clock.lap("validate")
         return _empty_decisions(), rejects
     facts = frame_facts(accepted)
+    clock.lap("validate")
     scored = engine.registry.score_frame(facts)
     facts["z"] = scored["z"].to_numpy()
     facts["pd"] = scored["pd"].to_numpy()
-    decided = engine.tables.decide_frame(facts)
+    clock.lap("score")
+    tables = _table_columns(engine, facts)
+    clock.lap("tables")
 
-    grade_table = next(t for t in engine.tables.tables if "grade" in t.outputs)
-    grade_rule = decided[FIRED_PREFIX + grade_table.name].map(lambda ids: ids[0] if ids else None)
-    band_ids = {rid for table, rid in engine.band_rules if table == grade_table.name}
-    is_band = grade_rule.isin(band_ids).to_numpy()
-    bands = np.array([b.grade for b in engine.bands], dtype=object)
+    n = len(facts)
     pd_values = facts["pd"].to_numpy(dtype=float)
-    out = {
-        "customer_id": facts["customer_id"].astype(str).to_numpy(),
-        "customer_class": facts["customer_class"].astype(str).to_numpy(),
-        "as_of": pd.to_datetime(facts["as_of"]).dt.strftime("%Y-%m-%d").to_numpy(),
-        "model_id": scored["model_id"].to_numpy(dtype=object),
+    bands = pd.Categorical.from_codes(master_scale.assign(pd_values, engine.bands),
+                                      categories=[b.grade for b in engine.bands])
+    as_of = pd.to_datetime(facts["as_of"]).to_numpy()
+    day_codes, days = pd.factorize(as_of)
+    out: dict[str, Any] = {
+        "customer_id": _objects(facts["customer_id"]),
+        "customer_class": _objects(facts["customer_class"]),
+        "as_of": pd.Categorical.from_codes(
+            day_codes, categories=np.datetime_as_string(np.asarray(days, dtype="datetime64[D]"))),
+        "model_id": _objects(scored["model_id"]),
         "z": facts["z"].to_numpy(dtype=float),
         "pd": pd_values,
-        "band_grade": bands[master_scale.assign(pd_values, engine.bands)],
-        "grade": decided["grade"].to_numpy(dtype=object),
-        "grade_rule": grade_rule.to_numpy(dtype=object),
-        "override": np.where(is_band, None, grade_rule.to_numpy(dtype=object)),
+        "band_grade": bands,
+        **tables,
     }
-    for name in ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier"):
-        out[name] = decided[name].to_numpy(dtype=object)
-    out["policies"] = decided["policies"].map(";".join).to_numpy(dtype=object)
     for i in range(1, REASONS + 1):
         column = f"reason_{i}"
-        out[column] = (scored[column].to_numpy(dtype=object) if column in scored
-                       else np.full(len(facts), None, dtype=object))
-    out["table_version"] = np.full(len(facts), engine.tables.version, dtype=object)
-    out["table_hash"] = np.full(len(facts), engine.tables.content_hash, dtype=object)
-    return pd.DataFrame(out, index=accepted.index), rejects
+        out[column] = (_objects(scored[column]) if column in scored
+                       else np.full(n, None, dtype=object))
+    out["table_version"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                                     categories=[engine.tables.version])
+    out["table_hash"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                                  categories=[engine.tables.content_hash])
+    decisions = pd.DataFrame({c: _column(out[c], accepted.index) for c in DECISION_COLUMNS},
+                             index=accepted.index)
+    clock.lap("assemble")
+    return decisions, rejects
+
+
+def _table_columns(engine: Engine, facts: pd.DataFrame) -> dict[str, Any]:
+    """Grade, grade rule, override, segments and policies from the vectorised executor.
+
+    ``evaluate`` gives each table's effective rule masks and the output fields;
+    the fired grade rule and the policy list are read off those masks once per
+    distinct combination of rules, never once per row. Policies keep the
+    per-decision order: by the first rule, in execution order, that gave each.
+    """
+    ts = engine.tables
+    ev = evaluate(ts.tables, facts)
+    n = len(facts)
+    grade_table = next(t for t in ts.tables if "grade" in t.outputs)
+    eff = ev.effective[grade_table.name]
+    fired = eff.any(axis=0)
+    winner = np.where(fired, eff.argmax(axis=0), len(grade_table.rules))
+    rule_ids = [r.id for r in grade_table.rules]
+    band_ids = {rid for table, rid in engine.band_rules if table == grade_table.name}
+    grade_rule = pd.Categorical.from_codes(
+        np.where(fired, winner, -1), categories=rule_ids) if rule_ids else np.full(n, None)
+    override_codes = np.array([-1 if rid in band_ids else i for i, rid in enumerate(rule_ids)]
+                              + [-1])[winner]
+    out: dict[str, Any] = {
+        "grade": _objects(ev.outputs["grade"]),
+        "grade_rule": grade_rule,
+        "override": pd.Categorical.from_codes(override_codes, categories=rule_ids),
+    }
+    for name in _SEGMENTS:
+        out[name] = _objects(ev.outputs.get(name, np.full(n, None, dtype=object)))
+
+    masks: list[np.ndarray] = []
+    gives: list[tuple[str, ...]] = []
+    for t in ts.tables:
+        for r in t.rules:
+            if r.policies:
+                masks.append(ev.effective[t.name][r.index])
+                gives.append(tuple(a.policy_id for a in r.policies))
+    stacked = np.vstack(masks) if masks else np.zeros((0, n), dtype=bool)
+    inverse, combos = combinations(stacked)
+    texts = [";".join(dict.fromkeys(p for i in combo for p in gives[i])) for combo in combos]
+    text_codes, distinct = pd.factorize(pd.Index(texts, dtype=object))
+    out["policies"] = pd.Categorical.from_codes(text_codes[inverse],
+                                                categories=distinct.astype(object))
+    return out
+
+
+def _objects(values: Any) -> np.ndarray:
+    """Values as an object array, nulls as None (no per-row string conversion)."""
+    arr = np.array(pd.Series(values).to_numpy(dtype=object), dtype=object, copy=True)
+    arr[pd.isna(arr)] = None
+    return arr
+
+
+def _column(values: Any, index: pd.Index) -> pd.Series:
+    if isinstance(values, pd.Categorical):
+        return pd.Series(values, index=index)
+    arr = np.asarray(values)
+    return pd.Series(arr, index=index, dtype=object if arr.dtype == object else arr.dtype)
 
 
 def _empty_decisions() -> pd.DataFrame:
@@ -96,7 +193,19 @@ def _empty_decisions() -> pd.DataFrame:
                          for c in DECISION_COLUMNS})
 
 
-# --------------------------------------------------------------------------- files
+class _Clock:
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
+        self.last = now
+
+
+# --------------------------------------------------------------------------- summary
 
 @dataclass
 class BatchSummary:
@@ -108,19 +217,25 @@ class BatchSummary:
     decided: int = 0
     rejected: int = 0
     seconds: float = 0.0
+    chunks: int = 0
+    resumed_chunks: int = 0
     grades: Counter = field(default_factory=Counter)
     policies: Counter = field(default_factory=Counter)
     reject_reasons: Counter = field(default_factory=Counter)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, decisions: pd.DataFrame, rejects: pd.DataFrame, rows: int) -> None:
-        self.rows_in += rows
-        self.decided += len(decisions)
-        self.rejected += len(rejects)
-        self.grades.update(decisions["grade"].value_counts().to_dict())
-        for ids, n in decisions["policies"].value_counts().items():
-            for pid in filter(None, str(ids).split(";")):
-                self.policies[pid] += int(n)
-        self.reject_reasons.update(rejects["field"].value_counts().to_dict())
+        self.add_counts(chunk_counts(decisions, rejects, rows))
+
+    def add_counts(self, counts: Mapping[str, Any]) -> None:
+        """Add one chunk's counts as ``chunk_counts`` gives them (and manifests keep them)."""
+        self.chunks += 1
+        self.rows_in += int(counts["rows"])
+        self.decided += int(counts["decided"])
+        self.rejected += int(counts["rejected"])
+        self.grades.update(counts["grades"])
+        self.policies.update(counts["policies"])
+        self.reject_reasons.update(counts["reject_fields"])
 
     def text(self) -> str:
         rate = self.rows_in / self.seconds if self.seconds > 0 else 0.0
@@ -130,6 +245,9 @@ class BatchSummary:
             f"decisions: {self.output}",
             f"rejects:   {self.rejects}",
         ]
+        if self.resumed_chunks:
+            lines.append(f"resumed:  {self.resumed_chunks} of {self.chunks} chunks were "
+                         "already decided by the interrupted run")
         if self.grades:
             order = ["AAA", "AA", "A", "B", "C"]
             lines.append("grades:   " + ", ".join(
@@ -140,70 +258,51 @@ class BatchSummary:
         if self.reject_reasons:
             lines.append("rejected by field: " + ", ".join(
                 f"{f} {n:,}" for f, n in self.reject_reasons.most_common()))
+        total = sum(self.stage_seconds.values())
+        if total > 0:
+            lines.append("time by stage: " + ", ".join(
+                f"{s} {self.stage_seconds[s] / total:.0%}" for s in STAGES
+                if self.stage_seconds.get(s)))
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "output": str(self.output), "rejects": str(self.rejects), "rows_in": self.rows_in,
             "decided": self.decided, "rejected": self.rejected, "seconds": self.seconds,
+            "chunks": self.chunks, "resumed_chunks": self.resumed_chunks,
             "grades": dict(self.grades), "policies": dict(self.policies),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
 
+
+def chunk_counts(decisions: pd.DataFrame, rejects: pd.DataFrame, rows: int) -> dict[str, Any]:
+    """One chunk's counts, small enough to keep in the manifest (JSON)."""
+    policies: Counter = Counter()
+    for ids, n in decisions["policies"].value_counts().items():
+        for pid in filter(None, str(ids).split(";")):
+            policies[pid] += int(n)
+    return {
+        "rows": int(rows), "decided": len(decisions), "rejected": len(rejects),
+        "grades": {str(k): int(v) for k, v in decisions["grade"].value_counts().items()},
+        "policies": dict(policies),
+        "reject_fields": {str(k): int(v) for k, v in rejects["field"].value_counts().items()},
+    }
+
+
+# --------------------------------------------------------------------------- files
 
 def rejects_path(output: Path) -> Path:
     """Rejects go beside the output: ``decisions.parquet`` -> ``decisions.rejects.csv``."""
     return output.with_name(f"{output.stem}.rejects.csv")
 
 
-def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
-                overwrite: bool = False, chunk_size: int = 100_000,
-                progress: bool = False) -> BatchSummary:
-    """Decide a CSV/Parquet file chunk by chunk into a CSV/Parquet output and a rejects CSV."""
-    source, output = Path(source), Path(output)
-    for path in (source, output):
-        if path.suffix.lower() not in FORMATS:
-            raise FrameError(f"unsupported file type '{path.suffix or '(none)'}': "
-                             "use a .csv or .parquet file", file=str(path))
-    if not source.exists():
-        raise FrameError("file not found", file=str(source))
-    bad = rejects_path(output)
-    for path in (output, bad):
-        if path.exists() and not overwrite:
-            raise FrameError("output exists: use --overwrite to replace it", file=str(path))
-    summary = BatchSummary(output=output, rejects=bad)
-    started = time.perf_counter()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    total = _count_rows(source)
-    bar = _progress(total, progress)
-    with _Writer(output, DECISION_SCHEMA) as decisions_out, _Writer(bad) as rejects_out:
-        first_row = 0
-        for chunk in _chunks(source, chunk_size):
-            decisions, rejects = decide_frame(engine, chunk, first_row=first_row)
-            decisions_out.write(decisions)
-            rejects_out.write(rejects.reindex(columns=REJECT_COLUMNS))
-            summary.add(decisions, rejects, len(chunk))
-            first_row += len(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-        if summary.rows_in == 0:
-            decisions_out.write(_empty_decisions())
-            rejects_out.write(pd.DataFrame(columns=list(REJECT_COLUMNS)))
-    if bar is not None:
-        bar.close()
-    summary.seconds = time.perf_counter() - started
-    return summary
+def parts_path(output: Path) -> Path:
+    """Where a run keeps its finished chunks until it assembles the output."""
+    return output.with_name(f"{output.name}.parts")
 
 
-def _count_rows(source: Path) -> int | None:
-    if source.suffix.lower() == ".parquet":
-        try:
-            return pq.ParquetFile(source).metadata.num_rows
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise FrameError(f"not a readable Parquet file ({exc})", file=str(source)) from None
-    return None
-
-
-def _chunks(source: Path, size: int) -> Iterator[pd.DataFrame]:
+def read_chunks(source: Path, size: int) -> Iterator[pd.DataFrame]:
+    """The input, ``size`` rows at a time (CSV or Parquet), never more in memory."""
     if source.suffix.lower() == ".parquet":
         try:
             for batch in pq.ParquetFile(source).iter_batches(batch_size=size):
@@ -223,40 +322,283 @@ def _chunks(source: Path, size: int) -> Iterator[pd.DataFrame]:
         return
 
 
-def _progress(total: int | None, enabled: bool):
+def _columns(source: Path) -> list[str] | None:
+    """The input's column names (None for an empty file); refuses unreadable files."""
+    if source.suffix.lower() == ".parquet":
+        try:
+            return list(pq.read_schema(source).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise FrameError(f"not a readable Parquet file ({exc})", file=str(source)) from None
+    if source.stat().st_size == 0:
+        return None
+    try:
+        return list(pd.read_csv(source, nrows=0).columns)
+    except pd.errors.EmptyDataError:
+        return None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise FrameError(f"not a readable CSV file ({exc})", file=str(source)) from None
+
+
+def _count_rows(source: Path) -> int | None:
+    if source.suffix.lower() == ".parquet":
+        return pq.ParquetFile(source).metadata.num_rows
+    return None
+
+
+class BatchRun:
+    """One batch run's files: checks, part files, the manifest of finished chunks, assembly.
+
+    The manifest records the input (size and modification time), the chunk
+    size and the versions that decide; resuming with any of them changed is
+    refused, because the finished parts would no longer match the rest.
+    """
+
+    def __init__(self, engine: Engine, source: str | Path, output: str | Path, *,
+                 chunk_size: int = 100_000, overwrite: bool = False,
+                 resume: bool = False) -> None:
+        self.source, self.output = Path(source), Path(output)
+        self.rejects = rejects_path(self.output)
+        self.parts = parts_path(self.output)
+        self.chunk_size = int(chunk_size)
+        if self.chunk_size < 1:
+            raise FrameError(f"chunk size must be at least 1, not {chunk_size}")
+        for path in (self.source, self.output):
+            if path.suffix.lower() not in FORMATS:
+                raise FrameError(f"unsupported file type '{path.suffix or '(none)'}': "
+                                 "use a .csv or .parquet file", file=str(path))
+        if not self.source.exists():
+            raise FrameError("file not found", file=str(self.source))
+        columns = _columns(self.source)
+        if columns is not None:
+            missing = [f.name for f in FIELDS if f.required == "all" and f.name not in columns]
+            if missing:
+                raise FrameError("missing required columns: " + ", ".join(missing)
+                                 + " (the header has: " + ", ".join(columns) + ")",
+                                 columns=missing, file=str(self.source))
+        for path in (self.output, self.rejects):
+            if path.exists() and not overwrite:
+                raise FrameError("output exists: use --overwrite to replace it", file=str(path))
+        stat = self.source.stat()
+        self.identity = {
+            "format": MANIFEST_FORMAT,
+            "source": str(self.source.resolve()),
+            "source_bytes": stat.st_size,
+            "source_mtime_ns": stat.st_mtime_ns,
+            "chunk_size": self.chunk_size,
+            "tables_hash": engine.tables.content_hash,
+            "models": {m.model_id: m.sha256 for m in engine.registry.models.values()},
+        }
+        self.done: dict[int, dict[str, Any]] = {}
+        self.stage_seconds: dict[str, float] = {}
+        self.resumed = 0
+        manifest = self.parts / MANIFEST
+        if self.parts.exists() and resume and manifest.exists():
+            self._load_manifest(manifest)
+        elif self.parts.exists() and not (resume or overwrite):
+            raise FrameError("an interrupted run left its finished chunks here: use --resume "
+                             "to continue it or --overwrite to start over", file=str(self.parts))
+        elif self.parts.exists():
+            shutil.rmtree(self.parts)
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self.total_rows = _count_rows(self.source)
+        self.started = time.perf_counter()
+
+    def _load_manifest(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise FrameError(f"cannot resume: manifest unreadable ({exc}); use --overwrite "
+                             "to start over", file=str(path)) from None
+        for key, value in self.identity.items():
+            if data.get(key) != value:
+                raise FrameError(f"cannot resume: '{key}' changed since the interrupted run "
+                                 f"(was {data.get(key)!r}, now {value!r}); use --overwrite "
+                                 "to start over", file=str(path))
+        self.done = {int(k): v for k, v in data.get("chunks", {}).items()
+                     if self._part(int(k), "decisions").exists()
+                     and self._part(int(k), "rejects").exists()}
+        self.resumed = len(self.done)
+
+    def _part(self, index: int, kind: str) -> Path:
+        return self.parts / f"{kind}-{index:06d}.parquet"
+
+    def pending(self) -> Iterator[tuple[int, int, pd.DataFrame]]:
+        """``(chunk index, first row, frame)`` for every chunk not finished yet."""
+        first_row = 0
+        reader = read_chunks(self.source, self.chunk_size)
+        index = 0
+        while True:
+            t0 = time.perf_counter()
+            chunk = next(reader, None)
+            self._add_time("read", time.perf_counter() - t0)
+            if chunk is None:
+                break
+            if index not in self.done:
+                yield index, first_row, chunk
+            first_row += len(chunk)
+            index += 1
+        self.chunk_count = index
+
+    def commit(self, index: int, first_row: int, rows: int, decisions: pd.DataFrame,
+               rejects: pd.DataFrame) -> dict[str, Any]:
+        """Write one finished chunk's parts, then record it in the manifest (in that order)."""
+        t0 = time.perf_counter()
+        _write_atomic(self._part(index, "decisions"), _arrow(decisions, DECISION_SCHEMA))
+        _write_atomic(self._part(index, "rejects"),
+                      _arrow(rejects.reindex(columns=REJECT_COLUMNS), REJECT_SCHEMA))
+        counts = chunk_counts(decisions, rejects, rows) | {"first_row": int(first_row)}
+        self.done[index] = counts
+        manifest = self.identity | {"chunks": {str(k): v for k, v in sorted(self.done.items())}}
+        tmp = self.parts / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, self.parts / MANIFEST)
+        self._add_time("write", time.perf_counter() - t0)
+        return counts
+
+    def _add_time(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+    def add_timings(self, timings: Mapping[str, float]) -> None:
+        for stage, seconds in timings.items():
+            self._add_time(stage, seconds)
+
+    def finish(self) -> BatchSummary:
+        """Assemble the parts into the output and the rejects file; check rows in = out."""
+        t0 = time.perf_counter()
+        count = getattr(self, "chunk_count", None)
+        if count is None or sorted(self.done) != list(range(count)):
+            raise FrameError("the run is not complete: decide every chunk before assembling",
+                             file=str(self.parts))
+        summary = BatchSummary(output=self.output, rejects=self.rejects,
+                               resumed_chunks=self.resumed)
+        expected = 0
+        for i in range(count):
+            counts = self.done[i]
+            if counts["first_row"] != expected:
+                raise FrameError(f"chunk {i} starts at row {counts['first_row']}, expected "
+                                 f"{expected}: use --overwrite to start over",
+                                 file=str(self.parts))
+            expected += counts["rows"]
+            summary.add_counts(counts)
+        self._assemble(count)
+        if self.total_rows is not None and summary.rows_in != self.total_rows:
+            raise FrameError(f"read {summary.rows_in} rows of {self.total_rows}",
+                             file=str(self.source))
+        shutil.rmtree(self.parts)
+        self._add_time("write", time.perf_counter() - t0)
+        summary.stage_seconds = dict(self.stage_seconds)
+        summary.seconds = time.perf_counter() - self.started
+        return summary
+
+    def _assemble(self, count: int) -> None:
+        for kind, target, schema in (("decisions", self.output, DECISION_SCHEMA),
+                                     ("rejects", self.rejects, REJECT_SCHEMA)):
+            tmp = target.with_name(target.name + ".tmp")
+            with _Writer(tmp, schema) as writer:
+                for i in range(count):
+                    writer.write(pq.read_table(self._part(i, kind)))
+            os.replace(tmp, target)
+
+
+def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """A frame as an Arrow table of ``schema``; categorical columns stay cheap to convert."""
+    arrays = []
+    for f in schema:
+        col = frame[f.name] if f.name in frame.columns else pd.Series([None] * len(frame))
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = pa.array(col.cat.categories.astype(object).to_numpy(), type=f.type)
+            arr = pa.DictionaryArray.from_arrays(
+                pa.array(col.cat.codes.to_numpy(), mask=col.cat.codes.to_numpy() < 0), cats)
+            arrays.append(arr.cast(f.type))
+        elif pa.types.is_floating(f.type) or pa.types.is_integer(f.type):
+            arrays.append(pa.array(col.to_numpy(), type=f.type, from_pandas=True))
+        else:
+            values = np.array(col.to_numpy(dtype=object), dtype=object, copy=True)
+            values[pd.isna(values)] = None
+            arrays.append(pa.array(values, type=f.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _write_atomic(path: Path, table: pa.Table) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+class _Writer:
+    """Appends Arrow tables to one CSV or Parquet file; writes the header even when empty."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.parquet = Path(str(path).removesuffix(".tmp")).suffix.lower() == ".parquet"
+        self._writer: Any = None
+
+    def __enter__(self) -> _Writer:
+        if self.parquet:
+            self._writer = pq.ParquetWriter(self.path, self.schema)
+        else:
+            import pyarrow.csv as pacsv
+
+            self._writer = pacsv.CSVWriter(self.path, self.schema)
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table.cast(self.schema))
+
+    def __exit__(self, *exc: object) -> None:
+        self._writer.close()
+
+
+def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
+                overwrite: bool = False, resume: bool = False, chunk_size: int = 100_000,
+                progress: bool = False) -> BatchSummary:
+    """Decide a CSV/Parquet file chunk by chunk into a CSV/Parquet output and a rejects CSV."""
+    run = BatchRun(engine, source, output, chunk_size=chunk_size, overwrite=overwrite,
+                   resume=resume)
+    bar = _progress(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
+    for index, first_row, chunk in run.pending():
+        timings: dict[str, float] = {}
+        decisions, rejects = decide_frame(engine, chunk, first_row=first_row, timings=timings)
+        run.add_timings(timings)
+        run.commit(index, first_row, len(chunk), decisions, rejects)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return run.finish()
+
+
+def _progress(total: int | None, enabled: bool, initial: int = 0):
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="rows", unit_scale=True, desc="deciding", leave=False)
+    return tqdm(total=total, initial=initial, unit="rows", unit_scale=True, desc="deciding",
+                leave=False)
 
 
-class _Writer:
-    """Appends frames to one CSV or Parquet file; creates it on the first write."""
+# --------------------------------------------------------------------------- explanations
 
-    def __init__(self, path: Path, schema: pa.Schema | None = None) -> None:
-        self.path = path
-        self.schema = schema
-        self.parquet = path.suffix.lower() == ".parquet"
-        self._writer: pq.ParquetWriter | None = None
-        self._csv_started = False
+def explain_customers(engine: Engine, source: str | Path, customer_ids: list[str], *,
+                      fmt: str = "text", chunk_size: int = 100_000) -> dict[str, str]:
+    """Explanations for a few customers of a batch input, rendered only for them.
 
-    def __enter__(self) -> _Writer:
-        return self
+    A batch writes no explanation per row; an auditor asks for the customers
+    they need, and each is decided again on the per-decision path, which
+    carries the full trace (the differential test holds both paths equal).
+    """
+    from engine.decider import _absent, _plain
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.parquet:
-            schema = self._writer.schema if self._writer else self.schema
-            table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False,
-                                         schema=schema)
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self.path, table.schema)
-            self._writer.write_table(table)
-            return
-        frame.to_csv(self.path, mode="a" if self._csv_started else "w",
-                     header=not self._csv_started, index=False)
-        self._csv_started = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self._writer is not None:
-            self._writer.close()
+    wanted = set(customer_ids)
+    found: dict[str, str] = {}
+    for chunk in read_chunks(Path(source), chunk_size):
+        ids = chunk["customer_id"].astype("string")
+        for raw in chunk[ids.isin(wanted).fillna(False).to_numpy()].to_dict(orient="records"):
+            record = {k: _plain(v) for k, v in raw.items() if not _absent(v)}
+            found[str(raw["customer_id"])] = engine.explain(engine.decide(record), fmt)
+    missing = [c for c in customer_ids if c not in found]
+    if missing:
+        raise FrameError("customer id(s) not in the input: " + ", ".join(missing),
+                         file=str(source))
+    return {c: found[c] for c in customer_ids}
