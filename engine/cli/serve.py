@@ -1,0 +1,89 @@
+"""Commands for the HTTP service: ``gridcredit serve`` and ``gridcredit keys``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from engine.cli import app
+from engine.cli.common import reports_errors
+
+keys_app = typer.Typer(help="Create and list the service's API keys (only hashes are stored).",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+KEYS = typer.Option(None, "--keys",
+                    help="API keys file (default: $GRIDCREDIT_KEYS, else out/api-keys.yaml).")
+
+
+@app.command("serve")
+@reports_errors
+def serve_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="uvicorn worker processes."),
+    config: Path | None = typer.Option(
+        None, "--config", help="Service settings (YAML; default $GRIDCREDIT_SERVICE_CONFIG)."),
+    home: Path | None = typer.Option(None, "--home", help="Project folder (rules, models)."),
+    db: str | None = typer.Option(
+        None, "--db", help="Decision log: SQLite path or postgresql:// URL."),
+    keys: Path | None = KEYS,
+    batch_limit: int | None = typer.Option(None, "--batch-limit", help="Records per batch."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Run the decision service (FastAPI on uvicorn); OpenAPI at /docs."""
+    import uvicorn
+
+    from engine.audit import open_log
+    from engine.config import EngineConfig
+    from engine.service.auth import read_keys
+    from engine.service.settings import Settings
+
+    settings = Settings.load(config, home=home, db=db, keys_file=keys, batch_limit=batch_limit)
+    EngineConfig.at(settings.home)
+    open_log(settings.db).close()
+    if not read_keys(settings.keys_file):
+        typer.echo(f"warning: no API keys in {settings.keys_file}: every request but /healthz, "
+                   "/metrics and /docs gets 401; create one with gridcredit keys add NAME "
+                   "--role decide", err=True)
+    os.environ.update(settings.to_env())
+    typer.echo(f"gridcredit service on http://{host}:{port} ({workers} worker(s)); "
+               f"log {settings.db or '$GRIDCREDIT_DB or out/decisions.sqlite'}; "
+               f"keys {settings.keys_file}", err=True)
+    uvicorn.run("engine.service.app:create_app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level=log_level)
+
+
+@keys_app.command("add")
+@reports_errors
+def keys_add_command(
+    name: str = typer.Argument(..., help="Who uses the key (e.g. billing-system)."),
+    role: list[str] = typer.Option(..., "--role",
+                                   help="decide, audit or admin; repeat for several."),
+    keys: Path | None = KEYS,
+) -> None:
+    """Create a key, print it once, store only its SHA-256."""
+    from engine.service.auth import add_key
+    from engine.service.settings import Settings
+
+    path = Settings.load(keys_file=keys).keys_file
+    key = add_key(path, name, role)
+    typer.echo(key)
+    typer.echo(f"stored the hash of key {name!r} ({', '.join(role)}) in {path}; the key is "
+               "shown only now", err=True)
+
+
+@keys_app.command("list")
+@reports_errors
+def keys_list_command(keys: Path | None = KEYS) -> None:
+    """List key names, roles and creation times (never the keys)."""
+    from engine.service.auth import read_keys
+    from engine.service.settings import Settings
+
+    path = Settings.load(keys_file=keys).keys_file
+    entries = read_keys(path)
+    for e in entries:
+        typer.echo(f"{e['name']:<24} {','.join(e['roles']):<20} {e.get('created', '')}")
+    typer.echo(f"{len(entries)} key(s) in {path}", err=True)
