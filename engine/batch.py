@@ -591,11 +591,12 @@ def explain_customers(engine: Engine, source: str | Path, customer_ids: list[str
     from engine.decider import _absent, _plain
 
     wanted = set(customer_ids)
+    known = {f.name for f in FIELDS}
     found: dict[str, str] = {}
     for chunk in read_chunks(Path(source), chunk_size):
         ids = chunk["customer_id"].astype("string")
         for raw in chunk[ids.isin(wanted).fillna(False).to_numpy()].to_dict(orient="records"):
-            record = {k: _plain(v) for k, v in raw.items() if not _absent(v)}
+            record = {k: _plain(v) for k, v in raw.items() if k in known and not _absent(v)}
             found[str(raw["customer_id"])] = engine.explain(engine.decide(record), fmt)
     missing = [c for c in customer_ids if c not in found]
     if missing:

@@ -27,12 +27,25 @@ def decide_command(
     input: Path | None = typer.Option(None, "--input", help="Batch input, .csv or .parquet."),
     out: Path | None = typer.Option(None, "--out", help="Batch output, .parquet or .csv."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted batch run after its last whole chunk."),
     chunk_size: int = typer.Option(100_000, "--chunk-size", min=1,
                                    help="Rows decided per chunk in batch mode."),
+    dask: str | None = typer.Option(
+        None, "--dask", help="Run the batch on Dask: local, local:N or tcp://host:8786."),
+    explain: list[str] | None = typer.Option(
+        None, "--explain", help="Explain these customer ids of --input (repeatable)."),
+    format: str = typer.Option("text", "--format", help="Explanation format: text, md, html."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     rules: Path | None = typer.Option(None, "--rules", help="Decision-table folder."),
     home: Path | None = HOME,
 ) -> None:
-    """Decide for one record (JSON out) or for a whole file (--input, --out)."""
+    """Decide for one record (JSON out) or for a whole file (--input, --out).
+
+    A batch streams the input in chunks, writes decisions and a rejects file,
+    and prints a summary; --explain ID renders explanations for chosen customers
+    of the input instead of deciding all of it.
+    """
     if record is not None and input is not None:
         raise InputError("give either RECORD.json or --input FILE, not both")
     if record is None and input is None:
@@ -42,13 +55,33 @@ def decide_command(
         data = _read_json(record)
         typer.echo(engine.decide(data).to_json())
         return
+    if explain:
+        _explain_batch_rows(engine, input, explain, format)
+        return
     if out is None:
         raise InputError("batch mode needs --out FILE (.parquet or .csv)")
-    from engine.batch import decide_file
+    if dask is not None:
+        from engine.scaleout import decide_file_dask, parse_cluster
 
-    summary = decide_file(engine, input, out, overwrite=overwrite, chunk_size=chunk_size,
-                          progress=True)
+        summary = decide_file_dask(engine, input, out, cluster=parse_cluster(dask),
+                                   overwrite=overwrite, resume=resume, chunk_size=chunk_size,
+                                   progress=progress)
+    else:
+        from engine.batch import decide_file
+
+        summary = decide_file(engine, input, out, overwrite=overwrite, resume=resume,
+                              chunk_size=chunk_size, progress=progress)
     typer.echo(summary.text())
+
+
+def _explain_batch_rows(engine, source: Path, ids: list[str], fmt: str) -> None:
+    from engine.batch import explain_customers
+    from engine.explanation import FORMATS
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    for text in explain_customers(engine, source, ids, fmt=fmt).values():
+        typer.echo(text)
 
 
 @app.command("explain")
