@@ -21,6 +21,7 @@ from engine.errors import InputError
 __all__ = [
     "Decision",
     "DecisionTampered",
+    "EventOutcome",
     "GradeOutcome",
     "PolicyOutcome",
     "Reason",
@@ -87,6 +88,19 @@ class RuleFired(_Frozen):
     sets: dict[str, Any]
 
 
+class EventOutcome(_Frozen):
+    """A payment-event outcome that fed the decision: what, why, and the events behind it."""
+
+    kind: str
+    rule_id: str
+    reason: str
+    event_ids: tuple[str, ...]
+    valid_from: str
+    valid_until: str
+    amount: float | None = None
+    grade: str | None = None
+
+
 class TableVersions(_Frozen):
     version: str
     versions: dict[str, str]
@@ -108,6 +122,7 @@ class Decision(_Frozen):
     timings_ms: dict[str, float]
     engine_version: str
     digest: str = ""
+    events: tuple[EventOutcome, ...] = ()
 
     @property
     def policy_ids(self) -> list[str]:
@@ -121,6 +136,8 @@ class Decision(_Frozen):
         data = self.model_dump(mode="json")
         for key in ("decision_id", "timings_ms", "digest"):
             data.pop(key)
+        if not data.get("events"):
+            data.pop("events", None)
         return data
 
     def sealed(self) -> Decision:
@@ -164,4 +181,6 @@ def canonical_json(data: Any) -> str:
 def _digest(decision: Decision) -> str:
     data = decision.model_dump(mode="json")
     data.pop("digest")
+    if not data.get("events"):
+        data.pop("events", None)  # decisions made without event outcomes hash as they always did
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()

@@ -1,0 +1,212 @@
+"""Payment events: what billing, metering and collection systems report about a customer.
+
+Every event carries its own ``event_id`` (the same id twice counts once), the
+``customer_id`` it concerns and its ``time``: the moment it happened, never
+the moment it arrived. Times are normalised to UTC so that events from
+systems in different zones order correctly. Models are strict (no string
+"12" for a number) and refuse unknown fields, so a typo in a feed is a
+rejected event rather than a silently ignored one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from engine.errors import InputError
+from engine.records import CUSTOMER_ID
+
+__all__ = [
+    "EVENT_TYPES",
+    "AgreementBroken",
+    "AgreementMade",
+    "BillIssued",
+    "BillOverdue",
+    "Event",
+    "EventRejected",
+    "Outage",
+    "Repayment",
+    "TheftFinding",
+    "parse_event",
+    "to_micros",
+]
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+Money = Annotated[float, Field(strict=True, ge=0, le=1e10, allow_inf_nan=False)]
+PositiveMoney = Annotated[float, Field(strict=True, gt=0, le=1e10, allow_inf_nan=False)]
+Ident = Annotated[str, Field(strict=True, pattern=_ID)]
+
+
+class EventRejected(InputError):
+    """An event refused before it was stored: it is stored nowhere and the stream goes on."""
+
+    code = "event_rejected"
+
+    def __init__(self, reason: str, *, event_id: str | None = None, field: str | None = None,
+                 value: Any = None) -> None:
+        who = f"event {event_id!r}: " if event_id else ""
+        super().__init__(who + reason)
+        self.reason = reason
+        self.event_id = event_id
+        self.field = field
+        self.value = value
+
+    def details(self) -> list[dict[str, Any]]:
+        return [{"path": self.field or "", "field": self.field, "value": _plain(self.value),
+                 "message": self.reason}]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Ident
+    customer_id: Annotated[str, Field(strict=True, pattern=CUSTOMER_ID.pattern)]
+    time: dt.datetime
+
+    @field_validator("time")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        """Naive times are read as UTC; zoned times are converted to it."""
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+    @property
+    def micros(self) -> int:
+        """Event time as integer microseconds since the epoch (how the store orders events)."""
+        return to_micros(self.time)
+
+    @property
+    def bill_ref(self) -> str | None:
+        return getattr(self, "bill_id", None)
+
+
+class BillIssued(_Event):
+    """A bill of ``amount`` was issued, due on ``due``."""
+
+    type: Literal["bill_issued"]
+    bill_id: Ident
+    amount: PositiveMoney
+    due: dt.date | None = None
+
+
+class BillOverdue(_Event):
+    """A bill passed its due date unpaid; ``penalty`` is the late-payment penalty charged."""
+
+    type: Literal["bill_overdue"]
+    bill_id: Ident
+    penalty: Money = 0.0
+
+
+class Repayment(_Event):
+    """A payment of ``amount`` against the bill ``bill_id``."""
+
+    type: Literal["repayment"]
+    bill_id: Ident
+    amount: PositiveMoney
+
+
+class TheftFinding(_Event):
+    """An inspection confirmed electricity theft."""
+
+    type: Literal["theft_finding"]
+    reference: Annotated[str, Field(strict=True, max_length=200)] | None = None
+
+
+class AgreementMade(_Event):
+    """A repayment agreement for arrears was signed."""
+
+    type: Literal["agreement_made"]
+    agreement_id: Ident
+    amount: Money | None = None
+
+
+class AgreementBroken(_Event):
+    """The customer broke the repayment agreement ``agreement_id``."""
+
+    type: Literal["agreement_broken"]
+    agreement_id: Ident
+
+
+class Outage(_Event):
+    """A supply interruption the customer suffered (recorded, not graded)."""
+
+    type: Literal["outage"]
+    planned: Annotated[bool, Field(strict=True)]
+    duration_minutes: Annotated[float, Field(strict=True, gt=0, le=525_600, allow_inf_nan=False)]
+
+
+Event = (BillIssued | BillOverdue | Repayment | TheftFinding | AgreementMade | AgreementBroken
+         | Outage)
+_CLASSES: dict[str, type[_Event]] = {
+    "bill_issued": BillIssued,
+    "bill_overdue": BillOverdue,
+    "repayment": Repayment,
+    "theft_finding": TheftFinding,
+    "agreement_made": AgreementMade,
+    "agreement_broken": AgreementBroken,
+    "outage": Outage,
+}
+EVENT_TYPES: tuple[str, ...] = tuple(_CLASSES)
+_ADAPTERS = {name: TypeAdapter(cls) for name, cls in _CLASSES.items()}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_micros(value: dt.datetime) -> int:
+    """A UTC datetime as integer microseconds since the epoch."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def parse_event(data: Any) -> Event:
+    """Validate one event (a dict as feeds send it); raise ``EventRejected`` naming the field."""
+    if isinstance(data, _Event):
+        return data  # type: ignore[return-value]
+    if not isinstance(data, dict):
+        raise EventRejected(f"an event must be an object, not {type(data).__name__}")
+    event_id = data.get("event_id") if isinstance(data.get("event_id"), str) else None
+    kind = data.get("type")
+    if kind is None:
+        raise EventRejected("field 'type' is missing: use one of " + ", ".join(EVENT_TYPES),
+                            event_id=event_id, field="type")
+    if kind not in _CLASSES:
+        close = difflib.get_close_matches(str(kind), EVENT_TYPES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise EventRejected(f"unknown event type {kind!r}: use one of "
+                            + ", ".join(EVENT_TYPES) + hint,
+                            event_id=event_id, field="type", value=kind)
+    try:
+        return _ADAPTERS[kind].validate_python(data)  # type: ignore[return-value]
+    except ValidationError as exc:
+        raise _rejection(exc, data, kind, event_id) from None
+
+
+def _rejection(exc: ValidationError, data: dict[str, Any], kind: str,
+               event_id: str | None) -> EventRejected:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err.get("loc", ())]
+    name = loc[0] if loc else "<event>"
+    value = data.get(name)
+    fields = list(_CLASSES[kind].model_fields)
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(name, fields, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        reason = f"unknown field '{name}' for a {kind} event{hint}"
+    elif err["type"] == "missing":
+        reason = f"field '{name}' is missing: a {kind} event needs " + ", ".join(
+            f for f, info in _CLASSES[kind].model_fields.items() if info.is_required())
+    elif name == "customer_id":
+        reason = ("field 'customer_id' must be 1-64 letters, digits, '_', '.', ':' or '-', "
+                  f"not {value!r}")
+    else:
+        reason = f"field '{name}' = {value!r}: {err['msg']}"
+    return EventRejected(reason, event_id=event_id, field=name, value=value)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

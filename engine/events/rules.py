@@ -1,0 +1,319 @@
+"""Event rules: ``rules/events.yaml`` read with file:line errors and compiled to durable-rules.
+
+A rule reads one kind of *fact* that the processor derives from a customer's
+stored events (``FACTS`` lists the kinds and their fields), tests it with
+threshold conditions and raises outcomes. Rules never join two events: the
+deltas a join would compute (days between an overdue bill and its repayment,
+overdue bills in a window) are computed in Python and sent as plain fields,
+because two rules sharing a first pattern with inequality joins crash
+durable-rules 2.0.28.
+
+Numbers reach the engine as integers in fixed units (days as seconds, money
+as cents), which keeps every comparison exact and avoids the exponent
+notation durable-rules' parser refuses. One extra rule matches every fact and
+records nothing, so each assert is handled and its state can be deleted
+(deleting the state of a sid no rule matched crashes the process).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from durable import engine as durable_engine
+
+from engine.errors import ConfigError
+from engine.tables.source import LocatedList, LocatedMap, SourceError, read_yaml
+
+__all__ = [
+    "DEFAULT_PATH",
+    "FACTS",
+    "OUTCOMES",
+    "EventRule",
+    "EventRules",
+    "RuleMatcher",
+    "compile_rulesets",
+    "load_event_rules",
+]
+
+DEFAULT_PATH = Path("rules/events.yaml")
+RULESET = "events"
+KIND = "kind"
+ALWAYS = "fact__"
+
+# Unit of each fact field, and its scale to the integer the engine sees.
+_SCALE = {"days": 86_400, "money": 100, "count": 1}
+FACTS: dict[str, dict[str, str]] = {
+    "repayment": {"days_after_overdue": "days", "outstanding": "money", "penalty": "money",
+                  "amount": "money"},
+    "overdue_history": {"overdue_in_window": "count", "days_since_last_overdue": "days"},
+    "theft_finding": {"days_since": "days"},
+    "agreement_broken": {"days_since": "days"},
+}
+OUTCOMES = ("rebate_earned", "credit_improvement", "habitual_defaulter", "theft_override",
+            "agreement_regrade")
+_OPS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte", "eq": None}
+_KEYS = {"id", "description", "source", "reads", "when", "outcomes", "lasts_days", "window_days",
+         "rebate", "grade"}
+_GRADES = ("AAA", "AA", "A", "B", "C")
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """One compiled event rule; ``when`` holds (field, operator, value in the YAML's unit)."""
+
+    index: int
+    id: str
+    description: str
+    source: str
+    on: str
+    when: tuple[tuple[str, str, float], ...]
+    outcomes: tuple[str, ...]
+    lasts_days: float
+    line: int
+    window_days: float | None = None
+    rebate_share: float = 0.0
+    rebate_cap: float = 0.0
+    grade: str | None = None
+
+
+@dataclass(frozen=True)
+class EventRules:
+    """The whole rule file: limits and rules, with the file they came from."""
+
+    file: str
+    version: str
+    rules: tuple[EventRule, ...]
+    future_tolerance_s: float = 86_400.0
+    late_tolerance_s: float = 7 * 86_400.0
+    lookback_days: float = field(default=0.0)
+
+    def by_kind(self, on: str) -> list[EventRule]:
+        return [r for r in self.rules if r.on == on]
+
+    def window_days(self, on: str, default: float) -> float:
+        """The counting window of the first rule reading ``on`` (its YAML ``window_days``)."""
+        return next((r.window_days for r in self.by_kind(on) if r.window_days), default)
+
+
+def load_event_rules(path: str | Path = DEFAULT_PATH) -> EventRules:
+    """Read and check the rule file; raise ``ConfigError`` naming file:line and the fix."""
+    path = Path(path)
+    try:
+        doc = read_yaml(path)
+    except SourceError as exc:
+        raise ConfigError(exc.message, file=str(path), line=exc.line) from None
+    return parse_event_rules(doc, str(path))
+
+
+def parse_event_rules(doc: Any, file: str) -> EventRules:
+    """Check a parsed rule document (from ``read_yaml``) and compile it."""
+    def fail(message: str, line: int | None) -> ConfigError:
+        return ConfigError(message, file=file, line=line)
+
+    if not isinstance(doc, LocatedMap):
+        raise fail("the file must be a mapping with version:, limits: and rules:", 1)
+    _unknown(doc, {"version", "limits", "rules"}, fail)
+    version = doc.get("version")
+    if not isinstance(version, str) or not version:
+        raise fail("version: must be a quoted text such as \"2026.12.0\"", doc.line_of("version"))
+    limits = doc.get("limits") or LocatedMap()
+    future_h, late_d = 24.0, 7.0
+    if isinstance(limits, LocatedMap):
+        _unknown(limits, {"future_tolerance_hours", "late_tolerance_days"}, fail)
+        future_h = _number(limits, "future_tolerance_hours", 24.0, fail, lo=0)
+        late_d = _number(limits, "late_tolerance_days", 7.0, fail, lo=0)
+    else:
+        raise fail("limits: must be a mapping", doc.line_of("limits"))
+    raw_rules = doc.get("rules")
+    if not isinstance(raw_rules, LocatedList) or not raw_rules:
+        raise fail("rules: must be a non-empty list of rules", doc.line_of("rules"))
+    rules: list[EventRule] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_rules):
+        line = raw_rules.line_of(i)
+        if not isinstance(raw, LocatedMap):
+            raise fail("a rule must be a mapping with id:, on:, outcomes: and lasts_days:", line)
+        rule = _rule(len(rules), raw, fail)
+        if rule.id in seen:
+            raise fail(f"rule id '{rule.id}' is used twice (first at line {seen[rule.id]})",
+                       raw.line_of("id"))
+        seen[rule.id] = rule.line
+        rules.append(rule)
+    lookback = max((r.lasts_days + (r.window_days or 0.0) for r in rules), default=0.0)
+    lookback = max([lookback] + [v for r in rules for f, _, v in r.when
+                                 if FACTS[r.on][f] == "days"])
+    return EventRules(file=file, version=version, rules=tuple(rules),
+                      future_tolerance_s=future_h * 3600.0, late_tolerance_s=late_d * 86_400.0,
+                      lookback_days=lookback)
+
+
+def _unknown(node: LocatedMap, allowed: set[str],
+             fail: Callable[[str, int | None], ConfigError]) -> None:
+    for key in node:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise fail(f"unknown key '{key}'{hint}", node.line_of(key))
+
+
+def _number(node: LocatedMap, key: str, default: float | None,
+            fail: Callable[[str, int | None], ConfigError], *, lo: float = 0,
+            hi: float | None = None, strict_lo: bool = False) -> float:
+    value = node.get(key, default)
+    if value is None:
+        raise fail(f"'{key}' is required", node.line)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise fail(f"'{key}' must be a number, not {value!r}", node.line_of(key))
+    if value < lo or (strict_lo and value == lo) or (hi is not None and value > hi):
+        bound = f"above {lo:g}" if strict_lo else f"at least {lo:g}"
+        upper = f" and at most {hi:g}" if hi is not None else ""
+        raise fail(f"'{key}' = {value!r} must be {bound}{upper}", node.line_of(key))
+    return float(value)
+
+
+def _rule(index: int, raw: LocatedMap, fail: Callable[[str, int | None], ConfigError]) -> EventRule:
+    _unknown(raw, _KEYS, fail)
+    rid = raw.get("id")
+    if not isinstance(rid, str) or not rid:
+        raise fail("a rule needs an id: (text)", raw.line)
+    on = raw.get("reads")
+    if on not in FACTS:
+        close = difflib.get_close_matches(str(on), list(FACTS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise fail(f"rule '{rid}': reads: {on!r} is not a fact kind: use one of "
+                   + ", ".join(FACTS) + hint, raw.line_of("reads"))
+    when_raw = raw.get("when") or LocatedMap()
+    if not isinstance(when_raw, dict):
+        raise fail(f"rule '{rid}': when: must map fields to conditions", raw.line_of("when"))
+    when: list[tuple[str, str, float]] = []
+    for name, cond in when_raw.items():
+        at = when_raw.line_of(name) if isinstance(when_raw, LocatedMap) else raw.line
+        if name not in FACTS[on]:
+            close = difflib.get_close_matches(str(name), list(FACTS[on]), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise fail(f"rule '{rid}': a {on} fact has no field '{name}': use one of "
+                       + ", ".join(FACTS[on]) + hint, at)
+        ops = cond if isinstance(cond, dict) else {"eq": cond}
+        for op, value in ops.items():
+            if op not in _OPS:
+                raise fail(f"rule '{rid}': '{name}': unknown operator '{op}' (use one of "
+                           + ", ".join(_OPS) + ")", at)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise fail(f"rule '{rid}': '{name}' {op}: needs a number, not {value!r}", at)
+            when.append((str(name), str(op), float(value)))
+    outcomes = raw.get("outcomes")
+    if not isinstance(outcomes, list) or not outcomes:
+        raise fail(f"rule '{rid}': outcomes: must list at least one of " + ", ".join(OUTCOMES),
+                   raw.line_of("outcomes"))
+    for o in outcomes:
+        if o not in OUTCOMES:
+            close = difflib.get_close_matches(str(o), OUTCOMES, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise fail(f"rule '{rid}': unknown outcome {o!r}: use one of "
+                       + ", ".join(OUTCOMES) + hint, raw.line_of("outcomes"))
+    lasts = _number(raw, "lasts_days", None, fail, lo=0, strict_lo=True, hi=36_500)
+    window = None
+    if "window_days" in raw:
+        window = _number(raw, "window_days", None, fail, lo=0, strict_lo=True, hi=36_500)
+    elif on == "overdue_history":
+        raise fail(f"rule '{rid}': an overdue_history rule needs window_days: (the counting "
+                   "window, e.g. 365)", raw.line)
+    share = cap = 0.0
+    if "rebate_earned" in outcomes:
+        rebate = raw.get("rebate")
+        if not isinstance(rebate, LocatedMap):
+            raise fail(f"rule '{rid}': an outcome rebate_earned needs rebate: {{share: 0.5, "
+                       "cap: 500}", raw.line_of("rebate"))
+        _unknown(rebate, {"share", "cap"}, fail)
+        share = _number(rebate, "share", None, fail, lo=0, hi=1)
+        cap = _number(rebate, "cap", None, fail, lo=0)
+        if on != "repayment":
+            raise fail(f"rule '{rid}': a rebate is earned on repayment facts, not on {on}",
+                       raw.line_of("reads"))
+    grade = raw.get("grade")
+    if grade is not None and grade not in _GRADES:
+        raise fail(f"rule '{rid}': grade {grade!r} is not one of " + ", ".join(_GRADES),
+                   raw.line_of("grade"))
+    return EventRule(index=index, id=rid, description=" ".join(str(raw.get("description", ""))
+                                                                .split()),
+                     source=str(raw.get("source", "")), on=str(on), when=tuple(when),
+                     outcomes=tuple(outcomes), lasts_days=lasts, line=raw.line,
+                     window_days=window, rebate_share=share, rebate_cap=cap, grade=grade)
+
+
+def scaled(on: str, name: str, value: float) -> int:
+    """A fact value in the engine's integer unit (seconds, cents, counts)."""
+    return int(round(value * _SCALE[FACTS[on][name]]))
+
+
+def compile_rulesets(rules: EventRules) -> dict[str, dict[str, Any]]:
+    """The durable-rules definition of the rule file: one rule set, one rule per YAML rule."""
+    out: dict[str, Any] = {}
+    for r in rules.rules:
+        terms: list[dict[str, Any]] = [{KIND: r.on}]
+        for name, op, value in r.when:
+            number = scaled(r.on, name, value)
+            terms.append({name: number} if op == "eq" else {_OPS[op]: {name: number}})
+        out[f"r{r.index}"] = {"all": [{"m": {"$and": terms}}], "run": f"rule#{r.index}"}
+    out["seen__"] = {"all": [{"m": {"$gte": {ALWAYS: 1}}}], "run": "rule#-1"}
+    return {RULESET: out}
+
+
+class _Host(durable_engine.Host):
+    """A Host whose actions record (rule index, fact ref) of each firing."""
+
+    def __init__(self, record: Callable[[int, int], None]) -> None:
+        self._record = record
+        super().__init__()
+
+    def get_action(self, action_name: str) -> Callable[[Any], None]:
+        index = int(action_name.rsplit("#", 1)[1])
+
+        def fired(closure: Any) -> None:
+            if index >= 0:
+                self._record(index, int(closure.m["ref"]))
+
+        return fired
+
+
+class RuleMatcher:
+    """Runs one customer's facts through the compiled rules: assert, collect, delete the state.
+
+    One Host behind one lock (durable-rules is not thread-safe); every call
+    uses a fresh sid and deletes its state before the lock is released, so
+    live state never outgrows one customer.
+    """
+
+    def __init__(self, rules: EventRules) -> None:
+        self.rules = rules
+        self._definition = compile_rulesets(rules)
+        self._lock = threading.Lock()
+        self._host: _Host | None = None
+        self._sids = itertools.count(1)
+        self._fired: list[tuple[int, int]] = []
+
+    def match(self, facts: Sequence[Mapping[str, Any]]) -> list[tuple[EventRule, int]]:
+        """(rule, index into ``facts``) for every rule a fact satisfies, in fact order."""
+        if not facts:
+            return []
+        with self._lock:
+            if self._host is None:
+                self._host = _Host(lambda i, ref: self._fired.append((i, ref)))
+                self._host.set_rulesets(copy.deepcopy(self._definition))
+            sid = str(next(self._sids))
+            payload = [{**f, "sid": sid, "ref": i, ALWAYS: 1} for i, f in enumerate(facts)]
+            self._fired.clear()
+            try:
+                self._host.assert_facts(RULESET, payload)
+            except durable_engine.MessageNotHandledException:
+                pass
+            self._host.delete_state(RULESET, sid)
+            fired = sorted(set(self._fired), key=lambda p: (p[1], p[0]))
+        return [(self.rules.rules[i], ref) for i, ref in fired]

@@ -1,0 +1,357 @@
+"""Payment events and their outcomes, kept in the decision log's database.
+
+Events are the durable state of the event rules: durable-rules holds one
+customer's facts only for the length of one evaluation, so a restart loses
+nothing. Both tables live on their own ``MetaData`` in the same database as
+the decision log (SQLite file or PostgreSQL URL, through
+``engine.audit_store``'s URL and engine helpers) and are created on open.
+
+``payment_events`` keeps each accepted event once (``event_id`` is unique)
+with its time as integer microseconds since the epoch (UTC), so ordering and
+windows are integer comparisons on every backend. ``event_outcomes`` keeps
+each outcome the rules raised, with the rule, the reason, the ids of the
+events that caused it and the period it is in force; ``outcome_key`` makes
+raising the same outcome again a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine.audit_store import (
+    AuditStoreError,
+    error_summary,
+    make_engine,
+    resolve_url,
+    write_transaction,
+)
+from engine.decision import EventOutcome
+from engine.events.model import Event, to_micros
+
+__all__ = [
+    "EVENTS_METADATA",
+    "EventOutcomes",
+    "EventStore",
+    "StoredEvent",
+    "event_outcomes",
+    "from_micros",
+    "open_store",
+    "outcome_of",
+    "outcome_row",
+    "payment_events",
+]
+
+EVENTS_METADATA = MetaData()
+
+payment_events = Table(
+    "payment_events",
+    EVENTS_METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(128), nullable=False, unique=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("bill_id", String(128)),
+    Column("payload", Text, nullable=False),
+)
+Index("ix_payment_events_customer_ts", payment_events.c.customer_id, payment_events.c.ts)
+Index("ix_payment_events_customer_bill", payment_events.c.customer_id, payment_events.c.bill_id,
+      payment_events.c.type)
+
+event_outcomes = Table(
+    "event_outcomes",
+    EVENTS_METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("outcome_key", String(300), nullable=False, unique=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("rule_id", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("event_ids", Text, nullable=False),
+    Column("valid_from", BigInteger, nullable=False),
+    Column("valid_until", BigInteger, nullable=False),
+    Column("amount", Float),
+    Column("grade", String(8)),
+    Column("raised_by", String(128), nullable=False),
+)
+Index("ix_event_outcomes_customer", event_outcomes.c.customer_id, event_outcomes.c.valid_until)
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_DAY_US = 86_400_000_000
+
+
+def from_micros(us: int) -> dt.datetime:
+    """Integer microseconds since the epoch as a UTC datetime."""
+    return _EPOCH + dt.timedelta(microseconds=int(us))
+
+
+def _iso(us: int) -> str:
+    return from_micros(us).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An accepted event as the rules see it: the columns plus its validated fields."""
+
+    seq: int
+    event_id: str
+    customer_id: str
+    type: str
+    ts: int
+    bill_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventOutcomes:
+    """A customer's outcomes in force on one date: what the next decision reads.
+
+    ``history()`` gives the record's history fields (habitual_defaulter,
+    rebate_earned, theft_override_until); ``outcomes`` names each outcome with
+    its reason and the events behind it, as ``Decision.events`` carries them.
+    """
+
+    customer_id: str
+    as_of: dt.date
+    outcomes: tuple[EventOutcome, ...] = ()
+
+    def _kinds(self, kind: str) -> list[EventOutcome]:
+        return [o for o in self.outcomes if o.kind == kind]
+
+    @property
+    def habitual_defaulter(self) -> bool:
+        return bool(self._kinds("habitual_defaulter"))
+
+    @property
+    def rebate_earned(self) -> bool:
+        return bool(self._kinds("rebate_earned"))
+
+    @property
+    def theft_override_until(self) -> dt.date | None:
+        ends = [_last_day(o.valid_until) for o in self._kinds("theft_override")]
+        return max(ends) if ends else None
+
+    @property
+    def regrade_until(self) -> dt.date | None:
+        """Last day a broken repayment agreement forces a re-grade, if one is in force."""
+        ends = [_last_day(o.valid_until) for o in self._kinds("agreement_regrade")]
+        return max(ends) if ends else None
+
+    def history(self) -> dict[str, Any]:
+        """The record's history fields these outcomes set (only those they set)."""
+        out: dict[str, Any] = {}
+        if self.habitual_defaulter:
+            out["habitual_defaulter"] = True
+        if self.rebate_earned:
+            out["rebate_earned"] = True
+        if self.theft_override_until is not None:
+            out["theft_override_until"] = self.theft_override_until
+        return out
+
+
+def _last_day(until_iso: str) -> dt.date:
+    """The last date an outcome is in force (its end is exclusive)."""
+    end = dt.datetime.fromisoformat(until_iso.replace("Z", "+00:00"))
+    return (end - dt.timedelta(microseconds=1)).date()
+
+
+class EventStore:
+    """Reads and writes of the two event tables; writers pass their open connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ------------------------------------------------------------------ writes (in a transaction)
+
+    def transaction(self) -> Any:
+        """A write transaction (the database's write lock from the first statement on SQLite)."""
+        return write_transaction(self.engine)
+
+    @staticmethod
+    def first_seen(conn: Connection, event_id: str) -> tuple[str, int] | None:
+        """(customer, time) of a stored event with this id, or None."""
+        row = conn.execute(select(payment_events.c.customer_id, payment_events.c.ts)
+                           .where(payment_events.c.event_id == event_id)).first()
+        return (row[0], int(row[1])) if row else None
+
+    @staticmethod
+    def has_bill(conn: Connection, customer_id: str, bill_id: str | None = None) -> bool:
+        """Whether a bill (any bill, or ``bill_id``) was issued to the customer."""
+        cond = and_(payment_events.c.customer_id == customer_id,
+                    payment_events.c.type == "bill_issued")
+        if bill_id is not None:
+            cond = and_(cond, payment_events.c.bill_id == bill_id)
+        return conn.execute(select(payment_events.c.seq).where(cond).limit(1)).first() is not None
+
+    @staticmethod
+    def insert(conn: Connection, event: Event) -> None:
+        data = event.model_dump(mode="json")
+        conn.execute(payment_events.insert().values(
+            event_id=event.event_id, customer_id=event.customer_id, type=event.type,
+            ts=event.micros, bill_id=event.bill_ref,
+            payload=json.dumps(data, sort_keys=True, separators=(",", ":"))))
+
+    @staticmethod
+    def window(conn: Connection, customer_id: str, since_us: int) -> list[StoredEvent]:
+        """The customer's events from ``since_us`` on, plus the bill events they refer to."""
+        c = payment_events.c
+        rows = list(conn.execute(select(payment_events).where(
+            c.customer_id == customer_id, c.ts >= since_us).order_by(c.ts, c.seq)))
+        have = {r.event_id for r in rows}
+        bills = {r.bill_id for r in rows if r.bill_id}
+        issued = {r.bill_id for r in rows if r.type == "bill_issued"}
+        overdue = {r.bill_id for r in rows if r.type == "bill_overdue"}
+        older = sorted(b for b in bills if b not in issued or b not in overdue)
+        if older:
+            extra = conn.execute(select(payment_events).where(
+                c.customer_id == customer_id, c.ts < since_us, c.bill_id.in_(older),
+                c.type.in_(("bill_issued", "bill_overdue"))))
+            rows.extend(r for r in extra if r.event_id not in have)
+            rows.sort(key=lambda r: (r.ts, r.seq))
+        return [StoredEvent(int(r.seq), r.event_id, r.customer_id, r.type, int(r.ts), r.bill_id,
+                            json.loads(r.payload)) for r in rows]
+
+    @staticmethod
+    def latest_for(conn: Connection, customer_id: str) -> int | None:
+        return conn.scalar(select(func.max(payment_events.c.ts))
+                           .where(payment_events.c.customer_id == customer_id))
+
+    @staticmethod
+    def add_outcomes(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store outcomes not stored yet (by ``outcome_key``); return the new ones."""
+        if not rows:
+            return []
+        keys = [r["outcome_key"] for r in rows]
+        have = set(conn.scalars(select(event_outcomes.c.outcome_key)
+                                .where(event_outcomes.c.outcome_key.in_(keys))))
+        new, seen = [], set(have)
+        for r in rows:
+            if r["outcome_key"] not in seen:
+                seen.add(r["outcome_key"])
+                new.append(r)
+        if new:
+            conn.execute(event_outcomes.insert(), new)
+        return new
+
+    # ------------------------------------------------------------------ reads
+
+    def latest_time(self) -> int | None:
+        """The latest event time stored (microseconds), the store's notion of "now"."""
+        return self._read(lambda conn: conn.scalar(select(func.max(payment_events.c.ts))))
+
+    def count(self) -> int:
+        return int(self._read(lambda conn: conn.scalar(
+            select(func.count()).select_from(payment_events))) or 0)
+
+    def events_for(self, customer_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The customer's stored events, newest first, as their validated fields."""
+        c = payment_events.c
+        rows = self._read(lambda conn: list(conn.execute(
+            select(c.payload).where(c.customer_id == customer_id)
+            .order_by(c.ts.desc(), c.seq.desc()).limit(limit))))
+        return [json.loads(r[0]) for r in rows]
+
+    def outcomes_list(self, customer_id: str) -> list[EventOutcome]:
+        """Every outcome ever raised for the customer, oldest first."""
+        c = event_outcomes.c
+        rows = self._read(lambda conn: list(conn.execute(
+            select(event_outcomes).where(c.customer_id == customer_id).order_by(c.seq))))
+        return [_outcome(r) for r in rows]
+
+    def outcomes_for(self, customer_id: str, as_of: dt.date | str) -> EventOutcomes:
+        """The outcomes in force on ``as_of``: raised by then and not yet expired.
+
+        An outcome is in force on a date when it was raised before the end of
+        that day and ends after its start. Of several outcomes of one kind and
+        rule raised by the same events (a habitual-defaulter mark extended by
+        later overdue bills), the one lasting longest is kept.
+        """
+        day = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        start = to_micros(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+        end = start + _DAY_US
+        c = event_outcomes.c
+        rows = self._read(lambda conn: list(conn.execute(
+            select(event_outcomes).where(c.customer_id == customer_id, c.valid_from < end,
+                                         c.valid_until > start).order_by(c.seq))))
+        best: dict[tuple[str, str, str], Any] = {}
+        for r in rows:
+            key = (r.kind, r.rule_id, r.outcome_key.split("|")[2])
+            if key not in best or r.valid_until > best[key].valid_until:
+                best[key] = r
+        ordered = sorted(best.values(), key=lambda r: (r.valid_from, r.seq))
+        return EventOutcomes(customer_id, day, tuple(_outcome(r) for r in ordered))
+
+    def _read(self, fn: Any) -> Any:
+        try:
+            with self.engine.connect() as conn:
+                return fn(conn)
+        except SQLAlchemyError as exc:
+            raise AuditStoreError(f"event store {self.url}: {error_summary(exc)}") from None
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _outcome(r: Any) -> EventOutcome:
+    return outcome_of(r._mapping)
+
+
+def outcome_of(row: Any) -> EventOutcome:
+    """An ``event_outcomes`` row (a mapping) as the outcome decisions carry."""
+    return EventOutcome(kind=row["kind"], rule_id=row["rule_id"], reason=row["reason"],
+                        event_ids=tuple(json.loads(row["event_ids"])),
+                        valid_from=_iso(row["valid_from"]), valid_until=_iso(row["valid_until"]),
+                        amount=row["amount"], grade=row["grade"])
+
+
+def open_store(url: str | None = None, path: str | Path | None = None, *,
+               synchronous: str = "FULL") -> EventStore:
+    """Open the event tables in the decision log's database, creating them if needed."""
+    resolved = resolve_url(url, path)
+    engine = make_engine(resolved, synchronous=synchronous)
+    try:
+        EVENTS_METADATA.create_all(engine, checkfirst=True)
+    except SQLAlchemyError as exc:
+        raise AuditStoreError(
+            f"event store {engine.url.render_as_string(hide_password=True)}: cannot create the "
+            f"event tables: {error_summary(exc)}") from None
+    return EventStore(engine)
+
+
+def outcome_row(customer_id: str, kind: str, rule_id: str, subject: str, reason: str,
+                event_ids: Iterable[str], valid_from: int, valid_until: int, raised_by: str,
+                amount: float | None = None, grade: str | None = None) -> dict[str, Any]:
+    """An ``event_outcomes`` row; the key makes the same outcome raised twice one row."""
+    return {"outcome_key": f"{kind}|{rule_id}|{customer_id}:{subject}|{valid_until}",
+            "customer_id": customer_id, "kind": kind, "rule_id": rule_id, "reason": reason,
+            "event_ids": json.dumps(list(event_ids)), "valid_from": int(valid_from),
+            "valid_until": int(valid_until), "amount": amount, "grade": grade,
+            "raised_by": raised_by}
+
