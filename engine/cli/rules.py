@@ -69,3 +69,61 @@ def schema_command(
     else:
         out.write_text(text)
         typer.echo(f"wrote {out}")
+
+
+@rules_app.command("impact")
+@reports_errors
+def impact_command(
+    baseline: Annotated[str, typer.Option(
+        "--baseline", help="Tables now in force: a folder, or a git revision (HEAD~1, "
+                           "v1.2:rules) of the rules folder.")],
+    population: Annotated[Path, typer.Option(
+        "--population", help="Customers to decide with both sets (.csv or .parquet).")],
+    candidate: Annotated[Path, typer.Option(
+        "--candidate", help="The edited tables folder.")] = Path("rules"),
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the report here (.html or .md) instead of printing markdown.")
+    ] = None,
+    affected: Annotated[Path | None, typer.Option(
+        "--affected", help="CSV of affected customers (default: beside --out).")] = None,
+    tariff: Annotated[float | None, typer.Option(
+        "--tariff", min=0.0, help="Currency per kWh, to estimate expected default loss.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing report or affected list.")] = False,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Project folder with models/ and policies/.")] = None,
+) -> None:
+    """Decide a population with two table sets and report whom the change moves.
+
+    Prints (or writes) grade transitions, policies gained and lost, hits per
+    rule before and after and the collection workload; lists affected customers.
+    """
+    from engine.decider import load
+    from engine.errors import InputError
+    from engine.impact import compare, load_baseline
+    from engine.tables import load_table_set
+
+    if out is not None and out.suffix.lower() not in (".html", ".md"):
+        raise InputError(f"--out {out}: write the report as .html or .md")
+    if affected is None and out is not None:
+        affected = out.with_name(f"{out.stem}.affected.csv")
+    for path in (out, affected):
+        if path is not None and path.exists() and not overwrite:
+            raise InputError(f"{path}: exists; use --overwrite to replace it")
+    engine = load(home)
+    cand = load_table_set(candidate, engine.catalogue)
+    base, label = load_baseline(baseline, candidate, engine)
+    impact = compare(engine, base, cand, population, baseline_label=label,
+                     candidate_label=str(candidate), tariff=tariff)
+    if affected is not None:
+        affected.parent.mkdir(parents=True, exist_ok=True)
+        impact.affected.to_csv(affected, index=False)
+    if out is None:
+        typer.echo(impact.markdown(), nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(impact.html() if out.suffix.lower() == ".html" else impact.markdown())
+        typer.echo(f"{impact.headline()}\nwrote {out}")
+    if affected is not None:
+        typer.echo(f"wrote {affected} ({len(impact.affected):,} customers)")

@@ -1,0 +1,366 @@
+"""What changes if the tables change: two table sets decided over one population.
+
+Policy staff edit a rule; before it goes live they want to know whom it
+moves. ``compare`` validates and scores the population once (scores do not
+depend on the tables), runs both table sets column-wise chunk by chunk with
+the vectorised executor, and counts: customers whose grade changes (and the
+grade transition matrix), policies gained and lost, hits per rule before and
+after, the workload the enforcement and collection policies create, and,
+given a tariff, the expected default loss net of security deposits. The
+baseline may be a folder or a git revision of the rules folder.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from engine.batch import read_chunks
+from engine.errors import FrameError, InputError
+from engine.facts import frame_facts
+from engine.records import GRADES, validate_frame
+from engine.tables import TableSet, load_table_set
+from engine.tables.vectorised import evaluate
+
+if TYPE_CHECKING:
+    from engine.decider import Engine
+
+__all__ = ["Impact", "compare", "load_baseline"]
+
+EXPOSURE_MONTHS = 2.0
+_AFFECTED = ("customer_id", "grade_before", "grade_after", "gained", "lost")
+
+
+def load_baseline(spec: str, candidate_dir: str | Path, engine: Engine
+                  ) -> tuple[TableSet, str]:
+    """The baseline tables: a folder, or ``REV`` / ``REV:path`` of a git repository.
+
+    ``REV`` alone means the candidate folder as it was at that revision, in the
+    candidate's repository; ``REV:path`` names a folder of the repository the
+    command runs in.
+    Returns the table set and a label for the report.
+    """
+    folder = Path(spec)
+    if folder.is_dir():
+        return load_table_set(folder, engine.catalogue), str(folder)
+    candidate = Path(candidate_dir).resolve()
+    rev, _, path = spec.partition(":")
+    top = _git(Path.cwd() if path else candidate, "rev-parse", "--show-toplevel",
+               what=spec).strip()
+    rel = path.strip("/") if path else candidate.relative_to(top).as_posix()
+    commit = _git(Path(top), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}",
+                  what=spec).strip()
+    names = _git(Path(top), "ls-tree", "-r", "--name-only", commit, "--", rel,
+                 what=spec).split()
+    names = [n for n in names if n.endswith((".yaml", ".yml"))]
+    if not names:
+        raise InputError(f"--baseline {spec}: no table files under '{rel}' at {rev} "
+                         f"({commit[:12]}); name the folder as REV:path")
+    with tempfile.TemporaryDirectory(prefix="gridcredit-baseline-") as tmp:
+        for name in names:
+            target = Path(tmp) / Path(name).relative_to(rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_git(Path(top), "show", f"{commit}:{name}", what=spec))
+        tables = load_table_set(tmp, engine.catalogue)
+    return tables, f"{rev}:{rel} ({commit[:12]})"
+
+
+def _git(where: Path, *args: str, what: str) -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
+                              check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(f"--baseline {what}: not a folder, and git cannot be run ({exc})"
+                         ) from None
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["unknown revision"])[-1]
+        raise InputError(f"--baseline {what}: not a folder nor a git revision of the rules "
+                         f"folder (git: {said}); give a folder or a revision such as HEAD~1")
+    return done.stdout
+
+
+# --------------------------------------------------------------------------- the comparison
+
+@dataclass(frozen=True)
+class Impact:
+    """The comparison of two table sets over one population, ready to render."""
+
+    baseline: str
+    candidate: str
+    baseline_hash: str
+    candidate_hash: str
+    rows_in: int
+    decided: int
+    rejected: int
+    transitions: pd.DataFrame
+    policies: pd.DataFrame
+    rules: pd.DataFrame
+    workload: pd.DataFrame
+    affected: pd.DataFrame
+    loss_note: str
+
+    @property
+    def grade_changed(self) -> int:
+        m = self.transitions.to_numpy()
+        return int(m.sum() - np.trace(m))
+
+    @property
+    def upgraded(self) -> int:
+        return int(np.tril(self.transitions.to_numpy(), -1).sum())
+
+    @property
+    def downgraded(self) -> int:
+        return int(np.triu(self.transitions.to_numpy(), 1).sum())
+
+    def headline(self) -> str:
+        return (f"{self.decided:,} customers decided ({self.rejected:,} rejected): "
+                f"{self.grade_changed:,} change grade ({self.downgraded:,} down, "
+                f"{self.upgraded:,} up), {len(self.affected):,} affected in all")
+
+    def markdown(self) -> str:
+        lines = [
+            "# Rule-change impact", "",
+            f"- baseline: `{self.baseline}` (sha256:{self.baseline_hash[:12]})",
+            f"- candidate: `{self.candidate}` (sha256:{self.candidate_hash[:12]})",
+            f"- {self.headline()}", "",
+            "## Grade transitions (rows: baseline, columns: candidate)", "",
+            _md_table(self.transitions.reset_index(names="baseline")), "",
+            "## Policies gained and lost", "",
+            _md_table(self.policies) if len(self.policies) else "No policy changes.", "",
+            "## Rule hits before and after", "",
+            _md_table(self.rules) if len(self.rules) else "No rule hits differ.", "",
+            "## Workload and expected loss", "",
+            _md_table(self.workload), "", self.loss_note, "",
+        ]
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        from jinja2 import Environment
+
+        env = Environment(autoescape=True)
+        return env.from_string(_HTML).render(
+            impact=self, tables=[
+                ("Grade transitions (rows: baseline, columns: candidate)",
+                 self.transitions.reset_index(names="baseline")),
+                ("Policies gained and lost", self.policies),
+                ("Rule hits before and after", self.rules),
+                ("Workload and expected loss", self.workload),
+            ])
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(_cell(v) for v in row) + " |"
+            for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{value:,.2f}"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    return str(value)
+
+
+_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Rule-change impact</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:70em}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.25em .6em}
+td{text-align:right}td:first-child{text-align:left}</style></head><body>
+<h1>Rule-change impact</h1>
+<ul><li>baseline: <code>{{ impact.baseline }}</code> (sha256:{{ impact.baseline_hash[:12] }})</li>
+<li>candidate: <code>{{ impact.candidate }}</code>
+ (sha256:{{ impact.candidate_hash[:12] }})</li>
+<li>{{ impact.headline() }}</li></ul>
+{% for title, frame in tables %}<h2>{{ title }}</h2>
+{% if frame|length %}<table><tr>{% for c in frame.columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for row in frame.itertuples(index=False) %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}
+</tr>{% endfor %}</table>{% else %}<p>No changes.</p>{% endif %}{% endfor %}
+<p>{{ impact.loss_note }}</p>
+</body></html>
+"""
+
+
+@dataclass
+class _Side:
+    """One table set's running counts."""
+
+    tables: TableSet
+    rule_hits: Counter
+    policy_customers: Counter
+    param_sums: Counter
+    loss: float = 0.0
+
+
+def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
+            population: str | Path | pd.DataFrame, *, baseline_label: str = "baseline",
+            candidate_label: str = "candidate", tariff: float | None = None,
+            exposure_months: float = EXPOSURE_MONTHS, chunk_size: int = 200_000) -> Impact:
+    """Decide ``population`` with both table sets and count what differs.
+
+    ``tariff`` (currency per kWh) turns monthly consumption into a bill, so
+    that the expected default loss ``sum(pd * max(exposure - deposit, 0))``
+    can be estimated, with exposure = overdue amount + ``exposure_months`` of
+    bills and deposit from the ``security_deposit`` policy's params.
+    """
+    if isinstance(population, pd.DataFrame):
+        chunks: Any = [population]
+    else:
+        path = Path(population)
+        if not path.exists():
+            raise FrameError("file not found", file=str(path))
+        chunks = read_chunks(path, chunk_size)
+    sides = [_Side(ts, Counter(), Counter(), Counter()) for ts in (baseline, candidate)]
+    transitions = np.zeros((len(GRADES) + 1, len(GRADES) + 1), dtype=np.int64)
+    gained: Counter = Counter()
+    lost: Counter = Counter()
+    affected: list[pd.DataFrame] = []
+    rows_in = decided = rejected = 0
+    for chunk in chunks:
+        accepted, rejects = validate_frame(chunk)
+        rows_in += len(chunk)
+        rejected += len(rejects)
+        if accepted.empty:
+            continue
+        facts = frame_facts(accepted)
+        scored = engine.registry.score_frame(facts)
+        facts["z"] = scored["z"].to_numpy()
+        facts["pd"] = scored["pd"].to_numpy()
+        decided += len(facts)
+        results = [_decide(side, facts, tariff, exposure_months) for side in sides]
+        (g0, p0), (g1, p1) = results
+        np.add.at(transitions, (g0, g1), 1)
+        ids = sorted(set(p0) | set(p1))
+        change = g0 != g1
+        gain_cols, lose_cols = {}, {}
+        for pid in ids:
+            before = p0.get(pid, np.zeros(len(facts), dtype=bool))
+            after = p1.get(pid, np.zeros(len(facts), dtype=bool))
+            gain_cols[pid], lose_cols[pid] = after & ~before, before & ~after
+            gained[pid] += int(gain_cols[pid].sum())
+            lost[pid] += int(lose_cols[pid].sum())
+            change |= gain_cols[pid] | lose_cols[pid]
+        rows = np.flatnonzero(change)
+        if len(rows):
+            labels = np.array([*GRADES, "none"], dtype=object)
+            affected.append(pd.DataFrame({
+                "customer_id": facts["customer_id"].to_numpy(dtype=object)[rows],
+                "grade_before": labels[g0[rows]], "grade_after": labels[g1[rows]],
+                "gained": _joined(gain_cols, rows), "lost": _joined(lose_cols, rows),
+            }))
+    names = [*GRADES, "none"]
+    matrix = pd.DataFrame(transitions, index=names, columns=names)
+    keep = [g for i, g in enumerate(names) if i < len(GRADES) or transitions[i].any()
+            or transitions[:, i].any()]
+    return Impact(
+        baseline=baseline_label, candidate=candidate_label,
+        baseline_hash=baseline.content_hash, candidate_hash=candidate.content_hash,
+        rows_in=rows_in, decided=decided, rejected=rejected,
+        transitions=matrix.loc[keep, keep],
+        policies=_policy_frame(sides, gained, lost),
+        rules=_rule_frame(sides),
+        workload=_workload_frame(engine, sides, tariff),
+        affected=(pd.concat(affected, ignore_index=True) if affected
+                  else pd.DataFrame(columns=list(_AFFECTED))),
+        loss_note=(f"Expected default loss = sum of PD x max(overdue amount + "
+                   f"{exposure_months:g} months of bills at {tariff:g} per kWh - security "
+                   "deposit, 0); PD does not depend on the tables, so only deposits move it."
+                   if tariff is not None else
+                   "Expected default loss not estimated: give --tariff (currency per kWh) "
+                   "to turn consumption into bills and deposits."),
+    )
+
+
+def _joined(columns: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    out = np.full(len(rows), "", dtype=object)
+    for pid, col in columns.items():
+        hit = col[rows]
+        out[hit] = [f"{v};{pid}" if v else pid for v in out[hit]]
+    return out
+
+
+def _decide(side: _Side, facts: pd.DataFrame, tariff: float | None, months: float
+            ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Grade codes (len(GRADES) = none) and per-policy membership masks for one chunk."""
+    n = len(facts)
+    ev = evaluate(side.tables.tables, facts)
+    grade_code = {g: i for i, g in enumerate(GRADES)}
+    grades = np.array([grade_code.get(g, len(GRADES)) for g in ev.outputs["grade"]],
+                      dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+    has: dict[str, np.ndarray] = {}
+    params: dict[tuple[str, str], np.ndarray] = {}
+    for t in side.tables.tables:
+        eff = ev.effective[t.name]
+        for r in t.rules:
+            side.rule_hits[(t.name, r.id)] += int(eff[r.index].sum())
+            for action in r.policies:
+                first = eff[r.index] & ~has.get(action.policy_id, np.zeros(n, dtype=bool))
+                has[action.policy_id] = has.get(action.policy_id, np.zeros(n, dtype=bool)) | first
+                for key, value in action.merged.items():
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        arr = params.setdefault((action.policy_id, key), np.zeros(n))
+                        arr[first] = float(value)
+    for pid, mask in has.items():
+        side.policy_customers[pid] += int(mask.sum())
+    for key, arr in params.items():
+        side.param_sums[key] += float(arr.sum())
+    if tariff is not None:
+        bill = facts["monthly_kwh"].to_numpy(dtype=float) * tariff
+        overdue = np.nan_to_num(facts["overdue_amount"].to_numpy(dtype=float))
+        deposit = params.get(("security_deposit", "months_of_average_bill"), np.zeros(n)) * bill
+        exposure = overdue + months * bill
+        side.loss += float((facts["pd"].to_numpy(dtype=float)
+                            * np.maximum(exposure - deposit, 0.0)).sum())
+    return grades, has
+
+
+def _policy_frame(sides: list[_Side], gained: Counter, lost: Counter) -> pd.DataFrame:
+    ids = sorted(set(sides[0].policy_customers) | set(sides[1].policy_customers))
+    rows = [{"policy": pid, "before": sides[0].policy_customers[pid],
+             "after": sides[1].policy_customers[pid], "gained": gained[pid],
+             "lost": lost[pid]} for pid in ids if gained[pid] or lost[pid]]
+    return pd.DataFrame(rows, columns=["policy", "before", "after", "gained", "lost"])
+
+
+def _rule_frame(sides: list[_Side]) -> pd.DataFrame:
+    keys = list(dict.fromkeys([*sides[0].rule_hits, *sides[1].rule_hits]))
+    rows = []
+    for table, rid in keys:
+        before = sides[0].rule_hits.get((table, rid))
+        after = sides[1].rule_hits.get((table, rid))
+        if before != after:
+            rows.append({"table": table, "rule": rid,
+                         "before": "absent" if before is None else before,
+                         "after": "absent" if after is None else after,
+                         "change": (after or 0) - (before or 0)})
+    return pd.DataFrame(rows, columns=["table", "rule", "before", "after", "change"])
+
+
+def _workload_frame(engine: Engine, sides: list[_Side], tariff: float | None) -> pd.DataFrame:
+    """Customers under each collection/enforcement policy, and the visits params imply."""
+    rows = []
+    for policy in engine.catalogue:
+        if policy.category not in ("collection", "enforcement"):
+            continue
+        b, a = sides[0].policy_customers[policy.id], sides[1].policy_customers[policy.id]
+        rows.append({"measure": f"{policy.id} customers", "before": b, "after": a,
+                     "change": a - b})
+    keys = sorted({k for s in sides for k in s.param_sums if k[1] == "visits_per_year"})
+    for pid, key in keys:
+        b, a = sides[0].param_sums[(pid, key)], sides[1].param_sums[(pid, key)]
+        rows.append({"measure": f"{pid} visits a year", "before": round(b), "after": round(a),
+                     "change": round(a - b)})
+    if tariff is not None:
+        b, a = sides[0].loss, sides[1].loss
+        rows.append({"measure": "expected default loss", "before": b, "after": a,
+                     "change": a - b})
+    return pd.DataFrame(rows, columns=["measure", "before", "after", "change"], dtype=object)
