@@ -35,21 +35,22 @@ __all__ = ["ServiceState", "TablesRejected", "Validation"]
 log = logging.getLogger("gridcredit.service")
 
 
-class TablesRejected(TableError):
-    """A table set that loaded but failed the checks; the active set stays in force."""
+class TablesRejected(TableSetError):
+    """A table set that failed to load or to pass the checks; the active set stays in force."""
 
     http_status = 422
     code = "tables_rejected"
 
-    def __init__(self, findings: list[Finding]) -> None:
-        first = findings[0]
-        super().__init__(f"{first.message} ({len(findings)} finding(s); the active tables "
-                         "stay in force)", file=first.file, line=first.line,
-                         rule_id=first.subject)
-        self.findings = findings
+    def __init__(self, errors: list[TableError]) -> None:
+        super().__init__(errors)
+        self.message = (f"{len(errors)} problem(s) in the table set; the active tables stay "
+                        f"in force:\n{self.message}")
+        self.args = (self.message,)
 
-    def details(self) -> list[dict[str, Any]]:
-        return [_finding(f) for f in self.findings]
+    @classmethod
+    def of_findings(cls, findings: list[Finding]) -> TablesRejected:
+        return cls([TableError(f.message, file=f.file, line=f.line, rule_id=f.subject)
+                    for f in findings])
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,14 @@ class ServiceState:
             current = self.engine
             try:
                 table_set = load_table_set(current.config.rules_dir, current.catalogue)
-            except TableError:
+            except TableError as exc:
                 self.metrics.reloads.labels("refused").inc()
-                raise
+                raise TablesRejected(exc.errors if isinstance(exc, TableSetError) else [exc]
+                                     ) from None
             findings = self.check(table_set)
             if findings:
                 self.metrics.reloads.labels("refused").inc()
-                raise TablesRejected(findings)
+                raise TablesRejected.of_findings(findings)
             self.engine = current.with_tables(table_set)
             self.metrics.reloads.labels("loaded").inc()
             log.info("tables %s (sha256 %s) active", table_set.version,

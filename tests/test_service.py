@@ -1,0 +1,384 @@
+"""The HTTP decision service: decisions logged before the answer, one error shape, API-key
+roles, atomic table reload, metrics and OpenAPI. The log tests run on SQLite and on a real
+PostgreSQL server (``tests.pg``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import shutil
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from engine import synth
+from engine.audit import open_log
+from engine.decider import load
+from engine.service import Settings, create_app
+from engine.service.auth import add_key
+from tests.pg import postgres_server  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+ERROR_KEYS = {"status", "code", "message", "details"}
+
+
+def _plain(row: dict) -> dict:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()
+            if not (v is None or (isinstance(v, float) and math.isnan(v)))}
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    frame = synth.generate(60, seed=11).drop(columns=["default_12m"])
+    return [_plain(r) for r in frame.to_dict(orient="records")]
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("keys") / "keys.yaml"
+    return {"file": path,
+            "all": add_key(path, "ops", ["decide", "audit", "admin"]),
+            "decide": add_key(path, "billing", ["decide"]),
+            "audit": add_key(path, "auditor", ["audit"])}
+
+
+def _auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "decisions.sqlite")
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database("svc")
+
+
+@pytest.fixture
+def make_client(engine, keys, tmp_path):
+    clients = []
+
+    def make(db: str | None = None, engine_=None, **settings) -> TestClient:
+        s = Settings.load(env={}, db=db or str(tmp_path / "log.sqlite"),
+                          keys_file=keys["file"], **settings)
+        client = TestClient(create_app(s, engine=engine_ or engine))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    return make_client()
+
+
+# ---------------------------------------------------------------- decisions and the log
+
+def test_decision_is_logged_read_back_and_explained(make_client, db_url, keys, records):
+    client = make_client(db_url)
+    answer = client.post("/v1/decisions", json=records[0], headers=_auth(keys["decide"]))
+    assert answer.status_code == 200
+    decision = answer.json()
+    assert decision["customer_id"] == records[0]["customer_id"]
+    assert decision["grade"]["grade"] in ("AAA", "AA", "A", "B", "C")
+    got = client.get(f"/v1/decisions/{decision['decision_id']}", headers=_auth(keys["audit"]))
+    assert got.status_code == 200 and got.json()["digest"] == decision["digest"]
+    for fmt, media in [("text", "text/plain"), ("md", "text/markdown"), ("html", "text/html")]:
+        text = client.get(f"/v1/decisions/{decision['decision_id']}/explanation",
+                          params={"format": fmt}, headers=_auth(keys["audit"]))
+        assert text.status_code == 200 and text.headers["content-type"].startswith(media)
+        assert records[0]["customer_id"] in text.text
+    with open_log(db_url, create=False) as log:
+        report = log.verify()
+    assert report.ok and report.rows == 1
+
+
+def test_batch_answers_each_item_and_logs_the_decided_ones(make_client, db_url, keys, records):
+    client = make_client(db_url)
+    bad = {**records[2], "monthly_kwh": -5.0}
+    answer = client.post("/v1/decisions:batch", json={"records": [records[1], bad, records[3]]},
+                         headers=_auth(keys["decide"]))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["decided"], body["refused"]) == (2, 1)
+    assert [i["ok"] for i in body["items"]] == [True, False, True]
+    error = body["items"][1]["error"]
+    assert set(error) == ERROR_KEYS and error["status"] == 422
+    assert error["details"][0]["path"] == "records.1.monthly_kwh"
+    assert error["details"][0]["value"] == -5.0
+    with open_log(db_url, create=False) as log:
+        assert log.count() == 2 and log.verify().ok
+
+
+def test_unknown_decision_id_is_404_in_the_error_shape(client, keys):
+    answer = client.get("/v1/decisions/nope-123", headers=_auth(keys["audit"]))
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "decision_not_found"
+    assert set(answer.json()) == ERROR_KEYS
+
+
+def test_concurrent_requests_all_decided_in_one_valid_chain(client, keys, records):
+    app = client.app
+
+    async def fire() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+            return await asyncio.gather(*[
+                c.post("/v1/decisions", json=r, headers=_auth(keys["decide"]))
+                for r in records[:40]])
+
+    answers = asyncio.run(fire())
+    assert [a.status_code for a in answers] == [200] * 40
+    assert len({a.json()["decision_id"] for a in answers}) == 40
+    report = app.state.service.log.verify()
+    assert report.ok and report.rows == 40
+
+
+# ---------------------------------------------------------------- one error shape
+
+def test_error_shape_is_pinned(client, keys, records):
+    answer = client.post("/v1/decisions", json={**records[0], "monthly_kwh": "12"},
+                         headers=_auth(keys["decide"]))
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "status": 422,
+        "code": "invalid_request",
+        "message": "'monthly_kwh': must be a number >= 0 and <= 1e+09 (kWh/month) "
+                   "(Input should be a valid number)",
+        "details": [{"path": "monthly_kwh", "value": "12",
+                     "message": "must be a number >= 0 and <= 1e+09 (kWh/month) "
+                                "(Input should be a valid number)"}],
+    }
+    assert client.post("/v1/decisions", json=records[0]).json() == {
+        "status": 401, "code": "unauthorized",
+        "message": "no API key: send 'Authorization: Bearer <key>' "
+                   "(create one with gridcredit keys add NAME --role ROLE)",
+        "details": []}
+
+
+def _big_body() -> bytes:
+    return b'{"customer_id": "' + b"x" * (50 * 1024 * 1024) + b'"}'
+
+
+BAD_INPUTS = {
+    "malformed JSON": (b'{"customer_id": ', "application/json", 400, "malformed_json"),
+    "wrong content type": (b"customer_id=C1", "application/x-www-form-urlencoded", 415,
+                           "unsupported_media_type"),
+    "50 MB body": (None, "application/json", 413, "payload_too_large"),
+    "deep nesting": (b"[" * 5000 + b"]" * 5000, "application/json", 400, "malformed_json"),
+    "NaN": (b'{"monthly_kwh": NaN}', "application/json", 400, "malformed_json"),
+    "Infinity": (b'{"monthly_kwh": -Infinity}', "application/json", 400, "malformed_json"),
+    "not an object": (b"[1, 2]", "application/json", 422, "invalid_request"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_bad_bodies_get_a_4xx_in_the_error_shape_and_the_service_keeps_serving(
+        client, keys, name):
+    body, media, status, code = BAD_INPUTS[name]
+    answer = client.post("/v1/decisions", content=_big_body() if body is None else body,
+                         headers={**_auth(keys["decide"]), "Content-Type": media})
+    assert (answer.status_code, answer.json()["code"]) == (status, code)
+    assert set(answer.json()) == ERROR_KEYS
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("field,value,path,message", [
+    ("monthly_kwh", "691.7", "monthly_kwh", "must be a number"),
+    ("overdue_bills_12m", 2.5, "overdue_bills_12m", "must be a whole number"),
+    ("customer_class", "farm", "customer_class", "must be one of residential"),
+    ("monthly_kwh_", 1.0, "monthly_kwh_", "unknown field (did you mean 'monthly_kwh'?)"),
+    ("critical_load", "yes", "critical_load", "must be true or false"),
+])
+def test_field_errors_name_the_path_and_the_value(client, keys, records, field, value, path,
+                                                  message):
+    answer = client.post("/v1/decisions", json={**records[0], field: value},
+                         headers=_auth(keys["decide"]))
+    assert answer.status_code == 422
+    detail = next(d for d in answer.json()["details"] if d["path"] == path)
+    assert detail["value"] == value and detail["message"].startswith(message)
+
+
+def test_batch_over_the_limit_is_refused_whole(make_client, keys, records):
+    client = make_client(batch_limit=3)
+    answer = client.post("/v1/decisions:batch", json={"records": records[:4]},
+                         headers=_auth(keys["decide"]))
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "batch_too_large"
+    assert answer.json()["details"] == [{"path": "records", "value": 4, "message": "at most 3"}]
+
+
+def test_chunked_body_over_the_limit_is_refused_without_content_length(client, keys):
+    def chunks():
+        for _ in range(40):
+            yield b"x" * 65536
+
+    answer = client.post("/v1/decisions", content=chunks(),
+                         headers={**_auth(keys["decide"]), "Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
+
+
+# ---------------------------------------------------------------- auth
+
+@pytest.mark.parametrize("method,path,role", [
+    ("post", "/v1/decisions", "decide"),
+    ("get", "/v1/decisions/abc", "audit"),
+    ("get", "/v1/tables", "audit"),
+    ("post", "/v1/tables:reload", "admin"),
+])
+def test_missing_key_401_wrong_role_403(client, keys, method, path, role):
+    other = "audit" if role != "audit" else "decide"
+    assert getattr(client, method)(path).status_code == 401
+    assert getattr(client, method)(path, headers=_auth("gck_not-a-key")).status_code == 401
+    refused = getattr(client, method)(path, headers={"X-API-Key": keys[other]})
+    assert refused.status_code == 403
+    assert f"lacks the role '{role}'" in refused.json()["message"]
+
+
+def test_keys_are_never_logged(client, keys, records, caplog):
+    with caplog.at_level(logging.DEBUG):
+        client.post("/v1/decisions", json=records[0], headers=_auth(keys["decide"]))
+        client.get("/v1/tables", headers=_auth("gck_wrong-key"))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert keys["decide"] not in text and "gck_wrong-key" not in text
+    stored = keys["file"].read_text()
+    assert keys["decide"] not in stored and "sha256" in stored
+
+
+# ---------------------------------------------------------------- tables
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("home")
+    shutil.copytree(ROOT / "rules", root / "rules")
+    for name in ("models", "policies"):
+        (root / name).symlink_to(ROOT / name)
+    return root
+
+
+def test_reload_swaps_only_a_clean_set_and_keeps_the_old_one_otherwise(
+        make_client, keys, records, home):
+    client = make_client(engine_=load(home))
+    admin = _auth(keys["all"])
+    before = client.get("/v1/tables", headers=admin).json()
+    grades = home / "rules" / "grades.yaml"
+    good = grades.read_text()
+    grades.write_text(good.replace("theft_incidents_36m: {ge: 1}",
+                                   "theft_incidents_36mm: {ge: 1}"))
+    try:
+        refused = client.post("/v1/tables:reload", headers=admin)
+        assert refused.status_code == 422
+        body = refused.json()
+        assert body["code"] == "tables_rejected"
+        assert "did you mean 'theft_incidents_36m'" in body["message"]
+        assert body["details"][0]["path"].endswith("grades.yaml:24")
+        assert client.get("/v1/tables", headers=admin).json() == before
+        decided = client.post("/v1/decisions", json=records[0], headers=admin).json()
+        assert decided["tables"]["content_hash"] == before["tables_content_hash"]
+
+        grades.write_text(good.replace('version: "2026.12.0"', 'version: "2026.12.1"', 1))
+        loaded = client.post("/v1/tables:reload", headers=admin)
+        assert loaded.status_code == 200
+        assert loaded.json()["tables"]["grades"] == "2026.12.1"
+        assert loaded.json()["tables_content_hash"] != before["tables_content_hash"]
+        after = client.post("/v1/decisions", json=records[0], headers=admin).json()
+        assert after["tables"]["versions"]["grades"] == "2026.12.1"
+    finally:
+        grades.write_text(good)
+
+
+def test_validate_reports_findings_and_changes_nothing(client, keys):
+    admin = _auth(keys["all"])
+    before = client.get("/v1/tables", headers=admin).json()
+    files = {p.name: p.read_text() for p in (ROOT / "rules").glob("*.yaml")}
+    files["service-policies.yaml"] = files["service-policies.yaml"].replace(
+        "consumption_class", "consumptoin_class", 1)
+    answer = client.post("/v1/tables:validate", headers=admin,
+                         files=[("files", (n, t, "application/yaml")) for n, t in files.items()])
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["ok"] is False
+    finding = body["findings"][0]
+    assert finding["file"] == "service-policies.yaml"
+    assert finding["path"].startswith("service-policies.yaml:")
+    assert "did you mean 'consumption_class'" in finding["message"]
+    assert client.get("/v1/tables", headers=admin).json() == before
+
+
+def test_validate_refuses_json_and_odd_file_names(client, keys):
+    admin = _auth(keys["all"])
+    assert client.post("/v1/tables:validate", json={"a": 1},
+                       headers=admin).status_code == 415
+    odd = client.post("/v1/tables:validate", headers=admin,
+                      files=[("files", ("../../etc/passwd", "x", "text/plain"))])
+    assert odd.status_code == 422 and "named like grades.yaml" in odd.json()["message"]
+
+
+# ---------------------------------------------------------------- service surface
+
+def test_metrics_count_requests_and_decisions_by_grade_and_policy(client, keys, records):
+    decision = client.post("/v1/decisions", json=records[0], headers=_auth(keys["decide"])).json()
+    text = client.get("/metrics").text
+    grade = decision["grade"]["grade"]
+    assert f'gridcredit_decisions_total{{grade="{grade}"}} 1.0' in text
+    for p in decision["policies"]:
+        assert f'gridcredit_policies_total{{policy="{p["policy_id"]}"}}' in text
+    assert ('gridcredit_http_requests_total{method="POST",route="/v1/decisions",status="200"} '
+            '1.0') in text
+    assert 'gridcredit_http_request_duration_seconds_bucket{le="0.5",method="POST"' in text
+
+
+def test_openapi_documents_every_record_field_with_its_range(client):
+    spec = client.get("/openapi.json").json()
+    paths = set(spec["paths"])
+    assert {"/v1/decisions", "/v1/decisions:batch", "/v1/decisions/{decision_id}",
+            "/v1/decisions/{decision_id}/explanation", "/v1/tables", "/v1/tables:reload",
+            "/v1/tables:validate", "/healthz", "/metrics"} <= paths
+    record = spec["components"]["schemas"]["CustomerRecord"]
+    assert record["properties"]["monthly_kwh"]["maximum"] == 1e9
+    assert record["properties"]["overdue_bills_12m"]["minimum"] == 0
+    assert record["additionalProperties"] is False
+    assert client.get("/docs").status_code == 200
+
+
+def test_routers_plug_in_with_the_role_dependency(make_client, keys, tmp_path, monkeypatch):
+    module = tmp_path / "gc_extra_routes.py"
+    module.write_text(
+        "from fastapi import APIRouter\nrouter = APIRouter()\n\n"
+        "@router.get('/v1/extra')\nasync def extra() -> dict:\n    return {'ok': True}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr("engine.service.app.PLUGIN_ROUTERS", (("gc_extra_routes", "decide"),))
+    client = make_client()
+    assert client.get("/v1/extra").status_code == 401
+    assert client.get("/v1/extra", headers=_auth(keys["audit"])).status_code == 403
+    assert client.get("/v1/extra", headers=_auth(keys["decide"])).json() == {"ok": True}
+
+
+def test_settings_read_yaml_then_environment(tmp_path):
+    file = tmp_path / "service.yaml"
+    file.write_text("batch_limit: 50\ndb: a.sqlite\nkeys_file: k.yaml\n")
+    s = Settings.load(file, env={"GRIDCREDIT_DB": "postgresql://u@h/db"})
+    assert (s.batch_limit, s.db, s.keys_file) == (50, "postgresql://u@h/db", Path("k.yaml"))
+    assert Settings.load(env=s.to_env()) == s
+    file.write_text("batch_limit: lots\n")
+    with pytest.raises(Exception, match=r"batch_limit = 'lots': give a whole number"):
+        Settings.load(file, env={})
+    file.write_text("batch_limt: 5\n")
+    with pytest.raises(Exception, match=r"unknown service setting\(s\) batch_limt"):
+        Settings.load(file, env={})
+
+
+def test_a_logged_decision_round_trips_as_json(client, keys, records):
+    decision = client.post("/v1/decisions", json=records[4], headers=_auth(keys["decide"])).json()
+    from engine.decision import Decision
+
+    assert Decision.from_json(json.dumps(decision)).digest == decision["digest"]
