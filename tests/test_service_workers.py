@@ -1,0 +1,97 @@
+"""``gridcredit serve --workers 2`` as a real process on a loopback port, and the key commands."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from engine import synth
+from engine.audit import open_log
+from engine.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+GRIDCREDIT = Path(sys.executable).parent / "gridcredit"
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_keys_add_prints_the_key_once_and_stores_only_its_hash(tmp_path):
+    keys = tmp_path / "keys.yaml"
+    made = runner.invoke(app, ["keys", "add", "billing", "--role", "decide", "--role", "audit",
+                               "--keys", str(keys)])
+    assert made.exit_code == 0
+    key = made.stdout.strip()
+    assert key.startswith("gck_") and len(key) > 40
+    stored = yaml.safe_load(keys.read_text())["keys"]
+    assert [(e["name"], e["roles"]) for e in stored] == [("billing", ["decide", "audit"])]
+    assert key not in keys.read_text()
+    again = runner.invoke(app, ["keys", "add", "billing", "--role", "decide", "--keys", str(keys)])
+    assert again.exit_code == 2
+    assert "a key named 'billing' exists already: choose another name" in again.stderr
+    bad = runner.invoke(app, ["keys", "add", "x", "--role", "boss", "--keys", str(keys)])
+    assert bad.exit_code == 2 and "give --role with one of decide, audit, admin" in bad.stderr
+    listed = runner.invoke(app, ["keys", "list", "--keys", str(keys)])
+    assert listed.stdout.startswith("billing") and key not in listed.stdout
+
+
+def test_two_workers_decide_into_one_valid_chain(tmp_path):
+    keys, db, port = tmp_path / "keys.yaml", tmp_path / "decisions.sqlite", _free_port()
+    key = runner.invoke(app, ["keys", "add", "t", "--role", "decide",
+                              "--keys", str(keys)]).stdout.strip()
+    env = {**os.environ, "GRIDCREDIT_HOME": str(ROOT)}
+    server = subprocess.Popen(
+        [str(GRIDCREDIT), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
+         "--db", str(db), "--keys", str(keys), "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"serve did not start: {server.stdout.read().decode()[-2000:]}")
+            time.sleep(0.3)
+        frame = synth.generate(16, seed=5).drop(columns=["default_12m"])
+        records = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
+                    if not (v is None or (isinstance(v, float) and math.isnan(v)))}
+                   for r in frame.to_dict(orient="records")]
+        ids = []
+        for record in records:
+            with httpx.Client(base_url=base, timeout=30) as client:  # new connection each time
+                answer = client.post("/v1/decisions", json=record,
+                                     headers={"Authorization": f"Bearer {key}"})
+                assert answer.status_code == 200, answer.text
+                ids.append(answer.json()["decision_id"])
+        assert len(set(ids)) == 16
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    with open_log(str(db), create=False) as log:
+        report = log.verify()
+        assert report.ok and report.rows == 16
+        assert {log.get(i).decision_id for i in ids} == set(ids)
