@@ -10,6 +10,7 @@ always finishes on the set it started with.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import time
 import uuid
@@ -92,9 +93,17 @@ class Engine:
     # ------------------------------------------------------------------ one record
 
     def decide(self, record: Mapping[str, Any] | BaseModel, *,
-               decision_id: str | None = None) -> Decision:
-        """Decide for one customer record (a dict as service systems send it)."""
+               decision_id: str | None = None, outcomes: Any = None) -> Decision:
+        """Decide for one customer record (a dict as service systems send it).
+
+        ``outcomes`` is the customer's payment-event outcomes in force (an
+        ``engine.events.EventOutcomes``): its flags fill the record's history
+        fields before the tables run, so they decide through the same tables,
+        and the decision names each outcome with the events behind it.
+        """
         t0 = time.perf_counter()
+        if outcomes is not None:
+            record = _with_history(record, outcomes.history())
         rec = record if isinstance(record, BaseModel) else validate_record(dict(record))
         facts = record_facts(rec)
         t1 = time.perf_counter()
@@ -106,6 +115,8 @@ class Engine:
         result = self.tables.decide(facts)
         t3 = time.perf_counter()
         decision = self._decision(facts, score, result, decision_id or uuid.uuid4().hex)
+        if outcomes is not None and outcomes.outcomes:
+            decision = decision.model_copy(update={"events": tuple(outcomes.outcomes)})
         t4 = time.perf_counter()
         timings = {
             "validate": (t1 - t0) * 1e3,
@@ -227,6 +238,25 @@ def _relative(file: str, home: str) -> str:
         return Path(file).resolve().relative_to(Path(home).resolve()).as_posix()
     except ValueError:
         return file
+
+
+def _with_history(record: Mapping[str, Any] | BaseModel,
+                  history: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with event-outcome flags merged into its history fields.
+
+    A flag the record already sets stays set; a theft override keeps the later
+    of the two end dates.
+    """
+    data = record.model_dump() if isinstance(record, BaseModel) else dict(record)
+    for name, value in history.items():
+        if name == "theft_override_until":
+            current = data.get(name)
+            if isinstance(current, str):
+                current = dt.date.fromisoformat(current)
+            data[name] = value if current is None or value > current else current
+        elif value:
+            data[name] = value
+    return data
 
 
 def _absent(value: Any) -> bool:

@@ -14,7 +14,13 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from engine.errors import InputError
 
@@ -124,6 +130,15 @@ class Decision(_Frozen):
     digest: str = ""
     events: tuple[EventOutcome, ...] = ()
 
+    @model_serializer(mode="wrap")
+    def _without_empty_events(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``events`` out when empty, so decisions made without event outcomes
+        serialise (and hash) exactly as they did before the field existed."""
+        data = handler(self)
+        if not data.get("events"):
+            data.pop("events", None)
+        return data
+
     @property
     def policy_ids(self) -> list[str]:
         return [p.policy_id for p in self.policies]
@@ -136,8 +151,6 @@ class Decision(_Frozen):
         data = self.model_dump(mode="json")
         for key in ("decision_id", "timings_ms", "digest"):
             data.pop(key)
-        if not data.get("events"):
-            data.pop("events", None)
         return data
 
     def sealed(self) -> Decision:
@@ -181,6 +194,4 @@ def canonical_json(data: Any) -> str:
 def _digest(decision: Decision) -> str:
     data = decision.model_dump(mode="json")
     data.pop("digest")
-    if not data.get("events"):
-        data.pop("events", None)  # decisions made without event outcomes hash as they always did
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()
