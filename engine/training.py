@@ -107,7 +107,7 @@ def select_indicators(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
         kept = [c for c in woe.columns if c not in dropped]
         if len(kept) <= 1:
             return dropped
-        coef = LinearDiscriminantAnalysis().fit(woe[kept], y).coef_[0]
+        coef = LinearDiscriminantAnalysis(solver="lsqr").fit(woe[kept], y).coef_[0]
         worst = int(np.argmax(coef))
         if coef[worst] <= 0:
             return dropped
@@ -138,7 +138,7 @@ def make_pipeline(catalogue: Catalogue, config: TrainingConfig = TrainingConfig(
         binning_transform_params={n: {"metric": "woe", "metric_missing": "empirical"}
                                   for n in names},
     )
-    return Pipeline([("woe", binning), ("lda", LinearDiscriminantAnalysis())])
+    return Pipeline([("woe", binning), ("lda", LinearDiscriminantAnalysis(solver="lsqr"))])
 
 
 def cross_validate(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,

@@ -49,7 +49,7 @@ def test_flag_shock_moves_the_mean_by_the_requested_share(good, bad, size):
     ind = _indicator(transform="flag", direction="lower_is_riskier")
     after = shock_indicator(ind, values, Shock("p", "relative", size), np.random.default_rng(1))
     moved = int((values.to_numpy() - after).sum())
-    assert moved == min(good, round(size * good))
+    assert moved <= good and abs(moved - size * good) <= 1
     assert set(np.unique(after)) <= {0.0, 1.0}
     assert np.all(after <= values.to_numpy())
 
