@@ -290,6 +290,12 @@ class EventProcessor:
                now_us: int | None) -> None:
         t = event.micros
         eid = event.event_id
+        first = EventStore.first_seen(conn, eid)
+        if first is not None:
+            raise EventRejected(
+                f"duplicate event id: already stored for customer {first[0]!r} at "
+                f"{from_micros(first[1]).isoformat()}; the same event counts once",
+                event_id=eid, field="event_id", value=eid)
         reference = now_us if now_us is not None else latest
         if reference is not None and t > reference + self.rules.future_tolerance_s * _US:
             basis = "the service clock" if now_us is not None else "the latest event time seen"
@@ -304,12 +310,6 @@ class EventProcessor:
                 f"{self.rules.late_tolerance_s / 86400:g} days before the latest event time seen "
                 f"({from_micros(latest).isoformat()})", event_id=eid, field="time",
                 value=event.time.isoformat())
-        first = EventStore.first_seen(conn, eid)
-        if first is not None:
-            raise EventRejected(
-                f"duplicate event id: already stored for customer {first[0]!r} at "
-                f"{from_micros(first[1]).isoformat()}; the same event counts once",
-                event_id=eid, field="event_id", value=eid)
         cid = event.customer_id
         if event.type == "bill_issued":
             if EventStore.has_bill(conn, cid, event.bill_id):

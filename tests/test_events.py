@@ -1,0 +1,268 @@
+"""Payment events: validation and refusals, the rule file's errors, the store surviving a
+restart, late events handled in event time, the replay command and the service endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from engine.cli import app
+from engine.errors import ConfigError
+from engine.events.model import EventRejected, parse_event, to_micros
+from engine.events.processor import Accepted, EventProcessor, Rejected, rebate_amount
+from engine.events.rules import RuleMatcher, load_event_rules
+from engine.events.store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "rules" / "events.yaml"
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def ev(type_: str, event_id: str, day: float, customer: str = "C1", **fields) -> dict:
+    return {"type": type_, "event_id": event_id, "customer_id": customer,
+            "time": (T0 + dt.timedelta(days=day)).isoformat(), **fields}
+
+
+def now(day: float) -> int:
+    return to_micros(T0 + dt.timedelta(days=day))
+
+
+@pytest.fixture
+def processor(tmp_path) -> EventProcessor:
+    return EventProcessor(open_store(str(tmp_path / "ev.sqlite"), synchronous="NORMAL"),
+                          load_event_rules(RULES))
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(("event", "match"), [
+    ({"type": "bil_issued", "event_id": "x"}, r"unknown event type 'bil_issued'.*did you mean "
+                                              r"'bill_issued'"),
+    ({"event_id": "x"}, "field 'type' is missing"),
+    (ev("repayment", "x", 1, bill_id="B1", amount=-5.0), "field 'amount' = -5.0"),
+    (ev("repayment", "x", 1, bill_id="B1", amount="12"), "field 'amount' = '12'"),
+    (ev("repayment", "x", 1, bill_id="B1"), "field 'amount' is missing"),
+    (ev("outage", "x", 1, planned=True, duration_minutes=5.0, extra=1), "unknown field 'extra'"),
+    (ev("bill_issued", "x", 1, customer="bad id!", bill_id="B", amount=1.0),
+     "field 'customer_id' must be"),
+])
+def test_malformed_events_are_rejected_naming_the_field(event, match):
+    with pytest.raises(EventRejected, match=match):
+        parse_event(event)
+
+
+def test_bad_events_are_stored_nowhere_and_the_stream_goes_on(processor):
+    stream = [
+        ev("bill_issued", "b1", 0, bill_id="B1", amount=100.0),
+        ev("wobble", "w1", 1),
+        ev("repayment", "r0", 1, customer="NEVER", bill_id="B1", amount=10.0),
+        ev("repayment", "r1", 1, bill_id="B1", amount=-1.0),
+        ev("repayment", "r2", 1, bill_id="NOPE", amount=10.0),
+        ev("bill_issued", "b1", 1, bill_id="B2", amount=100.0),
+        ev("bill_issued", "b2", 1, bill_id="B1", amount=100.0),
+        ev("theft_finding", "t1", 30),
+        ev("repayment", "r3", 1, bill_id="B1", amount=10.0),
+    ]
+    results = processor.process_many(stream, now_us=now(1))
+    assert [r.ok for r in results] == [True] + [False] * 7 + [True]
+    reasons = [r.reason for r in results if isinstance(r, Rejected)]
+    assert "unknown event type 'wobble'" in reasons[0]
+    assert "unknown customer 'NEVER'" in reasons[1]
+    assert "field 'amount'" in reasons[2]
+    assert "bill 'NOPE' does not exist" in reasons[3]
+    assert "duplicate event id" in reasons[4]
+    assert "bill 'B1' was already issued" in reasons[5]
+    assert "far in the future" in reasons[6] and "24 h after the service clock" in reasons[6]
+    stored = {e["event_id"] for e in processor.store.events_for("C1")}
+    assert stored == {"b1", "r3"}
+    assert processor.store.events_for("NEVER") == []
+
+
+def test_far_future_is_measured_from_the_latest_event_time_without_a_clock(processor):
+    assert processor.process(ev("bill_issued", "b1", 0, bill_id="B1", amount=1.0)).ok
+    assert processor.process(ev("bill_issued", "b2", 0.9, bill_id="B2", amount=1.0)).ok
+    late = processor.process(ev("bill_issued", "b3", 3, bill_id="B3", amount=1.0))
+    assert not late.ok and "after the latest event time seen" in late.reason
+
+
+# ---------------------------------------------------------------- rules and outcomes
+
+
+def test_rebate_window_share_and_cap(processor):
+    stream = [ev("bill_issued", "b1", 0, bill_id="B1", amount=300.0),
+              ev("bill_overdue", "o1", 31, bill_id="B1", penalty=40.0),
+              ev("repayment", "r1", 35, bill_id="B1", amount=100.0),
+              ev("repayment", "r2", 61, bill_id="B1", amount=200.0)]
+    results = processor.process_many(stream, now_us=now(62))
+    assert all(r.ok for r in results)
+    assert results[2].outcomes == ()  # partial: nothing yet
+    kinds = sorted(o.kind for o in results[3].outcomes)
+    assert kinds == ["credit_improvement", "rebate_earned"]  # full on day 30 of the window
+    rebate = next(o for o in results[3].outcomes if o.kind == "rebate_earned")
+    assert rebate.amount == 20.0
+    assert rebate.event_ids == ("b1", "o1", "r1", "r2")
+    assert "Bill B1: rebate 20.00" in rebate.reason
+
+
+@given(st.floats(0, 1e6), st.floats(0, 1), st.floats(0, 1e4))
+def test_rebate_amount_is_the_share_capped(penalty, share, cap):
+    amount = rebate_amount(penalty, share, cap)
+    assert 0 <= amount <= round(cap, 2) + 1e-9
+    assert amount == pytest.approx(min(penalty * share, cap), abs=0.006)
+
+
+def test_late_event_within_tolerance_is_handled_in_event_time(processor):
+    first = [ev("bill_issued", f"b{i}", 30 * i, bill_id=f"B{i}", amount=10.0) for i in range(4)]
+    first += [ev("bill_overdue", "o1", 40, bill_id="B1"), ev("bill_overdue", "o3", 100,
+                                                             bill_id="B3")]
+    first.sort(key=lambda e: e["time"])
+    assert all(r.ok for r in processor.process_many(first, now_us=now(100)))
+    assert not processor.store.outcomes_for("C1", "2026-04-15").habitual_defaulter
+    # o2 arrives after o3 but happened before it: the mark is raised as of the latest event
+    late = processor.process(ev("bill_overdue", "o2", 95, bill_id="B2"), now_us=now(100))
+    assert late.ok
+    (mark,) = [o for o in late.outcomes if o.kind == "habitual_defaulter"]
+    assert mark.event_ids == ("o1", "o2", "o3")
+    assert processor.store.outcomes_for("C1", "2026-04-15").habitual_defaulter
+    too_late = processor.process(ev("bill_overdue", "o0", 80, bill_id="B0"), now_us=now(100))
+    assert not too_late.ok and "too late: more than 7 days" in too_late.reason
+
+
+def test_a_restart_loses_nothing(tmp_path):
+    db = str(tmp_path / "ev.sqlite")
+    p1 = EventProcessor(open_store(db), load_event_rules(RULES))
+    p1.process_many([ev("bill_issued", "b1", 0, bill_id="B1", amount=10.0),
+                     ev("bill_overdue", "o1", 30, bill_id="B1", penalty=2.0)], now_us=now(30))
+    p1.store.close()
+    p2 = EventProcessor(open_store(db), load_event_rules(RULES))
+    assert p2.process(ev("bill_overdue", "o1", 30, bill_id="B1")).reason.startswith("duplicate")
+    result = p2.process(ev("repayment", "r1", 31, bill_id="B1", amount=10.0))
+    assert isinstance(result, Accepted)
+    assert {o.kind for o in result.outcomes} == {"rebate_earned", "credit_improvement"}
+    far = p2.process(ev("repayment", "r2", 40, bill_id="B1", amount=1.0))
+    assert "far in the future" in far.reason  # the latest time seen survived the restart
+
+
+def test_matcher_frees_every_session(processor):
+    matcher = RuleMatcher(processor.rules)
+    facts = [{"kind": "theft_finding", "days_since": 1}, {"kind": "overdue_history",
+                                                         "overdue_in_window": 1,
+                                                         "days_since_last_overdue": 0}]
+    for _ in range(2_000):  # above durable-rules' 1,024 live sessions per rule set
+        fired = matcher.match(facts)
+    assert [(r.id, ref) for r, ref in fired] == [("theft-override", 0)]
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    (("reads: theft_finding", "reads: theft_findng"),
+     r"events.yaml:48: rule 'theft-override': reads: 'theft_findng' is not a fact kind.*"
+     r"did you mean 'theft_finding'"),
+    (("days_after_overdue: {le: 30}", "days_after_overdu: {le: 30}"),
+     r"events.yaml:27: .*no field 'days_after_overdu'.*did you mean 'days_after_overdue'"),
+    (("outcomes: [habitual_defaulter]", "outcomes: [habitual]"),
+     r"unknown outcome 'habitual'.*did you mean 'habitual_defaulter'"),
+    (("lasts_days: 730", "lasts_days: -1"), r"events.yaml:50: 'lasts_days' = -1 must be above 0"),
+    (("share: 0.5", "share: 5"), r"'share' = 5 must be at least 0 and at most 1"),
+    (("window_days: 365\n", "window_dayz: 365\n"), r"unknown key 'window_dayz'"),
+])
+def test_rule_file_errors_name_file_line_and_fix(tmp_path, edit, match):
+    text = RULES.read_text()
+    assert edit[0] in text
+    bad = tmp_path / "events.yaml"
+    bad.write_text(text.replace(edit[0], edit[1], 1))
+    with pytest.raises(ConfigError, match=match):
+        load_event_rules(bad)
+
+
+# ---------------------------------------------------------------- replay command
+
+
+def test_replay_command_sorts_by_event_time_and_reports_refusals(tmp_path):
+    rows = [ev("repayment", "r1", 43, bill_id="B1", amount=50.0),
+            ev("bill_overdue", "o1", 31, bill_id="B1", penalty=8.0),
+            ev("bill_issued", "b1", 0, bill_id="B1", amount=50.0),
+            ev("repayment", "r1", 43, bill_id="B1", amount=50.0),
+            ev("mystery", "m1", 44)]
+    file = tmp_path / "events.parquet"
+    pd.DataFrame(rows).to_parquet(file)
+    db = str(tmp_path / "log.sqlite")
+    result = CliRunner().invoke(app, ["events", "replay", str(file), "--db", db,
+                                      "--now", "2026-03-01", "--no-progress",
+                                      "--rejects", str(tmp_path / "rej.csv")])
+    assert result.exit_code == 0, result.output
+    assert "replayed 5 events" in result.output
+    assert "3 accepted, 2 rejected" in result.output
+    assert "outcome rebate_earned: 1" in result.output
+    rejects = pd.read_csv(tmp_path / "rej.csv")
+    assert sorted(rejects["event_id"]) == ["m1", "r1"]
+    shown = CliRunner().invoke(app, ["events", "show", "C1", "--db", db, "--as-of",
+                                     "2026-03-01"])
+    assert shown.exit_code == 0
+    data = json.loads(shown.output)
+    assert [o["kind"] for o in data["outcomes"]] == ["rebate_earned", "credit_improvement"]
+    assert data["outcomes"][0]["amount"] == 4.0
+
+
+def test_replay_of_a_missing_file_exits_2(tmp_path):
+    result = CliRunner().invoke(app, ["events", "replay", str(tmp_path / "none.csv"),
+                                      "--db", str(tmp_path / "x.sqlite"), "--no-progress"])
+    assert result.exit_code == 2
+    assert "file not found" in result.output
+
+
+# ---------------------------------------------------------------- service
+
+
+@pytest.fixture
+def service(engine, tmp_path):
+    from engine.service import Settings, create_app
+    from engine.service.auth import add_key
+
+    keys = tmp_path / "keys.yaml"
+    tokens = {"decide": add_key(keys, "billing", ["decide"]),
+              "audit": add_key(keys, "auditor", ["audit"]),
+              "all": add_key(keys, "ops", ["decide", "audit", "admin"])}
+    settings = Settings.load(env={}, db=str(tmp_path / "log.sqlite"), keys_file=keys,
+                             home=str(ROOT))
+    with TestClient(create_app(settings, engine=engine)) as client:
+        yield client, {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
+
+
+def test_service_posts_events_and_reads_them_back(service):
+    client, auth = service
+    today = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    bill = {"type": "bill_issued", "event_id": "s-b1", "customer_id": "S1",
+            "time": (today - dt.timedelta(days=40)).isoformat(), "bill_id": "B1",
+            "amount": 80.0}
+    r = client.post("/v1/events", json=bill, headers=auth["decide"])
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "accepted"
+    batch = [{"type": "bill_overdue", "event_id": "s-o1", "customer_id": "S1",
+              "time": (today - dt.timedelta(days=10)).isoformat(), "bill_id": "B1",
+              "penalty": 6.0},
+             {"type": "repayment", "event_id": "s-r1", "customer_id": "S1",
+              "time": today.isoformat(), "bill_id": "B1", "amount": 80.0}]
+    r = client.post("/v1/events", json=batch, headers=auth["decide"])
+    assert r.status_code == 200 and r.json()["accepted"] == 2
+    assert r.json()["events"][1]["outcomes"][0]["amount"] == 3.0
+    dup = client.post("/v1/events", json=bill, headers=auth["decide"])
+    assert dup.status_code == 409 and dup.json()["code"] == "duplicate_event"
+    future = dict(bill, event_id="s-b2", bill_id="B2",
+                  time=(today + dt.timedelta(days=3)).isoformat())
+    r = client.post("/v1/events", json=future, headers=auth["decide"])
+    assert r.status_code == 422 and "far in the future" in r.json()["message"]
+    assert r.json()["details"][0]["path"] == "time"
+    r = client.get("/v1/customers/S1/events", headers=auth["all"])
+    assert r.status_code == 200
+    assert [e["event_id"] for e in r.json()["events"]] == ["s-r1", "s-o1", "s-b1"]
+    assert client.get("/v1/customers/S1/events", headers=auth["decide"]).status_code == 403
+    assert client.post("/v1/events", json=bill).status_code == 401
