@@ -382,3 +382,22 @@ def test_a_logged_decision_round_trips_as_json(client, keys, records):
     from engine.decision import Decision
 
     assert Decision.from_json(json.dumps(decision)).digest == decision["digest"]
+
+
+def test_sighup_reload_logs_a_refusal_and_keeps_the_active_set(make_client, keys, home, caplog):
+    from engine.service.app import _sighup
+
+    client = make_client(engine_=load(home))
+    state = client.app.state.service
+    before = state.engine
+    grades = home / "rules" / "grades.yaml"
+    good = grades.read_text()
+    grades.write_text(good.replace("hit_policy: first", "hit_policy: firstt"))
+    try:
+        with caplog.at_level(logging.ERROR, logger="gridcredit.service"):
+            asyncio.run(_sighup(state))
+    finally:
+        grades.write_text(good)
+    assert state.engine is before
+    assert "SIGHUP reload refused, the active tables stay" in caplog.text
+    assert 'gridcredit_table_reloads_total{outcome="refused"} 1.0' in client.get("/metrics").text
