@@ -252,6 +252,8 @@ def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
 
 def _numeric(values: Any, name: str, source: str) -> np.ndarray:
     """A source column as float64 with NaN for missing; booleans become 0/1."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -271,6 +273,8 @@ def _numeric(values: Any, name: str, source: str) -> np.ndarray:
 
 
 def _category(values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return np.array([None if v is None else str(v) for v in values], dtype=object)
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
     return s.astype("string").to_numpy(dtype=object, na_value=None)
 
@@ -313,19 +317,28 @@ def compute(frame: pd.DataFrame, catalogue: Catalogue,
     return pd.DataFrame(out, index=frame.index)
 
 
+def _one_value(value: Any, ind: Indicator, source: str) -> np.ndarray:
+    if ind.transform == "category":
+        return np.array([value], dtype=object)
+    if value is None:
+        return np.array([np.nan])
+    if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
+        return np.array([float(value)])
+    return _numeric(pd.Series([value], dtype=object), ind.name, source)
+
+
 def compute_one(record: Mapping[str, Any], catalogue: Catalogue,
                 names: list[str] | None = None) -> dict[str, Any]:
-    """Indicators of one record (a dict of field values), identical to ``compute``."""
+    """Indicators of one record (a dict of field values), identical to ``compute``.
+
+    Values arrive validated (``engine.records``), so each source becomes a
+    one-element array directly: the service scores one record at a time and
+    must not pay for building pandas objects per indicator.
+    """
     chosen = catalogue.indicators if names is None else [catalogue[n] for n in names]
     out: dict[str, Any] = {}
     for ind in chosen:
-        cols = []
-        for s in ind.sources:
-            value = record.get(s)
-            if ind.transform == "category":
-                cols.append(pd.Series([value], dtype=object))
-            else:
-                cols.append(pd.Series([np.nan if value is None else value], dtype=object))
+        cols = [_one_value(record.get(s), ind, s) for s in ind.sources]
         value = _apply(ind, cols)[0]
         out[ind.name] = value if ind.kind == "category" else float(value)
     return out
