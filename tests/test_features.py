@@ -7,12 +7,17 @@ outcome a policy officer would check.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from engine.decision import Decision
 
-scenarios(".")
+FEATURES = Path(__file__).resolve().parent.parent / "features"
+# The strategy features decide one record; events_*.feature replay payment
+# events and have their own steps in tests/test_events_features.py.
+scenarios(*sorted(str(p) for p in FEATURES.glob("*.feature") if not p.name.startswith("events_")))
 
 CLEAN = {
     "residential": {"monthly_kwh": 800.0, "contracted_capacity_kva": 8.0},
