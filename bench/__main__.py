@@ -1,8 +1,8 @@
 """Run every benchmark module ``bench/bench_*.py`` (or those named) and summarise them.
 
 Each module exposes ``run(results: Path, quick: bool) -> dict``; the returned
-figures are written to ``bench/results/<name>.json`` and gathered in
-``bench/results/SUMMARY.md``.
+figures are written to ``bench/results/<name>.json`` and every result file
+present is gathered in ``bench/results/SUMMARY.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ def main() -> None:
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     names = args.names or sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
-    summary = ["# Benchmark results", ""]
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         print(f"== {name}", flush=True)
@@ -32,11 +31,20 @@ def main() -> None:
         figures = module.run(results, quick=args.quick)
         figures["wall_seconds"] = round(time.perf_counter() - started, 2)
         (results / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str) + "\n")
-        summary += [f"## {name}", "", "```json", json.dumps(figures, indent=2, default=str),
-                    "```", ""]
         print(json.dumps(figures, indent=2, default=str), flush=True)
-    (results / "SUMMARY.md").write_text("\n".join(summary))
+    write_summary(results)
     print(f"results in {results}")
+
+
+def write_summary(results: Path) -> Path:
+    """SUMMARY.md over every result file present, so a partial run keeps earlier figures."""
+    summary = ["# Benchmark results", ""]
+    for path in sorted(results.glob("*.json")):
+        figures = json.loads(path.read_text())
+        summary += [f"## {path.stem}", "", "```json", json.dumps(figures, indent=2), "```", ""]
+    target = results / "SUMMARY.md"
+    target.write_text("\n".join(summary))
+    return target
 
 
 if __name__ == "__main__":
