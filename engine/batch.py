@@ -37,7 +37,7 @@ from engine.errors import FrameError
 from engine.facts import frame_facts
 from engine.frames import FORMATS
 from engine.records import FIELDS, validate_frame
-from engine.tables.vectorised import combinations, evaluate
+from engine.tables.vectorised import combination_codes, evaluate
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -132,41 +132,45 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
 def _table_columns(engine: Engine, facts: pd.DataFrame) -> dict[str, Any]:
     """Grade, grade rule, override, segments and policies from the vectorised executor.
 
-    ``evaluate`` gives each table's effective rule masks and the output fields;
-    the fired grade rule and the policy list are read off those masks once per
-    distinct combination of rules, never once per row. Policies keep the
-    per-decision order: by the first rule, in execution order, that gave each.
+    Only what a batch row carries is derived from the rule masks, with integer
+    codes throughout: outputs come back as codes into their few values, the
+    grade rule is the grade table's winner, and the policy list is read once
+    per distinct combination of policy rules, never once per row. Policies
+    keep the per-decision order: by the first rule, in execution order, that
+    gave each.
     """
     ts = engine.tables
     ev = evaluate(ts.tables, facts)
     n = len(facts)
     grade_table = next(t for t in ts.tables if "grade" in t.outputs)
-    eff = ev.effective[grade_table.name]
-    fired = eff.any(axis=0)
-    winner = np.where(fired, eff.argmax(axis=0), len(grade_table.rules))
+    winner = ev.winners[grade_table.name]
+    if winner is None:
+        eff = ev.effective[grade_table.name]
+        winner = np.where(eff.any(axis=0), eff.argmax(axis=0), -1)
     rule_ids = [r.id for r in grade_table.rules]
     band_ids = {rid for table, rid in engine.band_rules if table == grade_table.name}
-    grade_rule = pd.Categorical.from_codes(
-        np.where(fired, winner, -1), categories=rule_ids) if rule_ids else np.full(n, None)
+    grade_rule = pd.Categorical.from_codes(winner, categories=rule_ids) if rule_ids else \
+        np.full(n, None)
     override_codes = np.array([-1 if rid in band_ids else i for i, rid in enumerate(rule_ids)]
                               + [-1])[winner]
     out: dict[str, Any] = {
-        "grade": _objects(ev.outputs["grade"]),
+        "grade": ev.coded["grade"].categorical(),
         "grade_rule": grade_rule,
         "override": pd.Categorical.from_codes(override_codes, categories=rule_ids),
     }
     for name in _SEGMENTS:
-        out[name] = _objects(ev.outputs.get(name, np.full(n, None, dtype=object)))
+        out[name] = (ev.coded[name].categorical() if name in ev.coded
+                     else np.full(n, None, dtype=object))
 
     masks: list[np.ndarray] = []
     gives: list[tuple[str, ...]] = []
     for t in ts.tables:
         for r in t.rules:
             if r.policies:
-                masks.append(ev.effective[t.name][r.index])
+                masks.append(ev.rule_effective(t, r.index))
                 gives.append(tuple(a.policy_id for a in r.policies))
     stacked = np.vstack(masks) if masks else np.zeros((0, n), dtype=bool)
-    inverse, combos = combinations(stacked)
+    inverse, combos = combination_codes(stacked)
     texts = [";".join(dict.fromkeys(p for i in combo for p in gives[i])) for combo in combos]
     text_codes, distinct = pd.factorize(pd.Index(texts, dtype=object))
     out["policies"] = pd.Categorical.from_codes(text_codes[inverse],
