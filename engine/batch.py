@@ -51,9 +51,11 @@ __all__ = [
     "decide_file",
     "decide_frame",
     "explain_customers",
+    "part_file",
     "parts_path",
     "read_chunks",
     "rejects_path",
+    "store_chunk",
 ]
 
 REASONS = 4
@@ -69,7 +71,7 @@ DECISION_SCHEMA = pa.schema([(c, pa.float64() if c in ("z", "pd") else pa.string
 REJECT_SCHEMA = pa.schema([("row", pa.int64())] + [(c, pa.string()) for c in REJECT_COLUMNS[1:]])
 STAGES = ("read", "validate", "score", "tables", "assemble", "write")
 MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "gridcredit.batch/1"
+MANIFEST_FORMAT = "gridcredit.batch/2"
 _SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 
 
@@ -178,15 +180,22 @@ def _table_columns(engine: Engine, facts: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def _objects(values: Any) -> np.ndarray:
-    """Values as an object array, nulls as None (no per-row string conversion)."""
-    arr = np.array(pd.Series(values).to_numpy(dtype=object), dtype=object, copy=True)
+def _objects(values: Any) -> Any:
+    """Text values as they are (Arrow-backed strings stay so), anything else as objects.
+
+    Object arrays hold nulls as None; string arrays keep their own null, which
+    the Parquet/CSV writers turn into the same empty cell.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.array
+    arr = np.array(series.to_numpy(dtype=object), dtype=object, copy=True)
     arr[pd.isna(arr)] = None
     return arr
 
 
 def _column(values: Any, index: pd.Index) -> pd.Series:
-    if isinstance(values, pd.Categorical):
+    if isinstance(values, pd.Categorical | pd.api.extensions.ExtensionArray):
         return pd.Series(values, index=index)
     arr = np.asarray(values)
     return pd.Series(arr, index=index, dtype=object if arr.dtype == object else arr.dtype)
@@ -424,7 +433,7 @@ class BatchRun:
         self.resumed = len(self.done)
 
     def _part(self, index: int, kind: str) -> Path:
-        return self.parts / f"{kind}-{index:06d}.parquet"
+        return part_file(self.parts, index, kind)
 
     def pending(self) -> Iterator[tuple[int, int, pd.DataFrame]]:
         """``(chunk index, first row, frame)`` for every chunk not finished yet."""
@@ -443,21 +452,38 @@ class BatchRun:
             index += 1
         self.chunk_count = index
 
+    def chunk_plan(self) -> list[tuple[int, int, int]] | None:
+        """``(chunk index, first row, rows)`` of every chunk, from Parquet metadata alone.
+
+        The same chunks ``pending`` reads (fixed-size slices of the whole file,
+        across row groups), so that workers reading their own ranges write the
+        parts a single process would. None for CSV, whose rows are only known
+        by reading it.
+        """
+        if self.total_rows is None:
+            return None
+        size = self.chunk_size
+        plan = [(i, first, min(size, self.total_rows - first))
+                for i, first in enumerate(range(0, self.total_rows, size))]
+        self.chunk_count = len(plan)
+        return plan
+
     def commit(self, index: int, first_row: int, rows: int, decisions: pd.DataFrame,
                rejects: pd.DataFrame) -> dict[str, Any]:
         """Write one finished chunk's parts, then record it in the manifest (in that order)."""
         t0 = time.perf_counter()
-        _write_atomic(self._part(index, "decisions"), _arrow(decisions, DECISION_SCHEMA))
-        _write_atomic(self._part(index, "rejects"),
-                      _arrow(rejects.reindex(columns=REJECT_COLUMNS), REJECT_SCHEMA))
-        counts = chunk_counts(decisions, rejects, rows) | {"first_row": int(first_row)}
-        self.done[index] = counts
+        counts = store_chunk(self.parts, index, first_row, rows, decisions, rejects)
+        self.record(index, counts)
+        self._add_time("write", time.perf_counter() - t0)
+        return counts
+
+    def record(self, index: int, counts: Mapping[str, Any]) -> None:
+        """Record a chunk whose parts are written (by this process or a worker)."""
+        self.done[index] = dict(counts)
         manifest = self.identity | {"chunks": {str(k): v for k, v in sorted(self.done.items())}}
         tmp = self.parts / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=1))
         os.replace(tmp, self.parts / MANIFEST)
-        self._add_time("write", time.perf_counter() - t0)
-        return counts
 
     def _add_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
@@ -500,7 +526,8 @@ class BatchRun:
             tmp = target.with_name(target.name + ".tmp")
             with _Writer(tmp, schema) as writer:
                 for i in range(count):
-                    writer.write(pq.read_table(self._part(i, kind)))
+                    with pa.memory_map(str(self._part(i, kind))) as source:
+                        writer.write(pa.ipc.open_file(source).read_all())
             os.replace(tmp, target)
 
 
@@ -516,6 +543,8 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
             arrays.append(arr.cast(f.type))
         elif pa.types.is_floating(f.type) or pa.types.is_integer(f.type):
             arrays.append(pa.array(col.to_numpy(), type=f.type, from_pandas=True))
+        elif isinstance(col.dtype, pd.StringDtype):
+            arrays.append(pa.array(col.array).cast(f.type))
         else:
             values = np.array(col.to_numpy(dtype=object), dtype=object, copy=True)
             values[pd.isna(values)] = None
@@ -523,9 +552,32 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def part_file(parts: Path, index: int, kind: str) -> Path:
+    """One finished chunk's decisions or rejects, as an Arrow IPC file.
+
+    Parts are read back once, to assemble the output: Arrow IPC costs next
+    to nothing to write and to map, where Parquet would be encoded twice.
+    """
+    return parts / f"{kind}-{index:06d}.arrow"
+
+
+def store_chunk(parts: Path, index: int, first_row: int, rows: int, decisions: pd.DataFrame,
+                rejects: pd.DataFrame) -> dict[str, Any]:
+    """Write one chunk's parts (atomically) and return its counts for the manifest.
+
+    A Dask worker calls this for the chunks it decides; the process that owns
+    the manifest records the counts only once both parts exist.
+    """
+    _write_atomic(part_file(parts, index, "decisions"), _arrow(decisions, DECISION_SCHEMA))
+    _write_atomic(part_file(parts, index, "rejects"),
+                  _arrow(rejects.reindex(columns=REJECT_COLUMNS), REJECT_SCHEMA))
+    return chunk_counts(decisions, rejects, rows) | {"first_row": int(first_row)}
+
+
 def _write_atomic(path: Path, table: pa.Table) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
     os.replace(tmp, path)
 
 
