@@ -1,18 +1,24 @@
 """The batch run, partition-wise on Dask: a local cluster or an existing scheduler.
 
-The client reads the input chunk by chunk exactly as the single-process run
-does, sends each chunk to a worker, and writes what comes back as the same
-numbered part files with the same manifest (``engine.batch.BatchRun``). The
-output is therefore identical to a single-process run, row for row, and an
-interrupted Dask run resumes like any other.
+The client only plans, records and assembles. For a Parquet input it cuts the
+file into the same chunks a single-process run reads (from the metadata
+alone) and hands each worker a range of them, aligned with the file's row
+groups; the worker reads its own rows, decides them and writes the numbered
+part files itself, returning only each chunk's counts, which the client
+records in the manifest (``engine.batch.BatchRun``). A CSV input, whose rows
+cannot be found without reading it, is read by the client and sent chunk by
+chunk, the parts still written by the workers. The output is therefore
+identical to a single-process run, row for row, and an interrupted Dask run
+resumes like any other. The workers and the client must see the same input
+and output folders (a local cluster always does).
 
 Workers load the engine themselves, once per worker process, from the same
 project folder (``--home`` / ``GRIDCREDIT_HOME``; the paths must exist on the
 workers). Each chunk carries the content hash of the client's tables and the
 hashes of its models; a worker that loaded anything else refuses the chunk,
 so a cluster with a stale copy of the rules cannot mix two rule sets in one
-output. Only a few chunks are in flight at once, so memory stays bounded on
-the client as on the workers.
+output. A worker holds one chunk at a time, and the client never holds one
+of a Parquet input, so memory stays bounded on both.
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from engine.batch import BatchRun, BatchSummary, _progress, decide_frame
+from engine.batch import BatchRun, BatchSummary, _progress, decide_frame, store_chunk
 from engine.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -109,13 +118,113 @@ def _worker_engine(home: str, rules_dir: str, models_dir: str, tables_hash: str,
     return engine
 
 
+Chunk = tuple[int, int, int]
+Result = tuple[int, dict[str, Any], dict[str, float]]
+
+
+def read_rows(source: str | Path, start: int, stop: int, size: int
+              ) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Rows ``start`` to ``stop`` of a Parquet file as ``(first row, frame)`` of ``size`` rows.
+
+    Only the row groups that hold the range are read, one batch at a time;
+    frames start at ``start + k * size`` whatever the row groups, so they are
+    the chunks ``engine.batch.read_chunks`` yields for the whole file.
+    """
+    pf = pq.ParquetFile(source)
+    groups, offset, first = [], 0, None
+    for i in range(pf.num_row_groups):
+        rows = pf.metadata.row_group(i).num_rows
+        if offset < stop and offset + rows > start:
+            groups.append(i)
+            first = offset if first is None else first
+        offset += rows
+    if not groups:
+        return
+    position, at = first, start
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in pf.iter_batches(batch_size=size, row_groups=groups):
+        if position + batch.num_rows <= at:
+            position += batch.num_rows
+            continue
+        if position < at:
+            batch = batch.slice(at - position)
+            position = at
+        held.append(batch)
+        count += batch.num_rows
+        position += batch.num_rows
+        while at < stop and count >= min(size, stop - at):
+            take = min(size, stop - at)
+            table = pa.Table.from_batches(held)
+            yield at, table.slice(0, take).to_pandas()
+            held = table.slice(take).to_batches()
+            count -= take
+            at += take
+        if at >= stop:
+            return
+
+
+def _ranges(plan: Sequence[Chunk], source: Path, workers: int) -> list[list[Chunk]]:
+    """Pending chunks grouped into worker tasks: one per row group, split for load balance.
+
+    A task starts at the first chunk that starts in a new row group, so a
+    worker decodes each row group once; with fewer row groups than twice the
+    workers, the groups are split further (a split costs at most one extra
+    decode of the rows before the split).
+    """
+    meta = pq.ParquetFile(source).metadata
+    starts, offset = [], 0
+    for i in range(meta.num_row_groups):
+        starts.append(offset)
+        offset += meta.row_group(i).num_rows
+    tasks: list[list[Chunk]] = []
+    group = -1
+    for chunk in plan:
+        mine = max(i for i, s in enumerate(starts) if s <= chunk[1]) if starts else 0
+        if mine != group or not tasks:
+            tasks.append([])
+            group = mine
+        tasks[-1].append(chunk)
+    target = 2 * max(1, workers)
+    while len(tasks) < target and any(len(t) > 1 for t in tasks):
+        longest = max(range(len(tasks)), key=lambda i: len(tasks[i]))
+        half = len(tasks[longest]) // 2
+        tasks[longest:longest + 1] = [tasks[longest][:half], tasks[longest][half:]]
+    return tasks
+
+
+def _decide_range(where: tuple[str, str, str], tables_hash: str, models: dict[str, str],
+                  source: str, parts: str, size: int, chunks: list[Chunk]) -> list[Result]:
+    """On a worker: read these chunks of a Parquet input, decide them, write their parts."""
+    engine = _worker_engine(*where, tables_hash, models)
+    wanted = {first: (index, rows) for index, first, rows in chunks}
+    start, stop = chunks[0][1], chunks[-1][1] + chunks[-1][2]
+    results: list[Result] = []
+    t0 = time.perf_counter()
+    for first, frame in read_rows(source, start, stop, size):
+        timings = {"read": time.perf_counter() - t0}
+        if first in wanted:
+            index, rows = wanted[first]
+            decisions, rejects = decide_frame(engine, frame, first_row=first, timings=timings)
+            t1 = time.perf_counter()
+            counts = store_chunk(Path(parts), index, first, rows, decisions, rejects)
+            timings["write"] = time.perf_counter() - t1
+            results.append((index, counts, timings))
+        t0 = time.perf_counter()
+    return results
+
+
 def _decide_chunk(where: tuple[str, str, str], tables_hash: str, models: dict[str, str],
-                  frame: pd.DataFrame, first_row: int
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+                  parts: str, index: int, frame: pd.DataFrame, first_row: int
+                  ) -> list[Result]:
+    """On a worker: decide one chunk the client sent and write its parts."""
     engine = _worker_engine(*where, tables_hash, models)
     timings: dict[str, float] = {}
     decisions, rejects = decide_frame(engine, frame, first_row=first_row, timings=timings)
-    return decisions, rejects, timings
+    t0 = time.perf_counter()
+    counts = store_chunk(Path(parts), index, first_row, len(frame), decisions, rejects)
+    timings["write"] = time.perf_counter() - t0
+    return [(index, counts, timings)]
 
 
 def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
@@ -125,7 +234,8 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
     """``engine.batch.decide_file`` with the chunks decided on Dask workers.
 
     ``engine`` is the client's engine: its folders tell the workers what to
-    load and its hashes what they must have loaded.
+    load and its hashes what they must have loaded. ``in_flight`` bounds the
+    chunks a CSV client has sent and not yet seen finished.
     """
     from distributed import as_completed
 
@@ -136,29 +246,34 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
     where = (str(Path(config.home).resolve()), str(Path(config.rules_dir).resolve()),
              str(Path(config.models_dir).resolve()))
     models = {m.model_id: m.sha256 for m in engine.registry.models.values()}
+    parts = str(run.parts.resolve())
     bar = _progress(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
     with _client(spec) as client:
         workers = max(1, len(client.scheduler_info().get("workers", {})) or spec.workers)
-        limit = in_flight or 2 * workers
         pending = as_completed()
-        meta: dict[Any, tuple[int, int, int]] = {}
 
         def collect(future: Any) -> None:
-            index, first_row, rows = meta.pop(future)
-            decisions, rejects, timings = future.result()
-            run.add_timings(timings)
-            run.commit(index, first_row, rows, decisions, rejects)
-            if bar is not None:
-                bar.update(rows)
+            for index, counts, timings in future.result():
+                run.add_timings(timings)
+                run.record(index, counts)
+                if bar is not None:
+                    bar.update(counts["rows"])
 
-        for index, first_row, chunk in run.pending():
-            data = client.scatter(chunk, hash=False)
-            future = client.submit(_decide_chunk, where, engine.tables.content_hash, models,
-                                   data, first_row, pure=False)
-            meta[future] = (index, first_row, len(chunk))
-            pending.add(future)
-            while pending.count() >= limit:
-                collect(next(pending))
+        plan = run.chunk_plan()
+        if plan is not None:
+            todo = [c for c in plan if c[0] not in run.done]
+            for chunks in _ranges(todo, run.source, workers) if todo else []:
+                pending.add(client.submit(_decide_range, where, engine.tables.content_hash,
+                                          models, str(run.source.resolve()), parts,
+                                          run.chunk_size, chunks, pure=False))
+        else:
+            limit = in_flight or 2 * workers
+            for index, first_row, chunk in run.pending():
+                data = client.scatter(chunk, hash=False)
+                pending.add(client.submit(_decide_chunk, where, engine.tables.content_hash,
+                                          models, parts, index, data, first_row, pure=False))
+                while pending.count() >= limit:
+                    collect(next(pending))
         for future in pending:
             collect(future)
     if bar is not None:
