@@ -414,6 +414,8 @@ class BatchRun:
             shutil.rmtree(self.parts)
         self.parts.mkdir(parents=True, exist_ok=True)
         self.total_rows = _count_rows(self.source)
+        self._writers: list[tuple[str, Path, _Writer]] | None = None
+        self._assembled = 0
         self.started = time.perf_counter()
 
     def _load_manifest(self, path: Path) -> None:
@@ -510,7 +512,12 @@ class BatchRun:
                                  file=str(self.parts))
             expected += counts["rows"]
             summary.add_counts(counts)
-        self._assemble(count)
+        self.assemble_ready()
+        t0 = time.perf_counter()
+        for _kind, target, writer in self._writers or ():
+            writer.close()
+            os.replace(writer.path, target)
+        self._writers = None
         if self.total_rows is not None and summary.rows_in != self.total_rows:
             raise FrameError(f"read {summary.rows_in} rows of {self.total_rows}",
                              file=str(self.source))
@@ -520,15 +527,26 @@ class BatchRun:
         summary.seconds = time.perf_counter() - self.started
         return summary
 
-    def _assemble(self, count: int) -> None:
-        for kind, target, schema in (("decisions", self.output, DECISION_SCHEMA),
-                                     ("rejects", self.rejects, REJECT_SCHEMA)):
-            tmp = target.with_name(target.name + ".tmp")
-            with _Writer(tmp, schema) as writer:
-                for i in range(count):
-                    with pa.memory_map(str(self._part(i, kind))) as source:
-                        writer.write(pa.ipc.open_file(source).read_all())
-            os.replace(tmp, target)
+    def assemble_ready(self) -> None:
+        """Append the finished chunks that follow the assembled ones, in order, to the output.
+
+        A run calls this as chunks finish, so the output is written while
+        workers are still deciding; ``finish`` appends the rest and moves the
+        files into place. Until then they are temporary files beside the output.
+        """
+        t0 = time.perf_counter()
+        if self._writers is None:
+            self._writers = [
+                (kind, target, _Writer(target.with_name(target.name + ".tmp"), schema).open())
+                for kind, target, schema in (("decisions", self.output, DECISION_SCHEMA),
+                                             ("rejects", self.rejects, REJECT_SCHEMA))]
+            self._assembled = 0
+        while self._assembled in self.done:
+            for kind, _target, writer in self._writers:
+                with pa.memory_map(str(self._part(self._assembled, kind))) as source:
+                    writer.write(pa.ipc.open_file(source).read_all())
+            self._assembled += 1
+        self._add_time("write", time.perf_counter() - t0)
 
 
 def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -590,9 +608,12 @@ class _Writer:
         self.parquet = Path(str(path).removesuffix(".tmp")).suffix.lower() == ".parquet"
         self._writer: Any = None
 
-    def __enter__(self) -> _Writer:
+    def open(self) -> _Writer:
         if self.parquet:
-            self._writer = pq.ParquetWriter(self.path, self.schema)
+            # Unique ids and floats gain nothing from dictionaries and cost the most to try.
+            coded = [f.name for f in self.schema
+                     if pa.types.is_string(f.type) and f.name != "customer_id"]
+            self._writer = pq.ParquetWriter(self.path, self.schema, use_dictionary=coded)
         else:
             import pyarrow.csv as pacsv
 
@@ -602,7 +623,7 @@ class _Writer:
     def write(self, table: pa.Table) -> None:
         self._writer.write_table(table.cast(self.schema))
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         self._writer.close()
 
 

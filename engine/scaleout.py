@@ -258,6 +258,7 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
                 run.record(index, counts)
                 if bar is not None:
                     bar.update(counts["rows"])
+            run.assemble_ready()
 
         plan = run.chunk_plan()
         if plan is not None:
