@@ -281,3 +281,68 @@ def test_every_decision_carries_version_and_hash():
     assert result.version == SHIPPED.version == "2026.12.0"
     assert result.content_hash == SHIPPED.content_hash
     assert [h.table for h in result.fired][:2] == ["grades", "consumption-class"]
+
+
+# --------------------------------------------------------------------------- batch encoding
+
+_CLASSES = ["residential", "commercial", "industrial", "public", "farm", None]
+
+
+@settings(max_examples=40, deadline=None)
+@given(picks=st.lists(st.integers(0, len(_CLASSES) - 1), min_size=0, max_size=40),
+       dtype=st.sampled_from(["str", "object", "category"]))
+def test_batch_encoding_of_text_columns_equals_encode_column(picks, dtype):
+    from engine.tables.conditions import encode_column
+    from engine.tables.vectorised import _encode
+
+    spec = vocabulary()["customer_class"]
+    series = pd.Series([_CLASSES[i] for i in picks], dtype=object).astype(dtype)
+    mentioned = ["residential", "industrial"]
+    fast, slow = _encode(spec, series, mentioned), encode_column(spec, series, mentioned)
+    assert fast.kind == slow.kind == "cat" and fast.codes == slow.codes
+    assert fast.values.tolist() == slow.values.tolist()
+    if "farm" in series.tolist():
+        assert -2 in fast.values.tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6), st.booleans()), max_size=30),
+       kind=st.sampled_from(["monthly_kwh", "critical_load"]))
+def test_batch_encoding_of_number_and_flag_columns_equals_encode_column(values, kind):
+    from engine.tables.conditions import encode_column
+    from engine.tables.vectorised import _encode
+
+    spec = vocabulary()[kind]
+    flags = [v for v in values if isinstance(v, bool)]
+    numbers = [v for v in values if v is None or not isinstance(v, bool)]
+    for data in (pd.Series(flags, dtype=bool), pd.Series(numbers, dtype=float),
+                 pd.Series(values, dtype=object)):
+        fast, slow = _encode(spec, data, ()), encode_column(spec, data, ())
+        np.testing.assert_array_equal(fast.values, slow.values)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rules=st.integers(0, 70), rows=st.integers(0, 60), seed=st.integers(0, 1_000))
+def test_combination_codes_group_rows_like_combinations(rules, rows, seed):
+    from engine.tables.vectorised import combination_codes, combinations
+
+    masks = np.random.default_rng(seed).random((rules, rows)) < 0.3
+    inverse, combos = combination_codes(masks)
+    want_inverse, want_combos = combinations(masks)
+    assert [combos[i] for i in inverse] == [want_combos[i] for i in want_inverse]
+    assert len(set(combos)) == len(combos)
+
+
+def test_batch_columns_equal_the_per_row_results_on_arrow_text_columns(engine):
+    from engine.batch import _table_columns
+
+    frame = facts_frame(3_000, seed=9)
+    frame["previous_grade"] = frame["previous_grade"].astype("str")
+    frame["customer_class"] = frame["customer_class"].astype("category")
+    columns = _table_columns(engine, frame)
+    full = SHIPPED.decide_frame(frame)
+    for name in ("grade", "consumption_class", "outage_sensitivity", "service_sensitivity",
+                 "value_tier"):
+        assert list(columns[name]) == full[name].tolist(), name
+    assert list(columns["policies"]) == [";".join(p) for p in full["policies"]]
+    assert list(columns["grade_rule"]) == [f[0] for f in full["fired:grades"]]

@@ -178,6 +178,12 @@ def _factorized(data: pd.Series) -> Coded:
 
 def _from_coded(spec: FieldSpec, coded: Coded, mentioned: Sequence[Any]) -> Column:
     """Encode a coded column by encoding its few distinct values, then gathering."""
+    if spec.kind not in ("int", "float", "bool") and all(
+            isinstance(v, str) for v in (*coded.values, *mentioned)):
+        cats = list(dict.fromkeys([*(spec.choices or ()), *mentioned]))
+        index = {c: i for i, c in enumerate(cats)}
+        lookup = np.array([index.get(v, -2) for v in coded.values] + [-1], dtype=np.int16)
+        return Column("cat", lookup[coded.codes], index)
     small = encode_column(spec, pd.Series(list(coded.values), dtype=object), mentioned)
     null = -1 if small.kind == "cat" else np.nan
     lookup = np.append(small.values, np.array([null], dtype=small.values.dtype))
