@@ -1,6 +1,6 @@
 """Facts the decision tables read besides the record: derived fields, computed once.
 
-``service_quality_gap`` and ``theft_override_active`` are declared in
+``service_quality_gap``, ``theft_override_active`` and ``regrade_active`` are declared in
 ``engine.records.DERIVED``; this module is the only place that computes them,
 per record and per frame, with the same formulas.
 """
@@ -19,21 +19,23 @@ from engine.records import FIELDS
 __all__ = ["record_facts", "frame_facts"]
 
 _RECORD_FIELDS = [f.name for f in FIELDS]
+# Dated overrides: the record field holding the end date -> the flag tables read.
+_UNTIL = {"theft_override_until": "theft_override_active", "regrade_until": "regrade_active"}
 
 
 def record_facts(record: BaseModel) -> dict[str, Any]:
     """The table facts of one validated record: its fields (absent = None) plus derived ones."""
     facts: dict[str, Any] = {name: getattr(record, name) for name in _RECORD_FIELDS}
-    facts["as_of"] = record.as_of.isoformat()  # type: ignore[attr-defined]
-    until = facts.get("theft_override_until")
-    if isinstance(until, dt.date):
-        facts["theft_override_until"] = until.isoformat()
+    as_of = record.as_of  # type: ignore[attr-defined]
+    facts["as_of"] = as_of.isoformat()
     facts["service_quality_gap"] = round(
         float(facts["expected_service_quality"]) - float(facts["perceived_service_quality"]), 9
     )
-    facts["theft_override_active"] = bool(
-        isinstance(until, dt.date) and until >= record.as_of  # type: ignore[attr-defined]
-    )
+    for field, flag in _UNTIL.items():
+        until = facts.get(field)
+        facts[flag] = bool(isinstance(until, dt.date) and until >= as_of)
+        if isinstance(until, dt.date):
+            facts[field] = until.isoformat()
     return facts
 
 
@@ -43,7 +45,8 @@ def frame_facts(frame: pd.DataFrame) -> pd.DataFrame:
     gap = (out["expected_service_quality"].to_numpy(dtype=float)
            - out["perceived_service_quality"].to_numpy(dtype=float))
     out["service_quality_gap"] = np.round(gap, 9)
-    until = pd.to_datetime(out["theft_override_until"])
     as_of = pd.to_datetime(out["as_of"])
-    out["theft_override_active"] = (until.notna() & (until >= as_of)).to_numpy(dtype=bool)
+    for field, flag in _UNTIL.items():
+        until = pd.to_datetime(out[field])
+        out[flag] = (until.notna() & (until >= as_of)).to_numpy(dtype=bool)
     return out

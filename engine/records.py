@@ -139,6 +139,9 @@ FIELDS: tuple[FieldSpec, ...] = (
        "Earned an overdue-charge rebate by repaying within the window.", required="none"),
     _f("theft_override_until", "history", "date", "date",
        "Theft finding forces the lowest grade until this date.", required="none"),
+    _f("regrade_until", "history", "date", "date",
+       "A broken repayment agreement forces the lowest grade until this date.",
+       required="none"),
 )
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in FIELDS))
@@ -152,6 +155,8 @@ DERIVED: tuple[FieldSpec, ...] = (
        "Expected minus perceived service quality; large = service-sensitive.", ge=-4, le=4),
     _f("theft_override_active", "facts", "bool", "-",
        "A theft finding still forces the lowest grade on the as-of date."),
+    _f("regrade_active", "facts", "bool", "-",
+       "A broken repayment agreement still forces the lowest grade on the as-of date."),
     _f("z", "score", "float", "-", "Fisher discriminant score (higher = more likely to default)."),
     _f("pd", "score", "float", "probability", "Calibrated 12-month default probability.",
        ge=0, le=1),

@@ -1,6 +1,3 @@
-# These scenarios run in tests/test_events_features.py, which holds the payment-event
-# steps; the @skip tag keeps tests/test_features.py (record steps only) from running them.
-@skip
 Feature: Repeated overdue bills mark a habitual defaulter
   Three overdue bills within 12 months mark a habitual defaulter; the mark
   clears after 12 months without an overdue bill. The mark feeds the next

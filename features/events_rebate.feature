@@ -1,6 +1,3 @@
-# These scenarios run in tests/test_events_features.py, which holds the payment-event
-# steps; the @skip tag keeps tests/test_features.py (record steps only) from running them.
-@skip
 Feature: Overdue charges repaid within the window earn a rebate
   A customer who repays an overdue bill in full within 30 days of it falling
   overdue gets half of the late-payment penalty back (at most 500), its credit

@@ -261,8 +261,9 @@ def test_service_posts_events_and_reads_them_back(service):
     r = client.post("/v1/events", json=future, headers=auth["decide"])
     assert r.status_code == 422 and "far in the future" in r.json()["message"]
     assert r.json()["details"][0]["path"] == "time"
-    r = client.get("/v1/customers/S1/events", headers=auth["all"])
+    r = client.get("/v1/customers/S1/events", headers=auth["audit"])
     assert r.status_code == 200
     assert [e["event_id"] for e in r.json()["events"]] == ["s-r1", "s-o1", "s-b1"]
     assert client.get("/v1/customers/S1/events", headers=auth["decide"]).status_code == 403
+    assert client.post("/v1/events", json=bill, headers=auth["audit"]).status_code == 403
     assert client.post("/v1/events", json=bill).status_code == 401

@@ -3,17 +3,12 @@
 Each scenario gets its own SQLite database; events go through the processor
 with the shipped rules/events.yaml, and decisions use the shipped tables and
 models with the customer's outcomes in force on the decision date.
-
-The feature files carry a ``@skip`` tag so that tests/test_features.py, which
-collects every feature but has only record steps, skips them; the scenarios
-bound here have that mark removed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import sys
 
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
@@ -25,10 +20,6 @@ from engine.events.rules import load_event_rules
 from engine.events.store import open_store
 
 scenarios("events_rebate.feature", "events_habitual.feature", "events_theft.feature")
-
-for _name, _fn in list(vars(sys.modules[__name__]).items()):
-    if _name.startswith("test_") and hasattr(_fn, "pytestmark"):
-        _fn.pytestmark = [m for m in _fn.pytestmark if m.name != "skip"]
 
 CLEAN = {
     "customer_class": "residential",
@@ -214,6 +205,16 @@ def graded_by(engine, world: World, day: str, grade: str, rule: str) -> None:
     (finding,) = [o for o in decision.events if o.kind == "theft_override"]
     assert finding.event_ids == (world.results[-1].event_id,)
     assert finding.event_ids[0] in engine.explain(decision, "html")
+
+
+@then(parsers.parse("the decision on {day} has grade {grade} by rule {rule} naming the broken "
+                    "agreement"))
+def regraded_by(engine, world: World, day: str, grade: str, rule: str) -> None:
+    decision = world.decide(engine, day)
+    assert (decision.grade.grade, decision.grade.rule_id) == (grade, rule)
+    (regrade,) = [o for o in decision.events if o.kind == "agreement_regrade"]
+    assert regrade.event_ids[-1] == world.results[-1].event_id
+    assert regrade.event_ids[-1] in engine.explain(decision, "text")
 
 
 @then(parsers.parse("the decision on {day} is not graded by rule {rule}"))

@@ -350,13 +350,15 @@ def test_openapi_documents_every_record_field_with_its_range(client):
     assert client.get("/docs").status_code == 200
 
 
-def test_routers_plug_in_with_the_role_dependency(make_client, keys, tmp_path, monkeypatch):
+def test_routers_plug_in_with_their_own_roles(make_client, keys, tmp_path, monkeypatch):
     module = tmp_path / "gc_extra_routes.py"
     module.write_text(
-        "from fastapi import APIRouter\nrouter = APIRouter()\n\n"
-        "@router.get('/v1/extra')\nasync def extra() -> dict:\n    return {'ok': True}\n")
+        "from fastapi import APIRouter, Depends\n"
+        "from engine.service.auth import require_role\nrouter = APIRouter()\n\n"
+        "@router.get('/v1/extra', dependencies=[Depends(require_role('decide'))])\n"
+        "async def extra() -> dict:\n    return {'ok': True}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr("engine.service.app.PLUGIN_ROUTERS", (("gc_extra_routes", "decide"),))
+    monkeypatch.setattr("engine.service.app.PLUGIN_ROUTERS", ("gc_extra_routes",))
     client = make_client()
     assert client.get("/v1/extra").status_code == 401
     assert client.get("/v1/extra", headers=_auth(keys["audit"])).status_code == 403

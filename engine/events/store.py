@@ -169,6 +169,8 @@ class EventOutcomes:
             out["rebate_earned"] = True
         if self.theft_override_until is not None:
             out["theft_override_until"] = self.theft_override_until
+        if self.regrade_until is not None:
+            out["regrade_until"] = self.regrade_until
         return out
 
 

@@ -17,14 +17,14 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from engine import __version__
 from engine.audit import DecisionLog
 from engine.decider import Engine
 from engine.errors import EngineError
-from engine.service.auth import KeyStore, require_role
+from engine.service.auth import KeyStore
 from engine.service.errors import install_handlers
 from engine.service.limits import BodyGuard
 from engine.service.metrics import MetricsMiddleware
@@ -36,8 +36,9 @@ __all__ = ["PLUGIN_ROUTERS", "create_app", "create_app_from_env"]
 
 log = logging.getLogger("gridcredit.service")
 
-# Optional router modules: (module, role its routes need). Each exposes ``router: APIRouter``.
-PLUGIN_ROUTERS: tuple[tuple[str, str], ...] = (("engine.service.events_routes", "decide"),)
+# Optional router modules, each exposing ``router: APIRouter`` whose routes declare
+# their own roles with ``require_role`` (posting events needs decide, reading them audit).
+PLUGIN_ROUTERS: tuple[str, ...] = ("engine.service.events_routes",)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
@@ -70,10 +71,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.keys = KeyStore(settings.keys_file)
     install_handlers(app)
     app.include_router(router)
-    for module_name, role in PLUGIN_ROUTERS:
+    for module_name in PLUGIN_ROUTERS:
         if importlib.util.find_spec(module_name) is not None:
-            module = importlib.import_module(module_name)
-            app.include_router(module.router, dependencies=[Depends(require_role(role))])
+            app.include_router(importlib.import_module(module_name).router)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        max_json_depth=settings.max_json_depth,
                        multipart_paths=frozenset({VALIDATE_PATH}))
