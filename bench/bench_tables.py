@@ -3,7 +3,11 @@
 Three ways to apply the shipped tables to a synthetic population:
 - ``numpy``: the floor, only the rule masks and winners over pre-encoded columns;
 - ``vectorised``: ``TableSet.decide_frame`` (encoding, masks, hit policies, per-row
-  results with fired rules and policy params);
+  results with fired rules and policy params), the path explanations and the
+  differential tests use;
+- ``batch``: the batch table stage, ``engine.batch._table_columns`` (encoding, masks,
+  hit policies, and only the output columns a batch row carries), on chunks of
+  ``CHUNK`` rows;
 - ``durable``: ``TableSet.decide`` per customer through durable-rules, on a sample
   (a million per-row decisions would take far too long), with the process RSS
   before and after 100,000 decisions to show memory stays flat.
@@ -22,6 +26,8 @@ from engine.records import vocabulary
 from engine.tables import load_table_set
 from engine.tables.conditions import encode_column
 from engine.tables.vectorised import _first, rule_masks
+
+CHUNK = 100_000
 
 
 def _facts(n: int, seed: int = 11) -> pd.DataFrame:
@@ -54,7 +60,19 @@ def _numpy_floor(ts, frame: pd.DataFrame, decided: pd.DataFrame) -> float:
     return time.perf_counter() - started
 
 
+def _batch_stage(engine, frame: pd.DataFrame) -> float:
+    from engine.batch import _table_columns
+
+    started = time.perf_counter()
+    for start in range(0, len(frame), CHUNK):
+        _table_columns(engine, frame.iloc[start:start + CHUNK])
+    return time.perf_counter() - started
+
+
 def run(results: Path, quick: bool = False) -> dict:
+    from engine.decider import load
+
+    engine = load()
     ts = load_table_set("rules")
     sizes = [20_000, 100_000] if quick else [100_000, 1_000_000]
     sample = 5_000 if quick else 20_000
@@ -67,6 +85,7 @@ def run(results: Path, quick: bool = False) -> dict:
         decided = ts.decide_frame(frame)
         vec_s = time.perf_counter() - started
         floor_s = _numpy_floor(ts, frame, decided)
+        batch_s = _batch_stage(engine, frame)
         rows = frame.head(sample).to_dict("records")
         started = time.perf_counter()
         for facts in rows:
@@ -77,6 +96,8 @@ def run(results: Path, quick: bool = False) -> dict:
             "numpy_floor_per_s": round(numpy_rate),
             "vectorised_per_s": round(n / vec_s),
             "vectorised_vs_numpy": round((n / vec_s) / numpy_rate, 4),
+            "batch_per_s": round(n / batch_s),
+            "numpy_over_batch": round(numpy_rate / (n / batch_s), 2),
             "durable_sample": sample,
             "durable_per_s": round(sample / dur_s),
             "durable_vs_numpy": round((sample / dur_s) / numpy_rate, 6),

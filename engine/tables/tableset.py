@@ -24,7 +24,7 @@ from engine.policies import Catalogue
 from engine.tables.durable import DurableExecutor
 from engine.tables.hitpolicy import outputs_of, winners
 from engine.tables.model import POLICY_OUTPUT, PolicyHit, Rule, RuleHit, Table, TableResult
-from engine.tables.vectorised import combinations, evaluate
+from engine.tables.vectorised import combination_codes, evaluate
 
 __all__ = ["FIRED_PREFIX", "TableSet", "load_table_set"]
 
@@ -143,7 +143,7 @@ class TableSet:
         policy_masks: list[np.ndarray] = []
         for t in chosen:
             eff = ev.effective[t.name]
-            inverse, combos = combinations(eff)
+            inverse, combos = combination_codes(eff)
             ids = np.empty(len(combos), dtype=object)
             ids[:] = [tuple(t.rules[i].id for i in combo) for combo in combos]
             out[FIRED_PREFIX + t.name] = pd.Series(ids[inverse], index=index, dtype=object)
@@ -153,7 +153,7 @@ class TableSet:
                     policy_masks.append(eff[r.index])
         stacked = (np.vstack(policy_masks) if policy_masks
                    else np.zeros((0, len(frame)), dtype=bool))
-        inverse, combos = combinations(stacked)
+        inverse, combos = combination_codes(stacked)
         hit_tuples = np.empty(len(combos), dtype=object)
         hit_tuples[:] = [_dedupe([h for i in combo for h in _policy_hits(*policy_rules[i])])
                          for combo in combos]
