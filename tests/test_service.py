@@ -296,6 +296,27 @@ def test_reload_swaps_only_a_clean_set_and_keeps_the_old_one_otherwise(
         grades.write_text(good)
 
 
+def test_a_reload_in_one_worker_reaches_the_others(make_client, keys, records, home):
+    first, second = make_client(engine_=load(home)), make_client(engine_=load(home))
+    admin = _auth(keys["all"])
+    grades = home / "rules" / "grades.yaml"
+    good = grades.read_text()
+    try:
+        grades.write_text(good.replace('version: "2026.12.0"', 'version: "2026.12.2"', 1))
+        assert first.post("/v1/tables:reload", headers=admin).status_code == 200
+        after = second.post("/v1/decisions", json=records[0], headers=admin).json()
+        assert after["tables"]["versions"]["grades"] == "2026.12.2"
+        grades.write_text(good.replace("theft_incidents_36m: {ge: 1}",
+                                       "theft_incidents_36mm: {ge: 1}"))
+        marker = first.app.state.service.settings.marker
+        marker.write_text(marker.read_text().replace('"content_hash": "',
+                                                     '"content_hash": "0'))
+        kept = second.post("/v1/decisions", json=records[0], headers=admin).json()
+        assert kept["tables"]["versions"]["grades"] == "2026.12.2"
+    finally:
+        grades.write_text(good)
+
+
 def test_validate_reports_findings_and_changes_nothing(client, keys):
     admin = _auth(keys["all"])
     before = client.get("/v1/tables", headers=admin).json()

@@ -12,10 +12,13 @@ YAML keys (all optional)::
     batch_limit: 100                # records per POST /v1/decisions:batch
     max_body_bytes: 1048576         # request bodies above this get 413 before parsing
     max_json_depth: 32              # deeper JSON gets 400
+    reload_marker: out/tables.json  # shared by workers so a reload in one reaches all
+                                    # (default: beside a SQLite log, else out/tables-active.json)
 
 Environment variables override the file: ``GRIDCREDIT_HOME``,
 ``GRIDCREDIT_DB``, ``GRIDCREDIT_KEYS``, ``GRIDCREDIT_BATCH_LIMIT``,
-``GRIDCREDIT_MAX_BODY_BYTES``, ``GRIDCREDIT_MAX_JSON_DEPTH``; the file itself
+``GRIDCREDIT_MAX_BODY_BYTES``, ``GRIDCREDIT_MAX_JSON_DEPTH``,
+``GRIDCREDIT_RELOAD_MARKER``; the file itself
 is ``GRIDCREDIT_SERVICE_CONFIG``.
 """
 
@@ -32,10 +35,12 @@ import yaml
 
 from engine.errors import ConfigError
 
-__all__ = ["CONFIG_ENV", "DEFAULT_KEYS_FILE", "Settings"]
+__all__ = ["CONFIG_ENV", "DEFAULT_KEYS_FILE", "DEFAULT_RELOAD_MARKER", "Settings"]
 
 CONFIG_ENV = "GRIDCREDIT_SERVICE_CONFIG"
 DEFAULT_KEYS_FILE = Path("out/api-keys.yaml")
+DEFAULT_RELOAD_MARKER = Path("out/tables-active.json")
+DEFAULT_DB = "out/decisions.sqlite"
 
 _ENV = {
     "home": "GRIDCREDIT_HOME",
@@ -44,6 +49,7 @@ _ENV = {
     "batch_limit": "GRIDCREDIT_BATCH_LIMIT",
     "max_body_bytes": "GRIDCREDIT_MAX_BODY_BYTES",
     "max_json_depth": "GRIDCREDIT_MAX_JSON_DEPTH",
+    "reload_marker": "GRIDCREDIT_RELOAD_MARKER",
 }
 _INTS = {"batch_limit": (1, 100_000), "max_body_bytes": (1024, 1 << 30),
          "max_json_depth": (2, 1000)}
@@ -59,6 +65,7 @@ class Settings:
     batch_limit: int = 100
     max_body_bytes: int = 1_048_576
     max_json_depth: int = 32
+    reload_marker: Path | None = None
 
     @classmethod
     def load(cls, file: str | Path | None = None,
@@ -74,6 +81,16 @@ class Settings:
                 values[name] = env[var]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._coerce(values, str(file) if file else "environment")
+
+    @property
+    def marker(self) -> Path:
+        """The reload marker the workers of one deployment share."""
+        if self.reload_marker is not None:
+            return self.reload_marker
+        db = self.db or os.environ.get("GRIDCREDIT_DB") or DEFAULT_DB
+        if "://" in db:
+            return DEFAULT_RELOAD_MARKER
+        return Path(f"{db}.tables-active.json")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -109,7 +126,7 @@ class Settings:
                     raise ConfigError(f"{name} = {number}: give a whole number from {lo} to {hi}",
                                       file=source)
                 out[name] = number
-            elif name in ("home", "keys_file"):
+            elif name in ("home", "keys_file", "reload_marker"):
                 out[name] = Path(str(value)).expanduser()
             else:
                 out[name] = str(value)

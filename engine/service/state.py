@@ -7,6 +7,13 @@ replaces the old only after it loads and passes every check ``gridcredit
 rules check`` runs (static findings and the tables' own examples); otherwise
 the old set stays and the caller gets the errors.
 
+Several worker processes share one reload: the worker that accepts a new set
+writes its content hash to the reload marker (a small JSON file named in the
+settings), and every worker looks at the marker's modification time before
+handing out its engine; when the marker names a set it does not run, it
+loads and checks the folder itself. A worker never takes a set on trust: if
+its own check fails it keeps its tables and logs why.
+
 durable-rules is not thread-safe. The executor already serialises each Host
 behind its own lock; the service goes further and lets only one thread at a
 time into durable-rules at all (``durable_lock``), because a reload runs the
@@ -15,7 +22,10 @@ new set's examples on a second Host while decisions run on the first.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import os
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -75,12 +85,21 @@ class ServiceState:
     def __init__(self, settings: Settings, engine: Engine | None = None,
                  decision_log: DecisionLog | None = None) -> None:
         self.settings = settings
-        self.engine: Engine = engine if engine is not None else load(settings.home)
+        self._engine: Engine = engine if engine is not None else load(settings.home)
+        self._marker_seen = self._marker_stamp()
         self.log: DecisionLog = decision_log if decision_log is not None else open_log(
             settings.db)
         self.metrics = Metrics()
         self.durable_lock = threading.Lock()
         self._reload_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The active engine, after following a reload another worker announced."""
+        stamp = self._marker_stamp()
+        if stamp != self._marker_seen:
+            self._follow_marker(stamp)
+        return self._engine
 
     # ------------------------------------------------------------------ deciding
 
@@ -98,7 +117,7 @@ class ServiceState:
             findings += run_examples(table_set)
         return findings
 
-    def reload(self) -> Engine:
+    def reload(self, *, announce: bool = True) -> Engine:
         """Load the rules folder, check it, and make it active only if it is clean."""
         with self._reload_lock:
             current = self.engine
@@ -112,11 +131,54 @@ class ServiceState:
             if findings:
                 self.metrics.reloads.labels("refused").inc()
                 raise TablesRejected.of_findings(findings)
-            self.engine = current.with_tables(table_set)
+            self._engine = current.with_tables(table_set)
             self.metrics.reloads.labels("loaded").inc()
             log.info("tables %s (sha256 %s) active", table_set.version,
                      table_set.content_hash[:12])
-            return self.engine
+            if announce:
+                self._announce(table_set)
+            return self._engine
+
+    # ------------------------------------------------------------------ workers
+
+    def _marker_stamp(self) -> int | None:
+        try:
+            return os.stat(self.settings.marker).st_mtime_ns
+        except OSError:
+            return None
+
+    def _announce(self, table_set: TableSet) -> None:
+        """Tell the other workers which set is now active (atomic replace of the marker)."""
+        marker = self.settings.marker
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            partial = marker.with_name(f"{marker.name}.{os.getpid()}.partial")
+            partial.write_text(json.dumps({
+                "content_hash": table_set.content_hash, "version": table_set.version,
+                "pid": os.getpid(), "at": dt.datetime.now(dt.UTC).isoformat()}))
+            partial.replace(marker)
+            self._marker_seen = self._marker_stamp()
+        except OSError as exc:
+            log.error("could not write the reload marker %s (%s): other workers keep their "
+                      "tables until they are reloaded", marker, exc.strerror)
+
+    def _follow_marker(self, stamp: int | None) -> None:
+        if not self._reload_lock.acquire(blocking=False):
+            return
+        try:
+            self._marker_seen = stamp
+            wanted = json.loads(self.settings.marker.read_text())["content_hash"]
+        except (OSError, ValueError, KeyError, TypeError):
+            self._reload_lock.release()
+            return
+        self._reload_lock.release()
+        if wanted == self._engine.tables.content_hash:
+            return
+        try:
+            self.reload(announce=False)
+        except TablesRejected as exc:
+            log.error("another worker activated tables %s but they fail here; the active "
+                      "tables stay: %s", str(wanted)[:12], exc.message)
 
     def validate(self, files: dict[str, bytes]) -> Validation:
         """Check posted table files as a set of their own; the active set is untouched."""
