@@ -20,6 +20,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
+    bindparam,
     func,
     select,
+    text,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,6 +63,7 @@ __all__ = [
     "open_store",
     "outcome_of",
     "outcome_row",
+    "payload_of",
     "payment_events",
 ]
 
@@ -114,7 +117,11 @@ def _iso(us: int) -> str:
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """An accepted event as the rules see it: the columns plus its validated fields."""
+    """An accepted event as the rules see it: the columns plus its validated fields.
+
+    ``data`` is read from the stored JSON on first use: most events of a window
+    are only compared by type and time, so most payloads are never parsed.
+    """
 
     seq: int
     event_id: str
@@ -122,7 +129,50 @@ class StoredEvent:
     type: str
     ts: int
     bill_id: str | None
-    data: dict[str, Any]
+    payload: str
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+
+def _stored(r: Any) -> StoredEvent:
+    return StoredEvent(int(r[0]), r[1], r[2], r[3], int(r[4]), r[5], r[6])
+
+
+def _order(e: StoredEvent) -> tuple[int, int]:
+    return e.ts, e.seq
+
+
+def payload_of(event: Event) -> str:
+    """The stored JSON of an event's validated fields (sorted keys, compact)."""
+    return json.dumps(event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+_CHUNK = 500
+_PAIRS = 250
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+_c = payment_events.c
+_COLUMNS = (_c.seq, _c.event_id, _c.customer_id, _c.type, _c.ts, _c.bill_id, _c.payload)
+_SEEN = select(_c.event_id, _c.customer_id, _c.ts).where(
+    _c.event_id.in_(bindparam("ids", expanding=True)))
+_RECENT = select(*_COLUMNS).where(_c.customer_id.in_(bindparam("ids", expanding=True)),
+                                  _c.ts >= bindparam("since"))
+_KNOWN = select(_c.customer_id).distinct().where(
+    _c.customer_id.in_(bindparam("ids", expanding=True)), _c.type == "bill_issued")
+_OUTCOME_KEYS = select(event_outcomes.c.outcome_key).where(
+    event_outcomes.c.outcome_key.in_(bindparam("keys", expanding=True)))
+_BILLS = text(
+    "SELECT p.seq, p.event_id, p.customer_id, p.type, p.ts, p.bill_id, p.payload "
+    "FROM (VALUES " + ", ".join(f"(:c{i}, :b{i})" for i in range(_PAIRS)) + ") AS v "
+    "JOIN payment_events p ON p.customer_id = v.column1 AND p.bill_id = v.column2 "
+    "WHERE p.type IN ('bill_issued', 'bill_overdue') AND p.ts < :before")
 
 
 @dataclass(frozen=True)
@@ -193,63 +243,74 @@ class EventStore:
         return write_transaction(self.engine)
 
     @staticmethod
-    def first_seen(conn: Connection, event_id: str) -> tuple[str, int] | None:
-        """(customer, time) of a stored event with this id, or None."""
-        row = conn.execute(select(payment_events.c.customer_id, payment_events.c.ts)
-                           .where(payment_events.c.event_id == event_id)).first()
-        return (row[0], int(row[1])) if row else None
+    def seen(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """(customer, time) of every stored event among ``event_ids``: one query per 500 ids."""
+        out: dict[str, tuple[str, int]] = {}
+        for chunk in _chunks(sorted(set(event_ids))):
+            for eid, cid, ts in conn.execute(_SEEN, {"ids": chunk}):
+                out[eid] = (cid, int(ts))
+        return out
 
     @staticmethod
-    def has_bill(conn: Connection, customer_id: str, bill_id: str | None = None) -> bool:
-        """Whether a bill (any bill, or ``bill_id``) was issued to the customer."""
-        cond = and_(payment_events.c.customer_id == customer_id,
-                    payment_events.c.type == "bill_issued")
-        if bill_id is not None:
-            cond = and_(cond, payment_events.c.bill_id == bill_id)
-        return conn.execute(select(payment_events.c.seq).where(cond).limit(1)).first() is not None
+    def recent(conn: Connection, customer_ids: Iterable[str],
+               since_us: int) -> list[StoredEvent]:
+        """The customers' events from ``since_us`` on, ordered by time: one query per 500."""
+        rows: list[StoredEvent] = []
+        for chunk in _chunks(sorted(set(customer_ids))):
+            rows.extend(_stored(r) for r in conn.execute(_RECENT, {"ids": chunk,
+                                                                   "since": since_us}))
+        rows.sort(key=_order)
+        return rows
 
     @staticmethod
-    def insert(conn: Connection, event: Event) -> None:
-        data = event.model_dump(mode="json")
-        conn.execute(payment_events.insert().values(
-            event_id=event.event_id, customer_id=event.customer_id, type=event.type,
-            ts=event.micros, bill_id=event.bill_ref,
-            payload=json.dumps(data, sort_keys=True, separators=(",", ":"))))
+    def bill_events(conn: Connection, bills: Iterable[tuple[str, str]],
+                    before_us: int) -> list[StoredEvent]:
+        """The ``bill_issued`` and ``bill_overdue`` events before ``before_us`` of the
+        (customer, bill) pairs: the bills a window refers to, issued or overdue earlier.
+
+        The pairs travel as a ``VALUES`` list joined to the customer-bill index (a
+        row-value ``IN`` would scan the table on SQLite), padded to a fixed length so
+        the statement is compiled once.
+        """
+        rows: list[StoredEvent] = []
+        for chunk in _chunks(sorted(set(bills)), _PAIRS):
+            padded = chunk + [chunk[-1]] * (_PAIRS - len(chunk))
+            params: dict[str, Any] = {"before": before_us}
+            for i, (cid, bill) in enumerate(padded):
+                params[f"c{i}"] = cid
+                params[f"b{i}"] = bill
+            rows.extend(_stored(r) for r in conn.execute(_BILLS, params))
+        unique = {r.seq: r for r in rows}
+        return sorted(unique.values(), key=_order)
 
     @staticmethod
-    def window(conn: Connection, customer_id: str, since_us: int) -> list[StoredEvent]:
-        """The customer's events from ``since_us`` on, plus the bill events they refer to."""
-        c = payment_events.c
-        rows = list(conn.execute(select(payment_events).where(
-            c.customer_id == customer_id, c.ts >= since_us).order_by(c.ts, c.seq)))
-        have = {r.event_id for r in rows}
-        bills = {r.bill_id for r in rows if r.bill_id}
-        issued = {r.bill_id for r in rows if r.type == "bill_issued"}
-        overdue = {r.bill_id for r in rows if r.type == "bill_overdue"}
-        older = sorted(b for b in bills if b not in issued or b not in overdue)
-        if older:
-            extra = conn.execute(select(payment_events).where(
-                c.customer_id == customer_id, c.ts < since_us, c.bill_id.in_(older),
-                c.type.in_(("bill_issued", "bill_overdue"))))
-            rows.extend(r for r in extra if r.event_id not in have)
-            rows.sort(key=lambda r: (r.ts, r.seq))
-        return [StoredEvent(int(r.seq), r.event_id, r.customer_id, r.type, int(r.ts), r.bill_id,
-                            json.loads(r.payload)) for r in rows]
+    def known(conn: Connection, customer_ids: Iterable[str]) -> set[str]:
+        """The customers among ``customer_ids`` with a stored ``bill_issued`` event."""
+        out: set[str] = set()
+        for chunk in _chunks(sorted(set(customer_ids))):
+            out.update(conn.scalars(_KNOWN, {"ids": chunk}))
+        return out
 
     @staticmethod
-    def latest_for(conn: Connection, customer_id: str) -> int | None:
-        return conn.scalar(select(func.max(payment_events.c.ts))
-                           .where(payment_events.c.customer_id == customer_id))
+    def insert_many(conn: Connection, events: Sequence[Event]) -> None:
+        """Store accepted events in order (one executemany); the caller checked their ids."""
+        EventStore.insert_rows(conn, [
+            {"event_id": e.event_id, "customer_id": e.customer_id, "type": e.type,
+             "ts": e.micros, "bill_id": e.bill_ref, "payload": payload_of(e)} for e in events])
+
+    @staticmethod
+    def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Store ``payment_events`` rows in order (one executemany)."""
+        if rows:
+            conn.execute(payment_events.insert(), list(rows))
 
     @staticmethod
     def add_outcomes(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store outcomes not stored yet (by ``outcome_key``); return the new ones."""
         if not rows:
             return []
-        keys = [r["outcome_key"] for r in rows]
-        have = set(conn.scalars(select(event_outcomes.c.outcome_key)
-                                .where(event_outcomes.c.outcome_key.in_(keys))))
-        new, seen = [], set(have)
+        seen = EventStore.stored_outcome_keys(conn, [r["outcome_key"] for r in rows])
+        new = []
         for r in rows:
             if r["outcome_key"] not in seen:
                 seen.add(r["outcome_key"])
@@ -257,6 +318,20 @@ class EventStore:
         if new:
             conn.execute(event_outcomes.insert(), new)
         return new
+
+    @staticmethod
+    def stored_outcome_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
+        """The outcome keys among ``keys`` already stored: one query per 500 keys."""
+        out: set[str] = set()
+        for chunk in _chunks(sorted(set(keys))):
+            out.update(conn.scalars(_OUTCOME_KEYS, {"keys": chunk}))
+        return out
+
+    @staticmethod
+    def insert_outcomes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Store outcome rows known to be new (one executemany)."""
+        if rows:
+            conn.execute(event_outcomes.insert(), list(rows))
 
     # ------------------------------------------------------------------ reads
 
