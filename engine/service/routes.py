@@ -109,7 +109,7 @@ async def decide(record: CustomerRecord, request: Request,  # type: ignore[valid
     state = _state(request)
     engine = state.engine
     decision = await run_in_threadpool(state.decide, engine, record)
-    await run_in_threadpool(state.log.append, decision)
+    await state.writer.append(decision)
     state.metrics.count_decisions([decision])
     return _payload(decision)
 

@@ -36,6 +36,7 @@ from engine.audit import DecisionLog, open_log
 from engine.decider import Engine, load
 from engine.decision import Decision
 from engine.errors import TableError, TableSetError
+from engine.service.logwriter import GroupCommitLog
 from engine.service.metrics import Metrics
 from engine.service.settings import Settings
 from engine.tables import Finding, TableSet, check_table_set, load_table_set, run_examples
@@ -89,6 +90,7 @@ class ServiceState:
         self._marker_seen = self._marker_stamp()
         self.log: DecisionLog = decision_log if decision_log is not None else open_log(
             settings.db)
+        self.writer = GroupCommitLog(self.log)
         self.metrics = Metrics()
         self.durable_lock = threading.Lock()
         self._reload_lock = threading.Lock()
@@ -199,6 +201,7 @@ class ServiceState:
                           dict(table_set.versions), findings)
 
     def close(self) -> None:
+        self.writer.close()
         self.log.close()
 
 
