@@ -133,10 +133,12 @@ def facts_at(events: Sequence[StoredEvent], at_us: int, rules: EventRules,
     for e in seen:
         if e.type == "repayment":
             bill = e.bill_id or ""
+            late = overdue.get(bill)
+            if late is None:  # never overdue: no fact, now or for a later payment of the bill
+                continue
             paid[bill] = paid.get(bill, 0.0) + float(e.data["amount"])
             payments.setdefault(bill, []).append(e.event_id)
-            late = overdue.get(bill)
-            if e.ts < since_us or late is None or late.ts > e.ts or bill not in issued:
+            if e.ts < since_us or late.ts > e.ts or bill not in issued:
                 continue
             amount = float(issued[bill].data["amount"])
             penalty = float(late.data.get("penalty") or 0.0)
@@ -221,7 +223,7 @@ class EventProcessor:
     def __init__(self, store: EventStore, rules: EventRules | None = None) -> None:
         self.store = store
         self.rules = rules or load_event_rules(DEFAULT_PATH)
-        self.matcher = RuleMatcher(self.rules)
+        self.matcher = RuleMatcher(self.rules, memo=True)
         self._lock = threading.Lock()
         self._latest: int | None = store.latest_time()
         self._since_us = int(self.rules.lookback_days * _DAY_US)

@@ -17,6 +17,7 @@ records nothing, so each assert is handled and its state can be deleted
 
 from __future__ import annotations
 
+import bisect
 import copy
 import difflib
 import itertools
@@ -289,31 +290,91 @@ class RuleMatcher:
     One Host behind one lock (durable-rules is not thread-safe); every call
     uses a fresh sid and deletes its state before the lock is released, so
     live state never outgrows one customer.
+
+    With ``memo=True`` each fact's verdict is remembered by the fact's *shape*:
+    its kind and, per field, its rank among the thresholds the rules compare that
+    field with (``2i + 1`` on threshold ``i``, ``2i`` just below it). Every rule
+    reads one fact and compares its fields with thresholds, so two facts of one
+    shape satisfy the same rules; durable-rules decides each shape once and the
+    stream's millions of facts reuse a few hundred verdicts.
     """
 
-    def __init__(self, rules: EventRules) -> None:
+    def __init__(self, rules: EventRules, *, memo: bool = False) -> None:
         self.rules = rules
         self._definition = compile_rulesets(rules)
         self._lock = threading.Lock()
         self._host: _Host | None = None
         self._sids = itertools.count(1)
         self._fired: list[tuple[int, int]] = []
+        self._memo: dict[tuple[Any, ...], tuple[int, ...]] | None = {} if memo else None
+        self._scales = _thresholds(rules)
+        self.asserted = 0
 
     def match(self, facts: Sequence[Mapping[str, Any]]) -> list[tuple[EventRule, int]]:
         """(rule, index into ``facts``) for every rule a fact satisfies, in fact order."""
         if not facts:
             return []
         with self._lock:
-            if self._host is None:
-                self._host = _Host(lambda i, ref: self._fired.append((i, ref)))
-                self._host.set_rulesets(copy.deepcopy(self._definition))
-            sid = str(next(self._sids))
-            payload = [{**f, "sid": sid, "ref": i, ALWAYS: 1} for i, f in enumerate(facts)]
-            self._fired.clear()
-            try:
-                self._host.assert_facts(RULESET, payload)
-            except durable_engine.MessageNotHandledException:
-                pass
-            self._host.delete_state(RULESET, sid)
-            fired = sorted(set(self._fired), key=lambda p: (p[1], p[0]))
-        return [(self.rules.rules[i], ref) for i, ref in fired]
+            if self._memo is None:
+                fired = self._assert(facts, range(len(facts)))
+                return [(self.rules.rules[i], ref) for i, ref in fired]
+            memo = self._memo
+            keys = [self._shape(f) for f in facts]
+            missing = [ref for ref, key in enumerate(keys) if key not in memo]
+            if missing:
+                if len(memo) > _MEMO_LIMIT:
+                    memo.clear()
+                verdicts: dict[int, list[int]] = {ref: [] for ref in missing}
+                for i, ref in self._assert([facts[ref] for ref in missing], missing):
+                    verdicts[ref].append(i)
+                for ref in missing:
+                    memo[keys[ref]] = tuple(sorted(verdicts[ref]))
+            return [(self.rules.rules[i], ref) for ref, key in enumerate(keys)
+                    for i in memo[key]]
+
+    def _assert(self, facts: Sequence[Mapping[str, Any]],
+                refs: Sequence[int]) -> list[tuple[int, int]]:
+        """(rule index, ref) of every firing, sorted by ref then rule: one sid, then deleted."""
+        if self._host is None:
+            self._host = _Host(lambda i, ref: self._fired.append((i, ref)))
+            self._host.set_rulesets(copy.deepcopy(self._definition))
+        sid = str(next(self._sids))
+        payload = [{**f, "sid": sid, "ref": ref, ALWAYS: 1} for f, ref in zip(facts, refs,
+                                                                             strict=True)]
+        self._fired.clear()
+        self.asserted += len(payload)
+        try:
+            self._host.assert_facts(RULESET, payload)
+        except durable_engine.MessageNotHandledException:
+            pass
+        self._host.delete_state(RULESET, sid)
+        return sorted(set(self._fired), key=lambda p: (p[1], p[0]))
+
+    def _shape(self, fact: Mapping[str, Any]) -> tuple[Any, ...]:
+        kind = fact[KIND]
+        scales = self._scales.get(kind)
+        if scales is None:
+            return (kind, *sorted(fact.items()))
+        return (kind, *(None if fact.get(name) is None else _rank(scale, fact[name])
+                        for name, scale in scales))
+
+
+_MEMO_LIMIT = 100_000
+
+
+def _thresholds(rules: EventRules) -> dict[str, list[tuple[str, list[int]]]]:
+    """Per fact kind, per field, the sorted integer thresholds the rules compare it with."""
+    out: dict[str, list[tuple[str, list[int]]]] = {}
+    for kind, fields in FACTS.items():
+        out[kind] = [(name, sorted({scaled(kind, name, v) for r in rules.rules if r.on == kind
+                                    for f, _, v in r.when if f == name}))
+                     for name in fields]
+    return out
+
+
+def _rank(scale: Sequence[int], value: Any) -> Any:
+    """Position of ``value`` among the thresholds: odd on a threshold, even between."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ("value", value)
+    i = bisect.bisect_left(scale, value)
+    return 2 * i + 1 if i < len(scale) and scale[i] == value else 2 * i
