@@ -50,7 +50,8 @@ def _rss_mb() -> float:
 def _numpy_floor(ts, frame: pd.DataFrame, decided: pd.DataFrame) -> float:
     vocab = vocabulary()
     full = frame.assign(**{c: decided[c] for c in ts.outputs})
-    columns = {name: encode_column(vocab[name], full[name])
+    absent = pd.Series([None] * len(full), dtype=object)
+    columns = {name: encode_column(vocab[name], full[name] if name in full else absent)
                for t in ts.tables for name in t.reads}
     started = time.perf_counter()
     for t in ts.tables:

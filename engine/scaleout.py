@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import re
 import time
@@ -78,12 +79,31 @@ def parse_cluster(text: str) -> ClusterSpec:
 
 
 @contextlib.contextmanager
-def _client(spec: ClusterSpec) -> Iterator[Any]:
+def _client(spec: ClusterSpec, engine: Engine | None = None,
+            where: tuple[str, str, str] | None = None) -> Iterator[Any]:
+    """A client on the cluster ``spec`` names.
+
+    Local worker processes are forked from this one where the platform can,
+    holding ``engine`` already: spawning them would import every library
+    and load the engine again in each, seconds of CPU that a two-core
+    machine pays before the first chunk.
+    """
+    import dask
     from distributed import Client, LocalCluster
 
     if spec.local:
-        cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        fork = "fork" in multiprocessing.get_all_start_methods()
+        if fork and engine is not None and where is not None:
+            _ENGINES[where] = engine
+        try:
+            with dask.config.set({"distributed.worker.multiprocessing-method":
+                                  "fork" if fork else "spawn"}):
+                cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=None,
+                                       silence_logs=logging.ERROR)
+        finally:
+            if where is not None:
+                _ENGINES.pop(where, None)
         with cluster, Client(cluster) as client:
             yield client
         return
@@ -248,7 +268,7 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
     models = {m.model_id: m.sha256 for m in engine.registry.models.values()}
     parts = str(run.parts.resolve())
     bar = _progress(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
-    with _client(spec) as client:
+    with _client(spec, engine, where) as client:
         workers = max(1, len(client.scheduler_info().get("workers", {})) or spec.workers)
         pending = as_completed()
 
