@@ -12,9 +12,10 @@ identical to a single-process run, row for row, and an interrupted Dask run
 resumes like any other. The workers and the client must see the same input
 and output folders (a local cluster always does).
 
-Workers load the engine themselves, once per worker process, from the same
-project folder (``--home`` / ``GRIDCREDIT_HOME``; the paths must exist on the
-workers). Each chunk carries the content hash of the client's tables and the
+Workers of a local cluster are forked from the client with its engine
+already loaded; other workers load the engine themselves, once per worker
+process, from the same project folder (``--home`` / ``GRIDCREDIT_HOME``; the
+paths must exist on the workers). Each chunk carries the content hash of the client's tables and the
 hashes of its models; a worker that loaded anything else refuses the chunk,
 so a cluster with a stale copy of the rules cannot mix two rule sets in one
 output. A worker holds one chunk at a time, and the client never holds one
