@@ -267,3 +267,120 @@ def test_service_posts_events_and_reads_them_back(service):
     assert client.get("/v1/customers/S1/events", headers=auth["decide"]).status_code == 403
     assert client.post("/v1/events", json=bill, headers=auth["audit"]).status_code == 403
     assert client.post("/v1/events", json=bill).status_code == 401
+
+
+# ---------------------------------------------------------------- batches and the matcher memo
+
+
+def _mixed_stream() -> list[dict]:
+    """Two years of bills for three customers with overdue runs, partial and very late
+    repayments (bills issued before the 730-day window), a second overdue notice, duplicates,
+    refusals and equal times: every path the batch's in-memory windows take."""
+    out = []
+    for c in range(3):
+        cid = f"K{c}"
+        for m in range(26):
+            day = 30.0 * m + c
+            out.append(ev("bill_issued", f"{cid}b{m}", day, cid, bill_id=f"{cid}B{m}",
+                          amount=100.0 + m))
+            if (m + c) % 3 == 0:
+                out.append(ev("bill_overdue", f"{cid}o{m}", day + 20, cid, bill_id=f"{cid}B{m}",
+                              penalty=6.0))
+                out.append(ev("repayment", f"{cid}p{m}", day + 25, cid, bill_id=f"{cid}B{m}",
+                              amount=50.0 + m / 2))
+                out.append(ev("repayment", f"{cid}q{m}", day + 40 + 5 * c, cid,
+                              bill_id=f"{cid}B{m}", amount=50.0 + m / 2))
+            else:
+                out.append(ev("repayment", f"{cid}p{m}", day + 10, cid, bill_id=f"{cid}B{m}",
+                              amount=100.0 + m))
+        out.append(ev("bill_overdue", f"{cid}o0x", 20.5 + c, cid, bill_id=f"{cid}B0",
+                      penalty=1.0))
+        out.append(ev("bill_overdue", f"{cid}late", 745.0 + c, cid, bill_id=f"{cid}B1"))
+        out.append(ev("repayment", f"{cid}old", 746.0 + c, cid, bill_id=f"{cid}B1",
+                      amount=101.0))
+        out.append(ev("theft_finding", f"{cid}t", 300.0 + c, cid))
+        out.append(ev("agreement_made", f"{cid}am", 400.0, cid, agreement_id=f"{cid}A"))
+        out.append(ev("agreement_broken", f"{cid}ab", 430.0, cid, agreement_id=f"{cid}A"))
+    out.append(ev("repayment", "stranger", 50, "NOBODY", bill_id="X", amount=1.0))
+    out.append(ev("repayment", "nobill", 60, "K1", bill_id="NONE", amount=1.0))
+    out.append(ev("bill_issued", "again", 70, "K2", bill_id="K2B0", amount=1.0))
+    out.sort(key=lambda e: e["time"])
+    out.insert(40, dict(out[10]))  # a duplicate id within a batch
+    out.append(dict(out[5]))  # a duplicate of an event stored long before
+    return out
+
+
+def _outcomes(results) -> list[tuple]:
+    return [(r.ok, r.event_id, getattr(r, "reason", None),
+             tuple((o.kind, o.rule_id, o.event_ids, o.valid_from, o.valid_until, o.amount)
+                   for o in getattr(r, "outcomes", ()))) for r in results]
+
+
+def _feed(processor: EventProcessor, events: list[dict], size: int) -> list:
+    results = []
+    for i in range(0, len(events), size):
+        results += processor.process_many(events[i:i + size], now_us=now(900))
+    return results
+
+
+def test_a_batch_decides_exactly_as_one_event_at_a_time(tmp_path):
+    events = _mixed_stream()
+    runs = {}
+    for size in (1, 17, len(events)):
+        p = EventProcessor(open_store(str(tmp_path / f"b{size}.sqlite"), synchronous="NORMAL"),
+                           load_event_rules(RULES))
+        runs[size] = _outcomes(_feed(p, events, size))
+        p.store.close()
+    assert runs[1] == runs[17] == runs[len(events)]
+    kinds = [o[0] for r in runs[1] for o in r[3]]
+    assert {"habitual_defaulter", "rebate_earned", "theft_override",
+            "agreement_regrade"} <= set(kinds)
+    refused = [r[2] for r in runs[1] if not r[0]]
+    assert len(refused) == 5
+    assert sum("duplicate event id" in r for r in refused) == 2
+    assert any("unknown customer 'NOBODY'" in r for r in refused)
+
+
+def test_a_restart_mid_stream_decides_as_one_run(tmp_path):
+    events = _mixed_stream()
+    one = EventProcessor(open_store(str(tmp_path / "one.sqlite"), synchronous="NORMAL"),
+                         load_event_rules(RULES))
+    expected = _outcomes(_feed(one, events, 50))
+    db = str(tmp_path / "two.sqlite")
+    first = EventProcessor(open_store(db, synchronous="NORMAL"), load_event_rules(RULES))
+    got = _outcomes(_feed(first, events[:100], 50))
+    first.store.close()
+    second = EventProcessor(open_store(db, synchronous="NORMAL"), load_event_rules(RULES))
+    got += _outcomes(_feed(second, events[100:], 50))
+    assert got == expected
+    assert second.store.count() == one.store.count() == sum(r[0] for r in expected)
+
+
+_KINDS = st.sampled_from(["repayment", "overdue_history", "theft_finding", "agreement_broken"])
+_VALUES = st.one_of(st.integers(-10, 10), st.sampled_from([0, 2_592_000, 2_592_001, 2_591_999,
+                                                           31_536_000, 3, 2, 4]),
+                    st.integers(-10**9, 10**9))
+
+
+@given(st.lists(st.tuples(_KINDS, st.lists(_VALUES, min_size=4, max_size=4)), min_size=1,
+                max_size=6))
+def test_the_matcher_memo_gives_durable_rules_verdicts(rows):
+    from engine.events.rules import FACTS
+
+    rules = load_event_rules(RULES)
+    facts = [{"kind": kind, **dict(zip(FACTS[kind], values, strict=False))}
+             for kind, values in rows]
+    memo, plain = _MATCHERS
+    got = [(r.id, ref) for r, ref in memo.match(facts)]
+    assert got == [(r.id, ref) for r, ref in plain.match(facts)]
+    ops = {"lt": int.__lt__, "le": int.__le__, "gt": int.__gt__, "ge": int.__ge__,
+           "eq": int.__eq__}
+    from engine.events.rules import scaled
+
+    expected = [(r.id, ref) for ref, f in enumerate(facts) for r in rules.rules
+                if r.on == f["kind"]
+                and all(ops[op](f[name], scaled(r.on, name, v)) for name, op, v in r.when)]
+    assert got == expected
+
+
+_MATCHERS = (RuleMatcher(load_event_rules(RULES), memo=True), RuleMatcher(load_event_rules(RULES)))
