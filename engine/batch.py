@@ -543,7 +543,7 @@ class BatchRun:
             self._assembled = 0
         while self._assembled in self.done:
             for kind, _target, writer in self._writers:
-                with pa.memory_map(str(self._part(self._assembled, kind))) as source:
+                with pa.OSFile(str(self._part(self._assembled, kind))) as source:
                     writer.write(pa.ipc.open_file(source).read_all())
             self._assembled += 1
         self._add_time("write", time.perf_counter() - t0)
