@@ -204,7 +204,7 @@ def encode_column(spec: FieldSpec, data: Any, mentioned: Sequence[Any] = ()) -> 
             values[known] = [1.0 if bool(v) else 0.0 for v in obj[known]]
         return Column("num", values)
     cats = list(dict.fromkeys([*(spec.choices or ()), *mentioned]))
-    codes = pd.Categorical(series.astype(object), categories=cats).codes.astype(np.int16)
+    codes = pd.Index(cats, dtype=object).get_indexer(series.astype(object)).astype(np.int16)
     other = (codes == -1) & series.notna().to_numpy()
     if other.any():
         codes = codes.copy()
