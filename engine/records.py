@@ -288,25 +288,25 @@ def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     klass = frame["customer_class"].astype("string").to_numpy(dtype=object, na_value=None)
     enterprise = np.isin(klass, NON_RESIDENTIAL)
 
-    def flag(mask: np.ndarray, spec: FieldSpec, why: str, raw: np.ndarray) -> None:
+    def flag(mask: np.ndarray, spec: FieldSpec, why: str, raw: pd.Series | None) -> None:
         new = mask & ~bad
         if new.any():
             bad[new] = True
             reason[new] = why
             bad_field[new] = spec.name
-            bad_value[new] = raw[new]
+            # raw values are read for the refused rows only: most rows pass
+            bad_value[new] = None if raw is None else raw[new].to_numpy(dtype=object)
 
     for spec in FIELDS:
         if spec.name not in frame.columns:
             out[spec.name] = _empty_column(spec, n)
             if spec.required == "non-residential":
                 flag(enterprise, spec, f"required for non-residential customers: {spec.rule()}",
-                     np.full(n, None, dtype=object))
+                     None)
             continue
-        raw_series = frame[spec.name]
-        raw = raw_series.to_numpy(dtype=object)
-        null = raw_series.isna().to_numpy()
-        col, invalid = _convert(spec, raw_series)
+        raw = frame[spec.name]
+        null = raw.isna().to_numpy()
+        col, invalid = _convert(spec, raw)
         flag(invalid & ~null, spec, spec.rule(), raw)
         if spec.required == "all":
             flag(null, spec, "required field is missing", raw)
@@ -317,11 +317,11 @@ def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     accepted = pd.DataFrame(out, index=frame.index)[~bad]
     rows = np.flatnonzero(bad)
-    ids = frame["customer_id"].to_numpy(dtype=object)
+    ids = frame["customer_id"].iloc[rows].to_numpy(dtype=object)
     rejects = pd.DataFrame(
         {
             "row": rows.astype(np.int64),
-            "customer_id": pd.array([_text(v) for v in ids[rows]], dtype="string"),
+            "customer_id": pd.array([_text(v) for v in ids], dtype="string"),
             "field": pd.array(list(bad_field[rows]), dtype="string"),
             "value": pd.array([_text(v) for v in bad_value[rows]], dtype="string"),
             "reason": pd.array(list(reason[rows]), dtype="string"),
@@ -383,4 +383,4 @@ def _convert(spec: FieldSpec, s: pd.Series) -> tuple[Any, np.ndarray]:
         ok = text.isin(spec.choices).fillna(False).to_numpy(dtype=bool)
     else:
         ok = text.str.fullmatch(CUSTOMER_ID.pattern).fillna(False).to_numpy(dtype=bool)
-    return text.to_numpy(dtype=object, na_value=None), ~ok & ~null
+    return text.array, ~ok & ~null
