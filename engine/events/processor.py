@@ -249,7 +249,7 @@ class EventProcessor:
 
         The outcome is the same as processing the events one at a time: every
         check and every evaluation sees the events accepted before it, in order.
-        Only the database work is batched: one query per 500 events for their
+        Only the database work is batched: one query per 512 events for their
         ids, one for the touched customers' windows and the bills they refer to,
         one insert of the accepted events and one of the new outcomes.
         """

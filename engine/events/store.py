@@ -149,13 +149,18 @@ def payload_of(event: Event) -> str:
     return json.dumps(event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
-_CHUNK = 500
+_CHUNK = 512
 _PAIRS = 250
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    """``items`` in lists of at most ``size``, each padded by repeating its last item to a
+    power of two: an ``IN`` list of any length then renders as one of ten statements, which
+    the driver prepares once and keeps, instead of one new prepared statement per length."""
     for start in range(0, len(items), size):
-        yield list(items[start:start + size])
+        chunk = list(items[start:start + size])
+        width = 1 << (len(chunk) - 1).bit_length()
+        yield chunk + [chunk[-1]] * (min(width, size) - len(chunk))
 
 
 _c = payment_events.c
@@ -244,7 +249,7 @@ class EventStore:
 
     @staticmethod
     def seen(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
-        """(customer, time) of every stored event among ``event_ids``: one query per 500 ids."""
+        """(customer, time) of every stored event among ``event_ids``: one query per 512 ids."""
         out: dict[str, tuple[str, int]] = {}
         for chunk in _chunks(sorted(set(event_ids))):
             for eid, cid, ts in conn.execute(_SEEN, {"ids": chunk}):
@@ -254,7 +259,7 @@ class EventStore:
     @staticmethod
     def recent(conn: Connection, customer_ids: Iterable[str],
                since_us: int) -> list[StoredEvent]:
-        """The customers' events from ``since_us`` on, ordered by time: one query per 500."""
+        """The customers' events from ``since_us`` on, ordered by time: one query per 512."""
         rows: list[StoredEvent] = []
         for chunk in _chunks(sorted(set(customer_ids))):
             rows.extend(_stored(r) for r in conn.execute(_RECENT, {"ids": chunk,
@@ -321,7 +326,7 @@ class EventStore:
 
     @staticmethod
     def stored_outcome_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
-        """The outcome keys among ``keys`` already stored: one query per 500 keys."""
+        """The outcome keys among ``keys`` already stored: one query per 512 keys."""
         out: set[str] = set()
         for chunk in _chunks(sorted(set(keys))):
             out.update(conn.scalars(_OUTCOME_KEYS, {"keys": chunk}))
