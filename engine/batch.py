@@ -6,36 +6,38 @@ executor, and writes one flat row per customer. Rows that fail validation go
 to a rejects file beside the output with the field and the reason, so that
 rows in = rows decided + rows rejected, always.
 
-A run never holds more than one chunk in memory. Each finished chunk is
-written as a numbered part file in a folder beside the output
-(``decisions.parquet.parts/``) and recorded in that folder's ``manifest.json``;
-only when every chunk is done are the parts assembled into the output and the
-folder removed. An interrupted run therefore leaves complete chunks behind,
-and ``resume=True`` continues after the last of them: no row is decided twice
-and none is lost. ``engine.scaleout`` drives the same run from Dask workers.
+A run never holds more than one chunk in memory and can be resumed after an
+interruption; how chunks are kept on disk is ``engine.batchfiles``.
+``engine.scaleout`` drives the same run from Dask workers.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import time
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from engine import scale as master_scale
+from engine.batchfiles import (
+    DECISION_COLUMNS,
+    REASONS,
+    REJECT_COLUMNS,
+    STAGES,
+    BatchRun,
+    BatchSummary,
+    empty_decisions,
+    part_file,
+    parts_path,
+    read_chunks,
+    rejects_path,
+    store_chunk,
+)
+from engine.decider import SEGMENTS
 from engine.errors import FrameError
 from engine.facts import frame_facts
-from engine.frames import FORMATS
 from engine.records import FIELDS, validate_frame
 from engine.tables.vectorised import combination_codes, evaluate
 
@@ -58,23 +60,6 @@ __all__ = [
     "store_chunk",
 ]
 
-REASONS = 4
-DECISION_COLUMNS = (
-    "customer_id", "customer_class", "as_of", "model_id", "z", "pd", "band_grade", "grade",
-    "grade_rule", "override", "consumption_class", "outage_sensitivity", "service_sensitivity",
-    "value_tier", "policies", *(f"reason_{i}" for i in range(1, REASONS + 1)),
-    "table_version", "table_hash",
-)
-REJECT_COLUMNS = ("row", "customer_id", "field", "value", "reason")
-DECISION_SCHEMA = pa.schema([(c, pa.float64() if c in ("z", "pd") else pa.string())
-                             for c in DECISION_COLUMNS])
-REJECT_SCHEMA = pa.schema([("row", pa.int64())] + [(c, pa.string()) for c in REJECT_COLUMNS[1:]])
-STAGES = ("read", "validate", "score", "tables", "assemble", "write")
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "gridcredit.batch/2"
-_SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
-
-
 # --------------------------------------------------------------------------- one frame
 
 def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
@@ -90,7 +75,7 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
     rejects = rejects.assign(row=rejects["row"] + first_row)
     if accepted.empty:
         clock.lap("validate")
-        return _empty_decisions(), rejects
+        return empty_decisions(), rejects
     facts = frame_facts(accepted)
     clock.lap("validate")
     scored = engine.registry.score_frame(facts)
@@ -160,7 +145,7 @@ def _table_columns(engine: Engine, facts: pd.DataFrame) -> dict[str, Any]:
         "grade_rule": grade_rule,
         "override": pd.Categorical.from_codes(override_codes, categories=rule_ids),
     }
-    for name in _SEGMENTS:
+    for name in SEGMENTS:
         out[name] = (ev.coded[name].categorical() if name in ev.coded
                      else np.full(n, None, dtype=object))
 
@@ -201,11 +186,6 @@ def _column(values: Any, index: pd.Index) -> pd.Series:
     return pd.Series(arr, index=index, dtype=object if arr.dtype == object else arr.dtype)
 
 
-def _empty_decisions() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=float if c in ("z", "pd") else object)
-                         for c in DECISION_COLUMNS})
-
-
 class _Clock:
     def __init__(self, timings: dict[str, float] | None) -> None:
         self.timings = timings
@@ -216,415 +196,6 @@ class _Clock:
         if self.timings is not None:
             self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
         self.last = now
-
-
-# --------------------------------------------------------------------------- summary
-
-@dataclass
-class BatchSummary:
-    """What a batch run did: counts in, decided, rejected, and where the files are."""
-
-    output: Path
-    rejects: Path
-    rows_in: int = 0
-    decided: int = 0
-    rejected: int = 0
-    seconds: float = 0.0
-    chunks: int = 0
-    resumed_chunks: int = 0
-    grades: Counter = field(default_factory=Counter)
-    policies: Counter = field(default_factory=Counter)
-    reject_reasons: Counter = field(default_factory=Counter)
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-
-    def add(self, decisions: pd.DataFrame, rejects: pd.DataFrame, rows: int) -> None:
-        self.add_counts(chunk_counts(decisions, rejects, rows))
-
-    def add_counts(self, counts: Mapping[str, Any]) -> None:
-        """Add one chunk's counts as ``chunk_counts`` gives them (and manifests keep them)."""
-        self.chunks += 1
-        self.rows_in += int(counts["rows"])
-        self.decided += int(counts["decided"])
-        self.rejected += int(counts["rejected"])
-        self.grades.update(counts["grades"])
-        self.policies.update(counts["policies"])
-        self.reject_reasons.update(counts["reject_fields"])
-
-    def text(self) -> str:
-        rate = self.rows_in / self.seconds if self.seconds > 0 else 0.0
-        lines = [
-            f"rows in {self.rows_in:,} = decided {self.decided:,} + rejected {self.rejected:,}"
-            f" ({self.seconds:.1f} s, {rate:,.0f} rows/s)",
-            f"decisions: {self.output}",
-            f"rejects:   {self.rejects}",
-        ]
-        if self.resumed_chunks:
-            lines.append(f"resumed:  {self.resumed_chunks} of {self.chunks} chunks were "
-                         "already decided by the interrupted run")
-        if self.grades:
-            order = ["AAA", "AA", "A", "B", "C"]
-            lines.append("grades:   " + ", ".join(
-                f"{g} {self.grades[g]:,}" for g in order if self.grades.get(g)))
-        if self.policies:
-            lines.append("policies:")
-            lines += [f"  {pid:<28} {n:>10,}" for pid, n in self.policies.most_common()]
-        if self.reject_reasons:
-            lines.append("rejected by field: " + ", ".join(
-                f"{f} {n:,}" for f, n in self.reject_reasons.most_common()))
-        total = sum(self.stage_seconds.values())
-        if total > 0:
-            lines.append("time by stage: " + ", ".join(
-                f"{s} {self.stage_seconds[s] / total:.0%}" for s in STAGES
-                if self.stage_seconds.get(s)))
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "output": str(self.output), "rejects": str(self.rejects), "rows_in": self.rows_in,
-            "decided": self.decided, "rejected": self.rejected, "seconds": self.seconds,
-            "chunks": self.chunks, "resumed_chunks": self.resumed_chunks,
-            "grades": dict(self.grades), "policies": dict(self.policies),
-            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-        }
-
-
-def chunk_counts(decisions: pd.DataFrame, rejects: pd.DataFrame, rows: int) -> dict[str, Any]:
-    """One chunk's counts, small enough to keep in the manifest (JSON)."""
-    policies: Counter = Counter()
-    for ids, n in decisions["policies"].value_counts().items():
-        for pid in filter(None, str(ids).split(";")):
-            policies[pid] += int(n)
-    return {
-        "rows": int(rows), "decided": len(decisions), "rejected": len(rejects),
-        "grades": {str(k): int(v) for k, v in decisions["grade"].value_counts().items()},
-        "policies": dict(policies),
-        "reject_fields": {str(k): int(v) for k, v in rejects["field"].value_counts().items()},
-    }
-
-
-# --------------------------------------------------------------------------- files
-
-def rejects_path(output: Path) -> Path:
-    """Rejects go beside the output: ``decisions.parquet`` -> ``decisions.rejects.csv``."""
-    return output.with_name(f"{output.stem}.rejects.csv")
-
-
-def parts_path(output: Path) -> Path:
-    """Where a run keeps its finished chunks until it assembles the output."""
-    return output.with_name(f"{output.name}.parts")
-
-
-def read_chunks(source: Path, size: int) -> Iterator[pd.DataFrame]:
-    """The input, ``size`` rows at a time (CSV or Parquet), never more in memory."""
-    if source.suffix.lower() == ".parquet":
-        try:
-            for batch in pq.ParquetFile(source).iter_batches(batch_size=size):
-                yield batch.to_pandas()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise FrameError(f"not a readable Parquet file ({exc})", file=str(source)) from None
-        return
-    if source.stat().st_size == 0:
-        return
-    try:
-        reader = pd.read_csv(source, chunksize=size, dtype={"customer_id": "string"})
-        for chunk in reader:
-            yield chunk.reset_index(drop=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise FrameError(f"not a readable CSV file ({exc})", file=str(source)) from None
-    except pd.errors.EmptyDataError:
-        return
-
-
-def _columns(source: Path) -> list[str] | None:
-    """The input's column names (None for an empty file); refuses unreadable files."""
-    if source.suffix.lower() == ".parquet":
-        try:
-            return list(pq.read_schema(source).names)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise FrameError(f"not a readable Parquet file ({exc})", file=str(source)) from None
-    if source.stat().st_size == 0:
-        return None
-    try:
-        return list(pd.read_csv(source, nrows=0).columns)
-    except pd.errors.EmptyDataError:
-        return None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise FrameError(f"not a readable CSV file ({exc})", file=str(source)) from None
-
-
-def _count_rows(source: Path) -> int | None:
-    if source.suffix.lower() == ".parquet":
-        return pq.ParquetFile(source).metadata.num_rows
-    return None
-
-
-class BatchRun:
-    """One batch run's files: checks, part files, the manifest of finished chunks, assembly.
-
-    The manifest records the input (size and modification time), the chunk
-    size and the versions that decide; resuming with any of them changed is
-    refused, because the finished parts would no longer match the rest.
-    """
-
-    def __init__(self, engine: Engine, source: str | Path, output: str | Path, *,
-                 chunk_size: int = 100_000, overwrite: bool = False,
-                 resume: bool = False) -> None:
-        self.source, self.output = Path(source), Path(output)
-        self.rejects = rejects_path(self.output)
-        self.parts = parts_path(self.output)
-        self.chunk_size = int(chunk_size)
-        if self.chunk_size < 1:
-            raise FrameError(f"chunk size must be at least 1, not {chunk_size}")
-        for path in (self.source, self.output):
-            if path.suffix.lower() not in FORMATS:
-                raise FrameError(f"unsupported file type '{path.suffix or '(none)'}': "
-                                 "use a .csv or .parquet file", file=str(path))
-        if not self.source.exists():
-            raise FrameError("file not found", file=str(self.source))
-        columns = _columns(self.source)
-        if columns is not None:
-            missing = [f.name for f in FIELDS if f.required == "all" and f.name not in columns]
-            if missing:
-                raise FrameError("missing required columns: " + ", ".join(missing)
-                                 + " (the header has: " + ", ".join(columns) + ")",
-                                 columns=missing, file=str(self.source))
-        for path in (self.output, self.rejects):
-            if path.exists() and not overwrite:
-                raise FrameError("output exists: use --overwrite to replace it", file=str(path))
-        stat = self.source.stat()
-        self.identity = {
-            "format": MANIFEST_FORMAT,
-            "source": str(self.source.resolve()),
-            "source_bytes": stat.st_size,
-            "source_mtime_ns": stat.st_mtime_ns,
-            "chunk_size": self.chunk_size,
-            "tables_hash": engine.tables.content_hash,
-            "models": {m.model_id: m.sha256 for m in engine.registry.models.values()},
-        }
-        self.done: dict[int, dict[str, Any]] = {}
-        self.stage_seconds: dict[str, float] = {}
-        self.resumed = 0
-        manifest = self.parts / MANIFEST
-        if self.parts.exists() and resume and manifest.exists():
-            self._load_manifest(manifest)
-        elif self.parts.exists() and not (resume or overwrite):
-            raise FrameError("an interrupted run left its finished chunks here: use --resume "
-                             "to continue it or --overwrite to start over", file=str(self.parts))
-        elif self.parts.exists():
-            shutil.rmtree(self.parts)
-        self.parts.mkdir(parents=True, exist_ok=True)
-        self.total_rows = _count_rows(self.source)
-        self._writers: list[tuple[str, Path, _Writer]] | None = None
-        self._assembled = 0
-        self.started = time.perf_counter()
-
-    def _load_manifest(self, path: Path) -> None:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise FrameError(f"cannot resume: manifest unreadable ({exc}); use --overwrite "
-                             "to start over", file=str(path)) from None
-        for key, value in self.identity.items():
-            if data.get(key) != value:
-                raise FrameError(f"cannot resume: '{key}' changed since the interrupted run "
-                                 f"(was {data.get(key)!r}, now {value!r}); use --overwrite "
-                                 "to start over", file=str(path))
-        self.done = {int(k): v for k, v in data.get("chunks", {}).items()
-                     if self._part(int(k), "decisions").exists()
-                     and self._part(int(k), "rejects").exists()}
-        self.resumed = len(self.done)
-
-    def _part(self, index: int, kind: str) -> Path:
-        return part_file(self.parts, index, kind)
-
-    def pending(self) -> Iterator[tuple[int, int, pd.DataFrame]]:
-        """``(chunk index, first row, frame)`` for every chunk not finished yet."""
-        first_row = 0
-        reader = read_chunks(self.source, self.chunk_size)
-        index = 0
-        while True:
-            t0 = time.perf_counter()
-            chunk = next(reader, None)
-            self._add_time("read", time.perf_counter() - t0)
-            if chunk is None:
-                break
-            if index not in self.done:
-                yield index, first_row, chunk
-            first_row += len(chunk)
-            index += 1
-        self.chunk_count = index
-
-    def chunk_plan(self) -> list[tuple[int, int, int]] | None:
-        """``(chunk index, first row, rows)`` of every chunk, from Parquet metadata alone.
-
-        The same chunks ``pending`` reads (fixed-size slices of the whole file,
-        across row groups), so that workers reading their own ranges write the
-        parts a single process would. None for CSV, whose rows are only known
-        by reading it.
-        """
-        if self.total_rows is None:
-            return None
-        size = self.chunk_size
-        plan = [(i, first, min(size, self.total_rows - first))
-                for i, first in enumerate(range(0, self.total_rows, size))]
-        self.chunk_count = len(plan)
-        return plan
-
-    def commit(self, index: int, first_row: int, rows: int, decisions: pd.DataFrame,
-               rejects: pd.DataFrame) -> dict[str, Any]:
-        """Write one finished chunk's parts, then record it in the manifest (in that order)."""
-        t0 = time.perf_counter()
-        counts = store_chunk(self.parts, index, first_row, rows, decisions, rejects)
-        self.record(index, counts)
-        self._add_time("write", time.perf_counter() - t0)
-        return counts
-
-    def record(self, index: int, counts: Mapping[str, Any]) -> None:
-        """Record a chunk whose parts are written (by this process or a worker)."""
-        self.done[index] = dict(counts)
-        manifest = self.identity | {"chunks": {str(k): v for k, v in sorted(self.done.items())}}
-        tmp = self.parts / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, self.parts / MANIFEST)
-
-    def _add_time(self, stage: str, seconds: float) -> None:
-        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
-
-    def add_timings(self, timings: Mapping[str, float]) -> None:
-        for stage, seconds in timings.items():
-            self._add_time(stage, seconds)
-
-    def finish(self) -> BatchSummary:
-        """Assemble the parts into the output and the rejects file; check rows in = out."""
-        t0 = time.perf_counter()
-        count = getattr(self, "chunk_count", None)
-        if count is None or sorted(self.done) != list(range(count)):
-            raise FrameError("the run is not complete: decide every chunk before assembling",
-                             file=str(self.parts))
-        summary = BatchSummary(output=self.output, rejects=self.rejects,
-                               resumed_chunks=self.resumed)
-        expected = 0
-        for i in range(count):
-            counts = self.done[i]
-            if counts["first_row"] != expected:
-                raise FrameError(f"chunk {i} starts at row {counts['first_row']}, expected "
-                                 f"{expected}: use --overwrite to start over",
-                                 file=str(self.parts))
-            expected += counts["rows"]
-            summary.add_counts(counts)
-        self.assemble_ready()
-        t0 = time.perf_counter()
-        for _kind, target, writer in self._writers or ():
-            writer.close()
-            os.replace(writer.path, target)
-        self._writers = None
-        if self.total_rows is not None and summary.rows_in != self.total_rows:
-            raise FrameError(f"read {summary.rows_in} rows of {self.total_rows}",
-                             file=str(self.source))
-        shutil.rmtree(self.parts)
-        self._add_time("write", time.perf_counter() - t0)
-        summary.stage_seconds = dict(self.stage_seconds)
-        summary.seconds = time.perf_counter() - self.started
-        return summary
-
-    def assemble_ready(self) -> None:
-        """Append the finished chunks that follow the assembled ones, in order, to the output.
-
-        A run calls this as chunks finish, so the output is written while
-        workers are still deciding; ``finish`` appends the rest and moves the
-        files into place. Until then they are temporary files beside the output.
-        """
-        t0 = time.perf_counter()
-        if self._writers is None:
-            self._writers = [
-                (kind, target, _Writer(target.with_name(target.name + ".tmp"), schema).open())
-                for kind, target, schema in (("decisions", self.output, DECISION_SCHEMA),
-                                             ("rejects", self.rejects, REJECT_SCHEMA))]
-            self._assembled = 0
-        while self._assembled in self.done:
-            for kind, _target, writer in self._writers:
-                with pa.OSFile(str(self._part(self._assembled, kind))) as source:
-                    writer.write(pa.ipc.open_file(source).read_all())
-            self._assembled += 1
-        self._add_time("write", time.perf_counter() - t0)
-
-
-def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """A frame as an Arrow table of ``schema``; categorical columns stay cheap to convert."""
-    arrays = []
-    for f in schema:
-        col = frame[f.name] if f.name in frame.columns else pd.Series([None] * len(frame))
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            cats = pa.array(col.cat.categories.astype(object).to_numpy(), type=f.type)
-            arr = pa.DictionaryArray.from_arrays(
-                pa.array(col.cat.codes.to_numpy(), mask=col.cat.codes.to_numpy() < 0), cats)
-            arrays.append(arr.cast(f.type))
-        elif pa.types.is_floating(f.type) or pa.types.is_integer(f.type):
-            arrays.append(pa.array(col.to_numpy(), type=f.type, from_pandas=True))
-        elif isinstance(col.dtype, pd.StringDtype):
-            arrays.append(pa.array(col.array).cast(f.type))
-        else:
-            values = np.array(col.to_numpy(dtype=object), dtype=object, copy=True)
-            values[pd.isna(values)] = None
-            arrays.append(pa.array(values, type=f.type, from_pandas=True))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def part_file(parts: Path, index: int, kind: str) -> Path:
-    """One finished chunk's decisions or rejects, as an Arrow IPC file.
-
-    Parts are read back once, to assemble the output: Arrow IPC costs next
-    to nothing to write and to map, where Parquet would be encoded twice.
-    """
-    return parts / f"{kind}-{index:06d}.arrow"
-
-
-def store_chunk(parts: Path, index: int, first_row: int, rows: int, decisions: pd.DataFrame,
-                rejects: pd.DataFrame) -> dict[str, Any]:
-    """Write one chunk's parts (atomically) and return its counts for the manifest.
-
-    A Dask worker calls this for the chunks it decides; the process that owns
-    the manifest records the counts only once both parts exist.
-    """
-    _write_atomic(part_file(parts, index, "decisions"), _arrow(decisions, DECISION_SCHEMA))
-    _write_atomic(part_file(parts, index, "rejects"),
-                  _arrow(rejects.reindex(columns=REJECT_COLUMNS), REJECT_SCHEMA))
-    return chunk_counts(decisions, rejects, rows) | {"first_row": int(first_row)}
-
-
-def _write_atomic(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    os.replace(tmp, path)
-
-
-class _Writer:
-    """Appends Arrow tables to one CSV or Parquet file; writes the header even when empty."""
-
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        self.path = path
-        self.schema = schema
-        self.parquet = Path(str(path).removesuffix(".tmp")).suffix.lower() == ".parquet"
-        self._writer: Any = None
-
-    def open(self) -> _Writer:
-        if self.parquet:
-            # Unique ids and floats gain nothing from dictionaries and cost the most to try.
-            coded = [f.name for f in self.schema
-                     if pa.types.is_string(f.type) and f.name != "customer_id"]
-            self._writer = pq.ParquetWriter(self.path, self.schema, use_dictionary=coded)
-        else:
-            import pyarrow.csv as pacsv
-
-            self._writer = pacsv.CSVWriter(self.path, self.schema)
-        return self
-
-    def write(self, table: pa.Table) -> None:
-        self._writer.write_table(table.cast(self.schema))
-
-    def close(self) -> None:
-        self._writer.close()
 
 
 def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
