@@ -223,7 +223,9 @@ class EventProcessor:
     def __init__(self, store: EventStore, rules: EventRules | None = None) -> None:
         self.store = store
         self.rules = rules or load_event_rules(DEFAULT_PATH)
-        self.matcher = RuleMatcher(self.rules, memo=True)
+        # Every fact goes through durable-rules: with the database work batched,
+        # remembering verdicts by fact shape saved under 5 % (4,518 vs 4,352 events/s).
+        self.matcher = RuleMatcher(self.rules)
         self._lock = threading.Lock()
         self._latest: int | None = store.latest_time()
         self._since_us = int(self.rules.lookback_days * _DAY_US)
