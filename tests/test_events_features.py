@@ -18,28 +18,9 @@ from engine.events.model import to_micros
 from engine.events.processor import Accepted, EventProcessor
 from engine.events.rules import load_event_rules
 from engine.events.store import open_store
+from tests.baseline import clean_record
 
 scenarios("events_rebate.feature", "events_habitual.feature", "events_theft.feature")
-
-CLEAN = {
-    "customer_class": "residential",
-    "months_connected": 120,
-    "overdue_bills_12m": 0,
-    "overdue_amount": 0.0,
-    "max_days_overdue_12m": 0,
-    "theft_incidents_36m": 0,
-    "has_repayment_agreement": False,
-    "has_reactive_compensation": False,
-    "calibration_on_schedule": True,
-    "grid_accidents_36m": 0,
-    "social_credit_rating": "A",
-    "expected_service_quality": 4.0,
-    "perceived_service_quality": 4.0,
-    "critical_load": False,
-    "monthly_kwh": 800.0,
-    "contracted_capacity_kva": 8.0,
-}
-
 
 class World:
     """One scenario's processor, customer and the events it sent."""
@@ -68,7 +49,7 @@ class World:
 
     def decide(self, engine, day: str) -> Decision:
         outcomes = self.processor.store.outcomes_for(self.customer, day)
-        record = {"customer_id": self.customer, "as_of": day, **CLEAN}
+        record = clean_record("residential", customer_id=self.customer, as_of=day)
         return engine.decide(record, outcomes=outcomes)
 
 

@@ -13,54 +13,20 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from engine.decision import Decision
+from tests.baseline import clean_record
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 # The strategy features decide one record; events_*.feature replay payment
 # events and have their own steps in tests/test_events_features.py.
 scenarios(*sorted(str(p) for p in FEATURES.glob("*.feature") if not p.name.startswith("events_")))
 
-CLEAN = {
-    "residential": {"monthly_kwh": 800.0, "contracted_capacity_kva": 8.0},
-    "commercial": {"monthly_kwh": 10_000.0, "contracted_capacity_kva": 40.0},
-    "industrial": {"monthly_kwh": 400_000.0, "contracted_capacity_kva": 1_500.0},
-    "public": {"monthly_kwh": 25_000.0, "contracted_capacity_kva": 100.0},
-}
-HEALTHY_FINANCES = {
-    "asset_liability_ratio": 0.35,
-    "current_ratio": 2.2,
-    "return_on_net_assets": 0.14,
-    "loan_repayment_on_schedule_rate": 1.0,
-}
-
-
 def _list(text: str) -> list[str]:
     return [part.strip() for part in text.replace(" and ", ",").split(",") if part.strip()]
 
 
 @given(parsers.parse("a {klass} customer with a clean record"), target_fixture="record")
-def clean_record(klass: str) -> dict:
-    record = {
-        "customer_id": f"BDD-{klass}",
-        "customer_class": klass,
-        "as_of": "2026-10-31",
-        "months_connected": 120,
-        "overdue_bills_12m": 0,
-        "overdue_amount": 0.0,
-        "max_days_overdue_12m": 0,
-        "theft_incidents_36m": 0,
-        "has_repayment_agreement": False,
-        "has_reactive_compensation": klass != "residential",
-        "calibration_on_schedule": True,
-        "grid_accidents_36m": 0,
-        "social_credit_rating": "A",
-        "expected_service_quality": 4.0,
-        "perceived_service_quality": 4.0,
-        "critical_load": False,
-        **CLEAN[klass],
-    }
-    if klass != "residential":
-        record.update(HEALTHY_FINANCES)
-    return record
+def clean(klass: str) -> dict:
+    return clean_record(klass, customer_id=f"BDD-{klass}")
 
 
 @given(parsers.parse("the customer uses {kwh:d} kWh a month"))
