@@ -10,16 +10,17 @@ import typer
 
 from engine.cli import rules_app
 from engine.cli.common import reports_errors
+from engine.config import default_home
 
 
 @rules_app.command("check")
 @reports_errors
 def check_command(
-    rules_dir: Annotated[Path, typer.Argument(help="Folder of table files (*.yaml).")] = Path(
-        "rules"),
-    catalogue: Annotated[Path, typer.Option(
-        "--catalogue", help="Policy catalogue the tables refer to.")] = Path(
-        "policies/catalogue.yaml"),
+    rules_dir: Annotated[Path | None, typer.Argument(
+        help="Folder of table files (*.yaml); default: the project's rules/.")] = None,
+    catalogue: Annotated[Path | None, typer.Option(
+        "--catalogue", help="Policy catalogue the tables refer to; default: the project's "
+        "policies/catalogue.yaml.")] = None,
     examples: Annotated[bool, typer.Option(
         "--examples/--no-examples", help="Also run every table's examples.")] = True,
 ) -> None:
@@ -31,7 +32,9 @@ def check_command(
     from engine.policies import load_catalogue
     from engine.tables import check_table_set, load_table_set
 
-    table_set = load_table_set(rules_dir, load_catalogue(catalogue))
+    home = default_home()
+    table_set = load_table_set(rules_dir or home / "rules",
+                               load_catalogue(catalogue or home / "policies" / "catalogue.yaml"))
     typer.echo(f"table set {table_set.version} sha256:{table_set.content_hash}")
     for t in table_set.tables:
         typer.echo(f"  {t.name:<20} {t.version:<12} {t.hit_policy:<10} "
@@ -54,14 +57,15 @@ def check_command(
 def schema_command(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the schema here instead of printing it.")] = None,
-    catalogue: Annotated[Path, typer.Option(
-        "--catalogue", help="Catalogue whose policy ids the schema lists.")] = Path(
-        "policies/catalogue.yaml"),
+    catalogue: Annotated[Path | None, typer.Option(
+        "--catalogue", help="Catalogue whose policy ids the schema lists; default: the "
+        "project's policies/catalogue.yaml.")] = None,
 ) -> None:
     """Print the JSON Schema of the table format (for editors' YAML validation)."""
     from engine.policies import load_catalogue
     from engine.tables import table_schema
 
+    catalogue = catalogue or default_home() / "policies" / "catalogue.yaml"
     ids = [p.id for p in load_catalogue(catalogue)] if catalogue.exists() else None
     text = json.dumps(table_schema(ids), indent=2) + "\n"
     if out is None:
