@@ -8,6 +8,7 @@ import typer
 
 from engine.cli import app
 from engine.cli.common import reports_errors
+from engine.config import default_home
 from engine.errors import InputError
 
 audit_app = typer.Typer(
@@ -49,12 +50,14 @@ def show_command(
     decision_id: str = typer.Argument(..., metavar="ID", help="The decision id to show."),
     db: str | None = DB,
     format: str = typer.Option("text", "--format", help="json, text, md or html."),
-    templates: Path = typer.Option(
-        Path("policies/templates"), "--templates", help="Explanation template folder."
+    templates: Path | None = typer.Option(
+        None, "--templates",
+        help="Explanation template folder; default: the project's policies/templates.",
     ),
-    catalogue: Path = typer.Option(
-        Path("policies/catalogue.yaml"), "--catalogue",
-        help="Policy catalogue for policy titles (ids are shown when it is absent).",
+    catalogue: Path | None = typer.Option(
+        None, "--catalogue",
+        help="Policy catalogue for policy titles (ids are shown when it is absent); "
+        "default: the project's policies/catalogue.yaml.",
     ),
 ) -> None:
     """Print a logged decision and its plain-language explanation."""
@@ -69,6 +72,8 @@ def show_command(
     if format == "json":
         typer.echo(decision.to_json())
         return
+    templates = templates or default_home() / "policies" / "templates"
+    catalogue = catalogue or default_home() / "policies" / "catalogue.yaml"
     titles = {p.id: p.title for p in load_catalogue(catalogue)} if catalogue.is_file() else {}
     typer.echo(Explainer(templates, titles).render(decision, format), nl=False)
 

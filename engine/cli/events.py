@@ -10,6 +10,7 @@ import typer
 
 from engine.cli import app
 from engine.cli.common import reports_errors
+from engine.config import default_home
 from engine.errors import InputError
 
 events_app = typer.Typer(
@@ -23,7 +24,8 @@ DB = typer.Option(
     help="Database of the decision log, where events are kept: a SQLite file path or a "
          "postgresql:// URL (default: $GRIDCREDIT_DB, else out/decisions.sqlite).",
 )
-RULES = typer.Option(Path("rules/events.yaml"), "--rules", help="Event rule file.")
+RULES = typer.Option(None, "--rules",
+                     help="Event rule file; default: the project's rules/events.yaml.")
 
 
 def _micros(text: str | None, option: str) -> int | None:
@@ -46,7 +48,7 @@ def _micros(text: str | None, option: str) -> int | None:
 def replay_command(
     file: Path = typer.Argument(..., metavar="FILE", help="Events as .csv or .parquet."),
     db: str | None = DB,
-    rules: Path = RULES,
+    rules: Path | None = RULES,
     now: str | None = typer.Option(
         None, "--now",
         help="Clock for the far-in-the-future check (ISO time); default: the latest event "
@@ -65,6 +67,7 @@ def replay_command(
     from engine.events.replay import read_events, replay
 
     clock = _micros(now, "--now")
+    rules = rules or default_home() / "rules" / "events.yaml"
     processor = EventProcessor.open(db, rules, synchronous="NORMAL")
     total = len(read_events(file))
     with tqdm(total=total, unit="ev", disable=not progress, leave=False) as bar:
