@@ -219,6 +219,15 @@ def test_replay_of_a_missing_file_exits_2(tmp_path):
     assert "file not found" in result.output
 
 
+
+def test_show_refuses_a_log_that_does_not_exist(tmp_path):
+    missing = tmp_path / "none.sqlite"
+    result = CliRunner().invoke(app, ["events", "show", "C1", "--db", str(missing)])
+    assert result.exit_code == 2
+    assert f"no decision log at {missing}" in result.output
+    assert not missing.exists()
+
+
 # ---------------------------------------------------------------- service
 
 

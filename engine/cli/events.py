@@ -98,7 +98,7 @@ def show_command(
     """Print a customer's stored events and its outcomes (all, or those in force on a date)."""
     from engine.events.store import open_store
 
-    store = open_store(db)
+    store = open_store(db, create=False)
     events = store.events_for(customer_id)
     if as_of:
         try:

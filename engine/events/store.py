@@ -414,10 +414,14 @@ def outcome_of(row: Any) -> EventOutcome:
 
 
 def open_store(url: str | None = None, path: str | Path | None = None, *,
-               synchronous: str = "FULL") -> EventStore:
-    """Open the event tables in the decision log's database, creating them if needed."""
+               synchronous: str = "FULL", create: bool = True) -> EventStore:
+    """Open the event tables in the decision log's database, creating them if needed.
+
+    Readers pass ``create=False``: a SQLite file that does not exist is then an
+    error naming it, not a new empty store that would answer "no events".
+    """
     resolved = resolve_url(url, path)
-    engine = make_engine(resolved, synchronous=synchronous)
+    engine = make_engine(resolved, synchronous=synchronous, create=create)
     try:
         EVENTS_METADATA.create_all(engine, checkfirst=True)
     except SQLAlchemyError as exc:
