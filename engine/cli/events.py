@@ -58,6 +58,10 @@ def replay_command(
     batch: int = typer.Option(500, "--batch", min=1, max=100_000,
                               help="Events per database transaction."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    synchronous: str = typer.Option(
+        "NORMAL", "--synchronous",
+        help="SQLite sync level: NORMAL (a power cut may lose the last batches; replay again) "
+             "or FULL (every batch synced, as the service does)."),
 ) -> None:
     """Replay an event file in event-time order; refused rows are reported, never stored."""
     import pandas as pd
@@ -68,7 +72,7 @@ def replay_command(
 
     clock = _micros(now, "--now")
     rules = rules or default_home() / "rules" / "events.yaml"
-    processor = EventProcessor.open(db, rules, synchronous="NORMAL")
+    processor = EventProcessor.open(db, rules, synchronous=synchronous.upper())
     total = len(read_events(file))
     with tqdm(total=total, unit="ev", disable=not progress, leave=False) as bar:
         summary = replay(file, processor, now_us=clock, batch=batch, progress=bar.update)
