@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from engine import synth
-from engine.records import vocabulary
+from engine.facts import frame_facts
+from engine.records import validate_frame, vocabulary
 from engine.tables import load_table_set
 from engine.tables.conditions import encode_column
 from engine.tables.vectorised import _first, rule_masks
@@ -31,13 +32,9 @@ CHUNK = 100_000
 
 
 def _facts(n: int, seed: int = 11) -> pd.DataFrame:
-    frame = synth.generate(n, seed=seed)
-    rng = np.random.default_rng(seed)
-    frame["pd"] = rng.beta(0.6, 12, n)
-    frame["service_quality_gap"] = (frame["expected_service_quality"]
-                                    - frame["perceived_service_quality"])
-    until = pd.to_datetime(frame["theft_override_until"])
-    frame["theft_override_active"] = (until > pd.Timestamp(synth.DEFAULT_AS_OF)).fillna(False)
+    """Synthetic customers as the tables see them: validated, derived facts, a drawn PD."""
+    frame = frame_facts(validate_frame(synth.generate(n, seed=seed))[0])
+    frame["pd"] = np.random.default_rng(seed).beta(0.6, 12, n)
     return frame
 
 

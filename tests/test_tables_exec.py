@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from engine import synth
 from engine.errors import DecisionError
+from engine.facts import frame_facts
 from engine.policies import load_catalogue
-from engine.records import vocabulary
+from engine.records import validate_frame, vocabulary
 from engine.tables import load_table_set
 from engine.tables.analysis import regions
 
@@ -217,13 +218,9 @@ def test_executors_agree_on_the_shipped_tables(rows):
 # --------------------------------------------------------------------------- shipped behaviour
 
 def facts_frame(n: int, seed: int = 3) -> pd.DataFrame:
-    frame = synth.generate(n, seed=seed)
-    rng = np.random.default_rng(seed)
-    frame["pd"] = rng.beta(0.6, 12, n)
-    frame["service_quality_gap"] = (frame["expected_service_quality"]
-                                    - frame["perceived_service_quality"])
-    until = pd.to_datetime(frame["theft_override_until"])
-    frame["theft_override_active"] = (until > pd.Timestamp(synth.DEFAULT_AS_OF)).fillna(False)
+    """Synthetic customers as the tables see them: validated, derived facts, a drawn PD."""
+    frame = frame_facts(validate_frame(synth.generate(n, seed=seed))[0])
+    frame["pd"] = np.random.default_rng(seed).beta(0.6, 12, n)
     return frame
 
 
