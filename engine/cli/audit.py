@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import reports_errors
+from engine.cli.common import DB, reports_errors
 from engine.config import default_home
 from engine.errors import InputError
 
@@ -17,11 +17,6 @@ audit_app = typer.Typer(
 )
 app.add_typer(audit_app, name="audit")
 
-DB = typer.Option(
-    None, "--db",
-    help="Decision log: a SQLite file path or a postgresql:// URL "
-         "(default: $GRIDCREDIT_DB, else out/decisions.sqlite).",
-)
 SHOW_FORMATS = ("json", "text", "md", "html")
 
 

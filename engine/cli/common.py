@@ -12,6 +12,12 @@ from engine.errors import EngineError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+DB = typer.Option(
+    None, "--db",
+    help="Decision log database, where decisions and payment events are kept: a SQLite "
+         "file path or a postgresql:// URL (default: $GRIDCREDIT_DB, else out/decisions.sqlite).",
+)
+
 
 def reports_errors(fn: F) -> F:
     """Print an ``EngineError`` as ``error: ...`` on stderr and exit with its code."""

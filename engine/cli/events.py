@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import reports_errors
+from engine.cli.common import DB, reports_errors
 from engine.config import default_home
 from engine.errors import InputError
 
@@ -19,11 +19,6 @@ events_app = typer.Typer(
 )
 app.add_typer(events_app, name="events")
 
-DB = typer.Option(
-    None, "--db",
-    help="Database of the decision log, where events are kept: a SQLite file path or a "
-         "postgresql:// URL (default: $GRIDCREDIT_DB, else out/decisions.sqlite).",
-)
 RULES = typer.Option(None, "--rules",
                      help="Event rule file; default: the project's rules/events.yaml.")
 
