@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.audit import DecisionLog, open_log
-from engine.audit_store import ensure_schema, make_engine, resolve_url
+from engine.audit.log import DecisionLog, open_log
+from engine.audit.store import ensure_schema, make_engine, resolve_url
 from engine.decision import Decision, canonical_json
 from tests.pg import PostgresServer, find_bin_dir
 from tests.test_audit import make_decision

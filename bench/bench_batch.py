@@ -12,7 +12,7 @@ Measured in one run on synthetic customers with the shipped tables:
 - ``durable``: ``TableSet.decide`` per row (durable-rules);
 - ``numpy``: the floor, only the rule masks and winners over pre-encoded columns.
 
-The table stage is ``engine.batch._table_columns``: the same shipped tables on
+The table stage is ``engine.batch.decide._table_columns``: the same shipped tables on
 the same population, from the fact columns (scored, with ``pd``) to the
 output columns a batch row carries (grade, grade rule, override, the four
 segments, policy ids), chunk by chunk as a batch run does; column encoding
@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 100_000
 SAMPLE = 20_000
 REPEAT = 3
-TABLE_STAGE = ("engine.batch._table_columns over chunks of {chunk:,} rows: fact columns "
+TABLE_STAGE = ("engine.batch.decide._table_columns over chunks of {chunk:,} rows: fact columns "
                "(scored) -> grade, grade_rule, override, consumption_class, "
                "outage_sensitivity, service_sensitivity, value_tier, policies; encoding "
                "included. Floor: rule masks and winners over columns encoded beforehand.")
@@ -216,7 +216,7 @@ def numpy_floor(engine, facts: pd.DataFrame) -> float:
 
 def table_stage(engine, facts: pd.DataFrame, chunk: int) -> float:
     """Seconds for the batch table stage over ``facts``, ``chunk`` rows at a time."""
-    from engine.batch import _table_columns
+    from engine.batch.decide import _table_columns
 
     started = time.perf_counter()
     for start in range(0, len(facts), chunk):
@@ -242,13 +242,13 @@ def _child_run(source: Path, out: Path, chunk: int, dask: str | None = None,
 
 def child(source: str, out: str, chunk: str, dask: str = "") -> dict:
     """Entry point of the child process: decide, then report the summary and peak RSS."""
-    from engine.batch import decide_file
+    from engine.batch.decide import decide_file
     from engine.decider import load
 
     engine = load()
     started = time.perf_counter()
     if dask:
-        from engine.scaleout import decide_file_dask
+        from engine.batch.scaleout import decide_file_dask
 
         summary = decide_file_dask(engine, source, out, cluster=dask, chunk_size=int(chunk),
                                    overwrite=True)

@@ -21,9 +21,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from engine.indicators import compute, load_catalogue
 from engine.scale import DEFAULT_BANDS
-from engine.training import TrainingConfig, labels, train
+from engine.scoring.indicators import compute, load_catalogue
+from engine.scoring.training import TrainingConfig, labels, train
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "germancredit.csv"

@@ -15,8 +15,8 @@ from threadpoolctl import threadpool_limits
 
 from engine import synth
 from engine.records import validate_frame
-from engine.registry import load_registry
-from engine.training import TrainingConfig, make_pipeline
+from engine.scoring.registry import load_registry
+from engine.scoring.training import TrainingConfig, make_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 

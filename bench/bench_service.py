@@ -151,7 +151,7 @@ def _serve_and_load(workers: int, tmp: Path, key: str, seconds: float) -> dict[s
     finally:
         os.killpg(server.pid, signal.SIGINT)
         server.wait(timeout=30)
-    from engine.audit import open_log
+    from engine.audit.log import open_log
 
     with open_log(str(db), create=False) as log:
         chain = log.verify()
@@ -166,7 +166,7 @@ def _serve_and_load(workers: int, tmp: Path, key: str, seconds: float) -> dict[s
 
 
 def _log_cost(tmp: Path, n: int) -> dict[str, Any]:
-    from engine.audit import open_log
+    from engine.audit.log import open_log
     from engine.decider import load
 
     engine = load()

@@ -5,7 +5,7 @@ Three ways to apply the shipped tables to a synthetic population:
 - ``vectorised``: ``TableSet.decide_frame`` (encoding, masks, hit policies, per-row
   results with fired rules and policy params), the path explanations and the
   differential tests use;
-- ``batch``: the batch table stage, ``engine.batch._table_columns`` (encoding, masks,
+- ``batch``: the batch table stage, ``engine.batch.decide._table_columns`` (encoding, masks,
   hit policies, and only the output columns a batch row carries), on chunks of
   ``CHUNK`` rows;
 - ``durable``: ``TableSet.decide`` per customer through durable-rules, on a sample
@@ -59,7 +59,7 @@ def _numpy_floor(ts, frame: pd.DataFrame, decided: pd.DataFrame) -> float:
 
 
 def _batch_stage(engine, frame: pd.DataFrame) -> float:
-    from engine.batch import _table_columns
+    from engine.batch.decide import _table_columns
 
     started = time.perf_counter()
     for start in range(0, len(frame), CHUNK):

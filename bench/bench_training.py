@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine import synth
 from engine.scale import master_scale
-from engine.training import TrainingConfig, train_registry
+from engine.scoring.training import TrainingConfig, train_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

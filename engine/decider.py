@@ -38,10 +38,10 @@ from engine.decision import (
 from engine.errors import DecisionError, RecordError
 from engine.explanation import Explainer
 from engine.facts import record_facts
-from engine.indicators import compute_one
 from engine.policies import Catalogue, load_catalogue
 from engine.records import validate_record
-from engine.registry import Registry, load_registry
+from engine.scoring.indicators import compute_one
+from engine.scoring.registry import Registry, load_registry
 from engine.tables import TableSet, load_table_set
 from engine.tables.model import TableResult
 

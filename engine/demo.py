@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine import synth
-from engine.batch import decide_file, rejects_path
+from engine.batch.decide import decide_file, rejects_path
 from engine.config import EngineConfig
 from engine.frames import write_frame
 from engine.records import validate_frame
@@ -40,8 +40,8 @@ class DemoResult:
 
 def write_sensitivity(frame: pd.DataFrame, registry, bands, out: Path, *, seed: int = 0):
     """Run the sensitivity analysis on a customer frame; write CSV, markdown and the chart."""
-    from engine.evaluation import markdown_table
-    from engine.sensitivity import analyse, chart
+    from engine.scoring.evaluation import markdown_table
+    from engine.scoring.sensitivity import analyse, chart
 
     accepted, _ = validate_frame(frame.drop(columns=["default_12m"], errors="ignore"))
     values = registry.indicators(accepted)
@@ -61,9 +61,9 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
              say: Callable[[str], None] = print) -> DemoResult:
     """Generate ``n`` customers, train, decide, explain, analyse and report under ``out``."""
     from engine.decider import load
-    from engine.report import labels_from, write_report
+    from engine.report.html import labels_from, write_report
     from engine.scale import master_scale
-    from engine.training import TrainingConfig, train_registry
+    from engine.scoring.training import TrainingConfig, train_registry
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from engine.audit import (
+from engine.audit.log import (
     DecisionLog,
     DecisionNotFound,
     DuplicateDecision,
@@ -32,7 +32,7 @@ from engine.audit import (
     content_of,
     open_log,
 )
-from engine.audit_store import GENESIS, resolve_url
+from engine.audit.store import GENESIS, resolve_url
 from engine.decision import (
     Decision,
     GradeOutcome,
@@ -387,7 +387,7 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from tests.test_audit import make_decision
-from engine.audit import open_log
+from engine.audit.log import open_log
 log = open_log({url!r})
 go = Path({go!r})
 (go.parent / "ready-{first}").touch()
@@ -434,7 +434,7 @@ def test_threads_sharing_one_log_keep_one_chain(log: DecisionLog) -> None:
     assert (report.ok, report.rows) == (True, 40)
 
 
-@pytest.mark.parametrize("module_name", ["engine.audit", "engine.audit_store"])
+@pytest.mark.parametrize("module_name", ["engine.audit.log", "engine.audit.store"])
 def test_all_is_complete(module_name: str) -> None:
     import importlib
     import inspect as pyinspect

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from engine.audit import open_log
+from engine.audit.log import open_log
 from engine.cli import app
 from tests.test_audit import REPO, make_decision
 

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import engine.batch as batch
+import engine.batch.decide as batch
 from engine import synth
-from engine.batch import decide_file, decide_frame, parts_path, rejects_path
+from engine.batch.decide import decide_file, decide_frame, parts_path, rejects_path
 from engine.cli import app
 from engine.errors import FrameError
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.batch as batch
+import engine.batch.decide as batch
 from engine import synth
-from engine.batch import decide_file, parts_path, read_chunks, rejects_path
+from engine.batch.decide import decide_file, parts_path, read_chunks, rejects_path
+from engine.batch.scaleout import _ranges, decide_file_dask, parse_cluster, read_rows
 from engine.errors import InputError
-from engine.scaleout import _ranges, decide_file_dask, parse_cluster, read_rows
 
 
 def test_cluster_specs_are_read_or_refused():

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from engine import synth
-from engine.batch import decide_file, decide_frame, rejects_path
+from engine.batch.decide import decide_file, decide_frame, rejects_path
 from engine.cli import app
 from engine.decision import Decision, DecisionTampered
 from engine.errors import FrameError, RecordError

@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from engine import synth
-from engine.batch import decide_frame
+from engine.batch.decide import decide_frame
+from engine.batch.impact import compare, load_baseline
 from engine.cli import app
 from engine.config import default_home
 from engine.errors import InputError
-from engine.impact import compare, load_baseline
 from engine.tables import load_table_set
 
 runner = CliRunner()

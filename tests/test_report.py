@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from engine import charts, synth
+from engine import synth
 from engine.errors import ConfigError, FrameError, InputError
-from engine.report import (
+from engine.report import charts
+from engine.report.html import (
     DECISION_COLUMNS,
     _check_sensitivity,
     build_report,
@@ -338,7 +339,7 @@ def test_write_report_keeps_existing_files(population, plain_report, tmp_path):
 
 
 def analysed_table() -> pd.DataFrame:
-    """A table shaped like ``engine.sensitivity.analyse(...).table``."""
+    """A table shaped like ``engine.scoring.sensitivity.analyse(...).table``."""
     rows = []
     for group, weight in (("payment behaviour", 0.020), ("social credit", 0.004)):
         for shock, size in (("+1 sd", 1.0), ("10 %", 0.1), ("20 %", 0.2), ("30 %", 0.3)):
@@ -352,7 +353,7 @@ def analysed_table() -> pd.DataFrame:
 
 
 def test_report_takes_the_sensitivity_analysis_result(population):
-    from engine.sensitivity import SensitivityResult
+    from engine.scoring.sensitivity import SensitivityResult
 
     decisions, _ = population
     result = SensitivityResult(analysed_table(), pd.DataFrame())

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.report import write_report
+from engine.report.html import write_report
 from tests.browser import INSTALL_HINT, find_chromium, image_states, screenshot
 from tests.test_report import CREATED, REJECTS, VERSIONS, make_decisions, sensitivity_frame
 

@@ -12,12 +12,12 @@ import pytest
 
 from engine import synth
 from engine.errors import ModelError
-from engine.indicators import compute, compute_one, load_catalogue
 from engine.records import validate_frame
-from engine.registry import load_registry
 from engine.scale import DEFAULT_BANDS
-from engine.scoring import ScoreModel
-from engine.training import TrainingConfig, train, write_model
+from engine.scoring.indicators import compute, compute_one, load_catalogue
+from engine.scoring.model import ScoreModel
+from engine.scoring.registry import load_registry
+from engine.scoring.training import TrainingConfig, train, write_model
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from engine import synth
 from engine.cli import app
-from engine.indicators import Indicator, load_catalogue
 from engine.records import validate_frame
-from engine.registry import load_registry
 from engine.scale import master_scale
-from engine.sensitivity import SHOCKS, Shock, analyse, shock_indicator
+from engine.scoring.indicators import Indicator, load_catalogue
+from engine.scoring.registry import load_registry
+from engine.scoring.sensitivity import SHOCKS, Shock, analyse, shock_indicator
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

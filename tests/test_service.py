@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from engine import synth
-from engine.audit import open_log
+from engine.audit.log import open_log
 from engine.decider import load
 from engine.service import Settings, create_app
 from engine.service.auth import add_key

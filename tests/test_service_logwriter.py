@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from engine import synth
-from engine.audit import DuplicateDecision, open_log
+from engine.audit.log import DuplicateDecision, open_log
 from engine.service.logwriter import GroupCommitLog
 
 

@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from engine import synth
-from engine.audit import open_log
+from engine.audit.log import open_log
 from engine.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent

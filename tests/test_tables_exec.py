@@ -331,7 +331,7 @@ def test_combination_codes_group_rows_like_combinations(rules, rows, seed):
 
 
 def test_batch_columns_equal_the_per_row_results_on_arrow_text_columns(engine):
-    from engine.batch import _table_columns
+    from engine.batch.decide import _table_columns
 
     frame = facts_frame(3_000, seed=9)
     frame["previous_grade"] = frame["previous_grade"].astype("str")

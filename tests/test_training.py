@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 from engine import synth
 from engine.cli import app
 from engine.errors import ConfigError, FrameError, GovernanceError
-from engine.evaluation import band_table, check_governance, governance_problems, metrics
-from engine.indicators import compute, load_catalogue
 from engine.records import validate_frame
-from engine.registry import load_registry
 from engine.scale import DEFAULT_BANDS, Band, master_scale
-from engine.training import TrainingConfig, labels, train, train_registry
+from engine.scoring.evaluation import band_table, check_governance, governance_problems, metrics
+from engine.scoring.indicators import compute, load_catalogue
+from engine.scoring.registry import load_registry
+from engine.scoring.training import TrainingConfig, labels, train, train_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

@@ -24,7 +24,7 @@ SHOW_FORMATS = ("json", "text", "md", "html")
 @reports_errors
 def verify_command(db: str | None = DB) -> None:
     """Recompute the hash chain; exit 0 when intact, 1 at the first broken row."""
-    from engine.audit import open_log
+    from engine.audit.log import open_log
 
     with open_log(db, create=False) as log:
         report = log.verify()
@@ -56,7 +56,7 @@ def show_command(
     ),
 ) -> None:
     """Print a logged decision and its plain-language explanation."""
-    from engine.audit import open_log
+    from engine.audit.log import open_log
     from engine.explanation import Explainer
     from engine.policies import load_catalogue
 
@@ -81,7 +81,7 @@ def list_command(
     limit: int = typer.Option(20, "--limit", min=1, help="How many rows, newest first."),
 ) -> None:
     """List the latest logged decisions (sequence, time, ids, row hash), newest first."""
-    from engine.audit import open_log
+    from engine.audit.log import open_log
 
     with open_log(db, create=False) as log:
         rows = log.entries(customer_id=customer, limit=limit)

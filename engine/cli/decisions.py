@@ -61,13 +61,13 @@ def decide_command(
     if out is None:
         raise InputError("batch mode needs --out FILE (.parquet or .csv)")
     if dask is not None:
-        from engine.scaleout import decide_file_dask, parse_cluster
+        from engine.batch.scaleout import decide_file_dask, parse_cluster
 
         summary = decide_file_dask(engine, input, out, cluster=parse_cluster(dask),
                                    overwrite=overwrite, resume=resume, chunk_size=chunk_size,
                                    progress=progress)
     else:
-        from engine.batch import decide_file
+        from engine.batch.decide import decide_file
 
         summary = decide_file(engine, input, out, overwrite=overwrite, resume=resume,
                               chunk_size=chunk_size, progress=progress)
@@ -75,7 +75,7 @@ def decide_command(
 
 
 def _explain_batch_rows(engine, source: Path, ids: list[str], fmt: str) -> None:
-    from engine.batch import explain_customers
+    from engine.batch.decide import explain_customers
     from engine.explanation import FORMATS
 
     if fmt not in FORMATS:
@@ -151,9 +151,9 @@ def report_command(
     home: Path | None = HOME,
 ) -> None:
     """Write the auditor report: one self-contained HTML file with charts and versions."""
-    from engine.batch import rejects_path
+    from engine.batch.decide import rejects_path
     from engine.frames import read_frame
-    from engine.report import labels_from, write_report
+    from engine.report.html import labels_from, write_report
 
     engine = _load(home)
     frame = read_frame(decisions)

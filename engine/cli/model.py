@@ -8,7 +8,6 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from engine import evaluation as ev
 from engine import synth
 from engine.cli import app
 from engine.cli.common import reports_errors
@@ -16,6 +15,7 @@ from engine.config import default_home
 from engine.errors import FrameError
 from engine.frames import read_frame, write_frame
 from engine.scale import master_scale
+from engine.scoring import evaluation as ev
 
 Data = Annotated[Path | None, typer.Option(
     "--data", help="Labelled CSV/Parquet file (default: a synthetic population).")]
@@ -75,8 +75,8 @@ def train_command(
     every registry model into models/ (reproducible). With --data --spec,
     train one model on any labelled file.
     """
-    from engine.registry import read_spec
-    from engine.training import TrainingConfig, train_file, train_registry, write_model
+    from engine.scoring.registry import read_spec
+    from engine.scoring.training import TrainingConfig, train_file, train_registry, write_model
 
     bands = _scale(scale)
     models_dir = _models_dir(models)
@@ -134,7 +134,7 @@ def evaluate_command(
     bands = _scale(scale)
     sections: list[str] = []
     if spec is not None:
-        from engine.training import TrainingConfig, train_file
+        from engine.scoring.training import TrainingConfig, train_file
 
         if data is None:
             raise FrameError("--spec needs --data FILE: the labelled file to evaluate on")
@@ -149,7 +149,7 @@ def evaluate_command(
         sections.append(ev.markdown_table(result.deciles))
     else:
         from engine.records import validate_frame
-        from engine.registry import load_registry
+        from engine.scoring.registry import load_registry
 
         registry = load_registry(_models_dir(models))
         if data is None:
@@ -160,7 +160,7 @@ def evaluate_command(
         if target not in frame.columns:
             raise FrameError(f"missing target column '{target}'", columns=[target])
         accepted, rejects = validate_frame(frame.drop(columns=[target]))
-        from engine.training import labels
+        from engine.scoring.training import labels
 
         y = labels(frame.loc[accepted.index, target], bad)
         scored = registry.score_frame(accepted)
@@ -211,8 +211,8 @@ def sensitivity_command(
     per-customer detail sensitivity-customers.parquet into --out.
     """
     from engine.records import validate_frame
-    from engine.registry import load_registry
-    from engine.sensitivity import analyse, chart
+    from engine.scoring.registry import load_registry
+    from engine.scoring.sensitivity import analyse, chart
 
     registry = load_registry(_models_dir(models))
     frame = synth.generate(n, population_seed) if data is None else read_frame(data)

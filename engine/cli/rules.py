@@ -103,9 +103,9 @@ def impact_command(
     Prints (or writes) grade transitions, policies gained and lost, hits per
     rule before and after and the collection workload; lists affected customers.
     """
+    from engine.batch.impact import compare, load_baseline
     from engine.decider import load
     from engine.errors import InputError
-    from engine.impact import compare, load_baseline
     from engine.tables import load_table_set
 
     if out is not None and out.suffix.lower() not in (".html", ".md"):

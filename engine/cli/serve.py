@@ -36,7 +36,7 @@ def serve_command(
     """Run the decision service (FastAPI on uvicorn); OpenAPI at /docs."""
     import uvicorn
 
-    from engine.audit import open_log
+    from engine.audit.log import open_log
     from engine.config import EngineConfig
     from engine.service.auth import read_keys
     from engine.service.settings import Settings

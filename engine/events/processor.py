@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.audit_store import AuditStoreError, error_summary
+from engine.audit.store import AuditStoreError, error_summary
 from engine.decision import EventOutcome
 from engine.events.model import Event, EventRejected, parse_event
 from engine.events.rules import (

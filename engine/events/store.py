@@ -4,7 +4,7 @@ Events are the durable state of the event rules: durable-rules holds one
 customer's facts only for the length of one evaluation, so a restart loses
 nothing. Both tables live on their own ``MetaData`` in the same database as
 the decision log (SQLite file or PostgreSQL URL, through
-``engine.audit_store``'s URL and engine helpers) and are created on open.
+``engine.audit.store``'s URL and engine helpers) and are created on open.
 
 ``payment_events`` keeps each accepted event once (``event_id`` is unique)
 with its time as integer microseconds since the epoch (UTC), so ordering and
@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.audit_store import (
+from engine.audit.store import (
     AuditStoreError,
     error_summary,
     make_engine,

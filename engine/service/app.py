@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from engine import __version__
-from engine.audit import DecisionLog
+from engine.audit.log import DecisionLog
 from engine.decider import Engine
 from engine.errors import EngineError
 from engine.service.auth import KeyStore

@@ -17,7 +17,7 @@ import concurrent.futures
 import queue
 import threading
 
-from engine.audit import DecisionLog
+from engine.audit.log import DecisionLog
 from engine.decision import Decision
 
 __all__ = ["GroupCommitLog"]

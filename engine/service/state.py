@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.audit import DecisionLog, open_log
+from engine.audit.log import DecisionLog, open_log
 from engine.decider import Engine, load
 from engine.decision import Decision
 from engine.errors import TableError, TableSetError

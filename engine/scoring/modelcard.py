@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.evaluation import markdown_table
+from engine.scoring.evaluation import markdown_table
 
 __all__ = ["render"]
 

@@ -3,7 +3,7 @@
 The decision log lives in any database SQLAlchemy reaches; two are supported
 and tested: SQLite (the embedded default, one file) and PostgreSQL (the server
 option, through psycopg 3). This module owns what differs between them so
-that ``engine.audit`` speaks only of chains and decisions.
+that ``engine.audit.log`` speaks only of chains and decisions.
 
 Schema. Every hash-chained table has its own row in ``chain_head`` (name,
 last sequence number, last row hash). The head row is what writers lock, and

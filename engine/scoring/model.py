@@ -1,6 +1,6 @@
 """Scoring with a published model artifact: bin lookup, ``z = w.x + b``, calibrated PD.
 
-An artifact is plain JSON written by ``engine.training``. Loading it runs no
+An artifact is plain JSON written by ``engine.scoring.training``. Loading it runs no
 code: every key is checked for presence, type and finiteness, and a refused
 file raises ``ModelError`` naming the file and the key, so a hand-edited or
 corrupted model can never score anyone. Scoring is numpy only and reproduces
@@ -207,7 +207,7 @@ class ScoreModel:
         return w
 
     def score_frame(self, indicators: pd.DataFrame) -> ScoredFrame:
-        """Score every row of an indicator frame (from ``engine.indicators.compute``)."""
+        """Score every row of an indicator frame (from ``engine.scoring.indicators.compute``)."""
         w = self.woe_matrix(indicators)
         z = w @ self.coef + self.intercept
         w -= self.mean_woe

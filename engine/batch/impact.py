@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from engine.batch import read_chunks
+from engine.batch.decide import read_chunks
 from engine.errors import FrameError, InputError
 from engine.facts import frame_facts
 from engine.records import GRADES, validate_frame

@@ -1,6 +1,6 @@
 """The auditor report's charts, each drawn from plain numbers into PNG bytes.
 
-Every function takes data that ``engine.report`` has already counted or
+Every function takes data that ``engine.report.html`` has already counted or
 computed and returns the PNG of one figure. Figures are built on matplotlib's
 object API with the Agg canvas (``Figure`` + ``FigureCanvasAgg``), never
 through ``pyplot``: no global figure state, no display, nothing to close, so

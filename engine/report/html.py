@@ -8,7 +8,7 @@ report carries everything inside it: charts are PNGs embedded as base64 data
 URIs, styles are inline, and there is no script and no external link.
 
 The numbers are computed here by pure functions (ROC, KS, default rate by
-grade with a Wilson interval, policy counts), drawn by ``engine.charts`` and
+grade with a Wilson interval, policy counts), drawn by ``engine.report.charts`` and
 laid out by the sandboxed, autoescaped template ``policies/templates/
 report.html.j2``, so nothing in a customer id, a reject reason or a rule id
 can inject markup.
@@ -31,9 +31,10 @@ import pandas as pd
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine import __version__, charts
+from engine import __version__
 from engine.errors import ConfigError, FrameError, InputError
 from engine.records import CLASSES, GRADES, vocabulary
+from engine.report import charts
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -55,7 +56,7 @@ DECISION_COLUMNS = (
 )
 SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 SENSITIVITY_COLUMNS = ("group", "shock", "before", "after")
-# ``engine.sensitivity.analyse`` reports the portfolio's mean PD before and after.
+# ``engine.scoring.sensitivity.analyse`` reports the portfolio's mean PD before and after.
 _PORTFOLIO_PD = {"mean_pd_before": "before", "mean_pd_after": "after"}
 _SENSITIVITY_EXTRAS = (("customers_affected", "customers whose PD moved", "count"),
                        ("downgraded", "downgraded", "pct"), ("upgraded", "upgraded", "pct"))
@@ -259,7 +260,7 @@ def _check_sensitivity(sensitivity: Any) -> tuple[pd.DataFrame, bool]:
     """The sensitivity frame with ``before``/``after`` columns, and whether they are PDs.
 
     Takes a frame with group, shock, before, after, or the result of
-    ``engine.sensitivity.analyse`` (or its ``table``), whose mean PD columns
+    ``engine.scoring.sensitivity.analyse`` (or its ``table``), whose mean PD columns
     become before and after.
     """
     table = getattr(sensitivity, "table", None)
@@ -442,7 +443,7 @@ def _templates_dir(templates_dir: str | Path | None) -> Path:
     home = os.environ.get("GRIDCREDIT_HOME")
     if home and (Path(home) / "policies" / "templates" / TEMPLATE).is_file():
         return Path(home) / "policies" / "templates"
-    return Path(__file__).resolve().parent.parent / "policies" / "templates"
+    return Path(__file__).resolve().parents[2] / "policies" / "templates"
 
 
 def _environment(folder: Path) -> SandboxedEnvironment:
@@ -478,7 +479,7 @@ def build_report(
     ``labels`` (observed 12-month default, 0/1, indexed like ``decisions``)
     enable the ROC/KS and calibration sections; without them the report says
     that no outcomes were supplied. ``sensitivity`` is a frame with columns
-    group, shock, before, after, or what ``engine.sensitivity.analyse``
+    group, shock, before, after, or what ``engine.scoring.sensitivity.analyse``
     returns (its mean PD before and after are shown); ``sensitivity_png`` is
     an already drawn chart, used when no frame is given. ``versions`` is shown as given (nested
     mappings are flattened), next to the versions the decisions themselves carry.

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.indicators import Catalogue, Indicator
 from engine.scale import Band, assign
+from engine.scoring.indicators import Catalogue, Indicator
 
 __all__ = ["SHOCKS", "Shock", "SensitivityResult", "analyse", "chart", "shock_group"]
 
@@ -60,7 +60,7 @@ class SensitivityResult:
     customers: pd.DataFrame
 
     def markdown(self) -> str:
-        from engine.evaluation import markdown_table
+        from engine.scoring.evaluation import markdown_table
 
         return markdown_table(self.table)
 

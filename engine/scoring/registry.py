@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from engine import indicators as ind
 from engine.errors import ConfigError, FrameError
 from engine.records import CLASSES
-from engine.scoring import TOP_REASONS, ScoreModel
+from engine.scoring import indicators as ind
+from engine.scoring.model import TOP_REASONS, ScoreModel
 
 __all__ = ["Registry", "RegistrySpec", "SegmentSpec", "load_registry", "read_spec"]
 

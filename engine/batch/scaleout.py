@@ -5,7 +5,7 @@ file into the same chunks a single-process run reads (from the metadata
 alone) and hands each worker a range of them, aligned with the file's row
 groups; the worker reads its own rows, decides them and writes the numbered
 part files itself, returning only each chunk's counts, which the client
-records in the manifest (``engine.batch.BatchRun``). A CSV input, whose rows
+records in the manifest (``engine.batch.decide.BatchRun``). A CSV input, whose rows
 cannot be found without reading it, is read by the client and sent chunk by
 chunk, the parts still written by the workers. The output is therefore
 identical to a single-process run, row for row, and an interrupted Dask run
@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.batch import BatchRun, BatchSummary, _progress, decide_frame, store_chunk
+from engine.batch.decide import BatchRun, BatchSummary, _progress, decide_frame, store_chunk
 from engine.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def read_rows(source: str | Path, start: int, stop: int, size: int
 
     Only the row groups that hold the range are read, one batch at a time;
     frames start at ``start + k * size`` whatever the row groups, so they are
-    the chunks ``engine.batch.read_chunks`` yields for the whole file.
+    the chunks ``engine.batch.decide.read_chunks`` yields for the whole file.
     """
     pf = pq.ParquetFile(source)
     groups, offset, first = [], 0, None
@@ -252,7 +252,7 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
                      cluster: str | ClusterSpec = "local", overwrite: bool = False,
                      resume: bool = False, chunk_size: int = 100_000,
                      progress: bool = False, in_flight: int | None = None) -> BatchSummary:
-    """``engine.batch.decide_file`` with the chunks decided on Dask workers.
+    """``engine.batch.decide.decide_file`` with the chunks decided on Dask workers.
 
     ``engine`` is the client's engine: its folders tell the workers what to
     load and its hashes what they must have loaded. ``in_flight`` bounds the

@@ -6,7 +6,7 @@ written as numbered part files in a folder beside the output
 only when every chunk is done are the parts assembled into the output and the
 folder removed. An interrupted run therefore leaves complete chunks behind,
 and ``resume=True`` continues after the last of them: no row is decided twice
-and none is lost. ``engine.batch`` decides the chunks; ``engine.scaleout``
+and none is lost. ``engine.batch.decide`` decides the chunks; ``engine.batch.scaleout``
 drives the same run from Dask workers.
 """
 

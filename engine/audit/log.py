@@ -19,7 +19,7 @@ log rewritten wholesale.
 Errors::
 
     EngineError
-    ├── AuditStoreError (engine.audit_store)   HTTP 503: the database is unreachable
+    ├── AuditStoreError (engine.audit.store)   HTTP 503: the database is unreachable
     └── InputError
         ├── DecisionNotFound (also LookupError)  HTTP 404: no such decision id
         └── DuplicateDecision                    HTTP 409: the id is already logged
@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from engine.audit_store import (
+from engine.audit.store import (
     GENESIS,
     AuditStoreError,
     chain_head,

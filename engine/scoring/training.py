@@ -2,7 +2,7 @@
 
 The pipeline is scikit-learn's (``BinningProcess`` then
 ``LinearDiscriminantAnalysis``); what is published is plain JSON that
-``engine.scoring`` reproduces with numpy. Stratified k-fold cross-validation
+``engine.scoring.model`` reproduces with numpy. Stratified k-fold cross-validation
 gives honest metrics and the out-of-fold scores on which the PD calibration is
 fitted; the governance check runs on those same out-of-fold PDs, so a model is
 published only if it ranks customers it has not seen.
@@ -30,11 +30,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from engine import evaluation as ev
 from engine.errors import FrameError
-from engine.indicators import Catalogue, compute, load_catalogue
 from engine.scale import Band
-from engine.scoring import SCHEMA, SCHEMA_VERSION
+from engine.scoring import evaluation as ev
+from engine.scoring.indicators import Catalogue, compute, load_catalogue
+from engine.scoring.model import SCHEMA, SCHEMA_VERSION
 
 __all__ = [
     "TrainingConfig",
@@ -164,7 +164,7 @@ def train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
           config: TrainingConfig = TrainingConfig(), source: str = "") -> TrainingResult:
     """Cross-validate, fit on all rows, calibrate, check governance, build the artifact.
 
-    ``x`` holds the catalogue's indicators (as ``engine.indicators.compute``
+    ``x`` holds the catalogue's indicators (as ``engine.scoring.indicators.compute``
     gives them) and ``y`` the 0/1 default label. Raises ``GovernanceError``
     when the out-of-fold default rate per band breaks the publication rule
     (unless ``config.governance`` is off).
@@ -319,7 +319,7 @@ def labels(series: pd.Series, bad: str | None = None) -> np.ndarray:
 
 def write_model(result: TrainingResult, out_dir: str | Path, artifact: str) -> Path:
     """Write the JSON artifact and its markdown model card beside it."""
-    from engine.modelcard import render
+    from engine.scoring.modelcard import render
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -336,7 +336,7 @@ def train_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
                    source: str = "") -> dict[str, TrainingResult]:
     """Train every registry segment on a labelled customer frame; publish all or none."""
     from engine.records import validate_frame
-    from engine.registry import read_spec
+    from engine.scoring.registry import read_spec
 
     spec = read_spec(models_dir)
     config = config or TrainingConfig(folds=spec.folds, seed=spec.seed, version=spec.version)

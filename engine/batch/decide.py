@@ -7,8 +7,8 @@ to a rejects file beside the output with the field and the reason, so that
 rows in = rows decided + rows rejected, always.
 
 A run never holds more than one chunk in memory and can be resumed after an
-interruption; how chunks are kept on disk is ``engine.batchfiles``.
-``engine.scaleout`` drives the same run from Dask workers.
+interruption; how chunks are kept on disk is ``engine.batch.runfiles``.
+``engine.batch.scaleout`` drives the same run from Dask workers.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from engine import scale as master_scale
-from engine.batchfiles import (
+from engine.batch.runfiles import (
     DECISION_COLUMNS,
     REASONS,
     REJECT_COLUMNS,

@@ -1,0 +1,7 @@
+"""Whole customer bases: chunked batch decisions, their run files, Dask scale-out, impact.
+
+See ``docs/batch.md``. ``engine.batch.decide`` decides a file chunk by chunk,
+``engine.batch.runfiles`` keeps chunks and parts on disk so a run resumes,
+``engine.batch.scaleout`` runs the same chunks on Dask workers and
+``engine.batch.impact`` compares two table sets over one population.
+"""
