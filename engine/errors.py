@@ -9,6 +9,7 @@ without parsing messages::
     ├── ConfigError                  a config, registry or catalogue file is wrong
     ├── InputError                   exit 2, HTTP 422: data handed to the engine
     │   ├── RecordError              one customer record broke a field rule
+    │   │   └── RequiredFieldError     a field the customer's class must supply is absent
     │   └── FrameError               a whole input frame or file is unusable
     ├── ModelError                   a model artifact is refused at load
     │   └── GovernanceError          a trained model failed the publication checks
@@ -31,6 +32,7 @@ __all__ = [
     "InputError",
     "ModelError",
     "RecordError",
+    "RequiredFieldError",
     "TableError",
     "TableSetError",
 ]
@@ -86,6 +88,21 @@ class RecordError(InputError):
 
     def details(self) -> list[dict[str, Any]]:
         return [{"field": self.field, "value": _jsonable(self.value), "rule": self.rule}]
+
+
+class RequiredFieldError(RecordError):
+    """A field the customer's class must supply is absent (financial status of enterprises).
+
+    ``customer_class`` is the class the record claims and ``required_for`` the
+    classes that must supply the field, so callers need not read the message.
+    """
+
+    def __init__(self, field: str, *, customer_class: str, required_for: str,
+                 customer_id: str | None = None):
+        super().__init__(field, None, f"required for {customer_class} customers "
+                         "(financial status); supply the value", customer_id=customer_id)
+        self.customer_class = customer_class
+        self.required_for = required_for
 
 
 class FrameError(InputError):

@@ -15,12 +15,14 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic_core import PydanticCustomError
 
-from engine.errors import FrameError, RecordError
+from engine.errors import FrameError, RecordError, RequiredFieldError
 
 __all__ = [
     "CLASSES",
     "DERIVED",
+    "REQUIRED_FOR_CLASS",
     "FIELDS",
     "GRADES",
     "GROUPS",
@@ -37,6 +39,9 @@ NON_RESIDENTIAL = ("commercial", "industrial", "public")
 GRADES = ("AAA", "AA", "A", "B", "C")
 SOCIAL_RATINGS = ("A", "B", "C", "D", "unrated")
 CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+# pydantic error type of a field the customer's class must supply; its ``ctx`` holds
+# ``field``, ``customer_class`` and ``required_for``.
+REQUIRED_FOR_CLASS = "required_for_class"
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,12 @@ class _RecordBase(BaseModel):
         if self.customer_class in NON_RESIDENTIAL:  # type: ignore[attr-defined]
             for spec in FIELDS:
                 if spec.required == "non-residential" and getattr(self, spec.name) is None:
-                    raise ValueError(f"__field__:{spec.name}")
+                    raise PydanticCustomError(
+                        REQUIRED_FOR_CLASS,
+                        "required for {required_for} customers (financial status); supply it",
+                        {"field": spec.name, "required_for": spec.required,
+                         "customer_class": self.customer_class},  # type: ignore[attr-defined]
+                    )
         return self
 
 
@@ -239,10 +249,10 @@ def _record_error(exc: ValidationError, data: dict[str, Any]) -> RecordError:
     cid = data.get("customer_id") if isinstance(data.get("customer_id"), str) else None
     loc = [str(p) for p in err.get("loc", ())]
     msg = str(err.get("msg", ""))
-    if "__field__:" in msg:
-        name = msg.split("__field__:", 1)[1]
-        return RecordError(name, None, f"required for {data.get('customer_class')} customers "
-                           "(financial status); supply the value", customer_id=cid)
+    if err["type"] == REQUIRED_FOR_CLASS:
+        ctx = err["ctx"]
+        return RequiredFieldError(ctx["field"], customer_class=ctx["customer_class"],
+                                  required_for=ctx["required_for"], customer_id=cid)
     name = loc[0] if loc else "<record>"
     value = data.get(name, err.get("input"))
     if err["type"] == "extra_forbidden":

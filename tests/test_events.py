@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.errors import ConfigError
-from engine.events.model import EventRejected, parse_event, to_micros
+from engine.events.model import REFUSALS, DuplicateEvent, EventRejected, parse_event, to_micros
 from engine.events.processor import Accepted, EventProcessor, Rejected, rebate_amount
 from engine.events.rules import RuleMatcher, load_event_rules
 from engine.events.store import open_store
@@ -60,6 +60,12 @@ def test_malformed_events_are_rejected_naming_the_field(event, match):
         parse_event(event)
 
 
+def test_a_refusal_code_must_be_a_known_one():
+    assert {"duplicate_event", "future_event", "invalid_field"} <= set(REFUSALS)
+    with pytest.raises(ValueError, match="unknown event refusal code 'duplicated'"):
+        EventRejected("x", reason_code="duplicated")
+
+
 def test_bad_events_are_stored_nowhere_and_the_stream_goes_on(processor):
     stream = [
         ev("bill_issued", "b1", 0, bill_id="B1", amount=100.0),
@@ -82,6 +88,12 @@ def test_bad_events_are_stored_nowhere_and_the_stream_goes_on(processor):
     assert "duplicate event id" in reasons[4]
     assert "bill 'B1' was already issued" in reasons[5]
     assert "far in the future" in reasons[6] and "24 h after the service clock" in reasons[6]
+    codes = [r.reason_code for r in results if isinstance(r, Rejected)]
+    assert codes == ["unknown_type", "unknown_customer", "invalid_field", "unknown_bill",
+                     "duplicate_event", "duplicate_bill", "future_event"]
+    assert type(results[5].error()) is DuplicateEvent
+    assert type(results[6].error()) is EventRejected
+    assert results[6].error().details()[0]["reason_code"] == "duplicate_bill"
     stored = {e["event_id"] for e in processor.store.events_for("C1")}
     assert stored == {"b1", "r3"}
     assert processor.store.events_for("NEVER") == []
@@ -204,12 +216,19 @@ def test_replay_command_sorts_by_event_time_and_reports_refusals(tmp_path):
     assert "outcome rebate_earned: 1" in result.output
     rejects = pd.read_csv(tmp_path / "rej.csv")
     assert sorted(rejects["event_id"]) == ["m1", "r1"]
+    assert set(rejects["reason_code"]) <= set(REFUSALS)
     shown = CliRunner().invoke(app, ["events", "show", "C1", "--db", db, "--as-of",
                                      "2026-03-01"])
     assert shown.exit_code == 0
     data = json.loads(shown.output)
     assert [o["kind"] for o in data["outcomes"]] == ["rebate_earned", "credit_improvement"]
     assert data["outcomes"][0]["amount"] == 4.0
+    store = open_store(db, create=False)
+    assert data == store.customer_events("C1", as_of=dt.date(2026, 3, 1)).to_json()
+    everything = json.loads(CliRunner().invoke(app, ["events", "show", "C1", "--db", db]).output)
+    assert everything["as_of"] is None
+    assert [e["event_id"] for e in everything["events"]] == [
+        e["event_id"] for e in store.events_for("C1")]
 
 
 def test_replay_of_a_missing_file_exits_2(tmp_path):
@@ -265,6 +284,9 @@ def test_service_posts_events_and_reads_them_back(service):
     assert r.json()["events"][1]["outcomes"][0]["amount"] == 3.0
     dup = client.post("/v1/events", json=bill, headers=auth["decide"])
     assert dup.status_code == 409 and dup.json()["code"] == "duplicate_event"
+    assert dup.json()["details"][0]["reason_code"] == "duplicate_event"
+    again = client.post("/v1/events", json=[bill], headers=auth["decide"]).json()
+    assert again["events"][0]["reason_code"] == "duplicate_event"
     future = dict(bill, event_id="s-b2", bill_id="B2",
                   time=(today + dt.timedelta(days=3)).isoformat())
     r = client.post("/v1/events", json=future, headers=auth["decide"])
@@ -273,6 +295,7 @@ def test_service_posts_events_and_reads_them_back(service):
     r = client.get("/v1/customers/S1/events", headers=auth["audit"])
     assert r.status_code == 200
     assert [e["event_id"] for e in r.json()["events"]] == ["s-r1", "s-o1", "s-b1"]
+    assert r.json()["as_of"] is None and r.json()["outcomes"][0]["kind"] == "rebate_earned"
     assert client.get("/v1/customers/S1/events", headers=auth["decide"]).status_code == 403
     assert client.post("/v1/events", json=bill, headers=auth["audit"]).status_code == 403
     assert client.post("/v1/events", json=bill).status_code == 401

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import synth
-from engine.errors import FrameError, RecordError
+from engine.errors import FrameError, RecordError, RequiredFieldError
 from engine.records import FIELDS, validate_frame, validate_record
 
 
@@ -67,6 +67,17 @@ def test_a_bad_record_names_field_value_and_rule(changes, field, pattern):
     with pytest.raises(RecordError, match=pattern) as info:
         validate_record(good(**changes))
     assert info.value.field == field
+
+
+def test_missing_financial_status_is_a_structured_error():
+    with pytest.raises(RequiredFieldError) as info:
+        validate_record(good(customer_class="industrial", return_on_net_assets=...))
+    err = info.value
+    assert (err.field, err.customer_class, err.required_for) == (
+        "return_on_net_assets", "industrial", "non-residential")
+    assert err.details() == [{"field": "return_on_net_assets", "value": None,
+                              "rule": "required for industrial customers (financial status); "
+                                      "supply the value"}]
 
 
 def test_residential_customers_need_no_financial_status():

@@ -208,6 +208,16 @@ def test_field_errors_name_the_path_and_the_value(client, keys, records, field, 
     assert detail["value"] == value and detail["message"].startswith(message)
 
 
+def test_missing_financial_status_names_the_field(client, keys, records):
+    record = next(r for r in records if r["customer_class"] != "residential")
+    sent = {k: v for k, v in record.items() if k != "current_ratio"}
+    answer = client.post("/v1/decisions", json=sent, headers=_auth(keys["decide"]))
+    assert answer.status_code == 422
+    assert answer.json()["details"][0] == {
+        "path": "current_ratio", "value": None,
+        "message": "required for non-residential customers (financial status); supply it"}
+
+
 def test_batch_over_the_limit_is_refused_whole(make_client, keys, records):
     client = make_client(batch_limit=3)
     answer = client.post("/v1/decisions:batch", json={"records": records[:4]},

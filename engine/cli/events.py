@@ -81,7 +81,7 @@ def replay_command(
     if rejects is not None:
         from engine.frames import write_frame
 
-        columns = ["row", "event_id", "customer_id", "field", "reason"]
+        columns = ["row", "event_id", "customer_id", "field", "reason_code", "reason"]
         write_frame(pd.DataFrame(summary.rejects, columns=columns), rejects)
         typer.echo(f"refused rows written to {rejects}")
 
@@ -97,16 +97,11 @@ def show_command(
     """Print a customer's stored events and its outcomes (all, or those in force on a date)."""
     from engine.events.store import open_store
 
-    store = open_store(db, create=False)
-    events = store.events_for(customer_id)
+    day = None
     if as_of:
         try:
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise InputError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
-        outcomes = list(store.outcomes_for(customer_id, day).outcomes)
-    else:
-        outcomes = store.outcomes_list(customer_id)
-    typer.echo(json.dumps({"customer_id": customer_id, "events": events,
-                           "outcomes": [o.model_dump(mode="json") for o in outcomes]},
-                          indent=2))
+    store = open_store(db, create=False)
+    typer.echo(json.dumps(store.customer_events(customer_id, as_of=day).to_json(), indent=2))

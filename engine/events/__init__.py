@@ -6,14 +6,24 @@ gives the outcomes in force on a date, which ``Engine.decide(record,
 outcomes=...)`` turns into the record's history fields.
 """
 
-from engine.events.model import EVENT_TYPES, Event, EventRejected, parse_event
+from engine.events.model import (
+    EVENT_TYPES,
+    REFUSALS,
+    DuplicateEvent,
+    Event,
+    EventRejected,
+    parse_event,
+)
 from engine.events.processor import Accepted, EventProcessor, Rejected, Result
 from engine.events.rules import EventRules, load_event_rules
-from engine.events.store import EventOutcomes, EventStore, open_store
+from engine.events.store import CustomerEvents, EventOutcomes, EventStore, open_store
 
 __all__ = [
     "EVENT_TYPES",
+    "REFUSALS",
     "Accepted",
+    "CustomerEvents",
+    "DuplicateEvent",
     "Event",
     "EventOutcomes",
     "EventProcessor",

@@ -21,10 +21,12 @@ from engine.records import CUSTOMER_ID
 
 __all__ = [
     "EVENT_TYPES",
+    "REFUSALS",
     "AgreementBroken",
     "AgreementMade",
     "BillIssued",
     "BillOverdue",
+    "DuplicateEvent",
     "Event",
     "EventRejected",
     "Outage",
@@ -40,23 +42,61 @@ PositiveMoney = Annotated[float, Field(strict=True, gt=0, le=1e10, allow_inf_nan
 Ident = Annotated[str, Field(strict=True, pattern=_ID)]
 
 
+# Why an event is refused: the ``reason_code`` of every ``EventRejected``.
+REFUSALS = {
+    "not_an_object": "the event is not a JSON object",
+    "missing_type": "the event has no 'type'",
+    "unknown_type": "the event's type is not one of EVENT_TYPES",
+    "invalid_field": "a field is missing, unknown or breaks its rule",
+    "duplicate_event": "the event id is already stored",
+    "future_event": "the event time is too far after the clock",
+    "late_event": "the event time is too far before the latest event seen",
+    "duplicate_bill": "the bill id was already issued to the customer",
+    "unknown_customer": "no bill was ever issued to the customer",
+    "unknown_bill": "the event refers to a bill never issued",
+}
+
+
 class EventRejected(InputError):
-    """An event refused before it was stored: it is stored nowhere and the stream goes on."""
+    """An event refused before it was stored: it is stored nowhere and the stream goes on.
+
+    ``reason_code`` (a key of ``REFUSALS``) says why in a form programs can
+    branch on; ``reason`` says it in words.
+    """
 
     code = "event_rejected"
 
-    def __init__(self, reason: str, *, event_id: str | None = None, field: str | None = None,
+    def __init__(self, reason: str, *, reason_code: str = "invalid_field",
+                 event_id: str | None = None, field: str | None = None,
                  value: Any = None) -> None:
+        if reason_code not in REFUSALS:
+            raise ValueError(f"unknown event refusal code {reason_code!r}")
         who = f"event {event_id!r}: " if event_id else ""
         super().__init__(who + reason)
         self.reason = reason
+        self.reason_code = reason_code
         self.event_id = event_id
         self.field = field
         self.value = value
 
+    @classmethod
+    def of(cls, reason_code: str, reason: str, *, event_id: str | None = None,
+           field: str | None = None, value: Any = None) -> EventRejected:
+        """The refusal for ``reason_code``: a ``DuplicateEvent`` for a stored id."""
+        kind = DuplicateEvent if reason_code == "duplicate_event" else EventRejected
+        return kind(reason, reason_code=reason_code, event_id=event_id, field=field,
+                    value=value)
+
     def details(self) -> list[dict[str, Any]]:
         return [{"path": self.field or "", "field": self.field, "value": _plain(self.value),
-                 "message": self.reason}]
+                 "message": self.reason, "reason_code": self.reason_code}]
+
+
+class DuplicateEvent(EventRejected):
+    """An event whose id is already stored: the same event counts once."""
+
+    http_status = 409
+    code = "duplicate_event"
 
 
 class _Event(BaseModel):
@@ -166,17 +206,18 @@ def parse_event(data: Any) -> Event:
     if isinstance(data, _Event):
         return data  # type: ignore[return-value]
     if not isinstance(data, dict):
-        raise EventRejected(f"an event must be an object, not {type(data).__name__}")
+        raise EventRejected(f"an event must be an object, not {type(data).__name__}",
+                            reason_code="not_an_object")
     event_id = data.get("event_id") if isinstance(data.get("event_id"), str) else None
     kind = data.get("type")
     if kind is None:
         raise EventRejected("field 'type' is missing: use one of " + ", ".join(EVENT_TYPES),
-                            event_id=event_id, field="type")
+                            reason_code="missing_type", event_id=event_id, field="type")
     if kind not in _CLASSES:
         close = difflib.get_close_matches(str(kind), EVENT_TYPES, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise EventRejected(f"unknown event type {kind!r}: use one of "
-                            + ", ".join(EVENT_TYPES) + hint,
+                            + ", ".join(EVENT_TYPES) + hint, reason_code="unknown_type",
                             event_id=event_id, field="type", value=kind)
     try:
         return _ADAPTERS[kind].validate_python(data)  # type: ignore[return-value]

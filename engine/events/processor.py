@@ -82,8 +82,20 @@ class Rejected:
     customer_id: str | None
     reason: str
     field: str | None = None
+    reason_code: str = "invalid_field"
 
     ok = False
+
+    @classmethod
+    def of(cls, exc: EventRejected, event_id: str | None, customer_id: str | None) -> Rejected:
+        """The refusal ``exc`` as a per-event result, with the raw ids it reports."""
+        return cls(exc.event_id or event_id, customer_id, exc.reason, exc.field,
+                   exc.reason_code)
+
+    def error(self) -> EventRejected:
+        """The refusal as the error it was: ``DuplicateEvent`` for an id already stored."""
+        return EventRejected.of(self.reason_code, self.reason, event_id=self.event_id,
+                                field=self.field)
 
 
 Result = Accepted | Rejected
@@ -298,7 +310,7 @@ class EventProcessor:
                 self._check(event, stored_ids.get(event.event_id) or taken.get(event.event_id),
                             customer, latest, now_us)
             except EventRejected as exc:
-                results.append(Rejected(exc.event_id or raw_id, raw_cid, exc.reason, exc.field))
+                results.append(Rejected.of(exc, raw_id, raw_cid))
                 continue
             t = event.micros
             stored = StoredEvent(next(self._seqs), event.event_id, event.customer_id, event.type,
@@ -366,20 +378,23 @@ class EventProcessor:
         t = event.micros
         eid = event.event_id
         if first is not None:
-            raise EventRejected(
+            raise EventRejected.of(
+                "duplicate_event",
                 f"duplicate event id: already stored for customer {first[0]!r} at "
                 f"{from_micros(first[1]).isoformat()}; the same event counts once",
                 event_id=eid, field="event_id", value=eid)
         reference = now_us if now_us is not None else latest
         if reference is not None and t > reference + self.rules.future_tolerance_s * _US:
             basis = "the service clock" if now_us is not None else "the latest event time seen"
-            raise EventRejected(
+            raise EventRejected.of(
+                "future_event",
                 f"event time {event.time.isoformat()} is far in the future: more than "
                 f"{self.rules.future_tolerance_s / 3600:g} h after {basis} "
                 f"({from_micros(reference).isoformat()})", event_id=eid, field="time",
                 value=event.time.isoformat())
         if latest is not None and t < latest - self.rules.late_tolerance_s * _US:
-            raise EventRejected(
+            raise EventRejected.of(
+                "late_event",
                 f"event time {event.time.isoformat()} is too late: more than "
                 f"{self.rules.late_tolerance_s / 86400:g} days before the latest event time seen "
                 f"({from_micros(latest).isoformat()})", event_id=eid, field="time",
@@ -389,17 +404,19 @@ class EventProcessor:
             if event.bill_id in customer.issued:
                 raise EventRejected(f"bill {event.bill_id!r} was already issued to customer "
                                     f"{cid!r}: give the new bill its own bill_id",
+                                    reason_code="duplicate_bill",
                                     event_id=eid, field="bill_id", value=event.bill_id)
             return
         if not customer.known:
             raise EventRejected(f"unknown customer {cid!r}: no bill was ever issued to it "
                                 "(a customer becomes known with its first bill_issued event)",
+                                reason_code="unknown_customer",
                                 event_id=eid, field="customer_id", value=cid)
         bill = event.bill_ref
         if event.type in ("bill_overdue", "repayment") and bill not in customer.issued:
             raise EventRejected(f"bill {bill!r} does not exist for customer {cid!r}: send its "
-                                "bill_issued event first", event_id=eid, field="bill_id",
-                                value=bill)
+                                "bill_issued event first", reason_code="unknown_bill",
+                                event_id=eid, field="bill_id", value=bill)
 
     def _evaluate(self, customer: _Customer, event: StoredEvent) -> list[dict[str, Any]]:
         """Assert the customer's window at the event's time (and at its latest time, if later)."""
@@ -476,7 +493,7 @@ def _parse(item: Any) -> tuple[Event, str | None, str | None] | Rejected:
     try:
         event = parse_event(dict(item) if isinstance(item, Mapping) else item)
     except EventRejected as exc:
-        return Rejected(exc.event_id or raw_id, raw_cid, exc.reason, exc.field)
+        return Rejected.of(exc, raw_id, raw_cid)
     return event, raw_id, raw_cid
 
 

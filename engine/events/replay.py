@@ -117,7 +117,9 @@ def replay(path: str | Path, processor: EventProcessor, *, now_us: int | None = 
                 if len(summary.rejects) < keep_rejects:
                     summary.rejects.append({"row": row, "event_id": result.event_id,
                                             "customer_id": result.customer_id,
-                                            "field": result.field, "reason": result.reason})
+                                            "field": result.field,
+                                            "reason_code": result.reason_code,
+                                            "reason": result.reason})
             else:
                 summary.accepted += 1
                 summary.outcomes.update(o.kind for o in result.outcomes)

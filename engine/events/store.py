@@ -55,6 +55,7 @@ from engine.events.model import Event, to_micros
 
 __all__ = [
     "EVENTS_METADATA",
+    "CustomerEvents",
     "EventOutcomes",
     "EventStore",
     "StoredEvent",
@@ -229,6 +230,28 @@ class EventOutcomes:
         return out
 
 
+@dataclass(frozen=True)
+class CustomerEvents:
+    """What is known of one customer's payments: stored events and outcomes.
+
+    The one answer to "show me this customer's events", whoever asks (the
+    ``events show`` command, ``GET /v1/customers/{id}/events``): events newest
+    first; outcomes all ever raised (oldest first) or, given ``as_of``, those
+    in force on that date as the next decision reads them.
+    """
+
+    customer_id: str
+    as_of: dt.date | None
+    events: tuple[dict[str, Any], ...]
+    outcomes: tuple[EventOutcome, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"customer_id": self.customer_id,
+                "as_of": self.as_of.isoformat() if self.as_of else None,
+                "events": list(self.events),
+                "outcomes": [o.model_dump(mode="json") for o in self.outcomes]}
+
+
 def _last_day(until_iso: str) -> dt.date:
     """The last date an outcome is in force (its end is exclusive)."""
     end = dt.datetime.fromisoformat(until_iso.replace("Z", "+00:00"))
@@ -385,6 +408,14 @@ class EventStore:
                 best[key] = r
         ordered = sorted(best.values(), key=lambda r: (r.valid_from, r.seq))
         return EventOutcomes(customer_id, day, tuple(_outcome(r) for r in ordered))
+
+    def customer_events(self, customer_id: str, *, as_of: dt.date | None = None,
+                        limit: int = 1000) -> CustomerEvents:
+        """The customer's latest ``limit`` events and its outcomes (see ``CustomerEvents``)."""
+        events = self.events_for(customer_id, limit=limit)
+        outcomes = (self.outcomes_for(customer_id, as_of).outcomes if as_of is not None
+                    else self.outcomes_list(customer_id))
+        return CustomerEvents(customer_id, as_of, tuple(events), tuple(outcomes))
 
     def _read(self, fn: Any) -> Any:
         try:

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import EngineError
-from engine.records import FIELDS
+from engine.records import FIELDS, REQUIRED_FOR_CLASS
 
 __all__ = [
     "BadRequestBody",
@@ -148,10 +148,8 @@ def validation_details(errors: list[dict[str, Any]], strip: int = 0) -> list[dic
         loc = [str(p) for p in err.get("loc", ())][strip:]
         message = str(err.get("msg", ""))
         value = err.get("input")
-        if "__field__:" in message:
-            name = message.split("__field__:", 1)[1]
-            loc, value = [*loc, name], None
-            message = "required for non-residential customers (financial status); supply it"
+        if err.get("type") == REQUIRED_FOR_CLASS:
+            loc, value = [*loc, err["ctx"]["field"]], None
         elif err.get("type") == "extra_forbidden":
             close = difflib.get_close_matches(loc[-1] if loc else "", list(_SPECS), n=1)
             message = "unknown field" + (f" (did you mean '{close[0]}'?)" if close else "")

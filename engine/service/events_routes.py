@@ -24,7 +24,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from engine.events.model import EventRejected, to_micros
+from engine.events.model import to_micros
 from engine.events.processor import Accepted, EventProcessor, Rejected
 from engine.events.rules import load_event_rules
 from engine.events.store import open_store
@@ -32,17 +32,10 @@ from engine.records import CUSTOMER_ID
 from engine.service.auth import require_role
 from engine.service.errors import BatchTooLarge, ServiceError
 
-__all__ = ["DuplicateEvent", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["events"])
 _OPEN = threading.Lock()
-
-
-class DuplicateEvent(EventRejected):
-    """An event whose id is already stored: the same event counts once."""
-
-    http_status = 409
-    code = "duplicate_event"
 
 
 def _processor(request: Request) -> EventProcessor:
@@ -74,13 +67,8 @@ def _accepted(result: Accepted) -> dict[str, Any]:
 
 def _rejected(result: Rejected) -> dict[str, Any]:
     return {"event_id": result.event_id, "customer_id": result.customer_id,
-            "status": "rejected", "field": result.field, "reason": result.reason}
-
-
-def _error(result: Rejected) -> EventRejected:
-    duplicate = result.field == "event_id" and result.reason.startswith("duplicate")
-    cls = DuplicateEvent if duplicate else EventRejected
-    return cls(result.reason, event_id=result.event_id, field=result.field)
+            "status": "rejected", "field": result.field, "reason_code": result.reason_code,
+            "reason": result.reason}
 
 
 @router.post("/v1/events", status_code=201, dependencies=[Depends(require_role("decide"))])
@@ -100,7 +88,7 @@ async def post_events(request: Request) -> Any:
                              "events": items}, status_code=200)
     (result,) = await run_in_threadpool(_process, request, [body])
     if isinstance(result, Rejected):
-        raise _error(result)
+        raise result.error()
     return _accepted(result)
 
 
@@ -114,14 +102,6 @@ async def get_events(
 ) -> dict[str, Any]:
     """The customer's stored events (newest first) and its outcomes."""
     store = _processor(request).store
-
-    def read() -> dict[str, Any]:
-        events = store.events_for(customer_id, limit=limit)
-        if as_of is not None:
-            outcomes = list(store.outcomes_for(customer_id, as_of).outcomes)
-        else:
-            outcomes = store.outcomes_list(customer_id)
-        return {"customer_id": customer_id, "as_of": as_of.isoformat() if as_of else None,
-                "events": events, "outcomes": [o.model_dump(mode="json") for o in outcomes]}
-
-    return await run_in_threadpool(read)
+    history = await run_in_threadpool(store.customer_events, customer_id, as_of=as_of,
+                                      limit=limit)
+    return history.to_json()
