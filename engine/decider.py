@@ -29,6 +29,7 @@ from engine.config import EngineConfig
 from engine.decision import (
     Decision,
     GradeOutcome,
+    GrantOutcome,
     PolicyOutcome,
     Reason,
     RuleFired,
@@ -61,7 +62,8 @@ def load(
     catalogue = load_catalogue(config.catalogue)
     tables = load_table_set(config.rules_dir, catalogue=catalogue)
     registry = load_registry(config.models_dir)
-    explainer = Explainer(config.templates_dir, {p.id: p.title for p in catalogue})
+    explainer = Explainer(config.templates_dir, {p.id: p.title for p in catalogue},
+                          catalogue.combinations())
     return Engine(config=config, catalogue=catalogue, tables=tables, registry=registry,
                   explainer=explainer, bands=tuple(master_scale.master_scale(config.grades)))
 
@@ -213,6 +215,11 @@ class Engine:
                     line=p.line,
                     source=p.source or None,
                     description=descriptions.get((p.table, p.rule_id), ""),
+                    grants=tuple(
+                        GrantOutcome(rule_id=g.rule_id, table=g.table,
+                                     file=self._display(g.file), line=g.line,
+                                     params={k: _plain(v) for k, v in g.params.items()})
+                        for g in p.grants),
                 )
                 for p in result.policies
             ),

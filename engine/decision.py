@@ -28,6 +28,7 @@ __all__ = [
     "Decision",
     "DecisionTampered",
     "EventOutcome",
+    "GrantOutcome",
     "GradeOutcome",
     "PolicyOutcome",
     "Reason",
@@ -73,7 +74,19 @@ class GradeOutcome(_Frozen):
     source: str | None
 
 
+class GrantOutcome(_Frozen):
+    """One of several rules that granted a policy, with the params it gave."""
+
+    rule_id: str
+    table: str
+    file: str
+    line: int | None
+    params: dict[str, Any]
+
+
 class PolicyOutcome(_Frozen):
+    """A policy with its combined params; ``grants`` lists each granting rule when several did."""
+
     policy_id: str
     params: dict[str, Any]
     rule_id: str
@@ -82,6 +95,7 @@ class PolicyOutcome(_Frozen):
     line: int | None
     source: str | None
     description: str
+    grants: tuple[GrantOutcome, ...] = ()
 
 
 class RuleFired(_Frozen):
@@ -132,11 +146,14 @@ class Decision(_Frozen):
 
     @model_serializer(mode="wrap")
     def _without_empty_events(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Leave ``events`` out when empty, so decisions made without event outcomes
-        serialise (and hash) exactly as they did before the field existed."""
+        """Leave ``events`` and each policy's ``grants`` out when empty, so decisions
+        without them serialise (and hash) exactly as they did before the fields existed."""
         data = handler(self)
         if not data.get("events"):
             data.pop("events", None)
+        for policy in data.get("policies", ()):
+            if isinstance(policy, dict) and not policy.get("grants"):
+                policy.pop("grants", None)
         return data
 
     @property

@@ -27,11 +27,13 @@ _SUFFIX = {"text": "txt", "md": "md", "html": "html"}
 class Explainer:
     """Renders decisions with the templates of one ``policies/templates`` folder."""
 
-    def __init__(self, templates_dir: str | Path, titles: dict[str, str] | None = None) -> None:
+    def __init__(self, templates_dir: str | Path, titles: dict[str, str] | None = None,
+                 combines: dict[str, dict[str, str]] | None = None) -> None:
         self.templates_dir = Path(templates_dir)
         if not self.templates_dir.is_dir():
             raise ConfigError("template folder not found", file=str(self.templates_dir))
         self.titles = titles or {}
+        self.combines = combines or {}
         self._envs = {fmt: self._environment(fmt == "html") for fmt in FORMATS}
 
     def _environment(self, html: bool) -> SandboxedEnvironment:
@@ -66,6 +68,7 @@ class Explainer:
                 "outcome": p,
                 "title": self.titles.get(p.policy_id, p.policy_id.replace("_", " ")),
                 "text": self.policy_text(p.policy_id, p.params, p),
+                "combined": self._combined(p),
             }
             for p in decision.policies
         ]
@@ -76,6 +79,16 @@ class Explainer:
         except TemplateError as exc:
             raise ConfigError(f"explanation template failed: {exc}",
                               file=str(self.templates_dir / name)) from None
+
+
+    def _combined(self, outcome: Any) -> dict[str, str]:
+        """How each param that the granting rules set differently was combined."""
+        if not outcome.grants:
+            return {}
+        declared = self.combines.get(outcome.policy_id, {})
+        names = dict.fromkeys(n for g in outcome.grants for n in g.params)
+        return {n: declared.get(n) or "first" for n in names
+                if len({repr(g.params.get(n)) for g in outcome.grants}) > 1}
 
 
 def _number(value: Any, digits: int = 2) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -21,12 +21,18 @@ from typing import Any
 
 from engine.errors import ConfigError
 
-__all__ = ["CATEGORIES", "PARAM_TYPES", "Catalogue", "ParamSpec", "Policy", "load_catalogue"]
+__all__ = ["CATEGORIES", "COMBINATIONS", "PARAM_TYPES", "Catalogue", "ParamSpec", "Policy",
+           "load_catalogue"]
 
 CATEGORIES = ("service", "outage", "pricing", "collection", "enforcement", "incentive")
 PARAM_TYPES = ("int", "float", "bool", "str")
+#: How the values of one parameter combine when several rules grant the same policy:
+#: ``first`` keeps the first granting rule's value (in execution order), ``min`` / ``max``
+#: the smallest / largest number, ``any`` / ``all`` OR / AND a flag.
+COMBINATIONS = {"first": ("int", "float", "bool", "str"), "min": ("int", "float"),
+                "max": ("int", "float"), "any": ("bool",), "all": ("bool",)}
 _POLICY_KEYS = ("title", "category", "description", "params", "conflicts_with", "template")
-_PARAM_KEYS = ("type", "default", "min", "max", "unit", "description", "choices")
+_PARAM_KEYS = ("type", "default", "min", "max", "unit", "description", "choices", "combine")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,27 @@ class ParamSpec:
     unit: str = ""
     description: str = ""
     choices: tuple[str, ...] | None = None
+    combine: str | None = None
+
+    def combined(self, values: Sequence[Any]) -> Any:
+        """One value from the values several granting rules give (in execution order).
+
+        Equal values need no declared combination; unequal ones without one keep
+        the first value, and ``rules check`` reports them as a clash.
+        """
+        first = values[0]
+        if all(v == first for v in values[1:]):
+            return first
+        how = self.combine or "first"
+        if how == "min":
+            return min(values)
+        if how == "max":
+            return max(values)
+        if how == "any":
+            return any(values)
+        if how == "all":
+            return all(values)
+        return first
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not acceptable for this parameter, or None when it is."""
@@ -113,6 +140,31 @@ class Catalogue:
     def merged_params(self, policy_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Catalogue defaults overridden by a rule's params."""
         return {**self.policies[policy_id].defaults(), **params}
+
+    def combine(self, policy_id: str, grants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The params a customer gets when several rules grant ``policy_id`` (merged each)."""
+        if len(grants) == 1:
+            return dict(grants[0])
+        specs = self.policies[policy_id].params
+        names = dict.fromkeys(n for g in grants for n in g)
+        out = {}
+        for name in names:
+            values = [g[name] for g in grants if name in g]
+            spec = specs.get(name)
+            out[name] = spec.combined(values) if spec is not None else values[0]
+        return out
+
+    def combinations(self) -> dict[str, dict[str, str]]:
+        """Per policy, the declared ``combine:`` of each param that has one."""
+        return {p.id: {n: s.combine for n, s in p.params.items() if s.combine}
+                for p in self}
+
+    def clashes(self, policy_id: str, a: Mapping[str, Any], b: Mapping[str, Any]
+                ) -> list[str]:
+        """Params two grants of ``policy_id`` set differently with no declared combination."""
+        specs = self.policies[policy_id].params
+        return [n for n in a if n in b and a[n] != b[n]
+                and (n not in specs or specs[n].combine is None)]
 
     def conflicts(self) -> list[tuple[str, str]]:
         """Every pair of policies that must never reach one customer together (sorted)."""
@@ -236,10 +288,21 @@ def _param(pid: str, name: Any, raw: Any, line: int, file: str) -> ParamSpec:
     if choices is not None and (not isinstance(choices, list) or raw["type"] != "str"):
         raise ConfigError(where + "'choices:' is a list, for str params only", file=file,
                           line=line)
+    combine = raw.get("combine")
+    if combine is not None and combine not in COMBINATIONS:
+        close = difflib.get_close_matches(str(combine), list(COMBINATIONS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(where + f"combine '{combine}' is not one of "
+                          + ", ".join(COMBINATIONS) + hint, file=file, line=line)
+    if combine is not None and raw["type"] not in COMBINATIONS[combine]:
+        raise ConfigError(where + f"combine '{combine}' does not apply to a {raw['type']} "
+                          "param (use " + ", ".join(c for c, kinds in COMBINATIONS.items()
+                                                    if raw["type"] in kinds) + ")",
+                          file=file, line=line)
     spec = ParamSpec(type=raw["type"], default=raw["default"], min=raw.get("min"),
                      max=raw.get("max"), unit=str(raw.get("unit", "")),
                      description=" ".join(str(raw.get("description", "")).split()),
-                     choices=tuple(choices) if choices else None)
+                     choices=tuple(choices) if choices else None, combine=combine)
     problem = spec.problem(spec.default)
     if problem:
         raise ConfigError(where + "default " + problem, file=file, line=line)

@@ -31,3 +31,19 @@ Feature: High-value customers get a dedicated service package
     And the customer uses 2500000 kWh a month
     When the engine decides
     Then the policy pre_outage_negotiation has planned_lead_days = 7
+
+  Scenario: A high-value hospital gets the critical-load repair target and drills
+    Two rules grant the repair channel and the emergency plan: the high-value
+    package and the critical-load protection. The catalogue combines their
+    parameters with min, so the hospital gets the stricter targets, and the
+    explanation cites both rules with the value each gave.
+    Given a public customer with a clean record
+    And the customer uses 200000 kWh a month
+    And the customer supplies a critical load
+    When the engine decides
+    Then the value tier is high
+    And the customer receives dedicated_account_manager, priority_repair_channel, emergency_response_plan, protected_supply
+    And the policy priority_repair_channel has response_target_hours = 1.0
+    And the policy emergency_response_plan has drill_interval_months = 6
+    And the explanation cites rule high-value-service giving priority_repair_channel response_target_hours = 2
+    And the explanation cites rule critical-load-protection giving priority_repair_channel response_target_hours = 1

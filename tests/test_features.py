@@ -164,6 +164,16 @@ def explanation_cites(engine, decision: Decision, policy: str) -> None:
     assert f"rule '{hit.rule_id}' at {hit.file}:{hit.line}" in text
 
 
+@then(parsers.parse("the explanation cites rule {rule} giving {policy} {param} = {value}"))
+def explanation_cites_grant(engine, decision: Decision, rule: str, policy: str, param: str,
+                            value: str) -> None:
+    hit = next(p for p in decision.policies if p.policy_id == policy)
+    grant = next(g for g in hit.grants if g.rule_id == rule)
+    assert float(grant.params[param]) == pytest.approx(float(value))
+    text = engine.explain(decision, "text")
+    assert f"rule '{rule}' at {grant.file}:{grant.line}: {param} = {value}" in text
+
+
 @then("the probability of default is lower than before")
 def pd_lower(history: list[Decision]) -> None:
     before, after = history[-2], history[-1]

@@ -90,6 +90,10 @@ def test_small_catalogue_loads(tmp_path):
     (("templates/p.md.j2", "templates/missing.md.j2"), r"template 'templates/missing.md.j2' "
                                                        r"does not exist"),
     (("    title: P\n", "    titel: P\n"), r"unknown key 'titel' \(did you mean 'title'\?\)"),
+    (("max: 30}", "max: 30, combine: minn}"), r"param 'days': combine 'minn' is not one of "
+                                              r"first, min, max, any, all \(did you mean 'min'"),
+    (("max: 30}", "max: 30, combine: any}"), r"combine 'any' does not apply to a int param "
+                                             r"\(use first, min, max\)"),
 ])
 def test_bad_catalogue_names_line_and_fix(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message):
@@ -102,3 +106,25 @@ def test_every_catalogue_policy_is_used_by_a_shipped_table():
     ts = load_table_set(ROOT / "rules", CATALOGUE)
     used = {a.policy_id for t in ts.tables for r in t.rules for a in r.policies}
     assert used == set(CATALOGUE.policies)
+
+
+@pytest.mark.parametrize(("how", "values", "combined"), [
+    ("min", [2.0, 1.0, 1.5], 1.0), ("max", [0.3, 0.5], 0.5), ("first", [12, 6], 12),
+    (None, [12, 6], 12), ("min", [6, 6], 6),
+])
+def test_declared_combination_joins_the_values_of_several_rules(tmp_path, how, values,
+                                                                combined):
+    body = GOOD.replace("max: 30}", f"max: 30, combine: {how}}}" if how else "max: 30}")
+    cat = load_catalogue(_catalogue(tmp_path, body))
+    assert cat["p"].params["days"].combine == how
+    assert cat.combine("p", [{"days": v} for v in values]) == {"days": combined}
+    assert cat.clashes("p", {"days": 1}, {"days": 2}) == ([] if how else ["days"])
+
+
+def test_shipped_catalogue_gives_critical_loads_the_strictest_targets():
+    assert CATALOGUE.combine("priority_repair_channel", [
+        {"response_target_hours": 2.0}, {"response_target_hours": 1.0}]) == {
+        "response_target_hours": 1.0}
+    assert CATALOGUE.combine("emergency_response_plan", [
+        {"drill_interval_months": 12}, {"drill_interval_months": 6}]) == {
+        "drill_interval_months": 6}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -109,6 +110,60 @@ rules:
     assert [(f.subject, f.kind) for f in findings] == [("warn", "conflict")]
     assert "'protected_supply' and 'supply_cut_warning'" in findings[0].message
     assert "critical_load = true" in findings[0].message
+
+
+CLASH = """\
+table: repair
+version: "1"
+hit_policy: collect
+inputs: [customer_class, critical_load]
+outputs: [policy]
+rules:
+  - id: valuable
+    description: Public customers get the repair channel.
+    when: {customer_class: public}
+    then: [{policy: priority_repair_channel}]
+  - id: critical
+    description: Critical loads get a faster repair and an inspection.
+    when: {critical_load: true}
+    then:
+      - policy: priority_repair_channel
+        params: {response_target_hours: 1.0}
+      - policy: on_site_inspection
+        params: {collect_fees: false}
+  - id: inspect
+    description: Public customers are inspected and pay fees on site.
+    when: {customer_class: public}
+    then: [{policy: on_site_inspection}]
+"""
+
+
+def test_undeclared_clash_of_two_granting_rules_is_found(tmp_path):
+    findings = check_table_set(load(tmp_path, CLASH))
+    assert [(f.subject, f.kind, f.line) for f in findings] == [("inspect", "clash", 22)]
+    message = findings[0].message
+    assert "grants policy 'on_site_inspection' with other params than rule 'critical'" in message
+    assert "collect_fees False vs True" in message
+    assert "customer_class = public, critical_load = true" in message
+    assert "declare how they combine (combine: min, max or first on 'collect_fees'" in message
+
+
+def test_declared_clash_combines_and_cites_every_granting_rule(tmp_path):
+    ts = load(tmp_path, CLASH)
+    facts = {"customer_class": "public", "critical_load": True}
+    result = ts.decide(facts)
+    repair = next(p for p in result.policies if p.policy_id == "priority_repair_channel")
+    assert repair.params == {"response_target_hours": 1.0}
+    assert repair.rule_id == "valuable"
+    assert [(g.rule_id, g.line, dict(g.params)) for g in repair.grants] == [
+        ("valuable", 10, {"response_target_hours": 2.0}),
+        ("critical", 15, {"response_target_hours": 1.0})]
+    inspection = next(p for p in result.policies if p.policy_id == "on_site_inspection")
+    assert inspection.params["collect_fees"] is False  # undeclared: the first grant wins
+    frame = ts.decide_frame(pd.DataFrame([facts], dtype=object))
+    assert ts.row_result(frame, 0) == result
+    alone = ts.decide({"customer_class": "public", "critical_load": False})
+    assert all(p.grants == () for p in alone.policies)
 
 
 def test_failing_example_is_a_finding(tmp_path):

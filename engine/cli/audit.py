@@ -69,8 +69,10 @@ def show_command(
         return
     templates = templates or default_home() / "policies" / "templates"
     catalogue = catalogue or default_home() / "policies" / "catalogue.yaml"
-    titles = {p.id: p.title for p in load_catalogue(catalogue)} if catalogue.is_file() else {}
-    typer.echo(Explainer(templates, titles).render(decision, format), nl=False)
+    known = load_catalogue(catalogue) if catalogue.is_file() else None
+    titles = {p.id: p.title for p in known} if known else {}
+    combines = known.combinations() if known else {}
+    typer.echo(Explainer(templates, titles, combines).render(decision, format), nl=False)
 
 
 @audit_app.command("list")

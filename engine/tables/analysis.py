@@ -231,22 +231,44 @@ def _check_grade_caps(t: Table) -> list[Finding]:
     return out
 
 
-def _check_conflicts(tables: Sequence[Table], pairs: Sequence[tuple[str, str]]
-                     ) -> list[Finding]:
+@dataclass
+class _Grants:
+    """Which representative customers each policy rule grants its policies to."""
+
+    grid: _Grid
+    note: str
+    rules: list[tuple[Any, Any, np.ndarray]]
+
+    def gives(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for _, action, mask in self.rules:
+            out[action.policy_id] = out.get(action.policy_id, np.zeros(self.grid.n, bool)) | mask
+        return out
+
+
+def _grants(tables: Sequence[Table]) -> _Grants | None:
     policy_tables = [t for t in tables if t.adds_policies]
-    if not policy_tables or not pairs:
-        return []
+    if not policy_tables:
+        return None
     fields = list(dict.fromkeys(f for t in policy_tables for f in t.reads))
     grid = _grid(fields, _thresholds(policy_tables))
-    note = " (sampled combinations)" if grid.sampled else ""
-    gives: dict[str, np.ndarray] = {}
-    first_rule: dict[str, Any] = {}
+    rules = []
     for t in policy_tables:
         eff, _ = _effective(t, rule_masks(t, grid.columns.__getitem__, grid.n))
         for r in t.rules:
             for a in r.policies:
-                gives[a.policy_id] = gives.get(a.policy_id, np.zeros(grid.n, bool)) | eff[r.index]
-                first_rule.setdefault(a.policy_id, r)
+                rules.append((r, a, eff[r.index]))
+    return _Grants(grid, " (sampled combinations)" if grid.sampled else "", rules)
+
+
+def _check_conflicts(grants: _Grants | None, pairs: Sequence[tuple[str, str]]
+                     ) -> list[Finding]:
+    if grants is None or not pairs:
+        return []
+    gives = grants.gives()
+    first_rule: dict[str, Any] = {}
+    for r, a, _ in grants.rules:
+        first_rule.setdefault(a.policy_id, r)
     out = []
     for a, b in pairs:
         if a not in gives or b not in gives:
@@ -257,7 +279,33 @@ def _check_conflicts(tables: Sequence[Table], pairs: Sequence[tuple[str, str]]
             r = first_rule[b]
             out.append(Finding(r.file, r.line, r.id, "conflict",
                                f"policies '{a}' and '{b}' are marked conflicts_with but can "
-                               f"reach one customer together, e.g. {grid.describe(row)}{note}"))
+                               f"reach one customer together, e.g. "
+                               f"{grants.grid.describe(row)}{grants.note}"))
+    return out
+
+
+def _check_clashes(grants: _Grants | None, catalogue: Any) -> list[Finding]:
+    """A policy two rules can grant one customer with different params, and no ``combine:``."""
+    if grants is None:
+        return []
+    out = []
+    for (ra, a, ma), (rb, b, mb) in itertools.combinations(grants.rules, 2):
+        if a.policy_id != b.policy_id or ra is rb:
+            continue
+        names = catalogue.clashes(a.policy_id, a.merged, b.merged)
+        both = ma & mb
+        if not names or not both.any():
+            continue
+        rows = np.flatnonzero(both)
+        example = grants.grid.describe(int(rows[0]), grants.grid.free_fields(rows))
+        values = "; ".join(f"{n} {a.merged[n]!r} vs {b.merged[n]!r}" for n in names)
+        out.append(Finding(rb.file, b.line or rb.line, rb.id, "clash",
+                           f"grants policy '{a.policy_id}' with other params than rule "
+                           f"'{ra.id}' ({ra.location}) to the same customers ({values}), e.g. "
+                           f"{example}{grants.note}; declare how they combine "
+                           f"(combine: min, max or first on "
+                           f"{', '.join(repr(n) for n in names)} in the catalogue) or give "
+                           "both rules the same value"))
     return out
 
 
@@ -302,7 +350,9 @@ def check_table_set(table_set: Any, examples: bool = True) -> list[Finding]:
     for t in table_set.tables:
         findings += _check_table(t)
         findings += _check_grade_caps(t)
-    findings += _check_conflicts(table_set.tables, table_set.catalogue.conflicts())
+    grants = _grants(table_set.tables)
+    findings += _check_conflicts(grants, table_set.catalogue.conflicts())
+    findings += _check_clashes(grants, table_set.catalogue)
     if examples:
         findings += run_examples(table_set)
     return findings

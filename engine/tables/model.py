@@ -20,6 +20,7 @@ __all__ = [
     "Example",
     "FieldRef",
     "PolicyAction",
+    "PolicyGrant",
     "PolicyHit",
     "Rule",
     "RuleHit",
@@ -128,8 +129,25 @@ class Table:
 
 
 @dataclass(frozen=True)
+class PolicyGrant:
+    """One rule's grant of a policy, with the params that rule gives (merged over defaults)."""
+
+    rule_id: str
+    table: str
+    file: str
+    line: int
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class PolicyHit:
-    """A policy a customer receives, with its params and the rule that gave it."""
+    """A policy a customer receives, with its params and the rule that gave it.
+
+    When several rules grant the policy, ``rule_id`` and the location are the
+    first granting rule's, ``params`` are combined as the catalogue declares
+    per parameter, and ``grants`` lists every granting rule with its own params
+    (empty when one rule alone granted it).
+    """
 
     policy_id: str
     params: Mapping[str, Any]
@@ -138,6 +156,7 @@ class PolicyHit:
     file: str
     line: int
     source: str
+    grants: tuple[PolicyGrant, ...] = ()
 
 
 @dataclass(frozen=True)

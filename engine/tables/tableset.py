@@ -10,6 +10,7 @@ gives, so the two can be compared exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -23,10 +24,18 @@ import pandas as pd
 from engine.policies import Catalogue
 from engine.tables.durable import DurableExecutor
 from engine.tables.hitpolicy import outputs_of, winners
-from engine.tables.model import POLICY_OUTPUT, PolicyHit, Rule, RuleHit, Table, TableResult
+from engine.tables.model import (
+    POLICY_OUTPUT,
+    PolicyGrant,
+    PolicyHit,
+    Rule,
+    RuleHit,
+    Table,
+    TableResult,
+)
 from engine.tables.vectorised import combination_codes, evaluate
 
-__all__ = ["FIRED_PREFIX", "TableSet", "load_table_set"]
+__all__ = ["FIRED_PREFIX", "TableSet", "combine_hits", "load_table_set"]
 
 FIRED_PREFIX = "fired:"
 
@@ -46,12 +55,26 @@ def _rule_hit(table: Table, rule: Rule, outputs: Mapping[str, Any]) -> RuleHit:
                    description=rule.description, source=rule.source, sets=sets)
 
 
-def _dedupe(hits: Sequence[PolicyHit]) -> tuple[PolicyHit, ...]:
-    """One hit per policy: the first rule (in execution order) that gave it."""
-    seen: dict[str, PolicyHit] = {}
+def combine_hits(hits: Sequence[PolicyHit], catalogue: Catalogue) -> tuple[PolicyHit, ...]:
+    """One hit per policy, in the order policies were first granted.
+
+    A policy several rules grant keeps the first rule's id and location, takes
+    params combined per the catalogue's ``combine:`` of each param, and lists
+    every granting rule with its own params in ``grants``.
+    """
+    by_policy: dict[str, list[PolicyHit]] = {}
     for h in hits:
-        seen.setdefault(h.policy_id, h)
-    return tuple(seen.values())
+        by_policy.setdefault(h.policy_id, []).append(h)
+    out = []
+    for pid, group in by_policy.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        grants = tuple(PolicyGrant(rule_id=h.rule_id, table=h.table, file=h.file, line=h.line,
+                                   params=dict(h.params)) for h in group)
+        out.append(dataclasses.replace(
+            group[0], params=catalogue.combine(pid, [h.params for h in group]), grants=grants))
+    return tuple(out)
 
 
 def _null(value: Any) -> Any:
@@ -121,8 +144,8 @@ class TableSet:
             for r in chosen:
                 fired.append(_rule_hit(t, r, outputs))
                 hits += _policy_hits(t, r)
-        return TableResult(outputs=outputs, policies=_dedupe(hits), fired=tuple(fired),
-                           version=self.version, content_hash=self.content_hash)
+        return TableResult(outputs=outputs, policies=combine_hits(hits, self.catalogue),
+                           fired=tuple(fired), version=self.version, content_hash=self.content_hash)
 
     # ------------------------------------------------------------------ per population
 
@@ -155,7 +178,8 @@ class TableSet:
                    else np.zeros((0, len(frame)), dtype=bool))
         inverse, combos = combination_codes(stacked)
         hit_tuples = np.empty(len(combos), dtype=object)
-        hit_tuples[:] = [_dedupe([h for i in combo for h in _policy_hits(*policy_rules[i])])
+        hit_tuples[:] = [combine_hits([h for i in combo for h in _policy_hits(*policy_rules[i])],
+                                      self.catalogue)
                          for combo in combos]
         id_tuples = np.empty(len(combos), dtype=object)
         id_tuples[:] = [tuple(h.policy_id for h in hits) for hits in hit_tuples]
