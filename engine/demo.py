@@ -19,9 +19,8 @@ from engine import synth
 from engine.batch.decide import decide_file, rejects_path
 from engine.config import EngineConfig
 from engine.frames import write_frame
-from engine.records import validate_frame
 
-__all__ = ["DemoResult", "run_demo", "write_sensitivity"]
+__all__ = ["DemoResult", "run_demo"]
 
 POPULATION_SEED = 2026
 
@@ -38,31 +37,13 @@ class DemoResult:
         return "\n".join([*self.lines, "", f"everything is under {self.out}/:", *listing])
 
 
-def write_sensitivity(frame: pd.DataFrame, registry, bands, out: Path, *, seed: int = 0):
-    """Run the sensitivity analysis on a customer frame; write CSV, markdown and the chart."""
-    from engine.scoring.evaluation import markdown_table
-    from engine.scoring.sensitivity import analyse, chart
-
-    accepted, _ = validate_frame(frame.drop(columns=["default_12m"], errors="ignore"))
-    values = registry.indicators(accepted)
-    result = analyse(values, accepted["customer_class"], registry.score_indicators,
-                     registry.catalogue, bands, customer_id=accepted["customer_id"], seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "sensitivity.csv", index=False)
-    shown = result.table.drop(columns=["indicators"])
-    (out / "sensitivity.md").write_text(
-        "# Sensitivity of the portfolio PD to each risk-factor group\n\n"
-        + markdown_table(shown) + "\n", encoding="utf-8")
-    chart(result.table, out / "sensitivity.png")
-    return result
-
-
 def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | None = None,
              say: Callable[[str], None] = print) -> DemoResult:
     """Generate ``n`` customers, train, decide, explain, analyse and report under ``out``."""
     from engine.decider import load
     from engine.report.html import labels_from, write_report
     from engine.scale import master_scale
+    from engine.scoring.sensitivity import analyse_portfolio, write_sensitivity
     from engine.scoring.training import TrainingConfig, train_registry
 
     out = Path(out)
@@ -119,7 +100,8 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
 
     say("5/6 sensitivity analysis by risk-factor group")
     sample = population.sample(n=min(n, 20_000), random_state=POPULATION_SEED)
-    sens = write_sensitivity(sample, engine.registry, bands, out / "sensitivity")
+    sens = analyse_portfolio(sample, engine.registry, bands)
+    write_sensitivity(sens, out / "sensitivity")
     result.files["sensitivity"] = out / "sensitivity"
 
     say("6/6 auditor report")

@@ -197,3 +197,30 @@ def test_train_refuses_to_publish_when_governance_fails(models_dir, tmp_path):
     assert result.exit_code == 2
     assert "not published" in result.output and "| grade | pd_from |" in result.output
     assert not (out / "enterprise.json").exists()
+
+
+def test_evaluate_registry_measures_each_model_on_its_customers():
+    from engine.scoring.evaluation import evaluate_registry
+
+    bands = (Band("good", 0.0, 0.05), Band("bad", 0.05, 1.0))
+    frame = synth.generate(3000, seed=5)
+    frame.loc[4, "monthly_kwh"] = -1.0
+    result = evaluate_registry(load_registry(MODELS), frame, target="default_12m", bands=bands,
+                               what="a test population")
+    assert (result.scored, result.rejected) == (2999, 1)
+    assert [s.model_id for s in result.segments] == ["enterprise-2026.11", "residential-2026.11"]
+    assert sum(s.customers for s in result.segments) == 2999
+    for seg in result.segments:
+        assert set(seg.metrics) == {"auc", "ks", "gini", "brier"}
+        assert 0.6 < seg.metrics["auc"] < 1.0
+        assert list(seg.bands["grade"]) == ["good", "bad"]
+        assert int(seg.bands["customers"].sum()) == seg.customers
+    text = result.markdown()
+    assert text.startswith("## Registry models on a test population (2,999 scored, 1 rejected)")
+    only_residential = frame[frame["customer_class"] == "residential"]
+    result = evaluate_registry(load_registry(MODELS), only_residential, target="default_12m",
+                               bands=bands)
+    assert result.segments[0].metrics is None
+    assert "### enterprise: too few customers or defaults to measure" in result.markdown()
+    with pytest.raises(FrameError, match="missing target column 'defaulted'"):
+        evaluate_registry(load_registry(MODELS), frame, target="defaulted", bands=bands)

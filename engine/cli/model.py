@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from engine import synth
@@ -13,7 +12,7 @@ from engine.cli import app
 from engine.cli.common import reports_errors
 from engine.config import default_home
 from engine.errors import FrameError
-from engine.frames import read_frame, write_frame
+from engine.frames import read_frame
 from engine.scale import master_scale
 from engine.scoring import evaluation as ev
 
@@ -38,14 +37,6 @@ def _models_dir(models: Path | None) -> Path:
 
 def _scale(scale: Path | None):
     return master_scale(scale if scale is not None else default_home() / "rules" / "grades.yaml")
-
-
-def _summary(model_id: str, doc: dict) -> str:
-    cv = doc["cv_metrics"]
-    return (f"{model_id}: {doc['training']['rows']:,} rows, "
-            f"{doc['training']['defaults'] / doc['training']['rows']:.2%} defaults; "
-            f"CV AUC {cv['auc_mean']:.4f} ± {cv['auc_std']:.4f}, KS {cv['ks_mean']:.4f}, "
-            f"Gini {cv['gini_mean']:.4f}, Brier {cv['brier_oof']:.4f}")
 
 
 @app.command("train")
@@ -88,7 +79,7 @@ def train_command(
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=name, config=config, source=str(data))
         path = write_model(result, out or Path("out/models"), f"{name}.json")
-        typer.echo(_summary(result.artifact["model_id"], result.artifact))
+        typer.echo(ev.cv_summary(result.artifact))
         typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
         return
     reg = read_spec(models_dir)
@@ -103,7 +94,7 @@ def train_command(
                              bands=bands, config=config, source=source)
     for seg in reg.segments:
         doc = results[seg.segment].artifact
-        typer.echo(_summary(doc["model_id"], doc))
+        typer.echo(ev.cv_summary(doc))
         typer.echo(f"  wrote {(out or models_dir) / seg.artifact} (+ model card)")
 
 
@@ -132,7 +123,6 @@ def evaluate_command(
     file (for example real credit data) without publishing anything.
     """
     bands = _scale(scale)
-    sections: list[str] = []
     if spec is not None:
         from engine.scoring.training import TrainingConfig, train_file
 
@@ -141,14 +131,9 @@ def evaluate_command(
         config = TrainingConfig(folds=folds, seed=seed, governance=False)
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=data.stem, config=config, source=str(data))
-        doc = result.artifact
-        sections.append(f"## {data.name}: {folds}-fold cross-validation (seed {seed})")
-        sections.append(_summary(doc["model_id"], doc))
-        sections.append(ev.markdown_table(result.folds))
-        sections.append(ev.markdown_table(result.bands))
-        sections.append(ev.markdown_table(result.deciles))
+        text = ev.cross_validation_report(
+            result, title=f"{data.name}: {folds}-fold cross-validation (seed {seed})")
     else:
-        from engine.records import validate_frame
         from engine.scoring.registry import load_registry
 
         registry = load_registry(_models_dir(models))
@@ -157,31 +142,9 @@ def evaluate_command(
             what = f"synthetic population n={n}, seed={population_seed}"
         else:
             frame, what = read_frame(data), str(data)
-        if target not in frame.columns:
-            raise FrameError(f"missing target column '{target}'", columns=[target])
-        accepted, rejects = validate_frame(frame.drop(columns=[target]))
-        from engine.scoring.training import labels
-
-        y = labels(frame.loc[accepted.index, target], bad)
-        scored = registry.score_frame(accepted)
-        klass = accepted["customer_class"].astype("string").to_numpy(dtype=object,
-                                                                    na_value=None)
-        sections.append(f"## Registry models on {what} ({len(accepted):,} scored, "
-                        f"{len(rejects):,} rejected)")
-        for seg in registry.spec.segments:
-            mask = np.isin(klass, seg.customer_classes)
-            if mask.sum() == 0 or y[mask].min() == y[mask].max():
-                sections.append(f"### {seg.segment}: too few customers or defaults to measure")
-                continue
-            z, p = scored["z"].to_numpy()[mask], scored["pd"].to_numpy()[mask]
-            m = ev.metrics(y[mask], z, p)
-            model = registry.models[seg.segment]
-            sections.append(f"### {model.model_id}: {int(mask.sum()):,} customers, "
-                            f"{y[mask].mean():.2%} defaults; AUC {m['auc']:.4f}, "
-                            f"KS {m['ks']:.4f}, Gini {m['gini']:.4f}, Brier {m['brier']:.4f}")
-            sections.append(ev.markdown_table(ev.band_table(p, y[mask], bands)))
-            sections.append(ev.markdown_table(ev.decile_table(z, y[mask])))
-    text = "\n\n".join(sections) + "\n"
+        text = ev.evaluate_registry(registry, frame, target=target, bands=bands, bad=bad,
+                                    what=what).markdown()
+    text += "\n"
     typer.echo(text, nl=False)
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -210,28 +173,15 @@ def sensitivity_command(
     Writes sensitivity.csv, sensitivity.md, sensitivity.png and the
     per-customer detail sensitivity-customers.parquet into --out.
     """
-    from engine.records import validate_frame
     from engine.scoring.registry import load_registry
-    from engine.scoring.sensitivity import analyse, chart
+    from engine.scoring.sensitivity import analyse_portfolio, write_sensitivity
 
     registry = load_registry(_models_dir(models))
     frame = synth.generate(n, population_seed) if data is None else read_frame(data)
-    accepted, _rejects = validate_frame(frame.drop(columns=["default_12m"], errors="ignore"))
-    values = registry.indicators(accepted)
-    result = analyse(values, accepted["customer_class"], registry.score_indicators,
-                     registry.catalogue, _scale(scale), customer_id=accepted["customer_id"],
-                     seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "sensitivity.csv", index=False)
-    shown = result.table.drop(columns=["indicators"])
-    (out / "sensitivity.md").write_text(
-        "# Sensitivity of the portfolio PD to each risk-factor group\n\n"
-        + ev.markdown_table(shown) + "\n", encoding="utf-8")
-    chart(result.table, out / "sensitivity.png")
-    write_frame(result.customers, out / "sensitivity-customers.parquet")
-    typer.echo(ev.markdown_table(shown[["group", "shock", "mean_pd_before", "mean_pd_after",
-                                        "change_pp", "downgraded"]]))
+    result = analyse_portfolio(frame, registry, _scale(scale), seed=seed)
+    write_sensitivity(result, out)
+    typer.echo(ev.markdown_table(result.summary()[["group", "shock", "mean_pd_before",
+                                                   "mean_pd_after", "change_pp",
+                                                   "downgraded"]]))
     typer.echo(f"wrote {out}/sensitivity.csv, sensitivity.md, sensitivity.png, "
                "sensitivity-customers.parquet")
-
-

@@ -1,7 +1,10 @@
 """How good a score is: discrimination, calibration by band and decile, publication checks.
 
 Pure functions over arrays: they serve cross-validation in training, the
-``evaluate`` command on held-out or external data, and the model card. The
+``evaluate`` command on held-out or external data, and the model card.
+``evaluate_registry`` measures the published registry models on labelled
+customer records and ``cross_validation_report`` renders a training run's
+out-of-fold measures: both are what ``gridcredit evaluate`` prints. The
 publication check is the governance rule every model must pass: the observed
 default rate rises from the best PD band of the master scale to the worst
 (adjacent bands may dip only within a binomial tolerance) and no band is
@@ -12,18 +15,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from engine.errors import GovernanceError
+from engine.errors import FrameError, GovernanceError
 from engine.scale import Band, assign
 
+if TYPE_CHECKING:
+    from engine.scoring.registry import Registry
+
 __all__ = [
+    "RegistryEvaluation",
+    "SegmentEvaluation",
     "band_table",
     "check_governance",
+    "cross_validation_report",
+    "cv_summary",
     "decile_table",
+    "evaluate_registry",
     "governance_problems",
     "markdown_table",
     "metrics",
@@ -136,3 +149,99 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     body = ["| " + " | ".join(cell(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
+
+
+# --------------------------------------------------------------------------- reports
+
+def cv_summary(artifact: dict[str, Any]) -> str:
+    """One line on a trained artifact: rows, default rate and its cross-validated measures."""
+    cv = artifact["cv_metrics"]
+    training = artifact["training"]
+    return (f"{artifact['model_id']}: {training['rows']:,} rows, "
+            f"{training['defaults'] / training['rows']:.2%} defaults; "
+            f"CV AUC {cv['auc_mean']:.4f} ± {cv['auc_std']:.4f}, KS {cv['ks_mean']:.4f}, "
+            f"Gini {cv['gini_mean']:.4f}, Brier {cv['brier_oof']:.4f}")
+
+
+def cross_validation_report(result: Any, *, title: str) -> str:
+    """A training run (``engine.scoring.training.TrainingResult``) as markdown: its summary,
+    then the per-fold, per-band and per-decile out-of-fold tables."""
+    return "\n\n".join([f"## {title}", cv_summary(result.artifact),
+                         markdown_table(result.folds), markdown_table(result.bands),
+                         markdown_table(result.deciles)])
+
+
+@dataclass(frozen=True)
+class SegmentEvaluation:
+    """One registry model measured on its customers; ``metrics`` is None when too few to
+    measure (no customers, or no defaults or no non-defaults among them)."""
+
+    segment: str
+    model_id: str
+    customers: int
+    default_rate: float
+    metrics: dict[str, float] | None
+    bands: pd.DataFrame | None
+    deciles: pd.DataFrame | None
+
+    def markdown(self) -> list[str]:
+        if self.metrics is None:
+            return [f"### {self.segment}: too few customers or defaults to measure"]
+        m = self.metrics
+        return [f"### {self.model_id}: {self.customers:,} customers, "
+                f"{self.default_rate:.2%} defaults; AUC {m['auc']:.4f}, "
+                f"KS {m['ks']:.4f}, Gini {m['gini']:.4f}, Brier {m['brier']:.4f}",
+                markdown_table(self.bands), markdown_table(self.deciles)]
+
+
+@dataclass(frozen=True)
+class RegistryEvaluation:
+    """The registry's models measured on labelled customer records (a hold-out check)."""
+
+    what: str
+    scored: int
+    rejected: int
+    segments: tuple[SegmentEvaluation, ...]
+
+    def markdown(self) -> str:
+        lines = [f"## Registry models on {self.what} ({self.scored:,} scored, "
+                 f"{self.rejected:,} rejected)"]
+        for seg in self.segments:
+            lines.extend(seg.markdown())
+        return "\n\n".join(lines)
+
+
+def evaluate_registry(registry: Registry, frame: pd.DataFrame, *, target: str,
+                      bands: Sequence[Band], bad: str | None = None,
+                      what: str = "the given records") -> RegistryEvaluation:
+    """Validate and score labelled customer records with the registry; measure each model.
+
+    Rows that fail validation are counted, not scored; ``target`` is the label
+    column (1 = default, or the value ``bad`` names).
+    """
+    from engine.records import validate_frame
+    from engine.scoring.training import labels
+
+    if target not in frame.columns:
+        raise FrameError(f"missing target column '{target}'", columns=[target])
+    accepted, rejects = validate_frame(frame.drop(columns=[target]))
+    y = labels(frame.loc[accepted.index, target], bad)
+    scored = registry.score_frame(accepted)
+    klass = accepted["customer_class"].astype("string").to_numpy(dtype=object, na_value=None)
+    z_all, pd_all = scored["z"].to_numpy(), scored["pd"].to_numpy()
+    segments = []
+    for seg in registry.spec.segments:
+        mask = np.isin(klass, seg.customer_classes)
+        count = int(mask.sum())
+        model_id = registry.models[seg.segment].model_id if seg.segment in registry.models \
+            else seg.segment
+        if count == 0 or y[mask].min() == y[mask].max():
+            segments.append(SegmentEvaluation(seg.segment, model_id, count,
+                                              float(y[mask].mean()) if count else 0.0,
+                                              None, None, None))
+            continue
+        z, p = z_all[mask], pd_all[mask]
+        segments.append(SegmentEvaluation(
+            seg.segment, model_id, count, float(y[mask].mean()), metrics(y[mask], z, p),
+            band_table(p, y[mask], bands), decile_table(z, y[mask])))
+    return RegistryEvaluation(what, len(accepted), len(rejects), tuple(segments))

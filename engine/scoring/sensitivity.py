@@ -32,7 +32,16 @@ import pandas as pd
 from engine.scale import Band, assign
 from engine.scoring.indicators import Catalogue, Indicator
 
-__all__ = ["SHOCKS", "Shock", "SensitivityResult", "analyse", "chart", "shock_group"]
+__all__ = [
+    "SHOCKS",
+    "SensitivityResult",
+    "Shock",
+    "analyse",
+    "analyse_portfolio",
+    "chart",
+    "shock_group",
+    "write_sensitivity",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,10 @@ class SensitivityResult:
         from engine.scoring.evaluation import markdown_table
 
         return markdown_table(self.table)
+
+    def summary(self) -> pd.DataFrame:
+        """The table as people read it: without the long list of indicators per group."""
+        return self.table.drop(columns=["indicators"])
 
 
 def _ordinal_codes(ind: Indicator, values: pd.Series) -> tuple[np.ndarray, int]:
@@ -170,6 +183,42 @@ def analyse(values: pd.DataFrame, customer_class: Any, score: Any, catalogue: Ca
                 "grade_before": names[grade0], "grade_after": names[grade1],
             }))
     return SensitivityResult(pd.DataFrame(rows), pd.concat(detail, ignore_index=True))
+
+
+def analyse_portfolio(frame: pd.DataFrame, registry: Any, bands: list[Band] | tuple[Band, ...],
+                      *, seed: int = 0) -> SensitivityResult:
+    """``analyse`` on customer records: validated (refused rows and a ``default_12m``
+    label left out), turned into the catalogue's indicators and scored by ``registry``."""
+    from engine.records import validate_frame
+
+    accepted, _rejects = validate_frame(frame.drop(columns=["default_12m"], errors="ignore"))
+    values = registry.indicators(accepted)
+    return analyse(values, accepted["customer_class"], registry.score_indicators,
+                   registry.catalogue, bands, customer_id=accepted["customer_id"], seed=seed)
+
+
+SENSITIVITY_FILES = ("sensitivity.csv", "sensitivity.md", "sensitivity.png",
+                     "sensitivity-customers.parquet")
+
+
+def write_sensitivity(result: SensitivityResult, out: str | Path) -> list[Path]:
+    """Write the analysis into ``out``: ``SENSITIVITY_FILES``, in that order.
+
+    The CSV keeps every column; the markdown drops the indicator lists; the
+    Parquet file holds the per-customer detail.
+    """
+    from engine.frames import write_frame
+    from engine.scoring.evaluation import markdown_table
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / name for name in SENSITIVITY_FILES]
+    result.table.to_csv(paths[0], index=False)
+    paths[1].write_text("# Sensitivity of the portfolio PD to each risk-factor group\n\n"
+                        + markdown_table(result.summary()) + "\n", encoding="utf-8")
+    chart(result.table, paths[2])
+    write_frame(result.customers, paths[3])
+    return paths
 
 
 def chart(table: pd.DataFrame, path: str | Path) -> Path:
