@@ -3,6 +3,11 @@
 All paths hang off one project root, so an installation can point the engine
 at a reviewed copy of the rule and model folders with a single setting
 (``--home`` on the CLI, ``GRIDCREDIT_HOME`` in the environment).
+
+``executor`` names the per-decision table executor: ``compiled`` (the
+default) or ``durable`` (durable-rules, the reference), also set with
+``GRIDCREDIT_EXECUTOR``, ``--executor`` on ``gridcredit decide`` and
+``executor:`` in the service settings.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class EngineConfig:
     models_dir: Path
     catalogue: Path
     templates_dir: Path
+    executor: str = "compiled"
 
     @classmethod
     def at(
@@ -44,7 +50,10 @@ class EngineConfig:
         *,
         rules_dir: str | Path | None = None,
         models_dir: str | Path | None = None,
+        executor: str | None = None,
     ) -> EngineConfig:
+        from engine.tables.tableset import check_executor
+
         root = Path(home) if home is not None else default_home()
         config = cls(
             home=root,
@@ -52,6 +61,8 @@ class EngineConfig:
             models_dir=Path(models_dir) if models_dir is not None else root / "models",
             catalogue=root / "policies" / "catalogue.yaml",
             templates_dir=root / "policies" / "templates",
+            executor=check_executor(executor or os.environ.get("GRIDCREDIT_EXECUTOR")
+                                    or "compiled"),
         )
         for name in ("rules_dir", "models_dir", "templates_dir"):
             path = getattr(config, name)

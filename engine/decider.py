@@ -45,6 +45,7 @@ from engine.scoring.indicators import compute_one
 from engine.scoring.registry import Registry, load_registry
 from engine.tables import TableSet, load_table_set
 from engine.tables.model import TableResult
+from engine.tables.tableset import check_executor
 
 __all__ = ["SEGMENTS", "Engine", "load"]
 
@@ -55,10 +56,17 @@ def load(
     config: EngineConfig | str | Path | None = None,
     *,
     rules_dir: str | Path | None = None,
+    executor: str | None = None,
 ) -> Engine:
-    """Load an engine from a project folder (default: ``engine.config.default_home()``)."""
+    """Load an engine from a project folder (default: ``engine.config.default_home()``).
+
+    ``executor`` picks the per-decision table executor (``compiled``, the
+    default, or ``durable``); see ``engine.tables.EXECUTORS``.
+    """
     if not isinstance(config, EngineConfig):
-        config = EngineConfig.at(config, rules_dir=rules_dir)
+        config = EngineConfig.at(config, rules_dir=rules_dir, executor=executor)
+    elif executor is not None:
+        config = dataclasses.replace(config, executor=check_executor(executor))
     catalogue = load_catalogue(config.catalogue)
     tables = load_table_set(config.rules_dir, catalogue=catalogue)
     registry = load_registry(config.models_dir)
@@ -82,6 +90,11 @@ class Engine:
     def with_tables(self, tables: TableSet) -> Engine:
         """The same engine deciding with another table set."""
         return dataclasses.replace(self, tables=tables)
+
+    def with_executor(self, executor: str) -> Engine:
+        """The same engine deciding with another per-decision table executor."""
+        return dataclasses.replace(self, config=dataclasses.replace(
+            self.config, executor=check_executor(executor)))
 
     @functools.cached_property
     def band_rules(self) -> frozenset[tuple[str, str]]:
@@ -114,7 +127,7 @@ class Engine:
                                             names=list(model.indicators)))
         facts["z"], facts["pd"] = score.z, score.pd
         t2 = time.perf_counter()
-        result = self.tables.decide(facts)
+        result = self.tables.decide(facts, executor=self.config.executor)
         t3 = time.perf_counter()
         decision = self._decision(facts, score, result, decision_id or uuid.uuid4().hex)
         if outcomes is not None and outcomes.outcomes:

@@ -1,4 +1,4 @@
-"""Running tables: hit policies, null semantics, and the two executors held to identical results."""
+"""Running tables: hit policies, null semantics, the three executors held to equal results."""
 
 from __future__ import annotations
 
@@ -29,20 +29,29 @@ BASE = {"pd": 0.05, "previous_grade": "A", "critical_load": False, "monthly_kwh"
 
 
 def both(ts, facts):
-    """Decide one customer through both executors; they must agree."""
-    one = ts.decide(facts)
+    """Decide one customer through all three executors; they must agree exactly."""
+    one = ts.decide(facts, executor="durable")
+    assert ts.decide(facts, executor="compiled") == one
     row = ts.row_result(ts.decide_frame(pd.DataFrame([facts])), 0)
     assert row == one
     return one
+
+
+def per_row(ts, facts, executor):
+    try:
+        return ts.decide(facts, executor=executor)
+    except DecisionError as exc:
+        return exc.message
 
 
 # --------------------------------------------------------------------------- hit policies
 
 def test_unique_with_two_matches_names_both_rules():
     facts = {**BASE, "pd": 0.5}
-    with pytest.raises(DecisionError, match=r"unique.*several rules match: 'middle' \(.*all"
-                       r"\.yaml:14\), 'high'"):
-        HITS.decide(facts)
+    for executor in ("compiled", "durable"):
+        with pytest.raises(DecisionError, match=r"unique.*several rules match: 'middle' \(.*"
+                           r"all\.yaml:14\), 'high'"):
+            HITS.decide(facts, executor=executor)
     with pytest.raises(DecisionError, match=r"several rules match: 'middle'.*'high'"):
         HITS.decide_frame(pd.DataFrame([facts]))
 
@@ -64,8 +73,10 @@ def test_any_accepts_agreeing_rules_and_refuses_disagreeing_ones():
     agree = both(HITS, {**BASE, "customer_class": "industrial", "monthly_kwh": 5000.0})
     assert agree.outputs["consumption_class"] == "large"
     assert [h.rule_id for h in agree.fired if h.table == "size"] == ["heavy", "industry"]
-    with pytest.raises(DecisionError, match="any.*disagree.*'industry'.*'tiny-industry'"):
-        HITS.decide({**BASE, "customer_class": "industrial", "monthly_kwh": 5.0})
+    for executor in ("compiled", "durable"):
+        with pytest.raises(DecisionError, match="any.*disagree.*'industry'.*'tiny-industry'"):
+            HITS.decide({**BASE, "customer_class": "industrial", "monthly_kwh": 5.0},
+                        executor=executor)
     with pytest.raises(DecisionError, match="disagree"):
         HITS.decide_frame(pd.DataFrame([{**BASE, "customer_class": "industrial",
                                          "monthly_kwh": 5.0}]))
@@ -114,26 +125,23 @@ def test_nan_counts_as_null():
 
 def test_more_decisions_than_live_sessions_allowed():
     """durable-rules allows 1,024 live sids; state is deleted after each decision."""
-    results = {HITS.decide({**BASE, "pd": (i % 100) / 100}).outputs["grade"]
+    results = {HITS.decide({**BASE, "pd": (i % 100) / 100}, executor="durable").outputs["grade"]
                for i in range(1100) if (i % 100) != 50}
     assert results == {"A", "B", "C"}
 
 
-def test_threads_share_one_host_safely():
-    facts = [{**BASE, "monthly_kwh": float(k), "overdue_amount": float(k % 3)}
+@pytest.mark.parametrize("executor", ["durable", "compiled"])
+def test_threads_share_one_executor_safely(executor):
+    extra = {"service_quality_gap": 0.0, "theft_override_active": False,
+             "theft_incidents_36m": 0, "months_connected": 60, "has_repayment_agreement": False,
+             "max_days_overdue_12m": 40, "rebate_earned": False}
+    facts = [{**BASE, **extra, "monthly_kwh": float(k), "overdue_amount": float(k % 3)}
              for k in range(200)]
-    expected = [SHIPPED.decide({**f, "service_quality_gap": 0.0, "theft_override_active": False,
-                                "theft_incidents_36m": 0, "months_connected": 60,
-                                "has_repayment_agreement": False, "max_days_overdue_12m": 40,
-                                "rebate_earned": False}) for f in facts]
+    expected = [SHIPPED.decide(f, executor="durable") for f in facts]
     got: dict[int, list] = {}
 
     def work(k: int) -> None:
-        got[k] = [SHIPPED.decide({**f, "service_quality_gap": 0.0,
-                                  "theft_override_active": False, "theft_incidents_36m": 0,
-                                  "months_connected": 60, "has_repayment_agreement": False,
-                                  "max_days_overdue_12m": 40, "rebate_earned": False})
-                  for f in facts]
+        got[k] = [SHIPPED.decide(f, executor=executor) for f in facts]
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
     for t in threads:
@@ -174,13 +182,15 @@ def _edge_values(ts) -> dict[str, list]:
 
 
 def _differential(ts, rows):
+    """durable-rules is the reference; compiled (per row) and vectorised must equal it."""
     frame = pd.DataFrame(rows)
-    per_row = []
-    for facts in rows:
-        try:
-            per_row.append(ts.decide(facts))
-        except DecisionError:
-            per_row.append(None)
+    reference = [per_row(ts, facts, "durable") for facts in rows]
+    assert [per_row(ts, facts, "compiled") for facts in rows] == reference
+    per_row_results = [r if not isinstance(r, str) else None for r in reference]
+    _vectorised_agrees(ts, rows, frame, per_row_results)
+
+
+def _vectorised_agrees(ts, rows, frame, per_row):
     try:
         batch = ts.decide_frame(frame)
     except DecisionError:
@@ -197,10 +207,35 @@ def _differential(ts, rows):
         assert ts.row_result(batch, i) == expected
 
 
+def _value(spec, edges):
+    """An edge value, or for a number field any value of its range."""
+    picks = st.sampled_from(edges)
+    if spec.kind == "float":
+        lo = -1e6 if spec.ge is None else spec.ge
+        hi = 1e6 if spec.le is None else spec.le
+        return st.one_of(picks, st.floats(lo, hi, allow_nan=False))
+    if spec.kind == "int":
+        lo = -1000 if spec.ge is None else int(spec.ge)
+        hi = 1000 if spec.le is None else int(spec.le)
+        return st.one_of(picks, st.integers(lo, hi))
+    return picks
+
+
 def _population(ts):
     values = _edge_values(ts)
-    row = st.fixed_dictionaries({k: st.sampled_from(v) for k, v in values.items()})
+    vocab = vocabulary()
+    row = st.fixed_dictionaries({k: _value(vocab[k], v) for k, v in values.items()})
     return st.lists(row, min_size=1, max_size=25)
+
+
+@pytest.mark.parametrize("ts", [HITS, SHIPPED], ids=["hitpolicies", "shipped"])
+def test_executors_agree_at_every_edge_of_every_field(ts):
+    """Each field through every threshold, its neighbours and null, the others held."""
+    values = _edge_values(ts)
+    base = {k: v[0] for k, v in values.items()}
+    rows = [{**base, name: v} for name, options in values.items() for v in options]
+    assert len(rows) > 40
+    _differential(ts, rows)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -343,3 +378,43 @@ def test_batch_columns_equal_the_per_row_results_on_arrow_text_columns(engine):
         assert list(columns[name]) == full[name].tolist(), name
     assert list(columns["policies"]) == [";".join(p) for p in full["policies"]]
     assert list(columns["grade_rule"]) == [f[0] for f in full["fired:grades"]]
+
+
+# --------------------------------------------------------------------------- compiled executor
+
+def test_a_rule_the_compiled_executor_cannot_express_is_a_finding_and_refused():
+    import dataclasses
+
+    from engine.tables import TableSet
+    from engine.tables.analysis import compiled_findings
+    from engine.tables.model import Condition
+
+    table = SHIPPED.table("value-tier")
+    rule = table.rules[0]
+    odd = dataclasses.replace(rule, when=(*rule.when, Condition("customer_class", "lt",
+                                                                "public", rule.line)))
+    broken = dataclasses.replace(table, rules=(odd, *table.rules[1:]))
+    ts = TableSet.build([broken], CATALOGUE)
+    findings = compiled_findings(ts)
+    assert [(f.subject, f.line) for f in findings] == [(rule.id, rule.line)]
+    assert "operator 'lt' orders numbers, but 'customer_class' is a category field" in str(
+        findings[0])
+    with pytest.raises(DecisionError, match=r"table 'value-tier' cannot run on the compiled "
+                       rf"executor: rule '{rule.id}' .*decide with the durable executor"):
+        ts.decide({"critical_load": True, "monthly_kwh": 1.0, "customer_class": "public"})
+
+
+def test_compiled_executor_ignores_wrongly_typed_numbers_as_durable_does():
+    for facts in ({**BASE, "overdue_amount": True, "monthly_kwh": "5000"},
+                  {**BASE, "habitual_defaulter": 1}, {**BASE, "previous_grade": 3}):
+        assert HITS.decide(facts) == HITS.decide(facts, executor="durable")
+    odd = HITS.decide({**BASE, "overdue_amount": True}, executor="compiled")
+    assert "owes" not in {h.rule_id for h in odd.fired}
+
+
+def test_numpy_scalars_and_missing_values_decide_as_plain_values():
+    plain = {**BASE, "overdue_amount": 10.0, "monthly_kwh": 5000.0}
+    wrapped = {**plain, "overdue_amount": np.float64(10.0), "monthly_kwh": np.int64(5000),
+               "previous_grade": pd.NA}
+    assert HITS.decide(wrapped) == HITS.decide({**plain, "previous_grade": None},
+                                               executor="durable")

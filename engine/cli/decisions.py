@@ -14,10 +14,10 @@ from engine.errors import InputError
 HOME = typer.Option(None, "--home", help="Project folder with rules/, models/, policies/.")
 
 
-def _load(home: Path | None, rules: Path | None = None):
+def _load(home: Path | None, rules: Path | None = None, executor: str | None = None):
     from engine.decider import load
 
-    return load(home, rules_dir=rules)
+    return load(home, rules_dir=rules, executor=executor)
 
 
 @app.command("decide")
@@ -38,6 +38,9 @@ def decide_command(
     format: str = typer.Option("text", "--format", help="Explanation format: text, md, html."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     rules: Path | None = typer.Option(None, "--rules", help="Decision-table folder."),
+    executor: str | None = typer.Option(
+        None, "--executor", help="Per-decision table executor: compiled (default) or durable "
+        "(durable-rules, the reference); default $GRIDCREDIT_EXECUTOR."),
     home: Path | None = HOME,
 ) -> None:
     """Decide for one record (JSON out) or for a whole file (--input, --out).
@@ -50,7 +53,7 @@ def decide_command(
         raise InputError("give either RECORD.json or --input FILE, not both")
     if record is None and input is None:
         raise InputError("give a record (gridcredit decide RECORD.json) or --input FILE --out FILE")
-    engine = _load(home, rules)
+    engine = _load(home, rules, executor)
     if record is not None:
         data = _read_json(record)
         typer.echo(engine.decide(data).to_json())

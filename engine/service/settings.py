@@ -14,11 +14,12 @@ YAML keys (all optional)::
     max_json_depth: 32              # deeper JSON gets 400
     reload_marker: out/tables.json  # shared by workers so a reload in one reaches all
                                     # (default: beside a SQLite log, else out/tables-active.json)
+    executor: compiled              # per-decision table executor: compiled or durable
 
 Environment variables override the file: ``GRIDCREDIT_HOME``,
 ``GRIDCREDIT_DB``, ``GRIDCREDIT_KEYS``, ``GRIDCREDIT_BATCH_LIMIT``,
 ``GRIDCREDIT_MAX_BODY_BYTES``, ``GRIDCREDIT_MAX_JSON_DEPTH``,
-``GRIDCREDIT_RELOAD_MARKER``; the file itself
+``GRIDCREDIT_RELOAD_MARKER``, ``GRIDCREDIT_EXECUTOR``; the file itself
 is ``GRIDCREDIT_SERVICE_CONFIG``.
 """
 
@@ -50,6 +51,7 @@ _ENV = {
     "max_body_bytes": "GRIDCREDIT_MAX_BODY_BYTES",
     "max_json_depth": "GRIDCREDIT_MAX_JSON_DEPTH",
     "reload_marker": "GRIDCREDIT_RELOAD_MARKER",
+    "executor": "GRIDCREDIT_EXECUTOR",
 }
 _INTS = {"batch_limit": (1, 100_000), "max_body_bytes": (1024, 1 << 30),
          "max_json_depth": (2, 1000)}
@@ -66,6 +68,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_json_depth: int = 32
     reload_marker: Path | None = None
+    executor: str = "compiled"
 
     @classmethod
     def load(cls, file: str | Path | None = None,
@@ -128,9 +131,20 @@ class Settings:
                 out[name] = number
             elif name in ("home", "keys_file", "reload_marker"):
                 out[name] = Path(str(value)).expanduser()
+            elif name == "executor":
+                out[name] = _executor(value, source)
             else:
                 out[name] = str(value)
         return cls(**out)
+
+
+def _executor(value: Any, source: str) -> str:
+    from engine.tables.tableset import EXECUTORS
+
+    if value not in EXECUTORS:
+        raise ConfigError(f"executor = {value!r}: use one of {', '.join(EXECUTORS)}",
+                          file=source)
+    return str(value)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -17,7 +17,9 @@ its own check fails it keeps its tables and logs why.
 durable-rules is not thread-safe. The executor already serialises each Host
 behind its own lock; the service goes further and lets only one thread at a
 time into durable-rules at all (``durable_lock``), because a reload runs the
-new set's examples on a second Host while decisions run on the first.
+new set's examples on a second Host while decisions run on the first. With
+the default compiled executor decisions never enter durable-rules and take
+no lock.
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ class ServiceState:
     def __init__(self, settings: Settings, engine: Engine | None = None,
                  decision_log: DecisionLog | None = None) -> None:
         self.settings = settings
-        self._engine: Engine = engine if engine is not None else load(settings.home)
+        self._engine: Engine = (engine if engine is not None
+                                else load(settings.home, executor=settings.executor))
         self._marker_seen = self._marker_stamp()
         self.log: DecisionLog = decision_log if decision_log is not None else open_log(
             settings.db)
@@ -106,7 +109,13 @@ class ServiceState:
     # ------------------------------------------------------------------ deciding
 
     def decide(self, engine: Engine, record: Any) -> Decision:
-        """One decision on ``engine`` (the one the request started with)."""
+        """One decision on ``engine`` (the one the request started with).
+
+        Only the durable executor needs the durable-rules lock; the compiled
+        matchers are plain immutable Python, safe to share between threads.
+        """
+        if engine.config.executor != "durable":
+            return engine.decide(record)
         with self.durable_lock:
             return engine.decide(record)
 

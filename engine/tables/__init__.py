@@ -3,7 +3,8 @@
 The public surface::
 
     ts = load_table_set("rules")          # immutable TableSet, or TableSetError
-    ts.decide(facts)                      # TableResult via durable-rules
+    ts.decide(facts)                      # TableResult via the compiled matchers
+    ts.decide(facts, executor="durable")  # the same through durable-rules (the reference)
     ts.decide_frame(frame)                # DataFrame via numpy masks
     check_table_set(ts)                   # static findings (gaps, overlaps, ...)
 """
@@ -23,9 +24,16 @@ from engine.tables.model import (
     TableResult,
 )
 from engine.tables.schema import table_schema
-from engine.tables.tableset import FIRED_PREFIX, TableSet, load_table_set
+from engine.tables.tableset import (
+    EXECUTORS,
+    FIRED_PREFIX,
+    TableSet,
+    check_executor,
+    load_table_set,
+)
 
 __all__ = [
+    "EXECUTORS",
     "FIRED_PREFIX",
     "HIT_POLICIES",
     "OPERATORS",
@@ -40,6 +48,7 @@ __all__ = [
     "Table",
     "TableResult",
     "TableSet",
+    "check_executor",
     "check_table_set",
     "load_table_set",
     "run_examples",

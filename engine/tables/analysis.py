@@ -29,7 +29,8 @@ from engine.tables.hitpolicy import priority_order
 from engine.tables.model import FieldRef, Table
 from engine.tables.vectorised import _first, rule_masks
 
-__all__ = ["MAX_COMBINATIONS", "Finding", "check_table_set", "regions", "run_examples"]
+__all__ = ["MAX_COMBINATIONS", "Finding", "check_table_set", "compiled_findings", "regions",
+           "run_examples"]
 
 MAX_COMBINATIONS = 2_000_000
 _SHOWN = 3
@@ -310,38 +311,57 @@ def _check_clashes(grants: _Grants | None, catalogue: Any) -> list[Finding]:
 
 
 def run_examples(table_set: Any) -> list[Finding]:
-    """Run every table's ``examples`` through both executors; a finding per failure."""
+    """Run every table's ``examples`` on all three executors; a finding per failure.
+
+    The durable-rules executor is the reference the expectations are checked
+    against; the compiled and vectorised executors must give its result exactly.
+    """
     out = []
     for t in table_set.tables:
         for k, ex in enumerate(t.examples, start=1):
             subject = f"{t.name} example {k}"
             try:
-                got = table_set.decide(dict(ex.given), tables=[t])
+                got = table_set.decide(dict(ex.given), tables=[t], executor="durable")
+                compiled = table_set.decide(dict(ex.given), tables=[t], executor="compiled")
                 frame = pd.DataFrame([dict(ex.given)], dtype=object)
                 batch = table_set.row_result(table_set.decide_frame(frame, tables=[t]), 0,
                                              tables=[t])
             except DecisionError as exc:
                 out.append(Finding(t.file, ex.line, subject, "example", exc.message))
                 continue
-            problems = []
-            for name, want in ex.expect.items():
-                if name == "policy":
-                    have = list(got.policy_ids)
-                    if set(have) != set(want):
-                        missing = sorted(set(want) - set(have))
-                        extra = sorted(set(have) - set(want))
-                        problems.append(f"policies missing {missing}, unexpected {extra}")
-                elif name == "rules":
-                    have = [h.rule_id for h in got.fired]
-                    if set(have) != set(want):
-                        problems.append(f"rules fired {have}, expected {list(want)}")
-                elif got.outputs.get(name) != want:
-                    problems.append(f"{name} = {got.outputs.get(name)!r}, expected {want!r}")
+            problems = _expectations(ex.expect, got)
+            if compiled != got:
+                problems.append("the compiled executor disagrees with durable-rules")
             if batch != got:
                 problems.append("the vectorised executor disagrees with durable-rules")
             if problems:
                 out.append(Finding(t.file, ex.line, subject, "example", "; ".join(problems)))
     return out
+
+
+def _expectations(expect: Any, got: Any) -> list[str]:
+    problems = []
+    for name, want in expect.items():
+        if name == "policy":
+            have = list(got.policy_ids)
+            if set(have) != set(want):
+                missing = sorted(set(want) - set(have))
+                extra = sorted(set(have) - set(want))
+                problems.append(f"policies missing {missing}, unexpected {extra}")
+        elif name == "rules":
+            have = [h.rule_id for h in got.fired]
+            if set(have) != set(want):
+                problems.append(f"rules fired {have}, expected {list(want)}")
+        elif got.outputs.get(name) != want:
+            problems.append(f"{name} = {got.outputs.get(name)!r}, expected {want!r}")
+    return problems
+
+
+def compiled_findings(table_set: Any) -> list[Finding]:
+    """A finding per table the compiled executor cannot express, naming the rule and why."""
+    return [Finding(p.rule.file, p.rule.line, p.rule.id, "compiled",
+                    f"the compiled executor cannot express this rule: {p.reason}")
+            for p in table_set.compiled.problems.values()]
 
 
 def check_table_set(table_set: Any, examples: bool = True) -> list[Finding]:
@@ -353,6 +373,7 @@ def check_table_set(table_set: Any, examples: bool = True) -> list[Finding]:
     grants = _grants(table_set.tables)
     findings += _check_conflicts(grants, table_set.catalogue.conflicts())
     findings += _check_clashes(grants, table_set.catalogue)
+    findings += compiled_findings(table_set)
     if examples:
         findings += run_examples(table_set)
     return findings

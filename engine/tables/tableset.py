@@ -1,11 +1,13 @@
-"""A loaded, immutable set of decision tables and the two ways to run it.
+"""A loaded, immutable set of decision tables and the three ways to run it.
 
-``TableSet.decide`` runs one customer's facts through durable-rules (service,
-CLI, events); ``TableSet.decide_frame`` runs a whole population through numpy
-masks (batch, impact analysis, static checks). Both build their results from
-the same rules with the same hit-policy semantics, and ``row_result`` turns a
-row of the batch result back into the ``TableResult`` the per-decision path
-gives, so the two can be compared exactly.
+``TableSet.decide`` runs one customer's facts through the compiled matchers
+(the default: service, CLI, event-fed decisions) or through durable-rules
+(``executor="durable"``, the reference); ``TableSet.decide_frame`` runs a
+whole population through numpy masks (batch, impact analysis, static
+checks). All three build their results from the same rules with the same
+hit-policy semantics, and ``row_result`` turns a row of the batch result back
+into the ``TableResult`` the per-decision path gives, so the three can be
+compared exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.errors import ConfigError
 from engine.policies import Catalogue
+from engine.tables.compiled import CompiledExecutor
 from engine.tables.durable import DurableExecutor
 from engine.tables.hitpolicy import outputs_of, winners
 from engine.tables.model import (
@@ -35,9 +39,20 @@ from engine.tables.model import (
 )
 from engine.tables.vectorised import combination_codes, evaluate
 
-__all__ = ["FIRED_PREFIX", "TableSet", "combine_hits", "load_table_set"]
+__all__ = ["EXECUTORS", "FIRED_PREFIX", "TableSet", "check_executor", "combine_hits",
+           "load_table_set"]
 
 FIRED_PREFIX = "fired:"
+# The per-decision executors, the default first.
+EXECUTORS = ("compiled", "durable")
+
+
+def check_executor(name: str) -> str:
+    """``name`` if it is a per-decision executor, else ``ConfigError`` listing them."""
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown table executor {name!r}: use one of "
+                          + ", ".join(EXECUTORS))
+    return name
 
 
 def _policy_hits(table: Table, rule: Rule) -> list[PolicyHit]:
@@ -97,6 +112,7 @@ class TableSet:
     version: str
     content_hash: str
     _durable: DurableExecutor = field(repr=False, compare=False, default=None)  # type: ignore
+    _compiled: CompiledExecutor = field(repr=False, compare=False, default=None)  # type: ignore
 
     @classmethod
     def build(cls, tables: Sequence[Table], catalogue: Catalogue) -> TableSet:
@@ -110,12 +126,17 @@ class TableSet:
                    versions=dict(versions),
                    version="+".join(sorted(set(versions.values()))),
                    content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
-                   _durable=DurableExecutor(tables))
+                   _durable=DurableExecutor(tables), _compiled=CompiledExecutor(tables))
 
     @property
     def outputs(self) -> tuple[str, ...]:
         """Fields the tables set, in execution order."""
         return tuple(o for t in self.tables if not t.adds_policies for o in t.outputs)
+
+    @property
+    def compiled(self) -> CompiledExecutor:
+        """The compiled matchers; ``compiled.problems`` names any rule they cannot express."""
+        return self._compiled
 
     def table(self, name: str) -> Table:
         for t in self.tables:
@@ -125,23 +146,34 @@ class TableSet:
 
     # ------------------------------------------------------------------ per decision
 
-    def decide(self, facts: Mapping[str, Any], tables: Sequence[Table] | None = None
-               ) -> TableResult:
-        """Run one customer's facts through every table (durable-rules executor)."""
+    def decide(self, facts: Mapping[str, Any], tables: Sequence[Table] | None = None,
+               *, executor: str = "compiled") -> TableResult:
+        """Run one customer's facts through every table (or ``tables``, in their order).
+
+        ``executor`` is ``"compiled"`` (plain-Python matchers) or ``"durable"``
+        (durable-rules, the reference); both give equal results.
+        """
+        chosen = tables if tables is not None else self.tables
+        if executor == "compiled":
+            outputs, hits, fired = self._compiled.run(chosen, facts)
+            return TableResult(outputs=outputs, policies=combine_hits(hits, self.catalogue),
+                               fired=tuple(fired),
+                               version=self.version, content_hash=self.content_hash)
+        check_executor(executor)
         current = {k: _null(v) for k, v in facts.items()}
         who = f" for customer {current['customer_id']!r}" if current.get("customer_id") else ""
-        outputs: dict[str, Any] = {}
-        fired: list[RuleHit] = []
-        hits: list[PolicyHit] = []
-        for t in tables if tables is not None else self.tables:
+        outputs = {}
+        fired = []
+        hits = []
+        for t in chosen:
             matched = self._durable.match(t, current)
-            chosen = winners(t, matched, current, who)
+            won = winners(t, matched, current, who)
             if not t.adds_policies:
-                values = outputs_of(chosen[0], current) if chosen else {}
+                values = outputs_of(won[0], current) if won else {}
                 for name in t.outputs:
                     outputs[name] = _null(values.get(name))
                     current[name] = outputs[name]
-            for r in chosen:
+            for r in won:
                 fired.append(_rule_hit(t, r, outputs))
                 hits += _policy_hits(t, r)
         return TableResult(outputs=outputs, policies=combine_hits(hits, self.catalogue),
