@@ -21,7 +21,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from engine.scale import DEFAULT_BANDS
+from engine.config import EngineConfig
+from engine.decider import load_tables
 from engine.scoring.indicators import compute, load_catalogue
 from engine.scoring.training import TrainingConfig, labels, train
 
@@ -62,10 +63,10 @@ def run(results: Path, quick: bool = False) -> dict:
     y = labels(frame["creditability"], "bad")
     raw = frame.drop(columns=["creditability"])
     catalogue = load_catalogue(SPEC)
+    scale = load_tables(EngineConfig.at(ROOT)).scale
     started = time.perf_counter()
-    ours = train(compute(frame, catalogue), y, catalogue, segment="germancredit",
-                 bands=DEFAULT_BANDS, config=TrainingConfig(folds=FOLDS, seed=SEED,
-                                                            governance=False))
+    ours = train(compute(frame, catalogue), y, catalogue, segment="germancredit", bands=scale,
+                 config=TrainingConfig(folds=FOLDS, seed=SEED, governance=False))
     ours_seconds = time.perf_counter() - started
     ours_auc = ours.artifact["cv_metrics"]["auc_mean"]
     with warnings.catch_warnings():

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from engine import synth
-from engine.scale import master_scale
+from engine.config import EngineConfig
+from engine.decider import load_tables
 from engine.scoring.training import TrainingConfig, train_registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _train(n: int, out: Path) -> tuple[float, dict]:
     frame = synth.generate(n, seed=20261031)
+    scale = load_tables(EngineConfig.at(ROOT)).scale
     started = time.perf_counter()
-    results = train_registry(frame, models_dir=ROOT / "models", out_dir=out,
-                             bands=master_scale(ROOT / "rules" / "grades.yaml"),
+    results = train_registry(frame, models_dir=ROOT / "models", out_dir=out, bands=scale,
                              config=TrainingConfig(), source=f"bench n={n}")
     seconds = time.perf_counter() - started
     return seconds, {s: round(r.artifact["cv_metrics"]["auc_mean"], 4) for s, r in results.items()}

@@ -75,7 +75,3 @@ class EngineConfig:
     @property
     def indicators(self) -> Path:
         return self.models_dir / "indicators.yaml"
-
-    @property
-    def grades(self) -> Path:
-        return self.rules_dir / "grades.yaml"

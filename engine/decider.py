@@ -47,7 +47,7 @@ from engine.tables import TableSet, load_table_set
 from engine.tables.model import TableResult
 from engine.tables.tableset import check_executor
 
-__all__ = ["SEGMENTS", "Engine", "load"]
+__all__ = ["SEGMENTS", "Engine", "load", "load_tables"]
 
 SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 
@@ -67,13 +67,23 @@ def load(
         config = EngineConfig.at(config, rules_dir=rules_dir, executor=executor)
     elif executor is not None:
         config = dataclasses.replace(config, executor=check_executor(executor))
-    catalogue = load_catalogue(config.catalogue)
-    tables = load_table_set(config.rules_dir, catalogue=catalogue)
+    tables = load_tables(config)
     registry = load_registry(config.models_dir)
-    explainer = Explainer(config.templates_dir, {p.id: p.title for p in catalogue},
-                          catalogue.combinations())
-    return Engine(config=config, catalogue=catalogue, tables=tables, registry=registry,
-                  explainer=explainer, bands=tuple(master_scale.master_scale(config.grades)))
+    explainer = Explainer(config.templates_dir, {p.id: p.title for p in tables.catalogue},
+                          tables.catalogue.combinations())
+    return Engine(config=config, catalogue=tables.catalogue, tables=tables, registry=registry,
+                  explainer=explainer)
+
+
+def load_tables(config: EngineConfig) -> TableSet:
+    """The project's policy catalogue and decision tables, refused unless they draw a master scale.
+
+    Whatever needs band edges without deciding (training governance,
+    sensitivity) reads them from here, so they are the edges decisions use.
+    """
+    tables = load_table_set(config.rules_dir, catalogue=load_catalogue(config.catalogue))
+    tables.scale  # noqa: B018  (raises TableError at the faulty band rule)
+    return tables
 
 
 @dataclass(frozen=True)
@@ -85,10 +95,10 @@ class Engine:
     tables: TableSet
     registry: Registry
     explainer: Explainer
-    bands: tuple[master_scale.Band, ...]
 
     def with_tables(self, tables: TableSet) -> Engine:
-        """The same engine deciding with another table set."""
+        """The same engine deciding with another table set (refused without a master scale)."""
+        tables.scale  # noqa: B018
         return dataclasses.replace(self, tables=tables)
 
     def with_executor(self, executor: str) -> Engine:
@@ -96,14 +106,17 @@ class Engine:
         return dataclasses.replace(self, config=dataclasses.replace(
             self.config, executor=check_executor(executor)))
 
+    @property
+    def bands(self) -> tuple[master_scale.Band, ...]:
+        """The master scale of the tables this engine decides with."""
+        return self.tables.scale
+
     @functools.cached_property
     def band_rules(self) -> frozenset[tuple[str, str]]:
         """(table, rule id) of the master-scale rules: grade rules that test only ``pd``."""
-        return frozenset(
-            (t.name, r.id)
-            for t in self.tables.tables if "grade" in t.outputs
-            for r in t.rules if r.when and all(c.field == "pd" for c in r.when)
-        )
+        table = master_scale.grade_table(self.tables.tables)
+        return frozenset((table.name, r.id) for r in master_scale.band_rules(table)) \
+            if table is not None else frozenset()
 
     # ------------------------------------------------------------------ one record
 

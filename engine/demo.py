@@ -40,9 +40,8 @@ class DemoResult:
 def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | None = None,
              say: Callable[[str], None] = print) -> DemoResult:
     """Generate ``n`` customers, train, decide, explain, analyse and report under ``out``."""
-    from engine.decider import load
+    from engine.decider import load, load_tables
     from engine.report.html import labels_from, write_report
-    from engine.scale import master_scale
     from engine.scoring.sensitivity import analyse_portfolio, write_sensitivity
     from engine.scoring.training import TrainingConfig, train_registry
 
@@ -59,7 +58,7 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
     result.files |= {"customers": customers, "outcomes": labels_path}
 
     say("2/6 training the enterprise and residential scorers (5-fold CV)")
-    bands = master_scale(config.grades)
+    bands = load_tables(config).scale
     models_out = out / "models"
     trained = train_registry(population, models_dir=config.models_dir, out_dir=models_out,
                              bands=bands, config=TrainingConfig(),
@@ -100,7 +99,7 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
 
     say("5/6 sensitivity analysis by risk-factor group")
     sample = population.sample(n=min(n, 20_000), random_state=POPULATION_SEED)
-    sens = analyse_portfolio(sample, engine.registry, bands)
+    sens = analyse_portfolio(sample, engine.registry, engine.bands)
     write_sensitivity(sens, out / "sensitivity")
     result.files["sensitivity"] = out / "sensitivity"
 
@@ -111,7 +110,7 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
         rejects=pd.read_csv(rejects_path(decisions_path)),
         sensitivity=sens.table,
         versions=engine.versions(),
-        band_edges=[b.lo for b in bands[1:]],
+        band_edges=[b.lo for b in engine.bands[1:]],
     )
     result.files["report"] = report
     result.lines.append(f"done in {time.perf_counter() - started:.0f} s")

@@ -1,85 +1,120 @@
-"""The master scale: PD bands per grade, best first.
+"""The master scale: PD bands per grade, best first, read from the loaded tables.
 
-The grade table (``rules/grades.yaml``) is the authority: its band rules are
-those whose ``when`` tests only ``pd``. Until that file exists the default
-edges below apply. They were widened at the top (AAA below 1.5 %, AA below
-3 %) because on the synthetic population a 1 % AAA edge left the residential
-AAA band nearly empty. Training checks its published models against these bands,
-so the scorer and the grade table always use the same edges.
+The table that sets ``grade`` is the one authority on band edges, whatever
+its file is called: its band rules are the rules whose ``when`` tests only
+``pd`` (``pd: {ge: LO, lt: HI}``). Everything that needs the edges (the
+``band_grade`` of a decision, the batch band column, training governance,
+sensitivity, impact and the report) reads them from the loaded table set, so
+a moved edge reaches all of them at once. There are no built-in edges to
+fall back to: a table set whose band rules are missing, or do not cover
+[0, 1] exactly once, is refused at the rule that is wrong.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import yaml
 
-from engine.errors import ConfigError
+from engine.errors import TableError
 
-__all__ = ["DEFAULT_BANDS", "Band", "assign", "master_scale"]
+if TYPE_CHECKING:
+    from engine.tables.model import Rule, Table
 
-DEFAULT_SCALE = "rules/grades.yaml"
+__all__ = ["Band", "assign", "band_rules", "grade_table", "master_scale"]
+
+_FORM = "a PD band is written when: {pd: {ge: LO, lt: HI}} and then: {grade: G}"
 
 
 @dataclass(frozen=True)
 class Band:
-    """PDs in ``[lo, hi)`` get ``grade`` (the last band includes ``hi`` = 1)."""
+    """PDs in ``[lo, hi)`` get ``grade`` (the last band includes ``hi`` = 1).
+
+    ``rule_id``, ``file`` and ``line`` say which rule draws the band; they do
+    not take part in comparisons.
+    """
 
     grade: str
     lo: float
     hi: float
+    rule_id: str = field(default="", compare=False)
+    file: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
 
 
-DEFAULT_BANDS: tuple[Band, ...] = (
-    Band("AAA", 0.0, 0.015),
-    Band("AA", 0.015, 0.03),
-    Band("A", 0.03, 0.06),
-    Band("B", 0.06, 0.15),
-    Band("C", 0.15, 1.0),
-)
+def grade_table(tables: Sequence[Table]) -> Table | None:
+    """The table that sets ``grade`` (a loaded set has at most one)."""
+    return next((t for t in tables if "grade" in t.outputs), None)
 
 
-def master_scale(path: str | Path = DEFAULT_SCALE) -> list[Band]:
-    """Bands of the grade table at ``path``, or the default edges if it does not exist."""
-    path = Path(path)
-    if not path.exists():
-        return list(DEFAULT_BANDS)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML ({exc})", file=str(path)) from None
-    tables = doc.get("tables", [doc]) if isinstance(doc, dict) else []
-    bands: list[Band] = []
-    for table in tables:
-        for rule in (table or {}).get("rules", []) or []:
-            when = rule.get("when") if isinstance(rule, dict) else None
-            if not isinstance(when, dict) or set(when) != {"pd"}:
-                continue
-            cond = when["pd"]
-            grade = (rule.get("then") or {}).get("grade") if isinstance(rule.get("then"),
-                                                                        dict) else None
-            if not isinstance(cond, dict) or grade is None:
-                raise ConfigError(f"rule '{rule.get('id')}': a PD band needs "
-                                  "when: {pd: {ge: LO, lt: HI}} and then: {grade: G}",
-                                  file=str(path))
-            lo = float(cond.get("ge", cond.get("gt", 0.0)))
-            hi = float(cond.get("lt", cond.get("le", 1.0)))
-            bands.append(Band(str(grade), lo, hi))
-    if not bands:
-        raise ConfigError("no PD band rules (rules whose 'when' tests only 'pd')",
-                          file=str(path))
-    bands.sort(key=lambda b: b.lo)
-    if bands[0].lo != 0.0 or bands[-1].hi < 1.0 or any(
-            a.hi != b.lo for a, b in zip(bands, bands[1:], strict=False)):
-        edges = ", ".join(f"{b.grade} [{b.lo:g}, {b.hi:g})" for b in bands)
-        raise ConfigError(f"PD bands must cover [0, 1] without gaps or overlaps: {edges}",
-                          file=str(path))
-    return bands
+def band_rules(table: Table) -> tuple[Rule, ...]:
+    """The master-scale rules of a grade table: those whose ``when`` tests only ``pd``."""
+    return tuple(r for r in table.rules if r.when and all(c.field == "pd" for c in r.when))
 
 
-def assign(pd_values: np.ndarray, bands: list[Band] | tuple[Band, ...]) -> np.ndarray:
+def master_scale(tables: Sequence[Table]) -> tuple[Band, ...]:
+    """The PD bands of a loaded table set, best first, or ``TableError`` at the faulty rule."""
+    if not tables:
+        raise TableError("no decision tables, so no master scale", file="(empty table set)")
+    table = grade_table(tables)
+    if table is None:
+        folder = str(Path(tables[0].file).parent)
+        raise TableError("no table sets 'grade', so there is no master scale: add a grade "
+                         f"table whose band rules test only pd ({_FORM})", file=folder)
+    rules = band_rules(table)
+    if not rules:
+        raise TableError(f"table '{table.name}' has no PD band rules (rules whose 'when' tests "
+                         f"only 'pd'); {_FORM}", file=table.file, line=table.line)
+    bands = sorted((_band(r) for r in rules), key=lambda b: (b.lo, b.hi))
+    _check_cover(table, bands)
+    return tuple(bands)
+
+
+def _band(rule: Rule) -> Band:
+    grade = dict(rule.sets).get("grade")
+    if not isinstance(grade, str):
+        raise TableError(f"a PD band must set a grade value; {_FORM}", file=rule.file,
+                         line=rule.line, rule_id=rule.id)
+    lo, hi = 0.0, 1.0
+    for c in rule.when:
+        if c.op == "ge":
+            lo = float(c.value)
+        elif c.op == "lt":
+            hi = float(c.value)
+        else:
+            raise TableError(f"pd {c.op} {c.value!r}: {_FORM} (bands are closed below and open "
+                             "above, so every PD falls in exactly one)",
+                             file=rule.file, line=c.line or rule.line, rule_id=rule.id)
+    if lo >= hi:
+        raise TableError(f"the PD band [{lo:g}, {hi:g}) is empty; {_FORM} with LO below HI",
+                         file=rule.file, line=rule.line, rule_id=rule.id)
+    return Band(grade, lo, hi, rule_id=rule.id, file=rule.file, line=rule.line)
+
+
+def _check_cover(table: Table, bands: list[Band]) -> None:
+    """The bands must tile [0, 1]: start at 0, end at 1, each starting where the last ended."""
+    first, last = bands[0], bands[-1]
+    if first.lo != 0.0:
+        raise TableError(f"the best band starts at pd {first.lo:g}: PDs below it reach no "
+                         "grade; start it at 0", file=first.file, line=first.line,
+                         rule_id=first.rule_id)
+    if last.hi < 1.0:
+        raise TableError(f"the worst band ends at pd {last.hi:g}: PDs from there to 1 reach no "
+                         "grade; drop its 'lt'", file=last.file, line=last.line,
+                         rule_id=last.rule_id)
+    for a, b in zip(bands, bands[1:], strict=False):
+        if a.hi != b.lo:
+            what = "a gap" if a.hi < b.lo else "an overlap"
+            raise TableError(f"band {b.grade} [{b.lo:g}, {b.hi:g}) leaves {what} after band "
+                             f"{a.grade} [{a.lo:g}, {a.hi:g}) (rule '{a.rule_id}', line "
+                             f"{a.line}) in table '{table.name}': each band starts where the "
+                             "last one ends", file=b.file, line=b.line, rule_id=b.rule_id)
+
+
+def assign(pd_values: np.ndarray, bands: Sequence[Band]) -> np.ndarray:
     """Band index (0 = best) of each PD."""
     inner = np.array([b.lo for b in bands[1:]], dtype=np.float64)
     return np.searchsorted(inner, np.asarray(pd_values, dtype=np.float64), side="right")

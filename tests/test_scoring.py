@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from engine import synth
+from engine.config import EngineConfig
+from engine.decider import load_tables
 from engine.errors import ModelError
 from engine.records import validate_frame
-from engine.scale import DEFAULT_BANDS
 from engine.scoring.indicators import compute, compute_one, load_catalogue
 from engine.scoring.model import ScoreModel
 from engine.scoring.registry import load_registry
@@ -21,6 +22,7 @@ from engine.scoring.training import TrainingConfig, train, write_model
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
+SCALE = load_tables(EngineConfig.at(ROOT)).scale
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def trained(tmp_path_factory):
     enterprise = (accepted["customer_class"] != "residential").to_numpy()
     y = frame["default_12m"].to_numpy()
     result = train(values.loc[enterprise, names], y[enterprise], catalogue.subset(names),
-                   segment="enterprise", bands=DEFAULT_BANDS,
+                   segment="enterprise", bands=SCALE,
                    config=TrainingConfig(folds=2, governance=False))
     path = write_model(result, tmp_path_factory.mktemp("models"), "enterprise.json")
     return result, path, values.loc[enterprise], accepted.loc[enterprise], catalogue

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from engine import synth
 from engine.cli import app
+from engine.config import EngineConfig
+from engine.decider import load_tables
 from engine.records import validate_frame
-from engine.scale import master_scale
 from engine.scoring.indicators import Indicator, load_catalogue
 from engine.scoring.registry import load_registry
 from engine.scoring.sensitivity import SHOCKS, Shock, analyse, shock_indicator
@@ -71,7 +72,7 @@ def portfolio():
     accepted, _ = validate_frame(synth.generate(4_000, seed=12).drop(columns="default_12m"))
     values = registry.indicators(accepted)
     result = analyse(values, accepted["customer_class"], registry.score_indicators,
-                     registry.catalogue, master_scale(ROOT / "rules" / "grades.yaml"),
+                     registry.catalogue, load_tables(EngineConfig.at(ROOT)).scale,
                      customer_id=accepted["customer_id"])
     return result, len(accepted)
 

@@ -306,6 +306,27 @@ def test_reload_swaps_only_a_clean_set_and_keeps_the_old_one_otherwise(
         grades.write_text(good)
 
 
+def test_reload_refuses_bands_that_overlap(make_client, keys, records, home):
+    """An overlap under 'first' is no static finding, but the master scale refuses it."""
+    client = make_client(engine_=load(home))
+    admin = _auth(keys["all"])
+    before = client.get("/v1/tables", headers=admin).json()
+    grades = home / "rules" / "grades.yaml"
+    good = grades.read_text()
+    grades.write_text(good.replace("when: {pd: {ge: 0.015, lt: 0.03}}",
+                                   "when: {pd: {ge: 0.01, lt: 0.03}}"))
+    try:
+        refused = client.post("/v1/tables:reload", headers=admin)
+        assert refused.status_code == 422
+        body = refused.json()
+        assert body["code"] == "tables_rejected"
+        assert body["details"][0]["path"].endswith("grades.yaml:51")
+        assert "band AA [0.01, 0.03) leaves an overlap" in body["message"]
+        assert client.get("/v1/tables", headers=admin).json() == before
+    finally:
+        grades.write_text(good)
+
+
 def test_a_reload_in_one_worker_reaches_the_others(make_client, keys, records, home):
     first, second = make_client(engine_=load(home)), make_client(engine_=load(home))
     admin = _auth(keys["all"])

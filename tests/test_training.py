@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 
 from engine import synth
 from engine.cli import app
-from engine.errors import ConfigError, FrameError, GovernanceError
+from engine.config import EngineConfig
+from engine.decider import load_tables
+from engine.errors import FrameError, GovernanceError
 from engine.records import validate_frame
-from engine.scale import DEFAULT_BANDS, Band, master_scale
+from engine.scale import Band
 from engine.scoring.evaluation import band_table, check_governance, governance_problems, metrics
 from engine.scoring.indicators import compute, load_catalogue
 from engine.scoring.registry import load_registry
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 GERMAN = ROOT / "tests" / "data" / "germancredit.csv"
 runner = CliRunner()
+SCALE = load_tables(EngineConfig.at(ROOT)).scale
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def models_dir(tmp_path_factory):
     for name in ("registry.yaml", "indicators.yaml"):
         shutil.copy(MODELS / name, models / name)
     frame = synth.generate(16_000, seed=8)
-    results = train_registry(frame, models_dir=models, bands=DEFAULT_BANDS,
+    results = train_registry(frame, models_dir=models, bands=SCALE,
                              config=TrainingConfig(folds=2, governance=False), source="test")
     return models, results
 
@@ -76,7 +79,7 @@ def test_training_is_deterministic():
     values = compute(accepted, catalogue, names)
     y = frame["default_12m"].to_numpy()
     config = TrainingConfig(folds=2, governance=False)
-    a, b = (train(values, y, catalogue.subset(names), segment="s", bands=DEFAULT_BANDS,
+    a, b = (train(values, y, catalogue.subset(names), segment="s", bands=SCALE,
                   config=config).artifact for _ in range(2))
     assert [e["coefficient"] for e in a["indicators"]] == \
         [e["coefficient"] for e in b["indicators"]]
@@ -88,10 +91,10 @@ def test_training_is_deterministic():
 
 def _table(rates, counts):
     pd_values = np.concatenate([np.full(n, (b.lo + b.hi) / 2)
-                                for b, n in zip(DEFAULT_BANDS, counts, strict=True)])
+                                for b, n in zip(SCALE, counts, strict=True)])
     y = np.concatenate([(np.arange(n) < round(r * n)).astype(int)
                         for r, n in zip(rates, counts, strict=True)])
-    return band_table(pd_values, y, DEFAULT_BANDS)
+    return band_table(pd_values, y, SCALE)
 
 
 def test_governance_accepts_rising_default_rates():
@@ -125,30 +128,12 @@ def test_labels_need_a_named_default_value():
         labels(pd.Series(["good", "bad"], name="t"), bad="Bad")
 
 
-def test_master_scale_reads_band_rules_and_falls_back(tmp_path):
-    assert master_scale(tmp_path / "absent.yaml")[0] == Band("AAA", 0.0, 0.015)
-    table = tmp_path / "grades.yaml"
-    table.write_text(
-        "table: grades\nhit_policy: first\nrules:\n"
-        "  - {id: theft, when: {theft_incidents_36m: {ge: 1}, pd: {lt: 1}}, then: {grade: C}}\n"
-        "  - {id: top, when: {pd: {lt: 0.02}}, then: {grade: AAA}}\n"
-        "  - {id: mid, when: {pd: {ge: 0.02, lt: 0.1}}, then: {grade: A}}\n"
-        "  - {id: low, when: {pd: {ge: 0.1}}, then: {grade: C}}\n")
-    assert master_scale(table) == [Band("AAA", 0.0, 0.02), Band("A", 0.02, 0.1),
-                                   Band("C", 0.1, 1.0)]
-    table.write_text("rules:\n  - {id: top, when: {pd: {lt: 0.02}}, then: {grade: AAA}}\n"
-                     "  - {id: low, when: {pd: {ge: 0.05}}, then: {grade: C}}\n")
-    with pytest.raises(ConfigError, match=r"PD bands must cover \[0, 1\] without gaps"):
-        master_scale(table)
-
-
 def test_shipped_models_pass_governance_on_the_project_scale():
-    bands = master_scale(ROOT / "rules" / "grades.yaml")
     for name in ("enterprise.json", "residential.json"):
         doc = json.loads((MODELS / name).read_text())
         assert doc["governance"] == {"checked": True, "passed": True, "problems": []}
         assert [(b["grade"], b["pd_from"], b["pd_to"]) for b in doc["bands"]] == \
-            [(b.grade, b.lo, b.hi) for b in bands]
+            [(b.grade, b.lo, b.hi) for b in SCALE]
 
 
 def test_evaluate_cross_validates_any_labelled_file(tmp_path):

@@ -210,8 +210,12 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     ``tariff`` (currency per kWh) turns monthly consumption into a bill, so
     that the expected default loss ``sum(pd * max(exposure - deposit, 0))``
     can be estimated, with exposure = overdue amount + ``exposure_months`` of
-    bills and deposit from the ``security_deposit`` policy's params.
+    bills and deposit from the ``security_deposit`` policy's params. Either
+    set is refused (``TableError`` at file:line) unless its band rules draw a
+    whole master scale, as an engine would refuse it.
     """
+    for tables in (baseline, candidate):
+        tables.scale  # noqa: B018
     if isinstance(population, pd.DataFrame):
         chunks: Any = [population]
     else:

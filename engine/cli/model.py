@@ -10,10 +10,10 @@ import typer
 from engine import synth
 from engine.cli import app
 from engine.cli.common import reports_errors
-from engine.config import default_home
+from engine.config import EngineConfig
 from engine.errors import FrameError
 from engine.frames import read_frame
-from engine.scale import master_scale
+from engine.scale import Band
 from engine.scoring import evaluation as ev
 
 Data = Annotated[Path | None, typer.Option(
@@ -25,18 +25,24 @@ Bad = Annotated[str | None, typer.Option(
     "--bad", help="Target value meaning default, when the target is not 0/1.")]
 Models = Annotated[Path | None, typer.Option(
     "--models", help="Folder of registry.yaml (default: the project's models/).")]
-Scale = Annotated[Path | None, typer.Option(
-    "--scale", help="Grade table holding the PD bands (default: rules/grades.yaml).")]
+Rules = Annotated[Path | None, typer.Option(
+    "--rules", help="Decision-table folder whose grade table draws the PD bands (default: "
+    "the project's rules/).")]
+Home = Annotated[Path | None, typer.Option(
+    "--home", help="Project folder with rules/, models/, policies/ (default: $GRIDCREDIT_HOME).")]
 Folds = Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")]
 CvSeed = Annotated[int, typer.Option("--seed", help="Cross-validation seed.")]
 
 
-def _models_dir(models: Path | None) -> Path:
-    return models if models is not None else default_home() / "models"
+def _config(home: Path | None, rules: Path | None, models: Path | None) -> EngineConfig:
+    return EngineConfig.at(home, rules_dir=rules, models_dir=models)
 
 
-def _scale(scale: Path | None):
-    return master_scale(scale if scale is not None else default_home() / "rules" / "grades.yaml")
+def _scale(config: EngineConfig) -> tuple[Band, ...]:
+    """The master scale of the project's loaded table set."""
+    from engine.decider import load_tables
+
+    return load_tables(config).scale
 
 
 @app.command("train")
@@ -49,7 +55,8 @@ def train_command(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Output folder (default: models/, or out/models with --spec).")] = None,
     models: Models = None,
-    scale: Scale = None,
+    rules: Rules = None,
+    home: Home = None,
     folds: Folds = 5,
     seed: CvSeed = 42,
     prior: Annotated[float | None, typer.Option(
@@ -69,8 +76,9 @@ def train_command(
     from engine.scoring.registry import read_spec
     from engine.scoring.training import TrainingConfig, train_file, train_registry, write_model
 
-    bands = _scale(scale)
-    models_dir = _models_dir(models)
+    project = _config(home, rules, models)
+    bands = _scale(project)
+    models_dir = project.models_dir
     if spec is not None:
         if data is None:
             raise FrameError("--spec needs --data FILE: the labelled file to train on")
@@ -106,7 +114,8 @@ def evaluate_command(
     spec: Spec = None,
     bad: Bad = None,
     models: Models = None,
-    scale: Scale = None,
+    rules: Rules = None,
+    home: Home = None,
     n: Annotated[int, typer.Option(
         "--n", min=100, help="Synthetic customers (without --data).")] = 50_000,
     population_seed: Annotated[int, typer.Option(
@@ -122,7 +131,8 @@ def evaluate_command(
     (hold-out check). With --spec, cross-validate the scorer on any labelled
     file (for example real credit data) without publishing anything.
     """
-    bands = _scale(scale)
+    project = _config(home, rules, models)
+    bands = _scale(project)
     if spec is not None:
         from engine.scoring.training import TrainingConfig, train_file
 
@@ -136,7 +146,7 @@ def evaluate_command(
     else:
         from engine.scoring.registry import load_registry
 
-        registry = load_registry(_models_dir(models))
+        registry = load_registry(project.models_dir)
         if data is None:
             frame = synth.generate(n, population_seed)
             what = f"synthetic population n={n}, seed={population_seed}"
@@ -165,7 +175,8 @@ def sensitivity_command(
     seed: Annotated[int, typer.Option(
         "--seed", help="Seed choosing who moves for yes/no and ordered indicators.")] = 0,
     models: Models = None,
-    scale: Scale = None,
+    rules: Rules = None,
+    home: Home = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/sensitivity"),
 ) -> None:
     """Adverse change per risk-factor group (1 sd, 10/20/30 %): PD and grades after.
@@ -176,9 +187,10 @@ def sensitivity_command(
     from engine.scoring.registry import load_registry
     from engine.scoring.sensitivity import analyse_portfolio, write_sensitivity
 
-    registry = load_registry(_models_dir(models))
+    project = _config(home, rules, models)
+    registry = load_registry(project.models_dir)
     frame = synth.generate(n, population_seed) if data is None else read_frame(data)
-    result = analyse_portfolio(frame, registry, _scale(scale), seed=seed)
+    result = analyse_portfolio(frame, registry, _scale(project), seed=seed)
     write_sensitivity(result, out)
     typer.echo(ev.markdown_table(result.summary()[["group", "shock", "mean_pd_before",
                                                    "mean_pd_after", "change_pp",

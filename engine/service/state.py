@@ -134,6 +134,7 @@ class ServiceState:
             current = self.engine
             try:
                 table_set = load_table_set(current.config.rules_dir, current.catalogue)
+                candidate = current.with_tables(table_set)
             except TableError as exc:
                 self.metrics.reloads.labels("refused").inc()
                 raise TablesRejected(exc.errors if isinstance(exc, TableSetError) else [exc]
@@ -142,7 +143,7 @@ class ServiceState:
             if findings:
                 self.metrics.reloads.labels("refused").inc()
                 raise TablesRejected.of_findings(findings)
-            self._engine = current.with_tables(table_set)
+            self._engine = candidate
             self.metrics.reloads.labels("loaded").inc()
             log.info("tables %s (sha256 %s) active", table_set.version,
                      table_set.content_hash[:12])

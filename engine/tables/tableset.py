@@ -13,6 +13,7 @@ compared exactly.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ import pandas as pd
 
 from engine.errors import ConfigError
 from engine.policies import Catalogue
+from engine.scale import Band, master_scale
 from engine.tables.compiled import CompiledExecutor
 from engine.tables.durable import DurableExecutor
 from engine.tables.hitpolicy import outputs_of, winners
@@ -127,6 +129,11 @@ class TableSet:
                    version="+".join(sorted(set(versions.values()))),
                    content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
                    _durable=DurableExecutor(tables), _compiled=CompiledExecutor(tables))
+
+    @functools.cached_property
+    def scale(self) -> tuple[Band, ...]:
+        """The master scale drawn by the grade table's band rules, or ``TableError``."""
+        return master_scale(self.tables)
 
     @property
     def outputs(self) -> tuple[str, ...]:
