@@ -131,3 +131,75 @@ def impact_command(
         typer.echo(f"{impact.headline()}\nwrote {out}")
     if affected is not None:
         typer.echo(f"wrote {affected} ({len(impact.affected):,} customers)")
+
+
+@rules_app.command("export")
+@reports_errors
+def export_command(
+    xlsx: Annotated[Path, typer.Option(
+        "--xlsx", help="Workbook to write: one sheet per table, in the workbench notation.")],
+    rules_dir: Annotated[Path | None, typer.Option(
+        "--rules", help="Folder of table files; default: the project's rules/.")] = None,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Project folder with rules/ and policies/.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing workbook.")] = False,
+) -> None:
+    """Write the table set as an Excel workbook (a sheet per table, plus a notation sheet).
+
+    Importing the workbook unchanged gives back the same table-set content hash.
+    """
+    from engine.errors import InputError
+    from engine.policies import load_catalogue
+    from engine.studio.workbook import export_workbook
+    from engine.tables import load_table_set
+
+    root = home or default_home()
+    if xlsx.suffix.lower() != ".xlsx":
+        raise InputError(f"--xlsx {xlsx}: name the workbook *.xlsx")
+    if xlsx.exists() and not overwrite:
+        raise InputError(f"{xlsx}: exists; use --overwrite to replace it")
+    table_set = load_table_set(rules_dir or root / "rules",
+                               load_catalogue(root / "policies" / "catalogue.yaml"))
+    xlsx.parent.mkdir(parents=True, exist_ok=True)
+    export_workbook(table_set, xlsx)
+    typer.echo(f"wrote {xlsx}: {len(table_set.tables)} tables, table set "
+               f"{table_set.version} sha256:{table_set.content_hash}")
+
+
+@rules_app.command("import")
+@reports_errors
+def import_command(
+    workbook: Annotated[Path, typer.Argument(help="Workbook written by rules export --xlsx.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the table files to.")],
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Project folder whose policies/catalogue.yaml the tables use.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace table files that exist in --out.")] = False,
+) -> None:
+    """Turn a workbook back into YAML table files, or refuse it naming each sheet!cell.
+
+    Every cell is checked by the same loader as rules check; nothing is written
+    unless the whole workbook loads (exit 2 otherwise).
+    """
+    from engine.errors import InputError
+    from engine.policies import load_catalogue
+    from engine.studio.workbook import read_workbook
+    from engine.tables import load_table_set
+
+    root = home or default_home()
+    if not workbook.is_file():
+        raise InputError(f"{workbook}: file not found")
+    catalogue = load_catalogue(root / "policies" / "catalogue.yaml")
+    texts = read_workbook(workbook, catalogue)
+    clash = [name for name in texts if (out / name).exists()]
+    if clash and not overwrite:
+        raise InputError(f"{out / clash[0]}: exists; use --overwrite to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out / name)
+    table_set = load_table_set(out, catalogue)
+    typer.echo(f"wrote {len(texts)} file(s) to {out}: {len(table_set.tables)} tables, table set "
+               f"{table_set.version} sha256:{table_set.content_hash}")

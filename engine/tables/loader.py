@@ -33,7 +33,8 @@ from engine.tables.model import (
 )
 from engine.tables.source import LocatedList, LocatedMap, SourceError, read_yaml
 
-__all__ = ["TABLE_KEYS", "RULE_KEYS", "load_tables", "order_tables", "parse_document"]
+__all__ = ["TABLE_KEYS", "RULE_KEYS", "load_tables", "load_texts", "order_tables",
+           "parse_document"]
 
 TABLE_KEYS = ("table", "version", "description", "hit_policy", "inputs", "outputs", "rules",
               "examples")
@@ -528,3 +529,34 @@ def build(rules_dir: Path, catalogue: Catalogue) -> list[Table]:
     if errors:
         raise TableSetError(errors)
     return tables
+
+
+def load_texts(texts: Mapping[str, str], catalogue: Catalogue) -> tuple[list[Table],
+                                                                         list[TableError]]:
+    """Tables from file texts held in memory (``{file name: YAML text}``), in execution order.
+
+    The same checks as loading a folder, for text not yet written: a draft in
+    the workbench, a workbook being imported. Returns every problem found.
+    """
+    from engine.tables.source import MAX_BYTES, parse_yaml
+
+    tables: list[Table] = []
+    errors: list[TableError] = []
+    for name, text in texts.items():
+        if len(text.encode("utf-8")) > MAX_BYTES:
+            errors.append(TableError(f"a rule file may hold at most {MAX_BYTES:,} bytes: split "
+                                     "it into several files", file=name))
+            continue
+        try:
+            doc = parse_yaml(text)
+        except SourceError as exc:
+            errors.append(TableError(exc.message, file=name, line=exc.line))
+            continue
+        found, problems = parse_document(doc, name, catalogue)
+        tables += found
+        errors += problems
+    if not errors:
+        errors = check_set(tables)
+    if not errors:
+        tables, errors = order_tables(tables)
+    return tables, errors
