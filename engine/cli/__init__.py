@@ -23,6 +23,7 @@ from engine.cli import data as _data  # noqa: E402,F401  (each import registers 
 from engine.cli import decisions as _decisions  # noqa: E402,F401
 from engine.cli import events as _events  # noqa: E402,F401
 from engine.cli import model as _model  # noqa: E402,F401
+from engine.cli import monitor as _monitor  # noqa: E402,F401
 from engine.cli import rules as _rules  # noqa: E402,F401
 from engine.cli import serve as _serve  # noqa: E402,F401
 

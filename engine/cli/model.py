@@ -124,16 +124,36 @@ def evaluate_command(
     seed: CvSeed = 42,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write the report to this markdown file.")] = None,
+    oot_date: Annotated[str | None, typer.Option(
+        "--oot-date", help="Out-of-time check: train on rows dated before DATE (YYYY-MM-DD), "
+        "measure on the rows from DATE on.")] = None,
+    date_column: Annotated[str, typer.Option(
+        "--date-column", help="Column holding each row's date, for --oot-date.")] = "as_of",
 ) -> None:
     """Measure a scorer: AUC, KS, Gini, Brier, default rate per PD band and decile.
 
     Without --spec, score labelled customer records with the registry models
     (hold-out check). With --spec, cross-validate the scorer on any labelled
-    file (for example real credit data) without publishing anything.
+    file (for example real credit data) without publishing anything. With
+    --oot-date, train before the date and measure after it instead.
     """
     project = _config(home, rules, models)
     bands = _scale(project)
-    if spec is not None:
+    if oot_date is not None:
+        from engine.scoring.outoftime import oot_file, oot_registry, oot_report
+        from engine.scoring.training import TrainingConfig
+
+        if data is None:
+            raise FrameError("--oot-date needs --data FILE with a date column")
+        frame = read_frame(data)
+        config = TrainingConfig(folds=folds, seed=seed, governance=False)
+        runs = ([oot_file(frame, target=target, spec=spec, bands=bands, date=oot_date,
+                          column=date_column, bad=bad, config=config, segment=data.stem)]
+                if spec is not None else
+                oot_registry(frame, models_dir=project.models_dir, target=target,
+                             bands=bands, date=oot_date, column=date_column, config=config))
+        text = oot_report(runs)
+    elif spec is not None:
         from engine.scoring.training import TrainingConfig, train_file
 
         if data is None:

@@ -22,6 +22,8 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "calibration_chart",
+    "figure",
+    "png",
     "grade_distribution_chart",
     "pd_histogram_chart",
     "policy_counts_chart",
@@ -48,6 +50,16 @@ def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
     return buf.getvalue()
+
+
+def figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list]:
+    """A headless figure and its axes, for charts drawn in other report modules."""
+    return _figure(width, height, ncols)
+
+
+def png(fig: Figure) -> bytes:
+    """The figure's PNG bytes without run-dependent metadata."""
+    return _png(fig)
 
 
 def grade_distribution_chart(counts: Mapping[str, int]) -> bytes:

@@ -137,6 +137,26 @@ class _Bins:
                          + [self.missing_woe], dtype=np.float64)
         return table[codes]
 
+    def positions(self, values: Any) -> np.ndarray:
+        """Bin of each value: 0.. for the fitted bins, then unknown (categories) and missing."""
+        if self.kind == "numeric":
+            x = np.asarray(values, dtype=np.float64)
+            out = np.searchsorted(self.splits, x, side="right")
+            return np.where(np.isnan(x), len(self.woe), out)
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object)
+                                      if not isinstance(values, pd.Series) else values)
+        n = len(self.woe)
+        table = np.array([self.categories.get(u, n) for u in map(str, uniques)] + [n + 1],
+                         dtype=np.int64)
+        return table[codes]
+
+    def labels(self, groups: list[list[str]] | None = None) -> list[str]:
+        """Readable names of the bins ``positions`` counts, in the same order."""
+        if self.kind == "numeric":
+            edges = ["-inf", *(f"{s:.6g}" for s in self.splits), "inf"]
+            return [f"[{a}, {b})" for a, b in zip(edges, edges[1:], strict=False)] + ["missing"]
+        return [", ".join(g) for g in groups or []] + ["unknown", "missing"]
+
 
 class ScoreModel:
     """A validated, immutable scoring model loaded from its JSON artifact."""
@@ -205,6 +225,17 @@ class ScoreModel:
             w[:, j] = b.lookup(indicators[b.name].to_numpy() if b.kind == "numeric"
                                else indicators[b.name])
         return w
+
+    def bin_positions(self, indicators: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per indicator, the model bin of every row (fitted bins, then unknown, missing)."""
+        self.woe_matrix(indicators.iloc[:0])
+        return {b.name: b.positions(indicators[b.name].to_numpy() if b.kind == "numeric"
+                                    else indicators[b.name]) for b in self.bins}
+
+    def bin_labels(self) -> dict[str, list[str]]:
+        """Per indicator, the names of the bins ``bin_positions`` returns."""
+        return {b.name: b.labels(e.get("categories")) for b, e in
+                zip(self.bins, self.doc["indicators"], strict=True)}
 
     def score_frame(self, indicators: pd.DataFrame) -> ScoredFrame:
         """Score every row of an indicator frame (from ``engine.scoring.indicators.compute``)."""

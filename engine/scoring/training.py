@@ -42,6 +42,7 @@ __all__ = [
     "artifact_bins",
     "cross_validate",
     "data_sha256",
+    "fit_registry",
     "labels",
     "make_pipeline",
     "select_indicators",
@@ -330,11 +331,11 @@ def write_model(result: TrainingResult, out_dir: str | Path, artifact: str) -> P
     return path
 
 
-def train_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
-                   out_dir: str | Path | None = None, target: str = "default_12m",
-                   bands: list[Band] | tuple[Band, ...], config: TrainingConfig | None = None,
-                   source: str = "") -> dict[str, TrainingResult]:
-    """Train every registry segment on a labelled customer frame; publish all or none."""
+def fit_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
+                 target: str = "default_12m", bands: list[Band] | tuple[Band, ...],
+                 config: TrainingConfig | None = None,
+                 source: str = "") -> dict[str, TrainingResult]:
+    """Train every registry segment on a labelled customer frame; nothing is written."""
     from engine.records import validate_frame
     from engine.scoring.registry import read_spec
 
@@ -354,6 +355,19 @@ def train_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
         results[seg.segment] = train(values.loc[mask, names], y[mask], catalogue.subset(names),
                                      segment=seg.segment, bands=bands, target=target,
                                      config=config, source=source)
+    return results
+
+
+def train_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
+                   out_dir: str | Path | None = None, target: str = "default_12m",
+                   bands: list[Band] | tuple[Band, ...], config: TrainingConfig | None = None,
+                   source: str = "") -> dict[str, TrainingResult]:
+    """Train every registry segment on a labelled customer frame; publish all or none."""
+    from engine.scoring.registry import read_spec
+
+    spec = read_spec(models_dir)
+    results = fit_registry(frame, models_dir=models_dir, target=target, bands=bands,
+                           config=config, source=source)
     out = Path(out_dir or spec.models_dir)
     for seg in spec.segments:
         write_model(results[seg.segment], out, seg.artifact)
