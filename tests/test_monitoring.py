@@ -13,14 +13,16 @@ from typer.testing import CliRunner
 
 from engine import synth
 from engine.cli import app
+from engine.config import EngineConfig
+from engine.decider import load_tables
 from engine.errors import FrameError
-from engine.scale import DEFAULT_BANDS
 from engine.scoring.calibration import calibration_problems, grade_calibration
 from engine.scoring.monitoring import BREACH, WATCH, level, monitor_registry, psi_table
 from engine.scoring.outoftime import split_at
 from engine.scoring.registry import load_registry
 
 runner = CliRunner()
+SCALE = load_tables(EngineConfig.at()).scale
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def test_a_grade_outside_its_binomial_interval_is_flagged():
 
 def test_identical_populations_are_stable(registry, populations):
     _, base, _, _ = populations
-    result = monitor_registry(registry, DEFAULT_BANDS, base.drop(columns="default_12m"),
+    result = monitor_registry(registry, SCALE, base.drop(columns="default_12m"),
                               base.drop(columns="default_12m"))
     assert not result.breached
     for d in result.drifts:
@@ -90,7 +92,7 @@ def test_identical_populations_are_stable(registry, populations):
 
 def test_a_shifted_indicator_breaches_its_csi_alone(registry, populations):
     _, base, shifted, _ = populations
-    result = monitor_registry(registry, DEFAULT_BANDS, base, shifted)
+    result = monitor_registry(registry, SCALE, base, shifted)
     assert result.breached
     for d in result.drifts:
         csi = d.csi.set_index("indicator")["csi"]
