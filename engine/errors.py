@@ -7,6 +7,7 @@ without parsing messages::
 
     EngineError                      exit 2, HTTP 500
     ├── ConfigError                  a config, registry or catalogue file is wrong
+    │   └── ConfigErrors               several problems of one file, all reported at once
     ├── InputError                   exit 2, HTTP 422: data handed to the engine
     │   ├── RecordError              one customer record broke a field rule
     │   │   └── RequiredFieldError     a field the customer's class must supply is absent
@@ -25,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "ConfigError",
+    "ConfigErrors",
     "DecisionError",
     "EngineError",
     "FrameError",
@@ -62,8 +64,22 @@ class ConfigError(EngineError):
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
         where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
         super().__init__(where + message)
+        self.reason = message
         self.file = file
         self.line = line
+
+
+class ConfigErrors(ConfigError):
+    """Every problem found in one file, so the author fixes them in one pass."""
+
+    def __init__(self, errors: list[ConfigError]):
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        super().__init__(errors[0].message)
+        self.file, self.line = errors[0].file, errors[0].line
+        self.errors = list(errors)
+        self.message = "\n".join(e.message for e in self.errors)
+        self.args = (self.message,)
 
 
 class InputError(EngineError):

@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.decision import Decision
 from engine.errors import ConfigError, InputError
 
-__all__ = ["FORMATS", "Explainer"]
+__all__ = ["FORMATS", "Explainer", "template_position"]
 
 FORMATS = ("text", "md", "html")
 _SUFFIX = {"text": "txt", "md": "md", "html": "html"}
@@ -49,6 +49,10 @@ class Explainer:
         env.filters["num"] = _number
         return env
 
+    def environment(self, fmt: str) -> SandboxedEnvironment:
+        """The sandboxed Jinja2 environment used for ``fmt`` (for checks that compile)."""
+        return self._envs[fmt]
+
     def policy_text(self, policy_id: str, params: dict[str, Any], rule: Any = None) -> str:
         """The plain-language fragment of one policy with its parameters."""
         name = f"{policy_id}.md.j2"
@@ -56,8 +60,9 @@ class Explainer:
             template = self._envs["text"].get_template(name)
             return template.render(params=params, rule=rule, policy_id=policy_id).strip()
         except TemplateError as exc:
+            file, line = template_position(exc, self.templates_dir / name)
             raise ConfigError(f"template for policy '{policy_id}' failed: {exc}",
-                              file=str(self.templates_dir / name)) from None
+                              file=file, line=line) from None
 
     def render(self, decision: Decision, fmt: str = "text") -> str:
         """Render a decision as text, md or html."""
@@ -77,8 +82,9 @@ class Explainer:
             template = self._envs[fmt].get_template(name)
             return template.render(d=decision, policies=policies, reasons=decision.score.reasons)
         except TemplateError as exc:
-            raise ConfigError(f"explanation template failed: {exc}",
-                              file=str(self.templates_dir / name)) from None
+            file, line = template_position(exc, self.templates_dir / name)
+            raise ConfigError(f"explanation template failed: {exc}", file=file,
+                              line=line) from None
 
 
     def _combined(self, outcome: Any) -> dict[str, str]:
@@ -89,6 +95,25 @@ class Explainer:
         names = dict.fromkeys(n for g in outcome.grants for n in g.params)
         return {n: declared.get(n) or "first" for n in names
                 if len({repr(g.params.get(n)) for g in outcome.grants}) > 1}
+
+
+def template_position(exc: BaseException, default: Path) -> tuple[str, int | None]:
+    """The template file and line an error was raised at.
+
+    Syntax errors carry them; errors while rendering (an undefined name under
+    StrictUndefined) are found in the traceback, where Jinja2 maps each frame
+    of compiled template code back to its template's file and line.
+    """
+    if isinstance(exc, TemplateSyntaxError):
+        return exc.filename or str(default), exc.lineno
+    tb = exc.__traceback__
+    found: tuple[str, int | None] = (str(default), None)
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            found = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
 
 
 def _number(value: Any, digits: int = 2) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from engine.errors import ConfigError
 
 __all__ = ["CATEGORIES", "COMBINATIONS", "PARAM_TYPES", "Catalogue", "ParamSpec", "Policy",
-           "load_catalogue"]
+           "load_catalogue", "template_hashes"]
 
 CATEGORIES = ("service", "outage", "pricing", "collection", "enforcement", "incentive")
 PARAM_TYPES = ("int", "float", "bool", "str")
@@ -207,7 +207,8 @@ def load_catalogue(path: str | Path = "policies/catalogue.yaml") -> Catalogue:
                                   f"'{other}'{hint}", file=name, line=policy.line)
     canonical = json.dumps(
         {"version": str(doc.get("version", "")),
-         "policies": {pid: _canonical(p) for pid, p in policies.items()}},
+         "policies": {pid: _canonical(p) for pid, p in policies.items()},
+         "templates": template_hashes(path.parent)},
         sort_keys=True, separators=(",", ":"), default=str)
     return Catalogue(
         policies=MappingProxyType(policies),
@@ -216,6 +217,16 @@ def load_catalogue(path: str | Path = "policies/catalogue.yaml") -> Catalogue:
         content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
         root=path.parent,
     )
+
+
+def template_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every Jinja2 template under ``root`` (by path relative to it).
+
+    Templates explain decisions, so an edited template is a new catalogue: its
+    content hash, and with it the table set's, changes.
+    """
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*.j2")) if p.is_file()}
 
 
 def _canonical(policy: Policy) -> dict[str, Any]:

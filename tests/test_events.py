@@ -182,7 +182,8 @@ def test_matcher_frees_every_session(processor):
      r"events.yaml:27: .*no field 'days_after_overdu'.*did you mean 'days_after_overdue'"),
     (("outcomes: [habitual_defaulter]", "outcomes: [habitual]"),
      r"unknown outcome 'habitual'.*did you mean 'habitual_defaulter'"),
-    (("lasts_days: 730", "lasts_days: -1"), r"events.yaml:50: 'lasts_days' = -1 must be above 0"),
+    (("lasts_days: 730", "lasts_days: -1"),
+     r"events.yaml:50: rule 'theft-override': 'lasts_days' = -1 must be above 0"),
     (("share: 0.5", "share: 5"), r"'share' = 5 must be at least 0 and at most 1"),
     (("window_days: 365\n", "window_dayz: 365\n"), r"unknown key 'window_dayz'"),
 ])

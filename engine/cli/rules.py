@@ -24,31 +24,42 @@ def check_command(
     examples: Annotated[bool, typer.Option(
         "--examples/--no-examples", help="Also run every table's examples.")] = True,
 ) -> None:
-    """Load every table, then look for gaps, overlaps, dead rules and conflicting policies.
+    """Check everything that decides or explains: tables, event rules, catalogue, templates.
 
-    Exit code 0 when clean, 1 with findings (printed as file:line: rule: message),
-    2 when a file cannot be loaded.
+    Looks for gaps (a missing grade band first), overlaps, dead rules,
+    conflicting policies and undeclared param clashes; every problem of
+    rules/events.yaml; catalogue policies no rule grants; templates that do not
+    compile, name a param their policy lacks, or fail to render. Exit code 0
+    when clean, 1 with findings (printed as file:line: rule: message), 2 when a
+    file cannot be loaded.
     """
+    from engine.explanation import Explainer
     from engine.policies import load_catalogue
-    from engine.tables import check_table_set, load_table_set
+    from engine.rulecheck import check_rules
+    from engine.tables import load_table_set
 
     home = default_home()
-    table_set = load_table_set(rules_dir or home / "rules",
-                               load_catalogue(catalogue or home / "policies" / "catalogue.yaml"))
+    cat_path = catalogue or home / "policies" / "catalogue.yaml"
+    rules_dir = rules_dir or home / "rules"
+    known = load_catalogue(cat_path)
+    table_set = load_table_set(rules_dir, known)
+    explainer = Explainer(cat_path.parent / "templates", {p.id: p.title for p in known},
+                          known.combinations())
     typer.echo(f"table set {table_set.version} sha256:{table_set.content_hash}")
     for t in table_set.tables:
         typer.echo(f"  {t.name:<20} {t.version:<12} {t.hit_policy:<10} "
                    f"{len(t.rules):>3} rules {len(t.examples):>2} examples  {t.file}")
-    findings = check_table_set(table_set, examples=examples)
-    for f in findings:
+    result = check_rules(table_set, explainer, rules_dir / "events.yaml", examples=examples)
+    for f in result.findings:
         typer.echo(str(f))
-    if findings:
-        typer.echo(f"{len(findings)} finding(s): fix the rules above and run the check again",
-                   err=True)
-        raise typer.Exit(1)
+    if result.findings:
+        typer.echo(f"{len(result.findings)} finding(s): fix the rules above and run the check "
+                   "again", err=True)
+        raise typer.Exit(2 if result.unloadable else 1)
     n_examples = sum(len(t.examples) for t in table_set.tables) if examples else 0
     typer.echo(f"ok: {len(table_set.tables)} tables, "
-               f"{sum(len(t.rules) for t in table_set.tables)} rules, "
+               f"{sum(len(t.rules) for t in table_set.tables)} rules, the event rules, "
+               f"{len(known)} policies and their templates checked, "
                f"{n_examples} examples passed, no findings")
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from durable import engine as durable_engine
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, ConfigErrors
 from engine.tables.source import LocatedList, LocatedMap, SourceError, read_yaml
 
 __all__ = [
@@ -60,6 +60,8 @@ FACTS: dict[str, dict[str, str]] = {
 OUTCOMES = ("rebate_earned", "credit_improvement", "habitual_defaulter", "theft_override",
             "agreement_regrade")
 _OPS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte", "eq": None}
+_ALIASES = {"gte": "ge", "lte": "le", ">=": "ge", "<=": "le", ">": "gt", "<": "lt",
+            "==": "eq", "=": "eq"}
 _KEYS = {"id", "description", "source", "reads", "when", "outcomes", "lasts_days", "window_days",
          "rebate", "grade"}
 _GRADES = ("AAA", "AA", "A", "B", "C")
@@ -104,7 +106,10 @@ class EventRules:
 
 
 def load_event_rules(path: str | Path = DEFAULT_PATH) -> EventRules:
-    """Read and check the rule file; raise ``ConfigError`` naming file:line and the fix."""
+    """Read and check the rule file; raise ``ConfigError`` naming file:line and the fix.
+
+    Every problem of the file is reported at once (``ConfigErrors.errors``).
+    """
     path = Path(path)
     try:
         doc = read_yaml(path)
@@ -113,17 +118,33 @@ def load_event_rules(path: str | Path = DEFAULT_PATH) -> EventRules:
     return parse_event_rules(doc, str(path))
 
 
+class _Problems:
+    """The problems found in one rule file, each a ``ConfigError`` at its line."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.errors: list[ConfigError] = []
+
+    def __call__(self, message: str, line: int | None) -> None:
+        self.errors.append(ConfigError(message, file=self.file, line=line))
+
+    def raise_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ConfigErrors(self.errors)
+
+
 def parse_event_rules(doc: Any, file: str) -> EventRules:
     """Check a parsed rule document (from ``read_yaml``) and compile it."""
-    def fail(message: str, line: int | None) -> ConfigError:
-        return ConfigError(message, file=file, line=line)
-
+    fail = _Problems(file)
     if not isinstance(doc, LocatedMap):
-        raise fail("the file must be a mapping with version:, limits: and rules:", 1)
+        fail("the file must be a mapping with version:, limits: and rules:", 1)
+        fail.raise_any()
     _unknown(doc, {"version", "limits", "rules"}, fail)
     version = doc.get("version")
     if not isinstance(version, str) or not version:
-        raise fail("version: must be a quoted text such as \"2026.12.0\"", doc.line_of("version"))
+        fail("version: must be a quoted text such as \"2026.12.0\"", doc.line_of("version"))
     limits = doc.get("limits") or LocatedMap()
     future_h, late_d = 24.0, 7.0
     if isinstance(limits, LocatedMap):
@@ -131,117 +152,143 @@ def parse_event_rules(doc: Any, file: str) -> EventRules:
         future_h = _number(limits, "future_tolerance_hours", 24.0, fail, lo=0)
         late_d = _number(limits, "late_tolerance_days", 7.0, fail, lo=0)
     else:
-        raise fail("limits: must be a mapping", doc.line_of("limits"))
+        fail("limits: must be a mapping", doc.line_of("limits"))
     raw_rules = doc.get("rules")
     if not isinstance(raw_rules, LocatedList) or not raw_rules:
-        raise fail("rules: must be a non-empty list of rules", doc.line_of("rules"))
+        fail("rules: must be a non-empty list of rules", doc.line_of("rules"))
+        raw_rules = LocatedList()
     rules: list[EventRule] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_rules):
         line = raw_rules.line_of(i)
         if not isinstance(raw, LocatedMap):
-            raise fail("a rule must be a mapping with id:, on:, outcomes: and lasts_days:", line)
+            fail("a rule must be a mapping with id:, reads:, outcomes: and lasts_days:", line)
+            continue
         rule = _rule(len(rules), raw, fail)
+        if rule is None:
+            continue
         if rule.id in seen:
-            raise fail(f"rule id '{rule.id}' is used twice (first at line {seen[rule.id]})",
-                       raw.line_of("id"))
+            fail(f"rule id '{rule.id}' is used twice (first at line {seen[rule.id]})",
+                 raw.line_of("id"))
         seen[rule.id] = rule.line
         rules.append(rule)
+    fail.raise_any()
     lookback = max((r.lasts_days + (r.window_days or 0.0) for r in rules), default=0.0)
     lookback = max([lookback] + [v for r in rules for f, _, v in r.when
                                  if FACTS[r.on][f] == "days"])
-    return EventRules(file=file, version=version, rules=tuple(rules),
-                      future_tolerance_s=future_h * 3600.0, late_tolerance_s=late_d * 86_400.0,
-                      lookback_days=lookback)
+    return EventRules(file=file, version=str(version), rules=tuple(rules),
+                      future_tolerance_s=(future_h or 0.0) * 3600.0,
+                      late_tolerance_s=(late_d or 0.0) * 86_400.0, lookback_days=lookback)
 
 
-def _unknown(node: LocatedMap, allowed: set[str],
-             fail: Callable[[str, int | None], ConfigError]) -> None:
+def _hint(word: Any, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _unknown(node: LocatedMap, allowed: set[str], fail: _Problems) -> None:
     for key in node:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise fail(f"unknown key '{key}'{hint}", node.line_of(key))
+            fail(f"unknown key '{key}'{_hint(key, sorted(allowed))}", node.line_of(key))
 
 
-def _number(node: LocatedMap, key: str, default: float | None,
-            fail: Callable[[str, int | None], ConfigError], *, lo: float = 0,
-            hi: float | None = None, strict_lo: bool = False) -> float:
+def _number(node: LocatedMap, key: str, default: float | None, fail: _Problems, *,
+            lo: float = 0, hi: float | None = None, strict_lo: bool = False,
+            where: str = "") -> float | None:
     value = node.get(key, default)
     if value is None:
-        raise fail(f"'{key}' is required", node.line)
+        fail(f"{where}'{key}' is required", node.line)
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise fail(f"'{key}' must be a number, not {value!r}", node.line_of(key))
+        fail(f"{where}'{key}' must be a number, not {value!r}", node.line_of(key))
+        return None
     if value < lo or (strict_lo and value == lo) or (hi is not None and value > hi):
         bound = f"above {lo:g}" if strict_lo else f"at least {lo:g}"
         upper = f" and at most {hi:g}" if hi is not None else ""
-        raise fail(f"'{key}' = {value!r} must be {bound}{upper}", node.line_of(key))
+        fail(f"{where}'{key}' = {value!r} must be {bound}{upper}", node.line_of(key))
+        return None
     return float(value)
 
 
-def _rule(index: int, raw: LocatedMap, fail: Callable[[str, int | None], ConfigError]) -> EventRule:
-    _unknown(raw, _KEYS, fail)
-    rid = raw.get("id")
-    if not isinstance(rid, str) or not rid:
-        raise fail("a rule needs an id: (text)", raw.line)
-    on = raw.get("reads")
-    if on not in FACTS:
-        close = difflib.get_close_matches(str(on), list(FACTS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise fail(f"rule '{rid}': reads: {on!r} is not a fact kind: use one of "
-                   + ", ".join(FACTS) + hint, raw.line_of("reads"))
+def _conditions(rid: str, on: str | None, raw: LocatedMap, fail: _Problems
+                ) -> list[tuple[str, str, float]]:
     when_raw = raw.get("when") or LocatedMap()
     if not isinstance(when_raw, dict):
-        raise fail(f"rule '{rid}': when: must map fields to conditions", raw.line_of("when"))
+        fail(f"rule '{rid}': when: must map fields to conditions", raw.line_of("when"))
+        return []
     when: list[tuple[str, str, float]] = []
     for name, cond in when_raw.items():
         at = when_raw.line_of(name) if isinstance(when_raw, LocatedMap) else raw.line
-        if name not in FACTS[on]:
-            close = difflib.get_close_matches(str(name), list(FACTS[on]), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise fail(f"rule '{rid}': a {on} fact has no field '{name}': use one of "
-                       + ", ".join(FACTS[on]) + hint, at)
+        known = on is not None and name in FACTS[on]
+        if on is not None and not known:
+            fail(f"rule '{rid}': a {on} fact has no field '{name}': use one of "
+                 + ", ".join(FACTS[on]) + _hint(name, list(FACTS[on])), at)
         ops = cond if isinstance(cond, dict) else {"eq": cond}
         for op, value in ops.items():
             if op not in _OPS:
-                raise fail(f"rule '{rid}': '{name}': unknown operator '{op}' (use one of "
-                           + ", ".join(_OPS) + ")", at)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-                raise fail(f"rule '{rid}': '{name}' {op}: needs a number, not {value!r}", at)
-            when.append((str(name), str(op), float(value)))
+                hint = (f" (did you mean '{_ALIASES[op]}'?)" if op in _ALIASES
+                        else _hint(op, list(_OPS)))
+                fail(f"rule '{rid}': '{name}': unknown operator '{op}' (use one of "
+                     + ", ".join(_OPS) + ")" + hint, at)
+            elif isinstance(value, bool) or not isinstance(value, int | float) or \
+                    value != value:
+                fail(f"rule '{rid}': '{name}' {op}: needs a number, not {value!r}", at)
+            elif known:
+                when.append((str(name), str(op), float(value)))
+    return when
+
+
+def _rule(index: int, raw: LocatedMap, fail: _Problems) -> EventRule | None:
+    """One rule, or None when it has problems (each reported through ``fail``)."""
+    before = len(fail.errors)
+    _unknown(raw, _KEYS, fail)
+    rid = raw.get("id")
+    if not isinstance(rid, str) or not rid:
+        fail("a rule needs an id: (text)", raw.line)
+        rid = f"#{index + 1}"
+    on = raw.get("reads")
+    if on not in FACTS:
+        fail(f"rule '{rid}': reads: {on!r} is not a fact kind: use one of "
+             + ", ".join(FACTS) + _hint(on, list(FACTS)), raw.line_of("reads"))
+        on = None
+    when = _conditions(rid, on, raw, fail)
     outcomes = raw.get("outcomes")
     if not isinstance(outcomes, list) or not outcomes:
-        raise fail(f"rule '{rid}': outcomes: must list at least one of " + ", ".join(OUTCOMES),
-                   raw.line_of("outcomes"))
+        fail(f"rule '{rid}': outcomes: must list at least one of " + ", ".join(OUTCOMES),
+             raw.line_of("outcomes"))
+        outcomes = []
     for o in outcomes:
         if o not in OUTCOMES:
-            close = difflib.get_close_matches(str(o), OUTCOMES, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise fail(f"rule '{rid}': unknown outcome {o!r}: use one of "
-                       + ", ".join(OUTCOMES) + hint, raw.line_of("outcomes"))
-    lasts = _number(raw, "lasts_days", None, fail, lo=0, strict_lo=True, hi=36_500)
+            fail(f"rule '{rid}': unknown outcome {o!r}: use one of " + ", ".join(OUTCOMES)
+                 + _hint(o, OUTCOMES), raw.line_of("outcomes"))
+    lasts = _number(raw, "lasts_days", None, fail, lo=0, strict_lo=True, hi=36_500,
+                    where=f"rule '{rid}': ")
     window = None
     if "window_days" in raw:
-        window = _number(raw, "window_days", None, fail, lo=0, strict_lo=True, hi=36_500)
+        window = _number(raw, "window_days", None, fail, lo=0, strict_lo=True, hi=36_500,
+                         where=f"rule '{rid}': ")
     elif on == "overdue_history":
-        raise fail(f"rule '{rid}': an overdue_history rule needs window_days: (the counting "
-                   "window, e.g. 365)", raw.line)
+        fail(f"rule '{rid}': an overdue_history rule needs window_days: (the counting "
+             "window, e.g. 365)", raw.line)
     share = cap = 0.0
     if "rebate_earned" in outcomes:
         rebate = raw.get("rebate")
         if not isinstance(rebate, LocatedMap):
-            raise fail(f"rule '{rid}': an outcome rebate_earned needs rebate: {{share: 0.5, "
-                       "cap: 500}", raw.line_of("rebate"))
-        _unknown(rebate, {"share", "cap"}, fail)
-        share = _number(rebate, "share", None, fail, lo=0, hi=1)
-        cap = _number(rebate, "cap", None, fail, lo=0)
-        if on != "repayment":
-            raise fail(f"rule '{rid}': a rebate is earned on repayment facts, not on {on}",
-                       raw.line_of("reads"))
+            fail(f"rule '{rid}': an outcome rebate_earned needs rebate: {{share: 0.5, "
+                 "cap: 500}", raw.line_of("rebate"))
+        else:
+            _unknown(rebate, {"share", "cap"}, fail)
+            share = _number(rebate, "share", None, fail, lo=0, hi=1) or 0.0
+            cap = _number(rebate, "cap", None, fail, lo=0) or 0.0
+        if on is not None and on != "repayment":
+            fail(f"rule '{rid}': a rebate is earned on repayment facts, not on {on}",
+                 raw.line_of("reads"))
     grade = raw.get("grade")
     if grade is not None and grade not in _GRADES:
-        raise fail(f"rule '{rid}': grade {grade!r} is not one of " + ", ".join(_GRADES),
-                   raw.line_of("grade"))
+        fail(f"rule '{rid}': grade {grade!r} is not one of " + ", ".join(_GRADES)
+             + _hint(grade, _GRADES), raw.line_of("grade"))
+    if len(fail.errors) > before or on is None or lasts is None:
+        return None
     return EventRule(index=index, id=rid, description=" ".join(str(raw.get("description", ""))
                                                                 .split()),
                      source=str(raw.get("source", "")), on=str(on), when=tuple(when),

@@ -206,6 +206,39 @@ def _pd_bounds(rule: Any) -> tuple[float, float]:
     return lo, hi
 
 
+def _check_bands(t: Table) -> list[Finding]:
+    """The master scale's band rules (rules testing only ``pd``) must cover [0, 1].
+
+    A missing band is named as the PD interval no band covers, so the author
+    sees the gap itself rather than the examples and decisions it breaks.
+    """
+    if "grade" not in t.outputs or "pd" not in t.inputs:
+        return []
+    bands = sorted(((_pd_bounds(r), r) for r in t.rules
+                    if r.when and all(c.field == "pd" for c in r.when)),
+                   key=lambda b: b[0])
+    bands = [(bounds, r) for bounds, r in bands if bounds[0] < bounds[1]]
+    if not bands:
+        return [Finding(t.file, t.line, t.name, "band-gap",
+                        "no PD band rules (rules whose when: tests only pd): add the master "
+                        "scale, e.g. when: {pd: {ge: 0.06, lt: 0.15}} then: {grade: B}")]
+    out = []
+    edge, before = 0.0, None
+    for (lo, hi), r in bands:
+        if lo > edge:
+            after = f" between rule '{before.id}' and rule '{r.id}'" if before else \
+                f" below rule '{r.id}'"
+            out.append(Finding(t.file, r.line, t.name, "band-gap",
+                               f"the master scale has no band for pd in [{edge:g}, {lo:g})"
+                               f"{after}: add a band rule for it or move the edges"))
+        edge, before = max(edge, hi), r
+    if edge < 1.0 and before is not None:
+        out.append(Finding(t.file, before.line, t.name, "band-gap",
+                           f"the master scale has no band for pd in [{edge:g}, 1] above rule "
+                           f"'{before.id}': end the last band with pd: {{ge: LO}}"))
+    return out
+
+
 def _check_grade_caps(t: Table) -> list[Finding]:
     """An override capping at grade G must test pd below exactly the lower edge of G's band.
 
@@ -365,8 +398,9 @@ def compiled_findings(table_set: Any) -> list[Finding]:
 
 
 def check_table_set(table_set: Any, examples: bool = True) -> list[Finding]:
-    """Every static finding for a loaded set, then the examples' failures."""
-    findings: list[Finding] = []
+    """Every static finding for a loaded set (master-scale gaps first), then the examples'
+    failures."""
+    findings: list[Finding] = [f for t in table_set.tables for f in _check_bands(t)]
     for t in table_set.tables:
         findings += _check_table(t)
         findings += _check_grade_caps(t)

@@ -272,16 +272,18 @@ def _when(raw: LocatedMap, rid: str | None, inputs: list[str], errs: _Errors) ->
         if spec is None:
             errs.add(f"unknown field '{field_name}'", at, rid, _close(field_name, vocab))
             continue
-        if field_name not in inputs:
+        listed = field_name in inputs
+        if not listed:
             errs.add(f"field '{field_name}' is not among the table's inputs: add it to "
                      "'inputs:'", at, rid)
-            continue
 
         def report(msg: str, line: int, hint: str | None, _rid: str | None = rid) -> None:
             errs.add(msg, line, _rid, hint)
 
         key_line = spec_raw.line_of if isinstance(spec_raw, LocatedMap) else None
-        conditions += parse_condition(spec, spec_raw, at, report, key_line)
+        parsed = parse_condition(spec, spec_raw, at, report, key_line)
+        if listed:
+            conditions += parsed
     return conditions
 
 

@@ -42,7 +42,7 @@ from engine.tables.model import (
 from engine.tables.vectorised import combination_codes, evaluate
 
 __all__ = ["EXECUTORS", "FIRED_PREFIX", "TableSet", "check_executor", "combine_hits",
-           "load_table_set"]
+           "companion_documents", "load_table_set"]
 
 FIRED_PREFIX = "fired:"
 # The per-decision executors, the default first.
@@ -117,11 +117,19 @@ class TableSet:
     _compiled: CompiledExecutor = field(repr=False, compare=False, default=None)  # type: ignore
 
     @classmethod
-    def build(cls, tables: Sequence[Table], catalogue: Catalogue) -> TableSet:
-        """Assemble a set from tables already checked and in execution order."""
+    def build(cls, tables: Sequence[Table], catalogue: Catalogue,
+              companions: Mapping[str, Any] | None = None) -> TableSet:
+        """Assemble a set from tables already checked and in execution order.
+
+        The content hash covers the tables, the catalogue (with its templates)
+        and ``companions``: the other rule files of the folder (the event
+        rules) by file name, as parsed, so a change to anything that decides or
+        explains is a new hash.
+        """
         canonical = json.dumps({"tables": sorted((dict(t.canonical) for t in tables),
                                                  key=lambda c: json.dumps(c, sort_keys=True)),
-                                "catalogue": catalogue.content_hash},
+                                "catalogue": catalogue.content_hash,
+                                **({"companions": dict(companions)} if companions else {})},
                                sort_keys=True, separators=(",", ":"), default=str)
         versions = {t.name: t.version for t in tables}
         return cls(tables=tuple(tables), catalogue=catalogue,
@@ -256,4 +264,20 @@ def load_table_set(rules_dir: str | Path = "rules", catalogue: Catalogue | None 
     if catalogue is None:
         catalogue = load_catalogue("policies/catalogue.yaml")
     tables = build(Path(rules_dir), catalogue)
-    return TableSet.build(tables, catalogue)
+    return TableSet.build(tables, catalogue, companion_documents(Path(rules_dir)))
+
+
+def companion_documents(rules_dir: Path) -> dict[str, Any]:
+    """The rule files of a folder that hold no decision tables (the event rules), parsed."""
+    from engine.tables.loader import is_table_document
+    from engine.tables.source import SourceError, read_yaml
+
+    out: dict[str, Any] = {}
+    for path in sorted(rules_dir.glob("*.y*ml")):
+        try:
+            doc = read_yaml(path)
+        except SourceError:
+            continue
+        if not is_table_document(doc):
+            out[path.name] = json.loads(json.dumps(doc, default=str))
+    return out

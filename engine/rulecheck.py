@@ -1,0 +1,225 @@
+"""The whole rules check: everything that decides or explains, checked together.
+
+``gridcredit rules check`` runs ``check_rules``: the decision tables' static
+findings and examples (``engine.tables.analysis``), the event rules
+(``rules/events.yaml``, every problem at once), the catalogue (every policy
+granted by some rule) and the templates: every ``*.j2`` compiles, each
+policy fragment names only its policy's params, and every explanation format
+renders under StrictUndefined for decisions that carry every policy with
+every value its params can take, several granting rules, every event
+outcome, an override and none. A template that fails is reported at its
+``file:line``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import nodes
+
+from engine.decision import (
+    Decision,
+    EventOutcome,
+    GradeOutcome,
+    GrantOutcome,
+    PolicyOutcome,
+    Reason,
+    RuleFired,
+    ScoreOutcome,
+    TableVersions,
+)
+from engine.errors import ConfigError, ConfigErrors
+from engine.explanation import FORMATS, Explainer, template_position
+from engine.policies import Catalogue
+from engine.tables.analysis import Finding, check_table_set
+from engine.tables.tableset import TableSet
+
+__all__ = ["RuleCheck", "check_catalogue", "check_event_rules", "check_rules",
+           "check_templates", "sample_decisions"]
+
+_SEGMENTS = {"consumption_class": "large", "outage_sensitivity": "high",
+             "service_sensitivity": "high", "value_tier": "high"}
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """Findings of a whole check; ``unloadable`` when a file could not be read at all."""
+
+    findings: tuple[Finding, ...]
+    unloadable: bool = False
+
+
+def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | None, *,
+                examples: bool = True) -> RuleCheck:
+    """Every finding for a loaded table set, its event rules, catalogue and templates."""
+    findings: list[Finding] = []
+    events, broken = check_event_rules(events_path) if events_path else ([], False)
+    findings += check_table_set(table_set, examples=False)
+    findings += events
+    findings += check_catalogue(table_set)
+    findings += check_templates(explainer, table_set.catalogue)
+    if examples:
+        from engine.tables.analysis import run_examples
+
+        findings += run_examples(table_set)
+    return RuleCheck(tuple(findings), broken)
+
+
+def check_event_rules(path: Path) -> tuple[list[Finding], bool]:
+    """Every problem of the event rule file as a finding; True when it cannot be loaded."""
+    from engine.events.rules import load_event_rules
+
+    if not path.is_file():
+        return [], False
+    try:
+        load_event_rules(path)
+    except ConfigErrors as exc:
+        return [_finding(e, "event rules") for e in exc.errors], True
+    except ConfigError as exc:
+        return [_finding(exc, "event rules")], True
+    return [], False
+
+
+def _finding(exc: ConfigError, subject: str, kind: str = "event-rule") -> Finding:
+    return Finding(exc.file or "", exc.line or 1, subject, kind, exc.reason)
+
+
+def check_catalogue(table_set: TableSet) -> list[Finding]:
+    """Catalogue policies no rule grants (a policy nobody can receive is a stale entry)."""
+    granted = {a.policy_id for t in table_set.tables for r in t.rules for a in r.policies}
+    cat = table_set.catalogue
+    return [Finding(cat.file, p.line, p.id, "unused",
+                    "no rule grants this policy: add a rule that gives it or remove it from "
+                    "the catalogue") for p in cat if p.id not in granted]
+
+
+# --------------------------------------------------------------------------- templates
+
+def check_templates(explainer: Explainer, catalogue: Catalogue) -> list[Finding]:
+    """Compile every template, check the params each fragment names, render every format."""
+    root = explainer.templates_dir
+    env = explainer.environment("text")
+    out: list[Finding] = []
+    broken: set[str] = set()
+    for path in sorted(root.rglob("*.j2")):
+        name = path.relative_to(root).as_posix()
+        try:
+            env.get_template(name)
+        except Exception as exc:  # noqa: BLE001 - every template error is a finding
+            file, line = template_position(exc, path)
+            out.append(Finding(file, line or 1, name, "template", f"does not compile: {exc}"))
+            broken.add(name)
+    for policy in catalogue:
+        name = policy.template.removeprefix("templates/")
+        if name in broken or not (root / name).is_file():
+            continue
+        out += _unknown_params(root / name, env.parse((root / name).read_text()),
+                               policy.id, list(policy.params))
+    if out:
+        return out
+    for decision in sample_decisions(catalogue):
+        for fmt in FORMATS:
+            try:
+                explainer.render(decision, fmt)
+            except ConfigError as exc:
+                out.append(Finding(exc.file or str(root), exc.line or 1, f"{fmt} explanation",
+                                   "template", exc.reason))
+    return sorted(set(out), key=lambda f: (f.file, f.line, f.message))
+
+
+def _unknown_params(path: Path, tree: nodes.Template, policy_id: str,
+                    known: list[str]) -> list[Finding]:
+    out = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if not (isinstance(target, nodes.Name) and target.name == "params"):
+            continue
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            name = node.arg.value
+        else:
+            continue
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            listed = ", ".join(known) or "none"
+            out.append(Finding(str(path), node.lineno, policy_id, "template",
+                               f"names param '{name}', which policy '{policy_id}' does not "
+                               f"have (its params: {listed}){hint}"))
+    return out
+
+
+def _param_values(spec: Any) -> list[Any]:
+    if spec.type == "bool":
+        return [True, False]
+    if spec.choices:
+        return list(spec.choices)
+    values = [spec.default]
+    for bound in (spec.min, spec.max):
+        if bound is not None:
+            values.append(int(bound) if spec.type == "int" else float(bound))
+    return values
+
+
+def _variants(catalogue: Catalogue) -> Iterator[dict[str, dict[str, Any]]]:
+    """Param sets per policy such that every param takes each of its sample values."""
+    samples = {p.id: {n: _param_values(s) for n, s in p.params.items()} for p in catalogue}
+    rounds = max((len(v) for per in samples.values() for v in per.values()), default=1)
+    for k in range(rounds):
+        yield {pid: {n: vals[k % len(vals)] for n, vals in per.items()}
+               for pid, per in samples.items()}
+
+
+def sample_decisions(catalogue: Catalogue) -> list[Decision]:
+    """Decisions that exercise every template branch the catalogue can reach."""
+    out = [_sample(catalogue, {}, full=False)]
+    out += [_sample(catalogue, params, full=True) for params in _variants(catalogue)]
+    return out
+
+
+def _sample(catalogue: Catalogue, params: dict[str, dict[str, Any]], *, full: bool
+            ) -> Decision:
+    from engine.events.rules import OUTCOMES
+
+    policies = []
+    for p in catalogue if full else ():
+        values = params[p.id]
+        grants = ()
+        if values:
+            grants = (GrantOutcome(rule_id="sample-a", table="sample", file="rules/sample.yaml",
+                                   line=1, params=p.defaults()),
+                      GrantOutcome(rule_id="sample-b", table="sample", file="rules/sample.yaml",
+                                   line=2, params=values))
+        policies.append(PolicyOutcome(policy_id=p.id, params=values, rule_id="sample-a",
+                                      table="sample", file="rules/sample.yaml", line=1,
+                                      source="sample", description="A sample rule.",
+                                      grants=grants))
+    events = tuple(EventOutcome(kind=k, rule_id=f"sample-{k}", reason="A sample event rule.",
+                                event_ids=("E1", "E2"), valid_from="2026-01-01T00:00:00Z",
+                                valid_until="2027-01-01T00:00:00Z", amount=12.5, grade="C")
+                   for k in OUTCOMES) if full else ()
+    reasons = (Reason(indicator="overdue_ratio", group="payment behaviour", value=0.5,
+                      contribution=0.8 if full else -0.2, description="A sample indicator."),)
+    return Decision(
+        decision_id="sample", customer_id="SAMPLE", customer_class="commercial",
+        as_of="2026-11-30", inputs={"customer_id": "SAMPLE"},
+        score=ScoreOutcome(model_id="sample", model_sha256="0" * 64, z=1.0, pd=0.2,
+                           reasons=reasons),
+        grade=GradeOutcome(grade="C", band_grade="A" if full else "C",
+                           rule_id="sample-override" if full else "sample-band",
+                           override="sample-override" if full else None,
+                           file="rules/sample.yaml", line=1, description="A sample rule.",
+                           source="sample" if full else None),
+        segments=_SEGMENTS if full else dict.fromkeys(_SEGMENTS),
+        policies=tuple(policies),
+        trace=(RuleFired(table="sample", rule_id="sample-a", file="rules/sample.yaml", line=1,
+                         description="A sample rule.", source=None, sets={"grade": "C"}),),
+        tables=TableVersions(version="sample", versions={"sample": "1"},
+                             content_hash="0" * 64),
+        timings_ms={}, engine_version="sample", digest="0" * 64, events=events,
+    )
