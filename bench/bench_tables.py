@@ -59,11 +59,12 @@ def _numpy_floor(ts, frame: pd.DataFrame, decided: pd.DataFrame) -> float:
 
 
 def _batch_stage(engine, frame: pd.DataFrame) -> float:
-    from engine.batch.decide import _table_columns
+    from engine.batch.decide import table_columns
+    from engine.pipeline import run_tables
 
     started = time.perf_counter()
     for start in range(0, len(frame), CHUNK):
-        _table_columns(engine, frame.iloc[start:start + CHUNK])
+        table_columns(engine, run_tables(engine.tables, frame.iloc[start:start + CHUNK]))
     return time.perf_counter() - started
 
 

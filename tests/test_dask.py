@@ -41,6 +41,11 @@ def test_two_local_workers_give_the_single_process_output(engine, tmp_path):
                                   pd.read_parquet(tmp_path / "one.parquet"))
     pd.testing.assert_frame_equal(pd.read_csv(rejects_path(tmp_path / "dask.parquet")),
                                   pd.read_csv(rejects_path(tmp_path / "one.parquet")))
+    decide_file(engine, source, tmp_path / "whole.parquet", chunk_size=100_000)
+    whole = pd.read_parquet(tmp_path / "whole.parquet")
+    spread_rows = pd.read_parquet(tmp_path / "dask.parquet")
+    for column in ("z", "pd"):
+        assert spread_rows[column].to_numpy().tobytes() == whole[column].to_numpy().tobytes()
 
 
 @settings(max_examples=25, deadline=None)

@@ -366,12 +366,13 @@ def test_combination_codes_group_rows_like_combinations(rules, rows, seed):
 
 
 def test_batch_columns_equal_the_per_row_results_on_arrow_text_columns(engine):
-    from engine.batch.decide import _table_columns
+    from engine.batch.decide import table_columns
+    from engine.pipeline import run_tables
 
     frame = facts_frame(3_000, seed=9)
     frame["previous_grade"] = frame["previous_grade"].astype("str")
     frame["customer_class"] = frame["customer_class"].astype("category")
-    columns = _table_columns(engine, frame)
+    columns = table_columns(engine, run_tables(engine.tables, frame))
     full = SHIPPED.decide_frame(frame)
     for name in ("grade", "consumption_class", "outage_sensitivity", "service_sensitivity",
                  "value_tier"):

@@ -13,7 +13,6 @@ interruption; how chunks are kept on disk is ``engine.batch.runfiles``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +36,8 @@ from engine.batch.runfiles import (
 )
 from engine.decider import SEGMENTS
 from engine.errors import FrameError
-from engine.facts import frame_facts
-from engine.records import FIELDS, validate_frame
-from engine.tables.vectorised import combination_codes, evaluate
+from engine.pipeline import StageClock, TableRun, run_tables, score_population
+from engine.records import FIELDS
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -58,6 +56,7 @@ __all__ = [
     "read_chunks",
     "rejects_path",
     "store_chunk",
+    "table_columns",
 ]
 
 # --------------------------------------------------------------------------- one frame
@@ -70,21 +69,14 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
     input; ``timings`` (stage -> seconds) is added to, so a run can say where
     its time went.
     """
-    clock = _Clock(timings)
-    accepted, rejects = validate_frame(frame)
-    rejects = rejects.assign(row=rejects["row"] + first_row)
-    if accepted.empty:
-        clock.lap("validate")
-        return empty_decisions(), rejects
-    facts = frame_facts(accepted)
-    clock.lap("validate")
-    scored = engine.registry.score_frame(facts)
-    facts["z"] = scored["z"].to_numpy()
-    facts["pd"] = scored["pd"].to_numpy()
-    clock.lap("score")
-    tables = _table_columns(engine, facts)
+    clock = StageClock(timings)
+    population = score_population(engine.registry, frame, first_row=first_row, clock=clock)
+    if not len(population):
+        return empty_decisions(), population.rejects
+    tables = table_columns(engine, run_tables(engine.tables, population.facts))
     clock.lap("tables")
 
+    facts, scored = population.facts, population.scores
     n = len(facts)
     pd_values = facts["pd"].to_numpy(dtype=float)
     bands = pd.Categorical.from_codes(master_scale.assign(pd_values, engine.bands),
@@ -110,26 +102,25 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
                                                      categories=[engine.tables.version])
     out["table_hash"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
                                                   categories=[engine.tables.content_hash])
-    decisions = pd.DataFrame({c: _column(out[c], accepted.index) for c in DECISION_COLUMNS},
-                             index=accepted.index)
+    decisions = pd.DataFrame({c: _column(out[c], facts.index) for c in DECISION_COLUMNS},
+                             index=facts.index)
     clock.lap("assemble")
-    return decisions, rejects
+    return decisions, population.rejects
 
 
-def _table_columns(engine: Engine, facts: pd.DataFrame) -> dict[str, Any]:
-    """Grade, grade rule, override, segments and policies from the vectorised executor.
+def table_columns(engine: Engine, run: TableRun) -> dict[str, Any]:
+    """Grade, grade rule, override, segments and policies of a batch row, as columns.
 
     Only what a batch row carries is derived from the rule masks, with integer
     codes throughout: outputs come back as codes into their few values, the
     grade rule is the grade table's winner, and the policy list is read once
-    per distinct combination of policy rules, never once per row. Policies
-    keep the per-decision order: by the first rule, in execution order, that
-    gave each.
+    per distinct combination of policy rules (``PolicyGrants``), never once
+    per row. Policies keep the per-decision order: by the first rule, in
+    execution order, that gave each.
     """
-    ts = engine.tables
-    ev = evaluate(ts.tables, facts)
-    n = len(facts)
-    grade_table = next(t for t in ts.tables if "grade" in t.outputs)
+    ev = run.evaluation
+    n = len(ev.index)
+    grade_table = next(t for t in run.tables.tables if "grade" in t.outputs)
     winner = ev.winners[grade_table.name]
     if winner is None:
         eff = ev.effective[grade_table.name]
@@ -148,21 +139,14 @@ def _table_columns(engine: Engine, facts: pd.DataFrame) -> dict[str, Any]:
     for name in SEGMENTS:
         out[name] = (ev.coded[name].categorical() if name in ev.coded
                      else np.full(n, None, dtype=object))
-
-    masks: list[np.ndarray] = []
-    gives: list[tuple[str, ...]] = []
-    for t in ts.tables:
-        for r in t.rules:
-            if r.policies:
-                masks.append(ev.rule_effective(t, r.index))
-                gives.append(tuple(a.policy_id for a in r.policies))
-    stacked = np.vstack(masks) if masks else np.zeros((0, n), dtype=bool)
-    inverse, combos = combination_codes(stacked)
-    texts = [";".join(dict.fromkeys(p for i in combo for p in gives[i])) for combo in combos]
+    grants = run.grants
+    texts = [";".join(ids) for ids in grants.ids()]
     text_codes, distinct = pd.factorize(pd.Index(texts, dtype=object))
-    out["policies"] = pd.Categorical.from_codes(text_codes[inverse],
+    out["policies"] = pd.Categorical.from_codes(text_codes[grants.inverse],
                                                 categories=distinct.astype(object))
     return out
+
+
 
 
 def _objects(values: Any) -> Any:
@@ -184,18 +168,6 @@ def _column(values: Any, index: pd.Index) -> pd.Series:
         return pd.Series(values, index=index)
     arr = np.asarray(values)
     return pd.Series(arr, index=index, dtype=object if arr.dtype == object else arr.dtype)
-
-
-class _Clock:
-    def __init__(self, timings: dict[str, float] | None) -> None:
-        self.timings = timings
-        self.last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        if self.timings is not None:
-            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
-        self.last = now
 
 
 def decide_file(engine: Engine, source: str | Path, output: str | Path, *,

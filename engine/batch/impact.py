@@ -1,13 +1,14 @@
 """What changes if the tables change: two table sets decided over one population.
 
 Policy staff edit a rule; before it goes live they want to know whom it
-moves. ``compare`` validates and scores the population once (scores do not
-depend on the tables), runs both table sets column-wise chunk by chunk with
-the vectorised executor, and counts: customers whose grade changes (and the
-grade transition matrix), policies gained and lost, hits per rule before and
-after, the workload the enforcement and collection policies create, and,
-given a tariff, the expected default loss net of security deposits. The
-baseline may be a folder or a git revision of the rules folder.
+moves. ``compare`` validates and scores the population once per chunk
+(``engine.pipeline.score_population``: scores do not depend on the tables),
+runs both table sets over it (``engine.pipeline.run_tables``), and counts:
+customers whose grade changes (and the grade transition matrix), policies
+gained and lost, hits per rule before and after, the workload the
+enforcement and collection policies create, and, given a tariff, the expected
+default loss net of security deposits. The baseline may be a folder or a git
+revision of the rules folder.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ import pandas as pd
 
 from engine.batch.decide import read_chunks
 from engine.errors import FrameError, InputError
-from engine.facts import frame_facts
-from engine.records import GRADES, validate_frame
+from engine.pipeline import TableRun, run_tables, score_population
+from engine.records import GRADES
 from engine.tables import TableSet, load_table_set
-from engine.tables.vectorised import evaluate
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -230,17 +230,15 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     affected: list[pd.DataFrame] = []
     rows_in = decided = rejected = 0
     for chunk in chunks:
-        accepted, rejects = validate_frame(chunk)
-        rows_in += len(chunk)
-        rejected += len(rejects)
-        if accepted.empty:
+        population = score_population(engine.registry, chunk)
+        rows_in += population.rows_in
+        rejected += len(population.rejects)
+        if not len(population):
             continue
-        facts = frame_facts(accepted)
-        scored = engine.registry.score_frame(facts)
-        facts["z"] = scored["z"].to_numpy()
-        facts["pd"] = scored["pd"].to_numpy()
+        facts = population.facts
         decided += len(facts)
-        results = [_decide(side, facts, tariff, exposure_months) for side in sides]
+        results = [_decide(side, run_tables(side.tables, facts), facts, tariff, exposure_months)
+                   for side in sides]
         (g0, p0), (g1, p1) = results
         np.add.at(transitions, (g0, g1), 1)
         ids = sorted(set(p0) | set(p1))
@@ -292,27 +290,32 @@ def _joined(columns: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _decide(side: _Side, facts: pd.DataFrame, tariff: float | None, months: float
-            ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Grade codes (len(GRADES) = none) and per-policy membership masks for one chunk."""
+def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | None,
+            months: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Grade codes (len(GRADES) = none) and per-policy membership masks for one chunk.
+
+    Policies and their params are those the decisions carry: a policy several
+    rules grant has its params combined as the catalogue says.
+    """
     n = len(facts)
-    ev = evaluate(side.tables.tables, facts)
+    ev = run.evaluation
     grade_code = {g: i for i, g in enumerate(GRADES)}
     grades = np.array([grade_code.get(g, len(GRADES)) for g in ev.outputs["grade"]],
                       dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-    has: dict[str, np.ndarray] = {}
-    params: dict[tuple[str, str], np.ndarray] = {}
     for t in side.tables.tables:
         eff = ev.effective[t.name]
         for r in t.rules:
             side.rule_hits[(t.name, r.id)] += int(eff[r.index].sum())
-            for action in r.policies:
-                first = eff[r.index] & ~has.get(action.policy_id, np.zeros(n, dtype=bool))
-                has[action.policy_id] = has.get(action.policy_id, np.zeros(n, dtype=bool)) | first
-                for key, value in action.merged.items():
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        arr = params.setdefault((action.policy_id, key), np.zeros(n))
-                        arr[first] = float(value)
+    has = run.grants.receives()
+    per_combo: dict[tuple[str, str], np.ndarray] = {}
+    for code, hits in enumerate(run.grants.hits()):
+        for hit in hits:
+            for key, value in hit.params.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    arr = per_combo.setdefault((hit.policy_id, key),
+                                               np.zeros(len(run.grants.combos)))
+                    arr[code] = float(value)
+    params = {key: arr[run.grants.inverse] for key, arr in per_combo.items()}
     for pid, mask in has.items():
         side.policy_customers[pid] += int(mask.sum())
     for key, arr in params.items():

@@ -6,6 +6,12 @@ file raises ``ModelError`` naming the file and the key, so a hand-edited or
 corrupted model can never score anyone. Scoring is numpy only and reproduces
 the fitted scikit-learn / optbinning pipeline (tested to 1e-9).
 
+``z`` is summed in one fixed order, identical for one customer and for a
+frame: the products ``woe_i * coef_i`` are added one indicator at a time, in
+the artifact's order, starting from 0, and the intercept is added last. A
+matrix product would let BLAS choose blocks by array length, so the last bits
+of a score would depend on the chunk it was scored in.
+
 Sign convention: higher ``z`` means more likely to default. Each indicator's
 contribution is ``coef_i * (woe_i - mean_woe_i)``: its share of the distance
 between this customer's ``z`` and the population's mean ``z``. Positive
@@ -34,6 +40,7 @@ __all__ = [
     "Score",
     "ScoreModel",
     "ScoredFrame",
+    "TOP_REASONS",
     "canonical_sha256",
 ]
 
@@ -237,10 +244,18 @@ class ScoreModel:
         return {b.name: b.labels(e.get("categories")) for b, e in
                 zip(self.bins, self.doc["indicators"], strict=True)}
 
+    def discriminant(self, woe: np.ndarray) -> np.ndarray:
+        """``z`` of WoE rows (n x k), in the fixed summation order of the module docstring."""
+        z = np.zeros(woe.shape[0], dtype=np.float64)
+        for j in range(woe.shape[1]):
+            z += woe[:, j] * self.coef[j]
+        z += self.intercept
+        return z
+
     def score_frame(self, indicators: pd.DataFrame) -> ScoredFrame:
         """Score every row of an indicator frame (from ``engine.scoring.indicators.compute``)."""
         w = self.woe_matrix(indicators)
-        z = w @ self.coef + self.intercept
+        z = self.discriminant(w)
         w -= self.mean_woe
         w *= self.coef
         return ScoredFrame(indicators.index, z, self.pd_from_z(z), w, self.indicators,
@@ -253,7 +268,8 @@ class ScoreModel:
             raise FrameError(f"model '{self.model_id}' needs indicators: " + ", ".join(missing),
                              columns=missing)
         w = np.array([b.lookup(_one(indicator_row[b.name], b.kind))[0] for b in self.bins])
-        z = float(w @ self.coef + self.intercept)
+        z_one = self.discriminant(w.reshape(1, -1))
+        z = float(z_one[0])
         contrib = self.coef * (w - self.mean_woe)
         order = np.argsort(-contrib, kind="stable")[:TOP_REASONS]
         reasons = tuple(
@@ -261,7 +277,8 @@ class ScoreModel:
                        float(contrib[j]), self.bins[j].description)
             for j in order if contrib[j] > 0
         )
-        return Score(z=z, pd=float(self.pd_from_z(z)), reasons=reasons, model_id=self.model_id)
+        return Score(z=z, pd=float(self.pd_from_z(z_one)[0]), reasons=reasons,
+                     model_id=self.model_id)
 
     def __repr__(self) -> str:
         return f"ScoreModel({self.model_id!r}, {len(self.indicators)} indicators)"

@@ -39,10 +39,10 @@ from engine.tables.model import (
     Table,
     TableResult,
 )
-from engine.tables.vectorised import combination_codes, evaluate
+from engine.tables.vectorised import Evaluation, combination_codes, evaluate
 
-__all__ = ["EXECUTORS", "FIRED_PREFIX", "TableSet", "check_executor", "combine_hits",
-           "companion_documents", "load_table_set"]
+__all__ = ["EXECUTORS", "FIRED_PREFIX", "PolicyGrants", "TableSet", "check_executor",
+           "combine_hits", "companion_documents", "load_table_set", "policy_grants"]
 
 FIRED_PREFIX = "fired:"
 # The per-decision executors, the default first.
@@ -92,6 +92,55 @@ def combine_hits(hits: Sequence[PolicyHit], catalogue: Catalogue) -> tuple[Polic
         out.append(dataclasses.replace(
             group[0], params=catalogue.combine(pid, [h.params for h in group]), grants=grants))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class PolicyGrants:
+    """Which policy-granting rules count for each row of a vectorised evaluation.
+
+    Rows are grouped by the combination of granting rules that count for
+    them: row ``i`` has the rules ``combos[inverse[i]]`` (positions into
+    ``rules``, in execution order). Everything about policies per row -- the
+    list of ids, the combined hits, who receives a policy -- is derived here,
+    once per distinct combination, never once per row.
+    """
+
+    rules: tuple[tuple[Table, Rule], ...]
+    inverse: np.ndarray
+    combos: tuple[tuple[int, ...], ...]
+    catalogue: Catalogue
+
+    def hits(self) -> list[tuple[PolicyHit, ...]]:
+        """Per combination, one hit per policy with params combined (``combine_hits``)."""
+        return [combine_hits([h for i in combo for h in _policy_hits(*self.rules[i])],
+                             self.catalogue) for combo in self.combos]
+
+    def ids(self) -> list[tuple[str, ...]]:
+        """Per combination, the policy ids in the order they were first granted."""
+        return [tuple(dict.fromkeys(a.policy_id for i in combo for a in self.rules[i][1].policies))
+                for combo in self.combos]
+
+    def receives(self) -> dict[str, np.ndarray]:
+        """Per policy granted anywhere, the rows that receive it."""
+        out: dict[str, np.ndarray] = {}
+        for code, ids in enumerate(self.ids()):
+            for pid in ids:
+                out.setdefault(pid, np.zeros(len(self.combos), dtype=bool))[code] = True
+        return {pid: member[self.inverse] for pid, member in out.items()}
+
+
+def policy_grants(ev: Evaluation, catalogue: Catalogue) -> PolicyGrants:
+    """The policy grants of an evaluation: the one place policy lists come from rule masks."""
+    rules: list[tuple[Table, Rule]] = []
+    masks: list[np.ndarray] = []
+    for t in ev.tables:
+        for r in t.rules:
+            if r.policies:
+                rules.append((t, r))
+                masks.append(ev.rule_effective(t, r.index))
+    stacked = np.vstack(masks) if masks else np.zeros((0, len(ev.index)), dtype=bool)
+    inverse, combos = combination_codes(stacked)
+    return PolicyGrants(tuple(rules), inverse, tuple(combos), catalogue)
 
 
 def _null(value: Any) -> Any:
@@ -205,33 +254,25 @@ class TableSet:
         ``PolicyHit``) and ``fired:<table>`` (tuple of rule ids) per table.
         """
         chosen = list(tables) if tables is not None else list(self.tables)
-        ev = evaluate(chosen, frame)
-        index = frame.index
+        return self.columns_of(evaluate(chosen, frame))
+
+    def columns_of(self, ev: Evaluation) -> pd.DataFrame:
+        """``decide_frame``'s columns from an evaluation already made over the frame."""
+        index = ev.index
         out: dict[str, Any] = {name: pd.Series(arr, index=index, dtype=object)
                                for name, arr in ev.outputs.items()}
-        policy_rules: list[tuple[Table, Rule]] = []
-        policy_masks: list[np.ndarray] = []
-        for t in chosen:
-            eff = ev.effective[t.name]
-            inverse, combos = combination_codes(eff)
+        for t in ev.tables:
+            inverse, combos = combination_codes(ev.effective[t.name])
             ids = np.empty(len(combos), dtype=object)
             ids[:] = [tuple(t.rules[i].id for i in combo) for combo in combos]
             out[FIRED_PREFIX + t.name] = pd.Series(ids[inverse], index=index, dtype=object)
-            for r in t.rules:
-                if r.policies:
-                    policy_rules.append((t, r))
-                    policy_masks.append(eff[r.index])
-        stacked = (np.vstack(policy_masks) if policy_masks
-                   else np.zeros((0, len(frame)), dtype=bool))
-        inverse, combos = combination_codes(stacked)
-        hit_tuples = np.empty(len(combos), dtype=object)
-        hit_tuples[:] = [combine_hits([h for i in combo for h in _policy_hits(*policy_rules[i])],
-                                      self.catalogue)
-                         for combo in combos]
-        id_tuples = np.empty(len(combos), dtype=object)
+        grants = policy_grants(ev, self.catalogue)
+        hit_tuples = np.empty(len(grants.combos), dtype=object)
+        hit_tuples[:] = grants.hits()
+        id_tuples = np.empty(len(grants.combos), dtype=object)
         id_tuples[:] = [tuple(h.policy_id for h in hits) for hits in hit_tuples]
-        out["policies"] = pd.Series(id_tuples[inverse], index=index, dtype=object)
-        out["policy_hits"] = pd.Series(hit_tuples[inverse], index=index, dtype=object)
+        out["policies"] = pd.Series(id_tuples[grants.inverse], index=index, dtype=object)
+        out["policy_hits"] = pd.Series(hit_tuples[grants.inverse], index=index, dtype=object)
         return pd.DataFrame(out, index=index)
 
     def row_result(self, decided: pd.DataFrame, position: int,
