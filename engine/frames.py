@@ -23,8 +23,12 @@ def _format(path: Path) -> str:
     return suffix
 
 
-def read_frame(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file; refuse other formats and unreadable files by name."""
+def read_frame(path: str | Path, *, text: bool = False) -> pd.DataFrame:
+    """Read a CSV or Parquet file; refuse other formats and unreadable files by name.
+
+    ``text=True`` reads every CSV column as text, so that one malformed cell
+    stays that cell's problem instead of turning its whole column into text.
+    """
     path = Path(path)
     suffix = _format(path)
     if not path.exists():
@@ -34,7 +38,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         if path.stat().st_size == 0:
             return pd.DataFrame()
-        return pd.read_csv(path, dtype={"customer_id": "string"}, keep_default_na=True)
+        return pd.read_csv(path, dtype="string" if text else {"customer_id": "string"},
+                           keep_default_na=True)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         kind = "Parquet" if suffix == ".parquet" else "CSV"
         raise FrameError(f"not a readable {kind} file ({exc})", file=str(path)) from None

@@ -240,6 +240,44 @@ def test_replay_of_a_missing_file_exits_2(tmp_path):
 
 
 
+def test_replay_without_now_takes_the_files_latest_time_so_a_history_replays_whole(tmp_path):
+    rows = [ev("bill_issued", f"b{m}", 30 * m, bill_id=f"B{m}", amount=40.0) for m in range(12)]
+    rows += [ev("bill_overdue", f"o{m}", 30 * m + 20, bill_id=f"B{m}", penalty=2.0)
+             for m in range(3)]
+    file = tmp_path / "history.csv"
+    pd.DataFrame(rows).to_csv(file, index=False)
+    db = str(tmp_path / "log.sqlite")
+    result = CliRunner().invoke(app, ["events", "replay", str(file), "--db", db,
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "15 accepted, 0 rejected" in result.output
+    assert "outcome habitual_defaulter: 1" in result.output
+
+
+def test_a_malformed_cell_refuses_its_row_only(tmp_path):
+    rows = [ev("bill_issued", "b1", 0, bill_id="B1", amount="50.0"),
+            ev("bill_issued", "b2", 1, bill_id="B2", amount="fifty"),
+            ev("repayment", "r1", 2, bill_id="B1", amount="20")]
+    file = tmp_path / "events.csv"
+    pd.DataFrame(rows).to_csv(file, index=False)
+    result = CliRunner().invoke(app, ["events", "replay", str(file), "--db",
+                                      str(tmp_path / "log.sqlite"), "--no-progress",
+                                      "--rejects", str(tmp_path / "rej.csv")])
+    assert result.exit_code == 0, result.output
+    assert "2 accepted, 1 rejected" in result.output
+    rejects = pd.read_csv(tmp_path / "rej.csv")
+    assert rejects[["row", "event_id", "field"]].values.tolist() == [[1, "b2", "amount"]]
+    assert "'fifty'" in rejects["reason"][0]
+
+
+def test_show_of_an_unknown_customer_says_so_and_exits_2(tmp_path):
+    db = str(tmp_path / "log.sqlite")
+    open_store(db).close()
+    result = CliRunner().invoke(app, ["events", "show", "NOBODY", "--db", db])
+    assert result.exit_code == 2
+    assert "customer 'NOBODY' has no stored events or outcomes" in result.output
+
+
 def test_show_refuses_a_log_that_does_not_exist(tmp_path):
     missing = tmp_path / "none.sqlite"
     result = CliRunner().invoke(app, ["events", "show", "C1", "--db", str(missing)])
@@ -417,3 +455,19 @@ def test_the_matcher_memo_gives_durable_rules_verdicts(rows):
 
 
 _MATCHERS = (RuleMatcher(load_event_rules(RULES), memo=True), RuleMatcher(load_event_rules(RULES)))
+
+
+def test_docs_table_of_shipped_event_rules_matches_the_file():
+    text = (ROOT / "docs" / "events.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines()
+            if line.startswith("| `")}
+    rules = load_event_rules(RULES)
+    assert {f"`{r.id}`" for r in rules.rules} <= set(rows)
+    for r in rules.rules:
+        cells = [c.strip() for c in rows[f"`{r.id}`"].split("|")[1:-1]]
+        assert cells[1].startswith(f"`{r.on}`")
+        if r.window_days:
+            assert f"window {r.window_days:g} days" in cells[1]
+        assert cells[2] == (", ".join(f"`{f}` {op} {v:g}" for f, op, v in r.when) or "—")
+        assert [c.split(" ")[0].strip("`") for c in cells[3].split(", ")] == list(r.outcomes)
+        assert cells[4] == f"{r.lasts_days:g}"

@@ -47,7 +47,7 @@ def replay_command(
     now: str | None = typer.Option(
         None, "--now",
         help="Clock for the far-in-the-future check (ISO time); default: the latest event "
-             "time seen."),
+             "time in the file, so a history file replays whole."),
     rejects: Path | None = typer.Option(
         None, "--rejects", help="Write refused rows with their reasons to this .csv file."),
     batch: int = typer.Option(500, "--batch", min=1, max=100_000,
@@ -104,4 +104,8 @@ def show_command(
         except ValueError:
             raise InputError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
     store = open_store(db, create=False)
-    typer.echo(json.dumps(store.customer_events(customer_id, as_of=day).to_json(), indent=2))
+    found = store.customer_events(customer_id, as_of=day)
+    if not found.events and not found.outcomes:
+        raise InputError(f"customer {customer_id!r} has no stored events or outcomes in "
+                              f"{store.url}: check the id, or replay its events first")
+    typer.echo(json.dumps(found.to_json(), indent=2))

@@ -23,9 +23,10 @@ import pandas as pd
 from engine.events.processor import EventProcessor, Rejected
 from engine.frames import read_frame
 
-__all__ = ["ReplaySummary", "read_events", "replay", "rows_of"]
+__all__ = ["ReplaySummary", "latest_time", "read_events", "replay", "rows_of"]
 
 _BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+_NUMBERS = ("amount", "penalty", "duration_minutes")
 _TEXT = ("event_id", "customer_id", "type", "bill_id", "agreement_id", "reference", "time", "due")
 
 
@@ -55,16 +56,37 @@ class ReplaySummary:
 
 
 def read_events(path: str | Path) -> pd.DataFrame:
-    """The event file as a frame sorted by event time (stable; unreadable times last)."""
-    frame = read_frame(path)
+    """The event file as a frame sorted by event time (stable; unreadable times last).
+
+    CSV cells are read as text and each is converted on its own (``rows_of``),
+    so a malformed cell refuses its row only.
+    """
+    frame = read_frame(path, text=True)
     if "time" not in frame.columns or frame.empty:
         return frame
-    times = pd.to_datetime(frame["time"].astype("string"), utc=True, errors="coerce",
-                           format="ISO8601")
-    key = times.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
+    key = _time_keys(frame)
     key = np.where(np.isnat(key), np.datetime64("9999-12-31"), key)
     order = np.argsort(key, kind="stable")
     return frame.iloc[order]
+
+
+def _time_keys(frame: pd.DataFrame) -> np.ndarray:
+    times = pd.to_datetime(frame["time"].astype("string"), utc=True, errors="coerce",
+                           format="ISO8601")
+    return times.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
+
+
+def latest_time(frame: pd.DataFrame) -> int | None:
+    """The latest readable event time of a file (microseconds since the epoch), or None.
+
+    A replay judges "far in the future" against it: a history file's own
+    latest event is the present of that history, whatever the store has seen.
+    """
+    if "time" not in frame.columns or frame.empty:
+        return None
+    key = _time_keys(frame)
+    key = key[~np.isnat(key)]
+    return int(key.max().astype(np.int64)) if len(key) else None
 
 
 def rows_of(frame: pd.DataFrame) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -93,6 +115,11 @@ def _plain(name: str, value: Any) -> Any:
         return str(value) if not isinstance(value, str) else value
     if name == "planned" and isinstance(value, str):
         return _BOOLS.get(value.strip().lower(), value)
+    if name in _NUMBERS and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value  # refused with its row, naming the field
     if name in ("amount", "penalty", "duration_minutes") and isinstance(value, int) \
             and not isinstance(value, bool):
         return float(value)
@@ -102,8 +129,14 @@ def _plain(name: str, value: Any) -> Any:
 def replay(path: str | Path, processor: EventProcessor, *, now_us: int | None = None,
            batch: int = 500, progress: Callable[[int], None] | None = None,
            keep_rejects: int = 10_000) -> ReplaySummary:
-    """Replay a file in event-time order; ``progress`` is called with events done per batch."""
+    """Replay a file in event-time order; ``progress`` is called with events done per batch.
+
+    Without ``now_us`` the clock for the far-in-the-future check is the file's
+    own latest event time (``latest_time``), so a history file replays whole.
+    """
     frame = read_events(path)
+    if now_us is None:
+        now_us = latest_time(frame)
     summary = ReplaySummary()
     started = time.perf_counter()
     rows = list(rows_of(frame))
