@@ -19,24 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
 from engine import __version__
 from engine import scale as master_scale
+from engine.assembly import SEGMENTS, decision_data
 from engine.config import EngineConfig
-from engine.decision import (
-    Decision,
-    GradeOutcome,
-    GrantOutcome,
-    PolicyOutcome,
-    Reason,
-    RuleFired,
-    ScoreOutcome,
-    TableVersions,
-)
-from engine.errors import DecisionError
+from engine.decision import Decision
 from engine.explanation import Explainer
 from engine.facts import facts_rows, record_facts
 from engine.pipeline import decide_frame
@@ -45,12 +35,9 @@ from engine.records import validate_record
 from engine.scoring.indicators import compute_one
 from engine.scoring.registry import Registry, load_registry
 from engine.tables import TableSet, load_table_set
-from engine.tables.model import TableResult
 from engine.tables.tableset import check_executor
 
 __all__ = ["SEGMENTS", "Engine", "load", "load_tables"]
-
-SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 
 
 def load(
@@ -143,20 +130,19 @@ class Engine:
         t2 = time.perf_counter()
         result = self.tables.decide(facts, executor=self.config.executor)
         t3 = time.perf_counter()
-        decision = self._decision(facts, score, result, decision_id or uuid.uuid4().hex)
-        if outcomes is not None and outcomes.outcomes:
-            decision = decision.model_copy(update={"events": tuple(outcomes.outcomes)})
+        data = decision_data(facts, score, result, decision_id=decision_id or uuid.uuid4().hex,
+                             model=model, bands=self.bands, band_rules=self.band_rules,
+                             display=self._display, tables=self.tables,
+                             rules_dir=self.config.rules_dir)
         t4 = time.perf_counter()
-        timings = {
-            "validate": (t1 - t0) * 1e3,
-            "score": (t2 - t1) * 1e3,
-            "tables": (t3 - t2) * 1e3,
-            "assemble": (t4 - t3) * 1e3,
-            "total": (t4 - t0) * 1e3,
+        data["timings_ms"] = {
+            "validate": round((t1 - t0) * 1e3, 3),
+            "score": round((t2 - t1) * 1e3, 3),
+            "tables": round((t3 - t2) * 1e3, 3),
+            "assemble": round((t4 - t3) * 1e3, 3),
+            "total": round((t4 - t0) * 1e3, 3),
         }
-        return decision.model_copy(
-            update={"timings_ms": {k: round(v, 3) for k, v in timings.items()}}
-        ).sealed()
+        return Decision.seal_data(data, outcomes.outcomes if outcomes is not None else ())
 
     def decide_many(self, frame: pd.DataFrame) -> tuple[list[Decision], pd.DataFrame]:
         """Decide a whole frame on the vectorised path; bad rows go to the rejects frame.
@@ -174,14 +160,21 @@ class Engine:
         population = decided.population
         rows = zip(facts_rows(population.facts), population.score_objects(self.registry),
                    decided.run.table_results(), strict=True)
-        decisions = []
+        data = []
         for facts, score, result in rows:
             facts["z"], facts["pd"] = score.z, score.pd
-            decisions.append(self._decision(facts, score, result, uuid.uuid4().hex))
+            model = self.registry.model_for(facts["customer_class"])
+            data.append(decision_data(facts, score, result, decision_id=uuid.uuid4().hex,
+                                      model=model, bands=self.bands,
+                                      band_rules=self.band_rules, display=self._display,
+                                      tables=self.tables, rules_dir=self.config.rules_dir))
         timings["assemble"] = time.perf_counter() - t0 - sum(timings.values())
         timings["total"] = time.perf_counter() - t0
-        share = {k: round(v * 1e3 / max(len(decisions), 1), 3) for k, v in timings.items()}
-        sealed = [d.model_copy(update={"timings_ms": share}).sealed() for d in decisions]
+        share = {k: round(v * 1e3 / max(len(data), 1), 3) for k, v in timings.items()}
+        sealed = []
+        for d in data:
+            d["timings_ms"] = dict(share)
+            sealed.append(Decision.seal_data(d))
         return sealed, population.rejects
 
     def explain(self, decision: Decision, fmt: str = "text") -> str:
@@ -201,79 +194,6 @@ class Engine:
 
     def _display(self, file: str) -> str:
         return _relative(file, str(self.config.home))
-
-    def _decision(self, facts: dict[str, Any], score: Any, result: TableResult,
-                  decision_id: str) -> Decision:
-        model = self.registry.model_for(facts["customer_class"])
-        grade_hit = next((h for h in result.fired if "grade" in h.sets), None)
-        if grade_hit is None:
-            raise DecisionError(
-                f"no grade rule fired for customer {facts['customer_id']!r} "
-                f"(pd {facts['pd']:.6f}): run 'gridcredit rules check' on {self.config.rules_dir}"
-            )
-        band = self.bands[int(master_scale.assign(np.array([facts["pd"]]), self.bands)[0])].grade
-        is_band = (grade_hit.table, grade_hit.rule_id) in self.band_rules
-        override = None if is_band else grade_hit.rule_id
-        descriptions = {(h.table, h.rule_id): h.description for h in result.fired}
-        return Decision(
-            decision_id=decision_id,
-            customer_id=facts["customer_id"],
-            customer_class=facts["customer_class"],
-            as_of=facts["as_of"],
-            inputs={k: _plain(v) for k, v in facts.items()},
-            score=ScoreOutcome(
-                model_id=model.model_id,
-                model_sha256=model.sha256,
-                z=float(score.z),
-                pd=float(score.pd),
-                reasons=tuple(
-                    Reason(indicator=r.indicator, group=r.group, value=_plain(r.value),
-                           contribution=float(r.contribution), description=r.description)
-                    for r in score.reasons
-                ),
-            ),
-            grade=GradeOutcome(
-                grade=str(result.outputs["grade"]),
-                band_grade=str(band),
-                rule_id=grade_hit.rule_id,
-                override=override,
-                file=self._display(grade_hit.file),
-                line=grade_hit.line,
-                description=grade_hit.description,
-                source=grade_hit.source or None,
-            ),
-            segments={k: result.outputs.get(k) for k in SEGMENTS},
-            policies=tuple(
-                PolicyOutcome(
-                    policy_id=p.policy_id,
-                    params={k: _plain(v) for k, v in p.params.items()},
-                    rule_id=p.rule_id,
-                    table=p.table,
-                    file=self._display(p.file),
-                    line=p.line,
-                    source=p.source or None,
-                    description=descriptions.get((p.table, p.rule_id), ""),
-                    grants=tuple(
-                        GrantOutcome(rule_id=g.rule_id, table=g.table,
-                                     file=self._display(g.file), line=g.line,
-                                     params={k: _plain(v) for k, v in g.params.items()})
-                        for g in p.grants),
-                )
-                for p in result.policies
-            ),
-            trace=tuple(
-                RuleFired(table=h.table, rule_id=h.rule_id, file=self._display(h.file),
-                          line=h.line,
-                          description=h.description, source=h.source or None,
-                          sets={k: _plain(v) for k, v in h.sets.items()})
-                for h in result.fired
-            ),
-            tables=TableVersions(version=self.tables.version,
-                                 versions=dict(self.tables.versions),
-                                 content_hash=self.tables.content_hash),
-            timings_ms={},
-            engine_version=__version__,
-        )
 
 
 @functools.lru_cache(maxsize=256)
@@ -302,23 +222,3 @@ def _with_history(record: Mapping[str, Any] | BaseModel,
         elif value:
             data[name] = value
     return data
-
-
-def _absent(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and np.isnan(value)
-
-
-def _plain(value: Any) -> Any:
-    """numpy and pandas scalars as plain Python values for JSON."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    return value
-
-
-def _text(value: Any) -> str | None:
-    return None if _absent(value) else str(value)
-

@@ -6,17 +6,32 @@ that set it, the segments, every policy with the rule and file:line behind it,
 the versions and hashes of the tables and the model. ``digest`` is the SHA-256
 of the decision's canonical JSON without the digest itself, so an edited
 decision file is detected (``Decision.from_json`` refuses it).
+
+Canonical JSON is ``json.dumps(data, sort_keys=True, separators=(",", ":"),
+ensure_ascii=False)``. ``canonical_json`` writes it with orjson when that
+gives the very same bytes, which is every document but those holding a float
+orjson spells differently (below 1e-4: ``1e-05`` against ``0.00001``, and
+``1e-07`` against ``1e-7``), keys that are not text, or integers beyond 64
+bits; those, found by looking at orjson's output, go through ``json.dumps``.
+Hashed documents hold finite numbers only: NaN and infinity have no JSON
+spelling (``json.dumps`` writes ``NaN``, orjson ``null``), and a decision's
+floats (scores, contributions, params) are finite by construction.
+A sealed decision keeps the JSON form it was hashed over (``as_json``), so
+the log and the service serialise it without dumping the model again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     ValidationError,
     model_serializer,
@@ -143,6 +158,20 @@ class Decision(_Frozen):
     engine_version: str
     digest: str = ""
     events: tuple[EventOutcome, ...] = ()
+    _json: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields are equal decisions, whether or not the JSON form is kept."""
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def model_copy(self, *, update: dict[str, Any] | None = None,
+                   deep: bool = False) -> Decision:
+        """A copy; it drops the kept JSON form, which the update may make stale."""
+        out = super().model_copy(update=update, deep=deep)
+        out._json = None
+        return out
 
     @model_serializer(mode="wrap")
     def _without_empty_events(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -171,11 +200,42 @@ class Decision(_Frozen):
         return data
 
     def sealed(self) -> Decision:
-        """A copy whose digest covers every other field."""
-        return self.model_copy(update={"digest": _digest(self)})
+        """A copy whose digest covers every other field; it keeps its JSON form."""
+        data = self.model_dump(mode="json")
+        data.pop("digest")
+        digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+        out = self.model_copy(update={"digest": digest})
+        data["digest"] = digest
+        out._json = data
+        return out
+
+    @classmethod
+    def seal_data(cls, data: dict[str, Any], events: Any = ()) -> Decision:
+        """A sealed decision from its JSON data (``model_dump(mode="json")``'s shape).
+
+        The digest is ``sealed``'s: SHA-256 of the canonical JSON of everything
+        but the digest, ``events`` included only when there are some. The data,
+        digest added, becomes the decision's JSON form.
+        """
+        if events:
+            data["events"] = [e.model_dump(mode="json") for e in events]
+        digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+        tail = data.pop("events", None)
+        data["digest"] = digest
+        if tail is not None:
+            data["events"] = tail
+        decision = cls.model_validate(data)
+        decision._json = data
+        return decision
+
+    def as_json(self) -> dict[str, Any]:
+        """``model_dump(mode="json")``, kept from sealing; treat it as read-only."""
+        if self._json is None:
+            return self.model_dump(mode="json")
+        return self._json
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=indent, ensure_ascii=False)
+        return json.dumps(self.as_json(), indent=indent, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "<decision>") -> Decision:
@@ -203,8 +263,29 @@ class DecisionTampered(InputError):
     code = "decision_tampered"
 
 
+# orjson and json.dumps spell floats alike except from 1e-9 to 1e-4 (measured over
+# every exponent): orjson writes "1e-7" where json writes "1e-07", and "0.00001"
+# where json writes "1e-05". Output holding either spelling, even inside a text,
+# goes through json.dumps instead.
+_SHORT_EXPONENT = re.compile(rb"e-[0-9](?![0-9])")
+
+
+def _orjson_agrees(text: bytes) -> bool:
+    """Whether orjson's output holds no float it spells unlike ``json.dumps``."""
+    if b"0.0000" in text:
+        return False
+    return not any(m.start() and text[m.start() - 1:m.start()].isdigit()
+                   for m in _SHORT_EXPONENT.finditer(text))
+
+
 def canonical_json(data: Any) -> str:
-    """Sorted keys, no whitespace: the form hashes are taken over."""
+    """Sorted keys, no whitespace: the form hashes are taken over (see the module docstring)."""
+    try:
+        fast = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        fast = None
+    if fast is not None and _orjson_agrees(fast):
+        return fast.decode()
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -174,7 +174,7 @@ def _columns_of(decision: Decision) -> dict[str, Any]:
             "the decision log stores engine.decision.Decision objects, "
             f"not {type(decision).__name__}"
         )
-    data = decision.model_dump(mode="json")
+    data = decision.as_json()
     if decision.digest != _payload_digest(data):
         raise InputError(
             f"decision {decision.decision_id!r} is not sealed (its digest does not cover its "

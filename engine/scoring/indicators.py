@@ -317,28 +317,57 @@ def compute(frame: pd.DataFrame, catalogue: Catalogue,
     return pd.DataFrame(out, index=frame.index)
 
 
-def _one_value(value: Any, ind: Indicator, source: str) -> np.ndarray:
-    if ind.transform == "category":
-        return np.array([value], dtype=object)
+def _one_number(value: Any, ind: Indicator, source: str) -> float:
     if value is None:
-        return np.array([np.nan])
+        return math.nan
     if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
-        return np.array([float(value)])
-    return _numeric(pd.Series([value], dtype=object), ind.name, source)
+        return float(value)
+    return float(_numeric(pd.Series([value], dtype=object), ind.name, source)[0])
+
+
+def _at_least(a: float, b: float) -> float:
+    """``np.maximum(a, b)``: NaN wins, and ``b`` on a tie (so -0.0 vs 0.0 gives ``b``)."""
+    return a if a != a or a > b else b
+
+
+def _divide(a: float, b: float) -> float:
+    """``a / b`` as numpy divides floats: inf or NaN for a zero divisor, never an exception."""
+    if b != 0.0:
+        return a / b
+    if a != a or a == 0.0:
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _apply_one(ind: Indicator, values: list[Any]) -> Any:
+    """``_apply`` on one record's source values, in plain Python floats."""
+    if ind.transform == "category":
+        return None if values[0] is None else str(values[0])
+    a = _one_number(values[0], ind, ind.sources[0])
+    if ind.transform in ("identity", "flag"):
+        out = a
+    elif ind.transform == "log1p":
+        out = float(np.log1p(_at_least(a, 0.0)))
+    elif ind.transform == "ratio":
+        b = _one_number(values[1], ind, ind.sources[1])
+        out = _divide(a, ind.scale * _at_least(b, ind.floor))
+    else:  # gap
+        out = a - _one_number(values[1], ind, ind.sources[1])
+    if ind.clip is not None:
+        lo, hi = ind.clip
+        out = lo if out < lo else hi if out > hi else out
+    return out
 
 
 def compute_one(record: Mapping[str, Any], catalogue: Catalogue,
                 names: list[str] | None = None) -> dict[str, Any]:
     """Indicators of one record (a dict of field values), identical to ``compute``.
 
-    Values arrive validated (``engine.records``), so each source becomes a
-    one-element array directly: the service scores one record at a time and
-    must not pay for building pandas objects per indicator.
+    Values arrive validated (``engine.records``), so each transform runs on
+    plain floats, operation for operation as ``_apply`` runs it on arrays
+    (numpy only for ``log1p`` of one float, whose last bit ``math.log1p`` does
+    not always share): the service scores one record at a time and must not
+    pay for building numpy or pandas objects per indicator.
     """
     chosen = catalogue.indicators if names is None else [catalogue[n] for n in names]
-    out: dict[str, Any] = {}
-    for ind in chosen:
-        cols = [_one_value(record.get(s), ind, s) for s in ind.sources]
-        value = _apply(ind, cols)[0]
-        out[ind.name] = value if ind.kind == "category" else float(value)
-    return out
+    return {ind.name: _apply_one(ind, [record.get(s) for s in ind.sources]) for ind in chosen}

@@ -59,6 +59,8 @@ from engine.tables.model import (
 __all__ = ["CompiledExecutor", "CompiledTable", "Unsupported", "plain"]
 
 _NUMBER_KINDS = ("int", "float")
+# Types a fact arrives as after validation: taken as they are, no conversion.
+_PLAIN = frozenset({str, int, bool, type(None)})
 _LOOKUP_KINDS = ("category", "bool", "id")
 
 
@@ -219,12 +221,15 @@ class CompiledTable:
         m = self.everything
         for f in self.fields:
             value = facts.get(f.name)
+            kind = type(value)
+            if kind not in _PLAIN:
+                value = plain(value)
+                kind = type(value)
             if value is None:
                 m &= f.null
             elif f.number:
-                kind = type(value)
-                if kind is bool or (kind is not float and kind is not int
-                                    and not isinstance(value, int | float)):
+                if kind is bool or not (kind is float or kind is int
+                                        or isinstance(value, int | float)):
                     m &= f.null
                 else:
                     x = float(value)
@@ -276,7 +281,7 @@ class CompiledExecutor:
     def run(self, tables: Sequence[Table], facts: Mapping[str, Any]
             ) -> tuple[dict[str, Any], list[PolicyHit], list[RuleHit]]:
         """Outputs, policy hits (before de-duplication) and rules fired, table by table."""
-        current = {name: plain(v) for name, v in facts.items()}
+        current = dict(facts)
         outputs: dict[str, Any] = {}
         fired: list[RuleHit] = []
         hits: list[PolicyHit] = []
@@ -318,5 +323,6 @@ class CompiledExecutor:
             return chosen
         t = c.table
         who = f" for customer {facts['customer_id']!r}" if facts.get("customer_id") else ""
-        winners(t, [c.order[k].index for k in chosen], facts, who)
+        read = {name: plain(facts.get(name)) for name in t.reads}
+        winners(t, [c.order[k].index for k in chosen], read, who)
         return chosen

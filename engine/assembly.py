@@ -1,0 +1,120 @@
+"""Assembling one Decision: facts, score and table result into the document an auditor reads.
+
+The decision is written once, as plain JSON data in the shape
+``Decision.model_dump(mode="json")`` gives (lists for tuples, ``None`` for
+NaN in free-form values, empty ``events`` and ``grants`` left out), then
+validated into the frozen model in one pydantic call and sealed over that
+same data (``Decision.seal_data``). So one decision costs one validation and
+one canonical-JSON hash, and the JSON the log stores and the service answers
+is the data it was hashed over; ``tests/test_decisions.py`` holds the data equal to the model's
+own dump.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine import __version__
+from engine.errors import DecisionError
+from engine.scale import Band
+from engine.tables.model import TableResult
+
+__all__ = ["SEGMENTS", "band_of", "decision_data", "json_value"]
+
+SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def json_value(value: Any) -> Any:
+    """A value as ``model_dump(mode="json")`` writes a free-form (``Any``) field."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return None if value != value or value in (float("inf"), float("-inf")) else value
+    if isinstance(value, np.generic):
+        return json_value(value.item())
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, tuple | list):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def band_of(pd_value: float, bands: Sequence[Band]) -> str:
+    """The master-scale grade of a PD, as ``engine.scale.assign`` finds it, without numpy."""
+    inner = [b.lo for b in bands[1:]]
+    return bands[bisect.bisect_right(inner, pd_value)].grade
+
+
+def _params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: json_value(v) for k, v in params.items()}
+
+
+def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
+                  decision_id: str, model: Any, bands: Sequence[Band],
+                  band_rules: frozenset[tuple[str, str]], display: Callable[[str], str],
+                  tables: Any, rules_dir: Any) -> dict[str, Any]:
+    """One customer's decision as JSON data, in field order, without timings and digest."""
+    grade_hit = next((h for h in result.fired if "grade" in h.sets), None)
+    if grade_hit is None:
+        raise DecisionError(
+            f"no grade rule fired for customer {facts['customer_id']!r} "
+            f"(pd {facts['pd']:.6f}): run 'gridcredit rules check' on {rules_dir}"
+        )
+    is_band = (grade_hit.table, grade_hit.rule_id) in band_rules
+    descriptions = {(h.table, h.rule_id): h.description for h in result.fired}
+    return {
+        "decision_id": decision_id,
+        "customer_id": facts["customer_id"],
+        "customer_class": facts["customer_class"],
+        "as_of": facts["as_of"],
+        "inputs": {k: v if type(v) in _PLAIN else json_value(v) for k, v in facts.items()},
+        "score": {
+            "model_id": model.model_id, "model_sha256": model.sha256,
+            "z": float(score.z), "pd": float(score.pd),
+            "reasons": [{"indicator": r.indicator, "group": r.group,
+                         "value": json_value(r.value), "contribution": float(r.contribution),
+                         "description": r.description} for r in score.reasons],
+        },
+        "grade": {
+            "grade": str(result.outputs["grade"]), "band_grade": band_of(facts["pd"], bands),
+            "rule_id": grade_hit.rule_id, "override": None if is_band else grade_hit.rule_id,
+            "file": display(grade_hit.file), "line": grade_hit.line,
+            "description": grade_hit.description, "source": grade_hit.source or None,
+        },
+        "segments": {k: json_value(result.outputs.get(k)) for k in SEGMENTS},
+        "policies": [_policy(p, display, descriptions) for p in result.policies],
+        "trace": [{"table": h.table, "rule_id": h.rule_id, "file": display(h.file),
+                   "line": h.line, "description": h.description, "source": h.source or None,
+                   "sets": {k: v if type(v) in _PLAIN else json_value(v)
+                            for k, v in h.sets.items()}}
+                  for h in result.fired],
+        "tables": {"version": tables.version, "versions": dict(tables.versions),
+                   "content_hash": tables.content_hash},
+        "timings_ms": {},
+        "engine_version": __version__,
+    }
+
+
+def _policy(p: Any, display: Callable[[str], str],
+            descriptions: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+    policy = {"policy_id": p.policy_id, "params": _params(p.params), "rule_id": p.rule_id,
+              "table": p.table, "file": display(p.file), "line": p.line,
+              "source": p.source or None,
+              "description": descriptions.get((p.table, p.rule_id), "")}
+    if p.grants:
+        policy["grants"] = [{"rule_id": g.rule_id, "table": g.table, "file": display(g.file),
+                             "line": g.line, "params": _params(g.params)} for g in p.grants]
+    return policy
