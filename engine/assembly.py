@@ -41,6 +41,8 @@ def json_value(value: Any) -> Any:
         return None if value != value or value in (float("inf"), float("-inf")) else value
     if isinstance(value, np.generic):
         return json_value(value.item())
+    if value is pd.NA or value is pd.NaT:
+        return None
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat()
     if isinstance(value, tuple | list):

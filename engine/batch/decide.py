@@ -208,7 +208,7 @@ def explain_customers(engine: Engine, source: str | Path, customer_ids: list[str
     they need, and each is decided again on the per-decision path, which
     carries the full trace (the differential test holds both paths equal).
     """
-    from engine.decider import _absent, _plain
+    from engine.assembly import json_value
 
     wanted = set(customer_ids)
     known = {f.name for f in FIELDS}
@@ -216,7 +216,8 @@ def explain_customers(engine: Engine, source: str | Path, customer_ids: list[str
     for chunk in read_chunks(Path(source), chunk_size):
         ids = chunk["customer_id"].astype("string")
         for raw in chunk[ids.isin(wanted).fillna(False).to_numpy()].to_dict(orient="records"):
-            record = {k: _plain(v) for k, v in raw.items() if k in known and not _absent(v)}
+            values = ((k, json_value(v)) for k, v in raw.items() if k in known)
+            record = {k: v for k, v in values if v is not None}
             found[str(raw["customer_id"])] = engine.explain(engine.decide(record), fmt)
     missing = [c for c in customer_ids if c not in found]
     if missing:
