@@ -8,6 +8,12 @@ at a reviewed copy of the rule and model folders with a single setting
 default) or ``durable`` (durable-rules, the reference), also set with
 ``GRIDCREDIT_EXECUTOR``, ``--executor`` on ``gridcredit decide`` and
 ``executor:`` in the service settings.
+
+The project's default language (``GRIDCREDIT_LANG``: en or zh-CN), the
+currency amounts are written in (``GRIDCREDIT_CURRENCY``, an ISO 4217 code,
+CNY by default) and where a customer asks for a human review
+(``GRIDCREDIT_REVIEW_CONTACT``) are settings of the same object; each call
+may still choose its own language.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ class EngineConfig:
     catalogue: Path
     templates_dir: Path
     executor: str = "compiled"
+    locale_dir: Path = Path("policies/locale")
+    language: str = "en"
+    currency: str = "CNY"
+    review_contact: str = "95598"
 
     @classmethod
     def at(
@@ -51,7 +61,10 @@ class EngineConfig:
         rules_dir: str | Path | None = None,
         models_dir: str | Path | None = None,
         executor: str | None = None,
+        language: str | None = None,
+        currency: str | None = None,
     ) -> EngineConfig:
+        from engine.language import parse_language
         from engine.tables.tableset import check_executor
 
         root = Path(home) if home is not None else default_home()
@@ -63,6 +76,10 @@ class EngineConfig:
             templates_dir=root / "policies" / "templates",
             executor=check_executor(executor or os.environ.get("GRIDCREDIT_EXECUTOR")
                                     or "compiled"),
+            locale_dir=root / "policies" / "locale",
+            language=parse_language(language or os.environ.get("GRIDCREDIT_LANG") or "en"),
+            currency=(currency or os.environ.get("GRIDCREDIT_CURRENCY") or "CNY").upper(),
+            review_contact=os.environ.get("GRIDCREDIT_REVIEW_CONTACT") or "95598",
         )
         for name in ("rules_dir", "models_dir", "templates_dir"):
             path = getattr(config, name)

@@ -11,7 +11,8 @@ without parsing messages::
     ├── InputError                   exit 2, HTTP 422: data handed to the engine
     │   ├── RecordError              one customer record broke a field rule
     │   │   └── RequiredFieldError     a field the customer's class must supply is absent
-    │   └── FrameError               a whole input frame or file is unusable
+    │   ├── FrameError               a whole input frame or file is unusable
+    │   └── LanguageError            a language or audience the engine does not speak
     ├── ModelError                   a model artifact is refused at load
     │   └── GovernanceError          a trained model failed the publication checks
     ├── TableError                   one decision-table problem at file:line
@@ -32,6 +33,7 @@ __all__ = [
     "FrameError",
     "GovernanceError",
     "InputError",
+    "LanguageError",
     "ModelError",
     "RecordError",
     "RequiredFieldError",
@@ -130,6 +132,21 @@ class FrameError(InputError):
         super().__init__(f"{file}: {message}" if file else message)
         self.columns = columns or []
         self.file = file
+
+
+class LanguageError(InputError):
+    """A language (or audience) that is not supported; carries the supported choices."""
+
+    code = "unsupported_language"
+
+    def __init__(self, value: str, supported: tuple[str, ...], *, what: str = "language"):
+        super().__init__(f"unknown {what} '{value}': use one of {', '.join(supported)}")
+        self.value = value
+        self.supported = supported
+        self.what = what
+
+    def details(self) -> list[dict[str, Any]]:
+        return [{"path": self.what, "value": self.value, "supported": list(self.supported)}]
 
 
 class ModelError(EngineError):
