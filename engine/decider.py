@@ -30,6 +30,7 @@ from engine.decision import Decision
 from engine.explanation import Explainer
 from engine.facts import facts_rows, record_facts
 from engine.pipeline import decide_frame
+from engine.language import load_languages
 from engine.policies import Catalogue, load_catalogue
 from engine.records import validate_record
 from engine.scoring.indicators import compute_one
@@ -57,8 +58,10 @@ def load(
         config = dataclasses.replace(config, executor=check_executor(executor))
     tables = load_tables(config)
     registry = load_registry(config.models_dir)
-    explainer = Explainer(config.templates_dir, {p.id: p.title for p in tables.catalogue},
-                          tables.catalogue.combinations())
+    languages = load_languages(config.locale_dir, default=config.language,
+                               currency=config.currency)
+    explainer = Explainer(config.templates_dir, tables.catalogue, languages,
+                          review_contact=config.review_contact)
     return Engine(config=config, catalogue=tables.catalogue, tables=tables, registry=registry,
                   explainer=explainer)
 
@@ -177,8 +180,11 @@ class Engine:
             sealed.append(Decision.seal_data(d))
         return sealed, population.rejects
 
-    def explain(self, decision: Decision, fmt: str = "text") -> str:
-        return self.explainer.render(decision, fmt)
+    def explain(self, decision: Decision, fmt: str = "text", *, lang: str | None = None,
+                audience: str | None = None) -> str:
+        """The decision in words: ``lang`` en or zh-CN (default: the project's),
+        ``audience`` auditor (rules, file:line, versions) or customer (a notice)."""
+        return self.explainer.render(decision, fmt, lang=lang, audience=audience)
 
     def versions(self) -> dict[str, Any]:
         """Versions and hashes of everything that decides, as reports and the service show them."""

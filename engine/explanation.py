@@ -1,100 +1,250 @@
-"""Plain-language explanations of a decision, for auditors and customers' account staff.
+"""Plain-language explanations of a decision, for auditors and for the customer.
+
+Two audiences, each in every supported language and in text, markdown and HTML:
+
+- ``auditor``: the grade and the rule that set it, the principal reasons, each
+  segment with the rule that set it, each policy with the rule behind it
+  (``file:line``), the payment events that fed the decision, and the versions
+  and hashes of the tables and the model (``decision.<fmt>.j2``);
+- ``customer``: a notice with the grade, the principal reasons, the services
+  and measures that follow, what the customer can do to improve the grade and
+  how to ask for a human review; it never shows an internal rule id, file or
+  hash (``notice.<fmt>.j2``).
 
 Templates live under ``policies/templates/`` next to the catalogue that policy
-staff own: ``decision.<fmt>.j2`` lays out the whole explanation and each
-policy has a fragment ``<policy_id>.md.j2`` that says what the policy means
-with its parameters. Rendering runs in Jinja2's sandbox; HTML is autoescaped,
-so nothing in a record or a rule file can inject markup.
+staff own: one layout per audience and format, and one fragment
+``<policy_id>.md.j2`` per policy that says what the policy means with its
+parameters. Their sentences are gettext messages (Jinja2's i18n extension,
+``{% trans %}``), translated in ``policies/locale`` (``engine.language``).
+This module turns a decision into words, numbers with units and
+currency (``engine.reasons``, ``engine.vocabulary``) and hands them to the
+templates. Rendering runs in Jinja2's sandbox; HTML is autoescaped, so
+nothing in a record, a rule file or a translation can inject markup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
-from engine.decision import Decision
-from engine.errors import ConfigError, InputError
+from engine.decision import Decision, RuleFired
+from engine.errors import ConfigError, InputError, LanguageError
+from engine.language import Language, Languages, load_languages
+from engine.policies import Catalogue, ParamSpec
+from engine.reasons import improvements, principal_reasons
+from engine.vocabulary import label
 
-__all__ = ["FORMATS", "Explainer", "template_position"]
+__all__ = ["AUDIENCES", "FORMATS", "Explainer", "parse_audience", "template_position"]
 
 FORMATS = ("text", "md", "html")
+AUDIENCES = ("auditor", "customer")
 _SUFFIX = {"text": "txt", "md": "md", "html": "html"}
+_LAYOUT = {"auditor": "decision", "customer": "notice"}
+# How a sentence marks a value in each format, so one message serves all three:
+# ``strong`` stresses it, ``ident`` is a rule or decision id, ``path`` a file:line or hash.
+_MARKS: dict[str, dict[str, Any]] = {
+    "text": {"strong": str, "ident": lambda v: f"'{v}'", "path": str, "grade": str},
+    "md": {"strong": lambda v: f"**{v}**", "ident": lambda v: f"`{v}`",
+           "path": lambda v: f"`{v}`", "grade": str},
+    "html": {"strong": lambda v: Markup("<strong>%s</strong>") % v,
+             "ident": lambda v: Markup("<code>%s</code>") % v,
+             "path": lambda v: Markup("<code>%s</code>") % v,
+             "grade": lambda v: Markup('<span class="grade">%s</span>') % v},
+}
+
+
+def parse_audience(value: str | None) -> str:
+    """``auditor`` (the default) or ``customer``; any other value is refused with the choices."""
+    if value is None or not str(value).strip():
+        return "auditor"
+    wanted = str(value).strip().lower()
+    if wanted not in AUDIENCES:
+        raise LanguageError(str(value), AUDIENCES, what="audience")
+    return wanted
 
 
 class Explainer:
     """Renders decisions with the templates of one ``policies/templates`` folder."""
 
-    def __init__(self, templates_dir: str | Path, titles: dict[str, str] | None = None,
-                 combines: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(self, templates_dir: str | Path, catalogue: Catalogue | None = None,
+                 languages: Languages | None = None, *, review_contact: str = "95598") -> None:
         self.templates_dir = Path(templates_dir)
         if not self.templates_dir.is_dir():
             raise ConfigError("template folder not found", file=str(self.templates_dir))
-        self.titles = titles or {}
-        self.combines = combines or {}
-        self._envs = {fmt: self._environment(fmt == "html") for fmt in FORMATS}
+        self.catalogue = catalogue
+        self.languages = languages or load_languages(self.templates_dir.parent / "locale")
+        self.review_contact = review_contact
+        self._envs = {(tag, fmt): self._environment(self.languages.get(tag), fmt)
+                      for tag in self.languages.tags for fmt in FORMATS}
 
-    def _environment(self, html: bool) -> SandboxedEnvironment:
+    def _environment(self, lang: Language, fmt: str) -> SandboxedEnvironment:
         env = SandboxedEnvironment(
             loader=FileSystemLoader(str(self.templates_dir)),
-            autoescape=html,
+            autoescape=fmt == "html",
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            extensions=["jinja2.ext.i18n"],
         )
-        env.filters["pct"] = lambda v, digits=2: f"{float(v) * 100:.{digits}f} %"
-        env.filters["num"] = _number
+        env.policies["ext.i18n.trimmed"] = True
+        env.install_gettext_translations(lang.translations, newstyle=False)  # type: ignore[attr-defined]
+        env.filters.update(
+            pct=lambda v, digits=2: lang.share(v, digits),
+            num=lambda v, digits=2: _number(lang, v, digits),
+            money=lang.money,
+            count=lang.count,
+            date=lang.date,
+            yesno=lang.yesno,
+            days=lambda v: lang.duration(v, "days"),
+            hours=lambda v: lang.duration(v, "hours"),
+            months=lambda v: lang.duration(v, "months"),
+            word=lambda code, kind: label(lang, kind, code),
+            **_MARKS[fmt],
+        )
         return env
 
-    def environment(self, fmt: str) -> SandboxedEnvironment:
+    def environment(self, fmt: str, lang: str | None = None) -> SandboxedEnvironment:
         """The sandboxed Jinja2 environment used for ``fmt`` (for checks that compile)."""
-        return self._envs[fmt]
+        return self._envs[(self.language(lang).tag, fmt)]
 
-    def policy_text(self, policy_id: str, params: dict[str, Any], rule: Any = None) -> str:
+    def language(self, lang: str | None = None) -> Language:
+        return self.languages.get(lang)
+
+    def policy_text(self, policy_id: str, params: Mapping[str, Any], rule: Any = None, *,
+                    lang: str | None = None) -> str:
         """The plain-language fragment of one policy with its parameters."""
+        tag = self.language(lang).tag
         name = f"{policy_id}.md.j2"
         try:
-            template = self._envs["text"].get_template(name)
-            return template.render(params=params, rule=rule, policy_id=policy_id).strip()
+            template = self._envs[(tag, "text")].get_template(name)
+            return template.render(params=dict(params), policy_id=policy_id).strip()
         except TemplateError as exc:
             file, line = template_position(exc, self.templates_dir / name)
-            raise ConfigError(f"template for policy '{policy_id}' failed: {exc}",
+            raise ConfigError(f"template for policy '{policy_id}' failed ({tag}): {exc}",
                               file=file, line=line) from None
 
-    def render(self, decision: Decision, fmt: str = "text") -> str:
-        """Render a decision as text, md or html."""
+    def render(self, decision: Decision, fmt: str = "text", *, lang: str | None = None,
+               audience: str | None = None) -> str:
+        """Render a decision as text, md or html, for the auditor or the customer."""
         if fmt not in FORMATS:
             raise InputError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
-        policies = [
-            {
-                "outcome": p,
-                "title": self.titles.get(p.policy_id, p.policy_id.replace("_", " ")),
-                "text": self.policy_text(p.policy_id, p.params, p),
-                "combined": self._combined(p),
-            }
-            for p in decision.policies
-        ]
-        name = f"decision.{_SUFFIX[fmt]}.j2"
+        language = self.language(lang)
+        audience = parse_audience(audience)
+        name = f"{_LAYOUT[audience]}.{_SUFFIX[fmt]}.j2"
+        context = self.context(decision, language, audience)
         try:
-            template = self._envs[fmt].get_template(name)
-            return template.render(d=decision, policies=policies, reasons=decision.score.reasons)
+            return self._envs[(language.tag, fmt)].get_template(name).render(**context)
         except TemplateError as exc:
             file, line = template_position(exc, self.templates_dir / name)
-            raise ConfigError(f"explanation template failed: {exc}", file=file,
-                              line=line) from None
+            raise ConfigError(f"explanation template failed ({language.tag}): {exc}",
+                              file=file, line=line) from None
 
+    # ---------------------------------------------------------------- the words
+
+    def context(self, decision: Decision, lang: Language, audience: str) -> dict[str, Any]:
+        """What the templates see: the decision and its parts already put into words."""
+        context: dict[str, Any] = {
+            "d": decision,
+            "lang": lang.tag,
+            "customer_class": label(lang, "customer class", decision.customer_class),
+            "as_of": lang.date(decision.as_of),
+            "reasons": principal_reasons(decision, lang),
+            "policies": [self._policy(p, lang) for p in decision.policies],
+        }
+        if audience == "customer":
+            rebate = (self.catalogue.policies.get("overdue_rebate")
+                      if self.catalogue is not None else None)
+            context["improvements"] = improvements(
+                decision, lang, rebate.defaults() if rebate is not None else None)
+            context["review"] = {"contact": self.review_contact,
+                                 "reference": decision.decision_id}
+            return context
+        grade = decision.grade
+        context.update(
+            grade_description=lang.text(grade.description),
+            grade_source=lang.text(grade.source),
+            segments=_segments(decision, lang),
+            events=[_event(e, lang) for e in decision.events],
+        )
+        return context
+
+    def _policy(self, outcome: Any, lang: Language) -> dict[str, Any]:
+        policy = (self.catalogue.policies.get(outcome.policy_id)
+                  if self.catalogue is not None else None)
+        title = policy.title if policy else outcome.policy_id.replace("_", " ")
+        specs = policy.params if policy else {}
+        return {
+            "outcome": outcome,
+            "title": lang.text(title),
+            "text": self.policy_text(outcome.policy_id, outcome.params, lang=lang.tag),
+            "description": lang.text(outcome.description),
+            "source": lang.text(outcome.source),
+            "params": [{"name": k, "value": param_value(lang, specs.get(k), v)}
+                       for k, v in sorted(outcome.params.items())],
+            "grants": [{"outcome": g, "params": [
+                {"name": k, "value": param_value(lang, specs.get(k), v)}
+                for k, v in sorted(g.params.items())]} for g in outcome.grants],
+            "combined": {name: label(lang, "combination", how)
+                         for name, how in self._combined(outcome).items()},
+        }
 
     def _combined(self, outcome: Any) -> dict[str, str]:
         """How each param that the granting rules set differently was combined."""
         if not outcome.grants:
             return {}
-        declared = self.combines.get(outcome.policy_id, {})
+        declared = (self.catalogue.combinations().get(outcome.policy_id, {})
+                    if self.catalogue is not None else {})
         names = dict.fromkeys(n for g in outcome.grants for n in g.params)
         return {n: declared.get(n) or "first" for n in names
                 if len({repr(g.params.get(n)) for g in outcome.grants}) > 1}
+
+
+def param_value(lang: Language, spec: ParamSpec | None, value: Any) -> str:
+    """A policy parameter in words: its unit decides how the number reads."""
+    if isinstance(value, bool):
+        return lang.yesno(value)
+    unit = spec.unit if spec is not None else ""
+    if isinstance(value, str):
+        return label(lang, "channel", value)
+    if not isinstance(value, int | float):
+        return str(value)
+    if unit in ("days", "hours", "months"):
+        return lang.duration(value, unit)
+    if unit == "currency":
+        return lang.money(value)
+    if unit == "share per day":
+        return lang.gettext("%(share)s a day", share=lang.share(value, 2))
+    if unit.startswith("share"):
+        return lang.share(value, 1)
+    if unit == "visits/year":
+        return lang.ngettext("%(num)s visit a year", "%(num)s visits a year", int(value),
+                             num=lang.count(int(value)))
+    return _number(lang, value, 4)
+
+
+def _segments(decision: Decision, lang: Language) -> list[dict[str, Any]]:
+    """Each segment with its word, its value's word and the rule that set it."""
+    setters: dict[str, RuleFired] = {}
+    for hit in decision.trace:
+        for name in hit.sets:
+            setters[name] = hit
+    return [{"field": name, "name": label(lang, "segment", name), "code": value,
+             "value": label(lang, "segment value", value), "rule": setters.get(name),
+             "description": lang.text(setters[name].description) if name in setters else ""}
+            for name, value in sorted(decision.segments.items())]
+
+
+def _event(event: Any, lang: Language) -> dict[str, Any]:
+    return {"outcome": event, "kind": label(lang, "event", event.kind),
+            "amount": None if event.amount is None else lang.money(event.amount),
+            "valid_from": lang.date(event.valid_from), "valid_until": lang.date(event.valid_until),
+            "reason": lang.text(event.reason)}
 
 
 def template_position(exc: BaseException, default: Path) -> tuple[str, int | None]:
@@ -116,11 +266,9 @@ def template_position(exc: BaseException, default: Path) -> tuple[str, int | Non
     return found
 
 
-def _number(value: Any, digits: int = 2) -> str:
+def _number(lang: Language, value: Any, digits: int = 2) -> str:
     if isinstance(value, bool) or value is None:
-        return {True: "yes", False: "no", None: "absent"}[value]
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+        return lang.gettext("absent") if value is None else lang.yesno(value)
+    if isinstance(value, int | float):
+        return lang.number(value, digits)
     return str(value)

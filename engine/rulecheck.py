@@ -5,15 +5,19 @@ findings and examples (``engine.tables.analysis``), the event rules
 (``rules/events.yaml``, every problem at once), the catalogue (every policy
 granted by some rule) and the templates: every ``*.j2`` compiles, each
 policy fragment names only its policy's params, and every explanation format
-renders under StrictUndefined for decisions that carry every policy with
-every value its params can take, several granting rules, every event
-outcome, an override and none. A template that fails is reported at its
-``file:line``.
+renders under StrictUndefined, in every supported language and for both
+audiences, for decisions that carry every policy with every value its params
+can take, several granting rules, every event outcome, an override and none.
+A template that fails is reported at its ``file:line``. Every message of the
+code, the templates and the knowledge files must have its translation in
+each language's catalogue (``engine.translations``); a missing one is reported
+where the message is written.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +37,13 @@ from engine.decision import (
     TableVersions,
 )
 from engine.errors import ConfigError, ConfigErrors
-from engine.explanation import FORMATS, Explainer, template_position
+from engine.explanation import AUDIENCES, FORMATS, Explainer, template_position
 from engine.policies import Catalogue
 from engine.tables.analysis import Finding, check_table_set
 from engine.tables.tableset import TableSet
 
 __all__ = ["RuleCheck", "check_catalogue", "check_event_rules", "check_rules",
-           "check_templates", "sample_decisions"]
+           "check_templates", "check_translations", "sample_decisions"]
 
 _SEGMENTS = {"consumption_class": "large", "outage_sensitivity": "high",
              "service_sensitivity": "high", "value_tier": "high"}
@@ -62,6 +66,7 @@ def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | N
     findings += events
     findings += check_catalogue(table_set)
     findings += check_templates(explainer, table_set.catalogue)
+    findings += check_translations(explainer)
     if examples:
         from engine.tables.analysis import run_examples
 
@@ -97,6 +102,17 @@ def check_catalogue(table_set: TableSet) -> list[Finding]:
                     "the catalogue") for p in cat if p.id not in granted]
 
 
+def check_translations(explainer: Explainer) -> list[Finding]:
+    """Every message (code, templates, knowledge files) a supported language lacks."""
+    from engine.translations import missing
+
+    languages = explainer.languages
+    lacking = missing(languages, explainer.templates_dir.parent.parent)
+    return [Finding(m.file, m.line, tag, "translation",
+                    f"no {tag} translation of {m.id!r} in {languages.files[tag]}")
+            for tag, found in lacking.items() for m in found]
+
+
 # --------------------------------------------------------------------------- templates
 
 def check_templates(explainer: Explainer, catalogue: Catalogue) -> list[Finding]:
@@ -122,12 +138,14 @@ def check_templates(explainer: Explainer, catalogue: Catalogue) -> list[Finding]
     if out:
         return out
     for decision in sample_decisions(catalogue):
-        for fmt in FORMATS:
+        for fmt, lang, audience in itertools.product(FORMATS, explainer.languages.tags,
+                                                     AUDIENCES):
             try:
-                explainer.render(decision, fmt)
+                explainer.render(decision, fmt, lang=lang, audience=audience)
             except ConfigError as exc:
-                out.append(Finding(exc.file or str(root), exc.line or 1, f"{fmt} explanation",
-                                   "template", exc.reason))
+                out.append(Finding(exc.file or str(root), exc.line or 1,
+                                   f"{fmt} {audience} explanation ({lang})", "template",
+                                   exc.reason))
     return sorted(set(out), key=lambda f: (f.file, f.line, f.message))
 
 

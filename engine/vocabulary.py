@@ -17,7 +17,7 @@ from engine.language import Language
 __all__ = ["KINDS", "label", "words"]
 
 KINDS = ("customer class", "segment", "segment value", "risk group", "event", "channel",
-         "audience")
+         "combination", "audience")
 
 
 @functools.lru_cache(maxsize=16)
@@ -66,6 +66,13 @@ def words(lang: Language) -> Mapping[str, Mapping[str, str]]:
             "sms": lang.pgettext("channel", "text message"),
             "letter": lang.pgettext("channel", "letter"),
             "email": lang.pgettext("channel", "e-mail"),
+        },
+        "combination": {
+            "first": lang.pgettext("combination", "the first granting rule's value"),
+            "min": lang.pgettext("combination", "the smallest value"),
+            "max": lang.pgettext("combination", "the largest value"),
+            "any": lang.pgettext("combination", "yes if any rule says yes"),
+            "all": lang.pgettext("combination", "yes only if every rule says yes"),
         },
         "audience": {
             "auditor": lang.pgettext("audience", "auditor"),

@@ -74,7 +74,7 @@ def test_show_json_round_trips(db: str) -> None:
 @pytest.mark.parametrize(
     ("fmt", "expected"),
     [
-        ("text", "Decision d-00002\nCustomer C0002 (commercial), as of 2026-06-30\n"),
+        ("text", "Decision d-00002\nCustomer C0002 (commercial), as of June 30, 2026.\n"),
         ("md", "d-00002"),
         ("html", "d-00002"),
     ],

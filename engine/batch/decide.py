@@ -201,7 +201,8 @@ def _progress(total: int | None, enabled: bool, initial: int = 0):
 # --------------------------------------------------------------------------- explanations
 
 def explain_customers(engine: Engine, source: str | Path, customer_ids: list[str], *,
-                      fmt: str = "text", chunk_size: int = 100_000) -> dict[str, str]:
+                      fmt: str = "text", chunk_size: int = 100_000, lang: str | None = None,
+                      audience: str | None = None) -> dict[str, str]:
     """Explanations for a few customers of a batch input, rendered only for them.
 
     A batch writes no explanation per row; an auditor asks for the customers
@@ -218,7 +219,8 @@ def explain_customers(engine: Engine, source: str | Path, customer_ids: list[str
         for raw in chunk[ids.isin(wanted).fillna(False).to_numpy()].to_dict(orient="records"):
             values = ((k, json_value(v)) for k, v in raw.items() if k in known)
             record = {k: v for k, v in values if v is not None}
-            found[str(raw["customer_id"])] = engine.explain(engine.decide(record), fmt)
+            found[str(raw["customer_id"])] = engine.explain(engine.decide(record), fmt,
+                                                            lang=lang, audience=audience)
     missing = [c for c in customer_ids if c not in found]
     if missing:
         raise FrameError("customer id(s) not in the input: " + ", ".join(missing),

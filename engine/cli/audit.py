@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import DB, reports_errors
+from engine.cli.common import AUDIENCE, DB, LANG, reports_errors
 from engine.config import default_home
 from engine.errors import InputError
 
@@ -54,6 +54,8 @@ def show_command(
         help="Policy catalogue for policy titles (ids are shown when it is absent); "
         "default: the project's policies/catalogue.yaml.",
     ),
+    lang: str | None = LANG,
+    audience: str = AUDIENCE,
 ) -> None:
     """Print a logged decision and its plain-language explanation."""
     from engine.audit.log import open_log
@@ -69,10 +71,8 @@ def show_command(
         return
     templates = templates or default_home() / "policies" / "templates"
     catalogue = catalogue or default_home() / "policies" / "catalogue.yaml"
-    known = load_catalogue(catalogue) if catalogue.is_file() else None
-    titles = {p.id: p.title for p in known} if known else {}
-    combines = known.combinations() if known else {}
-    typer.echo(Explainer(templates, titles, combines).render(decision, format), nl=False)
+    explainer = Explainer(templates, load_catalogue(catalogue) if catalogue.is_file() else None)
+    typer.echo(explainer.render(decision, format, lang=lang, audience=audience), nl=False)
 
 
 @audit_app.command("list")

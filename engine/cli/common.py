@@ -19,6 +19,16 @@ DB = typer.Option(
 )
 
 
+LANG = typer.Option(
+    None, "--lang",
+    help="Language of the output: zh-CN or en (default: the project's, $GRIDCREDIT_LANG, "
+         "else en).")
+AUDIENCE = typer.Option(
+    "auditor", "--audience",
+    help="auditor (rules with file:line, versions) or customer (a notice: reasons, how to "
+         "improve, how to ask for a review; no internal rule ids).")
+
+
 def reports_errors(fn: F) -> F:
     """Print an ``EngineError`` as ``error: ...`` on stderr and exit with its code."""
 

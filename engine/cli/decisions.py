@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import reports_errors
+from engine.cli.common import AUDIENCE, LANG, reports_errors
 from engine.errors import InputError
 
 HOME = typer.Option(None, "--home", help="Project folder with rules/, models/, policies/.")
@@ -36,6 +36,8 @@ def decide_command(
     explain: list[str] | None = typer.Option(
         None, "--explain", help="Explain these customer ids of --input (repeatable)."),
     format: str = typer.Option("text", "--format", help="Explanation format: text, md, html."),
+    lang: str | None = LANG,
+    audience: str = AUDIENCE,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     rules: Path | None = typer.Option(None, "--rules", help="Decision-table folder."),
     executor: str | None = typer.Option(
@@ -59,7 +61,7 @@ def decide_command(
         typer.echo(engine.decide(data).to_json())
         return
     if explain:
-        _explain_batch_rows(engine, input, explain, format)
+        _explain_batch_rows(engine, input, explain, format, lang, audience)
         return
     if out is None:
         raise InputError("batch mode needs --out FILE (.parquet or .csv)")
@@ -77,13 +79,17 @@ def decide_command(
     typer.echo(summary.text())
 
 
-def _explain_batch_rows(engine, source: Path, ids: list[str], fmt: str) -> None:
+def _explain_batch_rows(engine, source: Path, ids: list[str], fmt: str, lang: str | None,
+                        audience: str) -> None:
     from engine.batch.decide import explain_customers
-    from engine.explanation import FORMATS
+    from engine.explanation import FORMATS, parse_audience
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
-    for text in explain_customers(engine, source, ids, fmt=fmt).values():
+    engine.explainer.language(lang)
+    parse_audience(audience)
+    for text in explain_customers(engine, source, ids, fmt=fmt, lang=lang,
+                                  audience=audience).values():
         typer.echo(text)
 
 
@@ -92,16 +98,23 @@ def _explain_batch_rows(engine, source: Path, ids: list[str], fmt: str) -> None:
 def explain_command(
     decision: Path = typer.Argument(..., help="A decision JSON written by 'gridcredit decide'."),
     format: str = typer.Option("text", "--format", help="text, md or html."),
+    lang: str | None = LANG,
+    audience: str = AUDIENCE,
     home: Path | None = HOME,
 ) -> None:
-    """Explain a decision in plain language, citing every rule and its file:line."""
+    """Explain a decision in plain language: for an auditor, citing every rule and its
+    file:line, or as a notice to the customer (--audience customer), in zh-CN or en."""
     from engine.decision import Decision
-    from engine.explanation import FORMATS
+    from engine.explanation import FORMATS, parse_audience
+    from engine.language import parse_language
 
     if format not in FORMATS:
         raise InputError(f"unknown format '{format}': use one of {', '.join(FORMATS)}")
+    if lang is not None:
+        parse_language(lang)
+    parse_audience(audience)
     parsed = Decision.from_json(_read_text(decision), source=str(decision))
-    typer.echo(_load(home).explain(parsed, format), nl=False)
+    typer.echo(_load(home).explain(parsed, format, lang=lang, audience=audience), nl=False)
 
 
 def _read_text(path: Path) -> str:

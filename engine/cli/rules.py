@@ -34,6 +34,7 @@ def check_command(
     file cannot be loaded.
     """
     from engine.explanation import Explainer
+    from engine.language import load_languages
     from engine.policies import load_catalogue
     from engine.rulecheck import check_rules
     from engine.tables import load_table_set
@@ -43,12 +44,14 @@ def check_command(
     rules_dir = rules_dir or home / "rules"
     known = load_catalogue(cat_path)
     table_set = load_table_set(rules_dir, known)
-    explainer = Explainer(cat_path.parent / "templates", {p.id: p.title for p in known},
-                          known.combinations())
+    explainer = Explainer(cat_path.parent / "templates", known,
+                          load_languages(cat_path.parent / "locale"))
     typer.echo(f"table set {table_set.version} sha256:{table_set.content_hash}")
     for t in table_set.tables:
         typer.echo(f"  {t.name:<20} {t.version:<12} {t.hit_policy:<10} "
                    f"{len(t.rules):>3} rules {len(t.examples):>2} examples  {t.file}")
+    for tag, file in explainer.languages.files.items():
+        typer.echo(f"  translations {tag:<9} {file}")
     result = check_rules(table_set, explainer, rules_dir / "events.yaml", examples=examples)
     for f in result.findings:
         typer.echo(str(f))

@@ -14,13 +14,15 @@ import re
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import __version__
 from engine.decision import Decision
 from engine.errors import EngineError, InputError
+from engine.explanation import parse_audience
+from engine.language import negotiate, parse_language
 from engine.records import CustomerRecord
 from engine.service.auth import require_role
 from engine.service.errors import BatchTooLarge, error_body, validation_details
@@ -180,11 +182,23 @@ _MEDIA = {"text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf
     response_class=Response, summary="Plain-language explanation of a logged decision")
 async def explain(decision_id: DecisionId, request: Request,
                   format: Literal["text", "md", "html"] = Query("text"),
+                  lang: str | None = Query(
+                      None, description="zh-CN or en; default: the Accept-Language header, "
+                                        "else the project's language."),
+                  audience: str = Query(
+                      "auditor", description="auditor (rules, file:line, versions) or "
+                                             "customer (a notice without internal rule ids)."),
+                  accept_language: str | None = Header(None),
                   _key: Any = AuditKey) -> Response:
     state = _state(request)
+    engine = state.engine
+    chosen = (parse_language(lang) if lang is not None
+              else negotiate(accept_language, engine.config.language))
+    parse_audience(audience)
     decision = await run_in_threadpool(state.log.get, decision_id)
-    text = state.engine.explain(decision, format)
-    return Response(text, media_type=_MEDIA[format])
+    text = engine.explain(decision, format, lang=chosen, audience=audience)
+    return Response(text, media_type=_MEDIA[format],
+                    headers={"Content-Language": chosen, "Vary": "Accept-Language"})
 
 
 @router.get("/v1/tables", tags=["tables"], responses=_ERRORS,
