@@ -220,13 +220,15 @@ def load_catalogue(path: str | Path = "policies/catalogue.yaml") -> Catalogue:
 
 
 def template_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every Jinja2 template under ``root`` (by path relative to it).
+    """sha256 of every Jinja2 template and translation catalogue (``.po``) under ``root``.
 
-    Templates explain decisions, so an edited template is a new catalogue: its
-    content hash, and with it the table set's, changes.
+    Templates and their translations explain decisions, so an edited template
+    or translation is a new catalogue: its content hash, and with it the table
+    set's, changes. Keys are paths relative to ``root``.
     """
+    files = sorted([*root.rglob("*.j2"), *root.rglob("*.po")])
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*.j2")) if p.is_file()}
+            for p in files if p.is_file()}
 
 
 def _canonical(policy: Policy) -> dict[str, Any]:
