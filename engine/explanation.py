@@ -126,7 +126,7 @@ class Explainer:
             return template.render(params=dict(params), policy_id=policy_id).strip()
         except TemplateError as exc:
             file, line = template_position(exc, self.templates_dir / name)
-            raise ConfigError(f"template for policy '{policy_id}' failed ({tag}): {exc}",
+            raise ConfigError(f"template for policy '{policy_id}' failed: {exc}",
                               file=file, line=line) from None
 
     def render(self, decision: Decision, fmt: str = "text", *, lang: str | None = None,
@@ -142,7 +142,7 @@ class Explainer:
             return self._envs[(language.tag, fmt)].get_template(name).render(**context)
         except TemplateError as exc:
             file, line = template_position(exc, self.templates_dir / name)
-            raise ConfigError(f"explanation template failed ({language.tag}): {exc}",
+            raise ConfigError(f"explanation template failed: {exc}",
                               file=file, line=line) from None
 
     # ---------------------------------------------------------------- the words

@@ -143,9 +143,9 @@ def check_templates(explainer: Explainer, catalogue: Catalogue) -> list[Finding]
             try:
                 explainer.render(decision, fmt, lang=lang, audience=audience)
             except ConfigError as exc:
-                out.append(Finding(exc.file or str(root), exc.line or 1,
-                                   f"{fmt} {audience} explanation ({lang})", "template",
-                                   exc.reason))
+                what = "explanation" if audience == "auditor" else "customer notice"
+                out.append(Finding(exc.file or str(root), exc.line or 1, f"{fmt} {what}",
+                                   "template", exc.reason))
     return sorted(set(out), key=lambda f: (f.file, f.line, f.message))
 
 

@@ -91,7 +91,7 @@ def test_template_failing_to_render_is_refused_at_its_line(home):
     code, lines = check()
     assert code == 1
     assert lines == [f"{template}:{line}: html explanation: explanation template failed: "
-                     "'engine.decision.EventOutcome object' has no attribute 'reasons'"]
+                     "'dict object' has no attribute 'reasons'"]
 
 
 def test_samples_exercise_every_policy_param_value_and_event_kind():
@@ -106,7 +106,7 @@ def test_samples_exercise_every_policy_param_value_and_event_kind():
                 assert {(policy.id, name, "True"), (policy.id, name, "False")} <= given
     assert {e.kind for d in samples for e in d.events} >= {"theft_override", "rebate_earned"}
     assert {d.grade.override for d in samples} == {None, "sample-override"}
-    explainer = Explainer(ROOT / "policies" / "templates", {}, catalogue.combinations())
+    explainer = Explainer(ROOT / "policies" / "templates", catalogue)
     assert check_templates(explainer, catalogue) == []
 
 
@@ -148,7 +148,8 @@ def test_every_error_of_a_rule_is_reported(home):
 
 @pytest.mark.parametrize(("path", "old", "new"), [
     ("policies/templates/priority_repair_channel.md.j2", "priority line", "priority phone line"),
-    ("policies/templates/decision.txt.j2", "WHAT WEIGHS", "WHAT COUNTS"),
+    ("policies/templates/decision.txt.j2", "Principal reasons", "Main reasons"),
+    ("policies/locale/zh_CN/LC_MESSAGES/gridcredit.po", "主要原因", "首要原因"),
     ("rules/events.yaml", "lasts_days: 730", "lasts_days: 731"),
     ("policies/catalogue.yaml", "combine: max, description: Inspection",
      "combine: first, description: Inspection"),
