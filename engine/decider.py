@@ -29,8 +29,8 @@ from engine.config import EngineConfig
 from engine.decision import Decision
 from engine.explanation import Explainer
 from engine.facts import facts_rows, record_facts
-from engine.pipeline import decide_frame
 from engine.language import load_languages
+from engine.pipeline import decide_frame
 from engine.policies import Catalogue, load_catalogue
 from engine.records import validate_record
 from engine.scoring.indicators import compute_one
