@@ -12,7 +12,7 @@ Measured in one run on synthetic customers with the shipped tables:
 - ``durable``: ``TableSet.decide`` per row (durable-rules);
 - ``numpy``: the floor, only the rule masks and winners over pre-encoded columns.
 
-The table stage is ``engine.batch.decide._table_columns``: the same shipped tables on
+The table stage is ``engine.batch.decide.table_columns``: the same shipped tables on
 the same population, from the fact columns (scored, with ``pd``) to the
 output columns a batch row carries (grade, grade rule, override, the four
 segments, policy ids), chunk by chunk as a batch run does; column encoding
@@ -50,13 +50,13 @@ from engine.records import vocabulary
 from engine.tables import TableSet
 from engine.tables.conditions import encode_column
 from engine.tables.model import FieldRef, Table
-from engine.tables.vectorised import _first, rule_masks
+from engine.tables.vectorised import first_winners, rule_masks
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 100_000
 SAMPLE = 20_000
 REPEAT = 3
-TABLE_STAGE = ("engine.batch.decide._table_columns over chunks of {chunk:,} rows: fact columns "
+TABLE_STAGE = ("engine.batch.decide.table_columns over chunks of {chunk:,} rows: fact columns "
                "(scored) -> grade, grade_rule, override, consumption_class, "
                "outage_sensitivity, service_sensitivity, value_tier, policies; encoding "
                "included. Floor: rule masks and winners over columns encoded beforehand.")
@@ -210,7 +210,7 @@ def numpy_floor(engine, facts: pd.DataFrame) -> float:
     for t in ts.tables:
         masks = rule_masks(t, columns.__getitem__, len(facts))
         if not t.adds_policies:
-            _first(masks)
+            first_winners(masks)
     return time.perf_counter() - started
 
 

@@ -130,7 +130,7 @@ def _sync() -> str:
 def _run_stream(db: str, customers: int, events: int, evaluate: bool) -> dict[str, Any]:
     processor = EventProcessor(open_store(db, synchronous=_sync()), load_event_rules())
     if not evaluate:
-        processor._evaluate = lambda customer, event: []  # type: ignore[method-assign]
+        processor.evaluate_window = lambda customer, event: []  # type: ignore[method-assign]
     samples: list[tuple[int, float]] = [(0, round(_rss_mb(), 1))]
     accepted = outcomes = 0
     started = time.perf_counter()

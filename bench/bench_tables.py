@@ -5,7 +5,7 @@ Three ways to apply the shipped tables to a synthetic population:
 - ``vectorised``: ``TableSet.decide_frame`` (encoding, masks, hit policies, per-row
   results with fired rules and policy params), the path explanations and the
   differential tests use;
-- ``batch``: the batch table stage, ``engine.batch.decide._table_columns`` (encoding, masks,
+- ``batch``: the batch table stage, ``engine.batch.decide.table_columns`` (encoding, masks,
   hit policies, and only the output columns a batch row carries), on chunks of
   ``CHUNK`` rows;
 - ``durable``: ``TableSet.decide`` per customer through durable-rules, on a sample
@@ -26,7 +26,7 @@ from engine.facts import frame_facts
 from engine.records import validate_frame, vocabulary
 from engine.tables import load_table_set
 from engine.tables.conditions import encode_column
-from engine.tables.vectorised import _first, rule_masks
+from engine.tables.vectorised import first_winners, rule_masks
 
 CHUNK = 100_000
 
@@ -54,7 +54,7 @@ def _numpy_floor(ts, frame: pd.DataFrame, decided: pd.DataFrame) -> float:
     for t in ts.tables:
         masks = rule_masks(t, columns.__getitem__, len(frame))
         if not t.adds_policies:
-            _first(masks)
+            first_winners(masks)
     return time.perf_counter() - started
 
 

@@ -29,6 +29,9 @@ __all__ = [
     "CustomerRecord",
     "FieldSpec",
     "field_names",
+    "is_absent",
+    "plain_value",
+    "record_of",
     "validate_frame",
     "validate_record",
     "vocabulary",
@@ -232,6 +235,29 @@ CustomerRecord: type[BaseModel] = create_model(  # type: ignore[call-overload]
     __doc__="A validated customer record (see engine.records.FIELDS for units and ranges).",
     **{spec.name: _annotation(spec) for spec in FIELDS},
 )
+
+
+def is_absent(value: Any) -> bool:
+    """Whether a cell of a frame means "no value": None, NA, NaT or NaN."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and np.isnan(value)
+
+
+def plain_value(value: Any) -> Any:
+    """numpy and pandas scalars as plain Python values for JSON (timestamps as ISO dates)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return value
+
+
+def record_of(row: dict[str, Any], fields: set[str] | None = None) -> dict[str, Any]:
+    """A frame row as the record a service system would send: absent cells left out,
+    plain Python values; with ``fields``, only those columns."""
+    return {k: plain_value(v) for k, v in row.items()
+            if (fields is None or k in fields) and not is_absent(v)}
 
 
 def validate_record(data: dict[str, Any]) -> BaseModel:

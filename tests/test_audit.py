@@ -27,10 +27,10 @@ from engine.audit.log import (
     DecisionNotFound,
     DuplicateDecision,
     VerifyReport,
-    _verify_rows,
     chain_hash,
     content_of,
     open_log,
+    verify_rows,
 )
 from engine.audit.store import GENESIS, resolve_url
 from engine.decision import (
@@ -328,7 +328,7 @@ def _chain(n: int) -> list[dict[str, object]]:
 def test_any_single_edit_is_found_at_its_row(n: int, data: st.DataObject) -> None:
     rows = _chain(n)
     head = (n, rows[-1]["row_hash"])
-    assert _verify_rows(rows, head).ok
+    assert verify_rows(rows, head).ok
     k = data.draw(st.integers(1, n), label="row")
     field = data.draw(st.sampled_from(
         ["payload", "customer_id", "created_at", "content_hash", "prev_hash", "row_hash",
@@ -336,14 +336,14 @@ def test_any_single_edit_is_found_at_its_row(n: int, data: st.DataObject) -> Non
     edited = [dict(r) for r in rows]
     value = str(edited[k - 1][field])
     edited[k - 1][field] = value[:-1] + ("0" if value[-1] != "0" else "1")
-    report = _verify_rows(edited, head)
+    report = verify_rows(edited, head)
     assert not report.ok
     assert report.first_broken == k
     assert report.rows == k - 1
 
 
 def test_empty_log_verifies() -> None:
-    assert _verify_rows([], (0, GENESIS)) == VerifyReport(
+    assert verify_rows([], (0, GENESIS)) == VerifyReport(
         True, 0, None, "0 rows, chain intact", None, GENESIS)
 
 

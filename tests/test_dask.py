@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import engine.batch.decide as batch
 from engine import synth
 from engine.batch.decide import decide_file, parts_path, read_chunks, rejects_path
-from engine.batch.scaleout import _ranges, decide_file_dask, parse_cluster, read_rows
+from engine.batch.scaleout import decide_file_dask, parse_cluster, read_rows, task_ranges
 from engine.errors import InputError
 
 
@@ -67,9 +67,9 @@ def test_row_groups_split_into_worker_tasks_without_losing_a_chunk(tmp_path):
     source = tmp_path / "in.parquet"
     pq.write_table(pa.table({"n": np.arange(1_000)}), source, row_group_size=300)
     plan = [(i, i * 100, min(100, 1_000 - i * 100)) for i in range(10)]
-    tasks = _ranges(plan, source, workers=1)
+    tasks = task_ranges(plan, source, workers=1)
     assert [[c[0] for c in t] for t in tasks] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
-    split = _ranges(plan[:3], source, workers=2)
+    split = task_ranges(plan[:3], source, workers=2)
     assert sum(split, []) == plan[:3] and len(split) == 3
 
 

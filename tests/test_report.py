@@ -17,8 +17,8 @@ from engine.errors import ConfigError, FrameError, InputError
 from engine.report import charts
 from engine.report.html import (
     DECISION_COLUMNS,
-    _check_sensitivity,
     build_report,
+    check_sensitivity,
     default_rate_by_grade,
     labels_from,
     policy_counts,
@@ -365,9 +365,9 @@ def test_report_takes_the_sensitivity_analysis_result(population):
             '<td class="n">4.60 %</td><td class="n">0.60 pp</td><td class="n">300</td>'
             '<td class="n">3.0 %</td><td class="n">0.0 %</td>') in html
     # The bare table reads the same as the result that carries it.
-    from_table, is_pd = _check_sensitivity(analysed_table())
+    from_table, is_pd = check_sensitivity(analysed_table())
     assert is_pd and from_table[["before", "after"]].equals(
-        _check_sensitivity(result)[0][["before", "after"]])
+        check_sensitivity(result)[0][["before", "after"]])
 
 
 def test_labels_from_matches_on_customer_id(population):

@@ -439,7 +439,7 @@ def test_a_logged_decision_round_trips_as_json(client, keys, records):
 
 
 def test_sighup_reload_logs_a_refusal_and_keeps_the_active_set(make_client, keys, home, caplog):
-    from engine.service.app import _sighup
+    from engine.service.app import reload_on_sighup
 
     client = make_client(engine_=load(home))
     state = client.app.state.service
@@ -449,7 +449,7 @@ def test_sighup_reload_logs_a_refusal_and_keeps_the_active_set(make_client, keys
     grades.write_text(good.replace("hit_policy: first", "hit_policy: firstt"))
     try:
         with caplog.at_level(logging.ERROR, logger="gridcredit.service"):
-            asyncio.run(_sighup(state))
+            asyncio.run(reload_on_sighup(state))
     finally:
         grades.write_text(good)
     assert state.engine is before

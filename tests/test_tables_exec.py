@@ -325,12 +325,12 @@ _CLASSES = ["residential", "commercial", "industrial", "public", "farm", None]
        dtype=st.sampled_from(["str", "object", "category"]))
 def test_batch_encoding_of_text_columns_equals_encode_column(picks, dtype):
     from engine.tables.conditions import encode_column
-    from engine.tables.vectorised import _encode
+    from engine.tables.vectorised import encode_codes
 
     spec = vocabulary()["customer_class"]
     series = pd.Series([_CLASSES[i] for i in picks], dtype=object).astype(dtype)
     mentioned = ["residential", "industrial"]
-    fast, slow = _encode(spec, series, mentioned), encode_column(spec, series, mentioned)
+    fast, slow = encode_codes(spec, series, mentioned), encode_column(spec, series, mentioned)
     assert fast.kind == slow.kind == "cat" and fast.codes == slow.codes
     assert fast.values.tolist() == slow.values.tolist()
     if "farm" in series.tolist():
@@ -342,14 +342,14 @@ def test_batch_encoding_of_text_columns_equals_encode_column(picks, dtype):
        kind=st.sampled_from(["monthly_kwh", "critical_load"]))
 def test_batch_encoding_of_number_and_flag_columns_equals_encode_column(values, kind):
     from engine.tables.conditions import encode_column
-    from engine.tables.vectorised import _encode
+    from engine.tables.vectorised import encode_codes
 
     spec = vocabulary()[kind]
     flags = [v for v in values if isinstance(v, bool)]
     numbers = [v for v in values if v is None or not isinstance(v, bool)]
     for data in (pd.Series(flags, dtype=bool), pd.Series(numbers, dtype=float),
                  pd.Series(values, dtype=object)):
-        fast, slow = _encode(spec, data, ()), encode_column(spec, data, ())
+        fast, slow = encode_codes(spec, data, ()), encode_column(spec, data, ())
         np.testing.assert_array_equal(fast.values, slow.values)
 
 

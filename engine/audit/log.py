@@ -62,6 +62,7 @@ __all__ = [
     "chain_hash",
     "content_of",
     "open_log",
+    "verify_rows",
 ]
 
 CHAIN = "decision_log"
@@ -313,7 +314,7 @@ class DecisionLog:
         """Recompute every hash in sequence order and report the first row that fails."""
         try:
             with self.engine.connect() as conn:
-                return _verify_rows(_stream(conn), _head(conn))
+                return verify_rows(_stream(conn), _head(conn))
         except SQLAlchemyError as exc:
             raise self._store_error("cannot verify", exc) from None
 
@@ -338,7 +339,7 @@ def _stream(conn: Connection) -> Iterator[dict[str, Any]]:
         yield dict(row)
 
 
-def _verify_rows(rows: Iterable[dict[str, Any]], head: tuple[int, str]) -> VerifyReport:
+def verify_rows(rows: Iterable[dict[str, Any]], head: tuple[int, str]) -> VerifyReport:
     """The chain check itself, over rows in sequence order: pure, so it is tested directly."""
     prev, count = GENESIS, 0
     for row in rows:

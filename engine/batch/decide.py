@@ -53,6 +53,7 @@ __all__ = [
     "explain_customers",
     "part_file",
     "parts_path",
+    "progress_bar",
     "read_chunks",
     "rejects_path",
     "store_chunk",
@@ -176,7 +177,7 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
     """Decide a CSV/Parquet file chunk by chunk into a CSV/Parquet output and a rejects CSV."""
     run = BatchRun(engine, source, output, chunk_size=chunk_size, overwrite=overwrite,
                    resume=resume)
-    bar = _progress(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
+    bar = progress_bar(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
     for index, first_row, chunk in run.pending():
         timings: dict[str, float] = {}
         decisions, rejects = decide_frame(engine, chunk, first_row=first_row, timings=timings)
@@ -189,7 +190,8 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
     return run.finish()
 
 
-def _progress(total: int | None, enabled: bool, initial: int = 0):
+def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Any:
+    """A tqdm bar over rows on stderr, or None when ``enabled`` is false."""
     if not enabled:
         return None
     from tqdm import tqdm

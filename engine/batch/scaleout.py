@@ -38,13 +38,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.batch.decide import BatchRun, BatchSummary, _progress, decide_frame, store_chunk
+from engine.batch.decide import BatchRun, BatchSummary, decide_frame, progress_bar, store_chunk
 from engine.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from engine.decider import Engine
 
-__all__ = ["ClusterSpec", "decide_file_dask", "parse_cluster"]
+__all__ = ["ClusterSpec", "decide_file_dask", "parse_cluster", "read_rows", "task_ranges"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://\S+$")
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
@@ -185,7 +185,7 @@ def read_rows(source: str | Path, start: int, stop: int, size: int
             return
 
 
-def _ranges(plan: Sequence[Chunk], source: Path, workers: int) -> list[list[Chunk]]:
+def task_ranges(plan: Sequence[Chunk], source: Path, workers: int) -> list[list[Chunk]]:
     """Pending chunks grouped into worker tasks: one per row group, split for load balance.
 
     A task starts at the first chunk that starts in a new row group, so a
@@ -268,7 +268,7 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
              str(Path(config.models_dir).resolve()))
     models = {m.model_id: m.sha256 for m in engine.registry.models.values()}
     parts = str(run.parts.resolve())
-    bar = _progress(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
+    bar = progress_bar(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
     with _client(spec, engine, where) as client:
         workers = max(1, len(client.scheduler_info().get("workers", {})) or spec.workers)
         pending = as_completed()
@@ -284,7 +284,7 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
         plan = run.chunk_plan()
         if plan is not None:
             todo = [c for c in plan if c[0] not in run.done]
-            for chunks in _ranges(todo, run.source, workers) if todo else []:
+            for chunks in task_ranges(todo, run.source, workers) if todo else []:
                 pending.add(client.submit(_decide_range, where, engine.tables.content_hash,
                                           models, str(run.source.resolve()), parts,
                                           run.chunk_size, chunks, pure=False))

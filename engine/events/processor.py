@@ -321,7 +321,7 @@ class EventProcessor:
                              "type": stored.type, "ts": t, "bill_id": stored.bill_id,
                              "payload": stored.payload})
             latest = t if latest is None else max(latest, t)
-            raised.append((len(results), event, self._evaluate(customer, stored)))
+            raised.append((len(results), event, self.evaluate_window(customer, stored)))
             results.append(Accepted(event.event_id, event.customer_id))
         EventStore.insert_rows(conn, accepted)
         have = EventStore.stored_outcome_keys(
@@ -418,7 +418,7 @@ class EventProcessor:
                                 "bill_issued event first", reason_code="unknown_bill",
                                 event_id=eid, field="bill_id", value=bill)
 
-    def _evaluate(self, customer: _Customer, event: StoredEvent) -> list[dict[str, Any]]:
+    def evaluate_window(self, customer: _Customer, event: StoredEvent) -> list[dict[str, Any]]:
         """Assert the customer's window at the event's time (and at its latest time, if later)."""
         t = event.ts
         latest = customer.latest if customer.latest is not None else t

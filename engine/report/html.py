@@ -41,6 +41,7 @@ __all__ = [
     "SEGMENTS",
     "RocKs",
     "build_report",
+    "check_sensitivity",
     "default_rate_by_grade",
     "labels_from",
     "policy_counts",
@@ -256,7 +257,7 @@ def labels_from(decisions: pd.DataFrame, population: pd.DataFrame,
     return matched.rename(column)
 
 
-def _check_sensitivity(sensitivity: Any) -> tuple[pd.DataFrame, bool]:
+def check_sensitivity(sensitivity: Any) -> tuple[pd.DataFrame, bool]:
     """The sensitivity frame with ``before``/``after`` columns, and whether they are PDs.
 
     Takes a frame with group, shock, before, after, or the result of
@@ -491,7 +492,7 @@ def build_report(
                          + (f" (did you mean '{close[0]}'?)" if close else "")
                          + f": use one of {', '.join(SEGMENTS)}")
     y = _check_labels(labels, decisions) if labels is not None else None
-    shocks = _check_sensitivity(sensitivity) if sensitivity is not None else None
+    shocks = check_sensitivity(sensitivity) if sensitivity is not None else None
     drawn = (_read_png(sensitivity_png)
              if shocks is None and sensitivity_png is not None else None)
     reject_section = _reject_summary(rejects, top_reasons) if rejects is not None else None

@@ -32,7 +32,7 @@ from engine.service.routes import VALIDATE_PATH, router
 from engine.service.settings import Settings
 from engine.service.state import ServiceState
 
-__all__ = ["PLUGIN_ROUTERS", "create_app", "create_app_from_env"]
+__all__ = ["PLUGIN_ROUTERS", "create_app", "create_app_from_env", "reload_on_sighup"]
 
 log = logging.getLogger("gridcredit.service")
 
@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_sighup(state)))
+            loop.add_signal_handler(signal.SIGHUP,
+                                    lambda: loop.create_task(reload_on_sighup(state)))
         try:
             yield
         finally:
@@ -86,7 +87,7 @@ def create_app_from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
-async def _sighup(state: ServiceState) -> None:
+async def reload_on_sighup(state: ServiceState) -> None:
     """SIGHUP: reload the tables as ``POST /v1/tables:reload`` does, logging the outcome."""
     try:
         engine = await run_in_threadpool(state.reload)

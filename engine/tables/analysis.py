@@ -27,7 +27,7 @@ from engine.records import FieldSpec, vocabulary
 from engine.tables.conditions import Column, encode_column
 from engine.tables.hitpolicy import priority_order
 from engine.tables.model import FieldRef, Table
-from engine.tables.vectorised import _first, rule_masks
+from engine.tables.vectorised import first_winners, rule_masks
 
 __all__ = ["MAX_COMBINATIONS", "Finding", "check_table_set", "compiled_findings", "regions",
            "run_examples"]
@@ -147,7 +147,7 @@ def _grid(fields: Sequence[str], thresholds: dict[str, list[Any]], seed: int = 0
 
 def _effective(t: Table, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if t.hit_policy in ("first", "priority"):
-        win = _first(masks, priority_order(t) if t.hit_policy == "priority" else None)
+        win = first_winners(masks, priority_order(t) if t.hit_policy == "priority" else None)
         eff = np.zeros_like(masks)
         rows = np.flatnonzero(win >= 0)
         eff[win[rows], rows] = True

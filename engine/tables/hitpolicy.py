@@ -15,7 +15,7 @@ from typing import Any
 from engine.errors import DecisionError
 from engine.tables.model import FieldRef, Rule, Table
 
-__all__ = ["outputs_of", "priority_order", "winners"]
+__all__ = ["outputs_of", "policy_key", "priority_order", "winners"]
 
 
 def priority_order(table: Table) -> list[int]:
@@ -53,14 +53,14 @@ def winners(table: Table, matched: Sequence[int], facts: Mapping[str, Any],
                                 f"match: {_names(rules)}; make their conditions exclusive")
         return rules
     first = rules[0]
-    ref = (outputs_of(first, facts), _policy_key(first))
+    ref = (outputs_of(first, facts), policy_key(first))
     for other in rules[1:]:
-        if (outputs_of(other, facts), _policy_key(other)) != ref:
+        if (outputs_of(other, facts), policy_key(other)) != ref:
             raise DecisionError(f"table '{table.name}' (hit policy any){who}: matching rules "
                                 f"disagree: {_names([first, other])}; give them the same "
                                 "outputs or use first/priority")
     return rules
 
 
-def _policy_key(rule: Rule) -> tuple:
+def policy_key(rule: Rule) -> tuple:
     return tuple((p.policy_id, tuple(sorted(p.merged.items()))) for p in rule.policies)

@@ -27,8 +27,8 @@ from engine.tables.conditions import Column, encode_column, mask
 from engine.tables.hitpolicy import priority_order
 from engine.tables.model import FieldRef, Rule, Table
 
-__all__ = ["Coded", "Evaluation", "combination_codes", "combinations", "evaluate",
-           "rule_masks"]
+__all__ = ["Coded", "Evaluation", "combination_codes", "combinations", "encode_codes",
+           "evaluate", "first_winners", "rule_masks"]
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def rule_masks(table: Table, column: Callable[[str], Column], n: int) -> np.ndar
     return out
 
 
-def _first(masks: np.ndarray, order: Sequence[int] | None = None) -> np.ndarray:
+def first_winners(masks: np.ndarray, order: Sequence[int] | None = None) -> np.ndarray:
     """Index of the winning rule per row (-1 where none matched)."""
     if order is not None:
         ranked = masks[list(order)]
@@ -190,7 +190,7 @@ def _from_coded(spec: FieldSpec, coded: Coded, mentioned: Sequence[Any]) -> Colu
     return Column(small.kind, lookup[coded.codes], small.codes)
 
 
-def _encode(spec: FieldSpec, data: pd.Series, mentioned: Sequence[Any]) -> Column:
+def encode_codes(spec: FieldSpec, data: pd.Series, mentioned: Sequence[Any]) -> Column:
     """``encode_column`` with the same results, without object arrays on common dtypes."""
     dtype = data.dtype
     numeric = isinstance(dtype, np.dtype) and dtype.kind in "iufb"
@@ -233,7 +233,7 @@ def evaluate(tables: Sequence[Table], frame: pd.DataFrame) -> Evaluation:
             if name in coded:
                 encoded[name] = _from_coded(spec, coded[name], said)
             elif name in frame.columns:
-                encoded[name] = _encode(spec, frame[name], said)
+                encoded[name] = encode_codes(spec, frame[name], said)
             else:
                 encoded[name] = _from_coded(spec, Coded(np.full(n, -1), ()), said)
         return encoded[name]
@@ -265,7 +265,7 @@ def evaluate(tables: Sequence[Table], frame: pd.DataFrame) -> Evaluation:
         if hit in ("collect", "rule_order"):
             win = None
         elif hit in ("first", "priority"):
-            win = _first(masks, priority_order(t) if hit == "priority" else None)
+            win = first_winners(masks, priority_order(t) if hit == "priority" else None)
         else:
             counts = masks.sum(axis=0)
             if hit == "unique" and (counts > 1).any():
@@ -274,7 +274,7 @@ def evaluate(tables: Sequence[Table], frame: pd.DataFrame) -> Evaluation:
                 raise DecisionError(f"table '{t.name}' (hit policy unique)"
                                     f"{_label(frame.index, row)}: several rules match: "
                                     f"{_names(rules)}; make their conditions exclusive")
-            win = _first(masks)
+            win = first_winners(masks)
         if not t.adds_policies:
             produced = _table_outputs(t, win if win is not None else np.full(n, -1), source)
             if hit == "any":
@@ -321,7 +321,7 @@ def _table_outputs(t: Table, win: np.ndarray, source: Callable[[str], Coded]
 def _check_any(t: Table, masks: np.ndarray, win: np.ndarray, values: dict[str, np.ndarray],
                source: Callable[[str], Any], index: pd.Index, n: int) -> None:
     """Under ``any``, every matching rule must give the winner's outputs."""
-    from engine.tables.hitpolicy import _policy_key
+    from engine.tables.hitpolicy import policy_key
 
     for r in t.rules:
         rows = masks[r.index] & (win != r.index)
@@ -332,8 +332,8 @@ def _check_any(t: Table, masks: np.ndarray, win: np.ndarray, values: dict[str, n
             mine = _objects(source(v.field), n) if isinstance(v, FieldRef) else np.full(
                 n, v, dtype=object)
             bad |= rows & (mine != values[name])
-        keys = {i: _policy_key(t.rules[i]) for i in np.unique(win[rows])}
-        mine_key = _policy_key(r)
+        keys = {i: policy_key(t.rules[i]) for i in np.unique(win[rows])}
+        mine_key = policy_key(r)
         for i, key in keys.items():
             if key != mine_key:
                 bad |= rows & (win == i)
