@@ -7,7 +7,9 @@ without parsing messages::
 
     EngineError                      exit 2, HTTP 500
     ├── ConfigError                  a config, registry or catalogue file is wrong
-    │   └── ConfigErrors               several problems of one file, all reported at once
+    │   ├── ConfigErrors             several problems of one file, all reported at once
+    │   └── YamlFileError            a knowledge file the YAML reader refuses (size,
+    │                                aliases, duplicate keys, tabs, encoding)
     ├── InputError                   exit 2, HTTP 422: data handed to the engine
     │   ├── RecordError              one customer record broke a field rule
     │   │   └── RequiredFieldError     a field the customer's class must supply is absent
@@ -18,10 +20,15 @@ without parsing messages::
     ├── TableError                   one decision-table problem at file:line
     │   └── TableSetError            several table problems; the set is refused whole
     └── DecisionError                a table misbehaved while deciding (unique/any)
+
+A misspelt name gets one did-you-mean, from ``closest``: errors keep it as
+their ``suggestion`` field and ``did_you_mean`` writes it into the message.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +46,29 @@ __all__ = [
     "RequiredFieldError",
     "TableError",
     "TableSetError",
+    "YamlFileError",
+    "closest",
+    "did_you_mean",
 ]
+
+
+def closest(word: Any, options: Iterable[Any], *, cutoff: float = 0.6) -> str | None:
+    """The option ``word`` most likely misspells (or abbreviates), or None.
+
+    Close spellings first (difflib's ratio of at least ``cutoff``), then an
+    option that starts with ``word``, so that ``pay`` still points at ``payment``.
+    """
+    text = str(word)
+    choices = [str(o) for o in options]
+    found = difflib.get_close_matches(text, choices, n=1, cutoff=cutoff)
+    if not found and text:
+        found = [c for c in choices if c.startswith(text)][:1]
+    return found[0] if found else None
+
+
+def did_you_mean(suggestion: str | None) -> str:
+    """The message tail for a suggestion: `` (did you mean 'x'?)``, or nothing."""
+    return f" (did you mean '{suggestion}'?)" if suggestion else ""
 
 
 class EngineError(Exception):
@@ -59,16 +88,26 @@ class EngineError(Exception):
 
 
 class ConfigError(EngineError):
-    """A configuration, registry or catalogue file is missing or wrong."""
+    """A configuration, registry or catalogue file is missing or wrong.
+
+    ``reason`` is the message without the place; ``suggestion`` the name the
+    file probably meant, also written at the end of the message.
+    """
 
     code = "config_error"
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 suggestion: str | None = None):
         where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
-        super().__init__(where + message)
-        self.reason = message
+        super().__init__(where + message + did_you_mean(suggestion))
         self.file = file
         self.line = line
+        self.reason = message
+        self.suggestion = suggestion
+
+
+class YamlFileError(ConfigError):
+    """A knowledge file the YAML reader refuses before any of its content is used."""
 
 
 class ConfigErrors(ConfigError):
@@ -79,6 +118,7 @@ class ConfigErrors(ConfigError):
             raise ValueError("ConfigErrors needs at least one error")
         super().__init__(errors[0].message)
         self.file, self.line = errors[0].file, errors[0].line
+        self.suggestion = errors[0].suggestion
         self.errors = list(errors)
         self.message = "\n".join(e.message for e in self.errors)
         self.args = (self.message,)
@@ -96,13 +136,15 @@ class RecordError(InputError):
 
     code = "invalid_record"
 
-    def __init__(self, field: str, value: Any, rule: str, *, customer_id: str | None = None):
+    def __init__(self, field: str, value: Any, rule: str, *, customer_id: str | None = None,
+                 suggestion: str | None = None):
         who = f"customer {customer_id!r}: " if customer_id else ""
         super().__init__(f"{who}field '{field}' = {value!r}: {rule}")
         self.field = field
         self.value = value
         self.rule = rule
         self.customer_id = customer_id
+        self.suggestion = suggestion
 
     def details(self) -> list[dict[str, Any]]:
         return [{"field": self.field, "value": _jsonable(self.value), "rule": self.rule}]
@@ -200,9 +242,7 @@ class TableError(EngineError):
         text = f"{Location(file, line)}: "
         if rule_id:
             text += f"rule '{rule_id}': "
-        text += message
-        if suggestion:
-            text += f" (did you mean '{suggestion}'?)"
+        text += message + did_you_mean(suggestion)
         super().__init__(text)
 
     def details(self) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ naming ``file:line``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +18,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, closest
+from engine.yamlfile import LocatedMap, read_yaml
 
 __all__ = ["CATEGORIES", "COMBINATIONS", "PARAM_TYPES", "Catalogue", "ParamSpec", "Policy",
            "load_catalogue", "template_hashes"]
@@ -134,8 +134,7 @@ class Catalogue:
 
     def suggest(self, policy_id: str) -> str | None:
         """The closest known policy id, for a did-you-mean."""
-        close = difflib.get_close_matches(str(policy_id), list(self.policies), n=1, cutoff=0.6)
-        return close[0] if close else None
+        return closest(policy_id, self.policies)
 
     def merged_params(self, policy_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Catalogue defaults overridden by a rule's params."""
@@ -177,14 +176,9 @@ class Catalogue:
 
 def load_catalogue(path: str | Path = "policies/catalogue.yaml") -> Catalogue:
     """Load and check the policy catalogue; raise ``ConfigError`` at the first problem."""
-    from engine.tables.source import LocatedMap, SourceError, read_yaml
-
     path = Path(path)
     name = str(path)
-    try:
-        doc = read_yaml(path)
-    except SourceError as exc:
-        raise ConfigError(exc.message, file=name, line=exc.line) from None
+    doc = read_yaml(path)
     if not isinstance(doc, LocatedMap) or "policies" not in doc:
         raise ConfigError("the catalogue must be a mapping with 'version:' and 'policies:'",
                           file=name, line=getattr(doc, "line", 1))
@@ -201,10 +195,9 @@ def load_catalogue(path: str | Path = "policies/catalogue.yaml") -> Catalogue:
     for policy in policies.values():
         for other in policy.conflicts_with:
             if other not in policies:
-                close = difflib.get_close_matches(other, list(policies), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ConfigError(f"policy '{policy.id}': conflicts_with names unknown policy "
-                                  f"'{other}'{hint}", file=name, line=policy.line)
+                                  f"'{other}'", file=name, line=policy.line,
+                                  suggestion=closest(other, policies))
     canonical = json.dumps(
         {"version": str(doc.get("version", "")),
          "policies": {pid: _canonical(p) for pid, p in policies.items()},
@@ -241,8 +234,6 @@ def _canonical(policy: Policy) -> dict[str, Any]:
 
 
 def _policy(pid: Any, body: Any, line: int, file: str, root: Path) -> Policy:
-    from engine.tables.source import LocatedMap
-
     where = f"policy '{pid}': "
     if not isinstance(pid, str) or not pid.replace("_", "").isalnum() or not pid.islower():
         raise ConfigError(f"policy id {pid!r} must be lower_snake_case", file=file, line=line)
@@ -250,10 +241,8 @@ def _policy(pid: Any, body: Any, line: int, file: str, root: Path) -> Policy:
         raise ConfigError(where + "definition must be a mapping", file=file, line=line)
     for key in body:
         if key not in _POLICY_KEYS:
-            close = difflib.get_close_matches(str(key), _POLICY_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(where + f"unknown key '{key}'{hint}", file=file,
-                              line=body.line_of(key))
+            raise ConfigError(where + f"unknown key '{key}'", file=file,
+                              line=body.line_of(key), suggestion=closest(key, _POLICY_KEYS))
     for key in ("title", "category", "description", "template"):
         if not isinstance(body.get(key), str) or not body[key].strip():
             raise ConfigError(where + f"'{key}:' is required text", file=file, line=line)
@@ -285,9 +274,8 @@ def _param(pid: str, name: Any, raw: Any, line: int, file: str) -> ParamSpec:
         raise ConfigError(where + "definition must be a mapping", file=file, line=line)
     for key in raw:
         if key not in _PARAM_KEYS:
-            close = difflib.get_close_matches(str(key), _PARAM_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(where + f"unknown key '{key}'{hint}", file=file, line=line)
+            raise ConfigError(where + f"unknown key '{key}'", file=file, line=line,
+                              suggestion=closest(key, _PARAM_KEYS))
     if raw.get("type") not in PARAM_TYPES:
         raise ConfigError(where + "'type:' must be one of " + ", ".join(PARAM_TYPES),
                           file=file, line=line)
@@ -303,10 +291,9 @@ def _param(pid: str, name: Any, raw: Any, line: int, file: str) -> ParamSpec:
                           line=line)
     combine = raw.get("combine")
     if combine is not None and combine not in COMBINATIONS:
-        close = difflib.get_close_matches(str(combine), list(COMBINATIONS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ConfigError(where + f"combine '{combine}' is not one of "
-                          + ", ".join(COMBINATIONS) + hint, file=file, line=line)
+                          + ", ".join(COMBINATIONS), file=file, line=line,
+                          suggestion=closest(combine, COMBINATIONS))
     if combine is not None and raw["type"] not in COMBINATIONS[combine]:
         raise ConfigError(where + f"combine '{combine}' does not apply to a {raw['type']} "
                           "param (use " + ", ".join(c for c, kinds in COMBINATIONS.items()

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.errors import FrameError, RecordError, RequiredFieldError
+from engine.errors import FrameError, RecordError, RequiredFieldError, closest, did_you_mean
 
 __all__ = [
     "CLASSES",
@@ -282,19 +282,14 @@ def _record_error(exc: ValidationError, data: dict[str, Any]) -> RecordError:
     name = loc[0] if loc else "<record>"
     value = data.get(name, err.get("input"))
     if err["type"] == "extra_forbidden":
-        return RecordError(name, value, "unknown field" + _did_you_mean(name), customer_id=cid)
+        close = closest(name, _BY_NAME)
+        return RecordError(name, value, "unknown field" + did_you_mean(close), customer_id=cid,
+                           suggestion=close)
     if err["type"] == "missing":
         return RecordError(name, None, "required field is missing", customer_id=cid)
     spec = _BY_NAME.get(name)
     rule = spec.rule() if spec else msg
     return RecordError(name, value, rule, customer_id=cid)
-
-
-def _did_you_mean(name: str) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(_BY_NAME), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 # --------------------------------------------------------------------------- per frame

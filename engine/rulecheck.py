@@ -16,7 +16,6 @@ where the message is written.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from engine.decision import (
     ScoreOutcome,
     TableVersions,
 )
-from engine.errors import ConfigError, ConfigErrors
+from engine.errors import ConfigError, ConfigErrors, closest, did_you_mean
 from engine.explanation import AUDIENCES, FORMATS, Explainer, template_position
 from engine.policies import Catalogue
 from engine.tables.analysis import Finding, check_table_set
@@ -90,7 +89,8 @@ def check_event_rules(path: Path) -> tuple[list[Finding], bool]:
 
 
 def _finding(exc: ConfigError, subject: str, kind: str = "event-rule") -> Finding:
-    return Finding(exc.file or "", exc.line or 1, subject, kind, exc.reason)
+    return Finding(exc.file or "", exc.line or 1, subject, kind,
+                   exc.reason + did_you_mean(exc.suggestion))
 
 
 def check_catalogue(table_set: TableSet) -> list[Finding]:
@@ -163,8 +163,7 @@ def _unknown_params(path: Path, tree: nodes.Template, policy_id: str,
         else:
             continue
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(closest(name, known))
             listed = ", ".join(known) or "none"
             out.append(Finding(str(path), node.lineno, policy_id, "template",
                                f"names param '{name}', which policy '{policy_id}' does not "

@@ -24,7 +24,9 @@ from typing import IO, Any
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 
+from engine.errors import YamlFileError
 from engine.language import Languages, normalise
+from engine.yamlfile import parse_yaml
 
 __all__ = ["KNOWLEDGE_KEYS", "MAPPING", "Message", "extract_knowledge", "messages", "missing"]
 
@@ -58,11 +60,9 @@ class Message:
 def extract_knowledge(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
                       options: Any) -> Iterator[tuple[int, None, str, list[str]]]:
     """Babel extractor for the YAML knowledge files: every title, description and source."""
-    from engine.tables.source import SourceError, parse_yaml
-
     try:
         doc = parse_yaml(fileobj.read().decode("utf-8"))
-    except (SourceError, UnicodeDecodeError):
+    except (YamlFileError, UnicodeDecodeError):
         return
     yield from _walk(doc)
 

@@ -11,12 +11,11 @@ rejected event rather than a silently ignored one.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from engine.errors import InputError
+from engine.errors import InputError, closest, did_you_mean
 from engine.records import CUSTOMER_ID
 
 __all__ = [
@@ -214,10 +213,9 @@ def parse_event(data: Any) -> Event:
         raise EventRejected("field 'type' is missing: use one of " + ", ".join(EVENT_TYPES),
                             reason_code="missing_type", event_id=event_id, field="type")
     if kind not in _CLASSES:
-        close = difflib.get_close_matches(str(kind), EVENT_TYPES, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise EventRejected(f"unknown event type {kind!r}: use one of "
-                            + ", ".join(EVENT_TYPES) + hint, reason_code="unknown_type",
+                            + ", ".join(EVENT_TYPES) + did_you_mean(closest(kind, EVENT_TYPES)),
+                            reason_code="unknown_type",
                             event_id=event_id, field="type", value=kind)
     try:
         return _ADAPTERS[kind].validate_python(data)  # type: ignore[return-value]
@@ -233,9 +231,7 @@ def _rejection(exc: ValidationError, data: dict[str, Any], kind: str,
     value = data.get(name)
     fields = list(_CLASSES[kind].model_fields)
     if err["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(name, fields, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        reason = f"unknown field '{name}' for a {kind} event{hint}"
+        reason = f"unknown field '{name}' for a {kind} event" + did_you_mean(closest(name, fields))
     elif err["type"] == "missing":
         reason = f"field '{name}' is missing: a {kind} event needs " + ", ".join(
             f for f, info in _CLASSES[kind].model_fields.items() if info.is_required())

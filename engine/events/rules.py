@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import difflib
 import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -29,8 +28,8 @@ from typing import Any
 
 from durable import engine as durable_engine
 
-from engine.errors import ConfigError, ConfigErrors
-from engine.tables.source import LocatedList, LocatedMap, SourceError, read_yaml
+from engine.errors import ConfigError, ConfigErrors, closest
+from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
 __all__ = [
     "DEFAULT_PATH",
@@ -111,11 +110,7 @@ def load_event_rules(path: str | Path = DEFAULT_PATH) -> EventRules:
     Every problem of the file is reported at once (``ConfigErrors.errors``).
     """
     path = Path(path)
-    try:
-        doc = read_yaml(path)
-    except SourceError as exc:
-        raise ConfigError(exc.message, file=str(path), line=exc.line) from None
-    return parse_event_rules(doc, str(path))
+    return parse_event_rules(read_yaml(path), str(path))
 
 
 class _Problems:
@@ -125,8 +120,9 @@ class _Problems:
         self.file = file
         self.errors: list[ConfigError] = []
 
-    def __call__(self, message: str, line: int | None) -> None:
-        self.errors.append(ConfigError(message, file=self.file, line=line))
+    def __call__(self, message: str, line: int | None, suggestion: str | None = None) -> None:
+        self.errors.append(ConfigError(message, file=self.file, line=line,
+                                       suggestion=suggestion))
 
     def raise_any(self) -> None:
         if len(self.errors) == 1:
@@ -181,15 +177,10 @@ def parse_event_rules(doc: Any, file: str) -> EventRules:
                       late_tolerance_s=(late_d or 0.0) * 86_400.0, lookback_days=lookback)
 
 
-def _hint(word: Any, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _unknown(node: LocatedMap, allowed: set[str], fail: _Problems) -> None:
     for key in node:
         if key not in allowed:
-            fail(f"unknown key '{key}'{_hint(key, sorted(allowed))}", node.line_of(key))
+            fail(f"unknown key '{key}'", node.line_of(key), closest(key, sorted(allowed)))
 
 
 def _number(node: LocatedMap, key: str, default: float | None, fail: _Problems, *,
@@ -222,14 +213,12 @@ def _conditions(rid: str, on: str | None, raw: LocatedMap, fail: _Problems
         known = on is not None and name in FACTS[on]
         if on is not None and not known:
             fail(f"rule '{rid}': a {on} fact has no field '{name}': use one of "
-                 + ", ".join(FACTS[on]) + _hint(name, list(FACTS[on])), at)
+                 + ", ".join(FACTS[on]), at, closest(name, FACTS[on]))
         ops = cond if isinstance(cond, dict) else {"eq": cond}
         for op, value in ops.items():
             if op not in _OPS:
-                hint = (f" (did you mean '{_ALIASES[op]}'?)" if op in _ALIASES
-                        else _hint(op, list(_OPS)))
                 fail(f"rule '{rid}': '{name}': unknown operator '{op}' (use one of "
-                     + ", ".join(_OPS) + ")" + hint, at)
+                     + ", ".join(_OPS) + ")", at, _ALIASES.get(op) or closest(op, _OPS))
             elif isinstance(value, bool) or not isinstance(value, int | float) or \
                     value != value:
                 fail(f"rule '{rid}': '{name}' {op}: needs a number, not {value!r}", at)
@@ -249,7 +238,7 @@ def _rule(index: int, raw: LocatedMap, fail: _Problems) -> EventRule | None:
     on = raw.get("reads")
     if on not in FACTS:
         fail(f"rule '{rid}': reads: {on!r} is not a fact kind: use one of "
-             + ", ".join(FACTS) + _hint(on, list(FACTS)), raw.line_of("reads"))
+             + ", ".join(FACTS), raw.line_of("reads"), closest(on, FACTS))
         on = None
     when = _conditions(rid, on, raw, fail)
     outcomes = raw.get("outcomes")
@@ -259,8 +248,8 @@ def _rule(index: int, raw: LocatedMap, fail: _Problems) -> EventRule | None:
         outcomes = []
     for o in outcomes:
         if o not in OUTCOMES:
-            fail(f"rule '{rid}': unknown outcome {o!r}: use one of " + ", ".join(OUTCOMES)
-                 + _hint(o, OUTCOMES), raw.line_of("outcomes"))
+            fail(f"rule '{rid}': unknown outcome {o!r}: use one of " + ", ".join(OUTCOMES),
+                 raw.line_of("outcomes"), closest(o, OUTCOMES))
     lasts = _number(raw, "lasts_days", None, fail, lo=0, strict_lo=True, hi=36_500,
                     where=f"rule '{rid}': ")
     window = None
@@ -285,8 +274,8 @@ def _rule(index: int, raw: LocatedMap, fail: _Problems) -> EventRule | None:
                  raw.line_of("reads"))
     grade = raw.get("grade")
     if grade is not None and grade not in _GRADES:
-        fail(f"rule '{rid}': grade {grade!r} is not one of " + ", ".join(_GRADES)
-             + _hint(grade, _GRADES), raw.line_of("grade"))
+        fail(f"rule '{rid}': grade {grade!r} is not one of " + ", ".join(_GRADES),
+             raw.line_of("grade"), closest(grade, _GRADES))
     if len(fail.errors) > before or on is None or lasts is None:
         return None
     return EventRule(index=index, id=rid, description=" ".join(str(raw.get("description", ""))

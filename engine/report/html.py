@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import difflib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine import __version__
-from engine.errors import ConfigError, FrameError, InputError
+from engine.errors import ConfigError, FrameError, InputError, closest, did_you_mean
 from engine.records import CLASSES, GRADES, vocabulary
 from engine.report import charts
 
@@ -191,8 +190,7 @@ def _require(frame: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
     if missing:
         hints = []
         for name in missing:
-            close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
-            hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            hints.append(f"'{name}'" + did_you_mean(closest(name, frame.columns)))
         raise FrameError(f"{what} lacks column(s) {', '.join(hints)}; it needs "
                          + ", ".join(columns), columns=missing)
     return frame
@@ -487,9 +485,7 @@ def build_report(
     """
     decisions = _check_decisions(decisions)
     if segment not in SEGMENTS:
-        close = difflib.get_close_matches(segment, SEGMENTS, n=1)
-        raise InputError(f"unknown segment '{segment}'"
-                         + (f" (did you mean '{close[0]}'?)" if close else "")
+        raise InputError(f"unknown segment '{segment}'" + did_you_mean(closest(segment, SEGMENTS))
                          + f": use one of {', '.join(SEGMENTS)}")
     y = _check_labels(labels, decisions) if labels is not None else None
     shocks = check_sensitivity(sensitivity) if sensitivity is not None else None

@@ -12,7 +12,6 @@ exactly the numbers the batch path gives it.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,9 +20,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from engine.errors import ConfigError, FrameError
+from engine.errors import ConfigError, FrameError, closest
+from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
 __all__ = [
     "DEFAULT_CATALOGUE",
@@ -97,8 +96,8 @@ class Catalogue:
         try:
             return self._by_name[name]
         except KeyError:
-            raise ConfigError(f"unknown indicator '{name}'" + _suggest(name, self._by_name),
-                              file=self.path) from None
+            raise ConfigError(f"unknown indicator '{name}'", file=self.path,
+                              suggestion=closest(name, self._by_name)) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
@@ -121,40 +120,24 @@ class Catalogue:
         return list(dict.fromkeys(s for i in self.indicators for s in i.sources))
 
 
-def _suggest(name: str, choices: Any) -> str:
-    choices = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(name), choices, n=1) or [
-        c for c in choices if c.startswith(str(name))][:1]
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 # --------------------------------------------------------------------------- loading
 
 def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> Catalogue:
     """Read and check an indicator catalogue; refuse it whole with file:line on any error."""
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read indicator catalogue ({exc.strerror})", file=where) from None
-    try:
-        doc = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=where,
-                          line=mark.line + 1 if mark else None) from None
-    if not isinstance(doc, dict):
+    doc = read_yaml(path)
+    if not isinstance(doc, LocatedMap):
         raise ConfigError("expected a mapping with 'indicators:'", file=where, line=1)
     if doc.get("schema") != SCHEMA:
         raise ConfigError(f"key 'schema' = {doc.get('schema')!r}: expected {SCHEMA!r}",
-                          file=where, line=1)
+                          file=where, line=doc.line_of("schema"))
     groups = tuple(doc.get("groups") or RISK_GROUPS)
     items = doc.get("indicators")
-    if not isinstance(items, list) or not items:
-        raise ConfigError("key 'indicators' must be a non-empty list", file=where, line=1)
-    lines = _item_lines(node, len(items))
+    if not isinstance(items, LocatedList) or not items:
+        raise ConfigError("key 'indicators' must be a non-empty list", file=where,
+                          line=doc.line_of("indicators"))
+    lines = [items.line_of(i) for i in range(len(items))]
     record_fields = _record_fields() if doc.get("record") == "customer" else None
     seen: set[str] = set()
     out = []
@@ -173,33 +156,25 @@ def _record_fields() -> list[str]:
     return [f.name for f in FIELDS]
 
 
-def _item_lines(node: Any, n: int) -> list[int | None]:
-    try:
-        seq = next(v for k, v in node.value if k.value == "indicators")
-        return [item.start_mark.line + 1 for item in seq.value]
-    except (AttributeError, StopIteration):
-        return [None] * n
-
-
 def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
                record_fields: list[str] | None) -> Indicator:
-    def fail(msg: str) -> ConfigError:
+    def fail(msg: str, suggestion: str | None = None) -> ConfigError:
         name = item.get("name") if isinstance(item, dict) else None
         who = f"indicator '{name}': " if name else ""
-        return ConfigError(who + msg, file=where, line=line)
+        return ConfigError(who + msg, file=where, line=line, suggestion=suggestion)
 
     if not isinstance(item, dict):
         raise fail("each indicator must be a mapping")
     for key in item:
         if key not in _KEYS:
-            raise fail(f"unknown key '{key}'" + _suggest(key, sorted(_KEYS)))
+            raise fail(f"unknown key '{key}'", closest(key, sorted(_KEYS)))
     for key in ("name", "sources", "transform", "direction", "unit", "group", "description"):
         if key not in item:
             raise fail(f"missing key '{key}'")
     transform = item["transform"]
     if transform not in TRANSFORMS:
-        raise fail(f"unknown transform '{transform}'" + _suggest(transform, TRANSFORMS)
-                   + f"; use one of {', '.join(TRANSFORMS)}")
+        raise fail(f"unknown transform '{transform}': use one of {', '.join(TRANSFORMS)}",
+                   closest(transform, TRANSFORMS))
     sources = item["sources"]
     if isinstance(sources, str):
         sources = [sources]
@@ -209,12 +184,12 @@ def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
     if record_fields is not None:
         for s in sources:
             if s not in record_fields:
-                raise fail(f"unknown source field '{s}'" + _suggest(s, record_fields))
+                raise fail(f"unknown source field '{s}'", closest(s, record_fields))
     if item["direction"] not in DIRECTIONS:
         raise fail(f"direction '{item['direction']}' must be one of {', '.join(DIRECTIONS)}")
     if item["group"] not in groups:
-        raise fail(f"group '{item['group']}' is not one of {', '.join(groups)}"
-                   + _suggest(item["group"], groups))
+        raise fail(f"group '{item['group']}' is not one of {', '.join(groups)}",
+                   closest(item["group"], groups))
     clip = item.get("clip")
     if clip is not None:
         if (not isinstance(clip, list) or len(clip) != 2

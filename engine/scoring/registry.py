@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from engine.errors import ConfigError, FrameError
+from engine.errors import ConfigError, FrameError, closest
 from engine.records import CLASSES
 from engine.scoring import indicators as ind
 from engine.scoring.model import TOP_REASONS, ScoreModel
+from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
 __all__ = ["Registry", "RegistrySpec", "SegmentSpec", "load_registry", "read_spec"]
 
@@ -60,34 +60,36 @@ def read_spec(models_dir: str | Path = "models") -> RegistrySpec:
     models_dir = Path(models_dir)
     path = models_dir / "registry.yaml"
     where = str(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read model registry ({exc.strerror})", file=where) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML ({exc})", file=where) from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ConfigError(f"key 'schema' must be {SCHEMA!r}", file=where)
+    doc = read_yaml(path)
+    if not isinstance(doc, LocatedMap) or doc.get("schema") != SCHEMA:
+        line = doc.line_of("schema") if isinstance(doc, LocatedMap) else 1
+        raise ConfigError(f"key 'schema' must be {SCHEMA!r}", file=where, line=line)
+    raw = doc.get("models") or LocatedList()
+    if not isinstance(raw, LocatedList):
+        raise ConfigError("key 'models' must list the models, one per segment", file=where,
+                          line=doc.line_of("models"))
     segments = []
     served: dict[str, str] = {}
-    for i, m in enumerate(doc.get("models") or []):
+    for i, m in enumerate(raw):
+        line = raw.line_of(i)
         if not isinstance(m, dict) or not {"segment", "artifact", "customer_classes"} <= set(m):
             raise ConfigError(f"models[{i}] needs segment, artifact and customer_classes",
-                              file=where)
+                              file=where, line=line)
         for c in m["customer_classes"]:
             if c not in CLASSES:
                 raise ConfigError(f"models[{i}]: unknown customer class '{c}'; use one of "
-                                  + ", ".join(CLASSES), file=where)
+                                  + ", ".join(CLASSES), file=where, line=line,
+                                  suggestion=closest(c, CLASSES))
             if c in served:
                 raise ConfigError(f"customer class '{c}' is served by both '{served[c]}' and "
-                                  f"'{m['segment']}'", file=where)
+                                  f"'{m['segment']}'", file=where, line=line)
             served[c] = m["segment"]
         segments.append(SegmentSpec(str(m["segment"]), str(m["artifact"]),
                                     tuple(m["customer_classes"])))
     unserved = [c for c in CLASSES if c not in served]
     if unserved:
         raise ConfigError("no model serves customer class(es) " + ", ".join(unserved),
-                          file=where)
+                          file=where, line=doc.line_of("models"))
     t = doc.get("training") or {}
     pop = t.get("population") or {}
     return RegistrySpec(

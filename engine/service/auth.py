@@ -34,6 +34,7 @@ from fastapi import Request
 
 from engine.errors import ConfigError
 from engine.service.errors import Forbidden, Unauthorized
+from engine.yamlfile import LocatedList, plain, read_yaml
 
 __all__ = ["KEY_PREFIX", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key", "require_role"]
 
@@ -84,21 +85,18 @@ def read_keys(path: Path) -> list[dict[str, Any]]:
     """The entries of a keys file, checked; a missing file has none."""
     if not path.is_file():
         return []
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"keys file is not valid YAML: {exc}", file=str(path)) from None
+    data = read_yaml(path) or {}
     entries = data.get("keys") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
+    if not isinstance(entries, LocatedList):
         raise ConfigError("a keys file holds 'keys:' with a list of entries; create it with "
-                          "gridcredit keys add", file=str(path))
+                          "gridcredit keys add", file=str(path), line=getattr(data, "line", 1))
     for i, e in enumerate(entries):
         ok = (isinstance(e, dict) and isinstance(e.get("name"), str)
               and isinstance(e.get("sha256"), str) and len(e["sha256"]) == 64
               and isinstance(e.get("roles"), list) and set(e["roles"]) <= set(ROLES))
         if not ok:
             raise ConfigError(f"keys[{i}] needs name, sha256 (64 hex digits) and roles from "
-                              f"{', '.join(ROLES)}", file=str(path))
+                              f"{', '.join(ROLES)}", file=str(path), line=entries.line_of(i))
     return entries
 
 
@@ -108,7 +106,7 @@ def add_key(path: Path, name: str, roles: list[str]) -> str:
     if not roles or bad:
         raise ConfigError(f"role {bad[0] if bad else '(none)'!r}: give --role with one of "
                           f"{', '.join(ROLES)}")
-    entries = read_keys(path)
+    entries = plain(read_keys(path))
     if any(e["name"] == name for e in entries):
         raise ConfigError(f"a key named {name!r} exists already: choose another name",
                           file=str(path))

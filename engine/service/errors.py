@@ -31,7 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import EngineError
+from engine.errors import EngineError, closest, did_you_mean
 from engine.records import FIELDS, REQUIRED_FOR_CLASS
 
 __all__ = [
@@ -141,8 +141,6 @@ def validation_details(errors: list[dict[str, Any]], strip: int = 0) -> list[dic
 
     ``strip`` drops leading location parts (FastAPI's ``body``).
     """
-    import difflib
-
     out = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ())][strip:]
@@ -151,8 +149,7 @@ def validation_details(errors: list[dict[str, Any]], strip: int = 0) -> list[dic
         if err.get("type") == REQUIRED_FOR_CLASS:
             loc, value = [*loc, err["ctx"]["field"]], None
         elif err.get("type") == "extra_forbidden":
-            close = difflib.get_close_matches(loc[-1] if loc else "", list(_SPECS), n=1)
-            message = "unknown field" + (f" (did you mean '{close[0]}'?)" if close else "")
+            message = "unknown field" + did_you_mean(closest(loc[-1] if loc else "", _SPECS))
         elif err.get("type") == "missing":
             message, value = "required field is missing", None
         elif loc and loc[-1] in _SPECS:

@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from engine.errors import ConfigError
+from engine.errors import ConfigError, closest
+from engine.yamlfile import read_yaml
 
 __all__ = ["CONFIG_ENV", "DEFAULT_KEYS_FILE", "DEFAULT_RELOAD_MARKER", "Settings"]
 
@@ -151,12 +150,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"service config not found: give an existing YAML file with --config "
                           f"or ${CONFIG_ENV}", file=str(path))
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
-                          line=mark.line + 1 if mark else None) from None
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
-        raise ConfigError("a service config is a mapping of setting: value", file=str(path))
+        raise ConfigError("a service config is a mapping of setting: value", file=str(path),
+                          line=getattr(data, "line", 1))
+    known = sorted(f.name for f in dataclasses.fields(Settings))
+    unknown = [str(key) for key in data if key not in known]
+    if unknown:
+        raise ConfigError(f"unknown service setting(s) {', '.join(unknown)}: use "
+                          f"{', '.join(known)}", file=str(path), line=data.line_of(unknown[0]),
+                          suggestion=closest(unknown[0], known))
     return data

@@ -37,7 +37,7 @@ from typing import Any
 from engine.audit.log import DecisionLog, open_log
 from engine.decider import Engine, load
 from engine.decision import Decision
-from engine.errors import TableError, TableSetError
+from engine.errors import TableError, TableSetError, did_you_mean
 from engine.service.logwriter import GroupCommitLog
 from engine.service.metrics import Metrics
 from engine.service.settings import Settings
@@ -222,6 +222,6 @@ def _shown(file: str, tmp: str) -> str:
 
 def _error_finding(e: TableError, tmp: str) -> dict[str, Any]:
     file = _shown(e.file, tmp)
-    message = e.reason + (f" (did you mean '{e.suggestion}'?)" if e.suggestion else "")
+    message = e.reason + did_you_mean(e.suggestion)
     return {"path": f"{file}:{e.line}" if e.line else file, "file": file, "line": e.line,
             "subject": e.rule_id or "", "kind": "load", "message": message}

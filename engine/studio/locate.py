@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from engine.errors import TableError
+from engine.errors import TableError, YamlFileError, did_you_mean
 from engine.policies import Catalogue
 from engine.tables.loader import load_texts
-from engine.tables.source import LocatedList, LocatedMap, SourceError, parse_yaml
+from engine.yamlfile import LocatedList, LocatedMap, parse_yaml
 
 __all__ = ["Place", "Problem", "block_text", "line_of", "locate_errors", "place_of", "plain",
            "reason_of"]
@@ -76,7 +76,7 @@ def line_paths(text: str) -> dict[int, Path_]:
     out: dict[int, Path_] = {}
     try:
         doc = parse_yaml(text)
-    except SourceError:
+    except YamlFileError:
         return out
 
     def walk(value: Any, path: Path_) -> None:
@@ -172,7 +172,4 @@ def locate_errors(docs: Mapping[str, Any], errors: list[TableError],
 def reason_of(error: TableError) -> str:
     """An error's message without its location: ``rule 'x': message (did you mean 'y'?)``."""
     text = f"rule '{error.rule_id}': " if error.rule_id else ""
-    text += error.reason
-    if error.suggestion:
-        text += f" (did you mean '{error.suggestion}'?)"
-    return text
+    return text + error.reason + did_you_mean(error.suggestion)

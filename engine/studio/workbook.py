@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from engine.errors import InputError
+from engine.errors import InputError, closest, did_you_mean
 from engine.policies import Catalogue
 from engine.records import vocabulary
 from engine.studio.locate import block_text, line_paths, reason_of
@@ -305,7 +305,7 @@ def _listed_sheets(wb: Any, reading: _Reading) -> dict[str, tuple[str, str]]:
     for name in wb.sheetnames:
         if name not in listed and name not in (ABOUT, NOTATION):
             guess = _closest(name, [s for s in listed if s not in wb.sheetnames])
-            hint = f" (did you mean '{guess}'?)" if guess else ""
+            hint = did_you_mean(guess)
             reading.problems.append(
                 f"{name}!A1: sheet '{name}' is not a table of this workbook: a table sheet "
                 f"keeps its table's name; rename it back{hint}, or list it on '{ABOUT}'")
@@ -317,10 +317,8 @@ def _listed_sheets(wb: Any, reading: _Reading) -> dict[str, tuple[str, str]]:
 
 
 def _closest(word: str, options: list[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(word, options, n=1, cutoff=0.4)
-    return found[0] if found else (options[0] if len(options) == 1 else None)
+    """A renamed sheet's likely name: a loose match, or the only sheet left unmatched."""
+    return closest(word, options, cutoff=0.4) or (options[0] if len(options) == 1 else None)
 
 
 def _text(cell: Any) -> str:

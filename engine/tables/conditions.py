@@ -9,7 +9,6 @@ every operator.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.errors import closest
 from engine.records import FieldSpec
 from engine.tables.model import OPERATORS, Condition
 
@@ -37,11 +37,6 @@ _ALIASES = {"gte": "ge", "lte": "le", "neq": "ne", "==": "eq", "!=": "ne", "<": 
 _LISTS = ("in", "not_in")
 
 
-def _close(word: Any, options: Sequence[str]) -> str | None:
-    found = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
 def value_problem(spec: FieldSpec, value: Any) -> tuple[str, str | None] | None:
     """Why ``value`` cannot be a value of the field, with a suggestion, or None."""
     if spec.kind in ("int", "float"):
@@ -58,7 +53,7 @@ def value_problem(spec: FieldSpec, value: Any) -> tuple[str, str | None] | None:
         choices = spec.choices or ()
         if not isinstance(value, str) or value not in choices:
             return (f"{value!r} is not a value of '{spec.name}': use one of "
-                    + ", ".join(choices), _close(value, choices))
+                    + ", ".join(choices), closest(value, choices))
         return None
     if spec.kind == "id":
         return None if isinstance(value, str) else (f"'{spec.name}' is text, not {value!r}", None)
@@ -85,7 +80,7 @@ def parse_condition(spec: FieldSpec, raw: Any, line: int, report: Report,
             if op not in OPERATORS:
                 report(f"'{name}': unknown operator '{op}' (use one of "
                        + ", ".join(OPERATORS) + ")", at,
-                       _ALIASES.get(str(op)) or _close(op, OPERATORS))
+                       _ALIASES.get(str(op)) or closest(op, OPERATORS))
                 continue
             cond = _one(spec, str(op), value, at, report)
             if cond:

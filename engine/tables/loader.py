@@ -11,14 +11,13 @@ returned, so a service keeps the set it already had.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from engine.errors import TableError, TableSetError
+from engine.errors import TableError, TableSetError, YamlFileError, closest
 from engine.policies import Catalogue
 from engine.records import FieldSpec, vocabulary
 from engine.tables.conditions import parse_condition, value_problem
@@ -31,7 +30,7 @@ from engine.tables.model import (
     Rule,
     Table,
 )
-from engine.tables.source import LocatedList, LocatedMap, SourceError, read_yaml
+from engine.yamlfile import LocatedList, LocatedMap, parse_yaml, read_yaml
 
 __all__ = ["TABLE_KEYS", "RULE_KEYS", "load_tables", "load_texts", "order_tables",
            "parse_document"]
@@ -43,11 +42,6 @@ EXAMPLE_KEYS = ("description", "given", "expect")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 _FIELD_HIT = ("unique", "first", "priority", "any")
-
-
-def _close(word: Any, options: Any) -> str | None:
-    found = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 class _Errors:
@@ -75,8 +69,11 @@ def load_tables(rules_dir: Path, catalogue: Catalogue) -> tuple[list[Table], lis
         name = str(path)
         try:
             doc = read_yaml(path)
-        except SourceError as exc:
-            errors.append(TableError(exc.message, file=name, line=exc.line))
+        except YamlFileError as exc:
+            errors.append(TableError(exc.reason, file=name, line=exc.line))
+            continue
+        if doc is None:
+            errors.append(_empty(name))
             continue
         found, problems = parse_document(doc, name, catalogue)
         tables += found
@@ -84,6 +81,11 @@ def load_tables(rules_dir: Path, catalogue: Catalogue) -> tuple[list[Table], lis
     if not files:
         errors.append(TableError("no *.yaml table files in this folder", file=str(rules_dir)))
     return tables, errors
+
+
+def _empty(file: str) -> TableError:
+    return TableError("file is empty: a table needs at least table:, version:, hit_policy:, "
+                      "inputs:, outputs: and rules:", file=file, line=1)
 
 
 def is_table_document(doc: Any) -> bool:
@@ -131,7 +133,7 @@ def _table(doc: Any, line: int, errs: _Errors, catalogue: Catalogue) -> Table | 
     for key in doc:
         if key not in TABLE_KEYS:
             errs.add(f"unknown key '{key}' in a table (allowed: {', '.join(TABLE_KEYS)})",
-                     doc.line_of(key), suggestion=_close(key, TABLE_KEYS))
+                     doc.line_of(key), suggestion=closest(key, TABLE_KEYS))
     for key in ("table", "version", "hit_policy", "inputs", "outputs", "rules"):
         if key not in doc:
             errs.add(f"the table has no '{key}:'", line)
@@ -149,7 +151,7 @@ def _table(doc: Any, line: int, errs: _Errors, catalogue: Catalogue) -> Table | 
     hit = doc["hit_policy"]
     if hit not in HIT_POLICIES:
         errs.add(f"unknown hit_policy {hit!r} (use one of {', '.join(HIT_POLICIES)})",
-                 doc.line_of("hit_policy"), suggestion=_close(hit, HIT_POLICIES))
+                 doc.line_of("hit_policy"), suggestion=closest(hit, HIT_POLICIES))
     vocab = vocabulary()
     inputs = _names(doc, "inputs", errs, vocab, allow_policy=False)
     outputs = _names(doc, "outputs", errs, vocab, allow_policy=True)
@@ -211,7 +213,7 @@ def _names(doc: LocatedMap, key: str, errs: _Errors, vocab: Mapping[str, FieldSp
     for i, name in enumerate(raw):
         at = raw.line_of(i) if isinstance(raw, LocatedList) else doc.line_of(key)
         if name not in known:
-            errs.add(f"unknown field '{name}' in {key}:", at, suggestion=_close(name, known))
+            errs.add(f"unknown field '{name}' in {key}:", at, suggestion=closest(name, known))
         elif name in out:
             errs.add(f"field '{name}' is listed twice in {key}:", at)
         else:
@@ -233,7 +235,7 @@ def _rule(raw: Any, line: int, index: int, table: str, hit: str, inputs: list[st
     for key in raw:
         if key not in RULE_KEYS:
             errs.add(f"unknown key '{key}' in a rule (allowed: {', '.join(RULE_KEYS)})",
-                     raw.line_of(key), rid, _close(key, RULE_KEYS))
+                     raw.line_of(key), rid, closest(key, RULE_KEYS))
     if not isinstance(raw.get("description"), str) or not raw["description"].strip():
         errs.add("'description:' is required: say in a sentence what the rule does", line, rid)
     source = raw.get("source", "")
@@ -270,7 +272,7 @@ def _when(raw: LocatedMap, rid: str | None, inputs: list[str], errs: _Errors) ->
         at = when.line_of(field_name)
         spec = vocab.get(field_name)
         if spec is None:
-            errs.add(f"unknown field '{field_name}'", at, rid, _close(field_name, vocab))
+            errs.add(f"unknown field '{field_name}'", at, rid, closest(field_name, vocab))
             continue
         listed = field_name in inputs
         if not listed:
@@ -314,7 +316,7 @@ def _then(raw: LocatedMap, line: int, rid: str | None, inputs: list[str], output
         vline = then.line_of(name)
         if name not in outputs:
             errs.add(f"'{name}' is not an output of this table (outputs: "
-                     + ", ".join(outputs) + ")", vline, rid, _close(name, outputs))
+                     + ", ".join(outputs) + ")", vline, rid, closest(name, outputs))
             continue
         spec = vocab[name]
         if isinstance(value, dict):
@@ -324,7 +326,7 @@ def _then(raw: LocatedMap, line: int, rid: str | None, inputs: list[str], output
                          vline, rid)
             elif ref not in inputs:
                 errs.add(f"'{name}': from '{ref}' must name one of the table's inputs",
-                         vline, rid, _close(ref, inputs))
+                         vline, rid, closest(ref, inputs))
             elif vocab[ref].kind != spec.kind or (
                     spec.choices and not set(vocab[ref].choices or ()) <= set(spec.choices)):
                 errs.add(f"'{name}' cannot take the value of '{ref}': they hold different "
@@ -350,7 +352,7 @@ def _policy_action(item: Any, line: int, rid: str | None, errs: _Errors,
     for key in item:
         if key not in ("policy", "params"):
             errs.add(f"unknown key '{key}' in a policy item (allowed: policy, params)", line,
-                     rid, _close(key, ("policy", "params")))
+                     rid, closest(key, ("policy", "params")))
             return None
     pid = item["policy"]
     if pid not in catalogue:
@@ -369,7 +371,7 @@ def _policy_action(item: Any, line: int, rid: str | None, errs: _Errors,
         if spec is None:
             known = list(policy.params)
             errs.add(f"policy '{pid}' has no param '{name}' (params: "
-                     + (", ".join(known) or "none") + ")", pline, rid, _close(name, known))
+                     + (", ".join(known) or "none") + ")", pline, rid, closest(name, known))
             ok = False
             continue
         problem = spec.problem(value)
@@ -405,7 +407,7 @@ def _examples(doc: LocatedMap, inputs: list[str], outputs: list[str], rules: lis
         bad = [k for k in item if k not in EXAMPLE_KEYS]
         for key in bad:
             errs.add(f"unknown key '{key}' in an example", item.line_of(key),
-                     suggestion=_close(key, EXAMPLE_KEYS))
+                     suggestion=closest(key, EXAMPLE_KEYS))
         given, expect = item["given"], item["expect"]
         if not isinstance(given, dict) or not isinstance(expect, dict):
             errs.add("'given:' and 'expect:' must be mappings", line)
@@ -414,7 +416,7 @@ def _examples(doc: LocatedMap, inputs: list[str], outputs: list[str], rules: lis
         for name, value in given.items():
             if name not in readable:
                 errs.add(f"example gives '{name}', which the table does not read",
-                         given.line_of(name), suggestion=_close(name, readable))  # type: ignore
+                         given.line_of(name), suggestion=closest(name, readable))  # type: ignore
                 ok = False
             elif value is not None and (p := value_problem(vocab[name], value)):
                 errs.add("example: " + p[0], given.line_of(name), suggestion=p[1])  # type: ignore
@@ -425,7 +427,7 @@ def _examples(doc: LocatedMap, inputs: list[str], outputs: list[str], rules: lis
                 unknown = [r for r in (value or []) if r not in rule_ids]
                 if not isinstance(value, list) or unknown:
                     errs.add(f"example expects rules {unknown or value!r} the table lacks",
-                             eline, suggestion=_close(unknown[0], rule_ids) if unknown else None)
+                             eline, suggestion=closest(unknown[0], rule_ids) if unknown else None)
                     ok = False
             elif name == POLICY_OUTPUT and POLICY_OUTPUT in outputs:
                 unknown = [p for p in (value or []) if p not in catalogue]
@@ -435,7 +437,7 @@ def _examples(doc: LocatedMap, inputs: list[str], outputs: list[str], rules: lis
                     ok = False
             elif name not in outputs:
                 errs.add(f"example expects '{name}', which is not an output of the table "
-                         "(or 'rules')", eline, suggestion=_close(name, [*outputs, "rules"]))
+                         "(or 'rules')", eline, suggestion=closest(name, [*outputs, "rules"]))
                 ok = False
             elif value is not None and (p := value_problem(vocab[name], value)):
                 errs.add("example: " + p[0], eline, suggestion=p[1])
@@ -540,19 +542,16 @@ def load_texts(texts: Mapping[str, str], catalogue: Catalogue) -> tuple[list[Tab
     The same checks as loading a folder, for text not yet written: a draft in
     the workbench, a workbook being imported. Returns every problem found.
     """
-    from engine.tables.source import MAX_BYTES, parse_yaml
-
     tables: list[Table] = []
     errors: list[TableError] = []
     for name, text in texts.items():
-        if len(text.encode("utf-8")) > MAX_BYTES:
-            errors.append(TableError(f"a rule file may hold at most {MAX_BYTES:,} bytes: split "
-                                     "it into several files", file=name))
-            continue
         try:
-            doc = parse_yaml(text)
-        except SourceError as exc:
-            errors.append(TableError(exc.message, file=name, line=exc.line))
+            doc = parse_yaml(text, name)
+        except YamlFileError as exc:
+            errors.append(TableError(exc.reason, file=name, line=exc.line))
+            continue
+        if doc is None:
+            errors.append(_empty(name))
             continue
         found, problems = parse_document(doc, name, catalogue)
         tables += found

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, YamlFileError
 from engine.policies import Catalogue
 from engine.scale import Band, master_scale
 from engine.tables.compiled import CompiledExecutor
@@ -40,6 +40,7 @@ from engine.tables.model import (
     TableResult,
 )
 from engine.tables.vectorised import Evaluation, combination_codes, evaluate
+from engine.yamlfile import read_yaml
 
 __all__ = ["EXECUTORS", "FIRED_PREFIX", "PolicyGrants", "TableSet", "check_executor",
            "combine_hits", "companion_documents", "load_table_set", "policy_grants"]
@@ -311,13 +312,12 @@ def load_table_set(rules_dir: str | Path = "rules", catalogue: Catalogue | None 
 def companion_documents(rules_dir: Path) -> dict[str, Any]:
     """The rule files of a folder that hold no decision tables (the event rules), parsed."""
     from engine.tables.loader import is_table_document
-    from engine.tables.source import SourceError, read_yaml
 
     out: dict[str, Any] = {}
     for path in sorted(rules_dir.glob("*.y*ml")):
         try:
             doc = read_yaml(path)
-        except SourceError:
+        except YamlFileError:
             continue
         if not is_table_document(doc):
             out[path.name] = json.loads(json.dumps(doc, default=str))
