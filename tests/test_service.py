@@ -389,6 +389,17 @@ def test_metrics_count_requests_and_decisions_by_grade_and_policy(client, keys, 
     assert 'gridcredit_http_request_duration_seconds_bucket{le="0.5",method="POST"' in text
 
 
+def test_body_guard_refusals_are_counted_under_their_route(client, keys):
+    answer = client.post("/v1/decisions", content=b'{"customer_id": NaN}',
+                         headers={**_auth(keys["decide"]), "content-type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["message"] == ("NaN is not a JSON number: send finite numbers only")
+    text = client.get("/metrics").text
+    assert ('gridcredit_http_requests_total{method="POST",route="/v1/decisions",status="400"}'
+            in text)
+    assert 'route="<unmatched>"' not in text
+
+
 def test_openapi_documents_every_record_field_with_its_range(client):
     spec = client.get("/openapi.json").json()
     paths = set(spec["paths"])

@@ -84,6 +84,12 @@ def test_two_workers_decide_into_one_valid_chain(tmp_path):
                 assert answer.status_code == 200, answer.text
                 ids.append(answer.json()["decision_id"])
         assert len(set(ids)) == 16
+        for _ in range(4):  # whichever worker answers counts every worker's decisions
+            with httpx.Client(base_url=base, timeout=30) as client:
+                text = client.get("/metrics").text
+            counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                          if line.startswith("gridcredit_decisions_total{"))
+            assert counted == 16, text
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import typer
@@ -33,7 +35,35 @@ def serve_command(
     batch_limit: int | None = typer.Option(None, "--batch-limit", help="Records per batch."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
-    """Run the decision service (FastAPI on uvicorn); OpenAPI at /docs."""
+    """Run the decision service (FastAPI on uvicorn, httptools and uvloop); OpenAPI at /docs.
+
+    Prometheus counts in multiprocess mode, in $PROMETHEUS_MULTIPROC_DIR (emptied
+    at start) or in a temporary folder removed at exit, so /metrics sums every worker.
+    """
+    metrics_dir, made = _metrics_dir()
+    try:
+        _serve(host, port, workers, config, home, db, keys, batch_limit, log_level)
+    finally:
+        if made:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir() -> tuple[Path, bool]:
+    """The Prometheus multiprocess folder, set before prometheus_client is imported."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return path, False
+    path = Path(tempfile.mkdtemp(prefix="gridcredit-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path, True
+
+
+def _serve(host: str, port: int, workers: int, config: Path | None, home: Path | None,
+           db: str | None, keys: Path | None, batch_limit: int | None, log_level: str) -> None:
     import uvicorn
 
     from engine.audit.log import open_log
@@ -53,7 +83,7 @@ def serve_command(
                f"log {settings.db or '$GRIDCREDIT_DB or out/decisions.sqlite'}; "
                f"keys {settings.keys_file}", err=True)
     uvicorn.run("engine.service.app:create_app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level)
+                workers=workers, log_level=log_level, http="httptools", loop="uvloop")
 
 
 @keys_app.command("add")

@@ -6,6 +6,11 @@ and never held in memory whole. JSON bodies are parsed once here with the
 rules the engine needs and Python's ``json`` does not apply by default:
 ``NaN``/``Infinity`` are refused, and so is nesting deeper than the limit.
 The checked bytes are handed on unchanged.
+
+orjson parses first: it accepts only strict JSON (no ``NaN``, no
+``Infinity``), so a body it takes is one ``json`` with the refusals above
+takes too. A body orjson refuses goes through ``json``, which gives the
+message the client sees, so every refusal reads as it always did.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.service.errors import (
@@ -35,6 +41,13 @@ def _refuse_constant(name: str) -> Any:
 
 def strict_json(raw: bytes, max_depth: int) -> Any:
     """Parse JSON as the service accepts it: UTF-8, finite numbers, bounded nesting."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        check_depth(value, max_depth)
+        return value
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
