@@ -5,9 +5,10 @@ same stages column-wise over a frame, with the vectorised table executor, and
 is the one place that does so: batch (``engine.batch.decide``), impact
 (``engine.batch.impact``, which scores once with ``score_population`` and
 runs two table sets with ``run_tables``) and ``Engine.decide_many`` start
-here. Nothing is decided row by row; per-row objects, where a caller wants
-them, are built from the columns afterwards (``TableRun.table_results``,
-``Population.score_objects``).
+here, and model evaluation and the sensitivity analysis take their scored
+population from ``score_population``. Nothing is decided row by row;
+per-row objects, where a caller wants them, are built from the columns
+afterwards (``TableRun.table_results``, ``Population.score_objects``).
 
 Rows that fail validation come back as rejects (``row``, ``customer_id``,
 ``field``, ``value``, ``reason``): rows in = rows decided + rows rejected.

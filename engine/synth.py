@@ -42,35 +42,96 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def generate(n: int, seed: int = 0, as_of: dt.date = DEFAULT_AS_OF) -> pd.DataFrame:
-    """Generate ``n`` customer records plus the ``default_12m`` label (0/1)."""
+    """Generate ``n`` customer records plus the ``default_12m`` label (0/1).
+
+    Each group of fields is drawn by its own function, always in the order
+    below: the draws of one generator follow each other, so reordering the
+    calls would change every population a seed gives.
+    """
     if n < 0:
         raise ValueError("n must be >= 0")
     rng = np.random.default_rng(seed)
     klass = rng.choice(np.array(CLASSES), size=n, p=[CLASS_MIX[c] for c in CLASSES])
     enterprise = klass != "residential"
     risk = rng.standard_normal(n)
+    months = _months_connected(rng, n)
+    consumption = _consumption(rng, klass, enterprise, risk)
+    financial = _financial(rng, enterprise, risk)
+    payment = _payment(rng, risk, consumption["monthly_kwh"])
+    columns = {
+        "customer_class": klass,
+        "as_of": np.full(n, as_of.isoformat()),
+        "months_connected": months,
+        **financial,
+        "monthly_kwh": np.round(consumption["monthly_kwh"], 1),
+        "contracted_capacity_kva": np.round(consumption["contracted_capacity_kva"], 1),
+        **{k: v for k, v in payment.items() if not k.startswith("_")},
+        **_equipment(rng, enterprise, risk),
+        "social_credit_rating": _social_credit(rng, enterprise, risk),
+        **_service(rng, klass, enterprise),
+        **_history(rng, risk, months, payment, as_of),
+    }
+    intercept = np.array([_DEFAULT_INTERCEPT[c] for c in klass])
+    default = rng.random(n) < _sigmoid(intercept + _RISK_WEIGHT * risk
+                                       + 0.5 * rng.standard_normal(n))
+    width = max(8, len(str(n)))
+    columns["customer_id"] = [f"C{i:0{width}d}" for i in range(1, n + 1)]
+    columns["default_12m"] = default.astype(np.int64)
+    return pd.DataFrame({name: columns[name] for name in _COLUMNS})
 
-    # identity
+
+_COLUMNS = (
+    "customer_id", "customer_class", "as_of", "months_connected", "asset_liability_ratio",
+    "current_ratio", "return_on_net_assets", "loan_repayment_on_schedule_rate", "monthly_kwh",
+    "contracted_capacity_kva", "overdue_bills_12m", "overdue_amount", "max_days_overdue_12m",
+    "theft_incidents_36m", "has_repayment_agreement", "has_reactive_compensation",
+    "calibration_on_schedule", "grid_accidents_36m", "social_credit_rating",
+    "expected_service_quality", "perceived_service_quality", "critical_load", "previous_grade",
+    "habitual_defaulter", "rebate_earned", "theft_override_until", "default_12m",
+)
+
+
+def _months_connected(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Months since connection; about 6 % are new connections (under a year)."""
     months = np.minimum(rng.exponential(110.0, n), 600.0).astype(np.int64)
     new = rng.random(n) < 0.06
-    months = np.where(new, rng.integers(0, 12, n), months)
+    return np.where(new, rng.integers(0, 12, n), months)
 
-    # consumption: log-normal per class, lightly tied to risk (struggling firms use less)
+
+def _consumption(rng: np.random.Generator, klass: np.ndarray, enterprise: np.ndarray,
+                 risk: np.ndarray) -> dict[str, np.ndarray]:
+    """Log-normal consumption per class, lightly tied to risk (struggling firms use less)."""
+    n = len(klass)
     median = np.array([_KWH[c][0] for c in klass])
     spread = np.array([_KWH[c][1] for c in klass])
     kwh = median * np.exp(spread * rng.standard_normal(n) - 0.08 * risk * enterprise)
     load_factor = rng.uniform(0.25, 0.65, n)
     kva = kwh / (730.0 * load_factor * 0.9)
     kva = np.where(enterprise, kva, np.maximum(kva, 4.0))
+    return {"monthly_kwh": kwh, "contracted_capacity_kva": kva}
 
-    # financial status (enterprises only)
+
+def _financial(rng: np.random.Generator, enterprise: np.ndarray,
+               risk: np.ndarray) -> dict[str, np.ndarray]:
+    """Financial ratios, drawn for everyone and kept for enterprises only."""
+    n = len(risk)
     nan = np.full(n, np.nan)
     alr = np.clip(0.55 + 0.12 * risk + 0.15 * rng.standard_normal(n), 0.05, 3.0)
     cur = np.clip(np.exp(np.log(1.4) - 0.18 * risk + 0.35 * rng.standard_normal(n)), 0.05, 20.0)
     rona = np.clip(0.08 - 0.05 * risk + 0.08 * rng.standard_normal(n), -2.0, 2.0)
     loan = np.clip(1.0 - np.abs(0.03 + 0.04 * risk + 0.04 * rng.standard_normal(n)), 0.0, 1.0)
+    return {
+        "asset_liability_ratio": np.where(enterprise, np.round(alr, 4), nan),
+        "current_ratio": np.where(enterprise, np.round(cur, 3), nan),
+        "return_on_net_assets": np.where(enterprise, np.round(rona, 4), nan),
+        "loan_repayment_on_schedule_rate": np.where(enterprise, np.round(loan, 4), nan),
+    }
 
-    # payment behaviour
+
+def _payment(rng: np.random.Generator, risk: np.ndarray,
+             kwh: np.ndarray) -> dict[str, np.ndarray]:
+    """Payment behaviour; ``_owes`` (unpaid charges) is kept for the history fields."""
+    n = len(risk)
     overdue_bills = np.minimum(rng.poisson(np.exp(-2.3 + 1.45 * risk)), 12)
     days = np.where(overdue_bills > 0,
                     np.minimum(5 + rng.gamma(1.5, 10.0 * np.exp(0.45 * risk)), 366), 0)
@@ -79,74 +140,67 @@ def generate(n: int, seed: int = 0, as_of: dt.date = DEFAULT_AS_OF) -> pd.DataFr
     overdue_amount = np.where(owes, monthly_bill * rng.lognormal(0.0, 0.6, n), 0.0)
     agreement = owes & (rng.random(n) < 0.3)
     theft = np.where(rng.random(n) < _sigmoid(-4.8 + 1.0 * risk), rng.integers(1, 3, n), 0)
+    return {
+        "overdue_bills_12m": overdue_bills.astype(np.int64),
+        "overdue_amount": np.round(overdue_amount, 2),
+        "max_days_overdue_12m": np.round(days).astype(np.int64),
+        "theft_incidents_36m": theft.astype(np.int64),
+        "has_repayment_agreement": agreement,
+        "_owes": owes,
+    }
 
-    # equipment operation and management
+
+def _equipment(rng: np.random.Generator, enterprise: np.ndarray,
+               risk: np.ndarray) -> dict[str, np.ndarray]:
+    """Equipment operation and management."""
+    n = len(risk)
     reactive = np.where(enterprise, rng.random(n) < _sigmoid(1.6 - 0.5 * risk),
                         rng.random(n) < 0.02)
     calibration = rng.random(n) < _sigmoid(2.2 - 0.7 * risk)
     accidents = rng.poisson(np.where(enterprise, np.exp(-2.2 + 0.5 * risk), np.exp(-4.5)))
+    return {"has_reactive_compensation": reactive, "calibration_on_schedule": calibration,
+            "grid_accidents_36m": accidents.astype(np.int64)}
 
-    # social credit: ordinal from risk, many residential customers unrated
+
+def _social_credit(rng: np.random.Generator, enterprise: np.ndarray,
+                   risk: np.ndarray) -> np.ndarray:
+    """Social credit: ordinal from risk, many residential customers unrated."""
+    n = len(risk)
     social_latent = risk + 0.8 * rng.standard_normal(n)
     social = np.select([social_latent < -0.7, social_latent < 0.5, social_latent < 1.5],
                        ["A", "B", "C"], "D").astype(object)
     unrated = rng.random(n) < np.where(enterprise, 0.08, 0.35)
     social[unrated] = "unrated"
+    return social
 
-    # service expectations and perceptions
+
+def _service(rng: np.random.Generator, klass: np.ndarray,
+             enterprise: np.ndarray) -> dict[str, np.ndarray]:
+    """Service expectations, perceptions and critical loads."""
+    n = len(klass)
     base_expect = np.where(klass == "industrial", 4.3, np.where(enterprise, 3.9, 3.5))
     expected = np.clip(np.round(base_expect + 0.6 * rng.standard_normal(n), 1), 1.0, 5.0)
     perceived = np.clip(np.round(expected - 0.3 - 0.8 * rng.standard_normal(n), 1), 1.0, 5.0)
     critical = rng.random(n) < np.array([_CRITICAL_SHARE[c] for c in klass])
+    return {"expected_service_quality": expected, "perceived_service_quality": perceived,
+            "critical_load": critical}
 
-    # history: previous grade for established customers, event outcomes
+
+def _history(rng: np.random.Generator, risk: np.ndarray, months: np.ndarray,
+             payment: dict[str, np.ndarray], as_of: dt.date) -> dict[str, np.ndarray]:
+    """Previous grade for established customers and the payment-event outcomes."""
+    n = len(risk)
+    overdue_bills = payment["overdue_bills_12m"]
     prev_latent = risk + 0.7 * rng.standard_normal(n)
     prev_idx = np.digitize(prev_latent, [-1.2, -0.4, 0.6, 1.6])
     previous_grade = np.array(GRADES, dtype=object)[prev_idx]
     previous_grade[months < 12] = None
     habitual = overdue_bills >= 3
-    rebate = (overdue_bills > 0) & ~owes & (rng.random(n) < 0.25)
+    rebate = (overdue_bills > 0) & ~payment["_owes"] & (rng.random(n) < 0.25)
     theft_until = np.full(n, None, dtype=object)
-    recent_theft = (theft > 0) & (rng.random(n) < 0.6)
+    recent_theft = (payment["theft_incidents_36m"] > 0) & (rng.random(n) < 0.6)
     offsets = rng.integers(30, 730, n)
     for i in np.flatnonzero(recent_theft):
         theft_until[i] = (as_of + dt.timedelta(days=int(offsets[i]))).isoformat()
-
-    # the 12-month default label
-    intercept = np.array([_DEFAULT_INTERCEPT[c] for c in klass])
-    default = rng.random(n) < _sigmoid(intercept + _RISK_WEIGHT * risk
-                                       + 0.5 * rng.standard_normal(n))
-
-    width = max(8, len(str(n)))
-    frame = pd.DataFrame(
-        {
-            "customer_id": [f"C{i:0{width}d}" for i in range(1, n + 1)],
-            "customer_class": klass,
-            "as_of": np.full(n, as_of.isoformat()),
-            "months_connected": months,
-            "asset_liability_ratio": np.where(enterprise, np.round(alr, 4), nan),
-            "current_ratio": np.where(enterprise, np.round(cur, 3), nan),
-            "return_on_net_assets": np.where(enterprise, np.round(rona, 4), nan),
-            "loan_repayment_on_schedule_rate": np.where(enterprise, np.round(loan, 4), nan),
-            "monthly_kwh": np.round(kwh, 1),
-            "contracted_capacity_kva": np.round(kva, 1),
-            "overdue_bills_12m": overdue_bills.astype(np.int64),
-            "overdue_amount": np.round(overdue_amount, 2),
-            "max_days_overdue_12m": np.round(days).astype(np.int64),
-            "theft_incidents_36m": theft.astype(np.int64),
-            "has_repayment_agreement": agreement,
-            "has_reactive_compensation": reactive,
-            "calibration_on_schedule": calibration,
-            "grid_accidents_36m": accidents.astype(np.int64),
-            "social_credit_rating": social,
-            "expected_service_quality": expected,
-            "perceived_service_quality": perceived,
-            "critical_load": critical,
-            "previous_grade": previous_grade,
-            "habitual_defaulter": habitual,
-            "rebate_earned": rebate,
-            "theft_override_until": theft_until,
-            "default_12m": default.astype(np.int64),
-        }
-    )
-    return frame
+    return {"previous_grade": previous_grade, "habitual_defaulter": habitual,
+            "rebate_earned": rebate, "theft_override_until": theft_until}

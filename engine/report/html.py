@@ -7,8 +7,9 @@ risk-factor group, and exactly which table and model versions decided. So the
 report carries everything inside it: charts are PNGs embedded as base64 data
 URIs, styles are inline, and there is no script and no external link.
 
-The numbers are computed here by pure functions (ROC, KS, default rate by
-grade with a Wilson interval, policy counts), drawn by ``engine.report.charts`` and
+The numbers are computed by the pure functions of ``engine.report.measures``
+(ROC, KS, default rate by grade with a Wilson interval, policy counts), drawn
+by ``engine.report.charts`` and
 laid out by the sandboxed, autoescaped template ``policies/templates/
 report.html.j2``, so nothing in a customer id, a reject reason or a rule id
 can inject markup.
@@ -21,7 +22,6 @@ import datetime as dt
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,16 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine import __version__
 from engine.errors import ConfigError, FrameError, InputError, closest, did_you_mean
-from engine.records import CLASSES, GRADES, vocabulary
+from engine.records import CLASSES, GRADES
 from engine.report import charts
+from engine.report.measures import (
+    RocKs,
+    default_rate_by_grade,
+    policy_counts,
+    roc_ks,
+    segment_order,
+    wilson_interval,
+)
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -61,123 +69,7 @@ _PORTFOLIO_PD = {"mean_pd_before": "before", "mean_pd_after": "after"}
 _SENSITIVITY_EXTRAS = (("customers_affected", "customers whose PD moved", "count"),
                        ("downgraded", "downgraded", "pct"), ("upgraded", "upgraded", "pct"))
 TEMPLATE = "report.html.j2"
-_Z95 = 1.959963984540054
 _CURVE_POINTS = 2_000
-
-
-# ---------------------------------------------------------------------------- metrics
-
-
-@dataclass(frozen=True)
-class RocKs:
-    """ROC points at descending PD thresholds, with AUC and the KS statistic."""
-
-    fpr: np.ndarray
-    tpr: np.ndarray
-    thresholds: np.ndarray
-    auc: float
-    ks: float
-    ks_threshold: float
-    positives: int
-    negatives: int
-
-    @property
-    def gini(self) -> float:
-        return 2.0 * self.auc - 1.0
-
-
-def roc_ks(scores: np.ndarray, labels: np.ndarray) -> RocKs:
-    """ROC curve, AUC (ties counted half) and KS of ``scores`` against 0/1 ``labels``.
-
-    Higher scores must mean more risk (PD). Computed with numpy from the
-    sorted scores, so it scales to whole customer bases.
-    """
-    scores = np.asarray(scores, dtype=float)
-    labels = np.asarray(labels).astype(np.int64)
-    positives = int(labels.sum())
-    negatives = int(labels.size - positives)
-    if positives == 0 or negatives == 0:
-        raise InputError(
-            f"labels hold only one outcome ({positives} defaults, {negatives} non-defaults): "
-            "ROC and KS need both; pass a labelled population with defaulters and non-defaulters")
-    order = np.argsort(-scores, kind="mergesort")
-    s, y = scores[order], labels[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
-    tp = np.cumsum(y)[last_of_tie]
-    fp = (last_of_tie + 1) - tp
-    tpr = np.r_[0.0, tp / positives]
-    fpr = np.r_[0.0, fp / negatives]
-    thresholds = np.r_[np.inf, s[last_of_tie]]
-    auc = float(np.trapezoid(tpr, fpr))
-    gap = tpr - fpr
-    best = int(np.argmax(gap))
-    return RocKs(fpr, tpr, thresholds, auc, float(gap[best]), float(thresholds[best]),
-                 positives, negatives)
-
-
-def wilson_interval(defaults: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """95 % Wilson score interval of a binomial rate; stays inside [0, 1] for small counts."""
-    defaults = np.asarray(defaults, dtype=float)
-    n = np.asarray(n, dtype=float)
-    safe = np.maximum(n, 1.0)
-    p = defaults / safe
-    denom = 1.0 + _Z95**2 / safe
-    centre = (p + _Z95**2 / (2 * safe)) / denom
-    half = _Z95 * np.sqrt(p * (1 - p) / safe + _Z95**2 / (4 * safe**2)) / denom
-    empty = n == 0
-    return np.where(empty, 0.0, centre - half), np.where(empty, 1.0, centre + half)
-
-
-def default_rate_by_grade(grades: pd.Series, pd_values: pd.Series,
-                          labels: pd.Series) -> pd.DataFrame:
-    """Customers, defaults, observed rate (95 % Wilson interval) and mean PD per grade.
-
-    Grades follow the master-scale order, best first; grades nobody holds are
-    left out.
-    """
-    frame = pd.DataFrame({"grade": grades.astype(str).to_numpy(),
-                          "pd": pd_values.to_numpy(dtype=float),
-                          "label": labels.to_numpy(dtype=np.int64)})
-    grouped = frame.groupby("grade", sort=False).agg(
-        customers=("label", "size"), defaults=("label", "sum"), mean_pd=("pd", "mean"))
-    grouped = grouped.reindex([g for g in _grade_order(frame["grade"]) if g in grouped.index])
-    low, high = wilson_interval(grouped["defaults"].to_numpy(), grouped["customers"].to_numpy())
-    grouped["observed"] = grouped["defaults"] / grouped["customers"]
-    grouped["low"] = low
-    grouped["high"] = high
-    return grouped.reset_index()[["grade", "customers", "defaults", "observed", "low", "high",
-                                  "mean_pd"]]
-
-
-def policy_counts(decisions: pd.DataFrame, segment: str = "consumption_class") -> pd.DataFrame:
-    """Customers per (policy, segment value, grade) from the ``;``-joined policies column."""
-    policies = decisions["policies"].astype(object).where(decisions["policies"].notna(), "")
-    long = pd.DataFrame({
-        "policy": policies.astype(str).str.split(";").to_numpy(),
-        "segment": decisions[segment].astype(str).to_numpy(),
-        "grade": decisions["grade"].astype(str).to_numpy(),
-    }).explode("policy")
-    long["policy"] = long["policy"].astype(str).str.strip()
-    long = long[long["policy"].ne("") & long["policy"].ne("nan")]
-    counts = long.groupby(["policy", "segment", "grade"], sort=False).size()
-    counts = counts.rename("customers").reset_index()
-    grade_rank = {g: i for i, g in enumerate(_grade_order(counts["grade"]))}
-    return counts.sort_values(["policy", "segment", "grade"],
-                              key=lambda c: c.map(grade_rank) if c.name == "grade" else c,
-                              ignore_index=True)
-
-
-def _segment_order(values: pd.Series) -> list[str]:
-    """Segment values in the record contract's order, then any others as found."""
-    present = set(values.astype(str))
-    spec = vocabulary().get(str(values.name))
-    known = [v for v in (spec.choices if spec and spec.choices else ()) if v in present]
-    return known + sorted(present - set(known))
-
-
-def _grade_order(values: pd.Series) -> list[str]:
-    present = set(values.astype(str))
-    return [g for g in GRADES if g in present] + sorted(present - set(GRADES))
 
 
 # ---------------------------------------------------------------------------- input checks
@@ -390,6 +282,14 @@ def _performance(decisions: pd.DataFrame, pd_values: pd.Series,
     return performance, chart_list
 
 
+def _sensitivity_input(sensitivity: Any, png: bytes | str | Path | None
+                       ) -> dict[str, Any] | None:
+    """The sensitivity section from a frame (checked), else from an already drawn chart."""
+    shocks = check_sensitivity(sensitivity) if sensitivity is not None else None
+    drawn = _read_png(png) if shocks is None and png is not None else None
+    return _sensitivity_section(shocks, drawn)
+
+
 def _sensitivity_section(checked: tuple[pd.DataFrame, bool] | None,
                          drawn: bytes | None) -> dict[str, Any] | None:
     """The sensitivity table and chart: drawn here from the frame, else the given PNG."""
@@ -458,6 +358,57 @@ def _environment(folder: Path) -> SandboxedEnvironment:
     return env
 
 
+def _check_segment(segment: str) -> None:
+    if segment not in SEGMENTS:
+        raise InputError(f"unknown segment '{segment}'" + did_you_mean(closest(segment, SEGMENTS))
+                         + f": use one of {', '.join(SEGMENTS)}")
+
+
+def _population_charts(decisions: pd.DataFrame, pd_values: pd.Series,
+                       grade_counts: list[dict[str, Any]],
+                       band_edges: Sequence[float]) -> list[dict[str, str]]:
+    """The two charts every report has: grades, and PD by customer class."""
+    return [
+        _chart("grades", "Grade distribution",
+               charts.grade_distribution_chart({g["name"]: g["count"] for g in grade_counts}),
+               "Customers per grade, best first."),
+        _chart("pd-by-class", "PD distribution by customer class",
+               charts.pd_histogram_chart(pd_values.to_numpy(),
+                                         decisions["customer_class"].astype(str).to_numpy(),
+                                         band_edges),
+               "Each class is normalised to its own size, so shapes compare across classes."),
+    ]
+
+
+def _policy_by_grade(counts: pd.DataFrame, grades: Sequence[str]) -> list[dict[str, Any]]:
+    """Per policy, most customers first: its total and its customers in each grade."""
+    if not len(counts):
+        return []
+    totals = counts.groupby("policy")["customers"].sum().sort_values(ascending=False)
+    rows = []
+    for policy, total in totals.items():
+        part = counts[counts["policy"] == policy].groupby("grade")["customers"].sum()
+        rows.append({"policy": str(policy), "total": int(total),
+                     "by_grade": [int(part.get(g, 0)) for g in grades]})
+    return rows
+
+
+def _overrides(decisions: pd.DataFrame) -> pd.Series:
+    """The override rule ids of the decisions that have one."""
+    overrides = decisions["override"].astype(object).where(decisions["override"].notna(), "")
+    overrides = overrides.astype(str).str.strip()
+    return overrides[overrides.ne("") & overrides.ne("None") & overrides.ne("nan")]
+
+
+def _created(created_at: dt.datetime | str | None) -> str:
+    """When the report was made, as ISO text: the given time, or now (UTC)."""
+    if isinstance(created_at, dt.datetime):
+        return created_at.isoformat(timespec="seconds")
+    if created_at is not None:
+        return str(created_at)
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def build_report(
     decisions: pd.DataFrame,
     *,
@@ -480,77 +431,47 @@ def build_report(
     that no outcomes were supplied. ``sensitivity`` is a frame with columns
     group, shock, before, after, or what ``engine.scoring.sensitivity.analyse``
     returns (its mean PD before and after are shown); ``sensitivity_png`` is
-    an already drawn chart, used when no frame is given. ``versions`` is shown as given (nested
-    mappings are flattened), next to the versions the decisions themselves carry.
+    an already drawn chart, used when no frame is given. ``versions`` is shown
+    as given (nested mappings are flattened), next to the versions the
+    decisions themselves carry.
     """
     decisions = _check_decisions(decisions)
-    if segment not in SEGMENTS:
-        raise InputError(f"unknown segment '{segment}'" + did_you_mean(closest(segment, SEGMENTS))
-                         + f": use one of {', '.join(SEGMENTS)}")
+    _check_segment(segment)
     y = _check_labels(labels, decisions) if labels is not None else None
-    shocks = check_sensitivity(sensitivity) if sensitivity is not None else None
-    drawn = (_read_png(sensitivity_png)
-             if shocks is None and sensitivity_png is not None else None)
+    sensitivity_section = _sensitivity_input(sensitivity, sensitivity_png)
     reject_section = _reject_summary(rejects, top_reasons) if rejects is not None else None
     env = _environment(_templates_dir(templates_dir))
     pd_values = pd.to_numeric(decisions["pd"]).astype(float)
     grade_counts = _value_counts(decisions["grade"], GRADES)
-
-    chart_list = [
-        _chart("grades", "Grade distribution",
-               charts.grade_distribution_chart({g["name"]: g["count"] for g in grade_counts}),
-               "Customers per grade, best first."),
-        _chart("pd-by-class", "PD distribution by customer class",
-               charts.pd_histogram_chart(pd_values.to_numpy(),
-                                         decisions["customer_class"].astype(str).to_numpy(),
-                                         band_edges),
-               "Each class is normalised to its own size, so shapes compare across classes."),
-    ]
-
+    chart_list = _population_charts(decisions, pd_values, grade_counts, band_edges)
     performance: dict[str, Any] | None = None
     if y is not None:
         performance, performance_charts = _performance(decisions, pd_values, y)
         chart_list += performance_charts
 
+    grades_present = [g["name"] for g in grade_counts]
     counts = policy_counts(decisions, segment)
     chart_list.append(_chart(
         "policies", "Policies by grade and segment",
-        charts.policy_counts_chart(counts, segment, grades=[g["name"] for g in grade_counts],
-                                   segments=_segment_order(decisions[segment])),
+        charts.policy_counts_chart(counts, segment, grades=grades_present,
+                                   segments=segment_order(decisions[segment])),
         f"Customers receiving each policy, by grade, one panel per {segment.replace('_', ' ')}."))
-    policy_totals = (counts.groupby("policy")["customers"].sum().sort_values(ascending=False)
-                     if len(counts) else pd.Series(dtype="int64"))
-    policy_by_grade = []
-    grades_present = [g["name"] for g in grade_counts]
-    for policy, total in policy_totals.items():
-        part = counts[counts["policy"] == policy].groupby("grade")["customers"].sum()
-        policy_by_grade.append({"policy": str(policy), "total": int(total),
-                                "by_grade": [int(part.get(g, 0)) for g in grades_present]})
+    policy_by_grade = _policy_by_grade(counts, grades_present)
 
-    sensitivity_section = _sensitivity_section(shocks, drawn)
     if sensitivity_section is not None:
         chart_list.append(sensitivity_section["chart"])
 
     rejected = reject_section["rows"] if reject_section else 0
-    overrides = decisions["override"].astype(object).where(decisions["override"].notna(), "")
-    overrides = overrides.astype(str).str.strip()
-    overrides = overrides[overrides.ne("") & overrides.ne("None") & overrides.ne("nan")]
-    if isinstance(created_at, dt.datetime):
-        created = created_at.isoformat(timespec="seconds")
-    elif created_at is not None:
-        created = str(created_at)
-    else:
-        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
+    overrides = _overrides(decisions)
+    assigned = int(counts["customers"].sum()) if len(counts) else 0
     context = {
         "title": title,
-        "created_at": created,
+        "created_at": _created(created_at),
         "engine_version": __version__,
         "as_of": sorted({str(v) for v in decisions["as_of"].dropna()}),
         "summary": {"rows_in": len(decisions) + rejected, "decided": len(decisions),
                     "rejected": rejected, "overridden": len(overrides),
-                    "policies_used": len(policy_totals),
-                    "policy_assignments": int(counts["customers"].sum()) if len(counts) else 0},
+                    "policies_used": len(policy_by_grade), "policy_assignments": assigned},
         "grade_counts": grade_counts,
         "class_counts": _value_counts(decisions["customer_class"], CLASSES),
         "overrides": _value_counts(overrides) if len(overrides) else [],

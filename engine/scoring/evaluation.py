@@ -219,14 +219,14 @@ def evaluate_registry(registry: Registry, frame: pd.DataFrame, *, target: str,
     Rows that fail validation are counted, not scored; ``target`` is the label
     column (1 = default, or the value ``bad`` names).
     """
-    from engine.records import validate_frame
+    from engine.pipeline import score_population
     from engine.scoring.training import labels
 
     if target not in frame.columns:
         raise FrameError(f"missing target column '{target}'", columns=[target])
-    accepted, rejects = validate_frame(frame.drop(columns=[target]))
+    population = score_population(registry, frame.drop(columns=[target]))
+    accepted, scored = population.facts, population.scores
     y = labels(frame.loc[accepted.index, target], bad)
-    scored = registry.score_frame(accepted)
     klass = accepted["customer_class"].astype("string").to_numpy(dtype=object, na_value=None)
     z_all, pd_all = scored["z"].to_numpy(), scored["pd"].to_numpy()
     segments = []
@@ -244,4 +244,4 @@ def evaluate_registry(registry: Registry, frame: pd.DataFrame, *, target: str,
         segments.append(SegmentEvaluation(
             seg.segment, model_id, count, float(y[mask].mean()), metrics(y[mask], z, p),
             band_table(p, y[mask], bands), decile_table(z, y[mask])))
-    return RegistryEvaluation(what, len(accepted), len(rejects), tuple(segments))
+    return RegistryEvaluation(what, len(accepted), len(population.rejects), tuple(segments))

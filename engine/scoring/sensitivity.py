@@ -189,12 +189,13 @@ def analyse_portfolio(frame: pd.DataFrame, registry: Any, bands: list[Band] | tu
                       *, seed: int = 0) -> SensitivityResult:
     """``analyse`` on customer records: validated (refused rows and a ``default_12m``
     label left out), turned into the catalogue's indicators and scored by ``registry``."""
-    from engine.records import validate_frame
+    from engine.pipeline import score_population
 
-    accepted, _rejects = validate_frame(frame.drop(columns=["default_12m"], errors="ignore"))
-    values = registry.indicators(accepted)
-    return analyse(values, accepted["customer_class"], registry.score_indicators,
-                   registry.catalogue, bands, customer_id=accepted["customer_id"], seed=seed)
+    population = score_population(registry, frame.drop(columns=["default_12m"],
+                                                       errors="ignore"))
+    facts = population.facts
+    return analyse(population.indicators, facts["customer_class"], registry.score_indicators,
+                   registry.catalogue, bands, customer_id=facts["customer_id"], seed=seed)
 
 
 SENSITIVITY_FILES = ("sensitivity.csv", "sensitivity.md", "sensitivity.png",
