@@ -10,25 +10,20 @@ durable-rules 2.0.28.
 
 Numbers reach the engine as integers in fixed units (days as seconds, money
 as cents), which keeps every comparison exact and avoids the exponent
-notation durable-rules' parser refuses. One extra rule matches every fact and
-records nothing, so each assert is handled and its state can be deleted
-(deleting the state of a sid no rule matched crashes the process).
+notation durable-rules' parser refuses. The host, its lock, the sessions and
+the catch-all rule that keeps deleting them safe are ``engine.rulehost``'s,
+shared with the decision tables.
 """
 
 from __future__ import annotations
 
-import bisect
-import copy
-import itertools
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from durable import engine as durable_engine
-
 from engine.errors import ConfigError, ConfigErrors, closest
+from engine.rulehost import LOCK, RuleHost, build_definition, rank
 from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
 __all__ = [
@@ -45,7 +40,6 @@ __all__ = [
 DEFAULT_PATH = Path("rules/events.yaml")
 RULESET = "events"
 KIND = "kind"
-ALWAYS = "fact__"
 
 # Unit of each fact field, and its scale to the integer the engine sees.
 _SCALE = {"days": 86_400, "money": 100, "count": 1}
@@ -290,70 +284,56 @@ def scaled(on: str, name: str, value: float) -> int:
     return int(round(value * _SCALE[FACTS[on][name]]))
 
 
-def compile_rulesets(rules: EventRules) -> dict[str, dict[str, Any]]:
-    """The durable-rules definition of the rule file: one rule set, one rule per YAML rule."""
-    out: dict[str, Any] = {}
+def _patterns(rules: EventRules) -> dict[int, dict[str, Any]]:
+    """Per rule index, the durable-rules condition of the rule's one fact pattern."""
+    out: dict[int, dict[str, Any]] = {}
     for r in rules.rules:
         terms: list[dict[str, Any]] = [{KIND: r.on}]
         for name, op, value in r.when:
             number = scaled(r.on, name, value)
             terms.append({name: number} if op == "eq" else {_OPS[op]: {name: number}})
-        out[f"r{r.index}"] = {"all": [{"m": {"$and": terms}}], "run": f"rule#{r.index}"}
-    out["seen__"] = {"all": [{"m": {"$gte": {ALWAYS: 1}}}], "run": "rule#-1"}
-    return {RULESET: out}
+        out[r.index] = {"$and": terms}
+    return out
 
 
-class _Host(durable_engine.Host):
-    """A Host whose actions record (rule index, fact ref) of each firing."""
-
-    def __init__(self, record: Callable[[int, int], None]) -> None:
-        self._record = record
-        super().__init__()
-
-    def get_action(self, action_name: str) -> Callable[[Any], None]:
-        index = int(action_name.rsplit("#", 1)[1])
-
-        def fired(closure: Any) -> None:
-            if index >= 0:
-                self._record(index, int(closure.m["ref"]))
-
-        return fired
+def compile_rulesets(rules: EventRules) -> dict[str, dict[str, Any]]:
+    """The durable-rules definition of the rule file: one rule set, one rule per YAML rule."""
+    return build_definition({RULESET: _patterns(rules)})
 
 
 class RuleMatcher:
     """Runs one customer's facts through the compiled rules: assert, collect, delete the state.
 
-    One Host behind one lock (durable-rules is not thread-safe); every call
-    uses a fresh sid and deletes its state before the lock is released, so
-    live state never outgrows one customer.
+    The facts of one call share one durable-rules session, deleted before
+    the call returns (``engine.rulehost``), so live state never outgrows one
+    customer.
 
     With ``memo=True`` each fact's verdict is remembered by the fact's *shape*:
     its kind and, per field, its rank among the thresholds the rules compare that
-    field with (``2i + 1`` on threshold ``i``, ``2i`` just below it). Every rule
-    reads one fact and compares its fields with thresholds, so two facts of one
-    shape satisfy the same rules; durable-rules decides each shape once and the
-    stream's millions of facts reuse a few hundred verdicts.
+    field with (``engine.rulehost.rank``). Every rule reads one fact and compares
+    its fields with thresholds, so two facts of one shape satisfy the same rules;
+    durable-rules decides each shape once and the stream's millions of facts
+    reuse a few hundred verdicts.
     """
 
     def __init__(self, rules: EventRules, *, memo: bool = False) -> None:
         self.rules = rules
-        self._definition = compile_rulesets(rules)
-        self._lock = threading.Lock()
-        self._host: _Host | None = None
-        self._sids = itertools.count(1)
-        self._fired: list[tuple[int, int]] = []
+        self._host = RuleHost({RULESET: _patterns(rules)})
         self._memo: dict[tuple[Any, ...], tuple[int, ...]] | None = {} if memo else None
         self._scales = _thresholds(rules)
-        self.asserted = 0
+
+    @property
+    def asserted(self) -> int:
+        """Facts asserted into durable-rules so far."""
+        return self._host.asserted
 
     def match(self, facts: Sequence[Mapping[str, Any]]) -> list[tuple[EventRule, int]]:
         """(rule, index into ``facts``) for every rule a fact satisfies, in fact order."""
         if not facts:
             return []
-        with self._lock:
-            if self._memo is None:
-                fired = self._assert(facts, range(len(facts)))
-                return [(self.rules.rules[i], ref) for i, ref in fired]
+        if self._memo is None:
+            return [(self.rules.rules[i], ref) for i, ref in self._host.fire(RULESET, facts)]
+        with LOCK:  # the memo is shared by every thread that matches
             memo = self._memo
             keys = [self._shape(f) for f in facts]
             missing = [ref for ref, key in enumerate(keys) if key not in memo]
@@ -361,30 +341,11 @@ class RuleMatcher:
                 if len(memo) > _MEMO_LIMIT:
                     memo.clear()
                 verdicts: dict[int, list[int]] = {ref: [] for ref in missing}
-                for i, ref in self._assert([facts[ref] for ref in missing], missing):
-                    verdicts[ref].append(i)
+                for i, at in self._host.fire(RULESET, [facts[ref] for ref in missing]):
+                    verdicts[missing[at]].append(i)
                 for ref in missing:
                     memo[keys[ref]] = tuple(sorted(verdicts[ref]))
-            return [(self.rules.rules[i], ref) for ref, key in enumerate(keys)
-                    for i in memo[key]]
-
-    def _assert(self, facts: Sequence[Mapping[str, Any]],
-                refs: Sequence[int]) -> list[tuple[int, int]]:
-        """(rule index, ref) of every firing, sorted by ref then rule: one sid, then deleted."""
-        if self._host is None:
-            self._host = _Host(lambda i, ref: self._fired.append((i, ref)))
-            self._host.set_rulesets(copy.deepcopy(self._definition))
-        sid = str(next(self._sids))
-        payload = [{**f, "sid": sid, "ref": ref, ALWAYS: 1} for f, ref in zip(facts, refs,
-                                                                             strict=True)]
-        self._fired.clear()
-        self.asserted += len(payload)
-        try:
-            self._host.assert_facts(RULESET, payload)
-        except durable_engine.MessageNotHandledException:
-            pass
-        self._host.delete_state(RULESET, sid)
-        return sorted(set(self._fired), key=lambda p: (p[1], p[0]))
+            return [(self.rules.rules[i], ref) for ref, key in enumerate(keys) for i in memo[key]]
 
     def _shape(self, fact: Mapping[str, Any]) -> tuple[Any, ...]:
         kind = fact[KIND]
@@ -409,8 +370,7 @@ def _thresholds(rules: EventRules) -> dict[str, list[tuple[str, list[int]]]]:
 
 
 def _rank(scale: Sequence[int], value: Any) -> Any:
-    """Position of ``value`` among the thresholds: odd on a threshold, even between."""
+    """A field's place in a fact's shape: its rank if it is a number, else the value itself."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ("value", value)
-    i = bisect.bisect_left(scale, value)
-    return 2 * i + 1 if i < len(scale) and scale[i] == value else 2 * i
+    return rank(scale, value)

@@ -14,12 +14,12 @@ handing out its engine; when the marker names a set it does not run, it
 loads and checks the folder itself. A worker never takes a set on trust: if
 its own check fails it keeps its tables and logs why.
 
-durable-rules is not thread-safe. The executor already serialises each Host
-behind its own lock; the service goes further and lets only one thread at a
-time into durable-rules at all (``durable_lock``), because a reload runs the
-new set's examples on a second Host while decisions run on the first. With
-the default compiled executor decisions never enter durable-rules and take
-no lock.
+durable-rules is not thread-safe, across Hosts too: a reload runs the new
+set's examples on a second Host while decisions run on the first. Every call
+into it takes ``engine.rulehost.LOCK``, the one process-wide lock; the service
+holds the same lock (``durable_lock``) around a whole durable decision or
+event batch. With the default compiled executor decisions never enter
+durable-rules and take no lock.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import rulehost
 from engine.audit.log import DecisionLog, open_log
 from engine.decider import Engine, load
 from engine.decision import Decision
@@ -95,7 +96,7 @@ class ServiceState:
             settings.db)
         self.writer = GroupCommitLog(self.log)
         self.metrics = Metrics()
-        self.durable_lock = threading.Lock()
+        self.durable_lock = rulehost.LOCK
         self._reload_lock = threading.Lock()
 
     @property

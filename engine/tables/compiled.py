@@ -43,7 +43,8 @@ import pandas as pd
 
 from engine.errors import DecisionError
 from engine.records import vocabulary
-from engine.tables.durable import numeric_scales, rank
+from engine.rulehost import rank
+from engine.tables.durable import numeric_scales
 from engine.tables.hitpolicy import outputs_of, priority_order, winners
 from engine.tables.model import (
     OPERATORS,

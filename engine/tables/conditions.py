@@ -18,6 +18,7 @@ import pandas as pd
 
 from engine.errors import closest
 from engine.records import FieldSpec
+from engine.rulehost import ALWAYS
 from engine.tables.model import OPERATORS, Condition
 
 __all__ = [
@@ -127,12 +128,11 @@ def _one(spec: FieldSpec, op: str, value: Any, line: int, report: Report) -> Con
 # --------------------------------------------------------------------------- durable-rules
 
 _DURABLE_OPS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
-ALWAYS_FIELD = "fact__"
 
 
 def durable_condition(conditions: Sequence[Condition]) -> dict[str, Any]:
     """The durable-rules JSON for a rule's conditions (an empty rule always matches)."""
-    parts: list[dict[str, Any]] = [{ALWAYS_FIELD: 1}]
+    parts: list[dict[str, Any]] = [{ALWAYS: 1}]
     for c in conditions:
         if c.op == "eq":
             parts.append({c.field: c.value})

@@ -1,42 +1,28 @@
 """The per-decision executor: each table compiled to a durable-rules rule set.
 
-durable-rules is not thread-safe and keeps at most 1,024 live sessions per
-rule set, so one ``Host`` serves one table set behind one lock, every
-decision asserts its facts under a fresh sid, collects the rules that fired
-and deletes that state before the lock is released.
+How durable-rules is driven (the process-wide lock, one fresh sid per
+decision whose state is deleted at once, the catch-all rule that keeps that
+deletion safe, numbers sent as ranks) is ``engine.rulehost``'s business;
+this module only turns tables into conditions and facts.
 
-A fact no rule matches raises ``MessageNotHandledException`` ("nothing
-fired"), but it still takes a session slot, and ``delete_state`` on that sid
-crashes the process (measured with 2.0.28: segmentation fault). So every rule
-set gets one extra rule that matches every fact and records nothing: each
-assert is handled, and its state can always be deleted.
-
-Numbers travel to the engine as ranks, not as themselves: durable-rules'
-JSON parser refuses floats written with an exponent and no decimal point
-(``1e-05``, ``1e+20``: "error code 204"), and YAML writes 0.00001 that way.
-Each numeric field of a table is ranked against the thresholds its rules
-use (``2i + 1`` at threshold ``i``, ``2i`` just below it), which keeps every
-comparison exact and every number the engine sees a small integer.
+Numbers travel to the engine as ranks, not as themselves (YAML writes
+0.00001 as ``1e-05``, which durable-rules' parser refuses): each numeric
+field of a table is ranked against the thresholds its rules use, which
+keeps every comparison exact and every number the engine sees a small
+integer.
 """
 
 from __future__ import annotations
 
-import bisect
-import copy
-import itertools
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from durable import engine as durable_engine
-
 from engine.records import vocabulary
-from engine.tables.conditions import ALWAYS_FIELD, durable_condition, durable_value
+from engine.rulehost import RuleHost, build_definition, rank
+from engine.tables.conditions import durable_condition, durable_value
 from engine.tables.model import Condition, Table
 
-__all__ = ["DurableExecutor", "compile_rulesets"]
-
-_SEEN = "seen__"
+__all__ = ["DurableExecutor", "compile_rulesets", "numeric_scales"]
 
 
 def numeric_scales(table: Table) -> dict[str, list[float]]:
@@ -52,12 +38,6 @@ def numeric_scales(table: Table) -> dict[str, list[float]]:
     return {name: sorted(values) for name, values in scales.items()}
 
 
-def rank(scale: Sequence[float], value: float) -> int:
-    """Position of ``value`` among the thresholds: odd on a threshold, even between."""
-    i = bisect.bisect_left(scale, value)
-    return 2 * i + 1 if i < len(scale) and scale[i] == value else 2 * i
-
-
 def _ranked(c: Condition, scales: Mapping[str, Sequence[float]]) -> Condition:
     scale = scales.get(c.field)
     if scale is None:
@@ -67,60 +47,31 @@ def _ranked(c: Condition, scales: Mapping[str, Sequence[float]]) -> Condition:
     return Condition(c.field, c.op, rank(scale, float(c.value)), c.line)
 
 
-def compile_rulesets(tables: Sequence[Table]) -> dict[str, dict[str, Any]]:
-    """The durable-rules definition of every table, built from the compiled YAML."""
-    out: dict[str, dict[str, Any]] = {}
+def _conditions(tables: Sequence[Table]) -> dict[str, dict[int, dict[str, Any]]]:
+    """Per table, per rule index, the durable-rules condition of the rule (numbers ranked)."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
     for t in tables:
         scales = numeric_scales(t)
-        rules: dict[str, Any] = {
-            f"r{r.index}": {"all": [{"m": durable_condition([_ranked(c, scales)
-                                                             for c in r.when])}],
-                            "run": f"{t.name}#{r.index}"}
-            for r in t.rules
-        }
-        rules[_SEEN] = {"all": [{"m": durable_condition(())}], "run": f"{t.name}#-1"}
-        out[t.name] = rules
+        out[t.name] = {r.index: durable_condition([_ranked(c, scales) for c in r.when])
+                       for r in t.rules}
     return out
 
 
-class _Host(durable_engine.Host):
-    """A Host whose actions only record which rule fired."""
-
-    def __init__(self, record: Callable[[int], None]) -> None:
-        self._record = record
-        super().__init__()
-
-    def get_action(self, action_name: str) -> Callable[[Any], None]:
-        index = int(action_name.rsplit("#", 1)[1])
-
-        def fired(_closure: Any) -> None:
-            if index >= 0:
-                self._record(index)
-
-        return fired
+def compile_rulesets(tables: Sequence[Table]) -> dict[str, dict[str, Any]]:
+    """The durable-rules definition of every table, built from the compiled YAML."""
+    return build_definition(_conditions(tables))
 
 
 class DurableExecutor:
     """Matches one table against one customer's facts through durable-rules."""
 
     def __init__(self, tables: Sequence[Table]) -> None:
-        self._rulesets = compile_rulesets(tables)
+        self._host = RuleHost(_conditions(tables))
         self._scales = {t.name: numeric_scales(t) for t in tables}
-        self._lock = threading.Lock()
-        self._host: _Host | None = None
-        self._sids = itertools.count(1)
-        self._fired: list[int] = []
-
-    def _ensure_host(self) -> _Host:
-        if self._host is None:
-            host = _Host(self._fired.append)
-            host.set_rulesets(copy.deepcopy(self._rulesets))
-            self._host = host
-        return self._host
 
     def match(self, table: Table, facts: Mapping[str, Any]) -> list[int]:
         """Indices of the rules of ``table`` whose conditions hold for ``facts``."""
-        fact: dict[str, Any] = {ALWAYS_FIELD: 1}
+        fact: dict[str, Any] = {}
         scales = self._scales[table.name]
         for name in table.reads:
             value = durable_value(facts.get(name))
@@ -131,14 +82,4 @@ class DurableExecutor:
                     continue
                 value = rank(scales[name], float(value))
             fact[name] = value
-        with self._lock:
-            host = self._ensure_host()
-            sid = str(next(self._sids))
-            fact["sid"] = sid
-            self._fired.clear()
-            try:
-                host.assert_fact(table.name, fact)
-            except durable_engine.MessageNotHandledException:
-                return []
-            host.delete_state(table.name, sid)
-            return sorted(set(self._fired))
+        return sorted({index for index, _ in self._host.fire(table.name, [fact])})
