@@ -1,21 +1,36 @@
-"""The decision service under load, from a second process on loopback.
+"""The decision service under load against a bare FastAPI echo endpoint, with wrk.
 
-For 1 and 2 uvicorn workers: the sustained rate (closed loop, fixed
-concurrency, every answer a 200) and the p50/p99 latency when requests
-arrive at 50 % and 90 % of that rate (open loop, fixed schedule). Then the
-cost of the durable log write: one decision with ``DecisionLog.append``
-(SQLite WAL, synchronous=FULL) against the same decision without it, in one
-process, as a ratio. The machine has 2 cores shared with other work, so the
-absolute figures move with contention; the ratios are what to compare.
+Baseline: ``echo_app`` below, a FastAPI app whose one route returns the posted body,
+on uvicorn with httptools and uvloop: the HTTP stack's own limit on this machine.
+Measured in one run, alternating, ``REPEAT`` times each, medians compared:
+
+- ``echo``: the echo app, one process pinned to core 1;
+- ``workers_1``: ``gridcredit serve --workers 1`` pinned to core 1, every answer a
+  decision logged (hash-chained, group commit, SQLite WAL synchronous=FULL) before
+  it is sent;
+- ``workers_2``: ``gridcredit serve --workers 2`` on both cores.
+
+The load generator is wrk from Debian (installed with apt-get when missing), one
+thread pinned to core 0 (``taskset -c 0 wrk -t1``), ``CONNECTIONS`` keep-alive
+connections, posting the same record bodies (cycled from a file by a Lua script)
+to both servers; the echo route ignores the API key header. With two workers the
+server needs both cores, so wrk shares core 0 with one of them.
+
+wrk has no constant-rate mode (that is wrk2), so the latency at a fixed rate comes
+from ``_fixed_rate``: an open-loop client on raw asyncio sockets pinned to core 0.
+It schedules requests at exact times (90 % of the sustained one-worker rate),
+sends each on a free keep-alive connection (opening one when all are busy), and
+measures every latency from the request's scheduled time, so a stalled server
+shows in the tail instead of slowing the schedule (no coordinated omission).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -27,9 +42,45 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi import FastAPI, Request, Response
 
 ROOT = Path(__file__).resolve().parent.parent
-CONCURRENCY = 8
+CONNECTIONS = 16
+REPEAT = 3
+CLIENT_CORE = "0"
+SERVER_CORE = "1"
+
+_LUA = r"""
+local bodies = {}
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}
+local path = "%s"
+local i = 0
+init = function(args)
+  for line in io.lines("%s") do bodies[#bodies + 1] = line end
+end
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("POST", path, headers, bodies[i])
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
+                 + summary.errors.write + summary.errors.timeout
+  io.write(string.format('WRK {"requests": %%d, "duration_us": %%d, "errors": %%d, ' ..
+    '"p50_us": %%d, "p99_us": %%d}\n', summary.requests, summary.duration, errors,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def echo_app() -> FastAPI:
+    """The baseline: FastAPI returning the posted body, nothing else."""
+    app = FastAPI()
+
+    @app.post("/echo")
+    async def echo(request: Request) -> Response:
+        return Response(await request.body(), media_type="application/json")
+
+    return app
 
 
 def _records(n: int, seed: int = 3) -> list[dict[str, Any]]:
@@ -41,82 +92,17 @@ def _records(n: int, seed: int = 3) -> list[dict[str, Any]]:
             for r in frame.to_dict(orient="records")]
 
 
-# ------------------------------------------------------------------ load generator process
+def ensure_wrk() -> str:
+    """Path of wrk, installing Debian's package when it is missing (needs root)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is not installed and apt-get could not install it")
+    return found
 
-async def _closed(url: str, key: str, seconds: float, records: list[dict]) -> dict[str, Any]:
-    import httpx
-
-    ok = errors = 0
-    stop = time.perf_counter() + seconds
-    headers = {"Authorization": f"Bearer {key}"}
-
-    async def worker(client: httpx.AsyncClient, offset: int) -> None:
-        nonlocal ok, errors
-        i = offset
-        while time.perf_counter() < stop:
-            r = await client.post("/v1/decisions", json=records[i % len(records)],
-                                  headers=headers)
-            ok, errors = (ok + 1, errors) if r.status_code == 200 else (ok, errors + 1)
-            i += CONCURRENCY
-
-    started = time.perf_counter()
-    limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-        await asyncio.gather(*[worker(client, k) for k in range(CONCURRENCY)])
-    elapsed = time.perf_counter() - started
-    return {"rate": ok / elapsed, "ok": ok, "errors": errors, "seconds": elapsed}
-
-
-async def _open(url: str, key: str, seconds: float, rate: float,
-                records: list[dict]) -> dict[str, Any]:
-    import httpx
-
-    latencies: list[float] = []
-    errors = 0
-    headers = {"Authorization": f"Bearer {key}"}
-    n = max(1, int(rate * seconds))
-
-    async def one(client: httpx.AsyncClient, i: int, at: float) -> None:
-        nonlocal errors
-        await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        t0 = time.perf_counter()
-        r = await client.post("/v1/decisions", json=records[i % len(records)], headers=headers)
-        latencies.append(time.perf_counter() - t0)
-        errors += r.status_code != 200
-
-    start = time.perf_counter() + 0.2
-    async with httpx.AsyncClient(base_url=url, timeout=30,
-                                 limits=httpx.Limits(max_connections=64)) as client:
-        await asyncio.gather(*[one(client, i, start + i / rate) for i in range(n)])
-    q = statistics.quantiles(latencies, n=100)
-    return {"offered_rate": rate, "requests": n, "errors": errors,
-            "p50_ms": q[49] * 1e3, "p99_ms": q[98] * 1e3}
-
-
-def _load_main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["closed", "open"])
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--key", required=True)
-    parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--rate", type=float, default=0)
-    args = parser.parse_args()
-    records = _records(500)
-    if args.mode == "closed":
-        out = asyncio.run(_closed(args.url, args.key, args.seconds, records))
-    else:
-        out = asyncio.run(_open(args.url, args.key, args.seconds, args.rate, records))
-    print(json.dumps(out))
-
-
-def _generate(mode: str, url: str, key: str, seconds: float, rate: float = 0) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.bench_service", mode, "--url", url,
-                          "--key", key, "--seconds", str(seconds), "--rate", str(rate)],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-# ------------------------------------------------------------------ server under test
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -124,89 +110,209 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve_and_load(workers: int, tmp: Path, key: str, seconds: float) -> dict[str, Any]:
-    import httpx
+def _pinned(cores: str, cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", cores, *cmd] if shutil.which("taskset") else cmd
 
+
+def _wait_up(port: int, proc: subprocess.Popen, path: str = "/healthz") -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                if sock.recv(64).startswith(b"HTTP/1.1"):
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("server did not start")
+
+
+class _Server:
+    """A server process under test, stopped with its whole process group."""
+
+    def __init__(self, cmd: list[str], port: int, health: str) -> None:
+        self.port = port
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True,
+                                     env={**os.environ, "GRIDCREDIT_HOME": str(ROOT)},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        _wait_up(port, self.proc, health)
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _echo(port: int) -> _Server:
+    cmd = _pinned(SERVER_CORE, [sys.executable, "-m", "uvicorn", "bench.bench_service:echo_app",
+                                "--factory", "--http", "httptools", "--loop", "uvloop",
+                                "--port", str(port), "--log-level", "warning"])
+    return _Server(cmd, port, "/echo")
+
+
+def _gridcredit(port: int, workers: int, tmp: Path, tag: str) -> _Server:
+    cores = SERVER_CORE if workers == 1 else "0,1"
+    cmd = _pinned(cores, [str(Path(sys.executable).parent / "gridcredit"), "serve",
+                          "--workers", str(workers), "--port", str(port),
+                          "--db", str(tmp / f"decisions-{tag}.sqlite"),
+                          "--keys", str(tmp / "keys.yaml"), "--log-level", "warning"])
+    return _Server(cmd, port, "/healthz")
+
+
+def _wrk(port: int, path: str, bodies: Path, key: str, seconds: float, tmp: Path
+         ) -> dict[str, Any]:
+    script = tmp / f"post-{path.strip('/').replace('/', '-')}.lua"
+    script.write_text(_LUA % (key, path, bodies))
+    duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds only
+    cmd = _pinned(CLIENT_CORE, [ensure_wrk(), "-t1", f"-c{CONNECTIONS}", duration, "--latency",
+                                "-s", str(script), f"http://127.0.0.1:{port}"])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    figures = json.loads(line[4:])
+    figures["rate"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    return figures
+
+
+# ------------------------------------------------------------------ fixed-rate client
+
+async def _fixed_rate(port: int, path: str, key: str, bodies: list[bytes], rate: float,
+                      seconds: float) -> dict[str, Any]:
+    """Open loop at ``rate`` requests/s; latencies from each request's scheduled time."""
+    requests = [(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                 f"\r\nAuthorization: Bearer {key}\r\nContent-Length: {len(b)}\r\n\r\n"
+                 ).encode() + b for b in bodies]
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(i: int, at: float) -> None:
+        nonlocal errors
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = conn
+        writer.write(requests[i % len(requests)])
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                      if h.lower().startswith(b"content-length:"))
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - at)
+        errors += not head.startswith(b"HTTP/1.1 200")
+        idle.append(conn)
+
+    n = max(1, int(rate * seconds))
+    start = time.perf_counter() + 0.5
+    await asyncio.gather(*[one(i, start + i / rate) for i in range(n)])
+    elapsed = time.perf_counter() - start
+    for _, writer in idle:
+        writer.close()
+    q = statistics.quantiles(latencies, n=100)
+    return {"offered_per_s": round(rate, 1), "achieved_per_s": round(n / elapsed, 1),
+            "requests": n, "errors": errors, "p50_ms": round(q[49] * 1e3, 2),
+            "p99_ms": round(q[98] * 1e3, 2)}
+
+
+def _fixed_rate_main() -> None:
+    port, path, key, bodies, rate, seconds = sys.argv[2:8]
+    lines = [line.encode() for line in Path(bodies).read_text().splitlines()]
+    out = asyncio.run(_fixed_rate(int(port), path, key, lines, float(rate), float(seconds)))
+    print(json.dumps(out))
+
+
+def _fixed(port: int, path: str, key: str, bodies: Path, rate: float, seconds: float) -> dict:
+    cmd = _pinned(CLIENT_CORE, [sys.executable, "-m", "bench.bench_service", "fixed-rate",
+                                str(port), path, key, str(bodies), str(rate), str(seconds)])
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ the run
+
+def _round(tmp: Path, key: str, bodies: Path, seconds: float, k: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     port = _free_port()
-    db = tmp / f"decisions-{workers}.sqlite"
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gridcredit"), "serve", "--workers", str(workers),
-         "--port", str(port), "--db", str(db), "--keys", str(tmp / "keys.yaml"),
-         "--log-level", "warning"],
-        env={**os.environ, "GRIDCREDIT_HOME": str(ROOT)}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server = _echo(port)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        _generate("closed", url, key, 2.0)  # warm every worker
-        sustained = _generate("closed", url, key, seconds)
-        at50 = _generate("open", url, key, seconds, 0.5 * sustained["rate"])
-        at90 = _generate("open", url, key, seconds, 0.9 * sustained["rate"])
+        _wrk(port, "/echo", bodies, key, 1, tmp)
+        out["echo"] = _wrk(port, "/echo", bodies, key, seconds, tmp)
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        server.wait(timeout=30)
+        server.stop()
+    for workers in (1, 2):
+        port = _free_port()
+        server = _gridcredit(port, workers, tmp, f"{workers}-{k}")
+        try:
+            _wrk(port, "/v1/decisions", bodies, key, 2, tmp)
+            out[f"workers_{workers}"] = _wrk(port, "/v1/decisions", bodies, key, seconds, tmp)
+            if workers == 1:
+                rate = 0.9 * out["workers_1"]["rate"]
+                out["fixed_rate_90pct"] = _fixed(port, "/v1/decisions", key, bodies, rate,
+                                                 seconds)
+        finally:
+            server.stop()
+    return out
+
+
+def _chain(tmp: Path) -> dict[str, Any]:
     from engine.audit.log import open_log
 
-    with open_log(str(db), create=False) as log:
-        chain = log.verify()
-    return {"sustained_decisions_per_s": round(sustained["rate"], 1),
-            "sustained_errors": sustained["errors"],
-            "p50_ms_at_50pct": round(at50["p50_ms"], 2),
-            "p99_ms_at_50pct": round(at50["p99_ms"], 2),
-            "p50_ms_at_90pct": round(at90["p50_ms"], 2),
-            "p99_ms_at_90pct": round(at90["p99_ms"], 2),
-            "errors_at_50_90pct": at50["errors"] + at90["errors"],
-            "logged_rows": chain.rows, "chain_ok": chain.ok}
-
-
-def _log_cost(tmp: Path, n: int) -> dict[str, Any]:
-    from engine.audit.log import open_log
-    from engine.decider import load
-
-    engine = load()
-    records = _records(n, seed=9)
-    for r in records[:20]:
-        engine.decide(r)
-    bare, logged = [], []
-    with open_log(str(tmp / "cost.sqlite")) as log:
-        for r in records:
-            t0 = time.perf_counter()
-            engine.decide(r)
-            bare.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            log.append(engine.decide(r))
-            logged.append(time.perf_counter() - t0)
-    b, w = statistics.median(bare), statistics.median(logged)
-    return {"decide_ms_median": round(b * 1e3, 3), "decide_and_log_ms_median": round(w * 1e3, 3),
-            "log_write_cost_ratio": round(w / b, 2), "decisions": n}
+    rows, ok = 0, True
+    for db in sorted(tmp.glob("decisions-*.sqlite")):
+        with open_log(str(db), create=False) as log:
+            report = log.verify()
+        rows += report.rows
+        ok = ok and report.ok
+    return {"logged_rows": rows, "every_chain_ok": ok}
 
 
 def run(results: Path, quick: bool = False) -> dict:
-    """Figures for 1 and 2 workers, and the log-write ratio (baseline: decide without log)."""
+    """One worker against the echo endpoint, two workers against one, p99 at 90 %."""
     from engine.service.auth import add_key
 
-    seconds = 4.0 if quick else 12.0
+    ensure_wrk()
+    seconds = 3.0 if quick else 10.0
+    repeat = 1 if quick else REPEAT
     with tempfile.TemporaryDirectory(prefix="gridcredit-bench-service-") as name:
         tmp = Path(name)
         key = add_key(tmp / "keys.yaml", "bench", ["decide"])
-        one = _serve_and_load(1, tmp, key, seconds)
-        two = _serve_and_load(2, tmp, key, seconds)
-        cost = _log_cost(tmp, 100 if quick else 300)
+        bodies = tmp / "bodies.jsonl"
+        bodies.write_text("\n".join(json.dumps(r) for r in _records(500)) + "\n")
+        rounds = [_round(tmp, key, bodies, seconds, k) for k in range(repeat)]
+        chain = _chain(tmp)
+
+    def median(name: str, field: str = "rate") -> float:
+        return statistics.median(r[name][field] for r in rounds)
+
+    echo, one, two = median("echo"), median("workers_1"), median("workers_2")
+    p99 = median("fixed_rate_90pct", "p99_ms")
     return {
-        "machine": f"{os.cpu_count()} cores, shared with other work (figures move with load)",
-        "concurrency": CONCURRENCY, "phase_seconds": seconds,
-        "workers_1": one, "workers_2": two,
-        "two_vs_one_workers_ratio": round(two["sustained_decisions_per_s"]
-                                          / one["sustained_decisions_per_s"], 2),
-        "log_cost": cost,
+        "machine": f"{os.cpu_count()} cores shared with other work; ratios are measured in "
+                   "one run, alternating",
+        "baseline": "bare FastAPI echo endpoint on uvicorn (httptools, uvloop), same bodies, "
+                    "same wrk",
+        "load_generator": f"wrk -t1 -c{CONNECTIONS}, pinned to core {CLIENT_CORE}; servers "
+                          f"with one process pinned to core {SERVER_CORE}",
+        "seconds_per_phase": seconds, "repeats": repeat,
+        "per_s_median": {"echo": round(echo), "workers_1": round(one),
+                         "workers_2": round(two)},
+        "ratios": {"workers_1_vs_echo": round(one / echo, 3),
+                   "workers_2_vs_workers_1": round(two / one, 2)},
+        "fixed_rate_90pct_of_workers_1": {
+            "method": "open-loop asyncio client, latency from the scheduled send time",
+            "p99_ms_median": p99, "runs": [r["fixed_rate_90pct"] for r in rounds]},
+        "targets": {"workers_1_at_least_0.25x_echo": one >= 0.25 * echo,
+                    "p99_at_most_20ms_at_90pct": p99 <= 20.0,
+                    "workers_2_at_least_1.6x_workers_1": two >= 1.6 * one},
+        "runs": rounds,
+        "decision_log": chain,
     }
 
 
 if __name__ == "__main__":
-    _load_main()
+    if len(sys.argv) > 1 and sys.argv[1] == "fixed-rate":
+        _fixed_rate_main()

@@ -88,7 +88,7 @@ def run(results: Path, quick: bool = False) -> dict:
         rows = frame.head(sample).to_dict("records")
         started = time.perf_counter()
         for facts in rows:
-            ts.decide(facts)
+            ts.decide(facts, executor="durable")
         dur_s = time.perf_counter() - started
         numpy_rate = n / floor_s
         figures[f"n={n}"] = {
@@ -104,11 +104,11 @@ def run(results: Path, quick: bool = False) -> dict:
         }
     rows = _facts(memory_run, seed=5).to_dict("records")
     for facts in rows[:1000]:
-        ts.decide(facts)
+        ts.decide(facts, executor="durable")
     before = _rss_mb()
     started = time.perf_counter()
     for facts in rows:
-        ts.decide(facts)
+        ts.decide(facts, executor="durable")
     figures["durable_memory"] = {
         "decisions": memory_run,
         "rss_before_mb": round(before, 1),

@@ -1,0 +1,146 @@
+"""One decision at a time, in process: the compiled executor and Engine.decide against zen-engine.
+
+Measured in one run on the same synthetic customers with the shipped tables:
+
+- ``zen``: the same six tables as one JDM graph (``bench.bench_batch.jdm_graph``),
+  compiled once with ``ZenEngine.create_decision`` and evaluated per customer with
+  ``ZenDecision.evaluate`` (zen's fast path: no loader, no graph look-up per call),
+  on the facts the tables see (validated record, derived facts, z and pd);
+- ``compiled tables``: ``TableSet.decide(facts)`` on those facts: facts in, outputs,
+  rules fired (with file:line) and policies with params out, the work zen does;
+- ``durable tables``: the same through durable-rules (the reference executor);
+- ``decide``: the whole ``Engine.decide(record)`` from the raw record: validation,
+  derived facts, scoring, tables, the Decision with its full trace, sealing
+  (canonical JSON and SHA-256); on the compiled and on the durable executor.
+
+Each is timed ``REPEAT`` times, alternating, over the same ``SAMPLE`` customers; the
+medians are compared. ``stages_us`` is the cost of each stage of the compiled
+``Engine.decide`` per call (the decision's own ``timings_ms``, plus sealing timed apart).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SAMPLE = 5_000
+REPEAT = 5
+
+
+def _records(n: int, seed: int = 17) -> list[dict[str, Any]]:
+    from engine import synth
+
+    frame = synth.generate(n, seed=seed).drop(columns=["default_12m"])
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
+             if not (v is None or (isinstance(v, float) and math.isnan(v)))}
+            for r in frame.to_dict(orient="records")]
+
+
+def _table_facts(engine: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The facts the tables read, exactly as Engine.decide hands them over."""
+    from engine.facts import record_facts
+    from engine.records import validate_record
+    from engine.scoring.indicators import compute_one
+
+    out = []
+    for r in records:
+        facts = record_facts(validate_record(dict(r)))
+        model = engine.registry.model_for(facts["customer_class"])
+        score = model.score_one(compute_one(facts, engine.registry.catalogue,
+                                            names=list(model.indicators)))
+        facts["z"], facts["pd"] = score.z, score.pd
+        out.append(facts)
+    return out
+
+
+def _rate(fn: Any, items: list[Any]) -> float:
+    started = time.perf_counter()
+    for item in items:
+        fn(item)
+    return len(items) / (time.perf_counter() - started)
+
+
+def _agreement(engine: Any, zen_decision: Any, facts: list[dict[str, Any]]) -> float:
+    """Share of customers on which zen's grade, value tier and policies equal ours."""
+    same = 0
+    for f in facts:
+        mine = engine.tables.decide(f)
+        theirs = zen_decision.evaluate(f)["result"]
+        given = [p for hit in theirs.get("policies") or [] for p in hit["policy"].split(";")]
+        same += (theirs.get("grade") == mine.outputs["grade"]
+                 and theirs.get("value_tier") == mine.outputs["value_tier"]
+                 and tuple(dict.fromkeys(given)) == mine.policy_ids)
+    return same / len(facts)
+
+
+def _stages(engine: Any, records: list[dict[str, Any]]) -> dict[str, float]:
+    from engine.decision import Decision
+
+    sums: dict[str, float] = {}
+    seal = 0.0
+    for r in records:
+        d = engine.decide(r)
+        for k, v in d.timings_ms.items():
+            sums[k] = sums.get(k, 0.0) + v
+        data = {k: v for k, v in d.as_json().items() if k != "digest"}
+        t0 = time.perf_counter()
+        Decision.seal_data(data)
+        seal += time.perf_counter() - t0
+    out = {k: round(v * 1e3 / len(records), 1) for k, v in sums.items()}
+    out["seal (validate + canonical JSON + SHA-256)"] = round(seal * 1e6 / len(records), 1)
+    return out
+
+
+def run(results: Path, quick: bool = False) -> dict:
+    import zen
+
+    from bench.bench_batch import jdm_graph
+    from engine.decider import load
+
+    engine = load()
+    durable = engine.with_executor("durable")
+    n = 1_000 if quick else SAMPLE
+    records = _records(n)
+    facts = _table_facts(engine, records)
+    zen_decision = zen.ZenEngine().create_decision(json.dumps(jdm_graph(engine.tables)))
+    runs: dict[str, list[float]] = {k: [] for k in (
+        "zen", "compiled_tables", "durable_tables", "decide_compiled", "decide_durable")}
+    for r in records[:200]:
+        engine.decide(r)
+        durable.decide(r)
+    for _ in range(2 if quick else REPEAT):
+        runs["zen"].append(_rate(zen_decision.evaluate, facts))
+        runs["compiled_tables"].append(_rate(engine.tables.decide, facts))
+        runs["durable_tables"].append(_rate(
+            lambda f: engine.tables.decide(f, executor="durable"), facts))
+        runs["decide_compiled"].append(_rate(engine.decide, records))
+        runs["decide_durable"].append(_rate(durable.decide, records))
+    rate = {k: statistics.median(v) for k, v in runs.items()}
+    return {
+        "customers": n, "repeats": len(runs["zen"]),
+        "baseline": "zen-engine ZenDecision.evaluate (create_decision) on the same six tables "
+                    "and facts",
+        "per_s_median": {k: round(v) for k, v in rate.items()},
+        "per_s_runs": {k: [round(x) for x in v] for k, v in runs.items()},
+        "ratios": {
+            "compiled_table_stage_vs_zen": round(rate["compiled_tables"] / rate["zen"], 2),
+            "decide_compiled_vs_zen": round(rate["decide_compiled"] / rate["zen"], 2),
+            "durable_table_stage_vs_zen": round(rate["durable_tables"] / rate["zen"], 2),
+            "decide_durable_vs_zen": round(rate["decide_durable"] / rate["zen"], 2),
+            "decide_compiled_vs_decide_durable": round(rate["decide_compiled"]
+                                                       / rate["decide_durable"], 2),
+        },
+        "targets": {
+            "compiled_table_stage_10x_zen": rate["compiled_tables"] >= 10 * rate["zen"],
+            "decide_3x_zen": rate["decide_compiled"] >= 3 * rate["zen"],
+        },
+        "zen_agreement_grade_value_tier_policies": round(_agreement(engine, zen_decision,
+                                                                    facts[:1000]), 4),
+        "stages_us": _stages(engine, records[:2000]),
+    }
