@@ -9,12 +9,14 @@ always finishes on the set it started with.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,23 +163,24 @@ class Engine:
         timings: dict[str, float] = {}
         decided = decide_frame(self, frame, timings=timings)
         population = decided.population
-        rows = zip(facts_rows(population.facts), population.score_objects(self.registry),
-                   decided.run.table_results(), strict=True)
-        data = []
-        for facts, score, result in rows:
-            facts["z"], facts["pd"] = score.z, score.pd
-            model = self.registry.model_for(facts["customer_class"])
-            data.append(decision_data(facts, score, result, decision_id=uuid.uuid4().hex,
-                                      model=model, bands=self.bands,
-                                      band_rules=self.band_rules, display=self._display,
-                                      tables=self.tables, rules_dir=self.config.rules_dir))
-        timings["assemble"] = time.perf_counter() - t0 - sum(timings.values())
-        timings["total"] = time.perf_counter() - t0
-        share = {k: round(v * 1e3 / max(len(data), 1), 3) for k, v in timings.items()}
-        sealed = []
-        for d in data:
-            d["timings_ms"] = dict(share)
-            sealed.append(Decision.seal_data(d))
+        with _collector_paused():
+            rows = zip(facts_rows(population.facts), population.score_objects(self.registry),
+                       decided.run.table_results(), strict=True)
+            data = []
+            for facts, score, result in rows:
+                facts["z"], facts["pd"] = score.z, score.pd
+                model = self.registry.model_for(facts["customer_class"])
+                data.append(decision_data(facts, score, result, decision_id=uuid.uuid4().hex,
+                                          model=model, bands=self.bands,
+                                          band_rules=self.band_rules, display=self._display,
+                                          tables=self.tables, rules_dir=self.config.rules_dir))
+            timings["assemble"] = time.perf_counter() - t0 - sum(timings.values())
+            timings["total"] = time.perf_counter() - t0
+            share = {k: round(v * 1e3 / max(len(data), 1), 3) for k, v in timings.items()}
+            sealed = []
+            for d in data:
+                d["timings_ms"] = dict(share)
+                sealed.append(Decision.seal_data(d))
         return sealed, population.rejects
 
     def explain(self, decision: Decision, fmt: str = "text", *, lang: str | None = None,
@@ -200,6 +203,24 @@ class Engine:
 
     def _display(self, file: str) -> str:
         return _relative(file, str(self.config.home))
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while a frame's decisions are built.
+
+    Decisions hold no reference cycles (reference counting frees them), yet
+    each allocation counts towards a collection that rescans every decision
+    built so far: on 20,000 rows the collector took over half of
+    ``decide_many``'s time. It is switched back on (if it was on) afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @functools.lru_cache(maxsize=256)

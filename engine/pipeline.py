@@ -135,9 +135,23 @@ class TableRun:
     grants: PolicyGrants
 
     def table_results(self) -> list[TableResult]:
-        """Per row, the ``TableResult`` the per-decision executor gives."""
+        """Per row, the ``TableResult`` the per-decision executor gives.
+
+        Rows with the same outputs, rules fired and policy grants share one
+        (immutable) result, built once.
+        """
         columns = self.tables.columns_of(self.evaluation)
-        return [self.tables.row_result(columns, i) for i in range(len(columns))]
+        keyed = [c for c in columns.columns if c not in ("policies", "policy_hits")]
+        keys = zip(*(columns[c].tolist() for c in keyed), self.grants.inverse.tolist(),
+                   strict=True)
+        built: dict[tuple, TableResult] = {}
+        out = []
+        for i, key in enumerate(keys):
+            result = built.get(key)
+            if result is None:
+                result = built[key] = self.tables.row_result(columns, i)
+            out.append(result)
+        return out
 
 
 def run_tables(tables: TableSet, facts: pd.DataFrame) -> TableRun:
