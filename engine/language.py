@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_CURRENCY",
     "DEFAULT_LANGUAGE",
     "DOMAIN",
+    "ENGLISH",
     "LANGUAGES",
     "Language",
     "Languages",
@@ -218,6 +219,9 @@ class Language:
         items = list(items)
         sep = "、" if self.tag == "zh-CN" else ", "
         return sep.join(items)
+
+
+ENGLISH = Language("en", NullTranslations())
 
 
 @dataclass(frozen=True)

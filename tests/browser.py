@@ -107,3 +107,14 @@ def image_states(page: Path, *, timeout: float = 60.0) -> list[dict]:
         raise BrowserError(f"the image probe did not run (exit {done.returncode}): "
                            f"{done.stderr[-2000:]}")
     return json.loads(html.unescape(found.group(1)))
+
+
+def page_text(page: Path, *, timeout: float = 60.0) -> str:
+    """The text of ``page`` as Chromium's DOM holds it after load (tags and styles dropped)."""
+    done = _run(["--virtual-time-budget=5000", "--dump-dom", Path(page).resolve().as_uri()],
+                timeout)
+    if "<body" not in done.stdout:
+        raise BrowserError(f"chromium dumped no DOM (exit {done.returncode}): "
+                           f"{done.stderr[-2000:]}")
+    body = re.sub(r"<(style|script)\b.*?</\1>", " ", done.stdout, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))

@@ -318,3 +318,61 @@ def test_service_chooses_language_by_query_or_header_and_refuses_unknown_ones(en
                                           "supported": ["zh-CN", "en"]}]
         bad = client.get(url, params={"audience": "press"}, headers=key)
         assert bad.status_code == 422 and "use one of auditor, customer" in bad.json()["message"]
+
+
+def test_the_auditor_report_speaks_chinese_and_labels_its_charts_in_chinese():
+    from engine.report import charts
+    from engine.report.html import build_report
+    from tests.test_report import CREATED, make_decisions
+
+    decisions, labels = make_decisions(n=200, seed=4)
+    zh = build_report(decisions, labels=labels, created_at=CREATED, lang="zh-CN")
+    en = build_report(decisions, labels=labels, created_at=CREATED, lang="en")
+    assert '<html lang="zh-CN">' in zh and "区分能力与校准" in zh and "居民" in zh
+    assert "Discrimination and calibration" in en and "区分" not in en
+    assert 'id="chart-font"' not in zh
+    if charts.cjk_font() is None:
+        pytest.skip("no CJK font on this machine: apt-get install fonts-noto-cjk")
+    counts = {"AAA": 3, "B": 1}
+    zh_png = charts.grade_distribution_chart(counts, lang=charts.chart_language(
+        load_languages(ROOT / "policies" / "locale").get("zh-CN")))
+    assert zh_png != charts.grade_distribution_chart(counts)
+
+
+def test_without_a_cjk_font_charts_fall_back_to_english_with_a_warning(monkeypatch):
+    from engine.report import charts
+    from engine.report.html import build_report
+    from tests.test_report import CREATED, make_decisions
+
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
+    decisions, _ = make_decisions(n=120, seed=6)
+    with pytest.warns(charts.MissingFontWarning,
+                      match=r"no CJK font found: charts are labelled in English; install one "
+                            r"\(apt-get install fonts-noto-cjk\)"):
+        html = build_report(decisions, created_at=CREATED, lang="zh-CN")
+    assert 'id="chart-font"' in html and "生成本报告的机器上没有中文字体" in html
+    zh = load_languages(ROOT / "policies" / "locale").get("zh-CN")
+    with pytest.warns(charts.MissingFontWarning):
+        assert charts.chart_language(zh).tag == "en"
+
+
+def test_cli_report_in_chinese_and_its_font_warning(tmp_path, monkeypatch):
+    from engine.report import charts
+    from tests.test_report import make_decisions
+
+    decisions, _ = make_decisions(n=120, seed=7)
+    source = tmp_path / "decisions.parquet"
+    decisions.to_parquet(source)
+    out = tmp_path / "report.html"
+    done = runner.invoke(app, ["report", "--decisions", str(source), "--out", str(out),
+                               "--lang", "zh-CN"])
+    assert done.exit_code == 0, done.output
+    assert "审计报告" in out.read_text()
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
+    again = runner.invoke(app, ["report", "--decisions", str(source), "--out", str(out),
+                                "--lang", "zh-CN", "--overwrite"])
+    assert again.exit_code == 0
+    assert "warning: no CJK font found: charts are labelled in English" in again.output
+    bad = runner.invoke(app, ["report", "--decisions", str(source), "--out", str(out),
+                              "--lang", "de", "--overwrite"])
+    assert bad.exit_code == 2 and "unknown language 'de': use one of zh-CN, en" in bad.output

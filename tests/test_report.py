@@ -246,7 +246,7 @@ def test_report_policy_table(population, full_report):
 
 
 def test_report_rejects_versions_and_sensitivity(full_report):
-    assert "3 row(s) rejected with 4 problem(s) of 2 distinct kind(s)" in full_report
+    assert "Rows rejected: 3; problems: 4, of 2 distinct kinds." in full_report
     assert ("<td><code>monthly_kwh</code></td><td>must be a number &gt;= 0 (kWh/month)</td>"
             '<td class="n">3</td><td>R1</td>') in full_report
     assert "<td>tables / service-policies</td><td><code>2026.12.1</code></td>" in full_report

@@ -164,22 +164,32 @@ def report_command(
     segment: str = typer.Option("consumption_class", "--segment",
                                 help="Segment for the policy-count chart."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    lang: str | None = LANG,
     home: Path | None = HOME,
 ) -> None:
     """Write the auditor report: one self-contained HTML file with charts and versions."""
+    import warnings
+
     from engine.batch.decide import rejects_path
     from engine.frames import read_frame
+    from engine.report.charts import MissingFontWarning
     from engine.report.html import labels_from, write_report
 
     engine = _load(home)
+    engine.explainer.language(lang)
     frame = read_frame(decisions)
     bad = rejects or rejects_path(decisions)
-    path = write_report(
-        out, frame, overwrite=overwrite, segment=segment,
-        labels=labels_from(frame, read_frame(labels), column=target) if labels else None,
-        rejects=read_frame(bad) if bad.exists() else None,
-        sensitivity=read_frame(sensitivity) if sensitivity else None,
-        versions=engine.versions(),
-        band_edges=[b.lo for b in engine.bands[1:]],
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingFontWarning)
+        path = write_report(
+            out, frame, overwrite=overwrite, segment=segment,
+            labels=labels_from(frame, read_frame(labels), column=target) if labels else None,
+            rejects=read_frame(bad) if bad.exists() else None,
+            sensitivity=read_frame(sensitivity) if sensitivity else None,
+            versions=engine.versions(),
+            band_edges=[b.lo for b in engine.bands[1:]],
+            lang=lang, languages=engine.explainer.languages,
+        )
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
     typer.echo(f"wrote {path}")

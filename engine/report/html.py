@@ -32,6 +32,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine import __version__
 from engine.errors import ConfigError, FrameError, InputError, closest, did_you_mean
+from engine.language import Language, Languages, load_languages
 from engine.records import CLASSES, GRADES
 from engine.report import charts
 from engine.report.measures import (
@@ -42,6 +43,7 @@ from engine.report.measures import (
     segment_order,
     wilson_interval,
 )
+from engine.vocabulary import label
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -213,13 +215,14 @@ def _value_counts(series: pd.Series, order: Sequence[str] = ()) -> list[dict[str
     return [{"name": k, "count": int(counts[k]), "share": int(counts[k]) / total} for k in keys]
 
 
-def _in_use(decisions: pd.DataFrame) -> list[dict[str, Any]]:
+def _in_use(decisions: pd.DataFrame, t: Language) -> list[dict[str, Any]]:
     """Which table versions, table hashes and models actually decided these rows."""
     rows = []
-    for column, label in (("table_version", "table set version"),
-                          ("table_hash", "table set hash"), ("model_id", "model")):
+    for column, what in (("table_version", t.gettext("table set version")),
+                         ("table_hash", t.gettext("table set hash")),
+                         ("model_id", t.gettext("model"))):
         for item in _value_counts(decisions[column]):
-            rows.append({"what": label, "value": item["name"], "count": item["count"]})
+            rows.append({"what": what, "value": item["name"], "count": item["count"]})
     return rows
 
 
@@ -240,8 +243,8 @@ def _reject_summary(rejects: pd.DataFrame, top: int) -> dict[str, Any]:
             "distinct": int(grouped.ngroups)}
 
 
-def _performance(decisions: pd.DataFrame, pd_values: pd.Series,
-                 y: pd.Series) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def _performance(decisions: pd.DataFrame, pd_values: pd.Series, y: pd.Series, t: Language,
+                 ct: Language) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Discrimination (AUC, Gini, KS, overall and per class) and calibration by grade."""
     scores, outcomes = pd_values.to_numpy(), y.to_numpy()
     curve = roc_ks(scores, outcomes)
@@ -252,8 +255,8 @@ def _performance(decisions: pd.DataFrame, pd_values: pd.Series,
     for klass in [c for c in CLASSES if c in set(classes)] + sorted(set(classes) - set(CLASSES)):
         mask = classes == klass
         n, n_def = int(mask.sum()), int(outcomes[mask].sum())
-        row = {"name": klass, "customers": n, "defaults": n_def, "rate": n_def / n,
-               "mean_pd": float(scores[mask].mean()), "auc": None, "ks": None}
+        row = {"name": label(t, "customer class", klass), "customers": n, "defaults": n_def,
+               "rate": n_def / n, "mean_pd": float(scores[mask].mean()), "auc": None, "ks": None}
         if 0 < n_def < n:
             part = roc_ks(scores[mask], outcomes[mask])
             row.update(auc=part.auc, ks=part.ks)
@@ -268,30 +271,30 @@ def _performance(decisions: pd.DataFrame, pd_values: pd.Series,
         "by_class": by_class,
     }
     chart_list = [
-        _chart("roc-ks", "ROC and KS",
+        _chart("roc-ks", t.gettext("ROC and KS"),
                charts.roc_ks_chart(thin.fpr, thin.tpr, curve.auc, thin.thresholds, curve.ks,
-                                   curve.ks_threshold),
-               "Left: the ROC curve of PD against the observed 12-month default. Right: the "
-               "share of defaulters and of non-defaulters above each PD threshold; KS is the "
-               "widest gap between them."),
-        _chart("calibration", "Observed default rate by grade",
-               charts.calibration_chart(calibration),
-               "Bars: observed default rate per grade with its 95 % Wilson interval; "
-               "diamonds: mean predicted PD of the grade."),
+                                   curve.ks_threshold, lang=ct),
+               t.gettext("Left: the ROC curve of PD against the observed 12-month default. "
+                         "Right: the share of defaulters and of non-defaulters above each PD "
+                         "threshold; KS is the widest gap between them.")),
+        _chart("calibration", t.gettext("Observed default rate by grade"),
+               charts.calibration_chart(calibration, lang=ct),
+               t.gettext("Bars: observed default rate per grade with its 95 % Wilson "
+                         "interval; diamonds: mean predicted PD of the grade.")),
     ]
     return performance, chart_list
 
 
-def _sensitivity_input(sensitivity: Any, png: bytes | str | Path | None
-                       ) -> dict[str, Any] | None:
+def _sensitivity_input(sensitivity: Any, png: bytes | str | Path | None, t: Language,
+                       ct: Language) -> dict[str, Any] | None:
     """The sensitivity section from a frame (checked), else from an already drawn chart."""
     shocks = check_sensitivity(sensitivity) if sensitivity is not None else None
     drawn = _read_png(png) if shocks is None and png is not None else None
-    return _sensitivity_section(shocks, drawn)
+    return _sensitivity_section(shocks, drawn, t, ct)
 
 
-def _sensitivity_section(checked: tuple[pd.DataFrame, bool] | None,
-                         drawn: bytes | None) -> dict[str, Any] | None:
+def _sensitivity_section(checked: tuple[pd.DataFrame, bool] | None, drawn: bytes | None,
+                         t: Language, ct: Language) -> dict[str, Any] | None:
     """The sensitivity table and chart: drawn here from the frame, else the given PNG."""
     if checked is None and drawn is None:
         return None
@@ -300,21 +303,29 @@ def _sensitivity_section(checked: tuple[pd.DataFrame, bool] | None,
         frame, is_pd = checked
         extras = [e for e in _SENSITIVITY_EXTRAS if e[0] in frame.columns]
         section["is_pd"] = is_pd
-        section["extras"] = [{"title": title, "format": fmt} for _, title, fmt in extras]
+        titles = _extra_titles(t)
+        section["extras"] = [{"title": titles[name], "format": fmt} for name, _, fmt in extras]
         section["rows"] = [
-            {"group": str(r["group"]), "shock": str(r["shock"]), "before": float(r["before"]),
-             "after": float(r["after"]), "change": float(r["after"]) - float(r["before"]),
+            {"group": label(t, "risk group", r["group"]), "shock": str(r["shock"]),
+             "before": float(r["before"]), "after": float(r["after"]),
+             "change": float(r["after"]) - float(r["before"]),
              "extras": [r[name] for name, _, _ in extras]}
             for r in frame.to_dict("records")]
         png = charts.sensitivity_chart(
-            frame, "portfolio mean PD" if is_pd else "score", percent=is_pd)
+            frame, ct.gettext("portfolio mean PD") if is_pd else ct.gettext("score"),
+            percent=is_pd, lang=ct)
     else:
         png = drawn
     section["chart"] = _chart(
-        "sensitivity", "Sensitivity analysis", png,
-        "For each risk-factor group, the value before and after each shock to that group's "
-        "indicators (one standard deviation, 10 %, 20 %, 30 %).")
+        "sensitivity", t.gettext("Sensitivity analysis"), png,
+        t.gettext("For each risk-factor group, the value before and after each shock to that "
+                  "group's indicators (one standard deviation, 10 %, 20 %, 30 %)."))
     return section
+
+
+def _extra_titles(t: Language) -> dict[str, str]:
+    return {"customers_affected": t.gettext("customers whose PD moved"),
+            "downgraded": t.gettext("downgraded"), "upgraded": t.gettext("upgraded")}
 
 
 def _read_png(source: bytes | str | Path) -> bytes:
@@ -345,12 +356,21 @@ def _templates_dir(templates_dir: str | Path | None) -> Path:
     return Path(__file__).resolve().parents[2] / "policies" / "templates"
 
 
-def _environment(folder: Path) -> SandboxedEnvironment:
+def _template_folder(templates_dir: str | Path | None) -> Path:
+    folder = _templates_dir(templates_dir)
     if not (folder / TEMPLATE).is_file():
         raise ConfigError(f"report template '{TEMPLATE}' not found; set --home or "
                           "GRIDCREDIT_HOME to a gridcredit project", file=str(folder))
+    return folder
+
+
+def _environment(folder: Path, t: Language) -> SandboxedEnvironment:
     env = SandboxedEnvironment(loader=FileSystemLoader(str(folder)), autoescape=True,
-                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                               extensions=["jinja2.ext.i18n"])
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(t.translations, newstyle=False)  # type: ignore[attr-defined]
+    env.filters["word"] = lambda code, kind: label(t, kind, code)
     env.filters["pct"] = lambda v, digits=1: "" if v is None else f"{float(v) * 100:.{digits}f} %"
     env.filters["count"] = lambda v: f"{int(v):,}"
     env.filters["num"] = lambda v, digits=4: (
@@ -365,18 +385,20 @@ def _check_segment(segment: str) -> None:
 
 
 def _population_charts(decisions: pd.DataFrame, pd_values: pd.Series,
-                       grade_counts: list[dict[str, Any]],
-                       band_edges: Sequence[float]) -> list[dict[str, str]]:
+                       grade_counts: list[dict[str, Any]], band_edges: Sequence[float],
+                       t: Language, ct: Language) -> list[dict[str, str]]:
     """The two charts every report has: grades, and PD by customer class."""
     return [
-        _chart("grades", "Grade distribution",
-               charts.grade_distribution_chart({g["name"]: g["count"] for g in grade_counts}),
-               "Customers per grade, best first."),
-        _chart("pd-by-class", "PD distribution by customer class",
+        _chart("grades", t.gettext("Grade distribution"),
+               charts.grade_distribution_chart({g["name"]: g["count"] for g in grade_counts},
+                                               lang=ct),
+               t.gettext("Customers per grade, best first.")),
+        _chart("pd-by-class", t.gettext("PD distribution by customer class"),
                charts.pd_histogram_chart(pd_values.to_numpy(),
                                          decisions["customer_class"].astype(str).to_numpy(),
-                                         band_edges),
-               "Each class is normalised to its own size, so shapes compare across classes."),
+                                         band_edges, lang=ct),
+               t.gettext("Each class is normalised to its own size, so shapes compare across "
+                         "classes.")),
     ]
 
 
@@ -417,12 +439,14 @@ def build_report(
     sensitivity: pd.DataFrame | object | None = None,
     sensitivity_png: bytes | str | Path | None = None,
     versions: Mapping[str, Any] | None = None,
-    title: str = "gridcredit auditor report",
+    title: str | None = None,
     segment: str = "consumption_class",
     band_edges: Sequence[float] = (),
     created_at: dt.datetime | str | None = None,
     templates_dir: str | Path | None = None,
     top_reasons: int = 10,
+    lang: str | None = None,
+    languages: Languages | None = None,
 ) -> str:
     """Render the auditor report for one decided population as a self-contained HTML page.
 
@@ -434,28 +458,36 @@ def build_report(
     an already drawn chart, used when no frame is given. ``versions`` is shown
     as given (nested mappings are flattened), next to the versions the
     decisions themselves carry.
+    ``lang`` (en or zh-CN; ``languages`` default to the catalogues beside the
+    templates) sets the language of the text and of the chart labels; Chinese
+    chart labels need a CJK font (``engine.report.charts.chart_language``).
     """
+    folder = _template_folder(templates_dir)
+    languages = languages or load_languages(folder.parent / "locale")
+    t = languages.get(lang)
+    ct = charts.chart_language(t)
     decisions = _check_decisions(decisions)
     _check_segment(segment)
     y = _check_labels(labels, decisions) if labels is not None else None
-    sensitivity_section = _sensitivity_input(sensitivity, sensitivity_png)
+    sensitivity_section = _sensitivity_input(sensitivity, sensitivity_png, t, ct)
     reject_section = _reject_summary(rejects, top_reasons) if rejects is not None else None
-    env = _environment(_templates_dir(templates_dir))
+    env = _environment(folder, t)
     pd_values = pd.to_numeric(decisions["pd"]).astype(float)
     grade_counts = _value_counts(decisions["grade"], GRADES)
-    chart_list = _population_charts(decisions, pd_values, grade_counts, band_edges)
+    chart_list = _population_charts(decisions, pd_values, grade_counts, band_edges, t, ct)
     performance: dict[str, Any] | None = None
     if y is not None:
-        performance, performance_charts = _performance(decisions, pd_values, y)
+        performance, performance_charts = _performance(decisions, pd_values, y, t, ct)
         chart_list += performance_charts
 
     grades_present = [g["name"] for g in grade_counts]
     counts = policy_counts(decisions, segment)
     chart_list.append(_chart(
-        "policies", "Policies by grade and segment",
+        "policies", t.gettext("Policies by grade and segment"),
         charts.policy_counts_chart(counts, segment, grades=grades_present,
-                                   segments=segment_order(decisions[segment])),
-        f"Customers receiving each policy, by grade, one panel per {segment.replace('_', ' ')}."))
+                                   segments=segment_order(decisions[segment]), lang=ct),
+        t.gettext("Customers receiving each policy, by grade, one panel per %(segment)s.",
+                  segment=label(t, "segment", segment))))
     policy_by_grade = _policy_by_grade(counts, grades_present)
 
     if sensitivity_section is not None:
@@ -465,7 +497,9 @@ def build_report(
     overrides = _overrides(decisions)
     assigned = int(counts["customers"].sum()) if len(counts) else 0
     context = {
-        "title": title,
+        "title": title or t.gettext("gridcredit auditor report"),
+        "lang": t.tag,
+        "chart_note": ct is not t,
         "created_at": _created(created_at),
         "engine_version": __version__,
         "as_of": sorted({str(v) for v in decisions["as_of"].dropna()}),
@@ -473,7 +507,8 @@ def build_report(
                     "rejected": rejected, "overridden": len(overrides),
                     "policies_used": len(policy_by_grade), "policy_assignments": assigned},
         "grade_counts": grade_counts,
-        "class_counts": _value_counts(decisions["customer_class"], CLASSES),
+        "class_counts": [{**c, "name": label(t, "customer class", c["name"])}
+                         for c in _value_counts(decisions["customer_class"], CLASSES)],
         "overrides": _value_counts(overrides) if len(overrides) else [],
         "grades_present": grades_present,
         "policy_by_grade": policy_by_grade,
@@ -483,8 +518,8 @@ def build_report(
         "rejects": reject_section,
         "sensitivity": sensitivity_section,
         "versions": _flatten(versions or {}),
-        "in_use": _in_use(decisions),
-        "segment": segment.replace("_", " "),
+        "in_use": _in_use(decisions, t),
+        "segment": label(t, "segment", segment),
     }
     try:
         return env.get_template(TEMPLATE).render(**context)
