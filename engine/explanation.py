@@ -90,20 +90,11 @@ class Explainer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
-            extensions=["jinja2.ext.i18n"],
         )
-        env.policies["ext.i18n.trimmed"] = True
-        env.install_gettext_translations(lang.translations, newstyle=False)  # type: ignore[attr-defined]
+        lang.install(env)
         env.filters.update(
             pct=lambda v, digits=2: lang.share(v, digits),
             num=lambda v, digits=2: _number(lang, v, digits),
-            money=lang.money,
-            count=lang.count,
-            date=lang.date,
-            yesno=lang.yesno,
-            days=lambda v: lang.duration(v, "days"),
-            hours=lambda v: lang.duration(v, "hours"),
-            months=lambda v: lang.duration(v, "months"),
             word=lambda code, kind: label(lang, kind, code),
             **_MARKS[fmt],
         )

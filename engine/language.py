@@ -220,6 +220,33 @@ class Language:
         sep = "、" if self.tag == "zh-CN" else ", "
         return sep.join(items)
 
+    # ---------------------------------------------------------------- templates and pages
+
+    def install(self, env: Any) -> Any:
+        """Teach a Jinja2 environment this language: ``{% trans %}`` blocks, ``_()``, and
+        the filters ``money``, ``count``, ``share``, ``date``, ``yesno``, ``days``,
+        ``hours`` and ``months``. Returns ``env``.
+
+        Every page that shows words (explanations, the report, the workbench)
+        goes through here, so one catalogue serves them all. Messages found by
+        ``engine.translations`` (any ``*.j2`` under ``policies/templates`` or
+        ``engine/``) are checked for a translation by the tests.
+        """
+        env.add_extension("jinja2.ext.i18n")
+        env.policies["ext.i18n.trimmed"] = True
+        env.install_gettext_translations(self.translations, newstyle=False)
+        env.filters.update(
+            money=self.money, count=self.count, share=self.share, date=self.date,
+            yesno=self.yesno, days=lambda v: self.duration(v, "days"),
+            hours=lambda v: self.duration(v, "hours"),
+            months=lambda v: self.duration(v, "months"))
+        return env
+
+    def labels(self, messages: Iterable[str]) -> dict[str, str]:
+        """``{message: translation}`` for ``messages``: the table a browser page looks its
+        labels up in (the workbench's script reads it as JSON)."""
+        return {m: self.translations.gettext(m) for m in messages}
+
 
 ENGLISH = Language("en", NullTranslations())
 

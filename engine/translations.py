@@ -4,8 +4,10 @@ Messages come from three places, and Babel's extractors read all three
 (``babel.cfg`` maps them, so ``pybabel extract -F babel.cfg`` builds the
 template a translator starts from):
 
-- the code: ``gettext``/``ngettext``/``pgettext`` calls in ``engine/``;
-- the templates: ``{% trans %}`` blocks in ``policies/templates/*.j2``;
+- the code: ``gettext``/``ngettext``/``pgettext`` calls in ``engine/`` (Python,
+  and the workbench's ``*.js``);
+- the templates: ``{% trans %}`` blocks in ``policies/templates/*.j2`` and in
+  any ``*.j2`` under ``engine/`` (the workbench's pages);
 - the knowledge files policy staff write: titles, descriptions and sources in
   ``policies/catalogue.yaml``, ``models/indicators.yaml`` and ``rules/*.yaml``
   (:func:`extract_knowledge`, an extractor Babel calls like its own).
@@ -34,12 +36,15 @@ KNOWLEDGE_KEYS = ("title", "description", "source")
 _SKIP = ("examples",)
 MAPPING = [
     ("engine/**.py", "python"),
+    ("engine/**.j2", "jinja2.ext.babel_extract"),
+    ("engine/**.js", "javascript"),
     ("policies/templates/**.j2", "jinja2.ext.babel_extract"),
     ("policies/*.yaml", "engine.translations.extract_knowledge"),
     ("models/indicators.yaml", "engine.translations.extract_knowledge"),
     ("rules/**.yaml", "engine.translations.extract_knowledge"),
 ]
-_OPTIONS = {"policies/templates/**.j2": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+_JINJA = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+_OPTIONS = {"policies/templates/**.j2": _JINJA, "engine/**.j2": _JINJA}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ are what service systems key on and what auditors search for; people read
 words. Every code has its word here as a literal gettext message, so that
 Babel's extractor finds each one and the translation test can ask for it.
 A code without a word is shown as itself.
+
+The workbench labels its grids with the same words: ``label(lang, "field",
+"overdue_amount")`` for a column, ``"operator"`` and ``"hit policy"`` for the
+table editor.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from engine.language import Language
 __all__ = ["KINDS", "label", "words"]
 
 KINDS = ("customer class", "segment", "segment value", "risk group", "event", "channel",
-         "combination", "audience")
+         "combination", "field", "operator", "hit policy", "audience")
 
 
 @functools.lru_cache(maxsize=16)
@@ -74,10 +78,72 @@ def words(lang: Language) -> Mapping[str, Mapping[str, str]]:
             "any": lang.pgettext("combination", "yes if any rule says yes"),
             "all": lang.pgettext("combination", "yes only if every rule says yes"),
         },
+        "field": _fields(lang),
+        "operator": {
+            "eq": lang.pgettext("operator", "equals"),
+            "ne": lang.pgettext("operator", "differs from"),
+            "lt": lang.pgettext("operator", "less than"),
+            "le": lang.pgettext("operator", "at most"),
+            "gt": lang.pgettext("operator", "more than"),
+            "ge": lang.pgettext("operator", "at least"),
+            "in": lang.pgettext("operator", "one of"),
+            "not_in": lang.pgettext("operator", "none of"),
+        },
+        "hit policy": {
+            "unique": lang.pgettext("hit policy", "unique: exactly one rule may match"),
+            "first": lang.pgettext("hit policy", "first: the first matching rule decides"),
+            "priority": lang.pgettext("hit policy", "priority: the highest priority decides"),
+            "any": lang.pgettext("hit policy", "any: all matching rules must agree"),
+            "collect": lang.pgettext("hit policy", "collect: every matching rule counts"),
+            "rule_order": lang.pgettext("hit policy",
+                                        "rule order: every matching rule, in file order"),
+        },
         "audience": {
             "auditor": lang.pgettext("audience", "auditor"),
             "customer": lang.pgettext("audience", "customer"),
         },
+    }
+
+
+def _fields(lang: Language) -> dict[str, str]:
+    """Column headings for the record contract's fields and the decision's outputs."""
+    return {
+        "customer_id": lang.pgettext("field", "customer id"),
+        "customer_class": lang.pgettext("field", "customer class"),
+        "as_of": lang.pgettext("field", "as of"),
+        "months_connected": lang.pgettext("field", "months connected"),
+        "asset_liability_ratio": lang.pgettext("field", "asset-liability ratio"),
+        "current_ratio": lang.pgettext("field", "current ratio"),
+        "return_on_net_assets": lang.pgettext("field", "return on net assets"),
+        "loan_repayment_on_schedule_rate": lang.pgettext("field", "loans repaid on schedule"),
+        "monthly_kwh": lang.pgettext("field", "monthly consumption (kWh)"),
+        "contracted_capacity_kva": lang.pgettext("field", "contracted capacity (kVA)"),
+        "overdue_bills_12m": lang.pgettext("field", "overdue bills, 12 months"),
+        "overdue_amount": lang.pgettext("field", "overdue amount"),
+        "max_days_overdue_12m": lang.pgettext("field", "longest delay, 12 months (days)"),
+        "theft_incidents_36m": lang.pgettext("field", "theft findings, 36 months"),
+        "has_repayment_agreement": lang.pgettext("field", "repayment agreement"),
+        "has_reactive_compensation": lang.pgettext("field", "reactive compensation"),
+        "calibration_on_schedule": lang.pgettext("field", "calibrated on schedule"),
+        "grid_accidents_36m": lang.pgettext("field", "grid accidents, 36 months"),
+        "social_credit_rating": lang.pgettext("field", "social credit rating"),
+        "expected_service_quality": lang.pgettext("field", "expected service quality"),
+        "perceived_service_quality": lang.pgettext("field", "perceived service quality"),
+        "critical_load": lang.pgettext("field", "critical load"),
+        "previous_grade": lang.pgettext("field", "previous grade"),
+        "habitual_defaulter": lang.pgettext("field", "habitual defaulter"),
+        "rebate_earned": lang.pgettext("field", "rebate earned"),
+        "theft_override_until": lang.pgettext("field", "theft override until"),
+        "regrade_until": lang.pgettext("field", "re-grade until"),
+        "pd": lang.pgettext("field", "probability of default"),
+        "grade": lang.pgettext("field", "grade"),
+        "band_grade": lang.pgettext("field", "grade by probability alone"),
+        "consumption_class": lang.pgettext("field", "consumption class"),
+        "outage_sensitivity": lang.pgettext("field", "outage sensitivity"),
+        "service_sensitivity": lang.pgettext("field", "service sensitivity"),
+        "value_tier": lang.pgettext("field", "value tier"),
+        "policy": lang.pgettext("field", "policy"),
+        "policies": lang.pgettext("field", "policies"),
     }
 
 

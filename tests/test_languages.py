@@ -376,3 +376,26 @@ def test_cli_report_in_chinese_and_its_font_warning(tmp_path, monkeypatch):
     bad = runner.invoke(app, ["report", "--decisions", str(source), "--out", str(out),
                               "--lang", "de", "--overwrite"])
     assert bad.exit_code == 2 and "unknown language 'de': use one of zh-CN, en" in bad.output
+
+
+def test_the_workbench_has_a_word_for_every_field_operator_and_hit_policy():
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from engine.records import FIELDS
+    from engine.tables.model import HIT_POLICIES, OPERATORS
+    from engine.vocabulary import label, words
+
+    languages = load_languages(ROOT / "policies" / "locale")
+    zh, en = languages.get("zh-CN"), languages.get("en")
+    for kind, codes in (("field", [f.name for f in FIELDS]), ("operator", OPERATORS),
+                        ("hit policy", HIT_POLICIES)):
+        assert set(codes) <= set(words(zh)[kind]), kind
+        for code in codes:
+            assert CJK.search(label(zh, kind, code)), (kind, code)
+            assert label(en, kind, code) != code or kind == "field"
+    assert label(zh, "field", "overdue_amount") == "逾期金额"
+    env = zh.install(SandboxedEnvironment(autoescape=True))
+    page = env.from_string("<h1>{% trans %}Summary{% endtrans %}</h1> {{ 12.5|money }}")
+    assert page.render() == "<h1>概要</h1> ¥12.50"
+    assert zh.labels(["Summary", "no such label"]) == {"Summary": "概要",
+                                                       "no such label": "no such label"}

@@ -366,10 +366,8 @@ def _template_folder(templates_dir: str | Path | None) -> Path:
 
 def _environment(folder: Path, t: Language) -> SandboxedEnvironment:
     env = SandboxedEnvironment(loader=FileSystemLoader(str(folder)), autoescape=True,
-                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                               extensions=["jinja2.ext.i18n"])
-    env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_translations(t.translations, newstyle=False)  # type: ignore[attr-defined]
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    t.install(env)
     env.filters["word"] = lambda code, kind: label(t, kind, code)
     env.filters["pct"] = lambda v, digits=1: "" if v is None else f"{float(v) * 100:.{digits}f} %"
     env.filters["count"] = lambda v: f"{int(v):,}"
