@@ -32,7 +32,7 @@ from engine.decision import Decision
 from engine.explanation import Explainer
 from engine.facts import facts_rows, record_facts
 from engine.language import load_languages
-from engine.pipeline import decide_frame
+from engine.pipeline import run_frame
 from engine.policies import Catalogue, load_catalogue
 from engine.records import validate_record
 from engine.scoring.indicators import compute_one
@@ -152,7 +152,7 @@ class Engine:
     def decide_many(self, frame: pd.DataFrame) -> tuple[list[Decision], pd.DataFrame]:
         """Decide a whole frame on the vectorised path; bad rows go to the rejects frame.
 
-        The frame runs through ``engine.pipeline.decide_frame`` as one set of
+        The frame runs through ``engine.pipeline.run_frame`` as one set of
         columns (no decision is made row by row); each ``Decision`` is then
         assembled from those columns and equals ``decide`` of the same row
         except for its id and timings, which are the row's share of the
@@ -161,7 +161,7 @@ class Engine:
         """
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        decided = decide_frame(self, frame, timings=timings)
+        decided = run_frame(self, frame, timings=timings)
         population = decided.population
         with _collector_paused():
             rows = zip(facts_rows(population.facts), population.score_objects(self.registry),

@@ -1,6 +1,6 @@
 """The frame pipeline: validate -> facts -> score -> tables over a whole frame.
 
-``Engine.decide`` runs these stages for one record; ``decide_frame`` runs the
+``Engine.decide`` runs these stages for one record; ``run_frame`` runs the
 same stages column-wise over a frame, with the vectorised table executor, and
 is the one place that does so: batch (``engine.batch.decide``), impact
 (``engine.batch.impact``, which scores once with ``score_population`` and
@@ -39,7 +39,7 @@ __all__ = [
     "Population",
     "StageClock",
     "TableRun",
-    "decide_frame",
+    "run_frame",
     "run_tables",
     "score_population",
 ]
@@ -168,7 +168,7 @@ class FrameDecisions:
     run: TableRun
 
 
-def decide_frame(engine: Engine, frame: pd.DataFrame, *, tables: TableSet | None = None,
+def run_frame(engine: Engine, frame: pd.DataFrame, *, tables: TableSet | None = None,
                  first_row: int = 0, timings: dict[str, float] | None = None
                  ) -> FrameDecisions:
     """Validate, derive facts, score and run the tables over ``frame``.

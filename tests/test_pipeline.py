@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from engine import synth
 from engine.errors import RecordError
 from engine.facts import record_facts
-from engine.pipeline import decide_frame, score_population
+from engine.pipeline import run_frame, score_population
 from engine.records import validate_record
 from engine.scoring.indicators import compute_one
 
@@ -114,7 +114,7 @@ def test_decide_many_keeps_every_row_once(engine):
 def test_the_frame_pipeline_gives_rows_in_equal_decided_plus_rejected(engine):
     frame = POPULATION.iloc[:80].copy()
     frame.loc[[5, 6], "overdue_bills_12m"] = -1
-    decided = decide_frame(engine, frame, first_row=1_000)
+    decided = run_frame(engine, frame, first_row=1_000)
     population = decided.population
     assert (population.rows_in, len(population), len(population.rejects)) == (80, 78, 2)
     assert population.rejects["row"].tolist() == [1_005, 1_006]

@@ -36,7 +36,7 @@ from engine.batch.runfiles import (
 )
 from engine.decider import SEGMENTS
 from engine.errors import FrameError
-from engine.pipeline import StageClock, TableRun, run_tables, score_population
+from engine.pipeline import StageClock, TableRun, run_frame
 from engine.records import FIELDS
 
 if TYPE_CHECKING:
@@ -70,11 +70,12 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
     input; ``timings`` (stage -> seconds) is added to, so a run can say where
     its time went.
     """
-    clock = StageClock(timings)
-    population = score_population(engine.registry, frame, first_row=first_row, clock=clock)
+    decided = run_frame(engine, frame, first_row=first_row, timings=timings)
+    population = decided.population
     if not len(population):
         return empty_decisions(), population.rejects
-    tables = table_columns(engine, run_tables(engine.tables, population.facts))
+    clock = StageClock(timings)
+    tables = table_columns(engine, decided.run)
     clock.lap("tables")
 
     facts, scored = population.facts, population.scores
