@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from engine import __version__
+from engine.decision import PolicyOutcome, RuleFired
 from engine.errors import DecisionError
 from engine.scale import Band
 from engine.tables.model import TableResult
 
-__all__ = ["SEGMENTS", "band_of", "decision_data", "json_value"]
+__all__ = ["SEGMENTS", "Fragments", "band_of", "decision_data", "json_value"]
 
 SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 
@@ -64,11 +65,61 @@ def _params(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: json_value(v) for k, v in params.items()}
 
 
+class Fragments:
+    """Trace entries and policy grants, as JSON and as models, built once per hit and reused.
+
+    The compiled executor hands out the same ``RuleHit`` and ``PolicyHit``
+    objects for every customer a rule fires for, so their JSON (with the rule
+    file shown relative to the project home) and their validated, frozen
+    ``RuleFired`` / ``PolicyOutcome`` models are made once; a decision takes
+    the models as they are instead of validating the same entries again.
+    Entries are keyed by the hit object itself (identity, kept alive by the
+    entry), and the cache empties itself at ``LIMIT`` entries, so hits made
+    afresh per call (the durable executor's) never grow it without bound.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self, display: Callable[[str], str]) -> None:
+        self.display = display
+        self._seen: dict[int, tuple[Any, dict[str, Any], Any]] = {}
+
+    def _kept(self, hit: Any, build: Callable[[], dict[str, Any]], model: Any
+              ) -> tuple[dict[str, Any], Any]:
+        found = self._seen.get(id(hit))
+        if found is not None and found[0] is hit:
+            return found[1], found[2]
+        entry = build()
+        if len(self._seen) >= self.LIMIT:
+            self._seen.clear()
+        kept = (hit, entry, model.model_validate(entry))
+        self._seen[id(hit)] = kept
+        return kept[1], kept[2]
+
+    def trace(self, h: Any) -> tuple[dict[str, Any], RuleFired]:
+        return self._kept(h, lambda: {
+            "table": h.table, "rule_id": h.rule_id, "file": self.display(h.file),
+            "line": h.line, "description": h.description, "source": h.source or None,
+            "sets": {k: v if type(v) in _PLAIN else json_value(v) for k, v in h.sets.items()}},
+            RuleFired)
+
+    def policy(self, p: Any, description: str) -> tuple[dict[str, Any], PolicyOutcome]:
+        entry, model = self._kept(p, lambda: _policy(p, self.display, description),
+                                  PolicyOutcome)
+        if entry["description"] != description:
+            entry = _policy(p, self.display, description)
+            model = PolicyOutcome.model_validate(entry)
+        return entry, model
+
+
 def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
                   decision_id: str, model: Any, bands: Sequence[Band],
-                  band_rules: frozenset[tuple[str, str]], display: Callable[[str], str],
-                  tables: Any, rules_dir: Any) -> dict[str, Any]:
-    """One customer's decision as JSON data, in field order, without timings and digest."""
+                  band_rules: frozenset[tuple[str, str]], fragments: Fragments,
+                  tables: Any, rules_dir: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One customer's decision as JSON data, in field order, without timings and digest.
+
+    Also returns the trace and policies as ready models, for ``Decision.seal_data``.
+    """
     grade_hit = next((h for h in result.fired if "grade" in h.sets), None)
     if grade_hit is None:
         raise DecisionError(
@@ -77,12 +128,17 @@ def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
         )
     is_band = (grade_hit.table, grade_hit.rule_id) in band_rules
     descriptions = {(h.table, h.rule_id): h.description for h in result.fired}
+    policies = [fragments.policy(p, descriptions.get((p.table, p.rule_id), ""))
+                for p in result.policies]
+    trace = [fragments.trace(h) for h in result.fired]
+    models = {"policies": [m for _, m in policies], "trace": [m for _, m in trace]}
     return {
         "decision_id": decision_id,
         "customer_id": facts["customer_id"],
         "customer_class": facts["customer_class"],
         "as_of": facts["as_of"],
-        "inputs": {k: v if type(v) in _PLAIN else json_value(v) for k, v in facts.items()},
+        "inputs": {k: v if type(v) in _PLAIN or (type(v) is float and v - v == 0.0)
+                   else json_value(v) for k, v in facts.items()},
         "score": {
             "model_id": model.model_id, "model_sha256": model.sha256,
             "z": float(score.z), "pd": float(score.pd),
@@ -93,29 +149,23 @@ def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
         "grade": {
             "grade": str(result.outputs["grade"]), "band_grade": band_of(facts["pd"], bands),
             "rule_id": grade_hit.rule_id, "override": None if is_band else grade_hit.rule_id,
-            "file": display(grade_hit.file), "line": grade_hit.line,
+            "file": fragments.display(grade_hit.file), "line": grade_hit.line,
             "description": grade_hit.description, "source": grade_hit.source or None,
         },
         "segments": {k: json_value(result.outputs.get(k)) for k in SEGMENTS},
-        "policies": [_policy(p, display, descriptions) for p in result.policies],
-        "trace": [{"table": h.table, "rule_id": h.rule_id, "file": display(h.file),
-                   "line": h.line, "description": h.description, "source": h.source or None,
-                   "sets": {k: v if type(v) in _PLAIN else json_value(v)
-                            for k, v in h.sets.items()}}
-                  for h in result.fired],
+        "policies": [j for j, _ in policies],
+        "trace": [j for j, _ in trace],
         "tables": {"version": tables.version, "versions": dict(tables.versions),
                    "content_hash": tables.content_hash},
         "timings_ms": {},
         "engine_version": __version__,
-    }
+    }, models
 
 
-def _policy(p: Any, display: Callable[[str], str],
-            descriptions: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+def _policy(p: Any, display: Callable[[str], str], description: str) -> dict[str, Any]:
     policy = {"policy_id": p.policy_id, "params": _params(p.params), "rule_id": p.rule_id,
               "table": p.table, "file": display(p.file), "line": p.line,
-              "source": p.source or None,
-              "description": descriptions.get((p.table, p.rule_id), "")}
+              "source": p.source or None, "description": description}
     if p.grants:
         policy["grants"] = [{"rule_id": g.rule_id, "table": g.table, "file": display(g.file),
                              "line": g.line, "params": _params(g.params)} for g in p.grants]

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from engine import __version__
 from engine import scale as master_scale
-from engine.assembly import SEGMENTS, decision_data
+from engine.assembly import SEGMENTS, Fragments, decision_data
 from engine.config import EngineConfig
 from engine.decision import Decision
 from engine.explanation import Explainer
@@ -105,6 +105,11 @@ class Engine:
         return self.tables.scale
 
     @functools.cached_property
+    def fragments(self) -> Fragments:
+        """The reusable JSON of trace entries and policies (see ``engine.assembly``)."""
+        return Fragments(self._display)
+
+    @functools.cached_property
     def band_rules(self) -> frozenset[tuple[str, str]]:
         """(table, rule id) of the master-scale rules: grade rules that test only ``pd``."""
         table = master_scale.grade_table(self.tables.tables)
@@ -130,15 +135,15 @@ class Engine:
         t1 = time.perf_counter()
         model = self.registry.model_for(facts["customer_class"])
         score = model.score_one(compute_one(facts, self.registry.catalogue,
-                                            names=list(model.indicators)))
+                                            names=model.indicators))
         facts["z"], facts["pd"] = score.z, score.pd
         t2 = time.perf_counter()
         result = self.tables.decide(facts, executor=self.config.executor)
         t3 = time.perf_counter()
-        data = decision_data(facts, score, result, decision_id=decision_id or uuid.uuid4().hex,
-                             model=model, bands=self.bands, band_rules=self.band_rules,
-                             display=self._display, tables=self.tables,
-                             rules_dir=self.config.rules_dir)
+        data, models = decision_data(
+            facts, score, result, decision_id=decision_id or uuid.uuid4().hex, model=model,
+            bands=self.bands, band_rules=self.band_rules, fragments=self.fragments,
+            tables=self.tables, rules_dir=self.config.rules_dir)
         t4 = time.perf_counter()
         data["timings_ms"] = {
             "validate": round((t1 - t0) * 1e3, 3),
@@ -147,7 +152,8 @@ class Engine:
             "assemble": round((t4 - t3) * 1e3, 3),
             "total": round((t4 - t0) * 1e3, 3),
         }
-        return Decision.seal_data(data, outcomes.outcomes if outcomes is not None else ())
+        return Decision.seal_data(data, outcomes.outcomes if outcomes is not None else (),
+                                  models)
 
     def decide_many(self, frame: pd.DataFrame) -> tuple[list[Decision], pd.DataFrame]:
         """Decide a whole frame on the vectorised path; bad rows go to the rejects frame.
@@ -172,15 +178,15 @@ class Engine:
                 model = self.registry.model_for(facts["customer_class"])
                 data.append(decision_data(facts, score, result, decision_id=uuid.uuid4().hex,
                                           model=model, bands=self.bands,
-                                          band_rules=self.band_rules, display=self._display,
+                                          band_rules=self.band_rules, fragments=self.fragments,
                                           tables=self.tables, rules_dir=self.config.rules_dir))
             timings["assemble"] = time.perf_counter() - t0 - sum(timings.values())
             timings["total"] = time.perf_counter() - t0
             share = {k: round(v * 1e3 / max(len(data), 1), 3) for k, v in timings.items()}
             sealed = []
-            for d in data:
+            for d, models in data:
                 d["timings_ms"] = dict(share)
-                sealed.append(Decision.seal_data(d))
+                sealed.append(Decision.seal_data(d, (), models))
         return sealed, population.rejects
 
     def explain(self, decision: Decision, fmt: str = "text", *, lang: str | None = None,

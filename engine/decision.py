@@ -210,12 +210,14 @@ class Decision(_Frozen):
         return out
 
     @classmethod
-    def seal_data(cls, data: dict[str, Any], events: Any = ()) -> Decision:
+    def seal_data(cls, data: dict[str, Any], events: Any = (),
+                  models: dict[str, Any] | None = None) -> Decision:
         """A sealed decision from its JSON data (``model_dump(mode="json")``'s shape).
 
         The digest is ``sealed``'s: SHA-256 of the canonical JSON of everything
         but the digest, ``events`` included only when there are some. The data,
-        digest added, becomes the decision's JSON form.
+        digest added, becomes the decision's JSON form. ``models`` may give
+        some fields as ready models (equal to their data), taken unvalidated.
         """
         if events:
             data["events"] = [e.model_dump(mode="json") for e in events]
@@ -224,7 +226,7 @@ class Decision(_Frozen):
         data["digest"] = digest
         if tail is not None:
             data["events"] = tail
-        decision = cls.model_validate(data)
+        decision = cls.model_validate({**data, **models} if models else data)
         decision._json = data
         return decision
 
@@ -268,12 +270,15 @@ class DecisionTampered(InputError):
 # where json writes "1e-05". Output holding either spelling, even inside a text,
 # goes through json.dumps instead.
 _SHORT_EXPONENT = re.compile(rb"e-[0-9](?![0-9])")
+_EXPONENT_STARTS = tuple(b"e-%d" % d for d in range(1, 10))
 
 
 def _orjson_agrees(text: bytes) -> bool:
     """Whether orjson's output holds no float it spells unlike ``json.dumps``."""
     if b"0.0000" in text:
         return False
+    if not any(start in text for start in _EXPONENT_STARTS):
+        return True
     return not any(m.start() and text[m.start() - 1:m.start()].isdigit()
                    for m in _SHORT_EXPONENT.finditer(text))
 

@@ -178,3 +178,24 @@ def test_registry_refuses_a_model_that_does_not_match_the_catalogue(tmp_path):
     with pytest.raises(ModelError, match=r"residential.json: key 'indicators\[0\] \(\w+\)\.kind'"
                        r": is 'category' but the catalogue says 'numeric'"):
         load_registry(models)
+
+
+def test_one_record_scores_bit_for_bit_as_its_row_of_a_frame(engine):
+    """score_one (plain floats) and the frame path sum in one order: equal z and PD bytes."""
+    import math
+
+    from engine import synth
+    from engine.facts import frame_facts, record_facts
+    from engine.records import validate_frame, validate_record
+
+    raw = synth.generate(3_000, seed=41).drop(columns=["default_12m"])
+    scored = engine.registry.score_frame(frame_facts(validate_frame(raw)[0]))
+    for i, row in enumerate(raw.to_dict(orient="records")):
+        record = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()
+                  if not (v is None or (isinstance(v, float) and math.isnan(v)))}
+        facts = record_facts(validate_record(record))
+        model = engine.registry.model_for(facts["customer_class"])
+        one = model.score_one(compute_one(facts, engine.registry.catalogue,
+                                          names=model.indicators))
+        assert one.z.hex() == float(scored["z"].iloc[i]).hex()
+        assert one.pd.hex() == float(scored["pd"].iloc[i]).hex()

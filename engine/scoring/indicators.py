@@ -88,6 +88,8 @@ class Catalogue:
     groups: tuple[str, ...] = RISK_GROUPS
     path: str = DEFAULT_CATALOGUE
     _by_name: Mapping[str, Indicator] = field(default_factory=dict, repr=False, compare=False)
+    _chosen: dict[tuple[str, ...], tuple[Indicator, ...]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {i.name: i for i in self.indicators})
@@ -107,6 +109,16 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.indicators)
+
+    def chosen(self, names: list[str] | tuple[str, ...] | None) -> tuple[Indicator, ...]:
+        """The indicators named (all for ``None``), in that order; looked up once per list."""
+        if names is None:
+            return self.indicators
+        key = tuple(names)
+        found = self._chosen.get(key)
+        if found is None:
+            found = self._chosen[key] = tuple(self[n] for n in key)
+        return found
 
     def names(self, segment: str | None = None) -> list[str]:
         """Indicator names used by a model segment (all of them for ``None``)."""
@@ -295,6 +307,8 @@ def compute(frame: pd.DataFrame, catalogue: Catalogue,
 def _one_number(value: Any, ind: Indicator, source: str) -> float:
     if value is None:
         return math.nan
+    if type(value) is float:
+        return value
     if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
         return float(value)
     return float(_numeric(pd.Series([value], dtype=object), ind.name, source)[0])
@@ -344,5 +358,5 @@ def compute_one(record: Mapping[str, Any], catalogue: Catalogue,
     not always share): the service scores one record at a time and must not
     pay for building numpy or pandas objects per indicator.
     """
-    chosen = catalogue.indicators if names is None else [catalogue[n] for n in names]
-    return {ind.name: _apply_one(ind, [record.get(s) for s in ind.sources]) for ind in chosen}
+    return {ind.name: _apply_one(ind, [record.get(s) for s in ind.sources])
+            for ind in catalogue.chosen(names)}

@@ -296,7 +296,8 @@ class ScoreModel:
             acc += w * c
             contrib.append((w - m) * c)
         z = acc + self.intercept
-        order = sorted(range(len(contrib)), key=lambda j: -contrib[j])[:TOP_REASONS]
+        # stable: equal contributions keep artifact order, as the frame's argmax does
+        order = sorted(range(len(contrib)), key=contrib.__getitem__, reverse=True)[:TOP_REASONS]
         bins = self.bins
         reasons = tuple(
             ReasonCode(bins[j].name, bins[j].group, indicator_row[bins[j].name],

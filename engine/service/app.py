@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import importlib.util
 import logging
@@ -83,8 +84,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 
 def create_app_from_env() -> FastAPI:
-    """The uvicorn factory each worker calls: settings from the environment ``serve`` set."""
-    return create_app(Settings.from_env())
+    """The uvicorn factory each worker calls: settings from the environment ``serve`` set.
+
+    Once the engine is loaded, everything alive is moved out of the collector's
+    reach (``gc.freeze``): the loaded tables, models and libraries stay for the
+    life of the worker, and no collection during a request walks them again.
+    """
+    app = create_app(Settings.from_env())
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 async def reload_on_sighup(state: ServiceState) -> None:
