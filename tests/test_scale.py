@@ -118,9 +118,9 @@ def test_the_report_draws_the_table_edges(home, decided, tmp_path, monkeypatch):
     drawn: list[list[float]] = []
     original = charts.pd_histogram_chart
 
-    def spy(pd_values, classes, band_edges=()):
+    def spy(pd_values, classes, band_edges=(), **options):
         drawn.append(list(band_edges))
-        return original(pd_values, classes, band_edges)
+        return original(pd_values, classes, band_edges, **options)
 
     monkeypatch.setattr(charts, "pd_histogram_chart", spy)
     decisions = tmp_path / "decisions.parquet"

@@ -400,6 +400,25 @@ def _population_charts(decisions: pd.DataFrame, pd_values: pd.Series,
     ]
 
 
+def _languages(templates_dir: str | Path | None, languages: Languages | None,
+               lang: str | None) -> tuple[Path, Language, Language]:
+    """The template folder, the report's language and the language its charts can draw."""
+    folder = _template_folder(templates_dir)
+    t = (languages or load_languages(folder.parent / "locale")).get(lang)
+    return folder, t, charts.chart_language(t)
+
+
+def _policy_chart(decisions: pd.DataFrame, counts: pd.DataFrame, segment: str,
+                  grades: list[str], t: Any, ct: Any) -> dict[str, str]:
+    """Customers receiving each policy, by grade, one panel per segment value."""
+    return _chart(
+        "policies", t.gettext("Policies by grade and segment"),
+        charts.policy_counts_chart(counts, segment, grades=grades,
+                                   segments=segment_order(decisions[segment]), lang=ct),
+        t.gettext("Customers receiving each policy, by grade, one panel per %(segment)s.",
+                  segment=label(t, "segment", segment)))
+
+
 def _policy_by_grade(counts: pd.DataFrame, grades: Sequence[str]) -> list[dict[str, Any]]:
     """Per policy, most customers first: its total and its customers in each grade."""
     if not len(counts):
@@ -460,10 +479,7 @@ def build_report(
     templates) sets the language of the text and of the chart labels; Chinese
     chart labels need a CJK font (``engine.report.charts.chart_language``).
     """
-    folder = _template_folder(templates_dir)
-    languages = languages or load_languages(folder.parent / "locale")
-    t = languages.get(lang)
-    ct = charts.chart_language(t)
+    folder, t, ct = _languages(templates_dir, languages, lang)
     decisions = _check_decisions(decisions)
     _check_segment(segment)
     y = _check_labels(labels, decisions) if labels is not None else None
@@ -480,20 +496,13 @@ def build_report(
 
     grades_present = [g["name"] for g in grade_counts]
     counts = policy_counts(decisions, segment)
-    chart_list.append(_chart(
-        "policies", t.gettext("Policies by grade and segment"),
-        charts.policy_counts_chart(counts, segment, grades=grades_present,
-                                   segments=segment_order(decisions[segment]), lang=ct),
-        t.gettext("Customers receiving each policy, by grade, one panel per %(segment)s.",
-                  segment=label(t, "segment", segment))))
+    chart_list.append(_policy_chart(decisions, counts, segment, grades_present, t, ct))
     policy_by_grade = _policy_by_grade(counts, grades_present)
-
     if sensitivity_section is not None:
         chart_list.append(sensitivity_section["chart"])
 
     rejected = reject_section["rows"] if reject_section else 0
     overrides = _overrides(decisions)
-    assigned = int(counts["customers"].sum()) if len(counts) else 0
     context = {
         "title": title or t.gettext("gridcredit auditor report"),
         "lang": t.tag,
@@ -503,7 +512,8 @@ def build_report(
         "as_of": sorted({str(v) for v in decisions["as_of"].dropna()}),
         "summary": {"rows_in": len(decisions) + rejected, "decided": len(decisions),
                     "rejected": rejected, "overridden": len(overrides),
-                    "policies_used": len(policy_by_grade), "policy_assignments": assigned},
+                    "policies_used": len(policy_by_grade),
+                    "policy_assignments": int(counts["customers"].sum())},
         "grade_counts": grade_counts,
         "class_counts": [{**c, "name": label(t, "customer class", c["name"])}
                          for c in _value_counts(decisions["customer_class"], CLASSES)],
@@ -519,6 +529,11 @@ def build_report(
         "in_use": _in_use(decisions, t),
         "segment": label(t, "segment", segment),
     }
+    return _render(env, context, templates_dir)
+
+
+def _render(env: SandboxedEnvironment, context: dict[str, Any],
+            templates_dir: str | Path | None) -> str:
     try:
         return env.get_template(TEMPLATE).render(**context)
     except TemplateError as exc:
