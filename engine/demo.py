@@ -95,6 +95,12 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
         for fmt in ("md", "html"):
             (explained / f"{customer_id}.{fmt}").write_text(engine.explain(decision, fmt),
                                                              encoding="utf-8")
+            for lang, audience in (("zh-CN", "auditor"), ("zh-CN", "customer"),
+                                   ("en", "customer")):
+                name = f"{customer_id}.{audience}.{lang}.{fmt}".replace(".auditor", "")
+                (explained / name).write_text(
+                    engine.explain(decision, fmt, lang=lang, audience=audience),
+                    encoding="utf-8")
     result.files["explanations"] = explained
 
     say("5/6 sensitivity analysis by risk-factor group")
@@ -113,6 +119,13 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
         band_edges=[b.lo for b in engine.bands[1:]],
     )
     result.files["report"] = report
+    result.files["report (zh-CN)"] = write_report(
+        out / "report.zh-CN.html", decisions, overwrite=True,
+        labels=labels_from(decisions, population),
+        rejects=pd.read_csv(rejects_path(decisions_path)),
+        sensitivity=sens.table, versions=engine.versions(),
+        band_edges=[b.lo for b in engine.bands[1:]], lang="zh-CN",
+        languages=engine.explainer.languages)
     result.lines.append(f"done in {time.perf_counter() - started:.0f} s")
     return result
 

@@ -399,3 +399,39 @@ def test_the_workbench_has_a_word_for_every_field_operator_and_hit_policy():
     assert page.render() == "<h1>概要</h1> ¥12.50"
     assert zh.labels(["Summary", "no such label"]) == {"Summary": "概要",
                                                        "no such label": "no such label"}
+
+
+def test_impact_report_and_batch_summary_in_chinese(engine, tmp_path):
+    from engine.batch.impact import compare
+    from engine.tables import load_table_set
+
+    rules = ROOT / "rules"
+    shutil.copytree(rules, tmp_path / "cand")
+    edited = tmp_path / "cand" / "service-policies.yaml"
+    edited.write_text(edited.read_text().replace(
+        "    when: {grade: C}\n    then:\n      - policy: security_deposit",
+        "    when: {grade: [B, C]}\n    then:\n      - policy: security_deposit"))
+    population = synth.generate(800, seed=12).drop(columns=["default_12m"])
+    cand = load_table_set(tmp_path / "cand", engine.catalogue)
+    impact = compare(engine, engine.tables, cand, population, tariff=0.1)
+    zh = engine.explainer.language("zh-CN")
+    md = impact.markdown(zh)
+    assert md.startswith("# 规则修改影响分析\n")
+    assert "security_deposit" in impact.policies["policy"].tolist()
+    assert f"已决策{impact.decided}户客户" in md and "## 等级迁移（行：基准，列：候选）" in md
+    assert "电费保证金 (security_deposit): 客户数" in md and "预期违约损失 | ¥" in md
+    html = impact.html(zh)
+    assert '<html lang="zh-CN">' in html and "<h2>工作量与预期损失</h2>" in html
+    assert impact.markdown().startswith("# Rule-change impact\n")
+    source = tmp_path / "pop.parquet"
+    population.to_parquet(source)
+    shown = runner.invoke(app, ["rules", "impact", "--baseline", str(rules), "--candidate",
+                                str(tmp_path / "cand"), "--population", str(source),
+                                "--lang", "zh-CN"])
+    assert shown.exit_code == 0 and shown.stdout.startswith("# 规则修改影响分析"), shown.output
+    decided = runner.invoke(app, ["decide", "--input", str(source), "--out",
+                                  str(tmp_path / "d.parquet"), "--no-progress", "--lang",
+                                  "zh-CN"])
+    assert decided.exit_code == 0, decided.output
+    assert decided.stdout.startswith("输入 800 行 = 已决策 800 行 + 已拒绝 0 行（")
+    assert "各阶段用时：读取" in decided.stdout

@@ -31,6 +31,7 @@ from engine.tables import TableSet, load_table_set
 
 if TYPE_CHECKING:
     from engine.decider import Engine
+    from engine.language import Language
 
 __all__ = ["Impact", "compare", "load_baseline"]
 
@@ -104,7 +105,9 @@ class Impact:
     rules: pd.DataFrame
     workload: pd.DataFrame
     affected: pd.DataFrame
-    loss_note: str
+    tariff: float | None = None
+    exposure_months: float = 2.0
+    titles: dict[str, str] | None = None
 
     @property
     def grade_changed(self) -> int:
@@ -119,75 +122,27 @@ class Impact:
     def downgraded(self) -> int:
         return int(np.triu(self.transitions.to_numpy(), 1).sum())
 
-    def headline(self) -> str:
-        return (f"{self.decided:,} customers decided ({self.rejected:,} rejected): "
-                f"{self.grade_changed:,} change grade ({self.downgraded:,} down, "
-                f"{self.upgraded:,} up), {len(self.affected):,} affected in all")
+    @property
+    def loss_note(self) -> str:
+        """How the expected default loss was estimated (English; see ``impactreport``)."""
+        from engine.batch.impactreport import loss_note
 
-    def markdown(self) -> str:
-        lines = [
-            "# Rule-change impact", "",
-            f"- baseline: `{self.baseline}` (sha256:{self.baseline_hash[:12]})",
-            f"- candidate: `{self.candidate}` (sha256:{self.candidate_hash[:12]})",
-            f"- {self.headline()}", "",
-            "## Grade transitions (rows: baseline, columns: candidate)", "",
-            _md_table(self.transitions.reset_index(names="baseline")), "",
-            "## Policies gained and lost", "",
-            _md_table(self.policies) if len(self.policies) else "No policy changes.", "",
-            "## Rule hits before and after", "",
-            _md_table(self.rules) if len(self.rules) else "No rule hits differ.", "",
-            "## Workload and expected loss", "",
-            _md_table(self.workload), "", self.loss_note, "",
-        ]
-        return "\n".join(lines)
+        return loss_note(self)
 
-    def html(self) -> str:
-        from jinja2 import Environment
+    def headline(self, lang: Language | None = None) -> str:
+        from engine.batch.impactreport import headline
 
-        env = Environment(autoescape=True)
-        return env.from_string(_HTML).render(
-            impact=self, tables=[
-                ("Grade transitions (rows: baseline, columns: candidate)",
-                 self.transitions.reset_index(names="baseline")),
-                ("Policies gained and lost", self.policies),
-                ("Rule hits before and after", self.rules),
-                ("Workload and expected loss", self.workload),
-            ])
+        return headline(self, lang)
 
+    def markdown(self, lang: Language | None = None) -> str:
+        from engine.batch.impactreport import markdown
 
-def _md_table(frame: pd.DataFrame) -> str:
-    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(_cell(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
+        return markdown(self, lang)
 
+    def html(self, lang: Language | None = None) -> str:
+        from engine.batch.impactreport import html
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float | np.floating):
-        return f"{value:,.2f}"
-    if isinstance(value, int | np.integer):
-        return f"{value:,}"
-    return str(value)
-
-
-_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Rule-change impact</title>
-<style>body{font-family:sans-serif;margin:2em;max-width:70em}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.25em .6em}
-td{text-align:right}td:first-child{text-align:left}</style></head><body>
-<h1>Rule-change impact</h1>
-<ul><li>baseline: <code>{{ impact.baseline }}</code> (sha256:{{ impact.baseline_hash[:12] }})</li>
-<li>candidate: <code>{{ impact.candidate }}</code>
- (sha256:{{ impact.candidate_hash[:12] }})</li>
-<li>{{ impact.headline() }}</li></ul>
-{% for title, frame in tables %}<h2>{{ title }}</h2>
-{% if frame|length %}<table><tr>{% for c in frame.columns %}<th>{{ c }}</th>{% endfor %}</tr>
-{% for row in frame.itertuples(index=False) %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}
-</tr>{% endfor %}</table>{% else %}<p>No changes.</p>{% endif %}{% endfor %}
-<p>{{ impact.loss_note }}</p>
-</body></html>
-"""
+        return html(self, lang)
 
 
 @dataclass
@@ -273,12 +228,8 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
         workload=_workload_frame(engine, sides, tariff),
         affected=(pd.concat(affected, ignore_index=True) if affected
                   else pd.DataFrame(columns=list(_AFFECTED))),
-        loss_note=(f"Expected default loss = sum of PD x max(overdue amount + "
-                   f"{exposure_months:g} months of bills at {tariff:g} per kWh - security "
-                   "deposit, 0); PD does not depend on the tables, so only deposits move it."
-                   if tariff is not None else
-                   "Expected default loss not estimated: give --tariff (currency per kWh) "
-                   "to turn consumption into bills and deposits."),
+        tariff=tariff, exposure_months=exposure_months,
+        titles={p.id: p.title for p in engine.catalogue},
     )
 
 
@@ -360,14 +311,15 @@ def _workload_frame(engine: Engine, sides: list[_Side], tariff: float | None) ->
             continue
         b, a = sides[0].policy_customers[policy.id], sides[1].policy_customers[policy.id]
         rows.append({"measure": f"{policy.id} customers", "before": b, "after": a,
-                     "change": a - b})
+                     "change": a - b, "policy": policy.id, "what": "customers"})
     keys = sorted({k for s in sides for k in s.param_sums if k[1] == "visits_per_year"})
     for pid, key in keys:
         b, a = sides[0].param_sums[(pid, key)], sides[1].param_sums[(pid, key)]
         rows.append({"measure": f"{pid} visits a year", "before": round(b), "after": round(a),
-                     "change": round(a - b)})
+                     "change": round(a - b), "policy": pid, "what": "visits"})
     if tariff is not None:
         b, a = sides[0].loss, sides[1].loss
         rows.append({"measure": "expected default loss", "before": b, "after": a,
-                     "change": a - b})
-    return pd.DataFrame(rows, columns=["measure", "before", "after", "change"], dtype=object)
+                     "change": a - b, "policy": "", "what": "loss"})
+    return pd.DataFrame(rows, columns=["measure", "before", "after", "change", "policy", "what"],
+                        dtype=object)

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from engine.errors import FrameError
 from engine.frames import FORMATS
+from engine.language import ENGLISH, Language
 from engine.records import FIELDS
 
 if TYPE_CHECKING:
@@ -103,32 +104,41 @@ class BatchSummary:
         self.policies.update(counts["policies"])
         self.reject_reasons.update(counts["reject_fields"])
 
-    def text(self) -> str:
+    def text(self, lang: Language | None = None) -> str:
+        """The run in a few lines, in ``lang`` (English when none is given)."""
+        t = lang or ENGLISH
         rate = self.rows_in / self.seconds if self.seconds > 0 else 0.0
+        seconds = f"{self.seconds:.1f}"
         lines = [
-            f"rows in {self.rows_in:,} = decided {self.decided:,} + rejected {self.rejected:,}"
-            f" ({self.seconds:.1f} s, {rate:,.0f} rows/s)",
-            f"decisions: {self.output}",
-            f"rejects:   {self.rejects}",
+            t.gettext("rows in %(rows)s = decided %(decided)s + rejected %(rejected)s "
+                      "(%(seconds)s s, %(rate)s rows/s)", rows=t.count(self.rows_in),
+                      decided=t.count(self.decided), rejected=t.count(self.rejected),
+                      seconds=seconds, rate=t.count(round(rate))),
+            t.gettext("decisions: %(path)s", path=str(self.output)),
+            t.gettext("rejects:   %(path)s", path=str(self.rejects)),
         ]
         if self.resumed_chunks:
-            lines.append(f"resumed:  {self.resumed_chunks} of {self.chunks} chunks were "
-                         "already decided by the interrupted run")
+            lines.append(t.gettext("resumed:  %(done)s of %(chunks)s chunks were already "
+                                   "decided by the interrupted run",
+                                   done=self.resumed_chunks, chunks=self.chunks))
         if self.grades:
             order = ["AAA", "AA", "A", "B", "C"]
-            lines.append("grades:   " + ", ".join(
-                f"{g} {self.grades[g]:,}" for g in order if self.grades.get(g)))
+            lines.append(t.gettext("grades:   %(counts)s", counts=", ".join(
+                f"{g} {t.count(self.grades[g])}" for g in order if self.grades.get(g))))
         if self.policies:
-            lines.append("policies:")
-            lines += [f"  {pid:<28} {n:>10,}" for pid, n in self.policies.most_common()]
+            lines.append(t.gettext("policies:"))
+            lines += [f"  {pid:<28} {t.count(n):>10}" for pid, n in self.policies.most_common()]
         if self.reject_reasons:
-            lines.append("rejected by field: " + ", ".join(
-                f"{f} {n:,}" for f, n in self.reject_reasons.most_common()))
+            lines.append(t.gettext("rejected by field: %(counts)s", counts=", ".join(
+                f"{f} {t.count(n)}" for f, n in self.reject_reasons.most_common())))
         total = sum(self.stage_seconds.values())
         if total > 0:
-            lines.append("time by stage: " + ", ".join(
-                f"{s} {self.stage_seconds[s] / total:.0%}" for s in STAGES
-                if self.stage_seconds.get(s)))
+            stages = {"read": t.gettext("read"), "validate": t.gettext("validate"),
+                      "score": t.gettext("score"), "tables": t.gettext("tables"),
+                      "assemble": t.gettext("assemble"), "write": t.gettext("write")}
+            lines.append(t.gettext("time by stage: %(shares)s", shares=", ".join(
+                f"{stages.get(s, s)} {self.stage_seconds[s] / total:.0%}" for s in STAGES
+                if self.stage_seconds.get(s))))
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:

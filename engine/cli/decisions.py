@@ -48,7 +48,7 @@ def decide_command(
     """Decide for one record (JSON out) or for a whole file (--input, --out).
 
     A batch streams the input in chunks, writes decisions and a rejects file,
-    and prints a summary; --explain ID renders explanations for chosen customers
+    and prints a summary (in --lang); --explain ID renders explanations for chosen customers
     of the input instead of deciding all of it.
     """
     if record is not None and input is not None:
@@ -56,6 +56,7 @@ def decide_command(
     if record is None and input is None:
         raise InputError("give a record (gridcredit decide RECORD.json) or --input FILE --out FILE")
     engine = _load(home, rules, executor)
+    words = engine.explainer.language(lang)
     if record is not None:
         data = _read_json(record)
         typer.echo(engine.decide(data).to_json())
@@ -76,7 +77,7 @@ def decide_command(
 
         summary = decide_file(engine, input, out, overwrite=overwrite, resume=resume,
                               chunk_size=chunk_size, progress=progress)
-    typer.echo(summary.text())
+    typer.echo(summary.text(words))
 
 
 def _explain_batch_rows(engine, source: Path, ids: list[str], fmt: str, lang: str | None,

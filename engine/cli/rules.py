@@ -111,6 +111,9 @@ def impact_command(
         "--overwrite", help="Replace an existing report or affected list.")] = False,
     home: Annotated[Path | None, typer.Option(
         "--home", help="Project folder with models/ and policies/.")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="Language of the report: zh-CN or en (default: the project's).")
+    ] = None,
 ) -> None:
     """Decide a population with two table sets and report whom the change moves.
 
@@ -130,6 +133,7 @@ def impact_command(
         if path is not None and path.exists() and not overwrite:
             raise InputError(f"{path}: exists; use --overwrite to replace it")
     engine = load(home)
+    words = engine.explainer.language(lang)
     cand = load_table_set(candidate, engine.catalogue)
     base, label = load_baseline(baseline, candidate, engine)
     impact = compare(engine, base, cand, population, baseline_label=label,
@@ -138,13 +142,17 @@ def impact_command(
         affected.parent.mkdir(parents=True, exist_ok=True)
         impact.affected.to_csv(affected, index=False)
     if out is None:
-        typer.echo(impact.markdown(), nl=False)
+        typer.echo(impact.markdown(words), nl=False)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(impact.html() if out.suffix.lower() == ".html" else impact.markdown())
-        typer.echo(f"{impact.headline()}\nwrote {out}")
+        out.write_text(impact.html(words) if out.suffix.lower() == ".html"
+                       else impact.markdown(words), encoding="utf-8")
+        typer.echo(impact.headline(words))
+        typer.echo(words.gettext("wrote %(path)s", path=str(out)))
     if affected is not None:
-        typer.echo(f"wrote {affected} ({len(impact.affected):,} customers)")
+        typer.echo(words.ngettext("wrote %(path)s (%(num)s customer)",
+                                  "wrote %(path)s (%(num)s customers)", len(impact.affected),
+                                  path=str(affected), num=words.count(len(impact.affected))))
 
 
 @rules_app.command("export")
