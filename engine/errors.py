@@ -12,7 +12,8 @@ without parsing messages::
     │                                aliases, duplicate keys, tabs, encoding)
     ├── InputError                   exit 2, HTTP 422: data handed to the engine
     │   ├── RecordError              one customer record broke a field rule
-    │   │   └── RequiredFieldError     a field the customer's class must supply is absent
+    │   │   ├── RequiredFieldError     a field the customer's class must supply is absent
+    │   │   └── RecordErrors           several fields of one record, each named
     │   ├── FrameError               a whole input frame or file is unusable
     │   └── LanguageError            a language or audience the engine does not speak
     ├── ModelError                   a model artifact is refused at load
@@ -43,6 +44,7 @@ __all__ = [
     "LanguageError",
     "ModelError",
     "RecordError",
+    "RecordErrors",
     "RequiredFieldError",
     "TableError",
     "TableSetError",
@@ -163,6 +165,28 @@ class RequiredFieldError(RecordError):
                          "(financial status); supply the value", customer_id=customer_id)
         self.customer_class = customer_class
         self.required_for = required_for
+
+
+class RecordErrors(RecordError):
+    """Every field of one record that broke its rule, so the sender fixes them at once.
+
+    ``field``, ``value`` and ``rule`` are the first problem's (a batch reject
+    row names one field); ``errors`` holds them all.
+    """
+
+    def __init__(self, errors: list[RecordError]):
+        if not errors:
+            raise ValueError("RecordErrors needs at least one error")
+        first = errors[0]
+        super().__init__(first.field, first.value, first.rule, customer_id=first.customer_id)
+        self.errors = list(errors)
+        who = f"customer {first.customer_id!r}: " if first.customer_id else ""
+        self.message = (f"{who}{len(errors)} fields refused:\n" + "\n".join(
+            f"  field '{e.field}' = {e.value!r}: {e.rule}" for e in errors))
+        self.args = (self.message,)
+
+    def details(self) -> list[dict[str, Any]]:
+        return [d for e in self.errors for d in e.details()]
 
 
 class FrameError(InputError):

@@ -17,12 +17,20 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.errors import FrameError, RecordError, RequiredFieldError, closest, did_you_mean
+from engine.errors import (
+    FrameError,
+    RecordError,
+    RecordErrors,
+    RequiredFieldError,
+    closest,
+    did_you_mean,
+)
 
 __all__ = [
     "CLASSES",
     "DERIVED",
     "REQUIRED_FOR_CLASS",
+    "SAMPLE_RECORD",
     "FIELDS",
     "GRADES",
     "GROUPS",
@@ -192,6 +200,24 @@ def vocabulary() -> dict[str, FieldSpec]:
 
 # --------------------------------------------------------------------------- per record
 
+def _documented(spec: FieldSpec) -> str:
+    """The field's description as OpenAPI shows it: meaning, unit, range, who supplies it."""
+    parts = [spec.description]
+    if spec.unit not in ("-", ""):
+        parts.append(f"Unit: {spec.unit}.")
+    if spec.ge is not None or spec.le is not None:
+        lo = "" if spec.ge is None else f"{spec.ge:g}"
+        hi = "" if spec.le is None else f"{spec.le:g}"
+        parts.append(f"Range: {lo} to {hi}." if lo and hi else
+                     f"Range: at least {lo}." if lo else f"Range: at most {hi}.")
+    if spec.required == "non-residential":
+        parts.append("Required for commercial, industrial and public customers; absent for "
+                     "residential ones.")
+    elif spec.required == "none":
+        parts.append("Optional (history): absent for customers without it.")
+    return " ".join(parts)
+
+
 def _annotation(spec: FieldSpec) -> Any:
     from typing import Literal
 
@@ -208,12 +234,29 @@ def _annotation(spec: FieldSpec) -> Any:
     else:
         typ = Annotated[float, Field(strict=True, ge=spec.ge, le=spec.le, allow_inf_nan=False)]
     if spec.required != "all":
-        return (typ | None, None)
-    return (typ, ...)
+        typ = typ | None
+    extra = {"x-unit": spec.unit, "x-group": spec.group}
+    typ = Annotated[typ, Field(description=_documented(spec), json_schema_extra=extra)]
+    return (typ, None) if spec.required != "all" else (typ, ...)
+
+
+# A complete record of a commercial customer: the OpenAPI example, docs/sample-record.json
+# (a test holds the two equal) and the README's first decision.
+SAMPLE_RECORD: dict[str, Any] = {
+    "customer_id": "C0001", "customer_class": "commercial", "as_of": "2026-10-31",
+    "months_connected": 84, "asset_liability_ratio": 0.45, "current_ratio": 1.6,
+    "return_on_net_assets": 0.09, "loan_repayment_on_schedule_rate": 0.98,
+    "monthly_kwh": 18500.0, "contracted_capacity_kva": 80.0, "overdue_bills_12m": 1,
+    "overdue_amount": 0.0, "max_days_overdue_12m": 12, "theft_incidents_36m": 0,
+    "has_repayment_agreement": False, "has_reactive_compensation": True,
+    "calibration_on_schedule": True, "grid_accidents_36m": 0, "social_credit_rating": "B",
+    "expected_service_quality": 4.0, "perceived_service_quality": 3.5, "critical_load": False,
+}
 
 
 class _RecordBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              json_schema_extra={"examples": [SAMPLE_RECORD]})
 
     @model_validator(mode="after")
     def _financial_for_enterprises(self) -> _RecordBase:
@@ -267,11 +310,11 @@ def validate_record(data: dict[str, Any]) -> BaseModel:
     try:
         return CustomerRecord.model_validate(data)
     except ValidationError as exc:
-        raise _record_error(exc, data) from None
+        problems = [_record_error(err, data) for err in exc.errors()]
+        raise (problems[0] if len(problems) == 1 else RecordErrors(problems)) from None
 
 
-def _record_error(exc: ValidationError, data: dict[str, Any]) -> RecordError:
-    err = exc.errors()[0]
+def _record_error(err: Any, data: dict[str, Any]) -> RecordError:
     cid = data.get("customer_id") if isinstance(data.get("customer_id"), str) else None
     loc = [str(p) for p in err.get("loc", ())]
     msg = str(err.get("msg", ""))

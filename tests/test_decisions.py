@@ -234,3 +234,28 @@ def test_canonical_json_is_json_dumps_byte_for_byte(data):
 
     assert canonical_json(data) == json.dumps(data, sort_keys=True, separators=(",", ":"),
                                               ensure_ascii=False)
+
+
+def test_cli_lists_every_missing_field_of_a_record(tmp_path):
+    from engine.records import SAMPLE_RECORD
+
+    partial = {k: v for k, v in SAMPLE_RECORD.items()
+               if k not in ("monthly_kwh", "critical_load", "overdue_amount")}
+    file = tmp_path / "record.json"
+    file.write_text(json.dumps(partial))
+    result = CliRunner().invoke(app, ["decide", str(file)])
+    assert result.exit_code == 2
+    assert "customer 'C0001': 3 fields refused:" in result.output
+    for name in ("monthly_kwh", "critical_load", "overdue_amount"):
+        assert f"field '{name}' = None: required field is missing" in result.output
+
+
+def test_shipped_sample_record_is_the_openapi_example_and_decides(engine):
+    from pathlib import Path
+
+    from engine.records import SAMPLE_RECORD
+
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "docs" /
+                          "sample-record.json").read_text())
+    assert shipped == SAMPLE_RECORD
+    assert engine.decide(shipped).grade.grade in ("AAA", "AA", "A", "B", "C")

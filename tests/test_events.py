@@ -304,6 +304,19 @@ def service(engine, tmp_path):
         yield client, {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
 
 
+@pytest.mark.parametrize(("body", "headers", "status", "code"), [
+    (b"", {"Content-Type": "application/json"}, 400, "malformed_json"),
+    (b"   ", {"Content-Type": "application/json"}, 400, "malformed_json"),
+    (b"{not json", {"Content-Type": "application/json"}, 400, "malformed_json"),
+    (b"bill_issued", {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+])
+def test_service_refuses_an_empty_or_non_json_event_body(service, body, headers, status, code):
+    client, auth = service
+    r = client.post("/v1/events", content=body, headers={**auth["decide"], **headers})
+    assert r.status_code == status, r.text
+    assert r.json()["code"] == code and r.json()["status"] == status
+
+
 def test_service_posts_events_and_reads_them_back(service):
     client, auth = service
     today = dt.datetime.now(dt.UTC).replace(microsecond=0)

@@ -466,3 +466,30 @@ def test_sighup_reload_logs_a_refusal_and_keeps_the_active_set(make_client, keys
     assert state.engine is before
     assert "SIGHUP reload refused, the active tables stay" in caplog.text
     assert 'gridcredit_table_reloads_total{outcome="refused"} 1.0' in client.get("/metrics").text
+
+
+def test_documented_error_codes_are_the_ones_the_service_answers():
+    import re
+    from pathlib import Path
+
+    import engine.service.app  # noqa: F401 - the service and its errors
+    import engine.service.events_routes  # noqa: F401 - the event routes and theirs
+    from engine.errors import EngineError
+    from engine.service.errors import _STATUS_CODES
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "service.md").read_text()
+    documented = set(re.findall(r"\| (\d{3}) \| `([a-z_]+)` \|", text))
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    served = ("engine.service", "engine.events", "engine.audit", "engine.decision")
+    raised = {(str(c.http_status), c.code) for c in subclasses(EngineError)
+              if c.__module__.startswith(served)}
+    handlers = {("404", "not_found"), ("405", "method_not_allowed"),
+                ("422", "invalid_request"), ("500", "internal_error"), ("422", "invalid_input")}
+    assert handlers <= {(str(k), v) for k, v in _STATUS_CODES.items()} | {
+        ("422", "invalid_request"), ("422", "invalid_input")}
+    assert documented == raised | handlers

@@ -1,5 +1,9 @@
 """``create_app(settings)``: the FastAPI application, its middleware and its routers.
 
+``/docs`` and ``/redoc`` serve their scripts and styles from the installed
+``fastapi-offline`` package (under ``/static-offline-docs``), never from a
+CDN, so the API reference works on a network without Internet access.
+
 Order of the layers a request passes, outermost first: metrics (so refused
 requests are counted too), the body guard (size, media type, strict JSON),
 then routing, API-key dependencies and handlers. Routers found in optional
@@ -20,6 +24,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi_offline import FastAPIOffline
 
 from engine import __version__
 from engine.audit.log import DecisionLog
@@ -61,26 +66,47 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 loop.remove_signal_handler(signal.SIGHUP)
             state.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="gridcredit decision service",
         version=__version__,
         description="Credit grades and differentiated service policies for electric power "
                     "customers. Every decision is logged, hash-chained, before it is "
                     "returned. Authenticate with `Authorization: Bearer <key>`.",
         lifespan=lifespan,
+        # Decisions drop empty optional parts when serialised; their validation schema
+        # is the one that describes what the service sends.
+        separate_input_output_schemas=False,
     )
     app.state.service = state
     app.state.keys = KeyStore(settings.keys_file)
     install_handlers(app)
     app.include_router(router)
+    schemas: dict[str, object] = {}
     for module_name in PLUGIN_ROUTERS:
         if importlib.util.find_spec(module_name) is not None:
-            app.include_router(importlib.import_module(module_name).router)
+            module = importlib.import_module(module_name)
+            app.include_router(module.router)
+            schemas.update(getattr(module, "SCHEMAS", {}))
+    _add_schemas(app, schemas)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        max_json_depth=settings.max_json_depth,
                        multipart_paths=frozenset({VALIDATE_PATH}))
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
+
+
+def _add_schemas(app: FastAPI, schemas: dict[str, object]) -> None:
+    """Put schemas that routers refer to by hand (``$ref``) into the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_env() -> FastAPI:

@@ -17,22 +17,26 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, TypeAdapter
 
-from engine.events.model import to_micros
+from engine.decision import EventOutcome
+from engine.events.model import Event, to_micros
 from engine.events.processor import Accepted, EventProcessor, Rejected
 from engine.events.rules import load_event_rules
 from engine.events.store import open_store
 from engine.records import CUSTOMER_ID
 from engine.service.auth import require_role
-from engine.service.errors import BatchTooLarge, ServiceError
+from engine.service.errors import BadRequestBody, BatchTooLarge, ServiceError
+from engine.service.limits import strict_json
+from engine.service.routes import errors
 
-__all__ = ["router"]
+__all__ = ["SCHEMAS", "CustomerHistory", "EventAnswer", "EventListAnswer", "router"]
 
 router = APIRouter(tags=["events"])
 _OPEN = threading.Lock()
@@ -71,10 +75,54 @@ def _rejected(result: Rejected) -> dict[str, Any]:
             "reason": result.reason}
 
 
-@router.post("/v1/events", status_code=201, dependencies=[Depends(require_role("decide"))])
+_EVENT = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
+#: Schemas the event routes refer to, for the service's OpenAPI components.
+SCHEMAS: dict[str, Any] = _EVENT.pop("$defs", {})
+_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "oneOf": [_EVENT, {"type": "array", "items": _EVENT, "minItems": 1}]},
+    "example": {"type": "bill_issued", "event_id": "E-2026-0001", "customer_id": "C0001",
+                "time": "2026-10-01T08:00:00Z", "bill_id": "B-2026-10", "amount": 412.5}}}}
+
+
+class EventAnswer(BaseModel):
+    """One event's answer: accepted with the outcomes it raised, or rejected and why."""
+
+    event_id: str | None
+    customer_id: str | None
+    status: Literal["accepted", "rejected"]
+    outcomes: list[EventOutcome] | None = None
+    field: str | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+
+
+class EventListAnswer(BaseModel):
+    accepted: int
+    rejected: int
+    events: list[EventAnswer]
+
+
+class CustomerHistory(BaseModel):
+    customer_id: str
+    as_of: dt.date | None
+    events: list[dict[str, Any]]
+    outcomes: list[EventOutcome]
+
+
+@router.post("/v1/events", status_code=201, dependencies=[Depends(require_role("decide"))],
+             openapi_extra={"requestBody": _BODY}, response_model=None,
+             summary="Process one event or a list of events",
+             responses={201: {"model": EventAnswer, "description": "The event was accepted"},
+                        200: {"model": EventListAnswer,
+                              "description": "A list of events, answered per event"},
+                        **errors(400, 401, 403, 409, 413, 415, 422, 503)})
 async def post_events(request: Request) -> Any:
     """Process one event (an object) or several (a list, in order; answered per event)."""
-    body = await request.json()
+    raw = await request.body()
+    if not raw.strip():
+        raise BadRequestBody("empty body: send one event as a JSON object, or a list of them",
+                             [{"path": "", "value": None, "message": "empty body"}])
+    body = strict_json(raw, request.app.state.service.settings.max_json_depth)
     if isinstance(body, list):
         limit = request.app.state.service.settings.batch_limit
         if len(body) > limit:
@@ -93,7 +141,9 @@ async def post_events(request: Request) -> Any:
 
 
 @router.get("/v1/customers/{customer_id}/events",
-            dependencies=[Depends(require_role("audit"))])
+            dependencies=[Depends(require_role("audit"))], response_model=CustomerHistory,
+            summary="A customer's stored events and outcomes",
+            responses=errors(401, 403, 422, 503))
 async def get_events(
     request: Request,
     customer_id: Annotated[str, PathParam(pattern=CUSTOMER_ID.pattern)],

@@ -32,22 +32,38 @@ from engine.service.errors import BatchTooLarge, error_body, validation_details
 from engine.service.metrics import CONTENT_TYPE
 from engine.service.state import ServiceState
 
-__all__ = ["VALIDATE_PATH", "router"]
+__all__ = ["VALIDATE_PATH", "errors", "router"]
 
 VALIDATE_PATH = "/v1/tables:validate"
 DECISION_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
 _TABLE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.ya?ml$")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/json": {"schema": {
-        "$ref": "#/components/schemas/ErrorBody"}}}}
-    for code, text in [(400, "Malformed JSON, NaN/Infinity or nesting too deep"),
-                       (401, "No API key, or an unknown one"),
-                       (403, "The key lacks the role"),
-                       (413, "Body over the size limit"),
-                       (415, "Wrong Content-Type"),
-                       (422, "A field broke its rule (details name the path and value)"),
-                       (503, "The decision log cannot be written")]
+_STATUS_TEXT = {
+    400: "Malformed JSON, NaN/Infinity, nesting too deep, or an empty body",
+    401: "No API key, or an unknown one",
+    403: "The key lacks the role",
+    404: "No logged decision has this id",
+    409: "An event with this id is already stored",
+    413: "Body over the size limit",
+    415: "Wrong Content-Type",
+    422: "A field broke its rule (details name the path and value)",
+    503: "The decision log or the event store cannot be reached",
 }
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer, each in the one shape."""
+    return {code: {"description": _STATUS_TEXT[code], "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}} for code in codes}
+
+
+_DECIDE_ERRORS = errors(400, 401, 403, 413, 415, 422, 503)
+_READ_ERRORS = errors(401, 403, 404, 422, 503)
+_ERRORS = errors(400, 401, 403, 413, 415, 422, 503)
+
+
+def _decision_schema(description: str) -> dict[str, Any]:
+    return {"model": Decision, "description": description}
+
 
 router = APIRouter()
 
@@ -81,7 +97,9 @@ class BatchRequest(BaseModel):
 class BatchItem(BaseModel):
     index: int
     ok: bool
-    decision: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = Field(
+        None, json_schema_extra={"anyOf": [{"$ref": "#/components/schemas/Decision"},
+                                           {"type": "null"}]})
     error: ErrorBody | None = None
 
 
@@ -111,9 +129,8 @@ def _answer(decision: Decision) -> Response:
     return Response(orjson_dumps(decision.as_json()), media_type="application/json")
 
 
-@router.post("/v1/decisions", tags=["decisions"], response_model=None, responses={
-    **_ERRORS, 200: {"description": "The decision, as logged",
-                     "content": {"application/json": {"schema": {"type": "object"}}}}},
+@router.post("/v1/decisions", tags=["decisions"], response_model=None,
+             responses={200: _decision_schema("The decision, as logged"), **_DECIDE_ERRORS},
              response_class=Response,
              summary="Decide for one customer record; logged before the answer")
 async def decide(record: CustomerRecord, request: Request,  # type: ignore[valid-type]
@@ -132,7 +149,7 @@ async def decide(record: CustomerRecord, request: Request,  # type: ignore[valid
 
 
 @router.post("/v1/decisions:batch", tags=["decisions"], response_model=BatchResponse,
-             responses=_ERRORS,
+             responses=_DECIDE_ERRORS,
              summary="Decide for many records; each item succeeds or fails on its own")
 async def decide_batch(batch: BatchRequest, request: Request,
                        _key: Any = DecideKey) -> BatchResponse:
@@ -180,8 +197,7 @@ DecisionId = Annotated[str, Path(pattern=DECISION_ID, description="A logged deci
 
 
 @router.get("/v1/decisions/{decision_id}", tags=["audit"], response_model=None,
-            responses={**_ERRORS, 200: {"description": "The logged decision", "content": {
-                "application/json": {"schema": {"type": "object"}}}}},
+            responses={200: _decision_schema("The logged decision"), **_READ_ERRORS},
             response_class=Response, summary="A logged decision, digest checked")
 async def get_decision(decision_id: DecisionId, request: Request,
                        _key: Any = AuditKey) -> Response:
@@ -194,7 +210,7 @@ _MEDIA = {"text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf
 
 
 @router.get("/v1/decisions/{decision_id}/explanation", tags=["audit"], responses={
-    **_ERRORS, 200: {"content": {m.split(";")[0]: {"schema": {"type": "string"}}
+    **_READ_ERRORS, 200: {"content": {m.split(";")[0]: {"schema": {"type": "string"}}
                                  for m in _MEDIA.values()}}},
     response_class=Response, summary="Plain-language explanation of a logged decision")
 async def explain(decision_id: DecisionId, request: Request,
@@ -218,7 +234,7 @@ async def explain(decision_id: DecisionId, request: Request,
                     headers={"Content-Language": chosen, "Vary": "Accept-Language"})
 
 
-@router.get("/v1/tables", tags=["tables"], responses=_ERRORS,
+@router.get("/v1/tables", tags=["tables"], responses=errors(401, 403),
             summary="Active table set: versions and content hashes")
 async def tables(request: Request, _key: Any = AuditKey) -> dict[str, Any]:
     engine = _state(request).engine
@@ -234,7 +250,7 @@ def _shown(file: str, home: Any) -> str:
         return file
 
 
-@router.post("/v1/tables:reload", tags=["tables"], responses=_ERRORS,
+@router.post("/v1/tables:reload", tags=["tables"], responses=errors(401, 403, 422),
              summary="Load the rules folder; only a clean set replaces the active one")
 async def reload(request: Request, _key: Any = AdminKey) -> dict[str, Any]:
     engine = await run_in_threadpool(_state(request).reload)
