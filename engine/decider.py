@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import functools
 import gc
 import time
@@ -129,7 +128,9 @@ class Engine:
         """
         t0 = time.perf_counter()
         if outcomes is not None:
-            record = _with_history(record, outcomes.history())
+            from engine.events.outcomes import merge_history
+
+            record = merge_history(record, outcomes.history())
         rec = record if isinstance(record, BaseModel) else validate_record(dict(record))
         facts = record_facts(rec)
         t1 = time.perf_counter()
@@ -236,22 +237,3 @@ def _relative(file: str, home: str) -> str:
         return Path(file).resolve().relative_to(Path(home).resolve()).as_posix()
     except ValueError:
         return file
-
-
-def _with_history(record: Mapping[str, Any] | BaseModel,
-                  history: Mapping[str, Any]) -> dict[str, Any]:
-    """The record with event-outcome flags merged into its history fields.
-
-    A flag the record already sets stays set; a theft override keeps the later
-    of the two end dates.
-    """
-    data = record.model_dump() if isinstance(record, BaseModel) else dict(record)
-    for name, value in history.items():
-        if name == "theft_override_until":
-            current = data.get(name)
-            if isinstance(current, str):
-                current = dt.date.fromisoformat(current)
-            data[name] = value if current is None or value > current else current
-        elif value:
-            data[name] = value
-    return data

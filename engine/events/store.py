@@ -252,6 +252,29 @@ class CustomerEvents:
                 "outcomes": [o.model_dump(mode="json") for o in self.outcomes]}
 
 
+def _day(value: dt.date | str) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _start_us(day: dt.date) -> int:
+    return to_micros(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+
+
+def _in_force(customer_id: str, day: dt.date, rows: Iterable[Any]) -> EventOutcomes:
+    """Of a customer's outcome rows, those in force on ``day`` (the longest per cause)."""
+    start = _start_us(day)
+    end = start + _DAY_US
+    best: dict[tuple[str, str, str], Any] = {}
+    for r in rows:
+        if not (r.valid_from < end and r.valid_until > start):
+            continue
+        key = (r.kind, r.rule_id, r.outcome_key.split("|")[2])
+        if key not in best or r.valid_until > best[key].valid_until:
+            best[key] = r
+    ordered = sorted(best.values(), key=lambda r: (r.valid_from, r.seq))
+    return EventOutcomes(customer_id, day, tuple(_outcome(r) for r in ordered))
+
+
 def _last_day(until_iso: str) -> dt.date:
     """The last date an outcome is in force (its end is exclusive)."""
     end = dt.datetime.fromisoformat(until_iso.replace("Z", "+00:00"))
@@ -392,22 +415,42 @@ class EventStore:
         An outcome is in force on a date when it was raised before the end of
         that day and ends after its start. Of several outcomes of one kind and
         rule raised by the same events (a habitual-defaulter mark extended by
-        later overdue bills), the one lasting longest is kept.
+        later overdue bills), the one lasting longest is kept. One indexed
+        query (customer id, end of validity).
         """
-        day = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
-        start = to_micros(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
-        end = start + _DAY_US
+        day = _day(as_of)
+        return self.outcomes_for_many([(customer_id, day)])[(customer_id, day)]
+
+    def outcomes_for_many(self, keys: Iterable[tuple[str, dt.date | str]]
+                          ) -> dict[tuple[str, dt.date], EventOutcomes]:
+        """``outcomes_for`` of many (customer, as-of date) pairs: one query per 512 customers.
+
+        A batch of records reads its customers' outcomes at once, never one
+        query per record; every pair gets an answer (empty when none is in force).
+        """
+        wanted = {(cid, _day(day)) for cid, day in keys}
+        if not wanted:
+            return {}
+        days = {day for _, day in wanted}
+        start = _start_us(min(days))
+        end = _start_us(max(days)) + _DAY_US
         c = event_outcomes.c
-        rows = self._read(lambda conn: list(conn.execute(
-            select(event_outcomes).where(c.customer_id == customer_id, c.valid_from < end,
-                                         c.valid_until > start).order_by(c.seq))))
-        best: dict[tuple[str, str, str], Any] = {}
-        for r in rows:
-            key = (r.kind, r.rule_id, r.outcome_key.split("|")[2])
-            if key not in best or r.valid_until > best[key].valid_until:
-                best[key] = r
-        ordered = sorted(best.values(), key=lambda r: (r.valid_from, r.seq))
-        return EventOutcomes(customer_id, day, tuple(_outcome(r) for r in ordered))
+        query = select(event_outcomes).where(
+            c.customer_id.in_(bindparam("ids", expanding=True)),
+            c.valid_until > bindparam("start"), c.valid_from < bindparam("end")).order_by(c.seq)
+        ids = sorted({cid for cid, _ in wanted})
+
+        def read(conn: Connection) -> list[Any]:
+            rows: list[Any] = []
+            for chunk in _chunks(ids):
+                rows.extend(conn.execute(query, {"ids": chunk, "start": start, "end": end}))
+            return rows
+
+        by_customer: dict[str, list[Any]] = {}
+        for r in self._read(read):
+            by_customer.setdefault(r.customer_id, []).append(r)
+        return {(cid, day): _in_force(cid, day, by_customer.get(cid, ()))
+                for cid, day in wanted}
 
     def customer_events(self, customer_id: str, *, as_of: dt.date | None = None,
                         limit: int = 1000) -> CustomerEvents:

@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP,
                                     lambda: loop.create_task(reload_on_sighup(state)))
+        state.open()
         try:
             yield
         finally:

@@ -29,7 +29,6 @@ from engine.decision import EventOutcome
 from engine.events.model import Event, to_micros
 from engine.events.processor import Accepted, EventProcessor, Rejected
 from engine.events.rules import load_event_rules
-from engine.events.store import open_store
 from engine.records import CUSTOMER_ID
 from engine.service.auth import require_role
 from engine.service.errors import BadRequestBody, BatchTooLarge, ServiceError
@@ -51,7 +50,7 @@ def _processor(request: Request) -> EventProcessor:
             settings = app_state.service.settings
             home = Path(settings.home) if settings.home else Path(".")
             rules = load_event_rules(home / "rules" / "events.yaml")
-            processor = EventProcessor(open_store(settings.db), rules)
+            processor = EventProcessor(app_state.service.event_store, rules)
             app_state.events = processor
     return processor
 

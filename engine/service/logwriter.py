@@ -36,6 +36,11 @@ class GroupCommitLog:
                                         daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the writer thread still takes decisions (``close`` ends it)."""
+        return self._thread.is_alive()
+
     async def append(self, decision: Decision) -> None:
         """Return once ``decision`` is durably in the log; raise what the log raised."""
         future: concurrent.futures.Future = concurrent.futures.Future()

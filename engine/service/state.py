@@ -39,6 +39,7 @@ from engine.audit.log import DecisionLog, open_log
 from engine.decider import Engine, load
 from engine.decision import Decision
 from engine.errors import TableError, TableSetError, did_you_mean
+from engine.events.store import EventOutcomes, EventStore, open_store
 from engine.service.logwriter import GroupCommitLog
 from engine.service.metrics import Metrics
 from engine.service.settings import Settings
@@ -98,6 +99,8 @@ class ServiceState:
         self.metrics = Metrics()
         self.durable_lock = rulehost.LOCK
         self._reload_lock = threading.Lock()
+        self._store_lock = threading.Lock()
+        self._event_store: EventStore | None = None
 
     @property
     def engine(self) -> Engine:
@@ -109,16 +112,41 @@ class ServiceState:
 
     # ------------------------------------------------------------------ deciding
 
-    def decide(self, engine: Engine, record: Any) -> Decision:
-        """One decision on ``engine`` (the one the request started with).
+    @property
+    def event_store(self) -> EventStore:
+        """The event store in the service's database, opened on first use.
+
+        Unreachable, it raises ``AuditStoreError`` (503): a decision is never
+        made, nor logged, as if the customer had no events.
+        """
+        with self._store_lock:
+            if self._event_store is None:
+                self._event_store = open_store(self.settings.db)
+            return self._event_store
+
+    @property
+    def reads_inline(self) -> bool:
+        """Whether the outcome read is local enough (SQLite) to run on the event loop."""
+        return self.event_store.url.startswith("sqlite")
+
+    def outcomes(self, record: Any) -> EventOutcomes:
+        """The customer's outcomes in force on the record's ``as_of``: one indexed query."""
+        return self.event_store.outcomes_for(record.customer_id, record.as_of)
+
+    def decide(self, engine: Engine, record: Any,
+               outcomes: EventOutcomes | None = None) -> Decision:
+        """One decision on ``engine`` (the one the request started with), with the
+        customer's event outcomes (read here unless given).
 
         Only the durable executor needs the durable-rules lock; the compiled
         matchers are plain immutable Python, safe to share between threads.
         """
+        found = outcomes if outcomes is not None else self.outcomes(record)
+        given = found if found.outcomes else None
         if engine.config.executor != "durable":
-            return engine.decide(record)
+            return engine.decide(record, outcomes=given)
         with self.durable_lock:
-            return engine.decide(record)
+            return engine.decide(record, outcomes=given)
 
     # ------------------------------------------------------------------ tables
 
@@ -211,9 +239,21 @@ class ServiceState:
         return Validation(not findings, table_set.version, table_set.content_hash,
                           dict(table_set.versions), findings)
 
+    def open(self) -> None:
+        """Start the log writer again if a previous lifespan closed it.
+
+        A server starts its application's lifespan once, but an embedding host
+        (a test harness, a reloader) may end it and start it again on the same
+        application; requests after a restart must find a writer.
+        """
+        if not self.writer.alive:
+            self.writer = GroupCommitLog(self.log)
+
     def close(self) -> None:
         self.writer.close()
         self.log.close()
+        if self._event_store is not None:
+            self._event_store.close()
 
 
 def _shown(file: str, tmp: str) -> str:
