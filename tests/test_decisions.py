@@ -259,3 +259,17 @@ def test_shipped_sample_record_is_the_openapi_example_and_decides(engine):
                           "sample-record.json").read_text())
     assert shipped == SAMPLE_RECORD
     assert engine.decide(shipped).grade.grade in ("AAA", "AA", "A", "B", "C")
+
+
+def test_cli_decide_on_either_executor_prints_the_same_decision(tmp_path, population):
+    record = tmp_path / "r.json"
+    record.write_text(json.dumps(_record(population, 2)))
+    shown = {}
+    for executor in ("compiled", "durable"):
+        result = runner.invoke(app, ["decide", str(record), "--executor", executor])
+        assert result.exit_code == 0, result.output
+        shown[executor] = Decision.from_json(result.stdout).content()
+    assert shown["compiled"] == shown["durable"]
+    bad = runner.invoke(app, ["decide", str(record), "--executor", "rete"])
+    assert bad.exit_code == 2
+    assert "unknown table executor 'rete': use one of compiled, durable" in bad.output
