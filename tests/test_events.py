@@ -484,3 +484,60 @@ def test_docs_table_of_shipped_event_rules_matches_the_file():
         assert cells[2] == (", ".join(f"`{f}` {op} {v:g}" for f, op, v in r.when) or "—")
         assert [c.split(" ")[0].strip("`") for c in cells[3].split(", ")] == list(r.outcomes)
         assert cells[4] == f"{r.lasts_days:g}"
+
+
+# ---------------------------------------------------------------- outcomes in CLI decisions
+
+
+def test_cli_decisions_read_event_outcomes_from_the_db_and_log_single_ones(tmp_path):
+    from engine.audit.log import open_log
+    from engine.records import SAMPLE_RECORD
+
+    rows = [ev("bill_issued", "c-b1", 0, customer="CLI1", bill_id="B1", amount=90.0),
+            ev("theft_finding", "c-f1", 5, customer="CLI1")]
+    events = tmp_path / "events.csv"
+    pd.DataFrame(rows).to_csv(events, index=False)
+    db = str(tmp_path / "log.sqlite")
+    assert CliRunner().invoke(app, ["events", "replay", str(events), "--db", db,
+                                    "--no-progress"]).exit_code == 0
+    as_of = (T0 + dt.timedelta(days=30)).date().isoformat()
+    thief = {**SAMPLE_RECORD, "customer_id": "CLI1", "as_of": as_of}
+    other = {**SAMPLE_RECORD, "customer_id": "CLI2", "as_of": as_of}
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(thief))
+    plain = json.loads(CliRunner().invoke(app, ["decide", str(record)]).output)
+    assert plain["grade"]["grade"] != "C" and "events" not in plain
+    result = CliRunner().invoke(app, ["decide", str(record), "--db", db])
+    assert result.exit_code == 0, result.output
+    decided = json.loads(result.output)
+    assert decided["grade"]["override"] == "theft-override"
+    assert [(e["kind"], e["event_ids"]) for e in decided["events"]] == [
+        ("theft_override", ["c-f1"])]
+    with open_log(db, create=False) as log:
+        assert log.get(decided["decision_id"]).digest == decided["digest"]
+    frame = tmp_path / "customers.csv"
+    pd.DataFrame([thief, other]).to_csv(frame, index=False)
+    out = tmp_path / "decisions.csv"
+    batch = CliRunner().invoke(app, ["decide", "--input", str(frame), "--out", str(out),
+                                     "--db", db, "--no-progress"])
+    assert batch.exit_code == 0, batch.output
+    grades = pd.read_csv(out).set_index("customer_id")
+    assert grades.loc["CLI1", "grade"] == "C"
+    assert grades.loc["CLI1", "override"] == "theft-override"
+    assert grades.loc["CLI2", "grade"] == plain["grade"]["grade"]
+
+
+def test_frame_outcomes_read_the_store_once_per_chunk(tmp_path, monkeypatch):
+    from engine.events.outcomes import frame_outcomes
+    from engine.events.store import EventStore
+
+    store = open_store(str(tmp_path / "ev.sqlite"))
+    calls = []
+    real = EventStore.outcomes_for_many
+    monkeypatch.setattr(EventStore, "outcomes_for_many",
+                        lambda self, keys: calls.append(1) or real(self, keys))
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(2000)],
+                          "as_of": ["2026-01-31"] * 2000})
+    result = frame_outcomes(frame, store)
+    assert calls == [1] and result.rows_with_events == 0
+    assert result.frame is frame

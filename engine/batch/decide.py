@@ -49,6 +49,7 @@ __all__ = [
     "BatchRun",
     "BatchSummary",
     "decide_file",
+    "decide_logged",
     "decide_frame",
     "explain_customers",
     "part_file",
@@ -174,13 +175,25 @@ def _column(values: Any, index: pd.Index) -> pd.Series:
 
 def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
                 overwrite: bool = False, resume: bool = False, chunk_size: int = 100_000,
-                progress: bool = False) -> BatchSummary:
-    """Decide a CSV/Parquet file chunk by chunk into a CSV/Parquet output and a rejects CSV."""
+                progress: bool = False, db: str | None = None) -> BatchSummary:
+    """Decide a CSV/Parquet file chunk by chunk into a CSV/Parquet output and a rejects CSV.
+
+    With ``db`` each chunk's customers' payment-event outcomes in force on
+    their ``as_of`` are read from that database's event store in one query per
+    512 customers (``engine.events.outcomes.frame_outcomes``) and decide
+    through the same tables as the record's own history fields.
+    """
+    from engine.events.outcomes import frame_outcomes
+    from engine.events.store import open_store
+
+    store = open_store(db, create=False) if db is not None else None
     run = BatchRun(engine, source, output, chunk_size=chunk_size, overwrite=overwrite,
                    resume=resume)
     bar = progress_bar(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
     for index, first_row, chunk in run.pending():
         timings: dict[str, float] = {}
+        if store is not None:
+            chunk = frame_outcomes(chunk, store).frame
         decisions, rejects = decide_frame(engine, chunk, first_row=first_row, timings=timings)
         run.add_timings(timings)
         run.commit(index, first_row, len(chunk), decisions, rejects)
@@ -189,6 +202,29 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
     if bar is not None:
         bar.close()
     return run.finish()
+
+
+def decide_logged(engine: Engine, record: dict[str, Any], db: str) -> Any:
+    """One decision with the customer's event outcomes from ``db``, logged there.
+
+    The outcomes are read before deciding and the decision is in the log
+    before it is returned; an unreachable database is an ``AuditStoreError``
+    and nothing is decided as if the customer had no events.
+    """
+    from engine.audit.log import open_log
+    from engine.events.store import open_store
+    from engine.records import validate_record
+
+    valid = validate_record(dict(record))
+    store = open_store(db)
+    try:
+        outcomes = store.outcomes_for(valid.customer_id, valid.as_of)
+    finally:
+        store.close()
+    decision = engine.decide(valid, outcomes=outcomes if outcomes.outcomes else None)
+    with open_log(db) as log:
+        log.append(decision)
+    return decision
 
 
 def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Any:

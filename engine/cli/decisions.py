@@ -43,6 +43,10 @@ def decide_command(
     executor: str | None = typer.Option(
         None, "--executor", help="Per-decision table executor: compiled (default) or durable "
         "(durable-rules, the reference); default $GRIDCREDIT_EXECUTOR."),
+    db: str | None = typer.Option(
+        None, "--db", help="Decision log database (SQLite path or postgresql:// URL): read "
+        "each customer's payment-event outcomes from its event store, and log a single "
+        "decision there."),
     home: Path | None = HOME,
 ) -> None:
     """Decide for one record (JSON out) or for a whole file (--input, --out).
@@ -59,13 +63,21 @@ def decide_command(
     words = engine.explainer.language(lang)
     if record is not None:
         data = _read_json(record)
-        typer.echo(engine.decide(data).to_json())
+        if db is None:
+            typer.echo(engine.decide(data).to_json())
+            return
+        from engine.batch.decide import decide_logged
+
+        typer.echo(decide_logged(engine, data, db).to_json())
         return
     if explain:
         _explain_batch_rows(engine, input, explain, format, lang, audience)
         return
     if out is None:
         raise InputError("batch mode needs --out FILE (.parquet or .csv)")
+    if dask is not None and db is not None:
+        raise InputError("--db reads event outcomes per chunk on this machine: run without "
+                         "--dask, or decide on Dask without --db")
     if dask is not None:
         from engine.batch.scaleout import decide_file_dask, parse_cluster
 
@@ -76,7 +88,7 @@ def decide_command(
         from engine.batch.decide import decide_file
 
         summary = decide_file(engine, input, out, overwrite=overwrite, resume=resume,
-                              chunk_size=chunk_size, progress=progress)
+                              chunk_size=chunk_size, progress=progress, db=db)
     typer.echo(summary.text(words))
 
 
