@@ -95,7 +95,7 @@ def test_export_then_import_of_the_shipped_set_keeps_the_content_hash(tmp_path, 
 
 def test_sheets_are_laid_out_like_the_grid(workbook):
     wb = load_workbook(workbook)
-    assert wb.sheetnames[0] == "About" and wb.sheetnames[-1] == "Notation"
+    assert wb.sheetnames[0] == "About" and wb.sheetnames[-2:] == ["Notation", "Other files"]
     ws = wb["grades"]
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     assert rows[0][:2] == ["table", "grades"] and rows[3][:2] == ["hit_policy", "first"]
@@ -125,7 +125,9 @@ def test_cli_round_trip_prints_the_same_hash(tmp_path, shipped):
     assert done.exit_code == 0, done.output
     assert f"sha256:{shipped.content_hash}" in done.output
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
-        "grades.yaml", "segments.yaml", "service-policies.yaml"]
+        "events.yaml", "grades.yaml", "segments.yaml", "service-policies.yaml"]
+    assert (tmp_path / "r" / "events.yaml").read_text() == (ROOT / "rules" / "events.yaml"
+                                                            ).read_text()
 
 
 # --------------------------------------------------------------------------- refusals

@@ -181,10 +181,10 @@ def export_command(
         raise InputError(f"--xlsx {xlsx}: name the workbook *.xlsx")
     if xlsx.exists() and not overwrite:
         raise InputError(f"{xlsx}: exists; use --overwrite to replace it")
-    table_set = load_table_set(rules_dir or root / "rules",
-                               load_catalogue(root / "policies" / "catalogue.yaml"))
+    folder = rules_dir or root / "rules"
+    table_set = load_table_set(folder, load_catalogue(root / "policies" / "catalogue.yaml"))
     xlsx.parent.mkdir(parents=True, exist_ok=True)
-    export_workbook(table_set, xlsx)
+    export_workbook(table_set, xlsx, folder)
     typer.echo(f"wrote {xlsx}: {len(table_set.tables)} tables, table set "
                f"{table_set.version} sha256:{table_set.content_hash}")
 

@@ -48,7 +48,7 @@ __all__ = ["MAX_WORKBOOK_BYTES", "WorkbookError", "export_workbook", "read_workb
            "table_texts", "write_tables"]
 
 MAX_WORKBOOK_BYTES = 5_000_000
-ABOUT, NOTATION = "About", "Notation"
+ABOUT, NOTATION, OTHER = "About", "Notation", "Other files"
 META = ("table", "file", "version", "hit_policy", "description")
 RULE_COLUMNS = ("id", "description", "source", "priority")
 NOTE_COLUMN = "at (file:line)"
@@ -115,8 +115,30 @@ def _header_comment(path: Path) -> str:
     return "\n".join(head)
 
 
-def export_workbook(table_set: TableSet, out: str | Path | BinaryIO) -> None:
-    """Write ``table_set`` as a workbook (a path or a binary stream)."""
+def other_files(rules_dir: Path) -> dict[str, str]:
+    """The rule files of a folder that hold no decision tables (the event rules), as text."""
+    from engine.errors import YamlFileError
+    from engine.tables.loader import is_table_document
+    from engine.yamlfile import read_yaml
+
+    out = {}
+    for path in sorted(rules_dir.glob("*.y*ml")):
+        try:
+            doc = read_yaml(path)
+        except YamlFileError:
+            continue
+        if doc is not None and not is_table_document(doc):
+            out[path.name] = path.read_text(encoding="utf-8")
+    return out
+
+
+def export_workbook(table_set: TableSet, out: str | Path | BinaryIO,
+                    rules_dir: Path | None = None) -> None:
+    """Write ``table_set`` as a workbook (a path or a binary stream).
+
+    The folder's other rule files (the event rules, which are part of the
+    set's content hash) travel verbatim on the ``Other files`` sheet.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
 
@@ -142,6 +164,15 @@ def export_workbook(table_set: TableSet, out: str | Path | BinaryIO) -> None:
             _table_sheet(wb.create_sheet(name), t, bold, PatternFill("solid",
                                                                     fgColor="E8EEF7"))
     _notation_sheet(wb.create_sheet(NOTATION), bold)
+    folder = rules_dir or (Path(table_set.tables[0].file).parent if table_set.tables else None)
+    others = wb.create_sheet(OTHER)
+    others.append(["file", "text (copied verbatim; edit these files as YAML)"])
+    for cell in others[1]:
+        cell.font = bold
+    for name, text in (other_files(folder) if folder else {}).items():
+        others.append([name, text])
+    others.column_dimensions["A"].width = 20
+    others.column_dimensions["B"].width = 100
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             for cell in row:
@@ -272,6 +303,7 @@ def read_workbook(source: str | Path | bytes | BinaryIO, catalogue: Catalogue
     sheets = _listed_sheets(wb, reading)
     for name, (table, file) in sheets.items():
         _read_sheet(wb[name], table, file, reading)
+    others = _other_files(wb, reading)
     if reading.problems:
         raise WorkbookError(reading.problems)
     docs = {file: _file_doc(tables) for file, tables in reading.files.items()}
@@ -284,7 +316,30 @@ def read_workbook(source: str | Path | bytes | BinaryIO, catalogue: Catalogue
             path = paths.get(err.file, {}).get(err.line or 0, ())
             problems.append(f"{_cell_for(reading, err.file, path)}: {reason_of(err)}")
         raise WorkbookError(problems)
-    return {file: write_tables(doc, reading.headers.get(file, "")) for file, doc in docs.items()}
+    return {**{file: write_tables(doc, reading.headers.get(file, ""))
+               for file, doc in docs.items()}, **others}
+
+
+def _other_files(wb: Any, reading: _Reading) -> dict[str, str]:
+    if OTHER not in wb.sheetnames:
+        return {}
+    out = {}
+    for row in wb[OTHER].iter_rows(min_row=2):
+        name, text = _text(row[0]), _text(row[1]) if len(row) > 1 else ""
+        if not name:
+            continue
+        if not name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+            reading.problems.append(f"{OTHER}!{row[0].coordinate}: {name!r} is not a rule "
+                                    "file name (name.yaml)")
+            continue
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            reading.problems.append(f"{OTHER}!{row[1].coordinate}: {name}: not valid YAML "
+                                    f"({getattr(exc, 'problem', None) or exc})")
+            continue
+        out[name] = text
+    return out
 
 
 def _listed_sheets(wb: Any, reading: _Reading) -> dict[str, tuple[str, str]]:
@@ -303,7 +358,7 @@ def _listed_sheets(wb: Any, reading: _Reading) -> dict[str, tuple[str, str]]:
         if header and file:
             reading.headers.setdefault(file, header)
     for name in wb.sheetnames:
-        if name not in listed and name not in (ABOUT, NOTATION):
+        if name not in listed and name not in (ABOUT, NOTATION, OTHER):
             guess = _closest(name, [s for s in listed if s not in wb.sheetnames])
             hint = did_you_mean(guess)
             reading.problems.append(
