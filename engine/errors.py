@@ -20,7 +20,8 @@ without parsing messages::
     │   └── GovernanceError          a trained model failed the publication checks
     ├── TableError                   one decision-table problem at file:line
     │   └── TableSetError            several table problems; the set is refused whole
-    └── DecisionError                a table misbehaved while deciding (unique/any)
+    ├── DecisionError                a table misbehaved while deciding (unique/any)
+    └── ConflictError                exit 2, HTTP 409: a file changed under a pending edit
 
 A misspelt name gets one did-you-mean, from ``closest``: errors keep it as
 their ``suggestion`` field and ``did_you_mean`` writes it into the message.
@@ -36,6 +37,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "ConfigErrors",
+    "ConflictError",
     "DecisionError",
     "EngineError",
     "FrameError",
@@ -310,6 +312,17 @@ class DecisionError(EngineError):
 
     http_status = 500
     code = "decision_error"
+
+
+class ConflictError(EngineError):
+    """A file changed since an edit of it began (a workbench draft): nothing is written."""
+
+    http_status = 409
+    code = "conflict"
+
+    def __init__(self, message: str, *, file: str | None = None):
+        super().__init__(f"{file}: {message}" if file else message)
+        self.file = file
 
 
 def _jsonable(value: Any) -> Any:

@@ -19,9 +19,9 @@ import yaml
 from engine.errors import TableError, YamlFileError, did_you_mean
 from engine.policies import Catalogue
 from engine.tables.loader import load_texts
-from engine.yamlfile import LocatedList, LocatedMap, parse_yaml
+from engine.yamlfile import LocatedList, LocatedMap, parse_yaml, plain
 
-__all__ = ["Place", "Problem", "block_text", "line_of", "locate_errors", "place_of", "plain",
+__all__ = ["Place", "Problem", "block_text", "line_of", "locate_errors", "place_of",
            "reason_of"]
 
 Path_ = tuple[Any, ...]
@@ -54,15 +54,6 @@ class Problem:
     @property
     def text(self) -> str:
         return str(self.error)
-
-
-def plain(value: Any) -> Any:
-    """Located (or round-trip) YAML values as plain dicts, lists and scalars."""
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def block_text(doc: Any) -> str:

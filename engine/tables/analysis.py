@@ -29,8 +29,8 @@ from engine.tables.hitpolicy import priority_order
 from engine.tables.model import FieldRef, Table
 from engine.tables.vectorised import first_winners, rule_masks
 
-__all__ = ["MAX_COMBINATIONS", "Finding", "check_table_set", "compiled_findings", "regions",
-           "run_examples"]
+__all__ = ["MAX_COMBINATIONS", "Finding", "check_table_set", "compiled_findings",
+           "policy_findings", "regions", "run_examples", "table_findings"]
 
 MAX_COMBINATIONS = 2_000_000
 _SHOWN = 3
@@ -411,3 +411,18 @@ def check_table_set(table_set: Any, examples: bool = True) -> list[Finding]:
     if examples:
         findings += run_examples(table_set)
     return findings
+
+
+def table_findings(table: Table) -> list[Finding]:
+    """The static findings of one table on its own (bands, gaps, overlaps, dead rules, caps).
+
+    With ``policy_findings`` and ``compiled_findings`` these are the parts of
+    ``check_table_set``, for callers that re-check only the tables that changed.
+    """
+    return [*_check_bands(table), *_check_table(table), *_check_grade_caps(table)]
+
+
+def policy_findings(tables: Sequence[Table], catalogue: Any) -> list[Finding]:
+    """Findings across the policy tables: conflicting policies, undeclared param clashes."""
+    grants = _grants(tables)
+    return [*_check_conflicts(grants, catalogue.conflicts()), *_check_clashes(grants, catalogue)]

@@ -1,0 +1,184 @@
+"""Drafts: edits that touch only their own text, live checks at the cell, safe saves."""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.errors import ConflictError, InputError, TableSetError
+from engine.policies import load_catalogue
+from engine.records import vocabulary
+from engine.rulecheck import check_catalogue
+from engine.studio import edits
+from engine.studio.drafts import DraftStore, Workspace, static_findings
+from engine.studio.grid import grid, table_refs
+from engine.studio.notation import ABSENT, parse_condition
+from engine.studio.workbook import rule_row
+from engine.tables import check_table_set, load_table_set
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = load_catalogue(ROOT / "policies" / "catalogue.yaml")
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    return Workspace(tmp_path / "rules", CATALOGUE, DraftStore(tmp_path / "drafts"))
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [ln for ln in difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                              lineterm="", n=0)
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+
+
+def test_writing_back_shipped_cells_changes_nothing():
+    vocab = vocabulary()
+    for path in sorted((ROOT / "rules").glob("*.yaml")):
+        text = path.read_text()
+        doc = yaml.safe_load(text)
+        if "table" not in doc and "tables" not in doc:
+            continue
+        for t, body in enumerate(doc.get("tables") or [doc]):
+            cols = ["id", "description", "source"]
+            for r, rule in enumerate(body["rules"]):
+                cells = rule_row(rule, cols, body["inputs"], body["outputs"])
+                when = cells[len(cols):len(cols) + len(body["inputs"])]
+                for name, cell in zip(body["inputs"], when, strict=True):
+                    written = parse_condition(cell, vocab[name])
+                    assert written == rule.get("when", {}).get(name, ABSENT), (path.name, r)
+                if r % 4:
+                    continue  # the text edit itself, for every fourth rule (ruamel is slow)
+                names = [*cols, *body["inputs"],
+                         *(["policy"] if body["outputs"] == ["policy"] else body["outputs"])]
+                for name, cell in zip(names, cells, strict=True):
+                    assert edits.set_cell(text, t, r, name, cell) == text, (path.name, r, name)
+
+
+def test_a_threshold_in_a_wrapped_condition_changes_only_that_rule():
+    text = (ROOT / "rules" / "service-policies.yaml").read_text()
+    doc = yaml.safe_load(text)
+    r = next(i for i, rule in enumerate(doc["rules"])
+             if rule["id"] == "long-overdue-warning-residential")
+    after = edits.set_cell(text, 0, r, "max_days_overdue_12m", "> 45")
+    assert yaml.safe_load(after)["rules"][r]["when"]["max_days_overdue_12m"] == {"gt": 45}
+    lines = changed_lines(text, after)
+    assert lines[:2] == ["-    when: {max_days_overdue_12m: {gt: 30}, overdue_amount: {gt: 0}, "
+                         "critical_load: false,", "-           customer_class: residential}"]
+    assert lines[2:] == ["+    when: {max_days_overdue_12m: {gt: 45}, overdue_amount: {gt: 0}, "
+                         "critical_load: false, customer_class: residential}"]
+
+
+def test_comments_and_other_rules_survive_structural_edits():
+    text = (ROOT / "rules" / "grades.yaml").read_text()
+    commented = text.replace("  - id: band-aa\n", "  # the AA band: keep in step with the caps\n"
+                             "  - id: band-aa\n")
+    dup = edits.duplicate_rule(commented, 0, 6)
+    assert "# the AA band: keep in step with the caps" in dup
+    ids = [r["id"] for r in yaml.safe_load(dup)["rules"]]
+    assert ids[6:8] == ["band-aaa", "band-aaa-copy"]
+    moved = edits.move_rule(commented, 0, 8, -1)
+    assert [r["id"] for r in yaml.safe_load(moved)["rules"]][6:9] == ["band-aaa", "band-a",
+                                                                       "band-aa"]
+    gone = edits.delete_rule(commented, 0, 10)
+    assert "id: band-c" not in gone and gone.startswith(commented[:200])
+    added = edits.add_rule(commented, 0, 3)
+    new = yaml.safe_load(added)["rules"][4]
+    assert new == {"id": "new-rule-1", "description": "", "when": {}, "then": {}}
+    assert edits.next_version("2026.12.0") == "2026.12.1"
+    assert edits.next_version("v7") == "v8"
+
+
+def test_a_typo_is_shown_at_its_cell_with_the_message_rules_check_prints(workspace, tmp_path):
+    checked = workspace.edit("ann", "segments.yaml",
+                             lambda s: edits.set_cell(s, 0, 0, "customer_class", "residental"))
+    assert not checked.loads
+    table = grid(checked, table_refs(checked)[1])
+    assert table.ref.name == "consumption-class"
+    (shown,) = table.rows[0].errors["customer_class"]
+    # The same text written to a folder gives the same message from the loader.
+    folder = tmp_path / "copy"
+    shutil.copytree(tmp_path / "rules", folder)
+    (folder / "segments.yaml").write_text(checked.texts["rules/segments.yaml"])
+    with pytest.raises(TableSetError) as err:
+        load_table_set(folder, CATALOGUE)
+    (error,) = err.value.errors
+    assert shown == "rules/segments.yaml:15: " + str(error).split(": ", 1)[1]
+    assert shown.endswith("(did you mean 'residential'?)")
+    assert [e.status for e in table.examples] == ["unknown"] * 5
+
+
+def test_save_writes_only_a_set_that_loads(workspace, tmp_path):
+    path = tmp_path / "rules" / "grades.yaml"
+    before = path.read_text()
+    workspace.edit("ann", "grades.yaml", lambda s: edits.set_cell(s, 0, 6, "pd", "< 0.0x5"))
+    with pytest.raises(InputError, match=r"the draft does not load \(2 problem\(s\)"):
+        workspace.save("ann")
+    assert path.read_text() == before
+    workspace.discard("ann")
+    assert workspace.check("ann").changed == ()
+
+
+def test_a_save_racing_another_edit_of_the_file_is_refused(workspace, tmp_path):
+    path = tmp_path / "rules" / "segments.yaml"
+    workspace.edit("ann", "segments.yaml",
+                   lambda s: edits.set_cell(s, 0, 0, "monthly_kwh", "> 1400"))
+    # Someone else saves the same file meanwhile (another workbench user, or an editor).
+    workspace.edit("bob", "segments.yaml",
+                   lambda s: edits.set_cell(s, 0, 1, "monthly_kwh", "< 250"))
+    assert workspace.save("bob") == ["segments.yaml"]
+    bobs = path.read_text()
+    with pytest.raises(ConflictError) as err:
+        workspace.save("ann")
+    assert err.value.http_status == 409
+    assert err.value.message == (
+        "rules/segments.yaml: the file changed since your draft of it began (someone saved "
+        "it, from the workbench or an editor); nothing was written: discard the draft and "
+        "make your change again on the current file")
+    assert path.read_text() == bobs
+
+
+def test_save_with_bump_raises_the_version_of_changed_tables_only(workspace, tmp_path):
+    before = (tmp_path / "rules" / "segments.yaml").read_text()
+    workspace.edit("ann", "segments.yaml",
+                   lambda s: edits.set_cell(s, 2, 0, "service_quality_gap", "≥ 1.5"))
+    workspace.save("ann", bump=True)
+    after = (tmp_path / "rules" / "segments.yaml").read_text()
+    versions = {t.name: t.version for t in load_table_set(tmp_path / "rules", CATALOGUE).tables}
+    assert versions["service-sensitivity"] == "2026.12.1"
+    assert versions["consumption-class"] == versions["value-tier"] == "2026.12.0"
+    assert len(changed_lines(before, after)) == 4
+
+
+def test_live_static_checks_are_those_of_rules_check(workspace):
+    checked = workspace.check("ann")
+    expected = check_table_set(checked.table_set) + check_catalogue(checked.table_set)
+    assert Counter(map(str, static_findings(checked.table_set)[0])) == Counter(map(str, expected))
+
+
+def test_a_table_of_200_rules_is_shown_and_edited(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    body = ["table: many-rules", 'version: "1"', "hit_policy: collect",
+            "inputs: [monthly_kwh, customer_class]", "outputs: [policy]", "rules:"]
+    for i in range(200):
+        body += [f"  - id: r{i:03d}", f"    description: Rule number {i}.",
+                 f"    when: {{monthly_kwh: {{gt: {i * 100}}}, customer_class: residential}}",
+                 "    then:", "      - policy: personalised_service"]
+    (rules / "many.yaml").write_text("\n".join(body) + "\n")
+    ws = Workspace(rules, CATALOGUE, DraftStore(tmp_path / "drafts"))
+    checked = ws.edit("ann", "many.yaml", lambda s: edits.set_cell(s, 0, 150, "monthly_kwh",
+                                                                   "> 15050"))
+    assert checked.loads
+    table = grid(checked, next(r for r in table_refs(checked) if r.name == "many-rules"))
+    assert len(table.rows) == 200
+    assert table.rows[150].cells[3] == "> 15050"
+    ws.save("ann")
+    lines = changed_lines("\n".join(body) + "\n", (rules / "many.yaml").read_text())
+    assert lines == ["-    when: {monthly_kwh: {gt: 15000}, customer_class: residential}",
+                     "+    when: {monthly_kwh: {gt: 15050}, customer_class: residential}"]
