@@ -16,6 +16,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,7 +160,8 @@ class _Side:
 def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
             population: str | Path | pd.DataFrame, *, baseline_label: str = "baseline",
             candidate_label: str = "candidate", tariff: float | None = None,
-            exposure_months: float = EXPOSURE_MONTHS, chunk_size: int = 200_000) -> Impact:
+            exposure_months: float = EXPOSURE_MONTHS, chunk_size: int = 200_000,
+            progress: Callable[[int], None] | None = None) -> Impact:
     """Decide ``population`` with both table sets and count what differs.
 
     ``tariff`` (currency per kWh) turns monthly consumption into a bill, so
@@ -167,7 +169,8 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     can be estimated, with exposure = overdue amount + ``exposure_months`` of
     bills and deposit from the ``security_deposit`` policy's params. Either
     set is refused (``TableError`` at file:line) unless its band rules draw a
-    whole master scale, as an engine would refuse it.
+    whole master scale, as an engine would refuse it. ``progress`` is called
+    with the rows read so far before each further chunk.
     """
     for tables in (baseline, candidate):
         tables.scale  # noqa: B018
@@ -185,6 +188,8 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     affected: list[pd.DataFrame] = []
     rows_in = decided = rejected = 0
     for chunk in chunks:
+        if progress is not None and rows_in:
+            progress(rows_in)
         population = score_population(engine.registry, chunk)
         rows_in += population.rows_in
         rejected += len(population.rejects)
