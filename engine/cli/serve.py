@@ -91,7 +91,8 @@ def _serve(host: str, port: int, workers: int, config: Path | None, home: Path |
 def keys_add_command(
     name: str = typer.Argument(..., help="Who uses the key (e.g. billing-system)."),
     role: list[str] = typer.Option(..., "--role",
-                                   help="decide, audit or admin; repeat for several."),
+                                   help="decide, audit, admin or editor (the workbench); "
+                                        "repeat for several."),
     keys: Path | None = KEYS,
 ) -> None:
     """Create a key, print it once, store only its SHA-256."""

@@ -37,6 +37,7 @@ from engine.service.metrics import MetricsMiddleware
 from engine.service.routes import VALIDATE_PATH, router
 from engine.service.settings import Settings
 from engine.service.state import ServiceState
+from engine.studio.app import UPLOAD_PATH, mount_studio
 
 __all__ = ["PLUGIN_ROUTERS", "create_app", "create_app_from_env", "reload_on_sighup"]
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.keys = KeyStore(settings.keys_file)
     install_handlers(app)
     app.include_router(router)
+    mount_studio(app, settings.home)
     schemas: dict[str, object] = {}
     for module_name in PLUGIN_ROUTERS:
         if importlib.util.find_spec(module_name) is not None:
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     _add_schemas(app, schemas)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        max_json_depth=settings.max_json_depth,
-                       multipart_paths=frozenset({VALIDATE_PATH}))
+                       multipart_paths=frozenset({VALIDATE_PATH, UPLOAD_PATH}))
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
 

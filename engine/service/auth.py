@@ -1,4 +1,4 @@
-"""API keys with roles: ``decide``, ``audit`` and ``admin``.
+"""API keys with roles: ``decide``, ``audit``, ``admin`` and ``editor`` (the workbench).
 
 Keys are random 256-bit tokens made by ``gridcredit keys add``; the keys file
 keeps only their SHA-256. A fast hash is enough here (unlike passwords): a
@@ -38,7 +38,7 @@ from engine.yamlfile import LocatedList, plain, read_yaml
 
 __all__ = ["KEY_PREFIX", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key", "require_role"]
 
-ROLES = ("decide", "audit", "admin")
+ROLES = ("decide", "audit", "admin", "editor")
 KEY_PREFIX = "gck_"
 
 

@@ -1,0 +1,199 @@
+"""The workbench as a web application: local for one person, or under ``serve`` with keys.
+
+``create_studio_app`` is what ``gridcredit studio`` runs: loopback only, no
+key, one user called ``local``. ``mount_studio`` adds the same pages at
+``/studio`` to the decision service, where a key with role ``admin`` or
+``editor`` is needed (sent as ``Authorization: Bearer``, ``X-API-Key`` or, so
+that a browser can log in, as the password of HTTP Basic authentication).
+
+Two guards hold in both modes: every ``POST`` must carry ``X-Studio: 1``
+(a header other sites cannot make a browser send, so no cross-site form can
+edit the tables), and locally the ``Host`` must be a loopback name, so a page
+elsewhere cannot reach the workbench by rebinding its DNS name to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
+
+from engine.config import EngineConfig
+from engine.errors import ConfigError
+from engine.studio.drafts import DraftStore, Workspace
+from engine.studio.jobs import Jobs
+from engine.tables import TableSet
+
+__all__ = ["EDIT_ROLES", "LOCAL_USER", "UPLOAD_PATH", "Studio", "StudioSettings",
+           "create_studio_app", "get_studio", "is_loopback", "mount_studio", "studio_user"]
+
+EDIT_ROLES = ("admin", "editor")
+LOCAL_USER = "local"
+UPLOAD_PATH = "/studio/workbook"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or address) is this machine's loopback interface."""
+    if host in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    """Where the workbench works: the project, its drafts and the population files it may read."""
+
+    home: Path | None = None
+    drafts: Path = Path("out/studio-drafts")
+    populations: tuple[Path, ...] = (Path("out"),)
+    max_upload_bytes: int = 5_000_000
+    keys: bool = False
+
+
+@dataclass
+class Studio:
+    """What the pages work on: the project, its saved engine, the drafts and the impact runs."""
+
+    settings: StudioSettings
+    config: EngineConfig = field(init=False)
+    workspace: Workspace = field(init=False)
+    jobs: Jobs = field(init=False)
+
+    def __post_init__(self) -> None:
+        from engine.decider import load
+
+        self.config = EngineConfig.at(self.settings.home)
+        self._lock = threading.Lock()
+        self._engine = load(self.config)
+        self._engine_key = self._texts_key()
+        self.workspace = Workspace(self.config.rules_dir, self._engine.catalogue,
+                                   DraftStore(self.settings.drafts))
+        self.jobs = Jobs()
+
+    def _texts_key(self) -> str:
+        texts = sorted((p.name, p.read_bytes()) for p in self.config.rules_dir.glob("*.y*ml"))
+        return hashlib.sha256(repr(texts).encode()).hexdigest()
+
+    @property
+    def engine(self):  # noqa: ANN201  (engine.decider.Engine; imported lazily)
+        """The engine with the tables as saved now (reloaded after a save)."""
+        with self._lock:
+            key = self._texts_key()
+            if key != self._engine_key:
+                saved = self.workspace.saved()
+                if saved.table_set is not None:
+                    self._engine = self._engine.with_tables(saved.table_set)
+                self._engine_key = key
+            return self._engine
+
+    @property
+    def saved_tables(self) -> TableSet:
+        return self.engine.tables
+
+    @property
+    def population_dirs(self) -> list[Path]:
+        return [p if p.is_absolute() else Path.cwd() / p for p in self.settings.populations]
+
+
+def _basic_key(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip()).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
+def _host_name(header: str) -> str:
+    """The host of a ``Host`` header, without its port (``[::1]:8765`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+_CREATE = threading.Lock()
+
+
+def get_studio(request: Request) -> Studio:
+    """The application's workbench, created on first use (the service may never need it)."""
+    state = request.app.state
+    with _CREATE:
+        if getattr(state, "studio", None) is None:
+            state.studio = Studio(state.studio_settings)
+        return state.studio
+
+
+def studio_user(request: Request) -> str:
+    """The user a request edits as; refuses what the mode does not allow (401/403)."""
+    from engine.service.errors import Forbidden
+
+    studio = get_studio(request)
+    if request.method == "POST" and request.headers.get("x-studio") != "1":
+        raise Forbidden("workbench requests carry the header X-Studio: 1 (the page sends it; "
+                        "it keeps other sites from posting to the workbench)")
+    if not studio.settings.keys:
+        host = _host_name(request.headers.get("host") or "")
+        if not is_loopback(host):
+            raise Forbidden(f"the local workbench answers only on a loopback address, not "
+                            f"{host!r}: open http://127.0.0.1:PORT/studio")
+        return LOCAL_USER
+    header = request.headers.get("authorization") or ""
+    key = request.headers.get("x-api-key") or None
+    if header.lower().startswith("bearer "):
+        key = header[7:].strip() or None
+    elif header:
+        key = _basic_key(header)
+    if key is None:
+        raise HTTPException(401, "the workbench needs an API key with role admin or editor: "
+                                 "log in with the key as password (any user name)",
+                            headers={"WWW-Authenticate": 'Basic realm="gridcredit studio"'})
+    found = request.app.state.keys.lookup(key)
+    if found is None:
+        raise HTTPException(401, "unknown API key: check the key, or create one with "
+                                 "gridcredit keys add NAME --role editor",
+                            headers={"WWW-Authenticate": 'Basic realm="gridcredit studio"'})
+    if not found.roles & set(EDIT_ROLES):
+        raise Forbidden(f"key {found.name!r} lacks the role admin or editor the workbench "
+                        f"needs (it has {', '.join(sorted(found.roles)) or 'none'})")
+    request.state.key_name = found.name
+    return found.name
+
+
+def create_studio_app(settings: StudioSettings) -> FastAPI:
+    """The local workbench (``gridcredit studio``)."""
+    from engine.service.errors import install_handlers
+    from engine.service.limits import BodyGuard
+    from engine.studio.routes import router
+
+    if settings.keys:
+        raise ConfigError("the local workbench runs without keys: serve it with gridcredit "
+                          "serve to use keys")
+    app = FastAPI(title="gridcredit workbench", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.studio_settings = settings
+    app.state.studio = Studio(settings)
+    install_handlers(app)
+    app.include_router(router)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_upload_bytes, max_json_depth=32,
+                       multipart_paths=frozenset({UPLOAD_PATH}))
+    return app
+
+
+def mount_studio(app: FastAPI, home: Path | None) -> None:
+    """Add the workbench at ``/studio`` to the decision service (keys with admin or editor)."""
+    from engine.studio.routes import router
+
+    app.state.studio_settings = StudioSettings(home=home, keys=True)
+    app.state.studio = None
+    app.include_router(router)

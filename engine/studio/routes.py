@@ -1,0 +1,336 @@
+"""The workbench's pages and requests: a thin layer over drafts, grids, simulator and impact.
+
+Pages are rendered on the server (Jinja2, autoescaped); the page script sends
+each edit as JSON and swaps in the grid the server renders back, so what the
+page shows is always what the loader made of the draft.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from engine.errors import InputError
+from engine.records import GRADES
+from engine.service.errors import PayloadTooLarge
+from engine.studio import edits
+from engine.studio.app import Studio, get_studio, studio_user
+from engine.studio.drafts import Checked
+from engine.studio.grid import GridTable, TableRef, grid, table_refs
+from engine.studio.labels import label
+from engine.studio.simulate import (
+    customer_record,
+    form_fields,
+    population_files,
+    record_from_form,
+    sample_record,
+    simulate,
+)
+
+__all__ = ["router"]
+
+HERE = Path(__file__).resolve().parent
+STATIC = {"studio.js": "text/javascript", "studio.css": "text/css"}
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+router = APIRouter(prefix="/studio", include_in_schema=False)
+_env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                   autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def _words(request: Request) -> Any:
+    """The page's ``t(key)``: labels in the language the browser asks for (``?lang=`` first)."""
+    from engine.errors import LanguageError
+    from engine.language import negotiate
+
+    languages = get_studio(request).engine.explainer.languages
+    tag = request.query_params.get("lang") or negotiate(
+        request.headers.get("accept-language"), languages.default)
+    try:
+        language = languages.get(tag)
+    except LanguageError:
+        language = languages.get(None)
+    return lambda key: label(key, language)
+
+
+def _page(name: str, request: Request, **context: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(t=_words(request), **context)
+    return HTMLResponse(html, headers={"Content-Security-Policy": CSP,
+                                       "X-Content-Type-Options": "nosniff",
+                                       "Cache-Control": "no-store"})
+
+
+def _fragment(name: str, request: Request, **context: Any) -> str:
+    return _env.get_template(name).render(t=_words(request), **context)
+
+
+def _ref(checked: Checked, name: str) -> TableRef:
+    for ref in table_refs(checked):
+        if ref.name == name:
+            return ref
+    raise InputError(f"no table {name!r}: open one of "
+                     + ", ".join(r.name for r in table_refs(checked)))
+
+
+def _status(studio: Studio, checked: Checked) -> dict[str, Any]:
+    return {"changed": list(checked.changed), "loads": checked.loads,
+            "problems": len(checked.problems), "findings": len(checked.findings),
+            "pending": checked.pending}
+
+
+def _grid_context(studio: Studio, checked: Checked, table: GridTable,
+                  fired: set[str] | None = None) -> dict[str, Any]:
+    catalogue = studio.workspace.catalogue
+    bounds = {p.id: {name: {"type": s.type, "min": s.min, "max": s.max, "default": s.default,
+                            "unit": s.unit, "choices": list(s.choices or ())}
+                     for name, s in p.params.items()} for p in catalogue}
+    return {"table": table, "checked": checked, "fired": fired or set(),
+            "status": _status(studio, checked), "bounds": json.dumps(bounds),
+            "refs": table_refs(checked)}
+
+
+# --------------------------------------------------------------------------- pages
+
+@router.get("", response_class=HTMLResponse)
+def index(request: Request, user: str = Depends(studio_user)) -> HTMLResponse:
+    studio = get_studio(request)
+    checked = studio.workspace.check(user, static=False)
+    tables = [grid(checked, ref) for ref in table_refs(checked)]
+    return _page("index.html", request, tables=tables, status=_status(studio, checked),
+                 checked=checked, refs=table_refs(checked))
+
+
+@router.get("/tables/{name}", response_class=HTMLResponse)
+def table_page(request: Request, name: str, fired: str = "",
+               user: str = Depends(studio_user)) -> HTMLResponse:
+    studio = get_studio(request)
+    checked = studio.workspace.check(user)
+    table = grid(checked, _ref(checked, name))
+    return _page("table.html", request, **_grid_context(studio, checked, table,
+                                               {f for f in fired.split(",") if f}))
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC:
+        return Response(status_code=404)
+    return Response((HERE / "static" / name).read_bytes(), media_type=STATIC[name],
+                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
+# --------------------------------------------------------------------------- editing
+
+_OPS = {
+    "set": lambda text, body: edits.set_cell(text, body["table"], body["rule"], body["column"],
+                                             str(body.get("text", ""))),
+    "add": lambda text, body: edits.add_rule(text, body["table"], body.get("rule")),
+    "duplicate": lambda text, body: edits.duplicate_rule(text, body["table"], body["rule"]),
+    "delete": lambda text, body: edits.delete_rule(text, body["table"], body["rule"]),
+    "up": lambda text, body: edits.move_rule(text, body["table"], body["rule"], -1),
+    "down": lambda text, body: edits.move_rule(text, body["table"], body["rule"], 1),
+}
+
+
+@router.post("/api/edit")
+async def edit(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    studio = get_studio(request)
+    body = await request.json()
+    op = _OPS.get(body.get("op"))
+    if op is None or not isinstance(body.get("table"), int) or not isinstance(
+            body.get("file"), str):
+        raise InputError("an edit needs file, table (its position), op ("
+                         + ", ".join(_OPS) + ") and for most ops rule")
+    checked = studio.workspace.edit(user, Path(body["file"]).name,
+                                    lambda text: op(text, body))
+    return _grid_json(request, studio, checked, Path(body["file"]).name, body["table"])
+
+
+def _grid_json(request: Request, studio: Studio, checked: Checked, file: str,
+               position: int) -> JSONResponse:
+    ref = next((r for r in table_refs(checked) if r.file_name == file
+                and r.position == position), None)
+    if ref is None:
+        raise InputError(f"no table number {position + 1} in {file}")
+    context = _grid_context(studio, checked, grid(checked, ref))
+    return JSONResponse({"status": context["status"],
+                         "grid": _fragment("_grid.html", request, **context),
+                         "bar": _fragment("_status.html", request, **context)})
+
+
+@router.get("/api/grid")
+def grid_now(request: Request, file: str, table: int,
+             user: str = Depends(studio_user)) -> JSONResponse:
+    """The grid as checked now (the page asks again while the static analysis runs)."""
+    studio = get_studio(request)
+    return _grid_json(request, studio, studio.workspace.check(user), Path(file).name, table)
+
+
+@router.post("/api/save")
+async def save(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    body = await request.json()
+    written = get_studio(request).workspace.save(user, bump=bool(body.get("bump")))
+    return JSONResponse({"saved": written})
+
+
+@router.post("/api/discard")
+def discard(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    get_studio(request).workspace.discard(user)
+    return JSONResponse({"discarded": True})
+
+
+# --------------------------------------------------------------------------- workbook
+
+@router.get("/workbook.xlsx")
+def download_workbook(request: Request, user: str = Depends(studio_user)) -> Response:
+    from engine.studio.workbook import export_workbook
+
+    studio = get_studio(request)
+    checked = studio.workspace.check(user, static=False)
+    tables = checked.table_set if checked.loads else studio.saved_tables
+    buffer = io.BytesIO()
+    export_workbook(tables, buffer, studio.config.rules_dir)
+    return Response(buffer.getvalue(), media_type="application/vnd.openxmlformats-"
+                    "officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": 'attachment; filename="tables.xlsx"'})
+
+
+@router.post("/workbook")
+async def upload_workbook(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    from engine.studio.workbook import WorkbookError, read_workbook
+
+    studio = get_studio(request)
+    limit = studio.settings.max_upload_bytes
+    form = await request.form()
+    upload = form.get("workbook")
+    if upload is None or not hasattr(upload, "read"):
+        raise InputError("send the workbook as the form field 'workbook'")
+    data = await upload.read()
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the workbook is {len(data):,} bytes; at most {limit:,}")
+    try:
+        texts = read_workbook(data, studio.workspace.catalogue)
+    except WorkbookError as exc:
+        return JSONResponse({"problems": exc.problems}, status_code=422)
+    saved = {Path(k).name: v for k, v in studio.workspace.saved_texts().items()}
+    changed = {name: text for name, text in texts.items()
+               if name in saved and not _same_content(saved[name], text)}
+    unknown = sorted(set(texts) - set(saved))
+    if unknown:
+        raise InputError(f"the workbook holds files the project lacks ({', '.join(unknown)}): "
+                         "create them in rules/ first")
+    checked = studio.workspace.replace(user, changed)
+    return JSONResponse({"changed": sorted(changed), "status": _status(studio, checked)})
+
+
+def _same_content(a: str, b: str) -> bool:
+    import yaml
+
+    return yaml.safe_load(a) == yaml.safe_load(b)
+
+
+# --------------------------------------------------------------------------- simulator
+
+@router.get("/simulate", response_class=HTMLResponse)
+def simulate_page(request: Request, user: str = Depends(studio_user)) -> HTMLResponse:
+    studio = get_studio(request)
+    files = population_files(studio.population_dirs)
+    groups: dict[str, list[Any]] = {}
+    for f in form_fields():
+        groups.setdefault(f.group, []).append(f)
+    return _page("simulate.html", request, groups=list(groups.items()), record=sample_record(),
+                 files=[f.name for f in files], status=_status(
+                     studio, studio.workspace.check(user, static=False)))
+
+
+@router.get("/api/customer")
+def customer(request: Request, file: str, id: str,  # noqa: A002
+             user: str = Depends(studio_user)) -> JSONResponse:
+    studio = get_studio(request)
+    path = _population(studio, file)
+    return JSONResponse({"record": customer_record(path, id)})
+
+
+def _population(studio: Studio, name: str) -> Path:
+    for path in population_files(studio.population_dirs):
+        if path.name == name:
+            return path
+    raise InputError(f"no population file {name!r} in "
+                     + ", ".join(str(p) for p in studio.population_dirs))
+
+
+@router.post("/api/simulate")
+async def run_simulation(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    studio = get_studio(request)
+    body = await request.json()
+    record = record_from_form(body.get("record") or {})
+    checked = studio.workspace.check(user, static=False)
+    sides = [("saved", studio.saved_tables)]
+    if checked.loads and checked.changed:
+        sides.insert(0, ("draft", checked.table_set))
+    outcomes = simulate(studio.engine, record, sides)
+    fired = {(table, rule) for table, rule in outcomes[0].fired}
+    grids = [grid(checked, ref) for ref in table_refs(checked)]
+    html = _fragment("_outcome.html", request, outcomes=outcomes, grids=grids,
+                     fired={r for _, r in fired}, draft_pending=bool(checked.changed),
+                     draft_loads=checked.loads)
+    return JSONResponse({"html": html, "fired": sorted(f"{t}/{r}" for t, r in fired)})
+
+
+# --------------------------------------------------------------------------- impact
+
+@router.get("/impact", response_class=HTMLResponse)
+def impact_page(request: Request, user: str = Depends(studio_user)) -> HTMLResponse:
+    studio = get_studio(request)
+    files = population_files(studio.population_dirs)
+    return _page("impact.html", request, files=[f.name for f in files],
+                 folders=[str(p) for p in studio.population_dirs],
+                 status=_status(studio, studio.workspace.check(user, static=False)))
+
+
+@router.post("/api/impact")
+async def start_impact(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    from engine.batch.impact import load_baseline
+
+    studio = get_studio(request)
+    body = await request.json()
+    population = _population(studio, str(body.get("population", "")))
+    checked = studio.workspace.check(user, static=False)
+    if not checked.loads:
+        raise InputError("the draft does not load: fix the problems marked in the grid first")
+    spec = str(body.get("baseline") or "saved").strip()
+    if spec == "saved":
+        baseline = ("saved tables", studio.saved_tables)
+    else:
+        tables, where = load_baseline(spec, studio.config.rules_dir, studio.engine)
+        baseline = (where, tables)
+    job = studio.jobs.start(studio.engine, baseline, ("draft", checked.table_set), population)
+    return JSONResponse(job.status())
+
+
+@router.get("/api/impact/{job_id}")
+def impact_status(request: Request, job_id: str,
+                  user: str = Depends(studio_user)) -> JSONResponse:
+    job = get_studio(request).jobs.get(job_id)
+    out = job.status()
+    if job.state == "finished" and job.result is not None:
+        out["html"] = _fragment("_impact.html", request, job=job, impact=job.result,
+                                affected=job.result.affected.head(200), grades=GRADES)
+    return JSONResponse(out)
+
+
+@router.get("/impact/{job_id}/affected.csv")
+def affected_csv(request: Request, job_id: str,
+                 user: str = Depends(studio_user)) -> StreamingResponse:
+    job = get_studio(request).jobs.get(job_id)
+    if job.result is None:
+        raise InputError(f"impact run {job_id} has not finished")
+    text = job.result.affected.to_csv(index=False)
+    return StreamingResponse(iter([text]), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="affected-{job_id}.csv"'})

@@ -1,0 +1,229 @@
+"""The workbench in real headless Chromium (Debian's chromium and chromedriver, via Selenium).
+
+One walk through what policy staff do: change a threshold, mistype a value and
+see it refused at its cell, simulate a customer with the draft beside the
+saved tables, run the impact, save and find only that line changed. The
+screenshots of docs/studio.md are taken here (set GRIDCREDIT_SCREENSHOTS to a
+folder to keep them).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import os
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engine.studio.app import StudioSettings
+from tests.browser import INSTALL_HINT, find_chromium
+from tests.studio_server import Running, population, project_copy
+
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(find_chromium() is None or not Path(DRIVER).is_file(),
+                       reason=f"chromium/chromedriver not found; {INSTALL_HINT} chromium-driver"),
+]
+
+WAIT = 30
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("studio")
+    home = project_copy(folder)
+    pop = population(folder / "populations")
+    running = Running(StudioSettings(home=home, drafts=folder / "drafts",
+                                     populations=(pop.parent,)))
+    running.home, running.population = home, pop
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = find_chromium()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1500,1000", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(WAIT)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = Path(os.environ.get("GRIDCREDIT_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def wait_for(driver, condition, message):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT).until(lambda d: condition(d), message)
+
+
+def cell(driver, ref):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f'#grid [data-cell="{ref}"]')
+
+
+def settled(driver):
+    """Wait until the background analysis has reported (the grid is replaced when it does)."""
+    from selenium.webdriver.common.by import By
+
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#grid[data-pending="0"]')
+             and d.find_element(By.ID, "busy").get_attribute("hidden") is not None,
+             "the static analysis did not finish")
+
+
+def type_into(driver, ref, text):
+    from selenium.webdriver.common.keys import Keys
+
+    settled(driver)
+    field = cell(driver, ref)
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(text, Keys.TAB)
+    wait_for(driver, lambda d: _replaced(d, field)
+             and d.find_element("id", "busy").get_attribute("hidden") is not None,
+             f"the grid did not come back after editing {ref}")
+    settled(driver)
+
+
+def _replaced(driver, old):
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        old.get_attribute("value")
+    except StaleElementReferenceException:
+        return True
+    return False
+
+
+def test_policy_staff_walk_through(studio, browser, shots):
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    segments = studio.home / "rules" / "segments.yaml"
+    before = segments.read_text()
+
+    # The index lists every table with its file, version and hit policy.
+    d.get(studio.url)
+    names = [a.text for a in d.find_elements(By.CSS_SELECTOR, "table.list td:first-child a")]
+    assert names == ["grades", "consumption-class", "outage-sensitivity",
+                     "service-sensitivity", "value-tier", "service-policies"]
+    d.save_screenshot(str(shots / "studio-index.png"))
+
+    # Open a table and change a threshold.
+    d.find_element(By.LINK_TEXT, "consumption-class").click()
+    assert cell(d, "0:monthly_kwh").get_attribute("value") == "> 1500"
+    assert cell(d, "0:customer_class").get_attribute("value") == "residential"
+    type_into(d, "0:monthly_kwh", "> 1400")
+    assert cell(d, "0:monthly_kwh").get_attribute("value") == "> 1400"
+    assert "segments.yaml" in d.find_element(By.ID, "bar").text
+    assert "the draft loads" in d.find_element(By.ID, "bar").text
+    assert not d.find_elements(By.CSS_SELECTOR, "#grid td.error")
+    # The table's own example at the old edge (1,500 kWh is average) now fails, and says why.
+    statuses = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#grid .badge")]
+    assert statuses == ["pass", "fail", "pass", "pass", "pass"]
+    why = d.find_element(By.CSS_SELECTOR, "#grid tr.example-error").text
+    assert why == "consumption_class = 'large', expected 'average'"
+    d.save_screenshot(str(shots / "studio-grid.png"))
+
+    # A typo is refused at its cell, with the loader's message and a did-you-mean.
+    type_into(d, "0:customer_class", "residental")
+    bad = d.find_elements(By.CSS_SELECTOR, "#grid td.error")
+    assert len(bad) == 1
+    message = bad[0].find_element(By.CLASS_NAME, "cell-error").text
+    assert message.endswith("segments.yaml:15: rule 'residential-large': 'customer_class' eq: "
+                            "'residental' is not a value of 'customer_class': use one of "
+                            "residential, commercial, industrial, public (did you mean "
+                            "'residential'?)")
+    assert cell(d, "0:customer_class").get_attribute("aria-invalid") == "true"
+    assert d.find_element(By.ID, "save").get_attribute("disabled") is not None
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", bad[0])
+    d.save_screenshot(str(shots / "studio-typo.png"))
+    type_into(d, "0:customer_class", "residential")
+    assert not d.find_elements(By.CSS_SELECTOR, "#grid td.error")
+
+    # The simulator decides one customer with the draft and the saved tables side by side,
+    # and highlights in the grids the rules that fired.
+    frame = pd.read_csv(studio.population)
+    moved = frame[(frame["customer_class"] == "residential")
+                  & frame["monthly_kwh"].between(1400.5, 1499)]
+    assert len(moved), "the population needs a household between the two thresholds"
+    customer = str(moved["customer_id"].iloc[0])
+    d.get(studio.url + "/simulate")
+    d.find_element(By.ID, "customer-id").send_keys(customer)
+    d.find_element(By.ID, "load-customer").click()
+    wait_for(d, lambda d: d.find_element(By.NAME, "customer_id").get_attribute("value")
+             == customer, "the customer was not loaded from the population file")
+    d.find_element(By.ID, "decide").click()
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#outcome .side"),
+             "the simulator showed no decision")
+    sides = d.find_elements(By.CSS_SELECTOR, "#outcome .side")
+    assert [s.find_element(By.TAG_NAME, "h2").text for s in sides] == ["Draft tables",
+                                                                      "Saved tables"]
+    assert "differently" in d.find_element(By.CSS_SELECTOR, "#outcome .verdict").text
+    draft_side, saved_side = (s.text for s in sides)
+    assert "large" in draft_side.split("Segments", 1)[1].split("Policies", 1)[0]
+    assert "fast_response_service" in draft_side and "fast_response_service" not in saved_side
+    fired = d.find_elements(By.CSS_SELECTOR, "#outcome tr.fired")
+    assert "rule-residential-large" in [r.get_attribute("id") for r in fired]
+    highlighted = d.find_element(By.CSS_SELECTOR, "#outcome tr.fired#rule-residential-large")
+    colour = highlighted.find_element(By.TAG_NAME, "td").value_of_css_property(
+        "background-color")
+    assert colour == "rgba(255, 243, 196, 1)"
+    d.execute_script("window.scrollTo(0, document.getElementById('outcome').offsetTop)")
+    d.save_screenshot(str(shots / "studio-simulator.png"))
+    # The link from a fired rule opens its table with that rule highlighted.
+    d.find_element(By.PARTIAL_LINK_TEXT, "consumption-class / residential-large").click()
+    row = wait_for(d, lambda d: d.find_element(By.ID, "rule-residential-large"),
+                   "the table page did not open")
+    assert "fired" in row.get_attribute("class").split()
+    d.save_screenshot(str(shots / "studio-fired.png"))
+
+    # Impact of the draft against the saved tables over the population file.
+    d.get(studio.url + "/impact")
+    d.find_element(By.ID, "run-impact").click()
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#impact-result .headline"),
+             "the impact run did not finish")
+    headline = d.find_element(By.CSS_SELECTOR, "#impact-result .headline").text
+    assert headline.startswith("3,000 customers decided (0 rejected)")
+    bar = d.find_element(By.ID, "impact-bar")
+    assert bar.get_attribute("value") == bar.get_attribute("max") == "3000"
+    assert d.find_elements(By.CSS_SELECTOR, "#impact-result table.matrix tbody tr")
+    gained = d.find_element(By.CSS_SELECTOR, "#impact-result table.deltas").text
+    assert "fast_response_service" in gained
+    link = d.find_element(By.ID, "affected-csv").get_attribute("href")
+    with urllib.request.urlopen(link, timeout=WAIT) as response:
+        rows = list(csv.DictReader(response.read().decode().splitlines()))
+    assert customer in {r["customer_id"] for r in rows}
+    assert set(rows[0]) == {"customer_id", "grade_before", "grade_after", "gained", "lost"}
+    d.save_screenshot(str(shots / "studio-impact.png"))
+
+    # Save: the file's diff is that one line.
+    d.get(studio.url + "/tables/consumption-class")
+    d.find_element(By.ID, "save").click()
+    wait_for(d, lambda d: "No draft" in d.find_element(By.ID, "bar").text,
+             "the page did not reload after saving")
+    after = segments.read_text()
+    diff = [ln for ln in difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                              lineterm="", n=0)
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert diff == ["-        when: {customer_class: residential, monthly_kwh: {gt: 1500}}",
+                    "+        when: {customer_class: residential, monthly_kwh: {gt: 1400}}"]

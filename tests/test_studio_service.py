@@ -1,0 +1,144 @@
+"""The workbench over HTTP: who may use it, the guards, workbook upload and download."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from engine.cli import app as cli
+from engine.service.app import create_app
+from engine.service.auth import add_key
+from engine.service.settings import Settings
+from engine.studio.app import StudioSettings, create_studio_app, is_loopback
+from tests.studio_server import project_copy
+
+STUDIO = {"X-Studio": "1"}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return project_copy(tmp_path_factory.mktemp("svc-studio"))
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    path = tmp_path_factory.mktemp("studio-keys") / "keys.yaml"
+    return {"file": path, "decide": add_key(path, "billing", ["decide"]),
+            "editor": add_key(path, "policy-desk", ["editor"]),
+            "admin": add_key(path, "ops", ["admin"])}
+
+
+@pytest.fixture(scope="module")
+def service(home, keys, tmp_path_factory):
+    settings = Settings.load(env={}, home=home, keys_file=keys["file"],
+                             db=str(tmp_path_factory.mktemp("log") / "log.sqlite"),
+                             max_body_bytes=200_000)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def local(home, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("local-studio")
+    application = create_studio_app(StudioSettings(home=home, drafts=folder / "drafts",
+                                                   populations=(folder,),
+                                                   max_upload_bytes=100_000))
+    return TestClient(application, base_url="http://127.0.0.1:8765")
+
+
+def bearer(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_a_decide_key_gets_403_at_studio(service, keys):
+    done = service.get("/studio", headers=bearer(keys["decide"]))
+    assert done.status_code == 403
+    assert done.json() == {"status": 403, "code": "forbidden", "details": [],
+                           "message": "key 'billing' lacks the role admin or editor the "
+                                      "workbench needs (it has decide)"}
+
+
+@pytest.mark.parametrize("role", ["editor", "admin"])
+def test_editor_and_admin_keys_open_the_workbench(service, keys, role):
+    done = service.get("/studio", headers=bearer(keys[role]))
+    assert done.status_code == 200
+    assert "consumption-class" in done.text
+    assert "default-src 'self'" in done.headers["content-security-policy"]
+
+
+def test_no_key_asks_the_browser_to_log_in_and_basic_auth_works(service, keys):
+    done = service.get("/studio")
+    assert done.status_code == 401
+    assert done.headers["www-authenticate"] == 'Basic realm="gridcredit studio"'
+    basic = base64.b64encode(f"anyone:{keys['editor']}".encode()).decode()
+    assert service.get("/studio/tables/grades",
+                       headers={"Authorization": f"Basic {basic}"}).status_code == 200
+
+
+def test_posts_without_the_studio_header_are_refused(service, keys):
+    body = {"op": "set", "file": "grades.yaml", "table": 0, "rule": 0, "column": "source",
+            "text": "x"}
+    done = service.post("/studio/api/edit", json=body, headers=bearer(keys["editor"]))
+    assert done.status_code == 403
+    assert "X-Studio: 1" in done.json()["message"]
+
+
+def test_upload_over_the_limit_is_413_under_serve_and_locally(service, local, keys):
+    big = b"x" * 300_000
+    done = service.post("/studio/workbook", files={"workbook": ("t.xlsx", big)},
+                        headers={**bearer(keys["editor"]), **STUDIO})
+    assert done.status_code == 413
+    done = local.post("/studio/workbook", files={"workbook": ("t.xlsx", big)}, headers=STUDIO)
+    assert done.status_code == 413
+    assert done.json()["code"] == "payload_too_large"
+
+
+def test_local_workbench_answers_loopback_hosts_only(local):
+    assert local.get("/studio").status_code == 200
+    done = local.get("/studio", headers={"Host": "rebound.example.com"})
+    assert done.status_code == 403
+    assert "loopback" in done.json()["message"]
+    assert [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "10.0.0.1", "0.0.0.0")
+            ] == [True, True, True, False, False]
+
+
+def test_studio_command_refuses_a_non_loopback_host():
+    done = CliRunner().invoke(cli, ["studio", "--host", "0.0.0.0"])
+    assert done.exit_code == 2
+    assert "loopback address only" in done.output
+
+
+def test_workbook_download_then_upload_with_a_change_becomes_the_draft(local):
+    done = local.get("/studio/workbook.xlsx")
+    assert done.status_code == 200
+    wb = load_workbook(io.BytesIO(done.content))
+    ws = wb["grades"]
+    row = next(r for r in ws.iter_rows() if r[0].value == "new-connection-cap")
+    header = [c.value for c in next(r for r in ws.iter_rows() if r[0].value == "id")]
+    row[header.index("months_connected")].value = "< 18"
+    out = io.BytesIO()
+    wb.save(out)
+    done = local.post("/studio/workbook", files={"workbook": ("t.xlsx", out.getvalue())},
+                      headers=STUDIO)
+    assert done.status_code == 200, done.text
+    assert done.json()["changed"] == ["grades.yaml"]
+    page = local.get("/studio/tables/grades").text
+    assert 'value="&lt; 18"' in page
+    assert local.post("/studio/api/discard", json={}, headers=STUDIO).status_code == 200
+    assert 'value="&lt; 12"' in local.get("/studio/tables/grades").text
+
+
+def test_a_refused_workbook_names_the_cell(local):
+    wb = load_workbook(io.BytesIO(local.get("/studio/workbook.xlsx").content))
+    wb["grades"]["B3"] = ""
+    out = io.BytesIO()
+    wb.save(out)
+    done = local.post("/studio/workbook", files={"workbook": ("t.xlsx", out.getvalue())},
+                      headers=STUDIO)
+    assert done.status_code == 422
+    assert done.json()["problems"][0].startswith("grades!B3: version '' must be text")
