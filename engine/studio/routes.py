@@ -8,7 +8,6 @@ page shows is always what the loader made of the draft.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +91,7 @@ def _grid_context(studio: Studio, checked: Checked, table: GridTable,
                             "unit": s.unit, "choices": list(s.choices or ())}
                      for name, s in p.params.items()} for p in catalogue}
     return {"table": table, "checked": checked, "fired": fired or set(),
-            "status": _status(studio, checked), "bounds": json.dumps(bounds),
+            "status": _status(studio, checked), "bounds": bounds,
             "refs": table_refs(checked)}
 
 
