@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.isotonic import IsotonicRegression
 
 from engine import synth
 from engine.config import EngineConfig
@@ -52,7 +53,11 @@ def test_json_scoring_equals_the_sklearn_pipeline(trained):
     scored = model.score_frame(values)
     np.testing.assert_allclose(scored.z, expected, rtol=0, atol=1e-9)
     cal = result.artifact["calibration"]
-    pd_expected = 1 / (1 + np.exp(-(cal["slope"] * expected + cal["intercept"])))
+    if cal["kind"] == "isotonic":
+        iso = IsotonicRegression(out_of_bounds="clip").fit(result.oof_z, result.y)
+        pd_expected = np.clip(iso.predict(expected), 1e-4, 1 - 1e-4)
+    else:
+        pd_expected = 1 / (1 + np.exp(-(cal["slope"] * expected + cal["intercept"])))
     np.testing.assert_allclose(scored.pd, pd_expected, rtol=0, atol=1e-9)
 
 

@@ -85,13 +85,13 @@ def test_training_is_deterministic():
         [e["coefficient"] for e in b["indicators"]]
     assert a["calibration"] == b["calibration"]
     assert a["training"]["data_sha256"] == b["training"]["data_sha256"]
-    a.pop("created_at"), b.pop("created_at")
-    assert a == b
+    assert "created_at" not in a
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def _table(rates, counts):
-    pd_values = np.concatenate([np.full(n, (b.lo + b.hi) / 2)
-                                for b, n in zip(SCALE, counts, strict=True)])
+def _table(rates, counts, pds=None):
+    pds = rates if pds is None else pds
+    pd_values = np.concatenate([np.full(n, p) for p, n in zip(pds, counts, strict=True)])
     y = np.concatenate([(np.arange(n) < round(r * n)).astype(int)
                         for r, n in zip(rates, counts, strict=True)])
     return band_table(pd_values, y, SCALE)
@@ -102,7 +102,8 @@ def test_governance_accepts_rising_default_rates():
 
 
 def test_governance_refuses_a_falling_band_and_shows_the_table():
-    table = _table([0.005, 0.06, 0.02, 0.1, 0.25], [2000] * 5)
+    table = _table([0.005, 0.06, 0.02, 0.1, 0.25], [2000] * 5,
+                   pds=[0.005, 0.02, 0.04, 0.1, 0.25])
     with pytest.raises(GovernanceError, match=r"(?s)model 'm-1' not published: default rate "
                        r"falls from AA \(6\.00%\) to A \(2\.00%\).*\| grade \| pd_from"):
         check_governance(table, model_id="m-1")
@@ -115,8 +116,22 @@ def test_governance_refuses_a_nearly_empty_band():
 
 
 def test_governance_tolerates_binomial_noise():
-    # 0.6 % vs 0.5 % on 1,000 customers each is well within sampling error
-    assert governance_problems(_table([0.006, 0.005, 0.04, 0.1, 0.25], [1000] * 5)) == []
+    # 1.2 % vs 1.1 % on 1,000 customers each is well within sampling error, and 11
+    # defaults where 16 are predicted is inside the binomial interval
+    assert governance_problems(_table([0.012, 0.011, 0.04, 0.1, 0.25], [1000] * 5,
+                                      pds=[0.012, 0.016, 0.04, 0.1, 0.25])) == []
+
+
+def test_governance_refuses_a_grade_whose_pd_is_twice_its_default_rate():
+    # the residential AAA of an earlier release: 1.47 % predicted, 0.62 % observed
+    table = _table([0.0062, 0.02, 0.04, 0.1, 0.25], [22_000, 2000, 2000, 2000, 2000],
+                   pds=[0.0147, 0.02, 0.04, 0.1, 0.25])
+    assert governance_problems(table) == [
+        "grade AAA: observed default rate 0.62% is below the 99% binomial interval "
+        "[1.26%, 1.68%] of its predicted 1.47% (22,000 customers, p = 3.3e-32)"]
+    with pytest.raises(GovernanceError, match=r"point --rules at a grade table whose PD bands "
+                                              r"do, or explore with --no-governance"):
+        check_governance(table, model_id="r-1")
 
 
 def test_labels_need_a_named_default_value():

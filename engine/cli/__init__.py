@@ -20,6 +20,7 @@ app.add_typer(rules_app, name="rules")
 
 from engine.cli import audit as _audit  # noqa: E402,F401
 from engine.cli import data as _data  # noqa: E402,F401  (each import registers commands)
+from engine.cli import datafiles as _datafiles  # noqa: E402,F401
 from engine.cli import decisions as _decisions  # noqa: E402,F401
 from engine.cli import events as _events  # noqa: E402,F401
 from engine.cli import model as _model  # noqa: E402,F401

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom, binomtest
 
-__all__ = ["CONFIDENCE", "calibration_problems", "grade_calibration"]
+__all__ = ["CONFIDENCE", "band_calibration", "calibration_problems", "grade_calibration"]
 
 CONFIDENCE = 0.99
 
@@ -39,17 +39,30 @@ def grade_calibration(grades: Sequence[str] | np.ndarray, pd_values: np.ndarray,
     grades = np.asarray(grades, dtype=object)
     pd_values = np.asarray(pd_values, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
-    rows = []
+    counts = []
     for grade in order:
         mask = grades == grade
         n = int(mask.sum())
+        counts.append((grade, n, int(y[mask].sum()),
+                       float(pd_values[mask].mean()) if n else np.nan))
+    return _tested(counts, confidence)
+
+
+def band_calibration(table: pd.DataFrame, *, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """The same test from a band table (``grade``, ``customers``, ``defaults``, ``mean_pd``)."""
+    return _tested([(r["grade"], int(r["customers"]), int(r["defaults"]), r["mean_pd"])
+                    for r in table.to_dict("records")], confidence)
+
+
+def _tested(counts: list[tuple[str, int, int, float]], confidence: float) -> pd.DataFrame:
+    rows = []
+    for grade, n, k, mean_pd in counts:
         if n == 0:
             rows.append({"grade": grade, "customers": 0, "defaults": 0, "observed": np.nan,
                          "mean_pd": np.nan, "low": np.nan, "high": np.nan,
                          "p_value": np.nan, "agrees": True})
             continue
-        k = int(y[mask].sum())
-        p = float(np.clip(pd_values[mask].mean(), 1e-12, 1 - 1e-12))
+        p = float(np.clip(mean_pd, 1e-12, 1 - 1e-12))
         lo, hi = binom.interval(confidence, n, p)
         p_value = float(binomtest(k, n, p, alternative="two-sided").pvalue)
         rows.append({"grade": grade, "customers": n, "defaults": k, "observed": k / n,

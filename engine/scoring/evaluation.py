@@ -24,6 +24,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from engine.errors import FrameError, GovernanceError
 from engine.scale import Band, assign
+from engine.scoring.calibration import band_calibration, calibration_problems
 
 if TYPE_CHECKING:
     from engine.scoring.registry import Registry
@@ -123,6 +124,8 @@ def governance_problems(table: pd.DataFrame, *, min_share: float = MIN_BAND_SHAR
     if len(filled) >= 2 and filled[-1]["default_rate"] <= filled[0]["default_rate"]:
         problems.append(f"default rate does not rise from {filled[0]['grade']} to "
                         f"{filled[-1]['grade']}")
+    if filled:
+        problems += calibration_problems(band_calibration(pd.DataFrame(filled)))
     return problems
 
 
@@ -132,7 +135,9 @@ def check_governance(table: pd.DataFrame, *, model_id: str, **kwargs: float) -> 
     if problems:
         raise GovernanceError(
             f"model '{model_id}' not published: " + "; ".join(problems)
-            + ". Out-of-fold default rate per band:",
+            + ". If this master scale does not suit the population, point --rules at a "
+            "grade table whose PD bands do, or explore with --no-governance. "
+            "Held-out default rate per band:",
             table=markdown_table(table),
         )
 
@@ -166,8 +171,13 @@ def cv_summary(artifact: dict[str, Any]) -> str:
 def cross_validation_report(result: Any, *, title: str) -> str:
     """A training run (``engine.scoring.training.TrainingResult``) as markdown: its summary,
     then the per-fold, per-band and per-decile out-of-fold tables."""
+    dropped = result.artifact.get("dropped_indicators") or {}
+    left_out = (["Indicators left out:\n" + "\n".join(f"- {n}: {why}"
+                                                      for n, why in dropped.items())]
+                if dropped else [])
     return "\n\n".join([f"## {title}", cv_summary(result.artifact),
-                         markdown_table(result.folds), markdown_table(result.bands),
+                         "Measured on " + result.artifact["cv_metrics"]["population"] + ".",
+                         *left_out, markdown_table(result.folds), markdown_table(result.bands),
                          markdown_table(result.deciles)])
 
 

@@ -13,6 +13,7 @@ exactly the numbers the batch path gives it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import ConfigError, FrameError, closest
-from engine.yamlfile import LocatedList, LocatedMap, read_yaml
+from engine.errors import ConfigError, FrameError, closest, did_you_mean
+from engine.yamlfile import read_yaml
 
 __all__ = [
     "DEFAULT_CATALOGUE",
@@ -31,6 +32,8 @@ __all__ = [
     "TRANSFORMS",
     "Catalogue",
     "Indicator",
+    "canonical",
+    "catalogue_from_doc",
     "compute",
     "compute_one",
     "load_catalogue",
@@ -45,8 +48,10 @@ DIRECTIONS = ("higher_is_riskier", "lower_is_riskier", "auto")
 SCHEMA = "gridcredit.indicators/1"
 _KEYS = {
     "name", "sources", "transform", "direction", "unit", "group", "description",
-    "scale", "floor", "clip", "levels", "applies_to",
+    "scale", "floor", "clip", "levels", "applies_to", "special_values", "missing",
 }
+_TOP_KEYS = {"schema", "record", "groups", "indicators", "filter", "label"}
+_ONE_SOURCE = ("identity", "log1p", "flag", "category")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class Indicator:
     levels: tuple[str, ...] = ()
     applies_to: tuple[str, ...] | None = None
     line: int | None = None
+    special_values: tuple[Any, ...] = ()
+    missing: str = "bin"
+    missing_value: Any = None
 
     @property
     def kind(self) -> str:
@@ -79,6 +87,32 @@ class Indicator:
     def applies(self, segment: str | None) -> bool:
         return segment is None or self.applies_to is None or segment in self.applies_to
 
+    @property
+    def ordered(self) -> bool:
+        """A category whose ``levels`` give an order the binning must respect."""
+        return self.kind == "category" and bool(self.levels)
+
+    def spec(self) -> dict[str, Any]:
+        """The entry as a spec mapping (what an artifact embeds to score files alone)."""
+        out: dict[str, Any] = {
+            "name": self.name, "sources": list(self.sources), "transform": self.transform,
+            "direction": self.direction, "unit": self.unit, "group": self.group,
+            "description": self.description}
+        if self.scale != 1.0:
+            out["scale"] = self.scale
+        if self.floor != 0.0:
+            out["floor"] = self.floor
+        if self.clip is not None:
+            out["clip"] = list(self.clip)
+        if self.levels:
+            out["levels"] = list(self.levels)
+        if self.special_values:
+            out["special_values"] = list(self.special_values)
+        if self.missing != "bin":
+            out["missing"] = ({"value": self.missing_value} if self.missing == "value"
+                              else self.missing)
+        return out
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -87,6 +121,8 @@ class Catalogue:
     indicators: tuple[Indicator, ...]
     groups: tuple[str, ...] = RISK_GROUPS
     path: str = DEFAULT_CATALOGUE
+    row_filter: Any = None
+    label: Any = None
     _by_name: Mapping[str, Indicator] = field(default_factory=dict, repr=False, compare=False)
     _chosen: dict[tuple[str, ...], tuple[Indicator, ...]] = field(
         default_factory=dict, repr=False, compare=False)
@@ -126,7 +162,8 @@ class Catalogue:
 
     def subset(self, names: list[str] | tuple[str, ...]) -> Catalogue:
         """The catalogue restricted to ``names``, in that order."""
-        return Catalogue(tuple(self[n] for n in names), self.groups, self.path)
+        return Catalogue(tuple(self[n] for n in names), self.groups, self.path,
+                         self.row_filter, self.label)
 
     def sources(self) -> list[str]:
         return list(dict.fromkeys(s for i in self.indicators for s in i.sources))
@@ -138,18 +175,28 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> Catalogue:
     """Read and check an indicator catalogue; refuse it whole with file:line on any error."""
     path = Path(path)
     where = str(path)
-    doc = read_yaml(path)
-    if not isinstance(doc, LocatedMap):
+    return catalogue_from_doc(read_yaml(path), where)
+
+
+def catalogue_from_doc(doc: Any, where: str) -> Catalogue:
+    """Check a catalogue or data spec read by ``read_yaml`` (with lines) or from JSON."""
+    from engine.scoring import dataspec
+
+    if not isinstance(doc, dict):
         raise ConfigError("expected a mapping with 'indicators:'", file=where, line=1)
+    for key in doc:
+        if key not in _TOP_KEYS:
+            raise ConfigError(f"unknown key '{key}'", file=where, line=_line_of(doc, key),
+                              suggestion=closest(key, sorted(_TOP_KEYS)))
     if doc.get("schema") != SCHEMA:
         raise ConfigError(f"key 'schema' = {doc.get('schema')!r}: expected {SCHEMA!r}",
-                          file=where, line=doc.line_of("schema"))
+                          file=where, line=_line_of(doc, "schema"))
     groups = tuple(doc.get("groups") or RISK_GROUPS)
     items = doc.get("indicators")
-    if not isinstance(items, LocatedList) or not items:
+    if not isinstance(items, list) or not items:
         raise ConfigError("key 'indicators' must be a non-empty list", file=where,
-                          line=doc.line_of("indicators"))
-    lines = [items.line_of(i) for i in range(len(items))]
+                          line=_line_of(doc, "indicators"))
+    lines = [_line_of(items, i) for i in range(len(items))]
     record_fields = _record_fields() if doc.get("record") == "customer" else None
     seen: set[str] = set()
     out = []
@@ -159,7 +206,14 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> Catalogue:
             raise ConfigError(f"indicator '{ind.name}' is listed twice", file=where, line=line)
         seen.add(ind.name)
         out.append(ind)
-    return Catalogue(tuple(out), groups, where)
+    row_filter = dataspec.read_filter(doc.get("filter"), where, _line_of(doc, "filter"))
+    label = dataspec.read_label(doc.get("label"), where, _line_of(doc, "label"))
+    return Catalogue(tuple(out), groups, where, row_filter, label)
+
+
+def _line_of(doc: Any, key: Any) -> int | None:
+    """The line of ``key`` when the document came from a file, else None."""
+    return doc.line_of(key) if hasattr(doc, "line_of") else None
 
 
 def _record_fields() -> list[str]:
@@ -217,6 +271,22 @@ def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
     levels = item.get("levels") or []
     if levels and transform != "category":
         raise fail("levels apply only to the category transform")
+    if transform == "category" and not levels and item["direction"] != "auto":
+        raise fail(f"direction '{item['direction']}' needs an order: list the categories in "
+                   "'levels', best first, or use direction: auto")
+    specials = item.get("special_values") or []
+    if specials and transform not in _ONE_SOURCE:
+        raise fail("special_values apply to one-source transforms "
+                   f"({', '.join(_ONE_SOURCE)})")
+    if not isinstance(specials, list) or not all(
+            isinstance(v, int | float | str) and not isinstance(v, bool) for v in specials):
+        raise fail(f"special_values must be a list of numbers or texts, got {specials!r}")
+    if transform != "category" and not all(isinstance(v, int | float) for v in specials):
+        raise fail(f"special_values of a numeric indicator must be numbers, got {specials!r}")
+    specials = [canonical(v) if transform == "category" else float(v) for v in specials]
+    if len(set(specials)) != len(specials):
+        raise fail("special_values lists a value twice")
+    missing, missing_value = _missing(item.get("missing", "bin"), transform, fail)
     applies = item.get("applies_to")
     return Indicator(
         name=str(item["name"]),
@@ -232,7 +302,24 @@ def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
         levels=tuple(str(v) for v in levels),
         applies_to=tuple(applies) if applies else None,
         line=line,
+        special_values=tuple(specials),
+        missing=missing,
+        missing_value=missing_value,
     )
+
+
+def _missing(value: Any, transform: str, fail: Any) -> tuple[str, Any]:
+    """``missing:`` is ``bin`` (own bin, the default), ``refuse``, or ``{value: X}``."""
+    if value in ("bin", "refuse"):
+        return value, None
+    if isinstance(value, dict) and set(value) == {"value"}:
+        fill = value["value"]
+        if transform == "category":
+            return "value", canonical(fill)
+        if isinstance(fill, bool) or not isinstance(fill, int | float):
+            raise fail(f"missing value for a numeric indicator must be a number, got {fill!r}")
+        return "value", float(fill)
+    raise fail(f"missing must be 'bin' (own bin), 'refuse' or {{value: X}}, got {value!r}")
 
 
 # --------------------------------------------------------------------------- transforms
@@ -255,22 +342,63 @@ def _numeric(values: Any, name: str, source: str) -> np.ndarray:
     if bad.any():
         first = s[bad].iloc[0]
         raise FrameError(f"indicator '{name}': source '{source}' has a non-numeric value "
-                         f"{first!r}", columns=[source])
+                         f"{first!r}; if the column holds categories, use transform: "
+                         "category", columns=[source])
     return num.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_PADDED = re.compile(r"[+-]?0\d")
+
+
+def _number_text(x: float) -> str:
+    return str(int(x)) if x.is_integer() and abs(x) < 2 ** 53 else repr(x)
+
+
+def canonical(value: Any) -> str | None:
+    """The one text of a category value: 1, 1.0, "1" and " 1 " are all "1"; blanks are None.
+
+    A column read from CSV turns decimal when one cell is blank, so category
+    codes must not depend on the column's dtype. Zero-padded codes ("007")
+    keep their text: the padding is part of the code.
+    """
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else _number_text(float(value))
+    text = str(value).strip()
+    if not text:
+        return None
+    if _NUMBER.fullmatch(text) and not _PADDED.match(text):
+        number = float(text)
+        if math.isfinite(number):
+            return _number_text(number)
+    return text
+
+
 def _category(values: Any) -> np.ndarray:
-    if isinstance(values, np.ndarray) and values.dtype == object:
-        return np.array([None if v is None else str(v) for v in values], dtype=object)
-    s = pd.Series(values) if not isinstance(values, pd.Series) else values
-    return s.astype("string").to_numpy(dtype=object, na_value=None)
+    if isinstance(values, np.ndarray) and values.dtype == object and len(values) < 8:
+        return np.array([canonical(v) for v in values], dtype=object)
+    s = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    table = np.array([canonical(u) for u in uniques] + [None], dtype=object)
+    return table[codes]
 
 
 def _apply(ind: Indicator, columns: list[Any]) -> np.ndarray:
     """The indicator's transform on its source columns (pure numpy)."""
     if ind.transform == "category":
-        return _category(columns[0])
+        out = _category(columns[0])
+        if ind.missing != "bin":
+            out = _fill_missing(ind, out, np.equal(out, None))
+        return out
     a = _numeric(columns[0], ind.name, ind.sources[0])
+    if ind.missing != "bin":
+        a = _fill_missing(ind, a, np.isnan(a))
     with np.errstate(invalid="ignore", divide="ignore"):
         if ind.transform in ("identity", "flag"):
             out = a
@@ -283,6 +411,26 @@ def _apply(ind: Indicator, columns: list[Any]) -> np.ndarray:
             out = a - _numeric(columns[1], ind.name, ind.sources[1])
     if ind.clip is not None:
         out = np.clip(out, ind.clip[0], ind.clip[1])
+    if ind.special_values:
+        special = np.isin(a, ind.special_values)
+        if special.any():
+            out = np.where(special, a, out)
+    return out
+
+
+def _fill_missing(ind: Indicator, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Apply the indicator's ``missing:`` rule (``refuse`` or ``{value: X}``)."""
+    if not missing.any():
+        return values
+    if ind.missing == "refuse":
+        where = f" (spec line {ind.line})" if ind.line else ""
+        raise FrameError(f"indicator '{ind.name}': source '{ind.sources[0]}' has "
+                         f"{int(missing.sum())} missing values (first at row "
+                         f"{int(np.flatnonzero(missing)[0])}) and its spec says missing: "
+                         f"refuse{where}; fill them, drop the rows with 'filter:', or use "
+                         "missing: bin", columns=[ind.sources[0]])
+    out = values.copy()
+    out[missing] = ind.missing_value
     return out
 
 
@@ -298,10 +446,24 @@ def compute(frame: pd.DataFrame, catalogue: Catalogue,
     missing = [s for s in dict.fromkeys(s for i in chosen for s in i.sources)
                if s not in frame.columns]
     if missing:
-        raise FrameError("missing columns the indicators need: " + ", ".join(missing)
-                         + f" (see {catalogue.path})", columns=missing)
+        raise FrameError(_missing_columns(missing, chosen, frame.columns, catalogue.path),
+                         columns=missing)
     out = {ind.name: _apply(ind, [frame[s] for s in ind.sources]) for ind in chosen}
     return pd.DataFrame(out, index=frame.index)
+
+
+def _missing_columns(missing: list[str], chosen: Any, columns: Any, path: str) -> str:
+    """Which columns are absent, where the spec names them, and the column meant."""
+    parts = []
+    for source in missing:
+        ind = next(i for i in chosen if source in i.sources)
+        where = f"{path}:{ind.line}: " if ind.line else ""
+        same_case = [str(c) for c in columns if str(c).lower() == source.lower()]
+        hint = (f" (did you mean '{same_case[0]}'?)" if same_case
+                else did_you_mean(closest(source, [str(c) for c in columns])))
+        parts.append(f"{where}indicator '{ind.name}' reads '{source}'{hint}")
+    return ("missing columns the indicators need: " + ", ".join(missing) + "; "
+            + "; ".join(parts))
 
 
 def _one_number(value: Any, ind: Indicator, source: str) -> float:
@@ -331,8 +493,13 @@ def _divide(a: float, b: float) -> float:
 def _apply_one(ind: Indicator, values: list[Any]) -> Any:
     """``_apply`` on one record's source values, in plain Python floats."""
     if ind.transform == "category":
-        return None if values[0] is None else str(values[0])
+        text = canonical(values[0])
+        if text is None and ind.missing != "bin":
+            text = _fill_missing(ind, np.array([None], dtype=object), np.array([True]))[0]
+        return text
     a = _one_number(values[0], ind, ind.sources[0])
+    if a != a and ind.missing != "bin":
+        a = float(_fill_missing(ind, np.array([a]), np.array([True]))[0])
     if ind.transform in ("identity", "flag"):
         out = a
     elif ind.transform == "log1p":
@@ -345,6 +512,8 @@ def _apply_one(ind: Indicator, values: list[Any]) -> Any:
     if ind.clip is not None:
         lo, hi = ind.clip
         out = lo if out < lo else hi if out > hi else out
+    if ind.special_values and a in ind.special_values:
+        return a
     return out
 
 

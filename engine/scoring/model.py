@@ -136,18 +136,23 @@ class _Bins:
     woe: np.ndarray
     missing_woe: float
     unknown_woe: float
+    specials: tuple[tuple[Any, float], ...] = ()
 
     def lookup(self, values: Any) -> np.ndarray:
         """WoE of each value, as optbinning's transform gives it."""
         if self.kind == "numeric":
             x = np.asarray(values, dtype=np.float64)
             out = self.woe[np.searchsorted(self.splits, x, side="right")]
-            return np.where(np.isnan(x), self.missing_woe, out)
+            out = np.where(np.isnan(x), self.missing_woe, out)
+            for value, woe in self.specials:
+                out = np.where(x == value, woe, out)
+            return out
         codes, uniques = pd.factorize(pd.Series(values, dtype=object)
                                       if not isinstance(values, pd.Series) else values)
-        table = np.array([self.woe[self.categories[u]] if u in self.categories
-                          else self.unknown_woe for u in map(str, uniques)]
-                         + [self.missing_woe], dtype=np.float64)
+        special = dict(self.specials)
+        table = np.array([special[u] if u in special else self.woe[self.categories[u]]
+                          if u in self.categories else self.unknown_woe
+                          for u in map(str, uniques)] + [self.missing_woe], dtype=np.float64)
         return table[codes]
 
     def positions(self, values: Any) -> np.ndarray:
@@ -155,20 +160,28 @@ class _Bins:
         if self.kind == "numeric":
             x = np.asarray(values, dtype=np.float64)
             out = np.searchsorted(self.splits, x, side="right")
-            return np.where(np.isnan(x), len(self.woe), out)
+            out = np.where(np.isnan(x), len(self.woe), out)
+            for j, (value, _) in enumerate(self.specials):
+                out = np.where(x == value, len(self.woe) + 1 + j, out)
+            return out
         codes, uniques = pd.factorize(pd.Series(values, dtype=object)
                                       if not isinstance(values, pd.Series) else values)
         n = len(self.woe)
-        table = np.array([self.categories.get(u, n) for u in map(str, uniques)] + [n + 1],
-                         dtype=np.int64)
+        special = {v: n + 2 + j for j, (v, _) in enumerate(self.specials)}
+        table = np.array([special.get(u, self.categories.get(u, n)) for u in map(str, uniques)]
+                         + [n + 1], dtype=np.int64)
         return table[codes]
 
     def labels(self, groups: list[list[str]] | None = None) -> list[str]:
         """Readable names of the bins ``positions`` counts, in the same order."""
+        from engine.scoring.indicators import canonical
+
         if self.kind == "numeric":
             edges = ["-inf", *(f"{s:.6g}" for s in self.splits), "inf"]
-            return [f"[{a}, {b})" for a, b in zip(edges, edges[1:], strict=False)] + ["missing"]
-        return [", ".join(g) for g in groups or []] + ["unknown", "missing"]
+            return ([f"[{a}, {b})" for a, b in zip(edges, edges[1:], strict=False)]
+                    + ["missing"] + [f"special {canonical(v)}" for v, _ in self.specials])
+        return ([", ".join(g) for g in groups or []] + ["unknown", "missing"]
+                + [f"special {v}" for v, _ in self.specials])
 
 
 class ScoreModel:
@@ -191,11 +204,13 @@ class ScoreModel:
         self.mean_woe = np.array([e["mean_woe"] for e in doc["indicators"]], dtype=np.float64)
         self.intercept = float(doc["intercept"])
         cal = doc["calibration"]
+        self.calibration = cal
         self.slope = float(cal["slope"])
         self.offset = float(cal["intercept"]) + _prior_shift(cal)
+        self.shift = _prior_shift(cal)
         self._plain = tuple(
             (b.name, b.kind == "numeric", b.splits.tolist(), b.woe.tolist(), b.categories,
-             b.missing_woe, b.unknown_woe, float(c), float(m))
+             b.missing_woe, b.unknown_woe, float(c), float(m), dict(b.specials))
             for b, c, m in zip(self.bins, self.coef, self.mean_woe, strict=True))
 
     # ------------------------------------------------------------------ loading
@@ -228,7 +243,14 @@ class ScoreModel:
     # ------------------------------------------------------------------ scoring
     def pd_from_z(self, z: np.ndarray | float) -> np.ndarray:
         """Calibrated default probability of discriminant scores."""
-        t = self.slope * np.asarray(z, dtype=np.float64) + self.offset
+        if self.calibration.get("kind") == "isotonic":
+            p = np.interp(np.asarray(z, dtype=np.float64), self.calibration["knots_z"],
+                          self.calibration["knots_pd"])
+            if not self.shift:
+                return p
+            t = np.log(p / (1 - p)) + self.shift
+        else:
+            t = self.slope * np.asarray(z, dtype=np.float64) + self.offset
         return 1.0 / (1.0 + np.exp(-t))
 
     def woe_matrix(self, indicators: pd.DataFrame) -> np.ndarray:
@@ -283,16 +305,19 @@ class ScoreModel:
                              columns=missing)
         acc = 0.0
         contrib = []
-        for name, numeric, splits, woe, cats, missing_woe, unknown_woe, c, m in self._plain:
+        for name, numeric, splits, woe, cats, missing_woe, unknown_woe, c, m, sp in self._plain:
             value = indicator_row[name]
             if numeric:
                 x = math.nan if value is None else float(value)
                 w = missing_woe if x != x else woe[bisect.bisect_right(splits, x)]
+                if sp and x in sp:
+                    w = sp[x]
             elif value is None or (isinstance(value, float) and value != value):
                 w = missing_woe
             else:
-                k = cats.get(str(value))
-                w = unknown_woe if k is None else woe[k]
+                text = str(value)
+                k = cats.get(text)
+                w = sp[text] if sp and text in sp else unknown_woe if k is None else woe[k]
             acc += w * c
             contrib.append((w - m) * c)
         z = acc + self.intercept
@@ -304,7 +329,10 @@ class ScoreModel:
                        contrib[j], bins[j].description)
             for j in order if contrib[j] > 0
         )
-        pd_ = 1.0 / (1.0 + float(np.exp(-(self.slope * z + self.offset))))
+        if self.calibration.get("kind") == "isotonic":
+            pd_ = float(self.pd_from_z(z))
+        else:
+            pd_ = 1.0 / (1.0 + float(np.exp(-(self.slope * z + self.offset))))
         return Score(z=z, pd=pd_, reasons=reasons, model_id=self.model_id)
 
     def __repr__(self) -> str:
@@ -382,6 +410,18 @@ def _check(doc: dict[str, Any], path: str, catalogue: Any) -> None:
     cal = _need(doc, "calibration", dict, path)
     _need(cal, "slope", float, path, "calibration.")
     _need(cal, "intercept", float, path, "calibration.")
+    if cal.get("kind", "platt") not in ("platt", "isotonic"):
+        raise _fail(path, "calibration.kind", f"is {cal['kind']!r}, expected 'platt' or "
+                    "'isotonic'")
+    if cal.get("kind") == "isotonic":
+        knots = _numbers(_need(cal, "knots_z", list, path, "calibration."),
+                         "calibration.knots_z", path)
+        pds = _numbers(_need(cal, "knots_pd", list, path, "calibration."),
+                       "calibration.knots_pd", path, len(knots))
+        if not all(0 < p < 1 for p in pds):
+            raise _fail(path, "calibration.knots_pd", "must lie strictly between 0 and 1")
+        if not knots or any(b < a for a, b in zip(knots, knots[1:], strict=False)):
+            raise _fail(path, "calibration.knots_z", "must be a non-empty increasing list")
     rate = _need(cal, "training_default_rate", float, path, "calibration.")
     if not 0 < rate < 1:
         raise _fail(path, "calibration.training_default_rate", f"{rate!r} must be in (0, 1)")
@@ -424,6 +464,12 @@ def _check(doc: dict[str, Any], path: str, catalogue: Any) -> None:
             _need(e, "unknown_woe", float, path, pre)
         else:
             raise _fail(path, pre + "kind", f"is {kind!r}, expected 'numeric' or 'category'")
+        specials = e.get("specials", [])
+        if not isinstance(specials, list) or not all(
+                isinstance(sp, dict) and "value" in sp for sp in specials):
+            raise _fail(path, pre + "specials", "must be a list of {value, woe} objects")
+        for j, sp in enumerate(specials):
+            _need(sp, "woe", float, path, f"{pre}specials[{j}].")
         if catalogue is not None:
             if name not in catalogue:
                 raise _fail(path, f"indicators[{i}].name",
@@ -443,4 +489,6 @@ def _bins(doc: dict[str, Any], i: int, path: str) -> _Bins:
         splits=np.array(e.get("splits", []), dtype=np.float64),
         categories=cats, woe=np.array(e["woe"], dtype=np.float64),
         missing_woe=float(e["missing_woe"]), unknown_woe=float(e.get("unknown_woe", 0.0)),
+        specials=tuple((float(sp["value"]) if e["kind"] == "numeric" else str(sp["value"]),
+                        float(sp["woe"])) for sp in e.get("specials", [])),
     )

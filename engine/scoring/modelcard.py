@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.scoring.calibration import band_calibration
 from engine.scoring.evaluation import markdown_table
 
 __all__ = ["render"]
@@ -22,23 +23,47 @@ def render(doc: dict[str, Any]) -> str:
     tr = doc["training"]
     cal = doc["calibration"]
     gov = doc["governance"]
+    label = doc.get("label") or {"target": doc["target"], "bad": ["1"], "good": ["0"],
+                                 "definition": f"{doc['target']} = 1 marks a default"}
+    pop = doc.get("population") or {}
     lines = [
         f"# Model card: {doc['model_id']}",
         "",
         f"Fisher linear discriminant on weight-of-evidence features, segment "
-        f"**{doc['segment']}**, target `{doc['target']}` (1 = default). Higher z means a "
-        "customer is more likely to default; PD = 1 / (1 + exp(-(slope * z + intercept))).",
+        f"**{doc['segment']}**, target `{label['target']}`. Higher z means a customer is "
+        "more likely to default; the PD is the calibration of z below.",
+        "",
+        "## Label",
+        "",
+        f"- default (1): `{label['target']}` in {{{', '.join(map(str, label['bad']))}}}",
+        f"- no default (0): `{label['target']}` in {{{', '.join(map(str, label['good']))}}}",
+        f"- definition: {label['definition']}",
+        "",
+        "## Intended use",
+        "",
+        *_intended_use(doc),
+        "",
+        "## Limitations",
+        "",
+        *_limitations(doc),
         "",
         "## Training data",
         "",
         f"- source: {tr.get('source') or 'not recorded'}",
+        *([f"- rows in the file: {pop['rows_in']:,}; left out by the spec's filter: "
+           f"{pop['filtered_out']:,}" + (f" ({pop['filter']})" if pop.get("filter") else "")]
+          if pop else []),
         f"- rows: {tr['rows']:,}, defaults: {tr['defaults']:,} "
         f"({tr['defaults'] / tr['rows']:.2%})",
-        f"- data sha256: `{tr['data_sha256']}`",
-        f"- created at: {doc['created_at']}",
+        f"- data sha256: `{tr['data_sha256']}` (the artifact is a function of the data and "
+        "the settings: the same inputs give the same bytes)",
         "- libraries: " + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()),
         "",
         f"## Cross-validated performance ({tr['folds']}-fold stratified, seed {tr['seed']})",
+        "",
+        "Measured on " + cv.get("population", "out-of-fold predictions on the training rows")
+        + ". These are not figures on later customers: use `gridcredit evaluate --oot-date` "
+        "or `gridcredit monitor --labels` for those.",
         "",
         "| metric | mean | sd |",
         "|---|---|---|",
@@ -50,14 +75,15 @@ def render(doc: dict[str, Any]) -> str:
         "",
         "## Calibration",
         "",
-        f"Platt scaling fitted on out-of-fold scores: slope {cal['slope']:.6f}, "
-        f"intercept {cal['intercept']:.6f}; training default rate "
-        f"{cal['training_default_rate']:.4%}; portfolio prior "
-        + ("none (training rate)" if cal.get("prior") is None else f"{cal['prior']:.4%}") + ".",
+        _calibration_text(cal),
         "",
-        "## Default rate per master-scale band (out-of-fold)",
+        "## Default rate per master-scale band (held-out)",
         "",
         markdown_table(pd.DataFrame(doc["bands"])),
+        "",
+        "Calibration test per band (binomial, 99 %; on held-out PDs):",
+        "",
+        markdown_table(band_calibration(pd.DataFrame(doc["bands"]))),
         "",
         "Governance: " + ("passed" if gov["passed"] else "FAILED: " + "; ".join(gov["problems"]))
         + ("" if gov["checked"] else " (check not enforced for this run)") + ".",
@@ -75,6 +101,12 @@ def render(doc: dict[str, Any]) -> str:
         bins = len(e["woe"])
         lines.append(f"| {e['name']} | {e['group']} | {bins} | {e['coefficient']:.4f} | "
                      f"{e['mean_woe']:.4f} | {e['description']} |")
+    lines += ["", "## Bins, WoE and information value", ""]
+    for e in doc["indicators"]:
+        if "bins" not in e:
+            continue
+        lines += [f"### {e['name']} (IV {e['iv']:.4f})", "",
+                  markdown_table(pd.DataFrame(e["bins"])), ""]
     dropped = doc.get("dropped_indicators") or {}
     if dropped:
         lines += ["", "Catalogue indicators left out of this model:", ""]
@@ -86,3 +118,44 @@ def render(doc: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _calibration_text(cal: dict[str, Any]) -> str:
+    kind = cal.get("kind", "platt")
+    how = ("Isotonic (pool-adjacent-violators) curve of log-odds over "
+           f"{len(cal.get('knots_z', []))} z knots" if kind == "isotonic" else
+           f"Platt scaling: slope {cal['slope']:.6f}, intercept {cal['intercept']:.6f}")
+    tried = cal.get("heldout_brier")
+    chosen = ("; chosen over " + ", ".join(f"{m} (held-out Brier {b:.5f})"
+                                           for m, b in tried.items() if m != kind)
+              if tried else "")
+    return (f"{how}, fitted on out-of-fold scores{chosen}; training default rate "
+            f"{cal['training_default_rate']:.4%}; portfolio prior "
+            + ("none (training rate)" if cal.get("prior") is None else f"{cal['prior']:.4%}")
+            + ".")
+
+
+def _intended_use(doc: dict[str, Any]) -> list[str]:
+    if "data_spec" in doc:
+        return [f"- Rank and price the default risk of rows like those of "
+                f"`{doc['training'].get('source') or 'the training file'}` (the same columns, "
+                "the same population filter), scored with `gridcredit score --model`.",
+                "- Compare with other scorers on the same data; not for decisions on "
+                "electricity customers, which the registry models serve."]
+    return [f"- Grade {doc['segment']} electricity customers (the registry's customer "
+            "classes for this segment) for differentiated service policies.",
+            "- PDs feed the master scale of `rules/grades.yaml`; decisions cite this "
+            "model's id and hash."]
+
+
+def _limitations(doc: dict[str, Any]) -> list[str]:
+    out = ["- Performance is measured on the training population; the population may move: "
+           "monitor it (`gridcredit monitor`).",
+           "- A linear score on binned indicators: interactions between indicators are not "
+           "modelled, and values beyond the training range take the outer bin's WoE."]
+    if doc.get("dropped_indicators"):
+        out.append("- Indicators left out (below) carry no weight even where they would "
+                   "matter for a customer.")
+    if not doc["governance"]["checked"]:
+        out.append("- The publication check was not enforced for this run.")
+    return out

@@ -10,13 +10,12 @@ published only if it ranks customers it has not seen.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import platform
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +23,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from optbinning import BinningProcess
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from engine.errors import FrameError
 from engine.scale import Band
+from engine.scoring import calibrator
 from engine.scoring import evaluation as ev
-from engine.scoring.indicators import Catalogue, compute, load_catalogue
+from engine.scoring.binning import artifact_bins, fit_woe, make_pipeline, woe_frame
+from engine.scoring.indicators import Catalogue, canonical, compute, load_catalogue
 from engine.scoring.model import SCHEMA, SCHEMA_VERSION
 
 __all__ = [
@@ -52,9 +51,6 @@ __all__ = [
     "write_model",
 ]
 
-_TREND = {"higher_is_riskier": "ascending", "lower_is_riskier": "descending",
-          "auto": "auto_asc_desc"}
-_UNKNOWN = "\x00unknown-category"
 
 
 @dataclass(frozen=True)
@@ -69,6 +65,7 @@ class TrainingConfig:
     max_n_prebins: int = 20
     min_prebin_size: float = 0.01
     select: bool = True
+    calibration: tuple[str, ...] = calibrator.METHODS
 
 
 @dataclass
@@ -98,8 +95,7 @@ def select_indicators(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
     Both are dropped, the wrong-signed ones one at a time, largest first.
     Binning is per variable, so it is fitted once and only the LDA is refitted.
     """
-    binning = make_pipeline(catalogue, config).named_steps["woe"].fit(x, y)
-    woe = binning.transform(x)
+    woe = fit_woe(make_pipeline(catalogue, config), x, y)
     dropped: dict[str, str] = {}
     for name in woe.columns:
         if np.ptp(woe[name].to_numpy()) == 0.0:
@@ -125,23 +121,6 @@ def _quiet_binning() -> Iterator[None]:
         yield
 
 
-def make_pipeline(catalogue: Catalogue, config: TrainingConfig = TrainingConfig()) -> Pipeline:
-    """The unfitted sklearn pipeline: monotone WoE binning then Fisher LDA."""
-    names = [i.name for i in catalogue]
-    fit_params = {i.name: {"monotonic_trend": _TREND[i.direction]}
-                  for i in catalogue if i.kind == "numeric"}
-    binning = BinningProcess(
-        names,
-        categorical_variables=[i.name for i in catalogue if i.kind == "category"],
-        max_n_prebins=config.max_n_prebins,
-        min_prebin_size=config.min_prebin_size,
-        binning_fit_params=fit_params,
-        binning_transform_params={n: {"metric": "woe", "metric_missing": "empirical"}
-                                  for n in names},
-    )
-    return Pipeline([("woe", binning), ("lda", LinearDiscriminantAnalysis(solver="lsqr"))])
-
-
 def cross_validate(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
                    config: TrainingConfig = TrainingConfig()) -> tuple[np.ndarray, pd.DataFrame]:
     """Out-of-fold discriminant scores and per-fold AUC / KS / Gini (stratified k-fold)."""
@@ -155,14 +134,11 @@ def cross_validate(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
     return oof, pd.DataFrame(rows)
 
 
-def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(z.reshape(-1, 1), y)
-    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
-
-
 def train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
           bands: list[Band] | tuple[Band, ...], target: str = "default_12m",
-          config: TrainingConfig = TrainingConfig(), source: str = "") -> TrainingResult:
+          config: TrainingConfig = TrainingConfig(), source: str = "",
+          label: dict[str, Any] | None = None,
+          extra: dict[str, Any] | None = None) -> TrainingResult:
     """Cross-validate, fit on all rows, calibrate, check governance, build the artifact.
 
     ``x`` holds the catalogue's indicators (as ``engine.scoring.indicators.compute``
@@ -172,12 +148,13 @@ def train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
     """
     with _quiet_binning():
         return _train(x, y, catalogue, segment=segment, bands=bands, target=target,
-                      config=config, source=source)
+                      config=config, source=source, label=label, extra=extra)
 
 
 def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str,
            bands: list[Band] | tuple[Band, ...], target: str,
-           config: TrainingConfig, source: str) -> TrainingResult:
+           config: TrainingConfig, source: str, label: dict[str, Any] | None = None,
+           extra: dict[str, Any] | None = None) -> TrainingResult:
     names = [i.name for i in catalogue]
     x = x[names]
     y = np.asarray(y, dtype=np.int64)
@@ -190,25 +167,31 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
                          f"{config.folds} of each")
     model_id = f"{segment}-{config.version}"
     dropped = select_indicators(x, y, catalogue, config) if config.select else {}
+    if len(dropped) == len(names):
+        raise FrameError(f"segment '{segment}': every indicator was left out, so there is no "
+                         "model to train: " + "; ".join(f"{n}: {why}" for n, why in
+                                                        dropped.items())
+                         + ". Check the spec's sources and transforms, or add indicators")
     catalogue = catalogue.subset([n for n in names if n not in dropped])
     x = x[[i.name for i in catalogue]]
     oof_z, folds = cross_validate(x, y, catalogue, config)
-    slope, offset = _platt(oof_z, y)
-    oof_pd = 1.0 / (1.0 + np.exp(-(slope * oof_z + offset)))
+    splits = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+    calibration, oof_pd, brier = calibrator.choose(
+        oof_z, y, list(splits.split(np.zeros(len(y)), y)), config.calibration)
     band_tab = ev.band_table(oof_pd, y, bands)
     decile_tab = ev.decile_table(oof_z, y)
     problems = ev.governance_problems(band_tab)
     if config.governance:
         ev.check_governance(band_tab, model_id=model_id)
     pipe = make_pipeline(catalogue, config).fit(x, y)
-    woe = pipe.named_steps["woe"].transform(x)
+    woe = woe_frame(pipe, x)
     lda = pipe.named_steps["lda"]
     entries = []
     for j, ind in enumerate(catalogue):
         entries.append({
             "name": ind.name, "group": ind.group, "description": ind.description,
             "unit": ind.unit, "direction": ind.direction,
-            **artifact_bins(pipe.named_steps["woe"], ind.name, ind.kind),
+            **artifact_bins(pipe.named_steps["woe"], ind),
             "mean_woe": float(np.mean(woe.iloc[:, j].to_numpy())),
             "coefficient": float(lda.coef_[0, j]),
         })
@@ -219,13 +202,15 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
         "model_id": model_id,
         "segment": segment,
         "target": target,
-        "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "label": label or {"target": target, "bad": ["1"], "good": ["0"],
+                           "definition": f"{target} = 1 marks a default"},
         "indicators": entries,
         "dropped_indicators": dropped,
         "intercept": float(lda.intercept_[0]),
         "calibration": {
-            "method": "platt on out-of-fold discriminant scores",
-            "slope": slope, "intercept": offset,
+            "method": f"{calibration['kind']} on out-of-fold discriminant scores, chosen by "
+                      "cross-fitted Brier score",
+            **calibration, "heldout_brier": brier,
             "training_default_rate": float(y.mean()), "prior": config.prior,
         },
         "training": {
@@ -236,6 +221,9 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
             **{f"{m}_mean": float(folds[m].mean()) for m in ("auc", "ks", "gini")},
             **{f"{m}_std": float(folds[m].std(ddof=1)) for m in ("auc", "ks", "gini")},
             "brier_oof": oof["brier"], "auc_oof": oof["auc"],
+            "population": (f"out-of-fold predictions on the {len(y):,} training rows "
+                           f"({config.folds}-fold stratified cross-validation, seed "
+                           f"{config.seed}); PDs calibrated without the fold they score"),
             "folds": [{k: _num(v) for k, v in r.items()} for r in folds.to_dict("records")],
         },
         "bands": [{k: _num(v) for k, v in r.items()} for r in band_tab.to_dict("records")],
@@ -243,6 +231,7 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
         "governance": {"checked": config.governance, "passed": not problems,
                        "problems": problems},
         "versions": _versions(),
+        **(extra or {}),
     }
     return TrainingResult(doc, pipe, oof_z, oof_pd, y, band_tab, decile_tab, folds, dropped)
 
@@ -253,24 +242,6 @@ def _num(v: Any) -> Any:
     if isinstance(v, float | np.floating):
         return None if np.isnan(v) else round(float(v), 8)
     return v
-
-
-def artifact_bins(binning: BinningProcess, name: str, kind: str) -> dict[str, Any]:
-    """Bins and WoE of one fitted variable, read back through optbinning's own transform."""
-    optb = binning.get_binned_variable(name)
-    params = {"metric": "woe", "metric_missing": "empirical"}
-    if kind == "numeric":
-        splits = [float(s) for s in optb.splits]
-        woe = optb.transform(np.array([-np.inf, *splits]), **params)
-        missing = optb.transform(np.array([np.nan]), **params)[0]
-        return {"kind": "numeric", "splits": splits, "woe": [float(w) for w in woe],
-                "missing_woe": float(missing)}
-    groups = [[str(c) for c in group] for group in optb.splits]
-    probe = np.array([g[0] for g in groups] + [_UNKNOWN, None], dtype=object)
-    woe = optb.transform(probe, **params)
-    return {"kind": "category", "categories": groups,
-            "woe": [float(w) for w in woe[:len(groups)]],
-            "unknown_woe": float(woe[-2]), "missing_woe": float(woe[-1])}
 
 
 def data_sha256(x: pd.DataFrame, y: np.ndarray) -> str:
@@ -297,25 +268,54 @@ def _versions() -> dict[str, str]:
             "optbinning": optbinning.__version__}
 
 
-def labels(series: pd.Series, bad: str | None = None) -> np.ndarray:
-    """The 0/1 default label from a target column; ``bad`` names the default value."""
+def labels(series: pd.Series, bad: str | Sequence[str] | None = None,
+           good: Sequence[str] = ()) -> np.ndarray:
+    """The 0/1 default label from a target column.
+
+    ``bad`` names the value(s) meaning default and ``good`` those meaning
+    none; without ``good`` the column must hold exactly one other value.
+    Any value outside the two is refused (drop such rows with the spec's
+    ``filter:``), so an unknown outcome is never counted as a good one.
+    """
+    from engine.scoring.indicators import canonical
+
     name = series.name
     if series.isna().any():
-        raise FrameError(f"target '{name}' has {int(series.isna().sum())} missing values",
+        raise FrameError(f"target '{name}' has {int(series.isna().sum())} missing values; "
+                         f"drop those rows with filter: {{{name}: {{ne: ''}}}} in the spec "
+                         "or fill them", columns=[str(name)])
+    if bad is None and not good:
+        values = pd.to_numeric(series, errors="coerce")
+        if values.isna().any() or not set(values.unique()) <= {0, 1}:
+            seen = ", ".join(sorted(map(str, series.unique()))[:10])
+            raise FrameError(f"target '{name}' must be 0/1, got {seen}; name the default "
+                             "value with --bad VALUE", columns=[str(name)])
+        return values.to_numpy(dtype=np.int64)
+    text = series.map(canonical)
+    bad_values = [canonical(v) for v in ([bad] if isinstance(bad, str) else bad or ["1"])]
+    is_bad = text.isin(bad_values).to_numpy()
+    if not is_bad.any():
+        seen = ", ".join(sorted(map(str, text.unique()))[:10])
+        raise FrameError(f"target '{name}' never equals {bad_values[0]!r}; values: {seen}",
                          columns=[str(name)])
-    if bad is not None:
-        text = series.astype("string")
-        if not (text == str(bad)).any():
-            seen = ", ".join(sorted(map(str, text.unique()))[:10])
-            raise FrameError(f"target '{name}' never equals {bad!r}; values: {seen}",
-                             columns=[str(name)])
-        return (text == str(bad)).to_numpy(dtype=np.int64)
-    values = pd.to_numeric(series, errors="coerce")
-    if values.isna().any() or not set(values.unique()) <= {0, 1}:
-        seen = ", ".join(sorted(map(str, series.unique()))[:10])
-        raise FrameError(f"target '{name}' must be 0/1, got {seen}; name the default value "
-                         "with --bad VALUE", columns=[str(name)])
-    return values.to_numpy(dtype=np.int64)
+    good_values = [canonical(v) for v in good] or sorted(set(text[~is_bad]))
+    others = ~is_bad & ~text.isin(good_values).to_numpy()
+    if others.any() or len(good_values) > 1 and not good:
+        strays = sorted(set(text[others])) or good_values[1:]
+        raise FrameError(
+            f"target '{name}' has values other than the good and bad ones: "
+            + ", ".join(repr(v) for v in strays[:5])
+            + f" (bad: {', '.join(bad_values)}); list the good values under label: good in the "
+            f"spec, or drop the other rows with filter: {{{name}: [...]}}", columns=[str(name)])
+    return is_bad.astype(np.int64)
+
+
+def label_definition(target: str, bad: Sequence[str], good: Sequence[str],
+                     definition: str = "") -> dict[str, Any]:
+    """What the label means, as the artifact and its card record it."""
+    return {"target": target, "bad": list(bad), "good": list(good),
+            "definition": definition or f"{target} in {{{', '.join(bad)}}} marks a default; "
+                                        f"{', '.join(good)} none"}
 
 
 def write_model(result: TrainingResult, out_dir: str | Path, artifact: str) -> Path:
@@ -381,11 +381,34 @@ def train_file(frame: pd.DataFrame, *, target: str, spec: str | Path,
                bands: list[Band] | tuple[Band, ...], bad: str | None = None,
                segment: str = "model", config: TrainingConfig = TrainingConfig(),
                source: str = "") -> TrainingResult:
-    """Train one model on any labelled frame described by an indicator spec."""
+    """Train one model on any labelled frame described by an indicator spec.
+
+    The spec's ``filter:`` chooses the rows (the count left out is recorded),
+    its ``label:`` (or ``bad``) says what default means, and the spec itself
+    is embedded in the artifact so the model can score that kind of file.
+    """
+    from engine.scoring.dataspec import apply_filter
+
+    catalogue = load_catalogue(spec)
+    rows_in = len(frame)
+    frame, filtered = apply_filter(frame, catalogue.row_filter, str(spec))
     if target not in frame.columns:
         raise FrameError(f"missing target column '{target}'", columns=[target])
-    catalogue = load_catalogue(spec)
-    y = labels(frame[target], bad)
+    spec_label = catalogue.label
+    bad_values = [bad] if bad is not None else list(spec_label.bad) if spec_label else []
+    good_values = list(spec_label.good) if spec_label else []
+    y = labels(frame[target], bad_values or None, good_values)
+    if bad_values and not good_values:
+        good_values = sorted({v for v in frame[target].map(canonical)} - set(bad_values))
+    label = label_definition(target, bad_values or ["1"], good_values or ["0"],
+                             spec_label.definition if spec_label else "")
     values = compute(frame, catalogue)
+    extra = {"data_spec": {
+        "schema": "gridcredit.indicators/1", "groups": list(catalogue.groups),
+        **({"filter": catalogue.row_filter.source} if catalogue.row_filter else {}),
+        "indicators": [i.spec() for i in catalogue]},
+        "population": {"rows_in": rows_in, "filtered_out": filtered,
+                       "filter": catalogue.row_filter.describe()
+                       if catalogue.row_filter else None}}
     return train(values, y, catalogue, segment=segment, bands=bands, target=target,
-                 config=config, source=source)
+                 config=config, source=source, label=label, extra=extra)
