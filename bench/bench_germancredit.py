@@ -1,12 +1,25 @@
-"""German credit (UCI Statlog): our WoE-LDA against logistic regression and optbinning's Scorecard.
+"""German credit (UCI Statlog): WoE-LDA against optbinning's Scorecard, scorecardpy and logistic.
 
-All three are measured with the same 5 stratified folds (seed 42) on the
-1,000 applicants in ``tests/data/germancredit.csv``; the figure that matters
-is the AUC gap, which must stay within 0.01.
+Every scorer is fitted and measured on the same 5 stratified folds (seed 42)
+of the 1,000 applicants in ``tests/data/germancredit.csv``: fitted on four
+folds, scored on the fifth, so each AUC and Brier score is a held-out figure.
+Ours is ``engine.scoring.training.train`` run on the four folds alone (its
+own inner cross-validation chooses the indicators and fits the calibration
+without the held-out fold) and scored from the published JSON artifact.
+
+The targets: mean AUC at least the best peer's minus 0.002, and mean Brier no
+worse than optbinning's. scorecardpy 0.1.9.7 calls pandas APIs that pandas 3
+removed; it runs in-process where it can, else in the interpreter named by
+``GRIDCREDIT_SCORECARDPY_PYTHON`` (a venv with pandas < 3 and scorecardpy),
+else its figures are reported as unavailable with the reason.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -24,20 +37,15 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from engine.config import EngineConfig
 from engine.decider import load_tables
 from engine.scoring.indicators import compute, load_catalogue
+from engine.scoring.model import ScoreModel
 from engine.scoring.training import TrainingConfig, labels, train
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "germancredit.csv"
 SPEC = ROOT / "tests" / "data" / "germancredit-indicators.yaml"
+PEER = Path(__file__).resolve().parent / "peer_scorecardpy.py"
 FOLDS, SEED = 5, 42
-
-
-def _cv_auc(fit_score, x: pd.DataFrame, y: np.ndarray) -> float:
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    aucs = []
-    for tr, te in folds.split(x, y):
-        aucs.append(roc_auc_score(y[te], fit_score(x.iloc[tr], y[tr], x.iloc[te])))
-    return float(np.mean(aucs))
+AUC_MARGIN = 0.002
 
 
 def _logistic(xtr, ytr, xte):
@@ -58,34 +66,93 @@ def _scorecard(xtr, ytr, xte):
     return card.predict_proba(xte)[:, 1]
 
 
+def _folds(y: np.ndarray):
+    return list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
+                .split(np.zeros(len(y)), y))
+
+
+def _peer(fit_score, x: pd.DataFrame, y: np.ndarray) -> dict:
+    aucs, briers = [], []
+    for tr, te in _folds(y):
+        p = fit_score(x.iloc[tr], y[tr], x.iloc[te])
+        aucs.append(float(roc_auc_score(y[te], p)))
+        briers.append(float(np.mean((p - y[te]) ** 2)))
+    return {"auc_folds": aucs, "brier_folds": briers}
+
+
+def _ours(values: pd.DataFrame, y: np.ndarray, catalogue, scale) -> dict:
+    aucs, briers, kinds = [], [], []
+    for tr, te in _folds(y):
+        result = train(values.iloc[tr], y[tr], catalogue, segment="germancredit", bands=scale,
+                       config=TrainingConfig(folds=FOLDS, seed=SEED, governance=False))
+        scored = ScoreModel(result.artifact).score_frame(values.iloc[te])
+        aucs.append(float(roc_auc_score(y[te], scored.z)))
+        briers.append(float(np.mean((scored.pd - y[te]) ** 2)))
+        kinds.append(result.artifact["calibration"]["kind"])
+    return {"auc_folds": aucs, "brier_folds": briers, "calibration": kinds}
+
+
+def _scorecardpy() -> dict:
+    args = [str(DATA), "creditability", "bad", str(FOLDS), str(SEED)]
+    try:
+        sys.path.insert(0, str(PEER.parent))
+        import peer_scorecardpy
+
+        return peer_scorecardpy.run(*args[:3], FOLDS, SEED) | {"where": "in process"}
+    except Exception as exc:  # noqa: BLE001 - the peer's own failure is the finding
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+    finally:
+        sys.path.remove(str(PEER.parent))
+    python = os.environ.get("GRIDCREDIT_SCORECARDPY_PYTHON")
+    if not python:
+        return {"unavailable": f"in process: {reason}; set GRIDCREDIT_SCORECARDPY_PYTHON to "
+                               "an interpreter with pandas < 3 and scorecardpy"}
+    done = subprocess.run([python, str(PEER), *args], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        return {"unavailable": f"{python}: {done.stderr.strip().splitlines()[-1][:200]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {
+        "where": f"{python} (in process: {reason})"}
+
+
+def _summary(figures: dict) -> dict:
+    if "auc_folds" not in figures:
+        return figures
+    return {"auc": round(float(np.mean(figures["auc_folds"])), 4),
+            "brier": round(float(np.mean(figures["brier_folds"])), 4),
+            **{k: v for k, v in figures.items() if k not in ("auc_folds", "brier_folds")},
+            "auc_folds": [round(a, 4) for a in figures["auc_folds"]],
+            "brier_folds": [round(b, 4) for b in figures["brier_folds"]]}
+
+
 def run(results: Path, quick: bool = False) -> dict:
     frame = pd.read_csv(DATA)
     y = labels(frame["creditability"], "bad")
     raw = frame.drop(columns=["creditability"])
     catalogue = load_catalogue(SPEC)
     scale = load_tables(EngineConfig.at(ROOT)).scale
+    values = compute(frame, catalogue)
     started = time.perf_counter()
-    ours = train(compute(frame, catalogue), y, catalogue, segment="germancredit", bands=scale,
-                 config=TrainingConfig(folds=FOLDS, seed=SEED, governance=False))
+    ours = _ours(values, y, catalogue, scale)
     ours_seconds = time.perf_counter() - started
-    ours_auc = ours.artifact["cv_metrics"]["auc_mean"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        logistic_auc = _cv_auc(_logistic, raw, y)
-        scorecard_auc = _cv_auc(_scorecard, raw, y)
+        peers = {"optbinning_scorecard": _peer(_scorecard, raw, y),
+                 "logistic_raw": _peer(_logistic, raw, y),
+                 "scorecardpy": _scorecardpy()}
+    table = {"woe_lda": _summary(ours)} | {k: _summary(v) for k, v in peers.items()}
+    peer_auc = {k: float(np.mean(v["auc_folds"])) for k, v in peers.items() if "auc_folds" in v}
+    best = max(peer_auc, key=peer_auc.__getitem__)
+    auc_ours = float(np.mean(ours["auc_folds"]))
+    brier_ours = float(np.mean(ours["brier_folds"]))
+    brier_optb = float(np.mean(peers["optbinning_scorecard"]["brier_folds"]))
     return {
-        "rows": len(y),
-        "folds": FOLDS,
-        "seed": SEED,
-        "auc_woe_lda": round(ours_auc, 4),
-        "auc_logistic_raw": round(logistic_auc, 4),
-        "auc_optbinning_scorecard": round(scorecard_auc, 4),
-        "gap_vs_logistic": round(ours_auc - logistic_auc, 4),
-        "gap_vs_scorecard": round(ours_auc - scorecard_auc, 4),
-        "within_0_01": bool(abs(ours_auc - logistic_auc) <= 0.01
-                            and abs(ours_auc - scorecard_auc) <= 0.01),
-        "indicators_kept": len(ours.artifact["indicators"]),
-        "indicators_dropped": sorted(ours.dropped),
-        "woe_lda_train_seconds": round(ours_seconds, 2),
-        "reference_auc": {"woe_lda": 0.784, "scorecard": 0.784, "logistic_raw": 0.781},
+        "rows": len(y), "folds": FOLDS, "seed": SEED,
+        "scorers": table,
+        "best_peer_by_auc": best,
+        "auc_vs_best_peer": round(auc_ours - peer_auc[best], 4),
+        "auc_target_met": bool(auc_ours >= peer_auc[best] - AUC_MARGIN),
+        "brier_vs_optbinning": round(brier_ours - brier_optb, 4),
+        "brier_target_met": bool(brier_ours <= brier_optb),
+        "woe_lda_seconds_for_5_trainings": round(ours_seconds, 2),
     }

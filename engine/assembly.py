@@ -115,10 +115,14 @@ class Fragments:
 def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
                   decision_id: str, model: Any, bands: Sequence[Band],
                   band_rules: frozenset[tuple[str, str]], fragments: Fragments,
-                  tables: Any, rules_dir: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+                  tables: Any, rules_dir: Any, challenger: Mapping[str, Any] | None = None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One customer's decision as JSON data, in field order, without timings and digest.
 
     Also returns the trace and policies as ready models, for ``Decision.seal_data``.
+    ``challenger`` is the shadow score of the segment's challenger model
+    (``model_id``, ``model_sha256``, ``z``, ``pd``, ``grade``): recorded with
+    ``used: false``, it takes no part in the grade or the policies.
     """
     grade_hit = next((h for h in result.fired if "grade" in h.sets), None)
     if grade_hit is None:
@@ -159,6 +163,7 @@ def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
                    "content_hash": tables.content_hash},
         "timings_ms": {},
         "engine_version": __version__,
+        **({"challenger": {**challenger, "used": False}} if challenger else {}),
     }, models
 
 

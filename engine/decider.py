@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from engine import __version__
 from engine import scale as master_scale
-from engine.assembly import SEGMENTS, Fragments, decision_data
+from engine.assembly import SEGMENTS, Fragments, band_of, decision_data
 from engine.config import EngineConfig
 from engine.decision import Decision
 from engine.explanation import Explainer
@@ -135,8 +135,12 @@ class Engine:
         facts = record_facts(rec)
         t1 = time.perf_counter()
         model = self.registry.model_for(facts["customer_class"])
-        score = model.score_one(compute_one(facts, self.registry.catalogue,
-                                            names=model.indicators))
+        shadow = self.registry.challenger_for(facts["customer_class"])
+        names = model.indicators if shadow is None else list(
+            dict.fromkeys([*model.indicators, *shadow.indicators]))
+        values = compute_one(facts, self.registry.catalogue, names=names)
+        score = model.score_one(values)
+        challenger = None if shadow is None else self._shadow(shadow, values)
         facts["z"], facts["pd"] = score.z, score.pd
         t2 = time.perf_counter()
         result = self.tables.decide(facts, executor=self.config.executor)
@@ -144,7 +148,7 @@ class Engine:
         data, models = decision_data(
             facts, score, result, decision_id=decision_id or uuid.uuid4().hex, model=model,
             bands=self.bands, band_rules=self.band_rules, fragments=self.fragments,
-            tables=self.tables, rules_dir=self.config.rules_dir)
+            tables=self.tables, rules_dir=self.config.rules_dir, challenger=challenger)
         t4 = time.perf_counter()
         data["timings_ms"] = {
             "validate": round((t1 - t0) * 1e3, 3),
@@ -172,15 +176,16 @@ class Engine:
         population = decided.population
         with _collector_paused():
             rows = zip(facts_rows(population.facts), population.score_objects(self.registry),
-                       decided.run.table_results(), strict=True)
+                       decided.run.table_results(), self._shadows(population), strict=True)
             data = []
-            for facts, score, result in rows:
+            for facts, score, result, challenger in rows:
                 facts["z"], facts["pd"] = score.z, score.pd
                 model = self.registry.model_for(facts["customer_class"])
                 data.append(decision_data(facts, score, result, decision_id=uuid.uuid4().hex,
                                           model=model, bands=self.bands,
                                           band_rules=self.band_rules, fragments=self.fragments,
-                                          tables=self.tables, rules_dir=self.config.rules_dir))
+                                          tables=self.tables, rules_dir=self.config.rules_dir,
+                                          challenger=challenger))
             timings["assemble"] = time.perf_counter() - t0 - sum(timings.values())
             timings["total"] = time.perf_counter() - t0
             share = {k: round(v * 1e3 / max(len(data), 1), 3) for k, v in timings.items()}
@@ -207,6 +212,26 @@ class Engine:
         }
 
     # ------------------------------------------------------------------ assembly
+
+    def _shadow(self, shadow: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The challenger's score of one customer, for the decision to record unused."""
+        s = shadow.score_one(values)
+        return {"model_id": shadow.model_id, "model_sha256": shadow.sha256, "z": float(s.z),
+                "pd": float(s.pd), "grade": band_of(s.pd, self.bands)}
+
+    def _shadows(self, population: Any) -> list[dict[str, Any] | None]:
+        """Per accepted row, its challenger's shadow score (None where there is none)."""
+        frame = self.registry.score_challengers(population.indicators,
+                                                population.facts["customer_class"], self.bands)
+        if frame is None:
+            return [None] * len(population)
+        sha = {m.model_id: m.sha256 for m in self.registry.challengers.values()}
+        return [{"model_id": mid, "model_sha256": sha[mid], "z": float(z), "pd": float(p),
+                 "grade": g} if isinstance(mid, str) else None
+                for mid, z, p, g in zip(frame["challenger_model_id"].tolist(),
+                                        frame["challenger_z"].tolist(),
+                                        frame["challenger_pd"].tolist(),
+                                        frame["challenger_grade"].tolist(), strict=True)]
 
     def _display(self, file: str) -> str:
         return _relative(file, str(self.config.home))

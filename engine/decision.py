@@ -40,6 +40,7 @@ from pydantic import (
 from engine.errors import InputError
 
 __all__ = [
+    "ChallengerOutcome",
     "Decision",
     "DecisionTampered",
     "EventOutcome",
@@ -74,6 +75,21 @@ class ScoreOutcome(_Frozen):
     z: float
     pd: float
     reasons: tuple[Reason, ...]
+
+
+class ChallengerOutcome(_Frozen):
+    """The challenger model's score of the same customer, recorded in shadow.
+
+    ``used`` is always False: the challenger never decides; its grade is the
+    master-scale band of its PD, for comparing models on later outcomes.
+    """
+
+    model_id: str
+    model_sha256: str
+    z: float
+    pd: float
+    grade: str
+    used: bool = False
 
 
 class GradeOutcome(_Frozen):
@@ -158,6 +174,7 @@ class Decision(_Frozen):
     engine_version: str
     digest: str = ""
     events: tuple[EventOutcome, ...] = ()
+    challenger: ChallengerOutcome | None = None
     _json: dict[str, Any] | None = PrivateAttr(default=None)
 
     def __eq__(self, other: object) -> bool:
@@ -175,11 +192,13 @@ class Decision(_Frozen):
 
     @model_serializer(mode="wrap")
     def _without_empty_events(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Leave ``events`` and each policy's ``grants`` out when empty, so decisions
-        without them serialise (and hash) exactly as they did before the fields existed."""
+        """Leave ``events``, ``challenger`` and each policy's ``grants`` out when empty, so
+        decisions without them serialise (and hash) exactly as before the fields existed."""
         data = handler(self)
         if not data.get("events"):
             data.pop("events", None)
+        if data.get("challenger") is None:
+            data.pop("challenger", None)
         for policy in data.get("policies", ()):
             if isinstance(policy, dict) and not policy.get("grants"):
                 policy.pop("grants", None)

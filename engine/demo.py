@@ -117,6 +117,7 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
         sensitivity=sens.table,
         versions=engine.versions(),
         band_edges=[b.lo for b in engine.bands[1:]],
+        in_sample=True,
     )
     result.files["report"] = report
     result.files["report (zh-CN)"] = write_report(

@@ -107,6 +107,11 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
                                                   categories=[engine.tables.content_hash])
     decisions = pd.DataFrame({c: _column(out[c], facts.index) for c in DECISION_COLUMNS},
                              index=facts.index)
+    shadow = engine.registry.score_challengers(population.indicators, facts["customer_class"],
+                                               engine.bands)
+    if shadow is not None:
+        decisions = decisions.join(shadow.drop(columns="challenger_z").assign(
+            challenger_used=False))
     clock.lap("assemble")
     return decisions, population.rejects
 

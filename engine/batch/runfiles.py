@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DECISION_COLUMNS",
     "REJECT_COLUMNS",
+    "SHADOW_COLUMNS",
+    "SHADOW_SCHEMA",
     "STAGES",
     "BatchRun",
     "BatchSummary",
@@ -60,6 +62,10 @@ DECISION_COLUMNS = (
 REJECT_COLUMNS = ("row", "customer_id", "field", "value", "reason")
 DECISION_SCHEMA = pa.schema([(c, pa.float64() if c in ("z", "pd") else pa.string())
                              for c in DECISION_COLUMNS])
+SHADOW_COLUMNS = ("challenger_model_id", "challenger_pd", "challenger_grade", "challenger_used")
+SHADOW_SCHEMA = pa.schema([*DECISION_SCHEMA, ("challenger_model_id", pa.string()),
+                           ("challenger_pd", pa.float64()), ("challenger_grade", pa.string()),
+                           ("challenger_used", pa.bool_())])
 REJECT_SCHEMA = pa.schema([("row", pa.int64())] + [(c, pa.string()) for c in REJECT_COLUMNS[1:]])
 STAGES = ("read", "validate", "score", "tables", "assemble", "write")
 MANIFEST = "manifest.json"
@@ -233,6 +239,7 @@ class BatchRun:
                  chunk_size: int = 100_000, overwrite: bool = False,
                  resume: bool = False) -> None:
         self.source, self.output = Path(source), Path(output)
+        self.schema = SHADOW_SCHEMA if engine.registry.challengers else DECISION_SCHEMA
         self.rejects = rejects_path(self.output)
         self.parts = parts_path(self.output)
         self.chunk_size = int(chunk_size)
@@ -401,7 +408,7 @@ class BatchRun:
         if self._writers is None:
             self._writers = [
                 (kind, target, _Writer(target.with_name(target.name + ".tmp"), schema).open())
-                for kind, target, schema in (("decisions", self.output, DECISION_SCHEMA),
+                for kind, target, schema in (("decisions", self.output, self.schema),
                                              ("rejects", self.rejects, REJECT_SCHEMA))]
             self._assembled = 0
         while self._assembled in self.done:
@@ -449,7 +456,8 @@ def store_chunk(parts: Path, index: int, first_row: int, rows: int, decisions: p
     A Dask worker calls this for the chunks it decides; the process that owns
     the manifest records the counts only once both parts exist.
     """
-    _write_atomic(part_file(parts, index, "decisions"), _arrow(decisions, DECISION_SCHEMA))
+    schema = SHADOW_SCHEMA if "challenger_pd" in decisions.columns else DECISION_SCHEMA
+    _write_atomic(part_file(parts, index, "decisions"), _arrow(decisions, schema))
     _write_atomic(part_file(parts, index, "rejects"),
                   _arrow(rejects.reindex(columns=REJECT_COLUMNS), REJECT_SCHEMA))
     return chunk_counts(decisions, rejects, rows) | {"first_row": int(first_row)}

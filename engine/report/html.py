@@ -464,6 +464,7 @@ def build_report(
     top_reasons: int = 10,
     lang: str | None = None,
     languages: Languages | None = None,
+    in_sample: bool = False,
 ) -> str:
     """Render the auditor report for one decided population as a self-contained HTML page.
 
@@ -492,6 +493,7 @@ def build_report(
     performance: dict[str, Any] | None = None
     if y is not None:
         performance, performance_charts = _performance(decisions, pd_values, y, t, ct)
+        performance["in_sample"] = in_sample
         chart_list += performance_charts
 
     grades_present = [g["name"] for g in grade_counts]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from engine.errors import InputError
 from engine.records import GRADES, vocabulary
+from engine.scoring.calibration import band_calibration
 
 __all__ = [
     "RocKs",
@@ -92,6 +93,10 @@ def default_rate_by_grade(grades: pd.Series, pd_values: pd.Series,
                           labels: pd.Series) -> pd.DataFrame:
     """Customers, defaults, observed rate (95 % Wilson interval) and mean PD per grade.
 
+    ``agrees`` says whether the grade's defaults lie inside the 99 % binomial
+    interval of its mean PD (``engine.scoring.calibration``, the test
+    training governance and ``gridcredit monitor`` apply).
+
     Grades follow the master-scale order, best first; grades nobody holds are
     left out.
     """
@@ -105,8 +110,10 @@ def default_rate_by_grade(grades: pd.Series, pd_values: pd.Series,
     grouped["observed"] = grouped["defaults"] / grouped["customers"]
     grouped["low"] = low
     grouped["high"] = high
+    tested = band_calibration(grouped.reset_index()).set_index("grade")
+    grouped["agrees"] = tested["agrees"].reindex(grouped.index).to_numpy(dtype=bool)
     return grouped.reset_index()[["grade", "customers", "defaults", "observed", "low", "high",
-                                  "mean_pd"]]
+                                  "mean_pd", "agrees"]]
 
 
 def policy_counts(decisions: pd.DataFrame, segment: str = "consumption_class") -> pd.DataFrame:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import ConfigError, FrameError, closest
+from engine.errors import ConfigError, FrameError, ModelError, closest
 from engine.records import CLASSES
 from engine.scoring import indicators as ind
 from engine.scoring.model import TOP_REASONS, ScoreModel
@@ -32,6 +32,8 @@ class SegmentSpec:
     segment: str
     artifact: str
     customer_classes: tuple[str, ...]
+    challenger: str | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,12 @@ def read_spec(models_dir: str | Path = "models") -> RegistrySpec:
         if not isinstance(m, dict) or not {"segment", "artifact", "customer_classes"} <= set(m):
             raise ConfigError(f"models[{i}] needs segment, artifact and customer_classes",
                               file=where, line=line)
+        unknown = set(m) - {"segment", "artifact", "customer_classes", "challenger"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ConfigError(f"models[{i}]: unknown key '{key}'", file=where, line=line,
+                              suggestion=closest(key, ["artifact", "challenger",
+                                                       "customer_classes", "segment"]))
         for c in m["customer_classes"]:
             if c not in CLASSES:
                 raise ConfigError(f"models[{i}]: unknown customer class '{c}'; use one of "
@@ -84,8 +92,13 @@ def read_spec(models_dir: str | Path = "models") -> RegistrySpec:
                 raise ConfigError(f"customer class '{c}' is served by both '{served[c]}' and "
                                   f"'{m['segment']}'", file=where, line=line)
             served[c] = m["segment"]
+        challenger = m.get("challenger")
+        if challenger is not None and (not isinstance(challenger, str)
+                                       or challenger == m["artifact"]):
+            raise ConfigError(f"models[{i}]: challenger must name another artifact file",
+                              file=where, line=line)
         segments.append(SegmentSpec(str(m["segment"]), str(m["artifact"]),
-                                    tuple(m["customer_classes"])))
+                                    tuple(m["customer_classes"]), challenger, line))
     unserved = [c for c in CLASSES if c not in served]
     if unserved:
         raise ConfigError("no model serves customer class(es) " + ", ".join(unserved),
@@ -111,10 +124,47 @@ class Registry:
     spec: RegistrySpec
     catalogue: ind.Catalogue
     models: dict[str, ScoreModel] = field(default_factory=dict)
+    challengers: dict[str, ScoreModel] = field(default_factory=dict)
 
     def model_for(self, customer_class: str) -> ScoreModel:
         """The model that scores customers of ``customer_class``."""
         return self.models[self.spec.segment_of(customer_class).segment]
+
+    def challenger_for(self, customer_class: str) -> ScoreModel | None:
+        """The challenger scored in shadow for ``customer_class``, if its segment names one."""
+        if not self.challengers:
+            return None
+        return self.challengers.get(self.spec.segment_of(customer_class).segment)
+
+    def score_challengers(self, values: pd.DataFrame, customer_class: Any,
+                          bands: Any) -> pd.DataFrame | None:
+        """Shadow scores (model id, z, PD, master-scale grade) per row; None without any.
+
+        Rows of a segment without a challenger get empty cells. The shadow
+        never decides: its grade is the PD's band, no table runs on it.
+        """
+        if not self.challengers:
+            return None
+        from engine.scale import assign
+
+        klass = pd.Series(customer_class).astype("string").to_numpy(dtype=object,
+                                                                    na_value=None)
+        n = len(values)
+        out = {"challenger_model_id": np.full(n, None, dtype=object),
+               "challenger_z": np.full(n, np.nan), "challenger_pd": np.full(n, np.nan),
+               "challenger_grade": np.full(n, None, dtype=object)}
+        grades = np.array([b.grade for b in bands], dtype=object)
+        for seg in self.spec.segments:
+            model = self.challengers.get(seg.segment)
+            rows = np.flatnonzero(np.isin(klass, seg.customer_classes))
+            if model is None or not len(rows):
+                continue
+            scored = model.score_frame(values.iloc[rows])
+            out["challenger_model_id"][rows] = model.model_id
+            out["challenger_z"][rows] = scored.z
+            out["challenger_pd"][rows] = scored.pd
+            out["challenger_grade"][rows] = grades[assign(scored.pd, bands)]
+        return pd.DataFrame(out, index=values.index)
 
     def indicators(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Every catalogue indicator for a validated customer frame."""
@@ -170,10 +220,40 @@ class Registry:
         return {s: {"model_id": m.model_id, "sha256": m.sha256} for s, m in self.models.items()}
 
 
+def _check_challenger(seg: SegmentSpec, challenger: ScoreModel, champion: ScoreModel,
+                      catalogue: ind.Catalogue, where: str) -> None:
+    """A challenger must read indicators its segment computes, and a champion's segment."""
+    allowed = set(catalogue.names(seg.segment))
+    foreign = [n for n in challenger.indicators if n not in allowed]
+    if foreign:
+        raise ConfigError(
+            f"segment '{seg.segment}': challenger '{seg.challenger}' was trained on indicators "
+            f"this segment does not compute: {', '.join(foreign)}; retrain it on the "
+            f"segment's catalogue indicators ({', '.join(catalogue.names(seg.segment))})",
+            file=where, line=seg.line)
+    if challenger.segment != champion.segment:
+        raise ConfigError(
+            f"segment '{seg.segment}': challenger '{seg.challenger}' is a model of segment "
+            f"'{challenger.segment}'; train it for '{seg.segment}'", file=where, line=seg.line)
+
+
 def load_registry(models_dir: str | Path = "models") -> Registry:
     """Load the registry, the catalogue and every artifact it names (all checked)."""
     spec = read_spec(models_dir)
     catalogue = ind.load_catalogue(spec.catalogue_path)
     models = {s.segment: ScoreModel.load(spec.models_dir / s.artifact, catalogue=catalogue)
               for s in spec.segments}
-    return Registry(spec, catalogue, models)
+    challengers = {}
+    where = str(spec.models_dir / "registry.yaml")
+    for seg in spec.segments:
+        if seg.challenger is None:
+            continue
+        path = spec.models_dir / seg.challenger
+        try:
+            model = ScoreModel.load(path, catalogue=catalogue)
+        except ModelError as exc:
+            raise ConfigError(f"segment '{seg.segment}': challenger '{seg.challenger}': "
+                              f"{exc.message}", file=where, line=seg.line) from None
+        _check_challenger(seg, model, models[seg.segment], catalogue, where)
+        challengers[seg.segment] = model
+    return Registry(spec, catalogue, models, challengers)
