@@ -100,3 +100,40 @@ def test_the_command_writes_html_markdown_and_the_affected_list(population, tmp_
     assert shown.exit_code == 0 and shown.stdout.startswith("# Rule-change impact")
     bad = runner.invoke(app, [*args, "--out", str(tmp_path / "r.pdf")])
     assert bad.exit_code == 2 and "write the report as .html or .md" in bad.output
+
+
+def test_impact_with_the_event_store_sees_the_outcomes_the_service_would(engine, population,
+                                                                         tmp_path):
+    import datetime as dt
+
+    from engine.events.model import to_micros
+    from engine.events.processor import EventProcessor
+    from engine.events.rules import load_event_rules
+    from engine.events.store import open_store
+
+    no_theft = (population["theft_incidents_36m"] == 0)
+    if "theft_override_until" in population:
+        no_theft &= population["theft_override_until"].isna()
+    clean = population[no_theft].iloc[0]
+    as_of = dt.datetime.fromisoformat(str(clean["as_of"])[:10]).replace(tzinfo=dt.UTC)
+    store = open_store(str(tmp_path / "log.sqlite"), synchronous="NORMAL")
+    events = [{"type": "bill_issued", "event_id": "i-b1", "customer_id": clean["customer_id"],
+               "time": (as_of - dt.timedelta(days=9)).isoformat(), "bill_id": "B1",
+               "amount": 50.0},
+              {"type": "theft_finding", "event_id": "i-f1", "customer_id": clean["customer_id"],
+               "time": (as_of - dt.timedelta(days=3)).isoformat()}]
+    EventProcessor(store, load_event_rules(RULES / "events.yaml")).process_many(
+        events, now_us=to_micros(as_of))
+    folder = tmp_path / "cand"
+    shutil.copytree(RULES, folder)
+    grades = folder / "grades.yaml"
+    grades.write_text(grades.read_text().replace(
+        "    when: {theft_override_active: true}\n    then: {grade: C}",
+        "    when: {theft_override_active: true}\n    then: {grade: B}"))
+    cand = load_table_set(folder, engine.catalogue)
+    blind = compare(engine, engine.tables, cand, population)
+    seeing = compare(engine, engine.tables, cand, population, store=store)
+    assert seeing.grade_changed == blind.grade_changed + 1
+    assert set(seeing.affected["customer_id"]) - set(blind.affected["customer_id"]) == {
+        clean["customer_id"]}
+    assert seeing.transitions.loc["C", "B"] == blind.transitions.loc["C", "B"] + 1

@@ -161,8 +161,12 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
             population: str | Path | pd.DataFrame, *, baseline_label: str = "baseline",
             candidate_label: str = "candidate", tariff: float | None = None,
             exposure_months: float = EXPOSURE_MONTHS, chunk_size: int = 200_000,
-            progress: Callable[[int], None] | None = None) -> Impact:
+            progress: Callable[[int], None] | None = None, store: Any = None) -> Impact:
     """Decide ``population`` with both table sets and count what differs.
+
+    ``store`` (an ``engine.events.EventStore``) adds each customer's
+    payment-event outcomes in force on its ``as_of``, read once per chunk, so
+    both sets decide what the service would decide.
 
     ``tariff`` (currency per kWh) turns monthly consumption into a bill, so
     that the expected default loss ``sum(pd * max(exposure - deposit, 0))``
@@ -190,6 +194,10 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     for chunk in chunks:
         if progress is not None and rows_in:
             progress(rows_in)
+        if store is not None:
+            from engine.events.outcomes import frame_outcomes
+
+            chunk = frame_outcomes(chunk, store).frame
         population = score_population(engine.registry, chunk)
         rows_in += population.rows_in
         rejected += len(population.rejects)

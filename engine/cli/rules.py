@@ -111,6 +111,9 @@ def impact_command(
         "--overwrite", help="Replace an existing report or affected list.")] = False,
     home: Annotated[Path | None, typer.Option(
         "--home", help="Project folder with models/ and policies/.")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Decision log database whose event store gives each customer's "
+        "payment-event outcomes, as the service reads them.")] = None,
     lang: Annotated[str | None, typer.Option(
         "--lang", help="Language of the report: zh-CN or en (default: the project's).")
     ] = None,
@@ -136,8 +139,13 @@ def impact_command(
     words = engine.explainer.language(lang)
     cand = load_table_set(candidate, engine.catalogue)
     base, label = load_baseline(baseline, candidate, engine)
+    store = None
+    if db is not None:
+        from engine.events.store import open_store
+
+        store = open_store(db, create=False)
     impact = compare(engine, base, cand, population, baseline_label=label,
-                     candidate_label=str(candidate), tariff=tariff)
+                     candidate_label=str(candidate), tariff=tariff, store=store)
     if affected is not None:
         affected.parent.mkdir(parents=True, exist_ok=True)
         impact.affected.to_csv(affected, index=False)
