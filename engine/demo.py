@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -41,7 +42,6 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
              say: Callable[[str], None] = print) -> DemoResult:
     """Generate ``n`` customers, train, decide, explain, analyse and report under ``out``."""
     from engine.decider import load, load_tables
-    from engine.report.html import labels_from, write_report
     from engine.scoring.sensitivity import analyse_portfolio, write_sensitivity
     from engine.scoring.training import TrainingConfig, train_registry
 
@@ -81,7 +81,26 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
                      "rejects": rejects_path(decisions_path)}
 
     say("4/6 explaining a few decisions")
-    explained = out / "explanations"
+    explained = _explain_showcase(engine, population, decisions, out / "explanations")
+    result.files["explanations"] = explained
+
+    say("5/6 sensitivity analysis by risk-factor group")
+    sample = population.sample(n=min(n, 20_000), random_state=POPULATION_SEED)
+    sens = analyse_portfolio(sample, engine.registry, engine.bands)
+    write_sensitivity(sens, out / "sensitivity")
+    result.files["sensitivity"] = out / "sensitivity"
+
+    say("6/6 auditor report")
+    result.files |= _reports(engine, decisions, population, rejects_path(decisions_path),
+                             sens.table, out)
+    result.lines.append(f"done in {time.perf_counter() - started:.0f} s")
+    return result
+
+
+def _explain_showcase(engine: Any, population: pd.DataFrame, decisions: pd.DataFrame,
+                      explained: Path) -> Path:
+    """Decide the showcase customers again and write their decision JSON and explanations:
+    the auditor's in English and Chinese, the customer notice in both languages."""
     if explained.exists():
         shutil.rmtree(explained)
     explained.mkdir()
@@ -101,34 +120,25 @@ def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | No
                 (explained / name).write_text(
                     engine.explain(decision, fmt, lang=lang, audience=audience),
                     encoding="utf-8")
-    result.files["explanations"] = explained
+    return explained
 
-    say("5/6 sensitivity analysis by risk-factor group")
-    sample = population.sample(n=min(n, 20_000), random_state=POPULATION_SEED)
-    sens = analyse_portfolio(sample, engine.registry, engine.bands)
-    write_sensitivity(sens, out / "sensitivity")
-    result.files["sensitivity"] = out / "sensitivity"
 
-    say("6/6 auditor report")
-    report = write_report(
-        out / "report.html", decisions, overwrite=True,
-        labels=labels_from(decisions, population),
-        rejects=pd.read_csv(rejects_path(decisions_path)),
-        sensitivity=sens.table,
-        versions=engine.versions(),
-        band_edges=[b.lo for b in engine.bands[1:]],
-        in_sample=True,
-    )
-    result.files["report"] = report
-    result.files["report (zh-CN)"] = write_report(
-        out / "report.zh-CN.html", decisions, overwrite=True,
-        labels=labels_from(decisions, population),
-        rejects=pd.read_csv(rejects_path(decisions_path)),
-        sensitivity=sens.table, versions=engine.versions(),
-        band_edges=[b.lo for b in engine.bands[1:]], lang="zh-CN",
-        languages=engine.explainer.languages)
-    result.lines.append(f"done in {time.perf_counter() - started:.0f} s")
-    return result
+def _reports(engine: Any, decisions: pd.DataFrame, population: pd.DataFrame,
+             rejects: Path, sensitivity: pd.DataFrame, out: Path) -> dict[str, Path]:
+    """The auditor report in English (outcomes in sample: the models were trained on this
+    population) and in Chinese."""
+    from engine.report.html import labels_from, write_report
+
+    common = {"labels": labels_from(decisions, population),
+              "rejects": pd.read_csv(rejects), "sensitivity": sensitivity,
+              "versions": engine.versions(), "band_edges": [b.lo for b in engine.bands[1:]]}
+    return {
+        "report": write_report(out / "report.html", decisions, overwrite=True,
+                               in_sample=True, **common),
+        "report (zh-CN)": write_report(out / "report.zh-CN.html", decisions, overwrite=True,
+                                       lang="zh-CN", languages=engine.explainer.languages,
+                                       **common),
+    }
 
 
 def _showcase(decisions: pd.DataFrame) -> list[str]:
