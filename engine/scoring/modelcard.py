@@ -19,13 +19,8 @@ __all__ = ["render"]
 
 def render(doc: dict[str, Any]) -> str:
     """Markdown model card of an artifact document."""
-    cv = doc["cv_metrics"]
-    tr = doc["training"]
-    cal = doc["calibration"]
-    gov = doc["governance"]
     label = doc.get("label") or {"target": doc["target"], "bad": ["1"], "good": ["0"],
                                  "definition": f"{doc['target']} = 1 marks a default"}
-    pop = doc.get("population") or {}
     lines = [
         f"# Model card: {doc['model_id']}",
         "",
@@ -47,6 +42,17 @@ def render(doc: dict[str, Any]) -> str:
         "",
         *_limitations(doc),
         "",
+        *_training_data(doc),
+        *_performance(doc),
+        *_indicator_tables(doc),
+    ]
+    return "\n".join(lines)
+
+
+def _training_data(doc: dict[str, Any]) -> list[str]:
+    tr = doc["training"]
+    pop = doc.get("population") or {}
+    return [
         "## Training data",
         "",
         f"- source: {tr.get('source') or 'not recorded'}",
@@ -59,6 +65,13 @@ def render(doc: dict[str, Any]) -> str:
         "the settings: the same inputs give the same bytes)",
         "- libraries: " + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()),
         "",
+    ]
+
+
+def _performance(doc: dict[str, Any]) -> list[str]:
+    """Cross-validated measures, calibration, bands with governance, and deciles."""
+    cv, tr, gov = doc["cv_metrics"], doc["training"], doc["governance"]
+    return [
         f"## Cross-validated performance ({tr['folds']}-fold stratified, seed {tr['seed']})",
         "",
         "Measured on " + cv.get("population", "out-of-fold predictions on the training rows")
@@ -75,7 +88,7 @@ def render(doc: dict[str, Any]) -> str:
         "",
         "## Calibration",
         "",
-        _calibration_text(cal),
+        _calibration_text(doc["calibration"]),
         "",
         "## Default rate per master-scale band (held-out)",
         "",
@@ -92,6 +105,12 @@ def render(doc: dict[str, Any]) -> str:
         "",
         markdown_table(pd.DataFrame(doc["deciles"])),
         "",
+    ]
+
+
+def _indicator_tables(doc: dict[str, Any]) -> list[str]:
+    """The indicators with their coefficients, then each one's bins."""
+    lines = [
         "## Indicators",
         "",
         "| indicator | group | bins | coefficient | mean WoE | description |",
@@ -117,7 +136,7 @@ def render(doc: dict[str, Any]) -> str:
         "coefficient x (WoE - mean WoE); the four largest positive ones explain each score.",
         "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def _calibration_text(cal: dict[str, Any]) -> str:
