@@ -178,13 +178,7 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     """
     for tables in (baseline, candidate):
         tables.scale  # noqa: B018
-    if isinstance(population, pd.DataFrame):
-        chunks: Any = [population]
-    else:
-        path = Path(population)
-        if not path.exists():
-            raise FrameError("file not found", file=str(path))
-        chunks = read_chunks(path, chunk_size)
+    chunks = _chunks(population, chunk_size)
     sides = [_Side(ts, Counter(), Counter(), Counter()) for ts in (baseline, candidate)]
     transitions = np.zeros((len(GRADES) + 1, len(GRADES) + 1), dtype=np.int64)
     gained: Counter = Counter()
@@ -207,26 +201,11 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
         decided += len(facts)
         results = [_decide(side, run_tables(side.tables, facts), facts, tariff, exposure_months)
                    for side in sides]
-        (g0, p0), (g1, p1) = results
+        (g0, _), (g1, _) = results
         np.add.at(transitions, (g0, g1), 1)
-        ids = sorted(set(p0) | set(p1))
-        change = g0 != g1
-        gain_cols, lose_cols = {}, {}
-        for pid in ids:
-            before = p0.get(pid, np.zeros(len(facts), dtype=bool))
-            after = p1.get(pid, np.zeros(len(facts), dtype=bool))
-            gain_cols[pid], lose_cols[pid] = after & ~before, before & ~after
-            gained[pid] += int(gain_cols[pid].sum())
-            lost[pid] += int(lose_cols[pid].sum())
-            change |= gain_cols[pid] | lose_cols[pid]
-        rows = np.flatnonzero(change)
-        if len(rows):
-            labels = np.array([*GRADES, "none"], dtype=object)
-            affected.append(pd.DataFrame({
-                "customer_id": facts["customer_id"].to_numpy(dtype=object)[rows],
-                "grade_before": labels[g0[rows]], "grade_after": labels[g1[rows]],
-                "gained": _joined(gain_cols, rows), "lost": _joined(lose_cols, rows),
-            }))
+        moved = _affected(facts, results, gained, lost)
+        if moved is not None:
+            affected.append(moved)
     names = [*GRADES, "none"]
     matrix = pd.DataFrame(transitions, index=names, columns=names)
     keep = [g for i, g in enumerate(names) if i < len(GRADES) or transitions[i].any()
@@ -244,6 +223,41 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
         tariff=tariff, exposure_months=exposure_months,
         titles={p.id: p.title for p in engine.catalogue},
     )
+
+
+def _chunks(population: str | Path | pd.DataFrame, chunk_size: int) -> Any:
+    """The population as chunks: a frame whole, a file ``chunk_size`` rows at a time."""
+    if isinstance(population, pd.DataFrame):
+        return [population]
+    path = Path(population)
+    if not path.exists():
+        raise FrameError("file not found", file=str(path))
+    return read_chunks(path, chunk_size)
+
+
+def _affected(facts: pd.DataFrame, results: list[tuple[np.ndarray, dict[str, np.ndarray]]],
+              gained: Counter, lost: Counter) -> pd.DataFrame | None:
+    """Customers of a chunk whose grade or policies differ (None if none), counting the
+    policies gained and lost into ``gained`` and ``lost``."""
+    (g0, p0), (g1, p1) = results
+    change = g0 != g1
+    gain_cols, lose_cols = {}, {}
+    for pid in sorted(set(p0) | set(p1)):
+        before = p0.get(pid, np.zeros(len(facts), dtype=bool))
+        after = p1.get(pid, np.zeros(len(facts), dtype=bool))
+        gain_cols[pid], lose_cols[pid] = after & ~before, before & ~after
+        gained[pid] += int(gain_cols[pid].sum())
+        lost[pid] += int(lose_cols[pid].sum())
+        change |= gain_cols[pid] | lose_cols[pid]
+    rows = np.flatnonzero(change)
+    if not len(rows):
+        return None
+    labels = np.array([*GRADES, "none"], dtype=object)
+    return pd.DataFrame({
+        "customer_id": facts["customer_id"].to_numpy(dtype=object)[rows],
+        "grade_before": labels[g0[rows]], "grade_after": labels[g1[rows]],
+        "gained": _joined(gain_cols, rows), "lost": _joined(lose_cols, rows),
+    })
 
 
 def _joined(columns: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
