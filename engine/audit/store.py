@@ -64,11 +64,13 @@ __all__ = [
     "GENESIS",
     "METADATA",
     "AuditStoreError",
+    "archive",
     "chain_head",
     "decision_log",
     "ensure_schema",
     "error_summary",
     "make_engine",
+    "releases",
     "resolve_url",
     "write_transaction",
 ]
@@ -105,8 +107,38 @@ decision_log = Table(
 )
 Index("ix_decision_log_customer_seq", decision_log.c.customer_id, decision_log.c.seq)
 
-CHAINS = ("decision_log",)
-APPEND_ONLY = ("decision_log",)
+# Everything that decided or explained, by content hash: table sets and model artifacts.
+archive = Table(
+    "archive",
+    METADATA,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+Index("ix_archive_kind_key", archive.c.kind, archive.c.key, unique=True)
+
+# Published table sets: who published what, approved by whom, and the rule-level diff.
+releases = Table(
+    "releases",
+    METADATA,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+Index("ix_releases_key", releases.c.key)
+
+CHAINS = ("decision_log", "archive", "releases")
+APPEND_ONLY = ("decision_log", "archive", "releases")
 
 
 class AuditStoreError(EngineError):

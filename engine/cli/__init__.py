@@ -26,6 +26,7 @@ from engine.cli import events as _events  # noqa: E402,F401
 from engine.cli import model as _model  # noqa: E402,F401
 from engine.cli import models as _models  # noqa: E402,F401
 from engine.cli import monitor as _monitor  # noqa: E402,F401
+from engine.cli import releases as _releases  # noqa: E402,F401
 from engine.cli import rules as _rules  # noqa: E402,F401
 from engine.cli import serve as _serve  # noqa: E402,F401
 from engine.cli import studio as _studio  # noqa: E402,F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -22,20 +23,58 @@ SHOW_FORMATS = ("json", "text", "md", "html")
 
 @audit_app.command("verify")
 @reports_errors
-def verify_command(db: str | None = DB) -> None:
-    """Recompute the hash chain; exit 0 when intact, 1 at the first broken row."""
+def verify_command(
+    db: str | None = DB,
+    export: Path | None = typer.Option(
+        None, "--export", help="Check an export file offline instead of the log database."),
+) -> None:
+    """Recompute the hash chains (decisions, archive, releases) and every archived item's hash.
+
+    Exit 0 when intact, 1 at the first broken row or item.
+    """
     from engine.audit.log import open_log
 
+    if export is not None:
+        _verify_export(export)
+        return
     with open_log(db, create=False) as log:
         report = log.verify()
         where = log.url
+        others, problems = _verify_archive(log)
     if report.ok:
         typer.echo(f"{where}: {report.rows:,} rows, chain intact; head {report.head_hash}")
+    else:
+        who = f" (decision {report.decision_id})" if report.decision_id else ""
+        typer.echo(f"{where}: BROKEN at row {report.first_broken}{who}: {report.reason}")
+        typer.echo(f"rows intact before it: {report.rows:,}; do not trust the log from row "
+                   f"{report.first_broken} on")
+    for chain in others:
+        state = chain.reason if chain.ok else f"BROKEN at row {chain.first_broken}: {chain.reason}"
+        typer.echo(f"{chain.chain}: {state}")
+    for problem in problems:
+        typer.echo(f"archive: TAMPERED: {problem}")
+    if not report.ok or problems or not all(c.ok for c in others):
+        raise typer.Exit(1)
+
+
+def _verify_archive(log: Any) -> tuple[list[Any], list[str]]:
+    from engine.audit.archive import Archive
+    from engine.audit.chain import verify_chain
+    from engine.audit.store import releases
+
+    chain, problems = Archive(log.engine).verify()
+    return [chain, verify_chain(log.engine, releases)], problems
+
+
+def _verify_export(path: Path) -> None:
+    from engine.audit.export import verify_export
+
+    report = verify_export(path)
+    if report.ok:
+        typer.echo(f"{path}: {report.reason}")
         return
     who = f" (decision {report.decision_id})" if report.decision_id else ""
-    typer.echo(f"{where}: BROKEN at row {report.first_broken}{who}: {report.reason}")
-    typer.echo(f"rows intact before it: {report.rows:,}; do not trust the log from row "
-               f"{report.first_broken} on")
+    typer.echo(f"{path}: BROKEN{who}: {report.reason}; rows intact before it: {report.rows:,}")
     raise typer.Exit(1)
 
 
@@ -57,22 +96,26 @@ def show_command(
     lang: str | None = LANG,
     audience: str = AUDIENCE,
 ) -> None:
-    """Print a logged decision and its plain-language explanation."""
+    """Print a logged decision and its explanation, rendered with the templates archived
+    for its table set, so it reads as it did on the day of the decision."""
+    from engine.audit.archive import Archive, explain_as_logged
     from engine.audit.log import open_log
-    from engine.explanation import Explainer
-    from engine.policies import load_catalogue
 
     if format not in SHOW_FORMATS:
         raise InputError(f"unknown format '{format}': use one of {', '.join(SHOW_FORMATS)}")
     with open_log(db, create=False) as log:
         decision = log.get(decision_id)
-    if format == "json":
-        typer.echo(decision.to_json())
-        return
-    templates = templates or default_home() / "policies" / "templates"
-    catalogue = catalogue or default_home() / "policies" / "catalogue.yaml"
-    explainer = Explainer(templates, load_catalogue(catalogue) if catalogue.is_file() else None)
-    typer.echo(explainer.render(decision, format, lang=lang, audience=audience), nl=False)
+        if format == "json":
+            typer.echo(decision.to_json())
+            return
+        text, archived = explain_as_logged(
+            Archive(log.engine), decision, format, lang=lang, audience=audience,
+            templates=templates, catalogue=catalogue,
+            current_home=default_home())
+    if not archived:
+        typer.echo(f"note: table set {decision.tables.content_hash[:16]}... is not in the "
+                   "archive; the explanation uses the current templates", err=True)
+    typer.echo(text, nl=False)
 
 
 @audit_app.command("list")

@@ -15,11 +15,14 @@ YAML keys (all optional)::
     reload_marker: out/tables.json  # shared by workers so a reload in one reaches all
                                     # (default: beside a SQLite log, else out/tables-active.json)
     executor: compiled              # per-decision table executor: compiled or durable
+    require_published: false        # start and reload refuse a table set never published
+    four_eyes: false                # rules publish needs an approver other than the publisher
 
 Environment variables override the file: ``GRIDCREDIT_HOME``,
 ``GRIDCREDIT_DB``, ``GRIDCREDIT_KEYS``, ``GRIDCREDIT_BATCH_LIMIT``,
 ``GRIDCREDIT_MAX_BODY_BYTES``, ``GRIDCREDIT_MAX_JSON_DEPTH``,
-``GRIDCREDIT_RELOAD_MARKER``, ``GRIDCREDIT_EXECUTOR``; the file itself
+``GRIDCREDIT_RELOAD_MARKER``, ``GRIDCREDIT_EXECUTOR``, ``GRIDCREDIT_REQUIRE_PUBLISHED``,
+``GRIDCREDIT_FOUR_EYES``; the file itself
 is ``GRIDCREDIT_SERVICE_CONFIG``.
 """
 
@@ -51,7 +54,10 @@ _ENV = {
     "max_json_depth": "GRIDCREDIT_MAX_JSON_DEPTH",
     "reload_marker": "GRIDCREDIT_RELOAD_MARKER",
     "executor": "GRIDCREDIT_EXECUTOR",
+    "require_published": "GRIDCREDIT_REQUIRE_PUBLISHED",
+    "four_eyes": "GRIDCREDIT_FOUR_EYES",
 }
+_BOOLS = ("require_published", "four_eyes")
 _INTS = {"batch_limit": (1, 100_000), "max_body_bytes": (1024, 1 << 30),
          "max_json_depth": (2, 1000)}
 
@@ -68,6 +74,8 @@ class Settings:
     max_json_depth: int = 32
     reload_marker: Path | None = None
     executor: str = "compiled"
+    require_published: bool = False
+    four_eyes: bool = False
 
     @classmethod
     def load(cls, file: str | Path | None = None,
@@ -128,6 +136,8 @@ class Settings:
                     raise ConfigError(f"{name} = {number}: give a whole number from {lo} to {hi}",
                                       file=source)
                 out[name] = number
+            elif name in _BOOLS:
+                out[name] = _boolean(name, value, source)
             elif name in ("home", "keys_file", "reload_marker"):
                 out[name] = Path(str(value)).expanduser()
             elif name == "executor":
@@ -144,6 +154,15 @@ def _executor(value: Any, source: str) -> str:
         raise ConfigError(f"executor = {value!r}: use one of {', '.join(EXECUTORS)}",
                           file=source)
     return str(value)
+def _boolean(name: str, value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} = {value!r}: give true or false", file=source)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -35,10 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from engine import rulehost
+from engine.audit.archive import Archive
 from engine.audit.log import DecisionLog, open_log
+from engine.audit.releases import require_release
 from engine.decider import Engine, load
 from engine.decision import Decision
-from engine.errors import TableError, TableSetError, did_you_mean
+from engine.errors import EngineError, TableError, TableSetError, did_you_mean
 from engine.events.store import EventOutcomes, EventStore, open_store
 from engine.service.logwriter import GroupCommitLog
 from engine.service.metrics import Metrics
@@ -95,6 +97,7 @@ class ServiceState:
         self._marker_seen = self._marker_stamp()
         self.log: DecisionLog = decision_log if decision_log is not None else open_log(
             settings.db)
+        self._govern(self._engine)
         self.writer = GroupCommitLog(self.log)
         self.metrics = Metrics()
         self.durable_lock = rulehost.LOCK
@@ -172,6 +175,12 @@ class ServiceState:
             if findings:
                 self.metrics.reloads.labels("refused").inc()
                 raise TablesRejected.of_findings(findings)
+            try:
+                self._govern(candidate)
+            except EngineError as exc:
+                self.metrics.reloads.labels("refused").inc()
+                raise TablesRejected([TableError(exc.message, file=str(
+                    current.config.rules_dir))]) from None
             self._engine = candidate
             self.metrics.reloads.labels("loaded").inc()
             log.info("tables %s (sha256 %s) active", table_set.version,
@@ -179,6 +188,12 @@ class ServiceState:
             if announce:
                 self._announce(table_set)
             return self._engine
+
+    def _govern(self, engine: Engine) -> None:
+        """Refuse an unpublished set when releases are required; archive what will decide."""
+        if self.settings.require_published:
+            require_release(self.log.engine, engine.tables.content_hash, engine.tables.version)
+        Archive(self.log.engine).keep(engine)
 
     # ------------------------------------------------------------------ workers
 
