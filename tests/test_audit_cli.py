@@ -34,7 +34,8 @@ def test_verify_intact(db: str) -> None:
         head = log.verify().head_hash
     result = invoke("audit", "verify", "--db", db)
     assert result.exit_code == 0
-    assert result.output == f"sqlite:///{db}: 3 rows, chain intact; head {head}\n"
+    assert result.output == (f"sqlite:///{db}: 3 rows, chain intact; head {head}\n"
+                             "archive: 0 rows, chain intact\nreleases: 0 rows, chain intact\n")
 
 
 def test_verify_broken_names_row_decision_and_difference(db: str) -> None:
@@ -47,6 +48,8 @@ def test_verify_broken_names_row_decision_and_difference(db: str) -> None:
         f"sqlite:///{db}: BROKEN at row 2 (decision d-00002): content edited: "
         "column as_of = '2025-01-01' but the payload says '2026-06-30'",
         "rows intact before it: 1; do not trust the log from row 2 on",
+        "archive: 0 rows, chain intact",
+        "releases: 0 rows, chain intact",
     ]
 
 
