@@ -2,8 +2,9 @@
 
 ``publish`` is the one way a table set becomes a release:
 
-1. every check ``gridcredit rules check`` runs must pass (static findings and
-   every table's examples), else nothing changes;
+1. every check ``gridcredit rules check`` runs must pass (``check_rules``: the
+   tables' findings and examples, the event rules, the catalogue and the
+   templates), else nothing changes;
 2. a table whose content changed since the previous release must carry a new
    ``version``;
 3. the set and its models are archived (``engine.audit.archive``);
@@ -116,7 +117,7 @@ def _version_problems(previous: Any, current: Any) -> list[str]:
 def publish(engine: Engine, database: Database, *, message: str, publisher: str,
             approver: str | None = None, four_eyes: bool = False) -> tuple[Release, SetDiff]:
     """Check, archive and record ``engine``'s table set as a new release."""
-    from engine.tables import check_table_set
+    from engine.rulecheck import check_rules
 
     problems: list[str] = []
     if not message.strip():
@@ -127,7 +128,8 @@ def publish(engine: Engine, database: Database, *, message: str, publisher: str,
         problems.append(f"four-eyes review is on: the approver ({approver}) must not be the "
                         "publisher")
     tables = engine.tables
-    problems += [str(f) for f in check_table_set(tables, examples=True)]
+    checked = check_rules(tables, engine.explainer, engine.config.rules_dir / "events.yaml")
+    problems += [str(f) for f in checked.findings]
     past = history(database)
     previous = past[-1] if past else None
     archive = Archive(database)
