@@ -209,9 +209,8 @@ def test_replay_of_an_unknown_id_exits_2(tmp_path):
     assert "decision 'no-such-id' is not in the log" in out
 
 
-def test_export_verifies_offline_and_an_edited_export_is_caught(home, tmp_path,
+def test_export_verifies_offline_and_an_edited_export_is_caught(home, db, tmp_path,
                                                                 critical_record):
-    db = str(tmp_path / "log.sqlite")
     engine = load(home)
     with open_log(db) as log:
         for i in range(4):

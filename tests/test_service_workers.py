@@ -62,7 +62,7 @@ def test_two_workers_decide_into_one_valid_chain(tmp_path):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -70,7 +70,9 @@ def test_two_workers_decide_into_one_valid_chain(tmp_path):
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"serve did not start: {server.stdout.read().decode()[-2000:]}")
+                os.killpg(server.pid, signal.SIGKILL)
+                output = server.communicate(timeout=20)[0].decode()
+                pytest.fail(f"serve did not start: {output[-2000:]}")
             time.sleep(0.3)
         frame = synth.generate(16, seed=5).drop(columns=["default_12m"])
         records = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
