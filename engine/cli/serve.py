@@ -62,6 +62,12 @@ def _metrics_dir() -> tuple[Path, bool]:
     return path, True
 
 
+# A worker loads the libraries, the tables and the models and archives the set before it
+# answers the supervisor's pings; on a busy machine that takes far longer than uvicorn's
+# 5 s default, and a worker killed for it restarts into the same wait for ever.
+WORKER_START_S = 120
+
+
 def _serve(host: str, port: int, workers: int, config: Path | None, home: Path | None,
            db: str | None, keys: Path | None, batch_limit: int | None, log_level: str) -> None:
     import uvicorn
@@ -83,7 +89,8 @@ def _serve(host: str, port: int, workers: int, config: Path | None, home: Path |
                f"log {settings.db or '$GRIDCREDIT_DB or out/decisions.sqlite'}; "
                f"keys {settings.keys_file}", err=True)
     uvicorn.run("engine.service.app:create_app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, http="httptools", loop="uvloop")
+                workers=workers, log_level=log_level, http="httptools", loop="uvloop",
+                timeout_worker_healthcheck=WORKER_START_S)
 
 
 @keys_app.command("add")
