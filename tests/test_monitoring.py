@@ -177,3 +177,27 @@ def test_evaluate_out_of_time_trains_before_and_measures_after(tmp_path):
     assert sum(int(h[1].replace(",", "")) for h in heads) <= 2_500
     assert sum(int(h[2].replace(",", "")) for h in heads) <= 5_000
     assert "| grade | customers | defaults | observed | mean_pd | low | high |" in result.output
+
+
+def test_monitor_a_spec_trained_model_on_files_of_its_kind(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    data = root / "tests" / "data" / "germancredit.csv"
+    out = tmp_path / "m"
+    trained = runner.invoke(app, ["train", "--data", str(data), "--target", "creditability",
+                                  "--bad", "bad", "--spec",
+                                  str(root / "tests" / "data" / "germancredit-indicators.yaml"),
+                                  "--out", str(out), "--no-governance", "--folds", "3"])
+    assert trained.exit_code == 0, trained.output
+    frame = pd.read_csv(data)
+    frame.iloc[:500].to_csv(tmp_path / "a.csv", index=False)
+    older = frame.iloc[500:].copy()
+    older["age_in_years"] = older["age_in_years"] + 30
+    older.to_csv(tmp_path / "b.csv", index=False)
+    result = runner.invoke(app, ["monitor", "--model", str(out / "germancredit.json"),
+                                 "--baseline", str(tmp_path / "a.csv"), "--current",
+                                 str(tmp_path / "b.csv")])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("germancredit-2026.11: breach; 500 current vs 500 baseline")
+    assert "breach: CSI of age_in_years" in result.output

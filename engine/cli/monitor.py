@@ -31,6 +31,9 @@ def monitor_command(
                    ] = "customer_id",
     models: Annotated[Path | None, typer.Option(
         "--models", help="Folder of registry.yaml (default: the project's models/).")] = None,
+    model: Annotated[Path | None, typer.Option(
+        "--model", help="A model trained with 'train --data --spec': monitor files of its "
+        "kind instead of customer records.")] = None,
     rules: Annotated[Path | None, typer.Option(
         "--rules", help="Decision-table folder whose grade table draws the PD bands "
         "(default: the project's rules/).")] = None,
@@ -52,12 +55,21 @@ def monitor_command(
     from engine.scoring.registry import load_registry
 
     project = EngineConfig.at(home, rules_dir=rules, models_dir=models)
-    registry = load_registry(project.models_dir)
     bands = load_tables(project).scale
-    result = monitor_registry(
-        registry, bands, read_frame(baseline), read_frame(current),
-        labels=read_frame(labels) if labels is not None else None, target=target, key=key,
-        bad=bad, names=(str(baseline), str(labels or current)))
+    frames = (read_frame(baseline), read_frame(current))
+    outcome_file = read_frame(labels) if labels is not None else None
+    names = (str(baseline), str(labels or current))
+    if model is not None:
+        from engine.scoring.model import ScoreModel
+        from engine.scoring.monitoring import monitor_model
+
+        result = monitor_model(ScoreModel.load(model), bands, *frames, labels=outcome_file,
+                               target=target if target != "default_12m" else None, key=key,
+                               bad=bad, names=names)
+    else:
+        result = monitor_registry(load_registry(project.models_dir), bands, *frames,
+                                  labels=outcome_file, target=target, key=key, bad=bad,
+                                  names=names)
     for d in result.drifts:
         typer.echo(f"{d.model_id}: {d.status}; {d.current_rows:,} current vs "
                    f"{d.baseline_rows:,} baseline customers; score PSI {d.score_psi:.3f}, "
@@ -67,7 +79,8 @@ def monitor_command(
             typer.echo(f"  {lv}: {text}")
     for which, n in result.rejected.items():
         if n:
-            typer.echo(f"{which}: {n:,} rows refused by validation (not monitored)")
+            typer.echo(f"{which}: {n:,} rows refused by validation or the model's population "
+                       "filter (not monitored)")
     if out is not None:
         path = write_monitor_report(result, out, project.templates_dir)
         typer.echo(f"wrote {path}")

@@ -46,6 +46,10 @@ __all__ = [
     "MonitorResult",
     "drift",
     "level",
+    "monitor_frames",
+    "monitor_model",
+    "monitor_registry",
+    "outcomes",
     "psi_table",
 ]
 
@@ -276,4 +280,34 @@ def monitor_registry(registry, bands: Sequence[Band], baseline: pd.DataFrame,
         segs.append(np.array([by_class.get(c) for c in klass], dtype=object))
     drifts = monitor_frames(registry.models, bands, frames[0], frames[1], segs[0], segs[1],
                             y_base=ys[0], y_cur=ys[1])
+    return MonitorResult(tuple(drifts), names[0], names[1], rejected)
+
+
+def monitor_model(model: ScoreModel, bands: Sequence[Band], baseline: pd.DataFrame,
+                  current: pd.DataFrame, *, labels: pd.DataFrame | None = None,
+                  target: str | None = None, key: str = "", bad: str | None = None,
+                  names: tuple[str, str] = ("", "")) -> MonitorResult:
+    """Monitor files of the kind a spec-trained model scores (``gridcredit score``).
+
+    The model's embedded spec computes the indicators and its population
+    filter chooses the rows; rows it leaves out are counted as refused.
+    Outcomes use the model's own label definition unless ``bad`` is given.
+    """
+    from engine.scoring.dataspec import apply_filter, model_catalogue
+    from engine.scoring.indicators import compute
+
+    catalogue = model_catalogue(model)
+    label = model.doc.get("label") or {}
+    target = target or label.get("target", "default_12m")
+    bad = bad if bad is not None else (label.get("bad") or [None])[0]
+    frames, ys, rejected = [], [], {}
+    for which, frame, extra in (("baseline", baseline, None), ("current", current, labels)):
+        kept, left_out = apply_filter(frame, catalogue.row_filter, f"{model.path} (data_spec)")
+        rejected[which] = left_out
+        ys.append(outcomes(kept, extra, target=target, key=key, bad=bad,
+                           where=names[1] if extra is not None else which))
+        frames.append(compute(kept, catalogue, list(model.indicators)))
+    segs = [np.full(len(f), model.segment, dtype=object) for f in frames]
+    drifts = monitor_frames({model.segment: model}, bands, frames[0], frames[1], segs[0],
+                            segs[1], y_base=ys[0], y_cur=ys[1])
     return MonitorResult(tuple(drifts), names[0], names[1], rejected)
