@@ -258,3 +258,19 @@ def test_rules_diff_compares_releases_folders_and_hashes(home, tmp_path):
     code, out = _cli("rules", "diff", engine.tables.content_hash[:12], "1", "--db", db,
                      "--home", str(home))
     assert code == 0 and "no changes between" in out
+
+
+def test_a_cli_decision_with_db_is_archived_and_replays(tmp_path, critical_record):
+    db = str(tmp_path / "log.sqlite")
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(critical_record))
+    code, out = _cli("decide", str(record), "--db", db)
+    assert code == 0, out
+    decision = json.loads(out)
+    code, out = _cli("audit", "replay", decision["decision_id"], "--db", db)
+    assert code == 0, out
+    assert out.startswith(f"reproduced: decision {decision['decision_id']} digest "
+                          f"{decision['digest']}")
+    with open_log(db) as log:
+        archived = Archive(log.engine).find("")
+    assert archived == [decision["tables"]["content_hash"]]

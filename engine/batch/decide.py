@@ -192,6 +192,8 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
     from engine.events.store import open_store
 
     store = open_store(db, create=False) if db is not None else None
+    if db is not None:
+        _archive(engine, db)
     run = BatchRun(engine, source, output, chunk_size=chunk_size, overwrite=overwrite,
                    resume=resume)
     bar = progress_bar(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
@@ -216,6 +218,7 @@ def decide_logged(engine: Engine, record: dict[str, Any], db: str) -> Any:
     before it is returned; an unreachable database is an ``AuditStoreError``
     and nothing is decided as if the customer had no events.
     """
+    from engine.audit.archive import Archive
     from engine.audit.log import open_log
     from engine.events.store import open_store
     from engine.records import validate_record
@@ -228,8 +231,18 @@ def decide_logged(engine: Engine, record: dict[str, Any], db: str) -> Any:
         store.close()
     decision = engine.decide(valid, outcomes=outcomes if outcomes.outcomes else None)
     with open_log(db) as log:
+        Archive(log.engine).keep(engine)
         log.append(decision)
     return decision
+
+
+def _archive(engine: Engine, db: str) -> None:
+    """Keep the table set and models that will decide in ``db``'s archive (replayable later)."""
+    from engine.audit.archive import Archive
+    from engine.audit.log import open_log
+
+    with open_log(db) as log:
+        Archive(log.engine).keep(engine)
 
 
 def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Any:
