@@ -1,0 +1,74 @@
+"""The event store on both backends: SQLite (embedded) and PostgreSQL (tests/pg.py starts one).
+
+The same stream gives the same outcomes on either, survives a restart, refuses
+duplicates and unknown customers, and reads outcomes in force one customer at
+a time or many at once with the same answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from engine.events.model import to_micros
+from engine.events.processor import Accepted, EventProcessor, Rejected
+from engine.events.rules import load_event_rules
+from engine.events.store import open_store
+from tests.pg import postgres_server  # noqa: F401  (session fixture)
+
+RULES = Path(__file__).resolve().parent.parent / "rules" / "events.yaml"
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def ev(kind: str, event_id: str, day: float, customer: str, **fields) -> dict:
+    return {"type": kind, "event_id": event_id, "customer_id": customer,
+            "time": (T0 + dt.timedelta(days=day)).isoformat(), **fields}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "events.sqlite")
+    return request.getfixturevalue("postgres_server").create_database("events")
+
+
+def stream() -> list[dict]:
+    out = [ev("bill_issued", f"b{m}", 30 * m, "HAB", bill_id=f"B{m}", amount=40.0)
+           for m in range(4)]
+    out += [ev("bill_overdue", f"o{m}", 30 * m + 20, "HAB", bill_id=f"B{m}", penalty=2.0)
+            for m in range(3)]
+    out += [ev("bill_issued", "rb", 1, "REB", bill_id="R1", amount=80.0),
+            ev("bill_overdue", "ro", 31, "REB", bill_id="R1", penalty=6.0),
+            ev("repayment", "rr", 40, "REB", bill_id="R1", amount=80.0)]
+    return sorted(out, key=lambda e: e["time"])
+
+
+def test_the_store_decides_alike_on_both_backends_and_survives_a_restart(url):
+    rules = load_event_rules(RULES)
+    first = EventProcessor(open_store(url), rules)
+    now = to_micros(T0 + dt.timedelta(days=120))
+    results = first.process_many(stream(), now_us=now)
+    assert all(isinstance(r, Accepted) for r in results), [r for r in results
+                                                          if isinstance(r, Rejected)]
+    raised = sorted(o.kind for r in results for o in r.outcomes)
+    assert raised == ["credit_improvement", "habitual_defaulter", "rebate_earned"]
+    first.store.close()
+
+    again = EventProcessor(open_store(url), rules)
+    refused = again.process_many([ev("bill_issued", "b0", 0, "HAB", bill_id="B9", amount=1.0),
+                                  ev("repayment", "x1", 100, "NOBODY", bill_id="Z",
+                                     amount=1.0)], now_us=now)
+    assert [r.reason_code for r in refused] == ["duplicate_event", "unknown_customer"]
+    day = (T0 + dt.timedelta(days=100)).date()
+    one = again.store.outcomes_for("HAB", day)
+    assert [o.kind for o in one.outcomes] == ["habitual_defaulter"]
+    assert set(one.outcomes[0].event_ids) == {"o0", "o1", "o2"}
+    many = again.store.outcomes_for_many([("HAB", day), ("REB", day), ("NOBODY", day)])
+    assert many[("HAB", day)] == one
+    assert [(o.kind, o.amount) for o in many[("REB", day)].outcomes] == [
+        ("rebate_earned", 3.0), ("credit_improvement", None)]
+    assert many[("NOBODY", day)].outcomes == ()
+    assert again.store.count() == len(stream())
+    again.store.close()
