@@ -142,3 +142,25 @@ def test_a_refused_workbook_names_the_cell(local):
                       headers=STUDIO)
     assert done.status_code == 422
     assert done.json()["problems"][0].startswith("grades!B3: version '' must be text")
+
+
+def test_publish_from_the_workbench_records_a_release_with_its_approver(service, keys):
+    from engine.audit.releases import history
+
+    headers = {**bearer(keys["editor"]), **STUDIO}
+    refused = service.post("/studio/api/publish", headers=headers,
+                           json={"message": "", "approved_by": "li"})
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "publish_refused"
+    assert "--message is empty" in refused.json()["message"]
+    published = service.post("/studio/api/publish", headers=headers,
+                             json={"message": "tables as reviewed", "approved_by": "li"})
+    assert published.status_code == 200, published.text
+    body = published.json()
+    assert body["release"] == 1
+    assert "by policy-desk, approved by li" in body["line"]
+    again = service.post("/studio/api/publish", headers=headers,
+                         json={"message": "again", "approved_by": "li"})
+    assert again.status_code == 422 and "is already release 1" in again.json()["message"]
+    state = service.app.state.service
+    assert [r.publisher for r in history(state.log.engine)] == ["policy-desk"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import reports_errors
+from engine.cli.common import DB, reports_errors
 
 
 @app.command("studio")
@@ -23,6 +23,7 @@ def studio_command(
              "for several."),
     drafts: Path = typer.Option(Path("out/studio-drafts"), "--drafts",
                                 help="Folder that keeps drafts between runs."),
+    db: str | None = DB,
 ) -> None:
     """Open the workbench: tables as grids with live checks, simulator, impact, Excel.
 
@@ -38,7 +39,10 @@ def studio_command(
         raise ConfigError(f"--host {host}: the local workbench has no keys, so it listens on "
                           "a loopback address only; to serve it to others use gridcredit "
                           "serve (keys with role admin or editor) and open /studio")
-    settings = StudioSettings(home=home, drafts=drafts, populations=tuple(populations))
+    from engine.service.settings import Settings
+
+    settings = StudioSettings(home=home, drafts=drafts, populations=tuple(populations), db=db,
+                              four_eyes=Settings.load().four_eyes)
     application = create_studio_app(settings)
     typer.echo(f"gridcredit workbench on http://{host}:{port}/studio", err=True)
     uvicorn.run(application, host=host, port=port, log_level="warning")

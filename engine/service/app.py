@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.keys = KeyStore(settings.keys_file)
     install_handlers(app)
     app.include_router(router)
-    mount_studio(app, settings.home)
+    mount_studio(app, settings.home, settings.db, settings.four_eyes)
     schemas: dict[str, object] = {}
     for module_name in PLUGIN_ROUTERS:
         if importlib.util.find_spec(module_name) is not None:

@@ -57,6 +57,8 @@ class StudioSettings:
     populations: tuple[Path, ...] = (Path("out"),)
     max_upload_bytes: int = 5_000_000
     keys: bool = False
+    db: str | None = None
+    four_eyes: bool = False
 
 
 @dataclass
@@ -190,10 +192,11 @@ def create_studio_app(settings: StudioSettings) -> FastAPI:
     return app
 
 
-def mount_studio(app: FastAPI, home: Path | None) -> None:
+def mount_studio(app: FastAPI, home: Path | None, db: str | None = None,
+                 four_eyes: bool = False) -> None:
     """Add the workbench at ``/studio`` to the decision service (keys with admin or editor)."""
     from engine.studio.routes import router
 
-    app.state.studio_settings = StudioSettings(home=home, keys=True)
+    app.state.studio_settings = StudioSettings(home=home, keys=True, db=db, four_eyes=four_eyes)
     app.state.studio = None
     app.include_router(router)

@@ -178,6 +178,26 @@ async def save(request: Request, user: str = Depends(studio_user)) -> JSONRespon
     return JSONResponse({"saved": written})
 
 
+@router.post("/api/publish")
+async def publish_saved(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    """Publish the saved tables as a release (``rules publish``), with message and approver."""
+    from engine.audit.log import open_log
+    from engine.audit.releases import publish, publisher_name
+
+    body = await request.json()
+    studio = get_studio(request)
+    if studio.workspace.check(user).changed:
+        raise InputError("the draft has unsaved changes: save or discard them, then publish "
+                         "the saved tables")
+    with open_log(studio.settings.db) as log:
+        release, diff = publish(studio.engine, log.engine, message=str(body.get("message", "")),
+                                publisher=user if studio.settings.keys else publisher_name(),
+                                approver=body.get("approved_by") or None,
+                                four_eyes=studio.settings.four_eyes)
+    return JSONResponse({"release": release.number, "line": release.line(),
+                         "diff": diff.text()})
+
+
 @router.post("/api/discard")
 def discard(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
     get_studio(request).workspace.discard(user)

@@ -116,6 +116,12 @@
         say("Saved " + data.saved.join(", "));
         window.location.reload();
       }).catch(function (error) { say(error.message, true); });
+    } else if (button.id === "publish") {
+      request("POST", "/api/publish", {
+        message: document.getElementById("publish-message").value,
+        approved_by: document.getElementById("publish-approver").value
+      }).then(function (data) { say("Published " + data.line); })
+        .catch(function (error) { say(error.message, true); });
     } else if (button.id === "discard") {
       if (!window.confirm("Discard every change of the draft?")) { return; }
       request("POST", "/api/discard", {}).then(function () { window.location.reload(); })
