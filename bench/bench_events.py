@@ -36,6 +36,7 @@ from engine.events.rules import load_event_rules
 from engine.events.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "rules" / "events.yaml"
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
@@ -128,7 +129,7 @@ def _sync() -> str:
 
 
 def _run_stream(db: str, customers: int, events: int, evaluate: bool) -> dict[str, Any]:
-    processor = EventProcessor(open_store(db, synchronous=_sync()), load_event_rules())
+    processor = EventProcessor(open_store(db, synchronous=_sync()), load_event_rules(RULES))
     if not evaluate:
         processor.evaluate_window = lambda customer, event: []  # type: ignore[method-assign]
     samples: list[tuple[int, float]] = [(0, round(_rss_mb(), 1))]
@@ -208,7 +209,7 @@ def run(results: Path, quick: bool = False) -> dict[str, Any]:
         rows = pd.DataFrame(list(stream(max(replay_n // 10, 1), replay_n, seed=5)))
         rows.to_parquet(file)
         processor = EventProcessor(open_store(f"{tmp}/replay.sqlite", synchronous=_sync()),
-                                   load_event_rules())
+                                   load_event_rules(RULES))
         summary = replay(file, processor, batch=1000, now_us=_micros(rows["time"].max()))
         service = _service(f"{tmp}/svc.sqlite", 1_000 if quick else 3_000, 100)
     samples = full["rss_mb_samples"]

@@ -23,11 +23,13 @@ import pandas as pd
 
 from engine import synth
 from engine.facts import frame_facts
+from engine.policies import load_catalogue
 from engine.records import validate_frame, vocabulary
 from engine.tables import load_table_set
 from engine.tables.conditions import encode_column
 from engine.tables.vectorised import first_winners, rule_masks
 
+ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 100_000
 
 
@@ -72,7 +74,7 @@ def run(results: Path, quick: bool = False) -> dict:
     from engine.decider import load
 
     engine = load()
-    ts = load_table_set("rules")
+    ts = load_table_set(ROOT / "rules", load_catalogue(ROOT / "policies" / "catalogue.yaml"))
     sizes = [20_000, 100_000] if quick else [100_000, 1_000_000]
     sample = 5_000 if quick else 20_000
     memory_run = 20_000 if quick else 100_000

@@ -38,16 +38,20 @@ class DemoResult:
         return "\n".join([*self.lines, "", f"everything is under {self.out}/:", *listing])
 
 
-def run_demo(n: int = 100_000, out: str | Path = "out", *, home: str | Path | None = None,
+def run_demo(n: int = 100_000, out: str | Path | None = None, *,
+             home: str | Path | None = None,
              say: Callable[[str], None] = print) -> DemoResult:
-    """Generate ``n`` customers, train, decide, explain, analyse and report under ``out``."""
+    """Generate ``n`` customers, train, decide, explain, analyse and report under ``out``.
+
+    ``out`` defaults to the project's ``out/`` (``EngineConfig.out_dir``).
+    """
     from engine.decider import load, load_tables
     from engine.scoring.sensitivity import analyse_portfolio, write_sensitivity
     from engine.scoring.training import TrainingConfig, train_registry
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     config = EngineConfig.at(home)
+    out = Path(out) if out is not None else config.out_dir
+    out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out=out)
     started = time.perf_counter()
 
@@ -131,7 +135,8 @@ def _reports(engine: Any, decisions: pd.DataFrame, population: pd.DataFrame,
 
     common = {"labels": labels_from(decisions, population),
               "rejects": pd.read_csv(rejects), "sensitivity": sensitivity,
-              "versions": engine.versions(), "band_edges": [b.lo for b in engine.bands[1:]]}
+              "versions": engine.versions(), "band_edges": [b.lo for b in engine.bands[1:]],
+              "templates_dir": engine.config.templates_dir}
     return {
         "report": write_report(out / "report.html", decisions, overwrite=True,
                                in_sample=True, **common),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -118,7 +118,7 @@ class Catalogue:
     file: str
     version: str
     content_hash: str
-    root: Path = field(default=Path("policies"))
+    root: Path
 
     def __contains__(self, policy_id: object) -> bool:
         return policy_id in self.policies
@@ -174,7 +174,7 @@ class Catalogue:
         return self.root / self.policies[policy_id].template
 
 
-def load_catalogue(path: str | Path = "policies/catalogue.yaml") -> Catalogue:
+def load_catalogue(path: str | Path) -> Catalogue:
     """Load and check the policy catalogue; raise ``ConfigError`` at the first problem."""
     path = Path(path)
     name = str(path)

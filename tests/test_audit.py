@@ -350,9 +350,13 @@ def test_empty_log_verifies() -> None:
 # --- configuration --------------------------------------------------------------------------
 
 
-def test_resolve_url(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("GRIDCREDIT_DB", raising=False)
-    assert resolve_url() == "sqlite:///out/decisions.sqlite"
+    monkeypatch.setenv("GRIDCREDIT_HOME", str(tmp_path))
+    assert resolve_url() == f"sqlite:///{tmp_path.resolve()}/out/decisions.sqlite"
+    monkeypatch.delenv("GRIDCREDIT_HOME")
+    checkout = Path(__file__).resolve().parent.parent
+    assert resolve_url() == f"sqlite:///{checkout}/out/decisions.sqlite"
     assert resolve_url("a/b.db") == "sqlite:///a/b.db"
     assert resolve_url(path=Path("c.db")) == "sqlite:///c.db"
     assert resolve_url("postgresql://u@h:5/db") == "postgresql+psycopg://u@h:5/db"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
@@ -19,6 +20,8 @@ from engine.events.processor import Accepted, EventProcessor
 from engine.events.rules import load_event_rules
 from engine.events.store import open_store
 from tests.baseline import clean_record
+
+RULES = Path(__file__).resolve().parent.parent / "rules" / "events.yaml"
 
 scenarios("events_rebate.feature", "events_habitual.feature", "events_theft.feature")
 
@@ -60,7 +63,7 @@ def _day(text: str) -> dt.datetime:
 @pytest.fixture
 def world(tmp_path) -> World:
     store = open_store(str(tmp_path / "events.sqlite"), synchronous="NORMAL")
-    yield World(EventProcessor(store, load_event_rules()))
+    yield World(EventProcessor(store, load_event_rules(RULES)))
     store.close()
 
 

@@ -427,7 +427,8 @@ def open_log(
 ) -> DecisionLog:
     """Open (creating if needed) the decision log at a database URL or a SQLite file path.
 
-    With neither, ``$GRIDCREDIT_DB`` is used, else ``out/decisions.sqlite``.
+    With neither, ``$GRIDCREDIT_DB`` is used, else ``out/decisions.sqlite`` under the
+    project home.
     A ``url`` without ``://`` is taken as a path. Readers pass ``create=False``
     so that a mistyped path is an error instead of a new, empty log.
     """

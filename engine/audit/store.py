@@ -30,7 +30,6 @@ them too, by triggers on the log table (and, on PostgreSQL, on TRUNCATE).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +52,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from engine.config import DB_ENV, default_database
 from engine.errors import ConfigError, EngineError
 
 __all__ = [
     "APPEND_ONLY",
     "BUSY_TIMEOUT_S",
     "CHAINS",
-    "DEFAULT_PATH",
     "ENV_VAR",
     "GENESIS",
     "METADATA",
@@ -75,8 +74,7 @@ __all__ = [
     "write_transaction",
 ]
 
-ENV_VAR = "GRIDCREDIT_DB"
-DEFAULT_PATH = Path("out/decisions.sqlite")
+ENV_VAR = DB_ENV
 BUSY_TIMEOUT_S = 30.0
 GENESIS = "0" * 64
 
@@ -151,12 +149,13 @@ class AuditStoreError(EngineError):
 def resolve_url(url: str | None = None, path: str | Path | None = None) -> str:
     """The SQLAlchemy URL for an explicit URL, a file path, ``$GRIDCREDIT_DB`` or the default.
 
+    The default is ``out/decisions.sqlite`` under the project home
+    (``engine.config.default_database``), never under the working folder.
     A value without ``://`` is a SQLite file path. ``postgresql://`` and
     ``postgres://`` URLs are sent to the psycopg 3 driver, the one installed.
     """
     if url is None and path is None:
-        url = os.environ.get(ENV_VAR) or None
-        path = None if url else DEFAULT_PATH
+        url = default_database()
     if url is not None and "://" not in url:
         path, url = url, None
     if url is None:

@@ -45,8 +45,8 @@ def load_baseline(spec: str, candidate_dir: str | Path, engine: Engine
     """The baseline tables: a folder, or ``REV`` / ``REV:path`` of a git repository.
 
     ``REV`` alone means the candidate folder as it was at that revision, in the
-    candidate's repository; ``REV:path`` names a folder of the repository the
-    command runs in.
+    candidate's repository; ``REV:path`` names a folder of the repository that
+    holds the project home (``engine.config.home``), wherever the command runs.
     Returns the table set and a label for the report.
     """
     folder = Path(spec)
@@ -54,7 +54,7 @@ def load_baseline(spec: str, candidate_dir: str | Path, engine: Engine
         return load_table_set(folder, engine.catalogue), str(folder)
     candidate = Path(candidate_dir).resolve()
     rev, _, path = spec.partition(":")
-    top = _git(Path.cwd() if path else candidate, "rev-parse", "--show-toplevel",
+    top = _git(engine.config.home if path else candidate, "rev-parse", "--show-toplevel",
                what=spec).strip()
     rel = path.strip("/") if path else candidate.relative_to(top).as_posix()
     commit = _git(Path(top), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}",

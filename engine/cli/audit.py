@@ -8,8 +8,8 @@ from typing import Any
 import typer
 
 from engine.cli import app
-from engine.cli.common import AUDIENCE, DB, LANG, reports_errors
-from engine.config import default_home
+from engine.cli.common import AUDIENCE, DB, HOME, LANG, database, reports_errors
+from engine.config import EngineConfig, resolve_home
 from engine.errors import InputError
 
 audit_app = typer.Typer(
@@ -25,6 +25,7 @@ SHOW_FORMATS = ("json", "text", "md", "html")
 @reports_errors
 def verify_command(
     db: str | None = DB,
+    home: Path | None = HOME,
     export: Path | None = typer.Option(
         None, "--export", help="Check an export file offline instead of the log database."),
 ) -> None:
@@ -37,7 +38,7 @@ def verify_command(
     if export is not None:
         _verify_export(export)
         return
-    with open_log(db, create=False) as log:
+    with open_log(database(db, home), create=False) as log:
         report = log.verify()
         where = log.url
         others, problems = _verify_archive(log)
@@ -90,11 +91,12 @@ def show_command(
     ),
     catalogue: Path | None = typer.Option(
         None, "--catalogue",
-        help="Policy catalogue for policy titles (ids are shown when it is absent); "
-        "default: the project's policies/catalogue.yaml.",
+        help="Policy catalogue for policy titles; default: the project's "
+        "policies/catalogue.yaml.",
     ),
     lang: str | None = LANG,
     audience: str = AUDIENCE,
+    home: Path | None = HOME,
 ) -> None:
     """Print a logged decision and its explanation, rendered with the templates archived
     for its table set, so it reads as it did on the day of the decision."""
@@ -103,7 +105,7 @@ def show_command(
 
     if format not in SHOW_FORMATS:
         raise InputError(f"unknown format '{format}': use one of {', '.join(SHOW_FORMATS)}")
-    with open_log(db, create=False) as log:
+    with open_log(database(db, home), create=False) as log:
         decision = log.get(decision_id)
         if format == "json":
             typer.echo(decision.to_json())
@@ -111,7 +113,7 @@ def show_command(
         text, archived = explain_as_logged(
             Archive(log.engine), decision, format, lang=lang, audience=audience,
             templates=templates, catalogue=catalogue,
-            current_home=default_home())
+            current_home=resolve_home(home))
     if not archived:
         typer.echo(f"note: table set {decision.tables.content_hash[:16]}... is not in the "
                    "archive; the explanation uses the current templates", err=True)
@@ -124,11 +126,12 @@ def list_command(
     db: str | None = DB,
     customer: str | None = typer.Option(None, "--customer", help="Only this customer id."),
     limit: int = typer.Option(20, "--limit", min=1, help="How many rows, newest first."),
+    home: Path | None = HOME,
 ) -> None:
     """List the latest logged decisions (sequence, time, ids, row hash), newest first."""
     from engine.audit.log import open_log
 
-    with open_log(db, create=False) as log:
+    with open_log(database(db, home), create=False) as log:
         rows = log.entries(customer_id=customer, limit=limit)
     if not rows:
         typer.echo("no decisions logged" + (f" for customer {customer}" if customer else ""))

@@ -8,10 +8,8 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import AUDIENCE, LANG, reports_errors
+from engine.cli.common import AUDIENCE, HOME, LANG, reports_errors
 from engine.errors import InputError
-
-HOME = typer.Option(None, "--home", help="Project folder with rules/, models/, policies/.")
 
 
 def _load(home: Path | None, rules: Path | None = None, executor: str | None = None):
@@ -151,7 +149,8 @@ def _read_json(path: Path) -> dict:
 @reports_errors
 def demo_command(
     n: int = typer.Option(100_000, "--n", min=100, help="Synthetic customers to generate."),
-    out: Path = typer.Option(Path("out"), "--out", help="Folder for everything the demo writes."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for everything the demo writes (default: out/ under --home)."),
     home: Path | None = HOME,
 ) -> None:
     """Generate customers, train, decide, explain, analyse sensitivity and write the report."""
@@ -164,9 +163,11 @@ def demo_command(
 @app.command("report")
 @reports_errors
 def report_command(
-    decisions: Path = typer.Option(Path("out/decisions.parquet"), "--decisions",
-                                   help="Decisions written by 'gridcredit decide'."),
-    out: Path = typer.Option(Path("out/report.html"), "--out", help="The HTML file to write."),
+    decisions: Path | None = typer.Option(
+        None, "--decisions", help="Decisions written by 'gridcredit decide' (default: "
+        "out/decisions.parquet under --home)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="The HTML file to write (default: out/report.html under --home)."),
     labels: Path | None = typer.Option(
         None, "--labels", help="Observed outcomes: customer_id and a 0/1 default column."),
     target: str = typer.Option("default_12m", "--target", help="Outcome column in --labels."),
@@ -190,6 +191,8 @@ def report_command(
 
     engine = _load(home)
     engine.explainer.language(lang)
+    decisions = decisions or engine.config.out_dir / "decisions.parquet"
+    out = out or engine.config.out_dir / "report.html"
     frame = read_frame(decisions)
     bad = rejects or rejects_path(decisions)
     with warnings.catch_warnings(record=True) as caught:
@@ -202,6 +205,7 @@ def report_command(
             versions=engine.versions(),
             band_edges=[b.lo for b in engine.bands[1:]],
             lang=lang, languages=engine.explainer.languages,
+            templates_dir=engine.config.templates_dir,
         )
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import DB, reports_errors
-from engine.config import default_home
+from engine.cli.common import DB, HOME, database, reports_errors
+from engine.config import EngineConfig
 from engine.errors import InputError
 
 events_app = typer.Typer(
@@ -57,6 +57,7 @@ def replay_command(
         "NORMAL", "--synchronous",
         help="SQLite sync level: NORMAL (a power cut may lose the last batches; replay again) "
              "or FULL (every batch synced, as the service does)."),
+    home: Path | None = HOME,
 ) -> None:
     """Replay an event file in event-time order; refused rows are reported, never stored."""
     import pandas as pd
@@ -66,8 +67,8 @@ def replay_command(
     from engine.events.replay import read_events, replay
 
     clock = _micros(now, "--now")
-    rules = rules or default_home() / "rules" / "events.yaml"
-    processor = EventProcessor.open(db, rules, synchronous=synchronous.upper())
+    rules = rules or EngineConfig.at(home).event_rules
+    processor = EventProcessor.open(database(db, home), rules, synchronous=synchronous.upper())
     total = len(read_events(file))
     with tqdm(total=total, unit="ev", disable=not progress, leave=False) as bar:
         summary = replay(file, processor, now_us=clock, batch=batch, progress=bar.update)
@@ -93,6 +94,7 @@ def show_command(
     db: str | None = DB,
     as_of: str | None = typer.Option(None, "--as-of",
                                      help="Outcomes in force on this date (YYYY-MM-DD)."),
+    home: Path | None = HOME,
 ) -> None:
     """Print a customer's stored events and its outcomes (all, or those in force on a date)."""
     from engine.events.store import open_store
@@ -103,7 +105,7 @@ def show_command(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise InputError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
-    store = open_store(db, create=False)
+    store = open_store(database(db, home), create=False)
     found = store.customer_events(customer_id, as_of=day)
     if not found.events and not found.outcomes:
         raise InputError(f"customer {customer_id!r} has no stored events or outcomes in "

@@ -9,7 +9,7 @@ import typer
 
 from engine import synth
 from engine.cli import app
-from engine.cli.common import reports_errors
+from engine.cli.common import HOME, reports_errors
 from engine.config import EngineConfig
 from engine.errors import FrameError
 from engine.frames import read_frame
@@ -28,8 +28,6 @@ Models = Annotated[Path | None, typer.Option(
 Rules = Annotated[Path | None, typer.Option(
     "--rules", help="Decision-table folder whose grade table draws the PD bands (default: "
     "the project's rules/).")]
-Home = Annotated[Path | None, typer.Option(
-    "--home", help="Project folder with rules/, models/, policies/ (default: $GRIDCREDIT_HOME).")]
 Folds = Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")]
 CvSeed = Annotated[int, typer.Option("--seed", help="Cross-validation seed.")]
 
@@ -53,10 +51,11 @@ def train_command(
     spec: Spec = None,
     bad: Bad = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Output folder (default: models/, or out/models with --spec).")] = None,
+        "--out", help="Output folder (default: the project's models/, or out/models under "
+        "--home with --spec).")] = None,
     models: Models = None,
     rules: Rules = None,
-    home: Home = None,
+    home: Path | None = HOME,
     folds: Folds = 5,
     seed: CvSeed = 42,
     prior: Annotated[float | None, typer.Option(
@@ -86,7 +85,7 @@ def train_command(
         name = data.stem
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=name, config=config, source=str(data))
-        path = write_model(result, out or Path("out/models"), f"{name}.json")
+        path = write_model(result, out or project.out_dir / "models", f"{name}.json")
         typer.echo(ev.cv_summary(result.artifact))
         typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
         return
@@ -115,7 +114,7 @@ def evaluate_command(
     bad: Bad = None,
     models: Models = None,
     rules: Rules = None,
-    home: Home = None,
+    home: Path | None = HOME,
     n: Annotated[int, typer.Option(
         "--n", min=100, help="Synthetic customers (without --data).")] = 50_000,
     population_seed: Annotated[int, typer.Option(
@@ -196,8 +195,9 @@ def sensitivity_command(
         "--seed", help="Seed choosing who moves for yes/no and ordered indicators.")] = 0,
     models: Models = None,
     rules: Rules = None,
-    home: Home = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/sensitivity"),
+    home: Path | None = HOME,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: out/sensitivity under --home).")] = None,
 ) -> None:
     """Adverse change per risk-factor group (1 sd, 10/20/30 %): PD and grades after.
 
@@ -211,6 +211,7 @@ def sensitivity_command(
     registry = load_registry(project.models_dir)
     frame = synth.generate(n, population_seed) if data is None else read_frame(data)
     result = analyse_portfolio(frame, registry, _scale(project), seed=seed)
+    out = out or project.out_dir / "sensitivity"
     write_sensitivity(result, out)
     typer.echo(ev.markdown_table(result.summary()[["group", "shock", "mean_pd_before",
                                                    "mean_pd_after", "change_pp",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from engine.cli import app
-from engine.cli.common import reports_errors
+from engine.cli.common import HOME, reports_errors
 from engine.config import EngineConfig
 from engine.frames import read_frame
 
@@ -37,9 +37,7 @@ def monitor_command(
     rules: Annotated[Path | None, typer.Option(
         "--rules", help="Decision-table folder whose grade table draws the PD bands "
         "(default: the project's rules/).")] = None,
-    home: Annotated[Path | None, typer.Option(
-        "--home", help="Project folder with rules/, models/, policies/ (default: "
-        "$GRIDCREDIT_HOME).")] = None,
+    home: Path | None = HOME,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the HTML drift report (with charts) to this file.")] = None,
 ) -> None:

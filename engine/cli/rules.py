@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from engine.cli import rules_app
-from engine.cli.common import reports_errors
-from engine.config import default_home
+from engine.cli.common import HOME, reports_errors
+from engine.config import EngineConfig
 
 
 @rules_app.command("check")
@@ -23,6 +23,7 @@ def check_command(
         "policies/catalogue.yaml.")] = None,
     examples: Annotated[bool, typer.Option(
         "--examples/--no-examples", help="Also run every table's examples.")] = True,
+    home: Path | None = HOME,
 ) -> None:
     """Check everything that decides or explains: tables, event rules, catalogue, templates.
 
@@ -39,20 +40,18 @@ def check_command(
     from engine.rulecheck import check_rules
     from engine.tables import load_table_set
 
-    home = default_home()
-    cat_path = catalogue or home / "policies" / "catalogue.yaml"
-    rules_dir = rules_dir or home / "rules"
-    known = load_catalogue(cat_path)
-    table_set = load_table_set(rules_dir, known)
-    explainer = Explainer(cat_path.parent / "templates", known,
-                          load_languages(cat_path.parent / "locale"))
+    project = EngineConfig.at(home, rules_dir=rules_dir)
+    known = load_catalogue(catalogue or project.catalogue)
+    table_set = load_table_set(project.rules_dir, known)
+    policies = catalogue.parent if catalogue else project.catalogue.parent
+    explainer = Explainer(policies / "templates", known, load_languages(policies / "locale"))
     typer.echo(f"table set {table_set.version} sha256:{table_set.content_hash}")
     for t in table_set.tables:
         typer.echo(f"  {t.name:<20} {t.version:<12} {t.hit_policy:<10} "
                    f"{len(t.rules):>3} rules {len(t.examples):>2} examples  {t.file}")
     for tag, file in explainer.languages.files.items():
         typer.echo(f"  translations {tag:<9} {file}")
-    result = check_rules(table_set, explainer, rules_dir / "events.yaml", examples=examples)
+    result = check_rules(table_set, explainer, project.event_rules, examples=examples)
     for f in result.findings:
         typer.echo(str(f))
     if result.findings:
@@ -74,12 +73,13 @@ def schema_command(
     catalogue: Annotated[Path | None, typer.Option(
         "--catalogue", help="Catalogue whose policy ids the schema lists; default: the "
         "project's policies/catalogue.yaml.")] = None,
+    home: Path | None = HOME,
 ) -> None:
     """Print the JSON Schema of the table format (for editors' YAML validation)."""
     from engine.policies import load_catalogue
     from engine.tables import table_schema
 
-    catalogue = catalogue or default_home() / "policies" / "catalogue.yaml"
+    catalogue = catalogue or EngineConfig.at(home).catalogue
     ids = [p.id for p in load_catalogue(catalogue)] if catalogue.exists() else None
     text = json.dumps(table_schema(ids), indent=2) + "\n"
     if out is None:
@@ -97,8 +97,9 @@ def impact_command(
                            "v1.2:rules) of the rules folder.")],
     population: Annotated[Path, typer.Option(
         "--population", help="Customers to decide with both sets (.csv or .parquet).")],
-    candidate: Annotated[Path, typer.Option(
-        "--candidate", help="The edited tables folder.")] = Path("rules"),
+    candidate: Annotated[Path | None, typer.Option(
+        "--candidate", help="The edited tables folder (default: the project's rules/).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the report here (.html or .md) instead of printing markdown.")
     ] = None,
@@ -109,8 +110,7 @@ def impact_command(
     ] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing report or affected list.")] = False,
-    home: Annotated[Path | None, typer.Option(
-        "--home", help="Project folder with models/ and policies/.")] = None,
+    home: Path | None = HOME,
     db: Annotated[str | None, typer.Option(
         "--db", help="Decision log database whose event store gives each customer's "
         "payment-event outcomes, as the service reads them.")] = None,
@@ -137,6 +137,7 @@ def impact_command(
             raise InputError(f"{path}: exists; use --overwrite to replace it")
     engine = load(home)
     words = engine.explainer.language(lang)
+    candidate = candidate or engine.config.rules_dir
     cand = load_table_set(candidate, engine.catalogue)
     base, label = load_baseline(baseline, candidate, engine)
     store = None
@@ -170,8 +171,7 @@ def export_command(
         "--xlsx", help="Workbook to write: one sheet per table, in the workbench notation.")],
     rules_dir: Annotated[Path | None, typer.Option(
         "--rules", help="Folder of table files; default: the project's rules/.")] = None,
-    home: Annotated[Path | None, typer.Option(
-        "--home", help="Project folder with rules/ and policies/.")] = None,
+    home: Path | None = HOME,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing workbook.")] = False,
 ) -> None:
@@ -184,15 +184,14 @@ def export_command(
     from engine.studio.workbook import export_workbook
     from engine.tables import load_table_set
 
-    root = home or default_home()
+    project = EngineConfig.at(home, rules_dir=rules_dir)
     if xlsx.suffix.lower() != ".xlsx":
         raise InputError(f"--xlsx {xlsx}: name the workbook *.xlsx")
     if xlsx.exists() and not overwrite:
         raise InputError(f"{xlsx}: exists; use --overwrite to replace it")
-    folder = rules_dir or root / "rules"
-    table_set = load_table_set(folder, load_catalogue(root / "policies" / "catalogue.yaml"))
+    table_set = load_table_set(project.rules_dir, load_catalogue(project.catalogue))
     xlsx.parent.mkdir(parents=True, exist_ok=True)
-    export_workbook(table_set, xlsx, folder)
+    export_workbook(table_set, xlsx, project.rules_dir)
     typer.echo(f"wrote {xlsx}: {len(table_set.tables)} tables, table set "
                f"{table_set.version} sha256:{table_set.content_hash}")
 
@@ -202,8 +201,7 @@ def export_command(
 def import_command(
     workbook: Annotated[Path, typer.Argument(help="Workbook written by rules export --xlsx.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the table files to.")],
-    home: Annotated[Path | None, typer.Option(
-        "--home", help="Project folder whose policies/catalogue.yaml the tables use.")] = None,
+    home: Path | None = HOME,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace table files that exist in --out.")] = False,
 ) -> None:
@@ -217,10 +215,10 @@ def import_command(
     from engine.studio.workbook import read_workbook
     from engine.tables import load_table_set
 
-    root = home or default_home()
+    project = EngineConfig.at(home)
     if not workbook.is_file():
         raise InputError(f"{workbook}: file not found")
-    catalogue = load_catalogue(root / "policies" / "catalogue.yaml")
+    catalogue = load_catalogue(project.catalogue)
     texts = read_workbook(workbook, catalogue)
     clash = [name for name in texts if (out / name).exists()]
     if clash and not overwrite:

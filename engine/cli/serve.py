@@ -10,14 +10,15 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import reports_errors
+from engine.cli.common import DB, HOME, reports_errors
 
 keys_app = typer.Typer(help="Create and list the service's API keys (only hashes are stored).",
                        no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 KEYS = typer.Option(None, "--keys",
-                    help="API keys file (default: $GRIDCREDIT_KEYS, else out/api-keys.yaml).")
+                    help="API keys file (default: $GRIDCREDIT_KEYS, else out/api-keys.yaml "
+                         "under --home).")
 
 
 @app.command("serve")
@@ -28,9 +29,8 @@ def serve_command(
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="uvicorn worker processes."),
     config: Path | None = typer.Option(
         None, "--config", help="Service settings (YAML; default $GRIDCREDIT_SERVICE_CONFIG)."),
-    home: Path | None = typer.Option(None, "--home", help="Project folder (rules, models)."),
-    db: str | None = typer.Option(
-        None, "--db", help="Decision log: SQLite path or postgresql:// URL."),
+    home: Path | None = HOME,
+    db: str | None = DB,
     keys: Path | None = KEYS,
     batch_limit: int | None = typer.Option(None, "--batch-limit", help="Records per batch."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
@@ -86,7 +86,7 @@ def _serve(host: str, port: int, workers: int, config: Path | None, home: Path |
                    "--role decide", err=True)
     os.environ.update(settings.to_env())
     typer.echo(f"gridcredit service on http://{host}:{port} ({workers} worker(s)); "
-               f"log {settings.db or '$GRIDCREDIT_DB or out/decisions.sqlite'}; "
+               f"home {settings.home}; log {settings.db}; "
                f"keys {settings.keys_file}", err=True)
     uvicorn.run("engine.service.app:create_app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, http="httptools", loop="uvloop",
@@ -101,12 +101,13 @@ def keys_add_command(
                                    help="decide, audit, admin or editor (the workbench); "
                                         "repeat for several."),
     keys: Path | None = KEYS,
+    home: Path | None = HOME,
 ) -> None:
     """Create a key, print it once, store only its SHA-256."""
     from engine.service.auth import add_key
     from engine.service.settings import Settings
 
-    path = Settings.load(keys_file=keys).keys_file
+    path = Settings.load(keys_file=keys, home=home).keys_file
     key = add_key(path, name, role)
     typer.echo(key)
     typer.echo(f"stored the hash of key {name!r} ({', '.join(role)}) in {path}; the key is "
@@ -115,12 +116,12 @@ def keys_add_command(
 
 @keys_app.command("list")
 @reports_errors
-def keys_list_command(keys: Path | None = KEYS) -> None:
+def keys_list_command(keys: Path | None = KEYS, home: Path | None = HOME) -> None:
     """List key names, roles and creation times (never the keys)."""
     from engine.service.auth import read_keys
     from engine.service.settings import Settings
 
-    path = Settings.load(keys_file=keys).keys_file
+    path = Settings.load(keys_file=keys, home=home).keys_file
     entries = read_keys(path)
     for e in entries:
         typer.echo(f"{e['name']:<24} {','.join(e['roles']):<20} {e.get('created', '')}")

@@ -27,7 +27,6 @@ from engine.rulehost import LOCK, RuleHost, build_definition, rank
 from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
 __all__ = [
-    "DEFAULT_PATH",
     "FACTS",
     "OUTCOMES",
     "EventRule",
@@ -37,7 +36,6 @@ __all__ = [
     "load_event_rules",
 ]
 
-DEFAULT_PATH = Path("rules/events.yaml")
 RULESET = "events"
 KIND = "kind"
 
@@ -98,10 +96,12 @@ class EventRules:
         return next((r.window_days for r in self.by_kind(on) if r.window_days), default)
 
 
-def load_event_rules(path: str | Path = DEFAULT_PATH) -> EventRules:
+def load_event_rules(path: str | Path) -> EventRules:
     """Read and check the rule file; raise ``ConfigError`` naming file:line and the fix.
 
     Every problem of the file is reported at once (``ConfigErrors.errors``).
+    A project's event rules are ``EngineConfig.event_rules`` (``rules/events.yaml``
+    under its home).
     """
     path = Path(path)
     return parse_event_rules(read_yaml(path), str(path))

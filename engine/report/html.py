@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine import __version__
+from engine.config import EngineConfig
 from engine.errors import ConfigError, FrameError, InputError, closest, did_you_mean
 from engine.language import Language, Languages, load_languages
 from engine.records import CLASSES, GRADES
@@ -348,12 +348,10 @@ def _read_png(source: bytes | str | Path) -> bytes:
 
 
 def _templates_dir(templates_dir: str | Path | None) -> Path:
+    """The folder given, else the project's (``engine.config``: --home / GRIDCREDIT_HOME)."""
     if templates_dir is not None:
         return Path(templates_dir)
-    home = os.environ.get("GRIDCREDIT_HOME")
-    if home and (Path(home) / "policies" / "templates" / TEMPLATE).is_file():
-        return Path(home) / "policies" / "templates"
-    return Path(__file__).resolve().parents[2] / "policies" / "templates"
+    return EngineConfig.at().templates_dir
 
 
 def _template_folder(templates_dir: str | Path | None) -> Path:

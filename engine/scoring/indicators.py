@@ -26,7 +26,6 @@ from engine.errors import ConfigError, FrameError, closest, did_you_mean
 from engine.yamlfile import read_yaml
 
 __all__ = [
-    "DEFAULT_CATALOGUE",
     "DIRECTIONS",
     "RISK_GROUPS",
     "TRANSFORMS",
@@ -39,7 +38,6 @@ __all__ = [
     "load_catalogue",
 ]
 
-DEFAULT_CATALOGUE = "models/indicators.yaml"
 RISK_GROUPS = (
     "production", "management", "technical", "market", "payment behaviour", "social credit",
 )
@@ -120,7 +118,7 @@ class Catalogue:
 
     indicators: tuple[Indicator, ...]
     groups: tuple[str, ...] = RISK_GROUPS
-    path: str = DEFAULT_CATALOGUE
+    path: str = ""
     row_filter: Any = None
     label: Any = None
     _by_name: Mapping[str, Indicator] = field(default_factory=dict, repr=False, compare=False)
@@ -171,7 +169,7 @@ class Catalogue:
 
 # --------------------------------------------------------------------------- loading
 
-def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> Catalogue:
+def load_catalogue(path: str | Path) -> Catalogue:
     """Read and check an indicator catalogue; refuse it whole with file:line on any error."""
     path = Path(path)
     where = str(path)

@@ -57,7 +57,7 @@ class RegistrySpec:
                           file=str(self.models_dir / "registry.yaml"))
 
 
-def read_spec(models_dir: str | Path = "models") -> RegistrySpec:
+def read_spec(models_dir: str | Path) -> RegistrySpec:
     """Parse and check ``registry.yaml`` without loading any artifact."""
     models_dir = Path(models_dir)
     path = models_dir / "registry.yaml"
@@ -237,7 +237,7 @@ def _check_challenger(seg: SegmentSpec, challenger: ScoreModel, champion: ScoreM
             f"'{challenger.segment}'; train it for '{seg.segment}'", file=where, line=seg.line)
 
 
-def load_registry(models_dir: str | Path = "models") -> Registry:
+def load_registry(models_dir: str | Path) -> Registry:
     """Load the registry, the catalogue and every artifact it names (all checked)."""
     spec = read_spec(models_dir)
     catalogue = ind.load_catalogue(spec.catalogue_path)

@@ -331,7 +331,7 @@ def write_model(result: TrainingResult, out_dir: str | Path, artifact: str) -> P
     return path
 
 
-def fit_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
+def fit_registry(frame: pd.DataFrame, *, models_dir: str | Path,
                  target: str = "default_12m", bands: list[Band] | tuple[Band, ...],
                  config: TrainingConfig | None = None,
                  source: str = "") -> dict[str, TrainingResult]:
@@ -358,7 +358,7 @@ def fit_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
     return results
 
 
-def train_registry(frame: pd.DataFrame, *, models_dir: str | Path = "models",
+def train_registry(frame: pd.DataFrame, *, models_dir: str | Path,
                    out_dir: str | Path | None = None, target: str = "default_12m",
                    bands: list[Band] | tuple[Band, ...], config: TrainingConfig | None = None,
                    source: str = "") -> dict[str, TrainingResult]:

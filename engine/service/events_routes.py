@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -47,10 +46,9 @@ def _processor(request: Request) -> EventProcessor:
     with _OPEN:
         processor = getattr(app_state, "events", None)
         if processor is None:
-            settings = app_state.service.settings
-            home = Path(settings.home) if settings.home else Path(".")
-            rules = load_event_rules(home / "rules" / "events.yaml")
-            processor = EventProcessor(app_state.service.event_store, rules)
+            service = app_state.service
+            rules = load_event_rules(service.engine.config.event_rules)
+            processor = EventProcessor(service.event_store, rules)
             app_state.events = processor
     return processor
 

@@ -7,13 +7,17 @@ worker reads them back with ``Settings.from_env()``.
 YAML keys (all optional)::
 
     home: /srv/gridcredit           # project folder with rules/, models/, policies/
-    db: out/decisions.sqlite        # decision log: SQLite path or postgresql:// URL
-    keys_file: out/api-keys.yaml    # API keys (hashes only), see gridcredit keys add
+                                    # (default: $GRIDCREDIT_HOME, else the checkout)
+    db: /srv/gridcredit/out/decisions.sqlite   # decision log: SQLite path or
+                                    # postgresql:// URL (default: HOME/out/decisions.sqlite)
+    keys_file: /srv/keys.yaml       # API keys (hashes only), see gridcredit keys add
+                                    # (default: HOME/out/api-keys.yaml)
     batch_limit: 100                # records per POST /v1/decisions:batch
     max_body_bytes: 1048576         # request bodies above this get 413 before parsing
     max_json_depth: 32              # deeper JSON gets 400
-    reload_marker: out/tables.json  # shared by workers so a reload in one reaches all
-                                    # (default: beside a SQLite log, else out/tables-active.json)
+    reload_marker: /srv/tables.json # shared by workers so a reload in one reaches all
+                                    # (default: beside a SQLite log, else
+                                    # HOME/out/tables-active.json)
     executor: compiled              # per-decision table executor: compiled or durable
     require_published: false        # start and reload refuse a table set never published
     four_eyes: false                # rules publish needs an approver other than the publisher
@@ -23,7 +27,9 @@ Environment variables override the file: ``GRIDCREDIT_HOME``,
 ``GRIDCREDIT_MAX_BODY_BYTES``, ``GRIDCREDIT_MAX_JSON_DEPTH``,
 ``GRIDCREDIT_RELOAD_MARKER``, ``GRIDCREDIT_EXECUTOR``, ``GRIDCREDIT_REQUIRE_PUBLISHED``,
 ``GRIDCREDIT_FOUR_EYES``; the file itself
-is ``GRIDCREDIT_SERVICE_CONFIG``.
+is ``GRIDCREDIT_SERVICE_CONFIG``. Paths given are taken as given; the
+defaults hang off the project home (``engine.config``), never off the working
+folder.
 """
 
 from __future__ import annotations
@@ -35,19 +41,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.config import DB_ENV, HOME_ENV, EngineConfig, default_home, resolve_home
 from engine.errors import ConfigError, closest
 from engine.yamlfile import read_yaml
 
-__all__ = ["CONFIG_ENV", "DEFAULT_KEYS_FILE", "DEFAULT_RELOAD_MARKER", "Settings"]
+__all__ = ["CONFIG_ENV", "Settings"]
 
 CONFIG_ENV = "GRIDCREDIT_SERVICE_CONFIG"
-DEFAULT_KEYS_FILE = Path("out/api-keys.yaml")
-DEFAULT_RELOAD_MARKER = Path("out/tables-active.json")
-DEFAULT_DB = "out/decisions.sqlite"
 
 _ENV = {
-    "home": "GRIDCREDIT_HOME",
-    "db": "GRIDCREDIT_DB",
+    "home": HOME_ENV,
+    "db": DB_ENV,
     "keys_file": "GRIDCREDIT_KEYS",
     "batch_limit": "GRIDCREDIT_BATCH_LIMIT",
     "max_body_bytes": "GRIDCREDIT_MAX_BODY_BYTES",
@@ -64,11 +68,15 @@ _INTS = {"batch_limit": (1, 100_000), "max_body_bytes": (1024, 1 << 30),
 
 @dataclass(frozen=True)
 class Settings:
-    """What one service instance needs; paths are as given (relative to the working folder)."""
+    """What one service instance needs: the project home and the files it keeps.
+
+    ``Settings.load`` fills ``home``, ``db`` and ``keys_file`` from the home
+    when they are not given, so every worker of one deployment agrees.
+    """
 
     home: Path | None = None
     db: str | None = None
-    keys_file: Path = DEFAULT_KEYS_FILE
+    keys_file: Path | None = None
     batch_limit: int = 100
     max_body_bytes: int = 1_048_576
     max_json_depth: int = 32
@@ -90,17 +98,20 @@ class Settings:
             if env.get(var):
                 values[name] = env[var]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls._coerce(values, str(file) if file else "environment")
+        settings = cls._coerce(values, str(file) if file else "environment")
+        project = EngineConfig.at(settings.home or default_home(env), executor=settings.executor)
+        return dataclasses.replace(settings, home=project.home,
+                                   db=settings.db or str(project.log_file),
+                                   keys_file=settings.keys_file or project.keys_file)
 
     @property
     def marker(self) -> Path:
         """The reload marker the workers of one deployment share."""
         if self.reload_marker is not None:
             return self.reload_marker
-        db = self.db or os.environ.get("GRIDCREDIT_DB") or DEFAULT_DB
-        if "://" in db:
-            return DEFAULT_RELOAD_MARKER
-        return Path(f"{db}.tables-active.json")
+        if self.db is None or "://" in self.db:
+            return EngineConfig.at(self.home).out_dir / "tables-active.json"
+        return Path(f"{self.db}.tables-active.json")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -138,7 +149,9 @@ class Settings:
                 out[name] = number
             elif name in _BOOLS:
                 out[name] = _boolean(name, value, source)
-            elif name in ("home", "keys_file", "reload_marker"):
+            elif name == "home":
+                out[name] = resolve_home(str(value))
+            elif name in ("keys_file", "reload_marker"):
                 out[name] = Path(str(value)).expanduser()
             elif name == "executor":
                 out[name] = _executor(value, source)

@@ -2,7 +2,7 @@
 
 The public surface::
 
-    ts = load_table_set("rules")          # immutable TableSet, or TableSetError
+    ts = load_table_set(config.rules_dir, catalogue)   # immutable TableSet, or TableSetError
     ts.decide(facts)                      # TableResult via the compiled matchers
     ts.decide(facts, executor="durable")  # the same through durable-rules (the reference)
     ts.decide_frame(frame)                # DataFrame via numpy masks

@@ -293,18 +293,14 @@ class TableSet:
                            content_hash=self.content_hash)
 
 
-def load_table_set(rules_dir: str | Path = "rules", catalogue: Catalogue | None = None
-                   ) -> TableSet:
+def load_table_set(rules_dir: str | Path, catalogue: Catalogue) -> TableSet:
     """Load every table in ``rules_dir`` as one immutable set, or raise ``TableSetError``.
 
-    The catalogue defaults to ``policies/catalogue.yaml``. A folder loads as a
-    whole or not at all; nothing already loaded is touched.
+    ``catalogue`` is the policy catalogue the rules grant from. A folder loads
+    as a whole or not at all; nothing already loaded is touched.
     """
-    from engine.policies import load_catalogue
     from engine.tables.loader import build
 
-    if catalogue is None:
-        catalogue = load_catalogue("policies/catalogue.yaml")
     tables = build(Path(rules_dir), catalogue)
     return TableSet.build(tables, catalogue, companion_documents(Path(rules_dir)))
 
