@@ -9,7 +9,7 @@ import typer
 
 from engine.cli import app
 from engine.cli.common import AUDIENCE, DB, HOME, LANG, database, reports_errors
-from engine.config import EngineConfig, resolve_home
+from engine.config import resolve_home
 from engine.errors import InputError
 
 audit_app = typer.Typer(
