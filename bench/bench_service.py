@@ -115,7 +115,7 @@ def _pinned(cores: str, cmd: list[str]) -> list[str]:
 
 
 def _wait_up(port: int, proc: subprocess.Popen, path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # a server pinned to one busy core loads slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stdout.read().decode()[-2000:]}")
