@@ -152,3 +152,21 @@ def test_models_promote_swaps_the_registry_and_notes_the_cards(home, tmp_path):
                                 "--home", str(ROOT)])
     assert again.exit_code == 2
     assert "segment 'enterprise' names no challenger to promote" in again.output
+
+
+def test_a_decision_with_a_challenger_replays_from_the_archive(engines, tmp_path):
+    from engine.audit.archive import Archive
+    from engine.audit.log import open_log
+    from engine.audit.replay import record_of, replay
+
+    with_challenger, _ = engines
+    frame = synth.generate(40, seed=9).drop(columns=["default_12m"])
+    decisions, _ = with_challenger.decide_many(frame)
+    shadowed = next(d for d in decisions if d.challenger is not None)
+    logged = with_challenger.decide(record_of(shadowed))
+    with open_log(str(tmp_path / "log.sqlite")) as log:
+        Archive(log.engine).keep(with_challenger)
+        log.append(logged)
+        result = replay(log, logged.decision_id)
+    assert result.reproduced, result.report()
+    assert result.replayed.challenger == logged.challenger

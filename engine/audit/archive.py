@@ -158,7 +158,8 @@ class Archive:
         else:
             out[key] = False
         indicators = engine.registry.spec.catalogue_path
-        for model in engine.registry.models.values():
+        models = [*engine.registry.models.values(), *engine.registry.challengers.values()]
+        for model in models:
             if not self.has(MODEL, model.sha256):
                 out[model.sha256] = self.put(MODEL, model.sha256,
                                              _model_content(model, indicators))
@@ -190,8 +191,12 @@ class Archive:
                 if r.key.startswith(prefix)]
 
     def materialise(self, home: Path, tables_key: str, model_keys: Iterable[str], *,
-                    needed_for: str = "") -> Path:
-        """Write an archived table set and models out as a project folder at ``home``."""
+                    needed_for: str = "", challenger: str | None = None) -> Path:
+        """Write an archived table set and models out as a project folder at ``home``.
+
+        The first model serves every customer class; ``challenger`` (a model
+        SHA-256) is scored beside it in shadow, as it was for the decision.
+        """
         self.snapshot(tables_key, needed_for=needed_for).write(home)
         models = home / "models"
         models.mkdir(parents=True, exist_ok=True)
@@ -204,6 +209,10 @@ class Archive:
             (models / name).write_text(content["artifact"], encoding="utf-8")
             (models / "indicators.yaml").write_text(content["indicators"], encoding="utf-8")
             entries.append({"segment": str(doc.get("segment", f"m{i}")), "artifact": name})
+        if challenger is not None and entries:
+            content = self.get(MODEL, challenger, needed_for=needed_for)
+            (models / "challenger.json").write_text(content["artifact"], encoding="utf-8")
+            entries[0]["challenger"] = "challenger.json"
         _write_registry(models, entries)
         return home
 

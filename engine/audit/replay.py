@@ -106,8 +106,10 @@ def replay(log: DecisionLog, decision_id: str, *, with_tables: TableSet | None =
     archive = Archive(log.engine)
     needed = f"that decision {decision_id} was made with "
     with tempfile.TemporaryDirectory(prefix="gridcredit-replay-") as tmp:
+        shadow = logged.challenger.model_sha256 if logged.challenger else None
         home = archive.materialise(Path(tmp), logged.tables.content_hash,
-                                   [logged.score.model_sha256], needed_for=needed)
+                                   [logged.score.model_sha256], needed_for=needed,
+                                   challenger=shadow)
         engine = load(home)
         if with_tables is not None:
             engine = engine.with_tables(with_tables)
