@@ -13,11 +13,8 @@ import typer
 
 from engine.cli import rules_app
 from engine.cli.audit import audit_app
-from engine.cli.common import DB, reports_errors
+from engine.cli.common import DB, HOME, database, reports_errors
 from engine.errors import InputError
-
-HOME = typer.Option(None, "--home", help="Project folder (rules/, policies/, models/); "
-                    "default: $GRIDCREDIT_HOME or this checkout.")
 
 
 def _date(value: str, option: str) -> dt.date:
@@ -55,7 +52,7 @@ def publish_command(
 
     engine = load(home)
     four_eyes = four_eyes or Settings.load().four_eyes
-    with open_log(db) as log:
+    with open_log(database(db, home)) as log:
         release, diff = publish(engine, log.engine, message=message,
                                 publisher=publisher or publisher_name(),
                                 approver=approved_by, four_eyes=four_eyes)
@@ -65,12 +62,12 @@ def publish_command(
 
 @rules_app.command("history")
 @reports_errors
-def history_command(db: str | None = DB) -> None:
+def history_command(db: str | None = DB, home: Path | None = HOME) -> None:
     """List the releases, oldest first: number, time, version, hash, publisher, approver."""
     from engine.audit.log import open_log
     from engine.audit.releases import history
 
-    with open_log(db, create=False) as log:
+    with open_log(database(db, home), create=False) as log:
         releases = history(log.engine)
     if not releases:
         typer.echo("no releases: publish one with gridcredit rules publish --message ...")
@@ -96,8 +93,8 @@ def diff_command(
     from engine.tables.diff import diff_sets
 
     engine = load(home)
-    before, label_a = resolve_set(a, engine, db)
-    after, label_b = resolve_set(b, engine, db)
+    before, label_a = resolve_set(a, engine, database(db, home))
+    after, label_b = resolve_set(b, engine, database(db, home))
     typer.echo(diff_sets(before, after, before_label=label_a, after_label=label_b).text(),
                nl=False)
 
@@ -127,7 +124,7 @@ def replay_command(
 
     if (decision_id is None) == (since is None):
         raise InputError("give a decision ID, or --since DATE [--sample N], not both")
-    with open_log(db, create=False) as log:
+    with open_log(database(db, home), create=False) as log:
         if since is not None:
             report = replay_sample(log, _date(since, "--since"), sample, seed=seed)
             typer.echo(report.report(), nl=False)
@@ -152,6 +149,7 @@ def export_command(
     out: Path = typer.Option(..., "--out", help="The export file to write."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),
     db: str | None = DB,
+    home: Path | None = HOME,
 ) -> None:
     """Write the decisions of a date range with the hashes that chain them, for regulators.
 
@@ -162,6 +160,6 @@ def export_command(
 
     if out.exists() and not overwrite:
         raise InputError(f"{out}: exists; use --overwrite to replace it")
-    with open_log(db, create=False) as log:
+    with open_log(database(db, home), create=False) as log:
         report = export_range(log, _date(start, "--from"), _date(end, "--to"), out, format)
     typer.echo(f"{report.reason} (seq {report.first_seq}-{report.last_seq}) to {out}")
