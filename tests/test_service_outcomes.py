@@ -10,12 +10,6 @@ answers 503 and logs nothing.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -28,48 +22,26 @@ from engine.audit.log import open_log
 from engine.cli import app
 from engine.records import SAMPLE_RECORD
 from engine.service.auth import add_key
+from tests.served import free_port, start_serve, stop_serve
 
 ROOT = Path(__file__).resolve().parent.parent
-GRIDCREDIT = Path(sys.executable).parent / "gridcredit"
 TODAY = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("served")
-    keys, db, port = tmp / "keys.yaml", tmp / "decisions.sqlite", _free_port()
+    keys, db, port = tmp / "keys.yaml", tmp / "decisions.sqlite", free_port()
     key = add_key(keys, "ops", ["decide", "audit", "admin"])
-    server = subprocess.Popen(
-        [str(GRIDCREDIT), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db),
-         "--keys", str(keys), "--log-level", "warning"],
-        env={**os.environ, "GRIDCREDIT_HOME": str(ROOT)}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True)
+    server = start_serve(["--db", str(db), "--keys", str(keys), "--log-level", "warning"],
+                         port, {"GRIDCREDIT_HOME": str(ROOT)})
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"serve did not start: {server.stdout.read().decode()[-2000:]}")
-        time.sleep(0.3)
     with httpx.Client(base_url=base, timeout=60,
                       headers={"Authorization": f"Bearer {key}"}) as client:
         yield client, db
-    os.killpg(server.pid, signal.SIGINT)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    stop_serve(server)
 
 
 def event(kind: str, event_id: str, customer: str, days_ago: float, **fields) -> dict:

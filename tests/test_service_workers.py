@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import math
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 import yaml
 from typer.testing import CliRunner
 
 from engine import synth
 from engine.audit.log import open_log
 from engine.cli import app
+from tests.served import free_port, start_serve, stop_serve
 
 ROOT = Path(__file__).resolve().parent.parent
-GRIDCREDIT = Path(sys.executable).parent / "gridcredit"
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_keys_add_prints_the_key_once_and_stores_only_its_hash(tmp_path):
@@ -52,28 +39,13 @@ def test_keys_add_prints_the_key_once_and_stores_only_its_hash(tmp_path):
 
 
 def test_two_workers_decide_into_one_valid_chain(tmp_path):
-    keys, db, port = tmp_path / "keys.yaml", tmp_path / "decisions.sqlite", _free_port()
+    keys, db, port = tmp_path / "keys.yaml", tmp_path / "decisions.sqlite", free_port()
     key = runner.invoke(app, ["keys", "add", "t", "--role", "decide",
                               "--keys", str(keys)]).stdout.strip()
-    env = {**os.environ, "GRIDCREDIT_HOME": str(ROOT)}
-    server = subprocess.Popen(
-        [str(GRIDCREDIT), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
-         "--db", str(db), "--keys", str(keys), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    server = start_serve(["--workers", "2", "--db", str(db), "--keys", str(keys),
+                          "--log-level", "warning"], port, {"GRIDCREDIT_HOME": str(ROOT)})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                os.killpg(server.pid, signal.SIGKILL)
-                output = server.communicate(timeout=20)[0].decode()
-                pytest.fail(f"serve did not start: {output[-2000:]}")
-            time.sleep(0.3)
         frame = synth.generate(16, seed=5).drop(columns=["default_12m"])
         records = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
                     if not (v is None or (isinstance(v, float) and math.isnan(v)))}
@@ -93,12 +65,7 @@ def test_two_workers_decide_into_one_valid_chain(tmp_path):
                           if line.startswith("gridcredit_decisions_total{"))
             assert counted == 16, text
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_serve(server)
     with open_log(str(db), create=False) as log:
         report = log.verify()
         assert report.ok and report.rows == 16
