@@ -105,34 +105,29 @@ decision_log = Table(
 )
 Index("ix_decision_log_customer_seq", decision_log.c.customer_id, decision_log.c.seq)
 
-# Everything that decided or explained, by content hash: table sets and model artifacts.
-archive = Table(
-    "archive",
-    METADATA,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("kind", String(16), nullable=False),
-    Column("key", String(64), nullable=False),
-    Column("created_at", String(40), nullable=False),
-    Column("content", Text, nullable=False),
-    Column("content_hash", String(64), nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("row_hash", String(64), nullable=False),
-)
-Index("ix_archive_kind_key", archive.c.kind, archive.c.key, unique=True)
 
+
+def _keyed(name: str) -> Table:
+    """A chained table of keyed JSON records (``engine.audit.chain``)."""
+    return Table(
+        name,
+        METADATA,
+        Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        Column("kind", String(16), nullable=False),
+        Column("key", String(64), nullable=False),
+        Column("created_at", String(40), nullable=False),
+        Column("content", Text, nullable=False),
+        Column("content_hash", String(64), nullable=False),
+        Column("prev_hash", String(64), nullable=False),
+        Column("row_hash", String(64), nullable=False),
+    )
+
+
+# Everything that decided or explained, by content hash: table sets and model artifacts.
+archive = _keyed("archive")
+Index("ix_archive_kind_key", archive.c.kind, archive.c.key, unique=True)
 # Published table sets: who published what, approved by whom, and the rule-level diff.
-releases = Table(
-    "releases",
-    METADATA,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("kind", String(16), nullable=False),
-    Column("key", String(64), nullable=False),
-    Column("created_at", String(40), nullable=False),
-    Column("content", Text, nullable=False),
-    Column("content_hash", String(64), nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("row_hash", String(64), nullable=False),
-)
+releases = _keyed("releases")
 Index("ix_releases_key", releases.c.key)
 
 CHAINS = ("decision_log", "archive", "releases")
