@@ -12,7 +12,7 @@ returned, so a service keeps the set it already had.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -57,18 +57,14 @@ class _Errors:
                                      suggestion=suggestion))
 
 
-def load_tables(rules_dir: Path, catalogue: Catalogue) -> tuple[list[Table], list[TableError]]:
-    """Parse every table file in ``rules_dir``; return the tables and all problems found."""
-    if not rules_dir.is_dir():
-        return [], [TableError("not a folder of rule files", file=str(rules_dir))]
-    files = sorted(p for p in rules_dir.iterdir() if p.suffix in (".yaml", ".yml")
-                   and p.is_file())
+def _parse_all(sources: Iterable[tuple[str, Callable[[], Any]]], catalogue: Catalogue
+               ) -> tuple[list[Table], list[TableError]]:
+    """Parse each ``(file name, read)`` source's tables; a file that cannot be read is an error."""
     tables: list[Table] = []
     errors: list[TableError] = []
-    for path in files:
-        name = str(path)
+    for name, read in sources:
         try:
-            doc = read_yaml(path)
+            doc = read()
         except YamlFileError as exc:
             errors.append(TableError(exc.reason, file=name, line=exc.line))
             continue
@@ -78,6 +74,16 @@ def load_tables(rules_dir: Path, catalogue: Catalogue) -> tuple[list[Table], lis
         found, problems = parse_document(doc, name, catalogue)
         tables += found
         errors += problems
+    return tables, errors
+
+
+def load_tables(rules_dir: Path, catalogue: Catalogue) -> tuple[list[Table], list[TableError]]:
+    """Parse every table file in ``rules_dir``; return the tables and all problems found."""
+    if not rules_dir.is_dir():
+        return [], [TableError("not a folder of rule files", file=str(rules_dir))]
+    files = sorted(p for p in rules_dir.iterdir() if p.suffix in (".yaml", ".yml")
+                   and p.is_file())
+    tables, errors = _parse_all(((str(p), lambda p=p: read_yaml(p)) for p in files), catalogue)
     if not files:
         errors.append(TableError("no *.yaml table files in this folder", file=str(rules_dir)))
     return tables, errors
@@ -542,20 +548,9 @@ def load_texts(texts: Mapping[str, str], catalogue: Catalogue) -> tuple[list[Tab
     The same checks as loading a folder, for text not yet written: a draft in
     the workbench, a workbook being imported. Returns every problem found.
     """
-    tables: list[Table] = []
-    errors: list[TableError] = []
-    for name, text in texts.items():
-        try:
-            doc = parse_yaml(text, name)
-        except YamlFileError as exc:
-            errors.append(TableError(exc.reason, file=name, line=exc.line))
-            continue
-        if doc is None:
-            errors.append(_empty(name))
-            continue
-        found, problems = parse_document(doc, name, catalogue)
-        tables += found
-        errors += problems
+    tables, errors = _parse_all(
+        ((name, lambda n=name, t=text: parse_yaml(t, n)) for name, text in texts.items()),
+        catalogue)
     if not errors:
         errors = check_set(tables)
     if not errors:
