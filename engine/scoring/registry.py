@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.errors import ConfigError, FrameError, ModelError, closest
 from engine.records import CLASSES
@@ -25,6 +26,7 @@ from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 __all__ = ["Registry", "RegistrySpec", "SegmentSpec", "load_registry", "read_spec"]
 
 SCHEMA = "gridcredit.registry/1"
+STR = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 @dataclass(frozen=True)
@@ -178,24 +180,26 @@ class Registry:
 
     def score_indicators(self, values: pd.DataFrame, customer_class: Any) -> pd.DataFrame:
         """Score an indicator frame, each row with its class's model (rows aligned)."""
-        klass = pd.Series(customer_class).astype("string").to_numpy(dtype=object,
-                                                                    na_value=None)
-        unknown = sorted({str(c) for c in klass} - {c for s in self.spec.segments
-                                                    for c in s.customer_classes})
+        classes, klass = pd.factorize(pd.Series(customer_class).astype("string"),
+                                      use_na_sentinel=True)
+        served = {c for s in self.spec.segments for c in s.customer_classes}
+        unknown = sorted({str(c) for c in klass} - served
+                         | ({"(missing)"} if (classes < 0).any() else set()))
         if unknown:
             raise FrameError("no model serves customer class(es) " + ", ".join(unknown),
                              columns=["customer_class"])
         n = len(values)
         z = np.full(n, np.nan)
         pd_values = np.full(n, np.nan)
-        model_code = np.full(n, -1, dtype=np.int8)
+        model_code = np.full(n, -1, dtype=np.int64)
         reasons = np.full((n, TOP_REASONS), -1, dtype=np.int64)
         contrib = np.zeros((n, TOP_REASONS))
         names = self.catalogue.names()
         position = {name: i for i, name in enumerate(names)}
         model_ids = []
         for seg in self.spec.segments:
-            rows = np.flatnonzero(np.isin(klass, seg.customer_classes))
+            codes = [i for i, c in enumerate(klass) if c in seg.customer_classes]
+            rows = np.flatnonzero(np.isin(classes, codes))
             if not len(rows):
                 continue
             model = self.models[seg.segment]
@@ -207,17 +211,28 @@ class Registry:
             contrib[rows] = top
             model_code[rows] = len(model_ids)
             model_ids.append(model.model_id)
-        ids = np.array([*model_ids, None], dtype=object)
-        labels = np.array([*names, None], dtype=object)
-        out: dict[str, Any] = {"z": z, "pd": pd_values, "model_id": ids[model_code]}
+        out: dict[str, Any] = {"z": z, "pd": pd_values,
+                               "model_id": labelled(model_ids, model_code)}
         for j in range(TOP_REASONS):
-            out[f"reason_{j + 1}"] = labels[reasons[:, j]]
+            out[f"reason_{j + 1}"] = labelled(names, reasons[:, j])
             out[f"contribution_{j + 1}"] = contrib[:, j]
         return pd.DataFrame(out, index=values.index)
 
     def versions(self) -> dict[str, Any]:
         """Model id and hash per segment, as decisions record them."""
         return {s: {"model_id": m.model_id, "sha256": m.sha256} for s, m in self.models.items()}
+
+
+def labelled(labels: list[str], codes: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """``labels[code]`` per row as a string column, null where the code is -1.
+
+    Taken in Arrow: building the column from a numpy array of Python strings
+    costs several times more.
+    """
+    missing = codes < 0
+    taken = pa.array(labels, pa.large_string()).take(
+        pa.array(np.where(missing, 0, codes), mask=missing))
+    return pd.arrays.ArrowStringArray(taken, dtype=STR)
 
 
 def _check_challenger(seg: SegmentSpec, challenger: ScoreModel, champion: ScoreModel,
