@@ -34,6 +34,7 @@ from engine.batch.runfiles import (
     rejects_path,
     store_chunk,
 )
+from engine.batch.seals import decision_id_of, record_columns, seal_rows
 from engine.decider import SEGMENTS
 from engine.errors import FrameError
 from engine.pipeline import StageClock, TableRun, run_frame
@@ -48,6 +49,7 @@ __all__ = [
     "STAGES",
     "BatchRun",
     "BatchSummary",
+    "archive_for_run",
     "decide_file",
     "decide_logged",
     "decide_frame",
@@ -57,6 +59,7 @@ __all__ = [
     "progress_bar",
     "read_chunks",
     "rejects_path",
+    "run_logger",
     "store_chunk",
     "table_columns",
 ]
@@ -64,12 +67,17 @@ __all__ = [
 # --------------------------------------------------------------------------- one frame
 
 def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
-                 timings: dict[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 timings: dict[str, float] | None = None, run_id: str | None = None,
+                 events: list[tuple[Any, ...]] | None = None,
+                 decision_ids: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decide every valid row of ``frame``; return ``(decisions, rejects)``.
 
     ``first_row`` numbers the rejects when ``frame`` is one chunk of a larger
     input; ``timings`` (stage -> seconds) is added to, so a run can say where
-    its time went.
+    its time went. With ``run_id`` (a logged run) every row is sealed
+    (``engine.batch.seals``): it carries its decision id (run id and input
+    row), its digest, its explanation columns and the record it was decided
+    from; ``events`` are the payment-event outcomes of each row of ``frame``.
     """
     decided = run_frame(engine, frame, first_row=first_row, timings=timings)
     population = decided.population
@@ -113,7 +121,24 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
         decisions = decisions.join(shadow.drop(columns="challenger_z").assign(
             challenger_used=False))
     clock.lap("assemble")
+    if run_id is not None:
+        decisions = _sealed(engine, decided, decisions, run_id, first_row, events,
+                            decision_ids)
+        clock.lap("seal")
     return decisions, population.rejects
+
+
+def _sealed(engine: Engine, decided: Any, decisions: pd.DataFrame, run_id: str,
+            first_row: int, events: list[tuple[Any, ...]] | None,
+            decision_ids: list[str] | None) -> pd.DataFrame:
+    """The decisions with their seal and input columns (``engine.batch.seals``)."""
+    positions = np.asarray(decided.population.facts.index, dtype=np.int64)
+    ids = ([decision_ids[int(p)] for p in positions] if decision_ids is not None
+           else [decision_id_of(run_id, first_row + int(p)) for p in positions])
+    outcomes = [events[int(p)] for p in positions] if events is not None else None
+    sealed = seal_rows(engine, decided, ids, outcomes)
+    extra = {**sealed.columns, **record_columns(sealed.records)}
+    return pd.concat([decisions, pd.DataFrame(extra, index=decisions.index)], axis=1)
 
 
 def table_columns(engine: Engine, run: TableRun) -> dict[str, Any]:
@@ -191,24 +216,38 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
     from engine.events.outcomes import frame_outcomes
     from engine.events.store import open_store
 
-    store = open_store(db, create=False) if db is not None else None
     if db is not None:
-        _archive(engine, db)
+        archive_for_run(engine, db)
+    store = open_store(db, create=False) if db is not None else None
     run = BatchRun(engine, source, output, chunk_size=chunk_size, overwrite=overwrite,
-                   resume=resume)
+                   resume=resume, logged=db is not None)
+    run_id = run.run_id if db is not None else None
     bar = progress_bar(run.total_rows, progress, initial=sum(c["rows"] for c in run.done.values()))
     for index, first_row, chunk in run.pending():
         timings: dict[str, float] = {}
+        events = None
         if store is not None:
-            chunk = frame_outcomes(chunk, store).frame
-        decisions, rejects = decide_frame(engine, chunk, first_row=first_row, timings=timings)
+            found = frame_outcomes(chunk, store)
+            chunk, events = found.frame, found.per_row
+        decisions, rejects = decide_frame(engine, chunk, first_row=first_row, timings=timings,
+                                          run_id=run_id, events=events)
         run.add_timings(timings)
         run.commit(index, first_row, len(chunk), decisions, rejects)
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
         bar.close()
-    return run.finish()
+    return run.finish(log=run_logger(engine, db, "single process") if db else None)
+
+
+def run_logger(engine: Engine, db: str, executor: str) -> Any:
+    """What ``BatchRun.finish`` calls to log a finished run in ``db``."""
+    from engine.audit.runs import log_run
+
+    def log(run: BatchRun, summary: BatchSummary) -> None:
+        log_run(db, engine, run, summary, executor)
+
+    return log
 
 
 def decide_logged(engine: Engine, record: dict[str, Any], db: str) -> Any:
@@ -236,7 +275,7 @@ def decide_logged(engine: Engine, record: dict[str, Any], db: str) -> Any:
     return decision
 
 
-def _archive(engine: Engine, db: str) -> None:
+def archive_for_run(engine: Engine, db: str) -> None:
     """Keep the table set and models that will decide in ``db``'s archive (replayable later)."""
     from engine.audit.archive import Archive
     from engine.audit.log import open_log

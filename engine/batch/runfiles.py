@@ -16,8 +16,9 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ __all__ = [
     "BatchRun",
     "BatchSummary",
     "chunk_counts",
+    "decisions_table",
     "empty_decisions",
     "part_file",
     "parts_path",
@@ -67,9 +69,9 @@ SHADOW_SCHEMA = pa.schema([*DECISION_SCHEMA, ("challenger_model_id", pa.string()
                            ("challenger_pd", pa.float64()), ("challenger_grade", pa.string()),
                            ("challenger_used", pa.bool_())])
 REJECT_SCHEMA = pa.schema([("row", pa.int64())] + [(c, pa.string()) for c in REJECT_COLUMNS[1:]])
-STAGES = ("read", "validate", "score", "tables", "assemble", "write")
+STAGES = ("read", "validate", "score", "tables", "assemble", "seal", "write", "log")
 MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "gridcredit.batch/2"
+MANIFEST_FORMAT = "gridcredit.batch/3"
 
 
 
@@ -237,9 +239,15 @@ class BatchRun:
 
     def __init__(self, engine: Engine, source: str | Path, output: str | Path, *,
                  chunk_size: int = 100_000, overwrite: bool = False,
-                 resume: bool = False) -> None:
+                 resume: bool = False, logged: bool = False) -> None:
         self.source, self.output = Path(source), Path(output)
         self.schema = SHADOW_SCHEMA if engine.registry.challengers else DECISION_SCHEMA
+        if logged:
+            from engine.batch.digests import logged_schema
+
+            self.schema = logged_schema(self.schema)
+        self.logged = logged
+        self.run_id = "run-" + uuid.uuid4().hex
         self.rejects = rejects_path(self.output)
         self.parts = parts_path(self.output)
         self.chunk_size = int(chunk_size)
@@ -270,6 +278,7 @@ class BatchRun:
             "chunk_size": self.chunk_size,
             "tables_hash": engine.tables.content_hash,
             "models": {m.model_id: m.sha256 for m in engine.registry.models.values()},
+            "logged": logged,
         }
         self.done: dict[int, dict[str, Any]] = {}
         self.stage_seconds: dict[str, float] = {}
@@ -299,6 +308,7 @@ class BatchRun:
                 raise FrameError(f"cannot resume: '{key}' changed since the interrupted run "
                                  f"(was {data.get(key)!r}, now {value!r}); use --overwrite "
                                  "to start over", file=str(path))
+        self.run_id = str(data.get("run_id") or self.run_id)
         self.done = {int(k): v for k, v in data.get("chunks", {}).items()
                      if self._part(int(k), "decisions").exists()
                      and self._part(int(k), "rejects").exists()}
@@ -344,7 +354,8 @@ class BatchRun:
                rejects: pd.DataFrame) -> dict[str, Any]:
         """Write one finished chunk's parts, then record it in the manifest (in that order)."""
         t0 = time.perf_counter()
-        counts = store_chunk(self.parts, index, first_row, rows, decisions, rejects)
+        counts = store_chunk(self.parts, index, first_row, rows, decisions, rejects,
+                             schema=self.schema)
         self.record(index, counts)
         self._add_time("write", time.perf_counter() - t0)
         return counts
@@ -352,7 +363,8 @@ class BatchRun:
     def record(self, index: int, counts: Mapping[str, Any]) -> None:
         """Record a chunk whose parts are written (by this process or a worker)."""
         self.done[index] = dict(counts)
-        manifest = self.identity | {"chunks": {str(k): v for k, v in sorted(self.done.items())}}
+        manifest = self.identity | {"run_id": self.run_id,
+                                    "chunks": {str(k): v for k, v in sorted(self.done.items())}}
         tmp = self.parts / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=1))
         os.replace(tmp, self.parts / MANIFEST)
@@ -364,8 +376,14 @@ class BatchRun:
         for stage, seconds in timings.items():
             self._add_time(stage, seconds)
 
-    def finish(self) -> BatchSummary:
-        """Assemble the parts into the output and the rejects file; check rows in = out."""
+    def finish(self, log: Callable[[BatchRun, BatchSummary], None] | None = None
+               ) -> BatchSummary:
+        """Assemble the parts into the output and the rejects file; check rows in = out.
+
+        ``log`` is called with the assembled files still beside their targets
+        (``pending_output``, ``pending_rejects``) and the parts still in place:
+        when it raises, the parts stay and ``resume`` assembles and logs again.
+        """
         t0 = time.perf_counter()
         count = getattr(self, "chunk_count", None)
         if count is None or sorted(self.done) != list(range(count)):
@@ -384,18 +402,40 @@ class BatchRun:
             summary.add_counts(counts)
         self.assemble_ready()
         t0 = time.perf_counter()
-        for _kind, target, writer in self._writers or ():
+        writers = self._writers or []
+        for _kind, _target, writer in writers:
             writer.close()
-            os.replace(writer.path, target)
         self._writers = None
         if self.total_rows is not None and summary.rows_in != self.total_rows:
             raise FrameError(f"read {summary.rows_in} rows of {self.total_rows}",
                              file=str(self.source))
+        if log is not None:
+            self._add_time("write", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            try:
+                log(self, summary)
+            except BaseException:
+                for _kind, _target, writer in writers:
+                    writer.path.unlink(missing_ok=True)
+                raise
+            self._add_time("log", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+        for _kind, target, writer in writers:
+            os.replace(writer.path, target)
         shutil.rmtree(self.parts)
         self._add_time("write", time.perf_counter() - t0)
         summary.stage_seconds = dict(self.stage_seconds)
         summary.seconds = time.perf_counter() - self.started
         return summary
+
+    @property
+    def pending_output(self) -> Path:
+        """The assembled output before it is moved into place."""
+        return self.output.with_name(self.output.name + ".tmp")
+
+    @property
+    def pending_rejects(self) -> Path:
+        return self.rejects.with_name(self.rejects.name + ".tmp")
 
     def assemble_ready(self) -> None:
         """Append the finished chunks that follow the assembled ones, in order, to the output.
@@ -440,6 +480,11 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def decisions_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """A decisions frame as the Arrow table a run of ``schema`` writes."""
+    return _arrow(frame, schema)
+
+
 def part_file(parts: Path, index: int, kind: str) -> Path:
     """One finished chunk's decisions or rejects, as an Arrow IPC file.
 
@@ -450,17 +495,27 @@ def part_file(parts: Path, index: int, kind: str) -> Path:
 
 
 def store_chunk(parts: Path, index: int, first_row: int, rows: int, decisions: pd.DataFrame,
-                rejects: pd.DataFrame) -> dict[str, Any]:
+                rejects: pd.DataFrame, schema: pa.Schema | None = None) -> dict[str, Any]:
     """Write one chunk's parts (atomically) and return its counts for the manifest.
 
     A Dask worker calls this for the chunks it decides; the process that owns
-    the manifest records the counts only once both parts exist.
+    the manifest records the counts only once both parts exist. ``schema`` is
+    the run's (by default the decision columns, with shadow columns when the
+    frame has them). A part of a logged run (its schema holds ``digest``)
+    also records its rows' digest (``engine.batch.digests.table_digest``).
     """
-    schema = SHADOW_SCHEMA if "challenger_pd" in decisions.columns else DECISION_SCHEMA
-    _write_atomic(part_file(parts, index, "decisions"), _arrow(decisions, schema))
+    if schema is None:
+        schema = SHADOW_SCHEMA if "challenger_pd" in decisions.columns else DECISION_SCHEMA
+    table = _arrow(decisions, schema)
+    _write_atomic(part_file(parts, index, "decisions"), table)
     _write_atomic(part_file(parts, index, "rejects"),
                   _arrow(rejects.reindex(columns=REJECT_COLUMNS), REJECT_SCHEMA))
-    return chunk_counts(decisions, rejects, rows) | {"first_row": int(first_row)}
+    counts = chunk_counts(decisions, rejects, rows) | {"first_row": int(first_row)}
+    if "digest" in schema.names:
+        from engine.batch.digests import table_digest
+
+        counts["sha256"] = table_digest(table)
+    return counts
 
 
 def _write_atomic(path: Path, table: pa.Table) -> None:
@@ -482,8 +537,8 @@ class _Writer:
     def open(self) -> _Writer:
         if self.parquet:
             # Unique ids and floats gain nothing from dictionaries and cost the most to try.
-            coded = [f.name for f in self.schema
-                     if pa.types.is_string(f.type) and f.name != "customer_id"]
+            coded = [f.name for f in self.schema if pa.types.is_string(f.type)
+                     and f.name not in ("customer_id", "decision_id", "digest")]
             self._writer = pq.ParquetWriter(self.path, self.schema, use_dictionary=coded)
         else:
             import pyarrow.csv as pacsv

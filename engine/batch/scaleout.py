@@ -214,8 +214,41 @@ def task_ranges(plan: Sequence[Chunk], source: Path, workers: int) -> list[list[
     return tasks
 
 
+class _Logged:
+    """What a worker of a logged run needs: the run id, its schema and the event store's URL."""
+
+    def __init__(self, run_id: str | None, schema: pa.Schema, db: str | None) -> None:
+        self.run_id, self.schema, self.db = run_id, schema, db
+
+    def decide(self, engine: Engine, frame: pd.DataFrame, first_row: int,
+               timings: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Decide one chunk, with its rows' event outcomes and seals when the run is logged."""
+        events = None
+        if self.db is not None:
+            from engine.events.outcomes import frame_outcomes
+
+            found = frame_outcomes(frame, _worker_store(self.db))
+            frame, events = found.frame, found.per_row
+        return decide_frame(engine, frame, first_row=first_row, timings=timings,
+                            run_id=self.run_id, events=events)
+
+
+_STORES: dict[str, Any] = {}
+
+
+def _worker_store(db: str) -> Any:
+    """This worker's event store of ``db``, opened once per process."""
+    store = _STORES.get(db)
+    if store is None:
+        from engine.events.store import open_store
+
+        store = _STORES[db] = open_store(db, create=False)
+    return store
+
+
 def _decide_range(where: tuple[str, str, str], tables_hash: str, models: dict[str, str],
-                  source: str, parts: str, size: int, chunks: list[Chunk]) -> list[Result]:
+                  source: str, parts: str, size: int, chunks: list[Chunk],
+                  logged: _Logged) -> list[Result]:
     """On a worker: read these chunks of a Parquet input, decide them, write their parts."""
     engine = _worker_engine(*where, tables_hash, models)
     wanted = {first: (index, rows) for index, first, rows in chunks}
@@ -226,9 +259,10 @@ def _decide_range(where: tuple[str, str, str], tables_hash: str, models: dict[st
         timings = {"read": time.perf_counter() - t0}
         if first in wanted:
             index, rows = wanted[first]
-            decisions, rejects = decide_frame(engine, frame, first_row=first, timings=timings)
+            decisions, rejects = logged.decide(engine, frame, first, timings)
             t1 = time.perf_counter()
-            counts = store_chunk(Path(parts), index, first, rows, decisions, rejects)
+            counts = store_chunk(Path(parts), index, first, rows, decisions, rejects,
+                                 schema=logged.schema)
             timings["write"] = time.perf_counter() - t1
             results.append((index, counts, timings))
         t0 = time.perf_counter()
@@ -236,14 +270,15 @@ def _decide_range(where: tuple[str, str, str], tables_hash: str, models: dict[st
 
 
 def _decide_chunk(where: tuple[str, str, str], tables_hash: str, models: dict[str, str],
-                  parts: str, index: int, frame: pd.DataFrame, first_row: int
-                  ) -> list[Result]:
+                  parts: str, index: int, frame: pd.DataFrame, first_row: int,
+                  logged: _Logged) -> list[Result]:
     """On a worker: decide one chunk the client sent and write its parts."""
     engine = _worker_engine(*where, tables_hash, models)
     timings: dict[str, float] = {}
-    decisions, rejects = decide_frame(engine, frame, first_row=first_row, timings=timings)
+    decisions, rejects = logged.decide(engine, frame, first_row, timings)
     t0 = time.perf_counter()
-    counts = store_chunk(Path(parts), index, first_row, len(frame), decisions, rejects)
+    counts = store_chunk(Path(parts), index, first_row, len(frame), decisions, rejects,
+                         schema=logged.schema)
     timings["write"] = time.perf_counter() - t0
     return [(index, counts, timings)]
 
@@ -251,18 +286,26 @@ def _decide_chunk(where: tuple[str, str, str], tables_hash: str, models: dict[st
 def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
                      cluster: str | ClusterSpec = "local", overwrite: bool = False,
                      resume: bool = False, chunk_size: int = 100_000,
-                     progress: bool = False, in_flight: int | None = None) -> BatchSummary:
+                     progress: bool = False, in_flight: int | None = None,
+                     db: str | None = None) -> BatchSummary:
     """``engine.batch.decide.decide_file`` with the chunks decided on Dask workers.
 
     ``engine`` is the client's engine: its folders tell the workers what to
     load and its hashes what they must have loaded. ``in_flight`` bounds the
-    chunks a CSV client has sent and not yet seen finished.
+    chunks a CSV client has sent and not yet seen finished. With ``db`` the
+    run is logged there as a single-process run is: the workers read their
+    rows' event outcomes from it and seal every row, the client logs the run.
     """
     from distributed import as_completed
 
+    from engine.batch.decide import archive_for_run, run_logger
+
     spec = cluster if isinstance(cluster, ClusterSpec) else parse_cluster(cluster)
+    if db is not None:
+        archive_for_run(engine, db)
     run = BatchRun(engine, source, output, chunk_size=chunk_size, overwrite=overwrite,
-                   resume=resume)
+                   resume=resume, logged=db is not None)
+    logged = _Logged(run.run_id if db is not None else None, run.schema, db)
     config = engine.config
     where = (str(Path(config.home).resolve()), str(Path(config.rules_dir).resolve()),
              str(Path(config.models_dir).resolve()))
@@ -287,17 +330,18 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
             for chunks in task_ranges(todo, run.source, workers) if todo else []:
                 pending.add(client.submit(_decide_range, where, engine.tables.content_hash,
                                           models, str(run.source.resolve()), parts,
-                                          run.chunk_size, chunks, pure=False))
+                                          run.chunk_size, chunks, logged, pure=False))
         else:
             limit = in_flight or 2 * workers
             for index, first_row, chunk in run.pending():
                 data = client.scatter(chunk, hash=False)
                 pending.add(client.submit(_decide_chunk, where, engine.tables.content_hash,
-                                          models, parts, index, data, first_row, pure=False))
+                                          models, parts, index, data, first_row, logged,
+                                          pure=False))
                 while pending.count() >= limit:
                     collect(next(pending))
         for future in pending:
             collect(future)
     if bar is not None:
         bar.close()
-    return run.finish()
+    return run.finish(log=run_logger(engine, db, f"dask {spec.text}") if db else None)

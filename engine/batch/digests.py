@@ -1,0 +1,95 @@
+"""Digests of batch files: whole files by their bytes, runs of rows by their values.
+
+A logged run records the SHA-256 of its output file, of its rejects file and
+of its input, and one digest per chunk ("part") over the part's rows. The
+part digest is taken over values, not bytes, so it is the same for the Arrow
+part a worker wrote, for the rows read back from the assembled Parquet file,
+and for the rows read back from a CSV output::
+
+    part digest = sha256 over the columns, in schema order, of
+        name NUL type NUL then, by type,
+        float64 / int64 / bool: a validity byte per row, then the values as
+                                little-endian 8-byte floats / 8-byte ints /
+                                bytes (0 where null)
+        string:                 each value's UTF-8 length (8-byte little-endian),
+                                then the values' bytes (null and "" alike, as a
+                                CSV cell cannot tell them apart)
+
+Both files and parts of a logged run use ``logged_schema``: the decision
+columns, the seal columns (``engine.batch.seals``) and the record fields the
+row was decided from, as ``input_<field>``, typed by their declaration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.batch.seals import INPUT_PREFIX, SEAL_COLUMNS
+from engine.records import FIELDS
+
+__all__ = ["file_sha256", "logged_schema", "read_output", "table_digest"]
+
+_KINDS = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+
+
+def logged_schema(base: pa.Schema) -> pa.Schema:
+    """``base`` (decision columns, with shadow columns if any) plus seal and input columns."""
+    fields = [*base, *((name, pa.string()) for name in SEAL_COLUMNS)]
+    fields += [(INPUT_PREFIX + f.name, _KINDS.get(f.kind, pa.string())) for f in FIELDS]
+    return pa.schema(fields)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read a megabyte at a time."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def table_digest(table: pa.Table) -> str:
+    """The part digest of ``table``'s rows (see the module docstring)."""
+    h = hashlib.sha256()
+    for f in table.schema:
+        h.update(f"{f.name}\0{f.type}\0".encode())
+        column = table.column(f.name)
+        arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            text = pa.concat_arrays([pc.fill_null(arr.cast(pa.large_string()), "")])
+            start = text.offset
+            offsets = np.frombuffer(text.buffers()[1], dtype="<i8",
+                                    count=start + len(text) + 1)[start:]
+            h.update((offsets[1:] - offsets[:-1]).astype("<i8").tobytes())
+            data = text.buffers()[2]
+            if data is not None:
+                h.update(memoryview(data)[int(offsets[0]):int(offsets[-1])])
+            continue
+        valid = np.asarray(arr.is_valid(), dtype=np.uint8)
+        h.update(valid.tobytes())
+        if pa.types.is_boolean(f.type):
+            values = np.asarray(pc.fill_null(arr, False), dtype=np.uint8)
+        elif pa.types.is_integer(f.type):
+            values = np.asarray(pc.fill_null(arr, 0), dtype="<i8")
+        else:
+            values = np.asarray(pc.fill_null(arr.cast(pa.float64()), 0.0), dtype="<f8")
+        h.update(values.tobytes())
+    return h.hexdigest()
+
+
+def read_output(path: Path, schema: pa.Schema) -> pa.Table:
+    """A logged run's output (Parquet or CSV) read back with its schema."""
+    if Path(path).suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path, schema=schema)
+    import pyarrow.csv as pacsv
+
+    options = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+                                   quoted_strings_can_be_null=False)
+    return pacsv.read_csv(path, convert_options=options).select(schema.names)
