@@ -216,6 +216,34 @@ class Archive:
         _write_registry(models, entries)
         return home
 
+    def materialise_segments(self, home: Path, tables_key: str,
+                             segments: list[dict[str, Any]], *, needed_for: str = "") -> Path:
+        """Write an archived table set and a whole model registry out as a project at ``home``.
+
+        ``segments`` are a batch run's (``engine.audit.runs``): per segment its
+        customer classes, the SHA-256 of its model and of its challenger, if
+        any. Every customer is scored by the model that scored it in the run.
+        """
+        self.snapshot(tables_key, needed_for=needed_for).write(home)
+        models = home / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        entries: list[dict[str, Any]] = []
+        for i, seg in enumerate(segments):
+            entry: dict[str, Any] = {"segment": seg["segment"], "artifact": f"model-{i}.json",
+                                     "customer_classes": list(seg["customer_classes"])}
+            content = self.get(MODEL, seg["model_sha256"], needed_for=needed_for)
+            (models / entry["artifact"]).write_text(content["artifact"], encoding="utf-8")
+            (models / "indicators.yaml").write_text(content["indicators"], encoding="utf-8")
+            if seg.get("challenger_sha256"):
+                shadow = self.get(MODEL, seg["challenger_sha256"], needed_for=needed_for)
+                entry["challenger"] = f"challenger-{i}.json"
+                (models / entry["challenger"]).write_text(shadow["artifact"], encoding="utf-8")
+            entries.append(entry)
+        registry = {"schema": "gridcredit.registry/1", "catalogue": "indicators.yaml",
+                    "models": entries}
+        (models / "registry.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
+        return home
+
     # ------------------------------------------------------------------ checking
 
     def verify(self) -> tuple[ChainReport, list[str]]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.audit.log import DecisionLog, chain_hash, content_of
+from engine.audit.log import RUN_KIND, DecisionLog, chain_hash, content_of, payload_problem
 from engine.audit.store import GENESIS, chain_head, decision_log
 from engine.decision import Decision
 from engine.errors import EngineError, InputError
@@ -167,6 +167,9 @@ def _row_problem(row: dict[str, Any], expected: int, prev: str) -> str | None:
         return f"row {expected}: content edited (decision {row['decision_id']})"
     if row["row_hash"] != chain_hash(prev, content):
         return f"row {expected}: row_hash edited"
+    if f'"kind":"{RUN_KIND}"' in row["payload"]:
+        problem = payload_problem(row)
+        return f"row {expected}: {problem}" if problem else None
     try:
         Decision.from_json(row["payload"], source=f"row {expected}")
     except EngineError as exc:

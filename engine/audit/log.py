@@ -10,7 +10,14 @@ hashes::
 
 where the canonical content is the sorted-key JSON of the row's sequence
 number, decision id, customer id, as-of date, creation time, table hash, model
-id and payload. Changing any stored byte, removing a row, or moving one
+id and payload.
+
+A batch run is one row of the same chain (``engine.audit.runs``): its id is
+the run id, its customer id ``RUN_CUSTOMER``, its payload the run entry
+(``"kind": "batch_run"``: input, tables, models, counts, output digests),
+sealed like a decision by a ``digest`` over the rest of the payload. The
+decisions of the run are the rows of its output, each carrying its own id
+and digest. Changing any stored byte, removing a row, or moving one
 breaks the chain at that row, and ``verify`` names it. Rows cut from the end
 are caught by the chain head, which records the last sequence number and
 hash; publishing ``VerifyReport.head_hash`` from time to time anchors even a
@@ -58,14 +65,21 @@ __all__ = [
     "DecisionNotFound",
     "DuplicateDecision",
     "LogEntry",
+    "RUN_CUSTOMER",
+    "RUN_KIND",
+    "RunNotADecision",
     "VerifyReport",
     "chain_hash",
     "content_of",
     "open_log",
+    "payload_problem",
+    "run_models",
     "verify_rows",
 ]
 
 CHAIN = "decision_log"
+RUN_KIND = "batch_run"
+RUN_CUSTOMER = "(batch run)"
 _ENTRY_COLUMNS = [c for c in decision_log.c if c.name != "payload"]
 _INSERT_CHUNK = 1000
 
@@ -98,6 +112,12 @@ class DuplicateDecision(InputError):
 
     http_status = 409
     code = "decision_duplicate"
+
+
+class RunNotADecision(InputError):
+    """The id names a batch run: its decisions are the rows of its output."""
+
+    code = "decision_is_a_run"
 
 
 @dataclass(frozen=True)
@@ -273,21 +293,87 @@ class DecisionLog:
                 ).all()
         return sorted(found)
 
-    def get(self, decision_id: str) -> Decision:
-        """The logged decision; its digest is checked, so an edited payload is refused."""
+    def append_run(self, payload: dict[str, Any]) -> LogEntry:
+        """Log one batch run's entry (``engine.audit.runs``), sealed by its ``digest``."""
+        data = {k: v for k, v in payload.items() if k != "digest"}
+        data["digest"] = _payload_digest(data)
+        columns = {
+            "decision_id": data["run_id"],
+            "customer_id": RUN_CUSTOMER,
+            "as_of": data["as_of"],
+            "created_at": _now(),
+            "table_hash": data["tables"]["content_hash"],
+            "model_id": run_models(data),
+            "payload": canonical_json(data),
+        }
+        return _entry(self._append_rows([columns])[0])
+
+    def _payload(self, decision_id: str) -> str | None:
         try:
             with self.engine.connect() as conn:
-                payload = conn.scalar(
+                return conn.scalar(
                     select(decision_log.c.payload).where(decision_log.c.decision_id == decision_id)
                 )
         except SQLAlchemyError as exc:
             raise self._store_error("cannot read", exc) from None
+
+    def has(self, decision_id: str) -> bool:
+        """Whether a row of this id (decision or batch run) is in the log."""
+        try:
+            with self.engine.connect() as conn:
+                return conn.scalar(select(decision_log.c.seq).where(
+                    decision_log.c.decision_id == decision_id)) is not None
+        except SQLAlchemyError as exc:
+            raise self._store_error("cannot read", exc) from None
+
+    def get(self, decision_id: str) -> Decision:
+        """The logged decision; its digest is checked, so an edited payload is refused."""
+        payload = self._payload(decision_id)
         if payload is None:
             raise DecisionNotFound(
                 f"decision {decision_id!r} is not in the log {self.url}: check the id "
                 "(gridcredit audit show takes the decision_id of a logged decision)"
             )
+        if f'"kind":"{RUN_KIND}"' in payload and json.loads(payload).get("kind") == RUN_KIND:
+            raise RunNotADecision(
+                f"{decision_id!r} is a batch run in {self.url}, not one decision: give the id "
+                "of one of its decisions (the decision_id column of its output)")
         return Decision.from_json(payload, source=f"{self.url}: decision {decision_id}")
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """A batch run's entry, its digest checked; ``DecisionNotFound`` for an unknown run."""
+        payload = self._payload(run_id)
+        if payload is None:
+            raise DecisionNotFound(
+                f"batch run {run_id!r} is not in the log {self.url}: the run was not logged "
+                "(decided without --db, or its log entry failed: finish it with --resume)")
+        data = json.loads(payload)
+        if not isinstance(data, dict) or data.get("kind") != RUN_KIND:
+            raise InputError(f"{run_id!r} in {self.url} is a decision, not a batch run")
+        if data.get("digest") != _payload_digest(data):
+            raise InputError(f"{self.url}: batch run {run_id}: its entry was edited (the "
+                             "digest does not match its content): run gridcredit audit verify")
+        return data
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every batch run's entry, oldest first (digests not checked: ``verify`` does)."""
+        query = (select(decision_log.c.payload)
+                 .where(decision_log.c.customer_id == RUN_CUSTOMER)
+                 .order_by(decision_log.c.seq))
+        try:
+            with self.engine.connect() as conn:
+                texts = list(conn.scalars(query))
+        except SQLAlchemyError as exc:
+            raise self._store_error("cannot read", exc) from None
+        out = []
+        for text in texts:
+            try:
+                data = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("kind") == RUN_KIND:
+                out.append(data)
+        return out
 
     def entries(self, customer_id: str | None = None, limit: int = 100) -> list[LogEntry]:
         """The latest rows, newest first, optionally of one customer."""
@@ -398,6 +484,15 @@ def _payload_problem(row: dict[str, Any]) -> str | None:
         return "payload is not a JSON object"
     if payload.get("digest") != _payload_digest(payload):
         return "payload edited: the decision's digest does not match its content"
+    if payload.get("kind") == RUN_KIND:
+        mirrored = {"decision_id": payload.get("run_id"), "customer_id": RUN_CUSTOMER,
+                    "as_of": payload.get("as_of"),
+                    "table_hash": (payload.get("tables") or {}).get("content_hash"),
+                    "model_id": run_models(payload)}
+        for column, value in mirrored.items():
+            if row[column] != value:
+                return f"column {column} = {row[column]!r} but the run entry says {value!r}"
+        return None
     mirrored = {
         "decision_id": payload.get("decision_id"),
         "customer_id": payload.get("customer_id"),
@@ -409,6 +504,17 @@ def _payload_problem(row: dict[str, Any]) -> str | None:
         if row[column] != value:
             return f"column {column} = {row[column]!r} but the payload says {value!r}"
     return None
+
+
+def run_models(payload: Mapping[str, Any]) -> str:
+    """The ``model_id`` column of a run's row: its model ids, comma-separated."""
+    text = ",".join(sorted(payload.get("models") or {}))
+    return text if len(text) <= 200 else f"({len(payload['models'])} models)"
+
+
+def payload_problem(row: dict[str, Any]) -> str | None:
+    """What is wrong between a row's payload and its columns (decision or run), if anything."""
+    return _payload_problem(row)
 
 
 def _what_differs(row: dict[str, Any]) -> str:

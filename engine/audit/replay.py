@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.audit.archive import Archive
-from engine.audit.log import DecisionLog
+from engine.audit.log import RUN_CUSTOMER, DecisionLog
 from engine.audit.store import decision_log
 from engine.decision import Decision
 from engine.errors import EngineError, InputError
@@ -98,10 +98,19 @@ def differences(logged: Any, replayed: Any, path: str = "") -> list[str]:
 
 
 def replay(log: DecisionLog, decision_id: str, *, with_tables: TableSet | None = None,
-           label: str | None = None) -> Replay:
-    """Decide ``decision_id`` again with its archived tables and model (or ``with_tables``)."""
+           label: str | None = None) -> Any:
+    """Decide ``decision_id`` again with its archived tables and model (or ``with_tables``).
+
+    A decision of a logged batch run (an id ``<run id>-<row>``) is found in its
+    run's output and replayed by ``engine.audit.runs.replay_row``.
+    """
+    from engine.batch.seals import row_of_id
     from engine.decider import load
 
+    if row_of_id(decision_id) is not None and not log.has(decision_id):
+        from engine.audit.runs import replay_row
+
+        return replay_row(log, decision_id, with_tables=with_tables, label=label)
     logged = log.get(decision_id)
     archive = Archive(log.engine)
     needed = f"that decision {decision_id} was made with "
@@ -159,6 +168,7 @@ class SampleReport:
 def _ids_since(log: DecisionLog, since: dt.date) -> Iterator[str]:
     query = (select(decision_log.c.decision_id)
              .where(decision_log.c.created_at >= since.isoformat())
+             .where(decision_log.c.customer_id != RUN_CUSTOMER)
              .order_by(decision_log.c.seq))
     with log.engine.connect() as conn:
         yield from conn.scalars(query)

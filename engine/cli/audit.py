@@ -29,7 +29,8 @@ def verify_command(
     export: Path | None = typer.Option(
         None, "--export", help="Check an export file offline instead of the log database."),
 ) -> None:
-    """Recompute the hash chains (decisions, archive, releases) and every archived item's hash.
+    """Recompute the hash chains (decisions, archive, releases), every archived item's hash
+    and the files of every logged batch run (naming an edited output row).
 
     Exit 0 when intact, 1 at the first broken row or item.
     """
@@ -38,10 +39,13 @@ def verify_command(
     if export is not None:
         _verify_export(export)
         return
+    from engine.audit.runs import verify_runs
+
     with open_log(database(db, home), create=False) as log:
         report = log.verify()
         where = log.url
         others, problems = _verify_archive(log)
+        runs = verify_runs(log) if report.ok else []
     if report.ok:
         typer.echo(f"{where}: {report.rows:,} rows, chain intact; head {report.head_hash}")
     else:
@@ -54,7 +58,14 @@ def verify_command(
         typer.echo(f"{chain.chain}: {state}")
     for problem in problems:
         typer.echo(f"archive: TAMPERED: {problem}")
-    if not report.ok or problems or not all(c.ok for c in others):
+    for run in runs:
+        if run.ok:
+            typer.echo(f"batch run {run.run_id}: {run.rows:,} rows, output and rejects as "
+                       "logged")
+        for problem in run.problems:
+            typer.echo(f"batch run {run.run_id}: TAMPERED: {problem}")
+    if (not report.ok or problems or not all(c.ok for c in others)
+            or not all(r.ok for r in runs)):
         raise typer.Exit(1)
 
 
@@ -99,14 +110,18 @@ def show_command(
     home: Path | None = HOME,
 ) -> None:
     """Print a logged decision and its explanation, rendered with the templates archived
-    for its table set, so it reads as it did on the day of the decision."""
+    for its table set, so it reads as it did on the day of the decision.
+
+    A batch decision is found through its run's entry in the output file, decided again
+    from its stored inputs with the archived tables and models, and shown only when that
+    reproduces its digest."""
     from engine.audit.archive import Archive, explain_as_logged
     from engine.audit.log import open_log
 
     if format not in SHOW_FORMATS:
         raise InputError(f"unknown format '{format}': use one of {', '.join(SHOW_FORMATS)}")
     with open_log(database(db, home), create=False) as log:
-        decision = log.get(decision_id)
+        decision = _logged_decision(log, decision_id)
         if format == "json":
             typer.echo(decision.to_json())
             return
@@ -118,6 +133,24 @@ def show_command(
         typer.echo(f"note: table set {decision.tables.content_hash[:16]}... is not in the "
                    "archive; the explanation uses the current templates", err=True)
     typer.echo(text, nl=False)
+
+
+def _logged_decision(log: Any, decision_id: str) -> Any:
+    """A logged decision, or a batch decision rebuilt from its run's output and checked."""
+    from engine.audit.runs import find_row, rebuild, run_engine
+    from engine.batch.seals import row_of_id
+
+    if row_of_id(decision_id) is None or log.has(decision_id):
+        return log.get(decision_id)
+    found = find_row(log, decision_id)
+    with run_engine(log, found.run) as engine:
+        decision = rebuild(engine, found)
+    if decision.digest != found.row["digest"]:
+        raise InputError(f"batch decision {decision_id} ({found.where()}): its stored row does "
+                         f"not reproduce its digest {found.row['digest'][:16]}... (decided "
+                         f"again: {decision.digest[:16]}...): run gridcredit audit verify "
+                         f"and gridcredit audit replay {decision_id}")
+    return decision
 
 
 @audit_app.command("list")

@@ -43,8 +43,9 @@ def decide_command(
         "(durable-rules, the reference); default $GRIDCREDIT_EXECUTOR."),
     db: str | None = typer.Option(
         None, "--db", help="Decision log database (SQLite path or postgresql:// URL): read "
-        "each customer's payment-event outcomes from its event store, and log a single "
-        "decision there."),
+        "each customer's payment-event outcomes from its event store, and log there: a "
+        "single decision, or a batch run (one chained entry; each output row carries its "
+        "decision id, digest and inputs)."),
     home: Path | None = HOME,
 ) -> None:
     """Decide for one record (JSON out) or for a whole file (--input, --out).
@@ -73,15 +74,12 @@ def decide_command(
         return
     if out is None:
         raise InputError("batch mode needs --out FILE (.parquet or .csv)")
-    if dask is not None and db is not None:
-        raise InputError("--db reads event outcomes per chunk on this machine: run without "
-                         "--dask, or decide on Dask without --db")
     if dask is not None:
         from engine.batch.scaleout import decide_file_dask, parse_cluster
 
         summary = decide_file_dask(engine, input, out, cluster=parse_cluster(dask),
                                    overwrite=overwrite, resume=resume, chunk_size=chunk_size,
-                                   progress=progress)
+                                   progress=progress, db=db)
     else:
         from engine.batch.decide import decide_file
 
