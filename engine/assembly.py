@@ -25,7 +25,8 @@ from engine.errors import DecisionError
 from engine.scale import Band
 from engine.tables.model import TableResult
 
-__all__ = ["SEGMENTS", "Fragments", "band_of", "decision_data", "json_value"]
+__all__ = ["SEGMENTS", "Fragments", "band_of", "decision_data", "inputs_data", "json_value",
+           "score_data", "table_data"]
 
 SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 
@@ -124,6 +125,53 @@ def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
     (``model_id``, ``model_sha256``, ``z``, ``pd``, ``grade``): recorded with
     ``used: false``, it takes no part in the grade or the policies.
     """
+    part, models = table_data(facts, result, band_of(facts["pd"], bands),
+                              band_rules=band_rules, fragments=fragments, rules_dir=rules_dir)
+    return {
+        "decision_id": decision_id,
+        "customer_id": facts["customer_id"],
+        "customer_class": facts["customer_class"],
+        "as_of": facts["as_of"],
+        "inputs": inputs_data(facts),
+        "score": score_data(model, score.z, score.pd,
+                            [(r.indicator, r.group, r.value, r.contribution, r.description)
+                             for r in score.reasons]),
+        "grade": part["grade"],
+        "segments": part["segments"],
+        "policies": part["policies"],
+        "trace": part["trace"],
+        "tables": {"version": tables.version, "versions": dict(tables.versions),
+                   "content_hash": tables.content_hash},
+        "timings_ms": {},
+        "engine_version": __version__,
+        **({"challenger": {**challenger, "used": False}} if challenger else {}),
+    }, models
+
+
+def inputs_data(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The decision's ``inputs``: every fact the tables saw, as JSON values."""
+    return {k: v if type(v) in _PLAIN or (type(v) is float and v - v == 0.0)
+            else json_value(v) for k, v in facts.items()}
+
+
+def score_data(model: Any, z: float, pd_value: float,
+               reasons: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """The decision's ``score``; ``reasons`` as (indicator, group, value, contribution,
+    description)."""
+    return {
+        "model_id": model.model_id, "model_sha256": model.sha256,
+        "z": float(z), "pd": float(pd_value),
+        "reasons": [{"indicator": name, "group": group, "value": json_value(value),
+                     "contribution": float(contribution), "description": description}
+                    for name, group, value, contribution, description in reasons],
+    }
+
+
+def table_data(facts: Mapping[str, Any], result: TableResult, band_grade: str, *,
+               band_rules: frozenset[tuple[str, str]], fragments: Fragments, rules_dir: Any
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parts of a decision the tables decide -- ``grade``, ``segments``, ``policies``,
+    ``trace`` -- as JSON data, and the policies and trace as ready models."""
     grade_hit = next((h for h in result.fired if "grade" in h.sets), None)
     if grade_hit is None:
         raise DecisionError(
@@ -135,23 +183,9 @@ def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
     policies = [fragments.policy(p, descriptions.get((p.table, p.rule_id), ""))
                 for p in result.policies]
     trace = [fragments.trace(h) for h in result.fired]
-    models = {"policies": [m for _, m in policies], "trace": [m for _, m in trace]}
     return {
-        "decision_id": decision_id,
-        "customer_id": facts["customer_id"],
-        "customer_class": facts["customer_class"],
-        "as_of": facts["as_of"],
-        "inputs": {k: v if type(v) in _PLAIN or (type(v) is float and v - v == 0.0)
-                   else json_value(v) for k, v in facts.items()},
-        "score": {
-            "model_id": model.model_id, "model_sha256": model.sha256,
-            "z": float(score.z), "pd": float(score.pd),
-            "reasons": [{"indicator": r.indicator, "group": r.group,
-                         "value": json_value(r.value), "contribution": float(r.contribution),
-                         "description": r.description} for r in score.reasons],
-        },
         "grade": {
-            "grade": str(result.outputs["grade"]), "band_grade": band_of(facts["pd"], bands),
+            "grade": str(result.outputs["grade"]), "band_grade": band_grade,
             "rule_id": grade_hit.rule_id, "override": None if is_band else grade_hit.rule_id,
             "file": fragments.display(grade_hit.file), "line": grade_hit.line,
             "description": grade_hit.description, "source": grade_hit.source or None,
@@ -159,12 +193,7 @@ def decision_data(facts: Mapping[str, Any], score: Any, result: TableResult, *,
         "segments": {k: json_value(result.outputs.get(k)) for k in SEGMENTS},
         "policies": [j for j, _ in policies],
         "trace": [j for j, _ in trace],
-        "tables": {"version": tables.version, "versions": dict(tables.versions),
-                   "content_hash": tables.content_hash},
-        "timings_ms": {},
-        "engine_version": __version__,
-        **({"challenger": {**challenger, "used": False}} if challenger else {}),
-    }, models
+    }, {"policies": [m for _, m in policies], "trace": [m for _, m in trace]}
 
 
 def _policy(p: Any, display: Callable[[str], str], description: str) -> dict[str, Any]:

@@ -28,13 +28,16 @@ from engine import scale as master_scale
 from engine.assembly import SEGMENTS, Fragments, band_of, decision_data
 from engine.config import EngineConfig
 from engine.decision import Decision
+from engine.decisionparts import DecisionParts
+from engine.errors import EngineError
 from engine.explanation import Explainer
-from engine.facts import facts_rows, record_facts
+from engine.facts import facts_rows, raw_facts, record_facts
 from engine.language import load_languages
 from engine.pipeline import run_frame
 from engine.policies import Catalogue, load_catalogue
-from engine.records import validate_record
+from engine.records import CLASSES, CustomerRecord, validate_record
 from engine.scoring.indicators import compute_one
+from engine.scoring.onerecord import RecordScorer
 from engine.scoring.registry import Registry, load_registry
 from engine.tables import TableSet, load_table_set
 from engine.tables.tableset import check_executor
@@ -115,6 +118,31 @@ class Engine:
         return frozenset((table.name, r.id) for r in master_scale.band_rules(table)) \
             if table is not None else frozenset()
 
+    @functools.cached_property
+    def parts(self) -> DecisionParts | None:
+        """The compiled path's outcome cache (``engine.decisionparts``); None when the
+        executor is not the compiled one or the tables' outcomes are not fixed by rules."""
+        if self.config.executor != "compiled":
+            return None
+        parts = DecisionParts(self.tables, self.bands, self.band_rules, self.fragments,
+                              self.config.rules_dir)
+        return parts if parts.plan is not None else None
+
+    @functools.cached_property
+    def scorers(self) -> dict[str, tuple[RecordScorer, RecordScorer | None]]:
+        """Per customer class its model and challenger, ready to score one record."""
+        catalogue = self.registry.catalogue
+        out = {}
+        for klass in CLASSES:
+            try:
+                model = self.registry.model_for(klass)
+            except EngineError:
+                continue
+            shadow = self.registry.challenger_for(klass)
+            out[klass] = (RecordScorer(model, catalogue),
+                          None if shadow is None else RecordScorer(shadow, catalogue))
+        return out
+
     # ------------------------------------------------------------------ one record
 
     def decide(self, record: Mapping[str, Any] | BaseModel, *,
@@ -131,9 +159,34 @@ class Engine:
             from engine.events.outcomes import merge_history
 
             record = merge_history(record, outcomes.history())
-        rec = record if isinstance(record, BaseModel) else validate_record(dict(record))
-        facts = record_facts(rec)
+        if isinstance(record, BaseModel):
+            facts = record_facts(record)
+        else:
+            facts = raw_facts(record) or record_facts(validate_record(dict(record)))
         t1 = time.perf_counter()
+        events = outcomes.outcomes if outcomes is not None else ()
+        parts = self.parts
+        scorers = self.scorers.get(facts["customer_class"])
+        if parts is None or scorers is None:
+            return self._decide_general(facts, t0, t1, decision_id, events)
+        scorer, shadow = scorers
+        z, pd_value, reasons = scorer.score(facts)
+        challenger = None if shadow is None else self._shadow_of(shadow, facts)
+        facts["z"], facts["pd"] = z, pd_value
+        t2 = time.perf_counter()
+        outcome = parts.outcome(facts)
+        t3 = time.perf_counter()
+        data, members, models = parts.assemble(
+            facts, outcome, decision_id=decision_id or uuid.uuid4().hex, model=scorer.model,
+            z=z, pd_value=pd_value, reasons=reasons, challenger=challenger,
+            plain=type(record) is dict or type(record) is CustomerRecord)
+        t4 = time.perf_counter()
+        return parts.seal(data, members, models, _timings(t0, t1, t2, t3, t4), events)
+
+    def _decide_general(self, facts: dict[str, Any], t0: float, t1: float,
+                        decision_id: str | None, events: Any) -> Decision:
+        """``decide`` from the facts on: ``compute_one``, ``score_one``, the configured
+        executor and ``decision_data``; the reference the compiled path equals."""
         model = self.registry.model_for(facts["customer_class"])
         shadow = self.registry.challenger_for(facts["customer_class"])
         names = model.indicators if shadow is None else list(
@@ -150,15 +203,8 @@ class Engine:
             bands=self.bands, band_rules=self.band_rules, fragments=self.fragments,
             tables=self.tables, rules_dir=self.config.rules_dir, challenger=challenger)
         t4 = time.perf_counter()
-        data["timings_ms"] = {
-            "validate": round((t1 - t0) * 1e3, 3),
-            "score": round((t2 - t1) * 1e3, 3),
-            "tables": round((t3 - t2) * 1e3, 3),
-            "assemble": round((t4 - t3) * 1e3, 3),
-            "total": round((t4 - t0) * 1e3, 3),
-        }
-        return Decision.seal_data(data, outcomes.outcomes if outcomes is not None else (),
-                                  models)
+        data["timings_ms"] = _timings(t0, t1, t2, t3, t4)
+        return Decision.seal_data(data, events, models)
 
     def decide_many(self, frame: pd.DataFrame) -> tuple[list[Decision], pd.DataFrame]:
         """Decide a whole frame on the vectorised path; bad rows go to the rejects frame.
@@ -213,6 +259,13 @@ class Engine:
 
     # ------------------------------------------------------------------ assembly
 
+    def _shadow_of(self, shadow: RecordScorer, facts: Mapping[str, Any]) -> dict[str, Any]:
+        """``_shadow`` on the compiled path: the challenger scores the facts itself."""
+        z, pd_value, _ = shadow.score(facts)
+        model = shadow.model
+        return {"model_id": model.model_id, "model_sha256": model.sha256, "z": float(z),
+                "pd": float(pd_value), "grade": band_of(pd_value, self.bands)}
+
     def _shadow(self, shadow: Any, values: Mapping[str, Any]) -> dict[str, Any]:
         """The challenger's score of one customer, for the decision to record unused."""
         s = shadow.score_one(values)
@@ -235,6 +288,17 @@ class Engine:
 
     def _display(self, file: str) -> str:
         return _relative(file, str(self.config.home))
+
+
+def _timings(t0: float, t1: float, t2: float, t3: float, t4: float) -> dict[str, float]:
+    """A decision's ``timings_ms`` from the clock read between its stages."""
+    return {
+        "validate": round((t1 - t0) * 1e3, 3),
+        "score": round((t2 - t1) * 1e3, 3),
+        "tables": round((t3 - t2) * 1e3, 3),
+        "assemble": round((t4 - t3) * 1e3, 3),
+        "total": round((t4 - t0) * 1e3, 3),
+    }
 
 
 @contextlib.contextmanager

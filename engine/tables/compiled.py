@@ -216,32 +216,37 @@ class CompiledTable:
             self.hits = tuple(_rule_hit(table, r, {name: plain(v) for name, v in r.sets})
                               for r in order)
         self.values = tuple({name: plain(v) for name, v in r.sets} for r in order)
+        # ``fields`` as plain tuples, read once per field per customer
+        self.tests = tuple((f.name, f.number, f.scale, len(f.scale), f.sets, f.other, f.null)
+                           for f in self.fields)
+        # per rule, and for no rule (last), the outputs it gives the tables after it
+        self.gives = tuple({name: plain(v.get(name)) for name in table.outputs}
+                           for v in (*self.values, {})) if self.sets_outputs else ()
 
     def matched(self, facts: Mapping[str, Any]) -> int:
         """The bit set of rules (in hit-policy order) whose conditions hold for ``facts``."""
         m = self.everything
-        for f in self.fields:
-            value = facts.get(f.name)
+        for name, number, scale, size, sets, other, null in self.tests:
+            value = facts.get(name)
             kind = type(value)
             if kind not in _PLAIN:
                 value = plain(value)
                 kind = type(value)
             if value is None:
-                m &= f.null
-            elif f.number:
+                m &= null
+            elif number:
                 if kind is bool or not (kind is float or kind is int
                                         or isinstance(value, int | float)):
-                    m &= f.null
+                    m &= null
                 else:
                     x = float(value)
-                    scale = f.scale
                     i = bisect.bisect_left(scale, x)
-                    m &= f.sets[2 * i + 1 if i < len(scale) and scale[i] == x else 2 * i]
+                    m &= sets[2 * i + 1 if i < size and scale[i] == x else 2 * i]
             else:
                 try:
-                    m &= f.sets.get(value, f.other)
+                    m &= sets.get(value, other)
                 except TypeError:
-                    m &= f.other
+                    m &= other
             if not m:
                 return 0
         return m
@@ -278,6 +283,36 @@ class CompiledExecutor:
                                 f"{problem}; decide with the durable executor or rewrite "
                                 "the rule")
         return found
+
+    def plan(self, tables: Sequence[Table]) -> tuple[tuple[CompiledTable, bool], ...] | None:
+        """The compiled tables of ``tables`` for ``key``, or None if their outcome is not
+        fixed by the rules that fire: a rule output copies a fact, or a table is not the
+        one compiled at load (``run`` then decides them)."""
+        out = []
+        for t in tables:
+            c = self.compiled.get(t.name)
+            if c is None or c.table is not t or c.refs:
+                return None
+            out.append((c, c.single))
+        return tuple(out)
+
+    def key(self, plan: Sequence[tuple[CompiledTable, bool]], facts: Mapping[str, Any]
+            ) -> tuple[int, ...]:
+        """What ``run`` does for ``facts`` on a ``plan``'s tables, as one key: per table the
+        rule it takes (first, priority) or the rules that match (the other hit policies).
+
+        Equal keys are equal outcomes -- outputs, rules fired, policy hits -- because
+        without outputs that copy facts those follow from the matching rules alone; a
+        ``unique`` or ``any`` conflict is found by ``run``, which this does not replace.
+        """
+        current = dict(facts)
+        key = []
+        for c, single in plan:
+            m = c.matched(current)
+            key.append(m & -m if single else m)
+            if c.gives:
+                current.update(c.gives[(m & -m).bit_length() - 1 if m else -1])
+        return tuple(key)
 
     def run(self, tables: Sequence[Table], facts: Mapping[str, Any]
             ) -> tuple[dict[str, Any], list[PolicyHit], list[RuleHit]]:
