@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import threading
+import time
 
 import pytest
+from sqlalchemy import create_engine
 
 from engine import synth
-from engine.audit.log import DuplicateDecision, open_log
-from engine.service.logwriter import GroupCommitLog
+from engine.audit.log import DecisionLog, DuplicateDecision, open_log
+from engine.service.logwriter import AppendLock, GroupCommitLog
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +44,40 @@ def test_concurrent_appends_form_one_valid_chain_and_a_duplicate_fails_alone(
     assert report.ok and report.rows == len(decisions)
     assert log.get(decisions[7].decision_id).digest == decisions[7].digest
     log.close()
+
+
+def test_writers_of_one_sqlite_file_queue_on_its_lock_file(decisions, tmp_path):
+    log = open_log(path=tmp_path / "log.sqlite")
+    lock_file = tmp_path / "log.sqlite.append-lock"
+    assert AppendLock(log).path == str(lock_file)
+    writer = GroupCommitLog(log)
+    other = os.open(lock_file, os.O_RDWR | os.O_CREAT)  # another process's writer
+    fcntl.flock(other, fcntl.LOCK_EX)
+    done = threading.Event()
+
+    def submit() -> None:
+        asyncio.run(writer.append(decisions[0]))
+        done.set()
+
+    thread = threading.Thread(target=submit)
+    try:
+        thread.start()
+        time.sleep(0.5)
+        assert not done.is_set() and log.count() == 0, "the append waits for the lock"
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert done.wait(30)
+        assert log.count() == 1 and log.verify().ok
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+        thread.join(30)
+        writer.close()
+        log.close()
+
+
+def test_postgresql_needs_no_lock_file():
+    log = DecisionLog(create_engine("postgresql+psycopg://gridcredit@127.0.0.1:1/none"))
+    lock = AppendLock(log)
+    assert lock.path is None
+    with lock.held():  # a no-op: PostgreSQL's row lock on the chain head wakes writers
+        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,50 @@ def test_keys_add_prints_the_key_once_and_stores_only_its_hash(tmp_path):
     assert listed.stdout.startswith("billing") and key not in listed.stdout
 
 
+def _records(n: int, seed: int) -> list[dict]:
+    frame = synth.generate(n, seed=seed).drop(columns=["default_12m"])
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
+             if not (v is None or (isinstance(v, float) and math.isnan(v)))}
+            for r in frame.to_dict(orient="records")]
+
+
+def test_two_workers_under_concurrent_load_keep_one_chain_that_audit_verifies(tmp_path):
+    keys, db, port = tmp_path / "keys.yaml", tmp_path / "decisions.sqlite", free_port()
+    key = runner.invoke(app, ["keys", "add", "t", "--role", "decide",
+                              "--keys", str(keys)]).stdout.strip()
+    server = start_serve(["--workers", "2", "--db", str(db), "--keys", str(keys),
+                          "--log-level", "warning"], port, {"GRIDCREDIT_HOME": str(ROOT)})
+    records = _records(120, seed=11)
+    pids: set[int] = set()
+
+    def post_many(part: list[dict]) -> list[str]:
+        ids = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            for record in part:
+                answer = client.post("/v1/decisions", json=record,
+                                     headers={"Authorization": f"Bearer {key}"})
+                assert answer.status_code == 200, answer.text
+                ids.append(answer.json()["decision_id"])
+            pids.add(client.get("/healthz").json()["pid"])
+        return ids
+
+    try:
+        with ThreadPoolExecutor(16) as pool:  # 16 keep-alive connections at once
+            ids = [i for part in pool.map(post_many, [records[k::16] for k in range(16)])
+                   for i in part]
+    finally:
+        stop_serve(server)
+    assert len(ids) == len(set(ids)) == 120
+    assert len(pids) == 2, "the kernel gave both workers connections"
+    verified = runner.invoke(app, ["audit", "verify", "--db", str(db)])
+    assert verified.exit_code == 0, verified.output
+    assert f"sqlite:///{db}: 120 rows, chain intact" in verified.output
+    with open_log(str(db), create=False) as log:
+        assert log.count() == 120
+        assert {e.decision_id for e in log.entries(limit=200)} == set(ids)
+    assert (tmp_path / "decisions.sqlite.append-lock").is_file()
+
+
 def test_two_workers_decide_into_one_valid_chain(tmp_path):
     keys, db, port = tmp_path / "keys.yaml", tmp_path / "decisions.sqlite", free_port()
     key = runner.invoke(app, ["keys", "add", "t", "--role", "decide",
@@ -46,10 +91,7 @@ def test_two_workers_decide_into_one_valid_chain(tmp_path):
                           "--log-level", "warning"], port, {"GRIDCREDIT_HOME": str(ROOT)})
     base = f"http://127.0.0.1:{port}"
     try:
-        frame = synth.generate(16, seed=5).drop(columns=["default_12m"])
-        records = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
-                    if not (v is None or (isinstance(v, float) and math.isnan(v)))}
-                   for r in frame.to_dict(orient="records")]
+        records = _records(16, seed=5)
         ids = []
         for record in records:
             with httpx.Client(base_url=base, timeout=30) as client:  # new connection each time
@@ -70,3 +112,28 @@ def test_two_workers_decide_into_one_valid_chain(tmp_path):
         report = log.verify()
         assert report.ok and report.rows == 16
         assert {log.get(i).decision_id for i in ids} == set(ids)
+
+
+def test_worker_sockets_share_the_port_and_a_taken_port_is_refused():
+    import pickle
+    import socket
+
+    import pytest
+
+    from engine.errors import ConfigError
+    from engine.service.workers import PortSocket, check_port_free
+
+    port = free_port()
+    check_port_free("127.0.0.1", port)
+    first = pickle.loads(pickle.dumps(PortSocket("127.0.0.1", port)))  # as a worker gets it
+    second = pickle.loads(pickle.dumps(PortSocket("127.0.0.1", port)))
+    try:
+        assert isinstance(first, socket.socket)
+        assert first.getsockname() == second.getsockname() == ("127.0.0.1", port)
+        first.listen()
+        second.listen()  # both listen on one port: the kernel spreads connections
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}: .*--port"):
+            check_port_free("127.0.0.1", port)
+    finally:
+        first.close()
+        second.close()

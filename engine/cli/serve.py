@@ -37,6 +37,9 @@ def serve_command(
 ) -> None:
     """Run the decision service (FastAPI on uvicorn, httptools and uvloop); OpenAPI at /docs.
 
+    With several workers, each listens on the port itself (SO_REUSEPORT), so the
+    kernel spreads connections over them evenly.
+
     Prometheus counts in multiprocess mode, in $PROMETHEUS_MULTIPROC_DIR (emptied
     at start) or in a temporary folder removed at exit, so /metrics sums every worker.
     """
@@ -66,6 +69,7 @@ def _metrics_dir() -> tuple[Path, bool]:
 # answers the supervisor's pings; on a busy machine that takes far longer than uvicorn's
 # 5 s default, and a worker killed for it restarts into the same wait for ever.
 WORKER_START_S = 120
+APP = "engine.service.app:create_app_from_env"
 
 
 def _serve(host: str, port: int, workers: int, config: Path | None, home: Path | None,
@@ -88,9 +92,14 @@ def _serve(host: str, port: int, workers: int, config: Path | None, home: Path |
     typer.echo(f"gridcredit service on http://{host}:{port} ({workers} worker(s)); "
                f"home {settings.home}; log {settings.db}; "
                f"keys {settings.keys_file}", err=True)
-    uvicorn.run("engine.service.app:create_app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, http="httptools", loop="uvloop",
-                timeout_worker_healthcheck=WORKER_START_S)
+    options = dict(factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                   http="httptools", loop="uvloop", timeout_worker_healthcheck=WORKER_START_S)
+    if workers == 1:
+        uvicorn.run(APP, **options)
+        return
+    from engine.service.workers import run_workers
+
+    run_workers(uvicorn.Config(APP, **options))
 
 
 @keys_app.command("add")

@@ -252,6 +252,14 @@ class CustomerEvents:
                 "outcomes": [o.model_dump(mode="json") for o in self.outcomes]}
 
 
+# Built once: one decision's read is the service's hot path, and composing the
+# statement costs several times the indexed read itself.
+_OUTCOMES_OF_ONE = select(event_outcomes).where(
+    event_outcomes.c.customer_id == bindparam("id"),
+    event_outcomes.c.valid_until > bindparam("start"),
+    event_outcomes.c.valid_from < bindparam("end")).order_by(event_outcomes.c.seq)
+
+
 def _day(value: dt.date | str) -> dt.date:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
@@ -419,7 +427,10 @@ class EventStore:
         query (customer id, end of validity).
         """
         day = _day(as_of)
-        return self.outcomes_for_many([(customer_id, day)])[(customer_id, day)]
+        start = _start_us(day)
+        rows = self._read(lambda conn: conn.execute(_OUTCOMES_OF_ONE, {
+            "id": customer_id, "start": start, "end": start + _DAY_US}).all())
+        return _in_force(customer_id, day, rows)
 
     def outcomes_for_many(self, keys: Iterable[tuple[str, dt.date | str]]
                           ) -> dict[tuple[str, dt.date], EventOutcomes]:

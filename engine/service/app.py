@@ -34,7 +34,7 @@ from engine.service.auth import KeyStore
 from engine.service.errors import install_handlers
 from engine.service.limits import BodyGuard
 from engine.service.metrics import MetricsMiddleware
-from engine.service.routes import VALIDATE_PATH, router
+from engine.service.routes import VALIDATE_PATH, record_schemas, router
 from engine.service.settings import Settings
 from engine.service.state import ServiceState
 from engine.studio.app import UPLOAD_PATH, mount_studio
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_handlers(app)
     app.include_router(router)
     mount_studio(app, settings.home, settings.db, settings.four_eyes)
-    schemas: dict[str, object] = {}
+    schemas: dict[str, object] = dict(record_schemas())
     for module_name in PLUGIN_ROUTERS:
         if importlib.util.find_spec(module_name) is not None:
             module = importlib.import_module(module_name)

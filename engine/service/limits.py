@@ -5,7 +5,9 @@ A pure ASGI middleware so that a 50 MB body is refused from its
 and never held in memory whole. JSON bodies are parsed once here with the
 rules the engine needs and Python's ``json`` does not apply by default:
 ``NaN``/``Infinity`` are refused, and so is nesting deeper than the limit.
-The checked bytes are handed on unchanged.
+The checked bytes are handed on unchanged, and the parsed value rides along
+in the ASGI scope (``parsed_json``), so a handler that takes the body as JSON
+never parses it a second time.
 
 orjson parses first: it accepts only strict JSON (no ``NaN``, no
 ``Infinity``), so a body it takes is one ``json`` with the refusals above
@@ -19,6 +21,7 @@ import json
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.service.errors import (
@@ -29,9 +32,11 @@ from engine.service.errors import (
     engine_error_response,
 )
 
-__all__ = ["BodyGuard", "check_depth", "strict_json"]
+__all__ = ["NO_BODY", "PARSED_JSON", "BodyGuard", "check_depth", "parsed_json", "strict_json"]
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+PARSED_JSON = "gridcredit.json"
+NO_BODY: Any = object()  # what ``parsed_json`` gives for an empty body (JSON null is None)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -63,6 +68,16 @@ def strict_json(raw: bytes, max_depth: int) -> Any:
         raise BadRequestBody(f"JSON nested too deep: at most {max_depth} levels") from None
     check_depth(value, max_depth)
     return value
+
+
+async def parsed_json(request: Request, max_depth: int) -> Any:
+    """The request's JSON body as the body guard parsed it (parsed here if it did not);
+    ``NO_BODY`` for an empty body."""
+    value = request.scope.get(PARSED_JSON, NO_BODY)
+    if value is not NO_BODY:
+        return value
+    raw = await request.body()
+    return strict_json(raw, max_depth) if raw else NO_BODY
 
 
 def check_depth(value: Any, max_depth: int) -> None:
@@ -146,7 +161,7 @@ class BodyGuard:
         if media != "application/json":
             raise UnsupportedMediaType(
                 f"Content-Type {media or '(none)'!r}: send application/json")
-        strict_json(body, self.max_json_depth)
+        scope[PARSED_JSON] = strict_json(body, self.max_json_depth)
         return body
 
     def _too_large(self, size: int, partial: bool = False) -> PayloadTooLarge:
