@@ -421,14 +421,15 @@ def test_impact_report_and_batch_summary_in_chinese(engine, tmp_path):
     assert f"已决策{impact.decided}户客户" in md and "## 等级迁移（行：基准，列：候选）" in md
     assert "电费保证金 (security_deposit): 客户数" in md and "预期违约损失 | ¥" in md
     html = impact.html(zh)
-    assert '<html lang="zh-CN">' in html and "<h2>工作量与预期损失</h2>" in html
+    assert '<html lang="zh-CN">' in html and '<h2 id="workload">工作量与预期损失</h2>' in html
     assert impact.markdown().startswith("# Rule-change impact\n")
     source = tmp_path / "pop.parquet"
     population.to_parquet(source)
     shown = runner.invoke(app, ["rules", "impact", "--baseline", str(rules), "--candidate",
                                 str(tmp_path / "cand"), "--population", str(source),
-                                "--lang", "zh-CN"])
+                                "--lang", "zh-CN", "--allow-findings"])
     assert shown.exit_code == 0 and shown.stdout.startswith("# 规则修改影响分析"), shown.output
+    assert "候选规则有1项规则检查问题" in shown.stderr
     decided = runner.invoke(app, ["decide", "--input", str(source), "--out",
                                   str(tmp_path / "d.parquet"), "--no-progress", "--lang",
                                   "zh-CN"])

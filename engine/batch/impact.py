@@ -1,23 +1,26 @@
 """What changes if the tables change: two table sets decided over one population.
 
-Policy staff edit a rule; before it goes live they want to know whom it
-moves. ``compare`` validates and scores the population once per chunk
-(``engine.pipeline.score_population``: scores do not depend on the tables),
-runs both table sets over it (``engine.pipeline.run_tables``), and counts:
-customers whose grade changes (and the grade transition matrix), policies
-gained and lost, hits per rule before and after, the workload the
-enforcement and collection policies create, and, given a tariff, the expected
-default loss net of security deposits. The baseline may be a folder or a git
-revision of the rules folder.
+Policy staff edit a rule, a catalogue default or a template; before it goes
+live they want to know whom it moves. ``compare`` validates and scores the
+population once per chunk (``engine.pipeline.score_population``: scores do
+not depend on the tables), runs both table sets over it
+(``engine.pipeline.run_tables``), and counts: customers whose grade changes
+(and the grade transition matrix), policies gained and lost, customers whose
+policy params change (each before -> after value), per rule the customers it
+matches before and after and those among them whose outcome changed, the
+workload the enforcement and collection policies create, and, given a
+tariff, the expected default loss net of security deposits. It also says
+what changed in the files: the rule-level diff (``engine.tables.diff``), the
+catalogue, and the templates with the customers whose explanations they
+touch (``engine.batch.impactchanges``). The sides themselves -- folders,
+project folders, git revisions -- come from ``engine.batch.rulesource``.
 """
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,74 +28,44 @@ import numpy as np
 import pandas as pd
 
 from engine.batch.decide import read_chunks
-from engine.errors import FrameError, InputError
+from engine.batch.impactchanges import catalogue_changes, template_changes
+from engine.batch.rulesource import load_baseline
+from engine.errors import FrameError
 from engine.pipeline import TableRun, run_tables, score_population
+from engine.policies import ParamSpec, template_hashes
 from engine.records import GRADES
-from engine.tables import TableSet, load_table_set
+from engine.tables import TableSet
+from engine.tables.diff import SetDiff, diff_sets
 
 if TYPE_CHECKING:
     from engine.decider import Engine
     from engine.language import Language
+    from engine.tables.model import PolicyHit
 
 __all__ = ["Impact", "compare", "load_baseline"]
 
 EXPOSURE_MONTHS = 2.0
-_AFFECTED = ("customer_id", "grade_before", "grade_after", "gained", "lost")
-
-
-def load_baseline(spec: str, candidate_dir: str | Path, engine: Engine
-                  ) -> tuple[TableSet, str]:
-    """The baseline tables: a folder, or ``REV`` / ``REV:path`` of a git repository.
-
-    ``REV`` alone means the candidate folder as it was at that revision, in the
-    candidate's repository; ``REV:path`` names a folder of the repository that
-    holds the project home (``engine.config.home``), wherever the command runs.
-    Returns the table set and a label for the report.
-    """
-    folder = Path(spec)
-    if folder.is_dir():
-        return load_table_set(folder, engine.catalogue), str(folder)
-    candidate = Path(candidate_dir).resolve()
-    rev, _, path = spec.partition(":")
-    top = _git(engine.config.home if path else candidate, "rev-parse", "--show-toplevel",
-               what=spec).strip()
-    rel = path.strip("/") if path else candidate.relative_to(top).as_posix()
-    commit = _git(Path(top), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}",
-                  what=spec).strip()
-    names = _git(Path(top), "ls-tree", "-r", "--name-only", commit, "--", rel,
-                 what=spec).split()
-    names = [n for n in names if n.endswith((".yaml", ".yml"))]
-    if not names:
-        raise InputError(f"--baseline {spec}: no table files under '{rel}' at {rev} "
-                         f"({commit[:12]}); name the folder as REV:path")
-    with tempfile.TemporaryDirectory(prefix="gridcredit-baseline-") as tmp:
-        for name in names:
-            target = Path(tmp) / Path(name).relative_to(rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(_git(Path(top), "show", f"{commit}:{name}", what=spec))
-        tables = load_table_set(tmp, engine.catalogue)
-    return tables, f"{rev}:{rel} ({commit[:12]})"
-
-
-def _git(where: Path, *args: str, what: str) -> str:
-    try:
-        done = subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
-                              check=False, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InputError(f"--baseline {what}: not a folder, and git cannot be run ({exc})"
-                         ) from None
-    if done.returncode != 0:
-        said = (done.stderr.strip().splitlines() or ["unknown revision"])[-1]
-        raise InputError(f"--baseline {what}: not a folder nor a git revision of the rules "
-                         f"folder (git: {said}); give a folder or a revision such as HEAD~1")
-    return done.stdout
+_AFFECTED = ("customer_id", "grade_before", "grade_after", "gained", "lost", "params")
+_PARAMS = ("policy", "param", "before", "after", "customers")
+_RULES = ("table", "rule", "before", "after", "change", "outcome_changed")
 
 
 # --------------------------------------------------------------------------- the comparison
 
 @dataclass(frozen=True)
 class Impact:
-    """The comparison of two table sets over one population, ready to render."""
+    """The comparison of two table sets over one population, ready to render.
+
+    ``params`` holds one row per (policy, param, before, after) with the
+    customers who keep the policy but see that value change; ``rules`` one
+    row per rule that matches a different number of customers or was edited
+    (``diff``): the customers it matches before and after, and
+    ``outcome_changed``, those it matches on either side whose grade,
+    policies or params moved.
+    ``catalogue`` and ``templates`` say what changed beside the tables;
+    ``findings`` are the candidate's ``rules check`` findings when it was
+    compared despite them.
+    """
 
     baseline: str
     candidate: str
@@ -109,6 +82,13 @@ class Impact:
     tariff: float | None = None
     exposure_months: float = 2.0
     titles: dict[str, str] | None = None
+    params: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(_PARAMS)))
+    diff: SetDiff | None = None
+    catalogue: pd.DataFrame = field(default_factory=pd.DataFrame)
+    templates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    holders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    findings: tuple[str, ...] = ()
+    param_specs: Mapping[tuple[str, str], ParamSpec] | None = None
 
     @property
     def grade_changed(self) -> int:
@@ -124,6 +104,19 @@ class Impact:
         return int(np.triu(self.transitions.to_numpy(), 1).sum())
 
     @property
+    def params_changed(self) -> int:
+        """Customers who keep a policy whose params change."""
+        if not len(self.affected):
+            return 0
+        return int(self.affected["params"].astype(str).ne("").sum())
+
+    @property
+    def no_changes(self) -> bool:
+        """Nothing differs: no customer moves and no file that decides or explains changed."""
+        return (not len(self.affected) and (self.diff is None or self.diff.empty)
+                and not len(self.catalogue) and not len(self.templates))
+
+    @property
     def loss_note(self) -> str:
         """How the expected default loss was estimated (English; see ``impactreport``)."""
         from engine.batch.impactreport import loss_note
@@ -135,15 +128,32 @@ class Impact:
 
         return headline(self, lang)
 
+    def findings_note(self, lang: Language | None = None) -> str:
+        from engine.batch.impactreport import findings_note
+
+        return findings_note(self, lang)
+
     def markdown(self, lang: Language | None = None) -> str:
         from engine.batch.impactreport import markdown
 
         return markdown(self, lang)
 
-    def html(self, lang: Language | None = None) -> str:
+    def html(self, lang: Language | None = None, *, templates_dir: str | Path | None = None
+             ) -> str:
         from engine.batch.impactreport import html
 
-        return html(self, lang)
+        return html(self, lang, templates_dir=templates_dir)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One table set's decisions of one chunk, as codes and masks."""
+
+    grades: np.ndarray
+    has: dict[str, np.ndarray]
+    inverse: np.ndarray
+    hits: list[tuple[PolicyHit, ...]]
+    matched: dict[tuple[str, str], np.ndarray]
 
 
 @dataclass
@@ -157,11 +167,24 @@ class _Side:
     loss: float = 0.0
 
 
+@dataclass
+class _Moves:
+    """What differs between the sides, summed over the chunks."""
+
+    transitions: np.ndarray
+    gained: Counter = field(default_factory=Counter)
+    lost: Counter = field(default_factory=Counter)
+    params: Counter = field(default_factory=Counter)
+    outcome: Counter = field(default_factory=Counter)
+    affected: list[pd.DataFrame] = field(default_factory=list)
+
+
 def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
             population: str | Path | pd.DataFrame, *, baseline_label: str = "baseline",
             candidate_label: str = "candidate", tariff: float | None = None,
             exposure_months: float = EXPOSURE_MONTHS, chunk_size: int = 200_000,
-            progress: Callable[[int], None] | None = None, store: Any = None) -> Impact:
+            progress: Callable[[int], None] | None = None, store: Any = None,
+            templates: tuple[Mapping[str, str], Mapping[str, str]] | None = None) -> Impact:
     """Decide ``population`` with both table sets and count what differs.
 
     ``store`` (an ``engine.events.EventStore``) adds each customer's
@@ -174,55 +197,59 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     bills and deposit from the ``security_deposit`` policy's params. Either
     set is refused (``TableError`` at file:line) unless its band rules draw a
     whole master scale, as an engine would refuse it. ``progress`` is called
-    with the rows read so far before each further chunk.
+    with the rows read so far before each further chunk. ``templates`` are
+    the template hashes of each side (``engine.policies.template_hashes``),
+    by default those of the folder beside each side's catalogue.
     """
     for tables in (baseline, candidate):
         tables.scale  # noqa: B018
-    chunks = _chunks(population, chunk_size)
     sides = [_Side(ts, Counter(), Counter(), Counter()) for ts in (baseline, candidate)]
-    transitions = np.zeros((len(GRADES) + 1, len(GRADES) + 1), dtype=np.int64)
-    gained: Counter = Counter()
-    lost: Counter = Counter()
-    affected: list[pd.DataFrame] = []
+    moves = _Moves(np.zeros((len(GRADES) + 1, len(GRADES) + 1), dtype=np.int64))
     rows_in = decided = rejected = 0
-    for chunk in chunks:
+    for chunk in _chunks(population, chunk_size):
         if progress is not None and rows_in:
             progress(rows_in)
         if store is not None:
             from engine.events.outcomes import frame_outcomes
 
             chunk = frame_outcomes(chunk, store).frame
-        population = score_population(engine.registry, chunk)
-        rows_in += population.rows_in
-        rejected += len(population.rejects)
-        if not len(population):
-            continue
-        facts = population.facts
-        decided += len(facts)
-        results = [_decide(side, run_tables(side.tables, facts), facts, tariff, exposure_months)
-                   for side in sides]
-        (g0, _), (g1, _) = results
-        np.add.at(transitions, (g0, g1), 1)
-        moved = _affected(facts, results, gained, lost)
-        if moved is not None:
-            affected.append(moved)
-    names = [*GRADES, "none"]
-    matrix = pd.DataFrame(transitions, index=names, columns=names)
-    keep = [g for i, g in enumerate(names) if i < len(GRADES) or transitions[i].any()
-            or transitions[:, i].any()]
+        scored = score_population(engine.registry, chunk)
+        rows_in += scored.rows_in
+        rejected += len(scored.rejects)
+        if len(scored):
+            decided += len(scored.facts)
+            runs = [_decide(side, run_tables(side.tables, scored.facts), scored.facts, tariff,
+                            exposure_months) for side in sides]
+            _count_moves(scored.facts, runs, moves)
+    diff = diff_sets(baseline, candidate, before_label=baseline_label,
+                     after_label=candidate_label)
+    holders = _holders(sides)
+    hashes = templates or (_hashes(baseline), _hashes(candidate))
     return Impact(
         baseline=baseline_label, candidate=candidate_label,
         baseline_hash=baseline.content_hash, candidate_hash=candidate.content_hash,
         rows_in=rows_in, decided=decided, rejected=rejected,
-        transitions=matrix.loc[keep, keep],
-        policies=_policy_frame(sides, gained, lost),
-        rules=_rule_frame(sides),
+        transitions=_transition_frame(moves.transitions),
+        policies=_policy_frame(sides, moves.gained, moves.lost),
+        rules=_rule_frame(sides, moves.outcome, diff),
         workload=_workload_frame(engine, sides, tariff),
-        affected=(pd.concat(affected, ignore_index=True) if affected
+        affected=(pd.concat(moves.affected, ignore_index=True) if moves.affected
                   else pd.DataFrame(columns=list(_AFFECTED))),
         tariff=tariff, exposure_months=exposure_months,
-        titles={p.id: p.title for p in engine.catalogue},
+        titles={p.id: p.title for p in (*baseline.catalogue, *candidate.catalogue)},
+        params=_param_frame(moves.params), diff=diff,
+        catalogue=catalogue_changes(baseline.catalogue, candidate.catalogue),
+        templates=template_changes(hashes[0], hashes[1], baseline.catalogue,
+                                   candidate.catalogue, holders, decided),
+        holders=holders,
+        param_specs={(p.id, name): spec for cat in (baseline.catalogue, candidate.catalogue)
+                     for p in cat for name, spec in p.params.items()},
     )
+
+
+def _hashes(tables: TableSet) -> dict[str, str]:
+    root = tables.catalogue.root
+    return template_hashes(root) if root.is_dir() else {}
 
 
 def _chunks(population: str | Path | pd.DataFrame, chunk_size: int) -> Any:
@@ -235,29 +262,66 @@ def _chunks(population: str | Path | pd.DataFrame, chunk_size: int) -> Any:
     return read_chunks(path, chunk_size)
 
 
-def _affected(facts: pd.DataFrame, results: list[tuple[np.ndarray, dict[str, np.ndarray]]],
-              gained: Counter, lost: Counter) -> pd.DataFrame | None:
-    """Customers of a chunk whose grade or policies differ (None if none), counting the
-    policies gained and lost into ``gained`` and ``lost``."""
-    (g0, p0), (g1, p1) = results
-    change = g0 != g1
+def _count_moves(facts: pd.DataFrame, runs: list[_Run], moves: _Moves) -> None:
+    """Add one chunk's differences: transitions, policies and params moved, per-rule outcomes,
+    and the customers affected."""
+    r0, r1 = runs
+    n = len(facts)
+    np.add.at(moves.transitions, (r0.grades, r1.grades), 1)
+    change = r0.grades != r1.grades
     gain_cols, lose_cols = {}, {}
-    for pid in sorted(set(p0) | set(p1)):
-        before = p0.get(pid, np.zeros(len(facts), dtype=bool))
-        after = p1.get(pid, np.zeros(len(facts), dtype=bool))
+    for pid in sorted(set(r0.has) | set(r1.has)):
+        before = r0.has.get(pid, np.zeros(n, dtype=bool))
+        after = r1.has.get(pid, np.zeros(n, dtype=bool))
         gain_cols[pid], lose_cols[pid] = after & ~before, before & ~after
-        gained[pid] += int(gain_cols[pid].sum())
-        lost[pid] += int(lose_cols[pid].sum())
+        moves.gained[pid] += int(gain_cols[pid].sum())
+        moves.lost[pid] += int(lose_cols[pid].sum())
         change |= gain_cols[pid] | lose_cols[pid]
+    param_text = _param_moves(r0, r1, moves.params)
+    change |= param_text != ""
+    for key in dict.fromkeys([*r0.matched, *r1.matched]):
+        a, b = r0.matched.get(key), r1.matched.get(key)
+        matched = a | b if a is not None and b is not None else (a if b is None else b)
+        moves.outcome[key] += int((matched & change).sum())
     rows = np.flatnonzero(change)
     if not len(rows):
-        return None
+        return
     labels = np.array([*GRADES, "none"], dtype=object)
-    return pd.DataFrame({
+    moves.affected.append(pd.DataFrame({
         "customer_id": facts["customer_id"].to_numpy(dtype=object)[rows],
-        "grade_before": labels[g0[rows]], "grade_after": labels[g1[rows]],
+        "grade_before": labels[r0.grades[rows]], "grade_after": labels[r1.grades[rows]],
         "gained": _joined(gain_cols, rows), "lost": _joined(lose_cols, rows),
-    })
+        "params": param_text[rows],
+    }))
+
+
+def _param_moves(r0: _Run, r1: _Run, counts: Counter) -> np.ndarray:
+    """Per row, the params of policies it keeps that change (``pid.param: a -> b; ...``,
+    empty when none), counting each (policy, param, before, after) into ``counts``.
+
+    Worked out once per distinct pair of policy-grant combinations, never per row.
+    """
+    width = max(len(r1.hits), 1)
+    pairs = r0.inverse.astype(np.int64) * width + r1.inverse.astype(np.int64)
+    codes, inverse, sizes = np.unique(pairs, return_inverse=True, return_counts=True)
+    texts = np.full(len(codes), "", dtype=object)
+    for k, code in enumerate(codes.tolist()):
+        before = {h.policy_id: h.params for h in r0.hits[code // width]}
+        after = {h.policy_id: h.params for h in r1.hits[code % width]}
+        moved = []
+        for pid in (p for p in after if p in before):
+            for name in dict.fromkeys([*before[pid], *after[pid]]):
+                a, b = before[pid].get(name), after[pid].get(name)
+                if a != b:
+                    counts[(pid, name, a, b)] += int(sizes[k])
+                    moved.append(f"{pid}.{name}: {_value(a)} -> {_value(b)}")
+        texts[k] = "; ".join(moved)
+    return texts[inverse.reshape(-1)] if len(pairs) else np.zeros(0, dtype=object)
+
+
+def _value(value: Any) -> str:
+    return "(none)" if value is None else str(value).lower() if isinstance(value, bool) \
+        else str(value)
 
 
 def _joined(columns: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
@@ -269,8 +333,9 @@ def _joined(columns: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
 
 
 def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | None,
-            months: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Grade codes (len(GRADES) = none) and per-policy membership masks for one chunk.
+            months: float) -> _Run:
+    """Grade codes (len(GRADES) = none), per-policy membership masks, the policy hits of
+    each grant combination and each rule's matches, for one chunk.
 
     Policies and their params are those the decisions carry: a policy several
     rules grant has its params combined as the catalogue says.
@@ -280,14 +345,17 @@ def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | Non
     grade_code = {g: i for i, g in enumerate(GRADES)}
     grades = np.array([grade_code.get(g, len(GRADES)) for g in ev.outputs["grade"]],
                       dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+    matched = {}
     for t in side.tables.tables:
         eff = ev.effective[t.name]
         for r in t.rules:
-            side.rule_hits[(t.name, r.id)] += int(eff[r.index].sum())
+            matched[(t.name, r.id)] = np.asarray(eff[r.index], dtype=bool)
+            side.rule_hits[(t.name, r.id)] += int(matched[(t.name, r.id)].sum())
     has = run.grants.receives()
+    hits = run.grants.hits()
     per_combo: dict[tuple[str, str], np.ndarray] = {}
-    for code, hits in enumerate(run.grants.hits()):
-        for hit in hits:
+    for code, combo in enumerate(hits):
+        for hit in combo:
             for key, value in hit.params.items():
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     arr = per_combo.setdefault((hit.policy_id, key),
@@ -305,7 +373,15 @@ def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | Non
         exposure = overdue + months * bill
         side.loss += float((facts["pd"].to_numpy(dtype=float)
                             * np.maximum(exposure - deposit, 0.0)).sum())
-    return grades, has
+    return _Run(grades, has, np.asarray(run.grants.inverse).reshape(-1), hits, matched)
+
+
+def _transition_frame(transitions: np.ndarray) -> pd.DataFrame:
+    names = [*GRADES, "none"]
+    matrix = pd.DataFrame(transitions, index=names, columns=names)
+    keep = [g for i, g in enumerate(names) if i < len(GRADES) or transitions[i].any()
+            or transitions[:, i].any()]
+    return matrix.loc[keep, keep]
 
 
 def _policy_frame(sides: list[_Side], gained: Counter, lost: Counter) -> pd.DataFrame:
@@ -316,18 +392,39 @@ def _policy_frame(sides: list[_Side], gained: Counter, lost: Counter) -> pd.Data
     return pd.DataFrame(rows, columns=["policy", "before", "after", "gained", "lost"])
 
 
-def _rule_frame(sides: list[_Side]) -> pd.DataFrame:
+def _holders(sides: list[_Side]) -> pd.DataFrame:
+    """Customers holding each policy on each side (every policy, changed or not)."""
+    ids = sorted(set(sides[0].policy_customers) | set(sides[1].policy_customers))
+    return pd.DataFrame([{"policy": pid, "before": sides[0].policy_customers[pid],
+                          "after": sides[1].policy_customers[pid]} for pid in ids],
+                        columns=["policy", "before", "after"])
+
+
+def _param_frame(counts: Counter) -> pd.DataFrame:
+    rows = [{"policy": pid, "param": name, "before": a, "after": b, "customers": n}
+            for (pid, name, a, b), n in counts.items()]
+    frame = pd.DataFrame(rows, columns=list(_PARAMS), dtype=object)
+    if len(frame):
+        frame["customers"] = frame["customers"].astype(np.int64)
+        frame = frame.sort_values(["customers", "policy", "param"], ascending=[False, True, True],
+                                  kind="mergesort", ignore_index=True)
+    return frame
+
+
+def _rule_frame(sides: list[_Side], outcome: Counter, diff: SetDiff) -> pd.DataFrame:
+    edited = {(t.table, r.rule_id) for t in diff.tables for r in t.rules}
     keys = list(dict.fromkeys([*sides[0].rule_hits, *sides[1].rule_hits]))
     rows = []
     for table, rid in keys:
         before = sides[0].rule_hits.get((table, rid))
         after = sides[1].rule_hits.get((table, rid))
-        if before != after:
+        moved = outcome[(table, rid)]
+        if before != after or (table, rid) in edited:
             rows.append({"table": table, "rule": rid,
                          "before": "absent" if before is None else before,
                          "after": "absent" if after is None else after,
-                         "change": (after or 0) - (before or 0)})
-    return pd.DataFrame(rows, columns=["table", "rule", "before", "after", "change"])
+                         "change": (after or 0) - (before or 0), "outcome_changed": moved})
+    return pd.DataFrame(rows, columns=list(_RULES))
 
 
 def _workload_frame(engine: Engine, sides: list[_Side], tariff: float | None) -> pd.DataFrame:

@@ -2,36 +2,57 @@
 
 ``engine.batch.impact.compare`` counts; this module says what the counts
 mean, in the language asked for (an ``engine.language.Language``; English when
-none is given). Ids (policies, rules, tables) and grades stay as they are:
-they are what policy staff search their files for. Amounts carry the
-project's currency.
+none is given). Ids (policies, rules, tables, files) and grades stay as they
+are: they are what policy staff search their files for. Counts carry
+thousands separators, amounts the project's currency, param values their
+unit (``engine.explanation.param_value``).
+
+The HTML page is the project's sandboxed, autoescaped template
+``policies/templates/impact.html.j2``, styled like the auditor report (both
+include ``report.css.j2``), with its charts (``engine.batch.impactcharts``)
+embedded as PNG data URIs, so the page is one self-contained file.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 
+from engine import __version__
+from engine.batch import impactcharts
+from engine.batch.impactchanges import EVERY_DECISION, REPORTS
+from engine.config import EngineConfig
+from engine.errors import ConfigError
+from engine.explanation import param_value
 from engine.language import ENGLISH, Language
+from engine.report import charts
+from engine.report.html import report_environment
 
 if TYPE_CHECKING:
     from engine.batch.impact import Impact
 
-__all__ = ["headline", "html", "loss_note", "markdown"]
+__all__ = ["TEMPLATE", "findings_note", "headline", "html", "loss_note", "markdown", "sections"]
+
+TEMPLATE = "impact.html.j2"
 
 
 def headline(impact: Impact, lang: Language | None = None) -> str:
-    """One sentence: customers decided and rejected, grade changes, customers affected."""
+    """One sentence: customers decided and rejected, grade and param changes, affected."""
     t = lang or ENGLISH
     return t.gettext(
         "%(decided)s customers decided (%(rejected)s rejected): %(changed)s change grade "
-        "(%(down)s down, %(up)s up), %(affected)s affected in all",
+        "(%(down)s down, %(up)s up), %(params)s see policy params change, %(affected)s "
+        "affected in all",
         decided=t.count(impact.decided), rejected=t.count(impact.rejected),
         changed=t.count(impact.grade_changed), down=t.count(impact.downgraded),
-        up=t.count(impact.upgraded), affected=t.count(len(impact.affected)))
+        up=t.count(impact.upgraded), params=t.count(impact.params_changed),
+        affected=t.count(len(impact.affected)))
 
 
 def loss_note(impact: Impact, lang: Language | None = None) -> str:
@@ -47,12 +68,67 @@ def loss_note(impact: Impact, lang: Language | None = None) -> str:
         months=t.duration(impact.exposure_months, "months"), tariff=t.money(impact.tariff))
 
 
-def _sections(impact: Impact, t: Language) -> list[tuple[str, pd.DataFrame, str]]:
-    """Title, frame (headers and cells in words) and what to say when it is empty."""
+def findings_note(impact: Impact, lang: Language | None = None) -> str:
+    """The warning a report compared despite ``rules check`` findings opens with."""
+    t = lang or ENGLISH
+    return t.ngettext(
+        "The candidate has %(num)s rules check finding: it was compared only because "
+        "--allow-findings was given, and must not be published as it is.",
+        "The candidate has %(num)s rules check findings: it was compared only because "
+        "--allow-findings was given, and must not be published as it is.",
+        len(impact.findings), num=t.count(len(impact.findings)))
+
+
+def _param_rows(impact: Impact, t: Language) -> pd.DataFrame:
+    """The param changes with each value in words and its unit (``2 hours``, ``2小时``)."""
+    frame = impact.params.copy()
+    specs = impact.param_specs or {}
+    for column in ("before", "after"):
+        frame[column] = [t.gettext("(none)") if v is None else param_value(t, specs.get((p, n)), v)
+                         for p, n, v in zip(frame["policy"], frame["param"], frame[column],
+                                            strict=True)]
+    return frame
+
+
+def sections(impact: Impact, lang: Language | None = None
+             ) -> list[tuple[str, str, pd.DataFrame, str]]:
+    """Id, title, frame (headers and cells in words) and what to say when it is empty."""
+    t = lang or ENGLISH
     none = t.gettext("none")
     grades = impact.transitions.rename(index={"none": none}, columns={"none": none})
     grades = grades.reset_index(names=t.gettext("baseline"))
     rules = impact.rules.replace({"absent": t.gettext("absent")})
+    explains = {EVERY_DECISION: t.gettext("every decision"), REPORTS: t.gettext("reports only")}
+    templates = impact.templates.replace({"explains": explains})
+    heads = {"policy": t.gettext("policy"), "gained": t.gettext("gained"),
+             "lost": t.gettext("lost"), "table": t.gettext("table"), "rule": t.gettext("rule"),
+             "change": t.gettext("change"), "measure": t.gettext("measure"),
+             "param": t.gettext("param"), "customers": t.gettext("customers"),
+             "detail": t.gettext("what changed"), "file": t.gettext("file"),
+             "explains": t.gettext("explains"), "outcome_changed": t.gettext("outcome changed"),
+             "before": t.gettext("baseline"), "after": t.gettext("candidate")}
+    rule_heads = {**heads, "before": t.gettext("matched (baseline)"),
+                  "after": t.gettext("matched (candidate)")}
+    return [
+        ("catalogue", t.gettext("Catalogue changes"), impact.catalogue.rename(columns=heads),
+         t.gettext("The catalogue is unchanged.")),
+        ("templates", t.gettext("Template and translation changes (explanations, not "
+                                "decisions)"), templates.rename(columns=heads),
+         t.gettext("No template or translation changed.")),
+        ("transitions", t.gettext("Grade transitions (rows: baseline, columns: candidate)"),
+         grades, ""),
+        ("policies", t.gettext("Policies gained and lost"), impact.policies.rename(columns=heads),
+         t.gettext("No policy changes.")),
+        ("params", t.gettext("Policy parameter changes (customers who keep the policy)"),
+         _param_rows(impact, t).rename(columns=heads), t.gettext("No parameter changes.")),
+        ("rules", t.gettext("Rules: customers matched and outcomes changed"),
+         rules.rename(columns=rule_heads), t.gettext("No rule hits differ.")),
+        ("workload", t.gettext("Workload and expected loss"), _workload(impact, t)
+         .rename(columns=heads), ""),
+    ]
+
+
+def _workload(impact: Impact, t: Language) -> pd.DataFrame:
     work = impact.workload.copy()
     titles = impact.titles or {}
     what = {"customers": t.gettext("customers"), "visits": t.gettext("visits a year"),
@@ -64,65 +140,50 @@ def _sections(impact: Impact, t: Language) -> list[tuple[str, pd.DataFrame, str]
         loss = work["what"] == "loss"
         for column in ("before", "after", "change"):
             work.loc[loss, column] = [t.money(v) for v in work.loc[loss, column]]
-    work = work.drop(columns=["policy", "what"])
-    heads = {"policy": t.gettext("policy"), "before": t.gettext("before"),
-             "after": t.gettext("after"), "gained": t.gettext("gained"),
-             "lost": t.gettext("lost"), "table": t.gettext("table"), "rule": t.gettext("rule"),
-             "change": t.gettext("change"), "measure": t.gettext("measure")}
-    return [
-        (t.gettext("Grade transitions (rows: baseline, columns: candidate)"), grades, ""),
-        (t.gettext("Policies gained and lost"), impact.policies.rename(columns=heads),
-         t.gettext("No policy changes.")),
-        (t.gettext("Rule hits before and after"), rules.rename(columns=heads),
-         t.gettext("No rule hits differ.")),
-        (t.gettext("Workload and expected loss"), work.rename(columns=heads), ""),
-    ]
+    return work.drop(columns=["policy", "what"])
+
+
+def _diff_text(impact: Impact) -> str:
+    return impact.diff.text() if impact.diff is not None else ""
 
 
 def markdown(impact: Impact, lang: Language | None = None) -> str:
     """The impact as a markdown document (what ``rules impact`` prints)."""
     t = lang or ENGLISH
     base, cand = "`" + impact.baseline + "`", "`" + impact.candidate + "`"
-    lines = [
-        "# " + t.gettext("Rule-change impact"), "",
+    lines = ["# " + t.gettext("Rule-change impact"), ""]
+    if impact.findings:
+        lines += [f"> **{findings_note(impact, t)}**", ">"]
+        lines += [f"> - {f}" for f in impact.findings] + [""]
+    lines += [
         "- " + t.gettext("baseline: %(set)s (sha256:%(hash)s)", set=base,
                          hash=impact.baseline_hash[:12]),
         "- " + t.gettext("candidate: %(set)s (sha256:%(hash)s)", set=cand,
                          hash=impact.candidate_hash[:12]),
         f"- {headline(impact, t)}", "",
     ]
-    for title, frame, empty in _sections(impact, t):
+    if impact.no_changes:
+        lines += [t.gettext("No changes: the two sets decide and explain alike."), ""]
+    lines += ["## " + t.gettext("Changed rules"), ""]
+    lines += (["```", _diff_text(impact).rstrip("\n"), "```", ""] if impact.diff is not None
+              and not impact.diff.empty else [t.gettext("No rule changed."), ""])
+    for _, title, frame, empty in sections(impact, t):
         lines += [f"## {title}", "", _md_table(frame) if len(frame) or not empty else empty, ""]
     lines += [loss_note(impact, t), ""]
     return "\n".join(lines)
 
 
-def html(impact: Impact, lang: Language | None = None) -> str:
-    """The impact as one self-contained, autoescaped HTML page."""
-    t = lang or ENGLISH
-    env = SandboxedEnvironment(autoescape=True)
-    return env.from_string(_HTML).render(
-        lang=t.tag, title=t.gettext("Rule-change impact"), headline=headline(impact, t),
-        baseline=t.gettext("baseline: %(set)s (sha256:%(hash)s)", set=impact.baseline,
-                           hash=impact.baseline_hash[:12]),
-        candidate=t.gettext("candidate: %(set)s (sha256:%(hash)s)", set=impact.candidate,
-                            hash=impact.candidate_hash[:12]),
-        sections=[(title, frame.columns, [[_cell(v) for v in row]
-                                          for row in frame.itertuples(index=False)],
-                   empty or t.gettext("No changes."))
-                  for title, frame, empty in _sections(impact, t)],
-        note=loss_note(impact, t))
-
-
 def _md_table(frame: pd.DataFrame) -> str:
     head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(_cell(v) for v in row) + " |"
+    body = ["| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(value)
     if isinstance(value, float | np.floating):
         return f"{value:,.2f}"
     if isinstance(value, int | np.integer):
@@ -130,17 +191,84 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-_HTML = """<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>body{font-family:sans-serif,"Noto Sans CJK SC";margin:2em;max-width:70em}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.25em .6em}
-td{text-align:right}td:first-child{text-align:left}</style></head><body>
-<h1>{{ title }}</h1>
-<ul><li>{{ baseline }}</li><li>{{ candidate }}</li><li>{{ headline }}</li></ul>
-{% for title, columns, rows, empty in sections %}<h2>{{ title }}</h2>
-{% if rows %}<table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
-{% for row in rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>
-{% endfor %}</table>{% else %}<p>{{ empty }}</p>{% endif %}{% endfor %}
-<p>{{ note }}</p>
-</body></html>
-"""
+# --------------------------------------------------------------------------- HTML
+
+def _uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _html_rows(frame: pd.DataFrame) -> list[list[dict[str, Any]]]:
+    return [[{"v": _cell(v), "n": isinstance(v, int | float | np.integer | np.floating)
+              and not isinstance(v, bool | np.bool_)} for v in row]
+            for row in frame.itertuples(index=False)]
+
+
+def _charts(impact: Impact, t: Language) -> list[dict[str, str]]:
+    ct = charts.chart_language(t)
+    out = [{"id": "transitions", "title": t.gettext("Grade transitions"),
+            "src": _uri(impactcharts.transition_heatmap(impact.transitions, lang=ct)),
+            "caption": t.gettext("Customers by baseline grade (rows) and candidate grade "
+                                 "(columns); off the diagonal are the customers who move.")}]
+    if len(impact.policies):
+        out.append({"id": "policies", "title": t.gettext("Policies gained and lost"),
+                    "src": _uri(impactcharts.policy_delta_chart(impact.policies, lang=ct)),
+                    "caption": t.gettext("Customers gaining (right) and losing (left) each "
+                                         "policy.")})
+    return out
+
+
+def _diff_blocks(impact: Impact) -> list[dict[str, Any]]:
+    """The changed tables and rules, each rule with its matches and changed outcomes."""
+    if impact.diff is None:
+        return []
+    counts = {(r.table, r.rule): r for r in impact.rules.itertuples(index=False)}
+    blocks = []
+    for tc in impact.diff.tables:
+        rules = []
+        for rc in tc.rules:
+            row = counts.get((tc.table, rc.rule_id))
+            rules.append({"id": rc.rule_id, "change": rc.change, "details": list(rc.details),
+                          "before": _cell(row.before) if row else "",
+                          "after": _cell(row.after) if row else "",
+                          "outcome": _cell(row.outcome_changed) if row else ""})
+        blocks.append({"table": tc.table, "change": tc.change, "details": list(tc.details),
+                       "rules": rules})
+    return blocks
+
+
+def html(impact: Impact, lang: Language | None = None, *,
+         templates_dir: str | Path | None = None) -> str:
+    """The impact as one self-contained, autoescaped HTML page styled like the auditor
+    report; ``templates_dir`` defaults to the project's (``engine.config``)."""
+    t = lang or ENGLISH
+    folder = Path(templates_dir) if templates_dir is not None else EngineConfig.at().templates_dir
+    if not (folder / TEMPLATE).is_file():
+        raise ConfigError(f"impact template '{TEMPLATE}' not found; set --home or "
+                          "GRIDCREDIT_HOME to a gridcredit project", file=str(folder))
+    env = report_environment(folder, t)
+    drawn = {c["id"]: c for c in _charts(impact, t)}
+    context = {
+        "lang": t.tag, "title": t.gettext("Rule-change impact"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "engine_version": __version__, "headline": headline(impact, t),
+        "baseline": impact.baseline, "candidate": impact.candidate,
+        "baseline_hash": impact.baseline_hash, "candidate_hash": impact.candidate_hash,
+        "summary": {"rows_in": impact.rows_in, "decided": impact.decided,
+                    "rejected": impact.rejected, "grade_changed": impact.grade_changed,
+                    "params_changed": impact.params_changed,
+                    "affected": len(impact.affected)},
+        "findings": list(impact.findings),
+        "findings_note": findings_note(impact, t) if impact.findings else "",
+        "no_changes": impact.no_changes,
+        "diff": _diff_blocks(impact),
+        "sections": [{"id": sid, "title": title, "columns": [str(c) for c in frame.columns],
+                      "rows": _html_rows(frame), "empty": empty or t.gettext("No changes."),
+                      "chart": drawn.get(sid)}
+                     for sid, title, frame, empty in sections(impact, t)],
+        "note": loss_note(impact, t),
+    }
+    try:
+        return env.get_template(TEMPLATE).render(**context)
+    except TemplateError as exc:
+        raise ConfigError(f"impact template failed: {exc}", file=str(folder / TEMPLATE)
+                          ) from None

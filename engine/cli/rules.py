@@ -93,21 +93,26 @@ def schema_command(
 @reports_errors
 def impact_command(
     baseline: Annotated[str, typer.Option(
-        "--baseline", help="Tables now in force: a folder, or a git revision (HEAD~1, "
-                           "v1.2:rules) of the rules folder.")],
+        "--baseline", help="Tables now in force: a rules folder, a project folder (rules/ and "
+                           "policies/), or a git revision (HEAD~1, v1.2:rules) of the "
+                           "project's own repository.")],
     population: Annotated[Path, typer.Option(
         "--population", help="Customers to decide with both sets (.csv or .parquet).")],
     candidate: Annotated[Path | None, typer.Option(
-        "--candidate", help="The edited tables folder (default: the project's rules/).")
-    ] = None,
+        "--candidate", help="The edited tables: a rules folder, or a project folder with its "
+                            "own policies/ (default: the project's rules/).")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the report here (.html or .md) instead of printing markdown.")
     ] = None,
     affected: Annotated[Path | None, typer.Option(
-        "--affected", help="CSV of affected customers (default: beside --out).")] = None,
+        "--affected", help="CSV of affected customers (default: the report's name plus "
+                           ".affected.csv, e.g. impact.html.affected.csv).")] = None,
     tariff: Annotated[float | None, typer.Option(
         "--tariff", min=0.0, help="Currency per kWh, to estimate expected default loss.")
     ] = None,
+    allow_findings: Annotated[bool, typer.Option(
+        "--allow-findings", help="Compare a candidate that rules check finds fault with; the "
+                                 "report then opens with its findings.")] = False,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing report or affected list.")] = False,
     home: Path | None = HOME,
@@ -120,33 +125,34 @@ def impact_command(
 ) -> None:
     """Decide a population with two table sets and report whom the change moves.
 
-    Prints (or writes) grade transitions, policies gained and lost, hits per
-    rule before and after and the collection workload; lists affected customers.
+    Prints (or writes) the changed rules with their diff, catalogue and template
+    changes, grade transitions, policies gained and lost, policy params before
+    and after, per rule the customers matched and those whose outcome changed,
+    and the collection workload; lists affected customers. A candidate with
+    rules check findings is refused (exit 1) unless --allow-findings is given.
     """
-    from engine.batch.impact import compare, load_baseline
+    from engine.batch.impactrun import run_impact
     from engine.decider import load
     from engine.errors import InputError
-    from engine.tables import load_table_set
 
     if out is not None and out.suffix.lower() not in (".html", ".md"):
         raise InputError(f"--out {out}: write the report as .html or .md")
     if affected is None and out is not None:
-        affected = out.with_name(f"{out.stem}.affected.csv")
+        affected = out.with_name(f"{out.name}.affected.csv")
     for path in (out, affected):
         if path is not None and path.exists() and not overwrite:
             raise InputError(f"{path}: exists; use --overwrite to replace it")
     engine = load(home)
     words = engine.explainer.language(lang)
-    candidate = candidate or engine.config.rules_dir
-    cand = load_table_set(candidate, engine.catalogue)
-    base, label = load_baseline(baseline, candidate, engine)
     store = None
     if db is not None:
         from engine.events.store import open_store
 
         store = open_store(db, create=False)
-    impact = compare(engine, base, cand, population, baseline_label=label,
-                     candidate_label=str(candidate), tariff=tariff, store=store)
+    impact = run_impact(engine, baseline, candidate or engine.config.rules_dir, population,
+                        allow_findings=allow_findings, tariff=tariff, store=store)
+    if impact.findings:
+        typer.echo(impact.findings_note(words), err=True)
     if affected is not None:
         affected.parent.mkdir(parents=True, exist_ok=True)
         impact.affected.to_csv(affected, index=False)
@@ -154,8 +160,9 @@ def impact_command(
         typer.echo(impact.markdown(words), nl=False)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(impact.html(words) if out.suffix.lower() == ".html"
-                       else impact.markdown(words), encoding="utf-8")
+        out.write_text(impact.html(words, templates_dir=engine.config.templates_dir)
+                       if out.suffix.lower() == ".html" else impact.markdown(words),
+                       encoding="utf-8")
         typer.echo(impact.headline(words))
         typer.echo(words.gettext("wrote %(path)s", path=str(out)))
     if affected is not None:

@@ -54,6 +54,7 @@ __all__ = [
     "default_rate_by_grade",
     "labels_from",
     "policy_counts",
+    "report_environment",
     "roc_ks",
     "wilson_interval",
     "write_report",
@@ -362,7 +363,9 @@ def _template_folder(templates_dir: str | Path | None) -> Path:
     return folder
 
 
-def _environment(folder: Path, t: Language) -> SandboxedEnvironment:
+def report_environment(folder: Path, t: Language) -> SandboxedEnvironment:
+    """The sandboxed, autoescaped environment of the project's report pages (the auditor
+    report, the impact report): ``t``'s words and the ``pct``, ``count``, ``num`` filters."""
     env = SandboxedEnvironment(loader=FileSystemLoader(str(folder)), autoescape=True,
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     t.install(env)
@@ -484,7 +487,7 @@ def build_report(
     y = _check_labels(labels, decisions) if labels is not None else None
     sensitivity_section = _sensitivity_input(sensitivity, sensitivity_png, t, ct)
     reject_section = _reject_summary(rejects, top_reasons) if rejects is not None else None
-    env = _environment(folder, t)
+    env = report_environment(folder, t)
     pd_values = pd.to_numeric(decisions["pd"]).astype(float)
     grade_counts = _value_counts(decisions["grade"], GRADES)
     chart_list = _population_charts(decisions, pd_values, grade_counts, band_edges, t, ct)
