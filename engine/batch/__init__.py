@@ -3,5 +3,10 @@
 See ``docs/batch.md``. ``engine.batch.decide`` decides a file chunk by chunk,
 ``engine.batch.runfiles`` keeps chunks and parts on disk so a run resumes,
 ``engine.batch.scaleout`` runs the same chunks on Dask workers and
-``engine.batch.impact`` compares two table sets over one population.
+``engine.batch.impact`` compares two table sets over one population: its
+sides come from ``engine.batch.rulesource`` (folders, project folders, git
+revisions of the project's repository), ``engine.batch.impactrun`` checks the
+candidate first, ``engine.batch.impactchanges`` says what changed in the
+catalogue and templates, ``engine.batch.impactreport`` and
+``engine.batch.impactcharts`` write the report.
 """
