@@ -422,6 +422,7 @@ def test_impact_report_and_batch_summary_in_chinese(engine, tmp_path):
     assert "电费保证金 (security_deposit): 客户数" in md and "预期违约损失 | ¥" in md
     html = impact.html(zh)
     assert '<html lang="zh-CN">' in html and '<h2 id="workload">工作量与预期损失</h2>' in html
+    assert "<td><code>lowest-grade-safeguards</code></td><td>修改</td>" in html
     assert impact.markdown().startswith("# Rule-change impact\n")
     source = tmp_path / "pop.parquet"
     population.to_parquet(source)

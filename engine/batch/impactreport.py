@@ -90,6 +90,12 @@ def _param_rows(impact: Impact, t: Language) -> pd.DataFrame:
     return frame
 
 
+def _change_words(t: Language) -> dict[str, str]:
+    """The kinds of change the diff and the catalogue and template lists name, in words."""
+    return {"added": t.gettext("added"), "removed": t.gettext("removed"),
+            "changed": t.gettext("changed"), "moved": t.gettext("moved")}
+
+
 def sections(impact: Impact, lang: Language | None = None
              ) -> list[tuple[str, str, pd.DataFrame, str]]:
     """Id, title, frame (headers and cells in words) and what to say when it is empty."""
@@ -99,7 +105,9 @@ def sections(impact: Impact, lang: Language | None = None
     grades = grades.reset_index(names=t.gettext("baseline"))
     rules = impact.rules.replace({"absent": t.gettext("absent")})
     explains = {EVERY_DECISION: t.gettext("every decision"), REPORTS: t.gettext("reports only")}
-    templates = impact.templates.replace({"explains": explains})
+    words = _change_words(t)
+    templates = impact.templates.replace({"explains": explains, "change": words})
+    catalogue = impact.catalogue.replace({"change": words})
     heads = {"policy": t.gettext("policy"), "gained": t.gettext("gained"),
              "lost": t.gettext("lost"), "table": t.gettext("table"), "rule": t.gettext("rule"),
              "change": t.gettext("change"), "measure": t.gettext("measure"),
@@ -110,7 +118,7 @@ def sections(impact: Impact, lang: Language | None = None
     rule_heads = {**heads, "before": t.gettext("matched (baseline)"),
                   "after": t.gettext("matched (candidate)")}
     return [
-        ("catalogue", t.gettext("Catalogue changes"), impact.catalogue.rename(columns=heads),
+        ("catalogue", t.gettext("Catalogue changes"), catalogue.rename(columns=heads),
          t.gettext("The catalogue is unchanged.")),
         ("templates", t.gettext("Template and translation changes (explanations, not "
                                 "decisions)"), templates.rename(columns=heads),
@@ -217,21 +225,24 @@ def _charts(impact: Impact, t: Language) -> list[dict[str, str]]:
     return out
 
 
-def _diff_blocks(impact: Impact) -> list[dict[str, Any]]:
+def _diff_blocks(impact: Impact, t: Language) -> list[dict[str, Any]]:
     """The changed tables and rules, each rule with its matches and changed outcomes."""
     if impact.diff is None:
         return []
+    words = _change_words(t)
     counts = {(r.table, r.rule): r for r in impact.rules.itertuples(index=False)}
     blocks = []
     for tc in impact.diff.tables:
         rules = []
         for rc in tc.rules:
             row = counts.get((tc.table, rc.rule_id))
-            rules.append({"id": rc.rule_id, "change": rc.change, "details": list(rc.details),
+            rules.append({"id": rc.rule_id, "change": words.get(rc.change, rc.change),
+                          "details": list(rc.details),
                           "before": _cell(row.before) if row else "",
                           "after": _cell(row.after) if row else "",
                           "outcome": _cell(row.outcome_changed) if row else ""})
-        blocks.append({"table": tc.table, "change": tc.change, "details": list(tc.details),
+        blocks.append({"table": tc.table, "change": words.get(tc.change, tc.change),
+                       "details": list(tc.details),
                        "rules": rules})
     return blocks
 
@@ -260,7 +271,7 @@ def html(impact: Impact, lang: Language | None = None, *,
         "findings": list(impact.findings),
         "findings_note": findings_note(impact, t) if impact.findings else "",
         "no_changes": impact.no_changes,
-        "diff": _diff_blocks(impact),
+        "diff": _diff_blocks(impact, t),
         "sections": [{"id": sid, "title": title, "columns": [str(c) for c in frame.columns],
                       "rows": _html_rows(frame), "empty": empty or t.gettext("No changes."),
                       "chart": drawn.get(sid)}
