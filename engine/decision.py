@@ -321,6 +321,8 @@ def _orjson_agrees(text: bytes) -> bool:
     """Whether orjson's output holds no float it spells unlike ``json.dumps``."""
     if b"0.0000" in text:
         return False
+    if b"e-" not in text:
+        return True
     return not any(m.start() and text[m.start() - 1:m.start()].isdigit()
                    for m in _SHORT_EXPONENT.finditer(text))
 

@@ -261,3 +261,15 @@ def test_a_frame_of_the_same_records_decides_alike(engine):
     many, rejects = engine.decide_many(pd.DataFrame(records))
     assert len(rejects) == 0
     assert [d.content() for d in many] == single
+
+
+def test_decision_ids_are_uuid4_hex_and_differ(engine):
+    import uuid
+
+    from engine.decider import new_decision_id
+
+    ids = [new_decision_id() for _ in range(2000)] + [engine.decide(SAMPLE_RECORD).decision_id]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        found = uuid.UUID(hex=text)
+        assert (found.version, found.variant, found.hex) == (4, uuid.RFC_4122, text)

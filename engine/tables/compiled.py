@@ -109,6 +109,28 @@ def _holds(c: Condition, value: Any) -> bool:
     return value >= c.value
 
 
+def _set_of(test: tuple[Any, ...], value: Any) -> int:
+    """The bit set a field's value selects, for any value (see the module docstring)."""
+    _, number, scale, size, sets, other, null = test
+    kind = type(value)
+    if kind not in _PLAIN:
+        value = plain(value)
+        kind = type(value)
+    if value is None:
+        return null
+    if number:
+        if kind is bool or not (kind is float or kind is int
+                                or isinstance(value, int | float)):
+            return null
+        x = float(value)
+        i = bisect.bisect_left(scale, x)
+        return sets[2 * i + 1 if i < size and scale[i] == x else 2 * i]
+    try:
+        return sets.get(value, other)
+    except TypeError:
+        return other
+
+
 @dataclass(frozen=True)
 class _Field:
     """One field a table tests: how a value finds its bit set."""
@@ -224,29 +246,31 @@ class CompiledTable:
                            for v in (*self.values, {})) if self.sets_outputs else ()
 
     def matched(self, facts: Mapping[str, Any]) -> int:
-        """The bit set of rules (in hit-policy order) whose conditions hold for ``facts``."""
+        """The bit set of rules (in hit-policy order) whose conditions hold for ``facts``.
+
+        The plain values a validated record holds (a finite float or an int for a
+        number, a text or a flag for a look-up) go straight to their set; any other
+        value goes through ``_set_of``.
+        """
         m = self.everything
-        for name, number, scale, size, sets, other, null in self.tests:
+        for test in self.tests:
+            name, number, scale, size, sets, other, null = test
             value = facts.get(name)
             kind = type(value)
-            if kind not in _PLAIN:
-                value = plain(value)
-                kind = type(value)
-            if value is None:
-                m &= null
-            elif number:
-                if kind is bool or not (kind is float or kind is int
-                                        or isinstance(value, int | float)):
-                    m &= null
-                else:
+            if number:
+                if kind is float and value == value:
+                    i = bisect.bisect_left(scale, value)
+                    m &= sets[2 * i + 1 if i < size and scale[i] == value else 2 * i]
+                elif kind is int:
                     x = float(value)
                     i = bisect.bisect_left(scale, x)
                     m &= sets[2 * i + 1 if i < size and scale[i] == x else 2 * i]
+                else:
+                    m &= _set_of(test, value)
+            elif kind is str or kind is bool:
+                m &= sets.get(value, other)
             else:
-                try:
-                    m &= sets.get(value, other)
-                except TypeError:
-                    m &= other
+                m &= _set_of(test, value)
             if not m:
                 return 0
         return m
