@@ -17,7 +17,11 @@ Hashed documents hold finite numbers only: NaN and infinity have no JSON
 spelling (``json.dumps`` writes ``NaN``, orjson ``null``), and a decision's
 floats (scores, contributions, params) are finite by construction.
 A sealed decision keeps the JSON form it was hashed over (``as_json``), so
-the log and the service serialise it without dumping the model again.
+the log and the service serialise it without dumping the model again. One
+sealed from its parts (``seal_parts``, the compiled path) also keeps each
+member's canonical JSON: the digest is taken over their join
+(``canonical_object``), and ``canonical_payload`` gives the stored form
+without serialising the document again.
 """
 
 from __future__ import annotations
@@ -179,6 +183,7 @@ class Decision(_Frozen):
     events: tuple[EventOutcome, ...] = ()
     challenger: ChallengerOutcome | None = None
     _json: dict[str, Any] | None = PrivateAttr(default=None)
+    _members: dict[str, bytes] | None = PrivateAttr(default=None)
 
     def __eq__(self, other: object) -> bool:
         """Equal fields are equal decisions, whether or not the JSON form is kept."""
@@ -191,6 +196,7 @@ class Decision(_Frozen):
         """A copy; it drops the kept JSON form, which the update may make stale."""
         out = super().model_copy(update=update, deep=deep)
         out._json = None
+        out._members = None
         return out
 
     @model_serializer(mode="wrap")
@@ -270,7 +276,20 @@ class Decision(_Frozen):
             data["events"] = tail
         decision = cls.model_validate({**data, **models})
         decision._json = data
+        decision._members = members
         return decision
+
+    def canonical_payload(self) -> bytes:
+        """``canonical_bytes(self.as_json())``: the sealed document, digest included.
+
+        A decision sealed from its parts (``seal_parts``) joins the canonical
+        JSON of its members kept from sealing, so storing it serialises nothing
+        again; any other decision serialises its JSON form.
+        """
+        members = self._members
+        if members is None:
+            return canonical_bytes(self.as_json())
+        return canonical_object({**members, "digest": orjson.dumps(self.digest)})
 
     def as_json(self) -> dict[str, Any]:
         """``model_dump(mode="json")``, kept from sealing; treat it as read-only."""

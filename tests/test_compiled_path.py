@@ -273,3 +273,33 @@ def test_decision_ids_are_uuid4_hex_and_differ(engine):
     for text in ids:
         found = uuid.UUID(hex=text)
         assert (found.version, found.variant, found.hex) == (4, uuid.RFC_4122, text)
+
+
+def test_the_canonical_payload_is_the_canonical_json_of_the_sealed_document(engine):
+    decisions = [engine.decide(r) for r in _records(100, seed=12)]
+    decisions.append(engine.with_executor("durable").decide(SAMPLE_RECORD))
+    decisions.append(decisions[0].model_copy(update={"decision_id": "edited"}))
+    for d in decisions:
+        assert d.canonical_payload() == json.dumps(
+            d.as_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_a_decision_fed_by_payment_events_is_the_same_on_both_executors(engine):
+    from engine.decision import EventOutcome
+    from engine.events.store import EventOutcomes
+
+    theft = EventOutcome(kind="theft_override", rule_id="theft", reason="theft found",
+                         event_ids=("e1", "e2"), valid_from="2026-01-01",
+                         valid_until="2027-06-30", amount=1e-05)
+    given = EventOutcomes(customer_id=SAMPLE_RECORD["customer_id"],
+                          as_of=dt.date(2026, 10, 31), outcomes=(theft,))
+    made = {ex: engine.with_executor(ex).decide(SAMPLE_RECORD, outcomes=given,
+                                                decision_id="same")
+            for ex in ("compiled", "durable")}
+    a, b = made["compiled"], made["durable"]
+    assert a.content() == b.content() and a.events == (theft,)
+    assert a.grade.grade == "C" and a.inputs["theft_override_active"] is True
+    assert a.digest == a.sealed().digest
+    for d in (a, b):
+        assert d.canonical_payload() == json.dumps(
+            d.as_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
