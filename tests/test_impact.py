@@ -180,8 +180,9 @@ def test_catalogue_and_template_changes_are_shown(engine, population, tmp_path):
     old = "visits_per_year: {type: int, default: 4,"
     assert old in text
     catalogue.write_text(text.replace(old, "visits_per_year: {type: int, default: 6,"))
-    template = project / "policies" / "templates" / "priority_repair_channel.md.j2"
-    template.write_text("{# reviewed with the repair crews #}\n" + template.read_text())
+    for name in ("priority_repair_channel.md.j2", "decision.md.j2", "report.html.j2"):
+        template = project / "policies" / "templates" / name
+        template.write_text("{# reviewed #}\n" + template.read_text())
     impact = run_impact(engine, str(RULES), project, population)
     assert impact.findings == ()
     cat = impact.catalogue
@@ -194,8 +195,12 @@ def test_catalogue_and_template_changes_are_shown(engine, population, tmp_path):
     assert (params["before"], params["after"], params["customers"]) == (4, 6, site.sum())
     repair = before["policies"].astype(str).str.contains("priority_repair_channel").sum()
     assert impact.templates.to_dict("records") == [
+        {"file": "templates/decision.md.j2", "change": "changed", "explains": "every decision",
+         "customers": len(population)},
         {"file": "templates/priority_repair_channel.md.j2", "change": "changed",
-         "explains": "priority_repair_channel", "customers": repair}]
+         "explains": "priority_repair_channel", "customers": repair},
+        {"file": "templates/report.html.j2", "change": "changed", "explains": "reports only",
+         "customers": 0}]
     md = impact.markdown()
     assert "| on_site_service | visits_per_year | 4 visits a year | 6 visits a year |" in md
     assert (f"| templates/priority_repair_channel.md.j2 | changed | priority_repair_channel | "
@@ -221,6 +226,11 @@ def test_a_git_baseline_is_read_in_the_projects_own_repository(population, tmp_p
     _git(home, "init", "-q")
     _git(home, "add", ".")
     _git(home, "commit", "-q", "-m", "tables in force")
+    grades = home / "rules" / "grades.yaml"
+    good = grades.read_text()
+    grades.write_text(good.replace("hit_policy: first", "hit_policy: frist", 1))
+    _git(home, "commit", "-q", "-am", "a typo")
+    grades.write_text(good)
     _critical_target(tmp_path / "edited", "0.5")
     shutil.copy(tmp_path / "edited" / "service-policies.yaml", home / "rules")
     catalogue = home / "policies" / "catalogue.yaml"
@@ -235,11 +245,16 @@ def test_a_git_baseline_is_read_in_the_projects_own_repository(population, tmp_p
     monkeypatch.chdir(elsewhere)
     source = tmp_path / "pop.parquet"
     population.to_parquet(source)
-    result = runner.invoke(app, ["rules", "impact", "--home", str(home), "--baseline", "HEAD",
+    broken = runner.invoke(app, ["rules", "impact", "--home", str(home), "--baseline", "HEAD",
                                  "--population", str(source)])
+    assert broken.exit_code == 2
+    assert "--baseline HEAD: the files at HEAD (" in broken.output
+    assert "HEAD:rules/grades.yaml:" in broken.output and "frist" in broken.output
+    result = runner.invoke(app, ["rules", "impact", "--home", str(home), "--baseline",
+                                 "HEAD~1", "--population", str(source)])
     assert result.exit_code == 0, result.output
     critical = int(population["critical_load"].sum())
-    assert "- baseline: `HEAD:rules (" in result.stdout
+    assert "- baseline: `HEAD~1:rules (" in result.stdout
     assert f"| 1 hour | 0.5 hours | {critical} |" in result.stdout
     assert "| on_site_service | changed | param visits_per_year default: 4 -> 6 |" in result.stdout
     assert "| on_site_service | visits_per_year | 4 visits a year | 6 visits a year |" in \

@@ -18,7 +18,7 @@ import pandas as pd
 
 from engine.batch.impact import EXPOSURE_MONTHS, Impact, compare
 from engine.batch.rulesource import RuleSide, load_side
-from engine.errors import EngineError
+from engine.errors import EngineError, InputError
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -70,6 +70,9 @@ def run_impact(engine: Engine, baseline: str, candidate: str | Path,
     Raises ``CandidateRefused`` when the candidate has findings, unless
     ``allow_findings``; the impact then carries them.
     """
+    if not Path(candidate).is_dir():
+        raise InputError(f"--candidate {candidate}: folder not found; give a rules folder or "
+                         "a project folder (one with rules/ and policies/)")
     cand = load_side(candidate, engine, option="--candidate")
     base = load_side(baseline, engine, candidate_dir=candidate)
     findings = candidate_findings(cand, engine)

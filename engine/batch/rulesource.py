@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import InputError
+from engine.errors import ConfigError, InputError, TableError
 from engine.policies import Catalogue, load_catalogue, template_hashes
 from engine.tables import TableSet, load_table_set
 
@@ -111,13 +111,19 @@ def _git_side(spec: str, engine: Engine, candidate_dir: str | Path | None, optio
     with tempfile.TemporaryDirectory(prefix="gridcredit-baseline-") as tmp:
         _copy(top, commit, rel, names, Path(tmp) / "rules", option, spec)
         catalogue, templates = engine.catalogue, template_hashes(engine.catalogue.root)
-        if policies is not None:
-            kept = _files(top, commit, policies, option, spec)
-            if f"{policies}/catalogue.yaml" in kept:
-                _copy(top, commit, policies, kept, Path(tmp) / "policies", option, spec)
-                catalogue = load_catalogue(Path(tmp) / "policies" / "catalogue.yaml")
-                templates = template_hashes(Path(tmp) / "policies")
-        tables = load_table_set(Path(tmp) / "rules", catalogue)
+        try:
+            if policies is not None:
+                kept = _files(top, commit, policies, option, spec)
+                if f"{policies}/catalogue.yaml" in kept:
+                    _copy(top, commit, policies, kept, Path(tmp) / "policies", option, spec)
+                    catalogue = load_catalogue(Path(tmp) / "policies" / "catalogue.yaml")
+                    templates = template_hashes(Path(tmp) / "policies")
+            tables = load_table_set(Path(tmp) / "rules", catalogue)
+        except (ConfigError, TableError) as exc:
+            said = exc.message.replace(f"{tmp}/rules/", f"{rev}:{rel}/").replace(
+                f"{tmp}/policies/", f"{rev}:{policies}/")
+            raise InputError(f"{option} {spec}: the files at {rev} ({commit[:12]}) do not "
+                             f"load:\n{said}") from None
     return RuleSide(tables, f"{rev}:{rel} ({commit[:12]})", templates)
 
 
