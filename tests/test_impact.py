@@ -92,8 +92,8 @@ def test_a_candidate_with_findings_is_refused_unless_allowed(population, tmp_pat
     assert html.index('id="findings"') < html.index('id="summary"')
     assert "<h2 id=\"transitions\">Grade transitions" in html and "security_deposit" in html
     listed = pd.read_csv(tmp_path / "impact.html.affected.csv", keep_default_na=False)
-    assert list(listed.columns) == ["customer_id", "grade_before", "grade_after", "gained",
-                                    "lost", "params"]
+    assert list(listed.columns) == ["customer_id", "grade_before", "grade_after", "segments",
+                                    "gained", "lost", "params"]
     md = tmp_path / "impact.md"
     assert runner.invoke(app, [*args, "--out", str(md), "--allow-findings"]).exit_code == 0
     assert md.read_text().startswith("# Rule-change impact\n\n> **The candidate has 2 rules")
@@ -169,6 +169,34 @@ def test_a_rule_matching_many_but_moving_few_shows_both_counts(engine, populatio
     md = impact.markdown()
     assert (f"| service-policies | large-fast-response | {large.sum()} | {large.sum()} | 0 | "
             f"{(large & ~had).sum()} |") in md
+
+
+def test_segment_changes_are_counted_as_deciding_twice_does(engine, population, tmp_path):
+    folder = tmp_path / "cand"
+    shutil.copytree(RULES, folder)
+    segments = folder / "segments.yaml"
+    text = segments.read_text()
+    assert "monthly_kwh: {gt: 1500}" in text
+    segments.write_text(text.replace("monthly_kwh: {gt: 1500}", "monthly_kwh: {gt: 1400}", 1))
+    cand = load_table_set(folder, engine.catalogue)
+    impact = compare(engine, engine.tables, cand, population)
+    before, _ = decide_frame(engine, population)
+    after, _ = decide_frame(engine.with_tables(cand), population)
+    for name in ("consumption_class", "value_tier"):
+        a, b = before[name].astype(str), after[name].astype(str)
+        moved = a != b
+        expected = pd.DataFrame({"before": a[moved], "after": b[moved]}).value_counts().to_dict()
+        got = impact.segments[impact.segments["field"] == name]
+        assert {(r.before, r.after): r.customers for r in got.itertuples()} == expected
+    assert impact.segments.set_index("field").loc["consumption_class", "customers"] > 20
+    moved = before["consumption_class"].astype(str) != after["consumption_class"].astype(str)
+    assert set(before["customer_id"][moved]) <= set(impact.affected["customer_id"])
+    tier = before["value_tier"].astype(str) != after["value_tier"].astype(str)
+    assert impact.segments_changed == (moved | tier).sum()
+    row = impact.affected.set_index("customer_id").loc[before["customer_id"][moved].iloc[0]]
+    assert row["segments"].startswith("consumption_class: average -> large")
+    zh = engine.explainer.language("zh-CN")
+    assert "## 客户细分的变化" in impact.markdown(zh)
 
 
 def test_catalogue_and_template_changes_are_shown(engine, population, tmp_path):

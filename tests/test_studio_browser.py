@@ -213,8 +213,8 @@ def test_policy_staff_walk_through(studio, browser, shots):
     with urllib.request.urlopen(link, timeout=WAIT) as response:
         rows = list(csv.DictReader(response.read().decode().splitlines()))
     assert customer in {r["customer_id"] for r in rows}
-    assert set(rows[0]) == {"customer_id", "grade_before", "grade_after", "gained", "lost",
-                            "params"}
+    assert set(rows[0]) == {"customer_id", "grade_before", "grade_after", "segments", "gained",
+                            "lost", "params"}
     d.save_screenshot(str(shots / "studio-impact.png"))
 
     # Save: the file's diff is that one line.

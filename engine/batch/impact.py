@@ -5,8 +5,9 @@ live they want to know whom it moves. ``compare`` validates and scores the
 population once per chunk (``engine.pipeline.score_population``: scores do
 not depend on the tables), runs both table sets over it
 (``engine.pipeline.run_tables``), and counts: customers whose grade changes
-(and the grade transition matrix), policies gained and lost, customers whose
-policy params change (each before -> after value), per rule the customers it
+(and the grade transition matrix), customers whose segments change, policies
+gained and lost, customers whose policy params change (each before -> after
+value), per rule the customers it
 matches before and after and those among them whose outcome changed, the
 workload the enforcement and collection policies create, and, given a
 tariff, the expected default loss net of security deposits. It also says
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["Impact", "compare", "load_baseline"]
 
 EXPOSURE_MONTHS = 2.0
-_AFFECTED = ("customer_id", "grade_before", "grade_after", "gained", "lost", "params")
+_AFFECTED = ("customer_id", "grade_before", "grade_after", "segments", "gained", "lost",
+             "params")
+_SEGMENTS = ("field", "before", "after", "customers")
 _PARAMS = ("policy", "param", "before", "after", "customers")
 _RULES = ("table", "rule", "before", "after", "change", "outcome_changed")
 
@@ -57,11 +60,12 @@ class Impact:
     """The comparison of two table sets over one population, ready to render.
 
     ``params`` holds one row per (policy, param, before, after) with the
-    customers who keep the policy but see that value change; ``rules`` one
+    customers who keep the policy but see that value change, ``segments`` one
+    per (field, before, after) of the segment fields; ``rules`` one
     row per rule that matches a different number of customers or was edited
     (``diff``): the customers it matches before and after, and
     ``outcome_changed``, those it matches on either side whose grade,
-    policies or params moved.
+    segments, policies or params moved.
     ``catalogue`` and ``templates`` say what changed beside the tables;
     ``findings`` are the candidate's ``rules check`` findings when it was
     compared despite them.
@@ -83,6 +87,8 @@ class Impact:
     exposure_months: float = 2.0
     titles: dict[str, str] | None = None
     params: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(_PARAMS)))
+    segments: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(_SEGMENTS)))
     diff: SetDiff | None = None
     catalogue: pd.DataFrame = field(default_factory=pd.DataFrame)
     templates: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -102,6 +108,13 @@ class Impact:
     @property
     def downgraded(self) -> int:
         return int(np.triu(self.transitions.to_numpy(), 1).sum())
+
+    @property
+    def segments_changed(self) -> int:
+        """Customers whose segment (consumption class, sensitivity, value tier) changes."""
+        if not len(self.affected):
+            return 0
+        return int(self.affected["segments"].astype(str).ne("").sum())
 
     @property
     def params_changed(self) -> int:
@@ -154,6 +167,7 @@ class _Run:
     inverse: np.ndarray
     hits: list[tuple[PolicyHit, ...]]
     matched: dict[tuple[str, str], np.ndarray]
+    segments: dict[str, np.ndarray]
 
 
 @dataclass
@@ -175,6 +189,7 @@ class _Moves:
     gained: Counter = field(default_factory=Counter)
     lost: Counter = field(default_factory=Counter)
     params: Counter = field(default_factory=Counter)
+    segments: Counter = field(default_factory=Counter)
     outcome: Counter = field(default_factory=Counter)
     affected: list[pd.DataFrame] = field(default_factory=list)
 
@@ -237,7 +252,8 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
                   else pd.DataFrame(columns=list(_AFFECTED))),
         tariff=tariff, exposure_months=exposure_months,
         titles={p.id: p.title for p in (*baseline.catalogue, *candidate.catalogue)},
-        params=_param_frame(moves.params), diff=diff,
+        params=_param_frame(moves.params), segments=_segment_frame(moves.segments),
+        diff=diff,
         catalogue=catalogue_changes(baseline.catalogue, candidate.catalogue),
         templates=template_changes(hashes[0], hashes[1], baseline.catalogue,
                                    candidate.catalogue, holders, decided),
@@ -278,7 +294,8 @@ def _count_moves(facts: pd.DataFrame, runs: list[_Run], moves: _Moves) -> None:
         moves.lost[pid] += int(lose_cols[pid].sum())
         change |= gain_cols[pid] | lose_cols[pid]
     param_text = _param_moves(r0, r1, moves.params)
-    change |= param_text != ""
+    segment_text = _segment_moves(r0, r1, moves.segments)
+    change |= (param_text != "") | (segment_text != "")
     for key in dict.fromkeys([*r0.matched, *r1.matched]):
         a, b = r0.matched.get(key), r1.matched.get(key)
         matched = a | b if a is not None and b is not None else (a if b is None else b)
@@ -290,8 +307,8 @@ def _count_moves(facts: pd.DataFrame, runs: list[_Run], moves: _Moves) -> None:
     moves.affected.append(pd.DataFrame({
         "customer_id": facts["customer_id"].to_numpy(dtype=object)[rows],
         "grade_before": labels[r0.grades[rows]], "grade_after": labels[r1.grades[rows]],
-        "gained": _joined(gain_cols, rows), "lost": _joined(lose_cols, rows),
-        "params": param_text[rows],
+        "segments": segment_text[rows], "gained": _joined(gain_cols, rows),
+        "lost": _joined(lose_cols, rows), "params": param_text[rows],
     }))
 
 
@@ -317,6 +334,25 @@ def _param_moves(r0: _Run, r1: _Run, counts: Counter) -> np.ndarray:
                     moved.append(f"{pid}.{name}: {_value(a)} -> {_value(b)}")
         texts[k] = "; ".join(moved)
     return texts[inverse.reshape(-1)] if len(pairs) else np.zeros(0, dtype=object)
+
+
+def _segment_moves(r0: _Run, r1: _Run, counts: Counter) -> np.ndarray:
+    """Per row, the segment fields that change (``field: a -> b; ...``, empty when none),
+    counting each (field, before, after) into ``counts``."""
+    n = len(r0.grades)
+    out = np.full(n, "", dtype=object)
+    for name in dict.fromkeys([*r0.segments, *r1.segments]):
+        a = r0.segments.get(name, np.full(n, None, dtype=object))
+        b = r1.segments.get(name, np.full(n, None, dtype=object))
+        rows = np.flatnonzero(a != b)
+        if not len(rows):
+            continue
+        pairs = pd.DataFrame({"a": a[rows], "b": b[rows]}).astype(str)
+        for (x, y), k in pairs.value_counts(sort=False).items():
+            counts[(name, x, y)] += int(k)
+        text = (name + ": " + pairs["a"] + " -> " + pairs["b"]).to_numpy(dtype=object)
+        out[rows] = [f"{o}; {t}" if o else t for o, t in zip(out[rows], text, strict=True)]
+    return out
 
 
 def _value(value: Any) -> str:
@@ -373,7 +409,9 @@ def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | Non
         exposure = overdue + months * bill
         side.loss += float((facts["pd"].to_numpy(dtype=float)
                             * np.maximum(exposure - deposit, 0.0)).sum())
-    return _Run(grades, has, np.asarray(run.grants.inverse).reshape(-1), hits, matched)
+    segments = {name: ev.outputs[name] for name in side.tables.outputs
+                if name != "grade" and name in ev.outputs}
+    return _Run(grades, has, np.asarray(run.grants.inverse).reshape(-1), hits, matched, segments)
 
 
 def _transition_frame(transitions: np.ndarray) -> pd.DataFrame:
@@ -407,6 +445,17 @@ def _param_frame(counts: Counter) -> pd.DataFrame:
     if len(frame):
         frame["customers"] = frame["customers"].astype(np.int64)
         frame = frame.sort_values(["customers", "policy", "param"], ascending=[False, True, True],
+                                  kind="mergesort", ignore_index=True)
+    return frame
+
+
+def _segment_frame(counts: Counter) -> pd.DataFrame:
+    rows = [{"field": name, "before": a, "after": b, "customers": n}
+            for (name, a, b), n in counts.items()]
+    frame = pd.DataFrame(rows, columns=list(_SEGMENTS))
+    if len(frame):
+        frame["customers"] = frame["customers"].astype(np.int64)
+        frame = frame.sort_values(["field", "customers"], ascending=[True, False],
                                   kind="mergesort", ignore_index=True)
     return frame
 

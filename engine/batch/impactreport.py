@@ -33,6 +33,7 @@ from engine.explanation import param_value
 from engine.language import ENGLISH, Language
 from engine.report import charts
 from engine.report.html import report_environment
+from engine.vocabulary import label
 
 if TYPE_CHECKING:
     from engine.batch.impact import Impact
@@ -90,6 +91,15 @@ def _param_rows(impact: Impact, t: Language) -> pd.DataFrame:
     return frame
 
 
+def _segment_rows(impact: Impact, t: Language) -> pd.DataFrame:
+    """The segment changes with each field and value in words (``average`` -> ``平均``)."""
+    frame = impact.segments.copy()
+    frame["before"] = [label(t, "segment value", v) for v in frame["before"]]
+    frame["after"] = [label(t, "segment value", v) for v in frame["after"]]
+    frame["field"] = [label(t, "segment", v) for v in frame["field"]]
+    return frame
+
+
 def _change_words(t: Language) -> dict[str, str]:
     """The kinds of change the diff and the catalogue and template lists name, in words."""
     return {"added": t.gettext("added"), "removed": t.gettext("removed"),
@@ -114,7 +124,8 @@ def sections(impact: Impact, lang: Language | None = None
              "param": t.gettext("param"), "customers": t.gettext("customers"),
              "detail": t.gettext("what changed"), "file": t.gettext("file"),
              "explains": t.gettext("explains"), "outcome_changed": t.gettext("outcome changed"),
-             "before": t.gettext("baseline"), "after": t.gettext("candidate")}
+             "before": t.gettext("baseline"), "after": t.gettext("candidate"),
+             "field": t.gettext("segment")}
     rule_heads = {**heads, "before": t.gettext("matched (baseline)"),
                   "after": t.gettext("matched (candidate)")}
     return [
@@ -125,6 +136,8 @@ def sections(impact: Impact, lang: Language | None = None
          t.gettext("No template or translation changed.")),
         ("transitions", t.gettext("Grade transitions (rows: baseline, columns: candidate)"),
          grades, ""),
+        ("segments", t.gettext("Segment changes"), _segment_rows(impact, t).rename(columns=heads),
+         t.gettext("No segment changes.")),
         ("policies", t.gettext("Policies gained and lost"), impact.policies.rename(columns=heads),
          t.gettext("No policy changes.")),
         ("params", t.gettext("Policy parameter changes (customers who keep the policy)"),
@@ -266,6 +279,7 @@ def html(impact: Impact, lang: Language | None = None, *,
         "baseline_hash": impact.baseline_hash, "candidate_hash": impact.candidate_hash,
         "summary": {"rows_in": impact.rows_in, "decided": impact.decided,
                     "rejected": impact.rejected, "grade_changed": impact.grade_changed,
+                    "segments_changed": impact.segments_changed,
                     "params_changed": impact.params_changed,
                     "affected": len(impact.affected)},
         "findings": list(impact.findings),
