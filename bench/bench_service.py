@@ -17,11 +17,18 @@ to both servers; the echo route ignores the API key header. With two workers the
 server needs both cores, so wrk shares core 0 with one of them.
 
 wrk has no constant-rate mode (that is wrk2), so the latency at a fixed rate comes
-from ``_fixed_rate``: an open-loop client on raw asyncio sockets pinned to core 0.
-It schedules requests at exact times (90 % of the sustained one-worker rate),
-sends each on a free keep-alive connection (opening one when all are busy), and
-measures every latency from the request's scheduled time, so a stalled server
-shows in the tail instead of slowing the schedule (no coordinated omission).
+from ``_fixed_rate``: an open-loop client on raw sockets and uvloop, pinned to
+core 0. It opens ``POOL`` keep-alive connections before it starts, schedules
+requests at exact times (90 % of the sustained one-worker rate), sends each on
+a free connection (opening one more only when all are busy), and measures
+every latency from the request's scheduled time, so a stalled server shows in
+the tail instead of slowing the schedule (no coordinated omission). It
+reports its own CPU per request, so a client that could not keep up shows.
+
+Every phase also reports the server's CPU time per answered request (all its
+processes, from ``/proc``), the cores it kept busy, and the load average when
+the round began: a server can answer at most the cores it gets divided by its
+CPU per request, which is what the ceilings in the summary say.
 """
 
 from __future__ import annotations
@@ -42,10 +49,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import uvloop
 from fastapi import FastAPI, Request, Response
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = 16
+POOL = 32  # keep-alive connections the fixed-rate client opens before it starts
 REPEAT = 3
 CLIENT_CORE = "0"
 SERVER_CORE = "1"
@@ -139,6 +148,18 @@ class _Server:
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         _wait_up(port, self.proc, health)
 
+    def cpu_seconds(self) -> float:
+        """CPU time so far of every process of the server (its session: supervisor, workers)."""
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.proc.pid:  # the session id (field 6 of stat)
+                ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGINT)
         try:
@@ -186,15 +207,14 @@ async def _fixed_rate(port: int, path: str, key: str, bodies: list[bytes], rate:
     requests = [(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
                  f"\r\nAuthorization: Bearer {key}\r\nContent-Length: {len(b)}\r\n\r\n"
                  ).encode() + b for b in bodies]
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # Connections are opened before the schedule starts, so no latency includes a
+    # handshake; one more is opened only when every one is busy.
+    idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(POOL)]
     latencies: list[float] = []
     errors = 0
 
     async def one(i: int, at: float) -> None:
         nonlocal errors
-        delay = at - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
         conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
         reader, writer = conn
         writer.write(requests[i % len(requests)])
@@ -207,21 +227,31 @@ async def _fixed_rate(port: int, path: str, key: str, bodies: list[bytes], rate:
         idle.append(conn)
 
     n = max(1, int(rate * seconds))
-    start = time.perf_counter() + 0.5
-    await asyncio.gather(*[one(i, start + i / rate) for i in range(n)])
+    cpu = time.process_time()
+    start = time.perf_counter() + 0.2
+    tasks = []
+    for i in range(n):  # each request starts at its time, or at once when the client is late
+        at = start + i / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(i, at)))
+    await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     for _, writer in idle:
         writer.close()
     q = statistics.quantiles(latencies, n=100)
     return {"offered_per_s": round(rate, 1), "achieved_per_s": round(n / elapsed, 1),
             "requests": n, "errors": errors, "p50_ms": round(q[49] * 1e3, 2),
-            "p99_ms": round(q[98] * 1e3, 2)}
+            "p99_ms": round(q[98] * 1e3, 2), "max_ms": round(max(latencies) * 1e3, 2),
+            "client_cpu_us_per_request": round(cpu / n * 1e6, 1)}
 
 
 def _fixed_rate_main() -> None:
     port, path, key, bodies, rate, seconds = sys.argv[2:8]
     lines = [line.encode() for line in Path(bodies).read_text().splitlines()]
-    out = asyncio.run(_fixed_rate(int(port), path, key, lines, float(rate), float(seconds)))
+    out = uvloop.run(_fixed_rate(int(port), path, key, lines, float(rate), float(seconds)))
     print(json.dumps(out))
 
 
@@ -234,13 +264,24 @@ def _fixed(port: int, path: str, key: str, bodies: Path, rate: float, seconds: f
 
 # ------------------------------------------------------------------ the run
 
+def _measured(server: _Server, path: str, bodies: Path, key: str, seconds: float,
+              tmp: Path) -> dict[str, Any]:
+    """wrk's figures, with the server's CPU time per answered request."""
+    cpu = server.cpu_seconds()
+    figures = _wrk(server.port, path, bodies, key, seconds, tmp)
+    used = server.cpu_seconds() - cpu
+    figures["server_cpu_ms_per_request"] = round(used / max(figures["requests"], 1) * 1e3, 3)
+    figures["server_cores_busy"] = round(used / (figures["duration_us"] / 1e6), 2)
+    return figures
+
+
 def _round(tmp: Path, key: str, bodies: Path, seconds: float, k: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"load_average_1min": round(os.getloadavg()[0], 2)}
     port = _free_port()
     server = _echo(port)
     try:
         _wrk(port, "/echo", bodies, key, 1, tmp)
-        out["echo"] = _wrk(port, "/echo", bodies, key, seconds, tmp)
+        out["echo"] = _measured(server, "/echo", bodies, key, seconds, tmp)
     finally:
         server.stop()
     for workers in (1, 2):
@@ -248,7 +289,8 @@ def _round(tmp: Path, key: str, bodies: Path, seconds: float, k: int) -> dict[st
         server = _gridcredit(port, workers, tmp, f"{workers}-{k}")
         try:
             _wrk(port, "/v1/decisions", bodies, key, 2, tmp)
-            out[f"workers_{workers}"] = _wrk(port, "/v1/decisions", bodies, key, seconds, tmp)
+            out[f"workers_{workers}"] = _measured(server, "/v1/decisions", bodies, key,
+                                                  seconds, tmp)
             if workers == 1:
                 rate = 0.9 * out["workers_1"]["rate"]
                 out["fixed_rate_90pct"] = _fixed(port, "/v1/decisions", key, bodies, rate,
@@ -290,6 +332,8 @@ def run(results: Path, quick: bool = False) -> dict:
 
     echo, one, two = median("echo"), median("workers_1"), median("workers_2")
     p99 = median("fixed_rate_90pct", "p99_ms")
+    cpu = {name: median(name, "server_cpu_ms_per_request")
+           for name in ("echo", "workers_1", "workers_2")}
     return {
         "machine": f"{os.cpu_count()} cores shared with other work; ratios are measured in "
                    "one run, alternating",
@@ -302,8 +346,17 @@ def run(results: Path, quick: bool = False) -> dict:
                          "workers_2": round(two)},
         "ratios": {"workers_1_vs_echo": round(one / echo, 3),
                    "workers_2_vs_workers_1": round(two / one, 2)},
+        "server_cpu_ms_per_request_median": cpu,
+        "cpu_ceilings_per_s": {
+            "workers_1_one_core": round(1e3 / cpu["workers_1"]),
+            "echo_rate_x_0.25": round(0.25 * echo),
+            "workers_2_two_whole_cores": round(2e3 / cpu["workers_2"]),
+            "note": "a server can answer at most (cores it gets) / (CPU per request); "
+                    "with two workers, wrk and every other process share the same two cores"},
+        "load_average_1min": [r["load_average_1min"] for r in rounds],
         "fixed_rate_90pct_of_workers_1": {
-            "method": "open-loop asyncio client, latency from the scheduled send time",
+            "method": "open-loop client (uvloop, raw sockets, connections opened before the "
+                      "schedule), latency from the scheduled send time",
             "p99_ms_median": p99, "runs": [r["fixed_rate_90pct"] for r in rounds]},
         "targets": {"workers_1_at_least_0.25x_echo": one >= 0.25 * echo,
                     "p99_at_most_20ms_at_90pct": p99 <= 20.0,

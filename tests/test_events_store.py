@@ -72,3 +72,25 @@ def test_the_store_decides_alike_on_both_backends_and_survives_a_restart(url):
     assert many[("NOBODY", day)].outcomes == ()
     assert again.store.count() == len(stream())
     again.store.close()
+
+
+def test_the_inline_reader_agrees_with_outcomes_for_and_sees_later_commits(tmp_path):
+    rules = load_event_rules(RULES)
+    processor = EventProcessor(open_store(str(tmp_path / "events.sqlite")), rules)
+    reader = processor.store.inline_reader()
+    assert reader is not None
+    now = to_micros(T0 + dt.timedelta(days=120))
+    day = (T0 + dt.timedelta(days=100)).date()
+    assert reader("HAB", day).outcomes == ()  # read once before any event exists
+    processor.process_many(stream(), now_us=now)
+    for customer in ("HAB", "REB", "NOBODY"):
+        assert reader(customer, day.isoformat()) == processor.store.outcomes_for(customer, day)
+    assert [o.kind for o in reader("HAB", day).outcomes] == ["habitual_defaulter"]
+    reader.close()
+    processor.store.close()
+
+
+def test_only_sqlite_has_an_inline_reader(postgres_server):  # noqa: F811
+    store = open_store(postgres_server.create_database("inline"))
+    assert store.inline_reader() is None
+    store.close()

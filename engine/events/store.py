@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -58,6 +60,7 @@ __all__ = [
     "CustomerEvents",
     "EventOutcomes",
     "EventStore",
+    "InlineOutcomes",
     "StoredEvent",
     "event_outcomes",
     "from_micros",
@@ -258,6 +261,47 @@ _OUTCOMES_OF_ONE = select(event_outcomes).where(
     event_outcomes.c.customer_id == bindparam("id"),
     event_outcomes.c.valid_until > bindparam("start"),
     event_outcomes.c.valid_from < bindparam("end")).order_by(event_outcomes.c.seq)
+
+
+class _OutcomeRow(namedtuple("_OutcomeRow", [c.name for c in event_outcomes.c])):
+    """A raw ``event_outcomes`` row read by ``InlineOutcomes``, shaped as SQLAlchemy's rows."""
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class InlineOutcomes:
+    """``EventStore.outcomes_for`` on one SQLite connection held open, for one thread.
+
+    The service decides on its event loop and reads each customer's outcomes
+    there; going through SQLAlchemy's pool and statement machinery costs
+    several times the indexed read itself. The connection is in autocommit
+    (``engine.audit.store`` turns the driver's own transactions off), so every
+    read is a statement of its own and sees each event committed before it.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        compiled = _OUTCOMES_OF_ONE.compile(dialect=store.engine.dialect)
+        self._sql = str(compiled)
+        self._order = tuple(compiled.positiontup or ())
+        self._url = store.url
+        self._raw = store.engine.raw_connection()
+
+    def __call__(self, customer_id: str, as_of: dt.date | str) -> EventOutcomes:
+        day = _day(as_of)
+        start = _start_us(day)
+        given = {"id": customer_id, "start": start, "end": start + _DAY_US}
+        try:
+            cursor = self._raw.cursor()
+            rows = cursor.execute(self._sql, [given[k] for k in self._order]).fetchall()
+            cursor.close()
+        except sqlite3.Error as exc:
+            raise AuditStoreError(f"event store {self._url}: {exc}") from None
+        return _in_force(customer_id, day, [_OutcomeRow(*r) for r in rows])
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 def _day(value: dt.date | str) -> dt.date:
@@ -470,6 +514,10 @@ class EventStore:
         outcomes = (self.outcomes_for(customer_id, as_of).outcomes if as_of is not None
                     else self.outcomes_list(customer_id))
         return CustomerEvents(customer_id, as_of, tuple(events), tuple(outcomes))
+
+    def inline_reader(self) -> InlineOutcomes | None:
+        """A held-connection ``outcomes_for`` for one thread's hot path; SQLite only."""
+        return InlineOutcomes(self) if self.engine.dialect.name == "sqlite" else None
 
     def _read(self, fn: Any) -> Any:
         try:

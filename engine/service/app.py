@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -39,9 +40,12 @@ from engine.service.settings import Settings
 from engine.service.state import ServiceState
 from engine.studio.app import UPLOAD_PATH, mount_studio
 
-__all__ = ["PLUGIN_ROUTERS", "create_app", "create_app_from_env", "reload_on_sighup"]
+__all__ = ["PLUGIN_ROUTERS", "SWITCH_INTERVAL_S", "create_app", "create_app_from_env",
+           "reload_on_sighup"]
 
 log = logging.getLogger("gridcredit.service")
+
+SWITCH_INTERVAL_S = 0.0005
 
 # Optional router modules, each exposing ``router: APIRouter`` whose routes declare
 # their own roles with ``require_role`` (posting events needs decide, reading them audit).
@@ -118,8 +122,15 @@ def create_app_from_env() -> FastAPI:
     Once the engine is loaded, everything alive is moved out of the collector's
     reach (``gc.freeze``): the loaded tables, models and libraries stay for the
     life of the worker, and no collection during a request walks them again.
+
+    The log writer thread needs the GIL a few times per commit (around each
+    database call), and the event loop, busy deciding, gives it up only when
+    the interpreter's switch interval asks it to. At the default 5 ms a commit
+    could wait tens of milliseconds on a loaded worker, so the worker asks
+    every ``SWITCH_INTERVAL_S`` instead.
     """
     app = create_app(Settings.from_env())
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     gc.collect()
     gc.freeze()
     return app

@@ -63,11 +63,23 @@ class Metrics:
         self.reloads = Counter("gridcredit_table_reloads", "Table reloads by outcome.",
                                ["outcome"], registry=self.registry)
 
+        # Labelled children, looked up once per label set: ``labels()`` takes a lock
+        # and builds its key on every call, a cost paid on every request otherwise.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, kept after its first use."""
+        key = (metric, *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
     def count_decisions(self, decisions: Iterable[Decision]) -> None:
         for d in decisions:
-            self.decisions.labels(d.grade.grade).inc()
+            self.child(self.decisions, d.grade.grade).inc()
             for p in d.policies:
-                self.policies.labels(p.policy_id).inc()
+                self.child(self.policies, p.policy_id).inc()
 
     def render(self) -> bytes:
         """The text exposition: this app's registry, or every worker's in multiprocess mode."""
@@ -106,8 +118,10 @@ class MetricsMiddleware:
             template = (getattr(route, "path", None) or self.templates.of(scope)
                         or "<unmatched>")
             method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+            metrics = self.metrics
+            metrics.child(metrics.requests, method, template, str(status)).inc()
+            metrics.child(metrics.latency, method, template).observe(
+                time.perf_counter() - started)
 
 
 

@@ -175,7 +175,7 @@ async def decide(request: Request, _key: Any = DecideKey) -> Response:
     if engine.config.executor == "compiled" and state.reads_inline:
         # A compiled decision is a fraction of a millisecond of pure Python plus one
         # indexed SQLite read: a thread hop would cost more than it frees the loop for.
-        decision = state.decide(engine, record)
+        decision = state.decide_inline(engine, record)
     else:
         decision = await run_in_threadpool(state.decide, engine, record)
     await state.writer.append(decision)

@@ -41,7 +41,7 @@ from engine.audit.releases import require_release
 from engine.decider import Engine, load
 from engine.decision import Decision
 from engine.errors import EngineError, TableError, TableSetError, did_you_mean
-from engine.events.store import EventOutcomes, EventStore, open_store
+from engine.events.store import EventOutcomes, EventStore, InlineOutcomes, open_store
 from engine.service.logwriter import GroupCommitLog
 from engine.service.metrics import Metrics
 from engine.service.settings import Settings
@@ -92,6 +92,7 @@ class ServiceState:
     def __init__(self, settings: Settings, engine: Engine | None = None,
                  decision_log: DecisionLog | None = None) -> None:
         self.settings = settings
+        self._marker_path = str(settings.marker)
         self._engine: Engine = (engine if engine is not None
                                 else load(settings.home, executor=settings.executor))
         self._marker_seen = self._marker_stamp()
@@ -104,6 +105,7 @@ class ServiceState:
         self._reload_lock = threading.Lock()
         self._store_lock = threading.Lock()
         self._event_store: EventStore | None = None
+        self._inline: InlineOutcomes | None = None
 
     @property
     def engine(self) -> Engine:
@@ -130,11 +132,25 @@ class ServiceState:
     @property
     def reads_inline(self) -> bool:
         """Whether the outcome read is local enough (SQLite) to run on the event loop."""
-        return self.event_store.url.startswith("sqlite")
+        if self._inline is None:
+            store = self.event_store
+            if store.engine.dialect.name != "sqlite":
+                return False
+            with self._store_lock:
+                if self._inline is None:
+                    self._inline = store.inline_reader()
+        return True
 
     def outcomes(self, record: Any) -> EventOutcomes:
         """The customer's outcomes in force on the record's ``as_of``: one indexed query."""
         return self.event_store.outcomes_for(record.customer_id, record.as_of)
+
+    def decide_inline(self, engine: Engine, record: Any) -> Decision:
+        """``decide`` on the event loop (compiled executor, SQLite): the outcomes come
+        from the loop's own held connection once ``reads_inline`` has opened it."""
+        if self._inline is None:
+            return self.decide(engine, record)
+        return self.decide(engine, record, self._inline(record.customer_id, record.as_of))
 
     def decide(self, engine: Engine, record: Any,
                outcomes: EventOutcomes | None = None) -> Decision:
@@ -199,7 +215,7 @@ class ServiceState:
 
     def _marker_stamp(self) -> int | None:
         try:
-            return os.stat(self.settings.marker).st_mtime_ns
+            return os.stat(self._marker_path).st_mtime_ns
         except OSError:
             return None
 
@@ -267,6 +283,9 @@ class ServiceState:
     def close(self) -> None:
         self.writer.close()
         self.log.close()
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         if self._event_store is not None:
             self._event_store.close()
 
