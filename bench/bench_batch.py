@@ -11,7 +11,10 @@ Measured in one run on synthetic customers with the shipped tables:
   order), compiled once with ``ZenEngine.create_decision`` and evaluated per row with
   ``ZenDecision.evaluate`` (zen's fast path: no loader or graph look-up per call);
 - ``durable``: ``TableSet.decide`` per row (durable-rules);
-- ``numpy``: the floor, only the rule masks and winners over pre-encoded columns.
+- ``numpy``: the floor, only the rule masks and winners over pre-encoded columns;
+- ``decision_log``: the same end-to-end run without and with ``--db`` (every row
+  sealed with its decision's digest and its record kept, one run entry in a
+  fresh SQLite log), alternately, ``REPEAT`` times each; the medians are compared.
 
 The table stage is ``engine.batch.decide.table_columns``: the same shipped tables on
 the same population, from the fact columns (scored, with ``pd``) to the
@@ -226,13 +229,17 @@ def table_stage(engine, facts: pd.DataFrame, chunk: int) -> float:
 
 
 def _child_run(source: Path, out: Path, chunk: int, dask: str | None = None,
-               one_core: bool = True) -> dict:
-    """A batch run in a fresh process (pinned to one core unless Dask): summary and peak RSS."""
+               one_core: bool = True, db: Path | None = None) -> dict:
+    """A batch run in a fresh process (pinned to one core unless Dask): summary and peak RSS.
+
+    With ``db`` the run is logged there (``decide --db``): every row sealed, one run entry.
+    """
     env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                         "MKL_NUM_THREADS": "1", "ARROW_NUM_THREADS": "1"}
     code = ("import json,sys,resource;from bench.bench_batch import child;"
             "print(json.dumps(child(*sys.argv[1:])))")
-    cmd = [sys.executable, "-c", code, str(source), str(out), str(chunk), dask or ""]
+    cmd = [sys.executable, "-c", code, str(source), str(out), str(chunk), dask or "",
+           str(db or "")]
     if one_core and shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
@@ -241,7 +248,7 @@ def _child_run(source: Path, out: Path, chunk: int, dask: str | None = None,
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def child(source: str, out: str, chunk: str, dask: str = "") -> dict:
+def child(source: str, out: str, chunk: str, dask: str = "", db: str = "") -> dict:
     """Entry point of the child process: decide, then report the summary and peak RSS."""
     from engine.batch.decide import decide_file
     from engine.decider import load
@@ -254,12 +261,43 @@ def child(source: str, out: str, chunk: str, dask: str = "") -> dict:
         summary = decide_file_dask(engine, source, out, cluster=dask, chunk_size=int(chunk),
                                    overwrite=True)
     else:
-        summary = decide_file(engine, source, out, chunk_size=int(chunk), overwrite=True)
+        summary = decide_file(engine, source, out, chunk_size=int(chunk), overwrite=True,
+                              db=db or None)
     seconds = time.perf_counter() - started
     figures = summary.as_dict()
     figures["wall_seconds"] = seconds
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
+
+
+def log_cost(source: Path, tmp: Path, chunk: int) -> dict:
+    """The same batch without and with the decision log, alternately, ``REPEAT`` times each.
+
+    The logged run seals every row (``engine.batch.seals``), keeps its record,
+    archives the tables and models and appends one run entry to a fresh
+    SQLite log; medians are compared.
+    """
+    plain, logged = [], []
+    for i in range(REPEAT):
+        plain.append(_child_run(source, tmp / "plain.parquet", chunk))
+        logged.append(_child_run(source, tmp / "logged.parquet", chunk,
+                                 db=tmp / f"log-{i}.sqlite"))
+    mid = len(plain) // 2
+    one = sorted(plain, key=lambda r: r["wall_seconds"])[mid]
+    two = sorted(logged, key=lambda r: r["wall_seconds"])[mid]
+    rows = one["rows_in"]
+    return {
+        "rows": rows,
+        "repeats": REPEAT,
+        "without_log_per_s": round(rows / one["wall_seconds"]),
+        "with_log_per_s": round(rows / two["wall_seconds"]),
+        "without_log_runs_s": [round(r["wall_seconds"], 2) for r in plain],
+        "with_log_runs_s": [round(r["wall_seconds"], 2) for r in logged],
+        "with_log_over_without": round(two["wall_seconds"] / one["wall_seconds"], 2),
+        "with_log_stage_share": _shares(two["stage_seconds"]),
+        "output_mb_without_log": round((tmp / "plain.parquet").stat().st_size / 2**20, 1),
+        "output_mb_with_log": round((tmp / "logged.parquet").stat().st_size / 2**20, 1),
+    }
 
 
 def _shares(stage_seconds: dict) -> dict:
@@ -292,6 +330,7 @@ def run(results: Path, quick: bool = False) -> dict:
         zen = zen_rate(engine, facts)
         durable = durable_rate(engine, facts)
 
+        logging = log_cost(src_small, tmp, chunk)
         bigger_chunk = _child_run(src_small, tmp / "d2.parquet", chunk * 4)
         src_large = write_population(tmp / "large.parquet", large)
         ones, twos, same = [], [], True
@@ -324,6 +363,7 @@ def run(results: Path, quick: bool = False) -> dict:
             "target_within_5x": floor_rate / table_rate <= 5,
             "batch_per_s_in_end_to_end_run": round(child_table_rate),
         },
+        "decision_log": logging,
         "per_row_executors": {
             "note": f"measured on the first {sample:,} customers, rates extrapolated",
             "zen_engine_per_s": round(zen["per_s"]),

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from engine.records import CUSTOMER_ID, FIELDS, NON_RESIDENTIAL, vocabulary
 
-__all__ = ["facts_rows", "frame_facts", "raw_facts", "record_facts"]
+__all__ = ["facts_rows", "frame_facts", "plain_column", "raw_facts", "record_facts"]
 
 _RECORD_FIELDS = [f.name for f in FIELDS]
 # Dated overrides: the record field holding the end date -> the flag tables read.
@@ -147,11 +147,11 @@ def facts_rows(facts: pd.DataFrame) -> list[dict[str, Any]]:
     """
     specs = vocabulary()
     names = [*_RECORD_FIELDS, "service_quality_gap", *_UNTIL.values()]
-    columns = [_plain_column(specs[name].kind, facts[name]) for name in names]
+    columns = [plain_column(specs[name].kind, facts[name]) for name in names]
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
-def _plain_column(kind: str, column: pd.Series) -> list[Any]:
+def plain_column(kind: str, column: pd.Series) -> list[Any]:
     """A column as plain Python values (None where absent) of the field's kind."""
     out = np.empty(len(column), dtype=object)
     if kind in ("int", "float"):

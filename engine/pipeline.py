@@ -140,18 +140,27 @@ class TableRun:
         Rows with the same outputs, rules fired and policy grants share one
         (immutable) result, built once.
         """
+        codes, results = self.distinct_results()
+        return [results[c] for c in codes.tolist()]
+
+    def distinct_results(self) -> tuple[np.ndarray, list[TableResult]]:
+        """``(codes, results)``: row ``i``'s ``TableResult`` is ``results[codes[i]]``.
+
+        Rows share a result when their outputs, rules fired and policy grants
+        are equal; the key is found column by column by factorisation, never
+        row by row, and each result is built once, from its first row.
+        """
         columns = self.tables.columns_of(self.evaluation)
         keyed = [c for c in columns.columns if c not in ("policies", "policy_hits")]
-        keys = zip(*(columns[c].tolist() for c in keyed), self.grants.inverse.tolist(),
-                   strict=True)
-        built: dict[tuple, TableResult] = {}
-        out = []
-        for i, key in enumerate(keys):
-            result = built.get(key)
-            if result is None:
-                result = built[key] = self.tables.row_result(columns, i)
-            out.append(result)
-        return out
+        combined = np.zeros(len(columns), dtype=np.int64)
+        for part in [*(pd.factorize(columns[c].to_numpy(dtype=object))[0] for c in keyed),
+                     self.grants.inverse]:
+            part = np.asarray(part, dtype=np.int64) + 1
+            combined = pd.factorize(combined * (int(part.max(initial=0)) + 1) + part)[0]
+        codes = np.asarray(combined, dtype=np.int64)
+        firsts = np.unique(codes, return_index=True)[1] if len(codes) else np.array([], int)
+        results = [self.tables.row_result(columns, int(i)) for i in firsts]
+        return codes, results
 
 
 def run_tables(tables: TableSet, facts: pd.DataFrame) -> TableRun:

@@ -25,19 +25,23 @@ and every rule that fired.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
+import pandas as pd
 
-from engine.assembly import SEGMENTS, band_of, decision_data, json_value
+from engine.assembly import SEGMENTS, decision_data, json_value
 from engine.decision import EventOutcome, canonical_json
-from engine.facts import facts_rows
-from engine.records import FIELDS
+from engine.facts import plain_column
+from engine.records import DERIVED, FIELDS, vocabulary
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -53,6 +57,7 @@ SEAL_COLUMNS = ("decision_id", "digest", "policy_params", "policy_rules", "segme
 #: The record-contract fields a row was decided from are kept as ``input_<field>``.
 INPUT_PREFIX = "input_"
 _RECORD_FIELDS = tuple(f.name for f in FIELDS)
+_DERIVED_FACTS = tuple(f.name for f in DERIVED if f.group == "facts")
 # Where orjson may spell a float unlike json.dumps (see engine.decision): such texts are
 # written again by canonical_json, which decides exactly.
 _RISKY = re.compile(rb"[0-9]e-|0\.0000")
@@ -73,10 +78,13 @@ def row_of_id(decision_id: str) -> tuple[str, int] | None:
 
 @dataclass(frozen=True)
 class SealedRows:
-    """Per accepted row: seal columns (``SEAL_COLUMNS``) and the record it was decided from."""
+    """Per accepted row: seal columns (``SEAL_COLUMNS``) and the record it was decided from.
+
+    ``records`` holds one plain column per record field (None where absent).
+    """
 
     columns: dict[str, list[Any]]
-    records: list[dict[str, Any]]
+    records: dict[str, list[Any]]
 
 
 class _Combo:
@@ -110,14 +118,58 @@ def _canonical(data: Any) -> bytes:
 
 
 def _text(value: str) -> bytes:
-    return orjson.dumps(value)
+    """A text as canonical JSON: ``json.dumps(value, ensure_ascii=False)``'s own encoder,
+    a tenth of the cost of a call to either ``dumps`` for one short value."""
+    return encode_basestring(value).encode()
+
+
+def _numbers(values: list[Any]) -> list[bytes]:
+    """Canonical JSON of each number (or None) in a list, from one orjson call."""
+    if not values:
+        return []
+    text = orjson.dumps(values)
+    items = text[1:-1].split(b",")
+    if b"e-" in text or b"0.0000" in text:
+        items = [canonical_json(v).encode() if b"e-" in t or b"0.0000" in t else t
+                 for v, t in zip(values, items, strict=True)]
+    return items
+
+
+def _json_column(kind: str, values: list[Any]) -> list[bytes]:
+    if kind in ("int", "float", "bool", "date"):
+        return _numbers(values)  # no comma in a number, a flag or an ISO date
+    return [b"null" if v is None else _text(v) for v in values]
+
+
+class _Inputs:
+    """Per row, the canonical text of ``decision_data``'s ``inputs`` (the facts with z, PD).
+
+    Each fact column is written as JSON once, column by column; a row joins
+    its cells under the sorted keys.
+    """
+
+    def __init__(self, facts: pd.DataFrame, z: list[float], pd_values: list[float]) -> None:
+        specs = vocabulary()
+        names = [*_RECORD_FIELDS, *_DERIVED_FACTS]
+        self.plain = {name: plain_column(specs[name].kind, facts[name]) for name in names}
+        cells = {name: _json_column(specs[name].kind, values)
+                 for name, values in self.plain.items()}
+        cells["z"], cells["pd"] = _numbers(z), _numbers(pd_values)
+        self.cells = cells
+        keys = sorted(cells)
+        self.keys = [(b"{" if i == 0 else b",") + _text(k) + b":" for i, k in enumerate(keys)]
+        self.rows = zip(*(cells[k] for k in keys), strict=True)
+
+    def next(self) -> bytes:
+        return b"".join(map(bytes.__add__, self.keys, next(self.rows))) + b"}"
 
 
 class _Scores:
     """Per row, the canonical text of ``decision_data``'s ``score``, from the score columns.
 
     The same values ``Population.score_objects`` reads (z, PD, each reason's
-    indicator, value and contribution, the model's bin group and description).
+    indicator, value and contribution, the model's bin group and description),
+    each column written as JSON once.
     """
 
     def __init__(self, engine: Engine, population: Any) -> None:
@@ -125,48 +177,46 @@ class _Scores:
 
         scores, indicators = population.scores, population.indicators
         self.models = {m.model_id: m for m in engine.registry.models.values()}
-        self.bins = {mid: {b.name: (b.group, b.description) for b in m.bins}
-                     for mid, m in self.models.items()}
         self.z = scores["z"].to_numpy(dtype=float).tolist()
         self.pd = scores["pd"].to_numpy(dtype=float).tolist()
         self.model_ids = scores["model_id"].tolist()
         self.names = [scores[f"reason_{j + 1}"].tolist() for j in range(TOP_REASONS)
                       if f"reason_{j + 1}" in scores]
-        self.contributions = [scores[f"contribution_{j + 1}"].tolist()
+        self.contributions = [_numbers(scores[f"contribution_{j + 1}"].tolist())
                               for j in range(len(self.names))]
-        self.values = {c: indicators[c].tolist() for c in indicators.columns}
+        self.values = {c: self._values(indicators[c]) for c in indicators.columns}
         self.heads = {mid: b'{"model_id":' + _text(mid) + b',"model_sha256":'
                       + _text(m.sha256) + b',"pd":' for mid, m in self.models.items()}
-        self.fixed = {mid: {name: b',"description":' + _text(description) + b',"group":'
-                            + _text(group) + b',"indicator":' + _text(name) + b',"value":'
-                            for name, (group, description) in bins.items()}
-                      for mid, bins in self.bins.items()}
+        self.fixed = {mid: {b.name: b',"description":' + _text(b.description) + b',"group":'
+                            + _text(b.group) + b',"indicator":' + _text(b.name) + b',"value":'
+                            for b in m.bins}
+                      for mid, m in self.models.items()}
+        self.zs, self.pds = _numbers(self.z), _numbers(self.pd)
+
+    @staticmethod
+    def _values(column: pd.Series) -> list[bytes]:
+        if column.dtype.kind == "f":
+            return _numbers(column.tolist())  # NaN is null, as json_value writes it
+        plain = [json_value(v.item() if isinstance(v, np.generic) else v)
+                 for v in column.tolist()]
+        if all(v is None or type(v) is str for v in plain):
+            return [b"null" if v is None else _text(v) for v in plain]
+        return [_canonical(v) for v in plain]
 
     def text(self, i: int) -> bytes:
         """Composed in sorted-key order: per reason only the value and contribution vary."""
         model_id = self.model_ids[i]
-        parts = [self.heads[model_id], _number(self.pd[i]), b',"reasons":[']
+        parts = [self.heads[model_id], self.pds[i], b',"reasons":[']
         fixed = self.fixed[model_id]
+        first = True
         for j, names in enumerate(self.names):
             name = names[i]
             if isinstance(name, str):
-                value = self.values[name][i]
-                if isinstance(value, np.generic):
-                    value = value.item()
-                parts += (b'{"contribution":' if parts[-1] == b',"reasons":[' else
-                          b',{"contribution":', _number(self.contributions[j][i]), fixed[name],
-                          _number(value) if type(value) is float else _canonical(
-                              json_value(value)), b"}")
-        parts += (b'],"z":', _number(self.z[i]), b"}")
+                parts += (b'{"contribution":' if first else b',{"contribution":',
+                          self.contributions[j][i], fixed[name], self.values[name][i], b"}")
+                first = False
+        parts += (b'],"z":', self.zs[i], b"}")
         return b"".join(parts)
-
-
-def _number(value: float) -> bytes:
-    """A float as canonical JSON (NaN as null, as ``json_value`` writes it)."""
-    text = orjson.dumps(value)
-    if b"e-" in text or b"0.0000" in text:
-        return canonical_json(value).encode()
-    return text
 
 
 def _shadows(engine: Engine, decided: FrameDecisions) -> list[bytes | None]:
@@ -192,18 +242,26 @@ def seal_rows(engine: Engine, decided: FrameDecisions, decision_ids: Sequence[st
 
     ``decision_ids`` and ``events`` are per accepted row, in order.
     """
+    with _collector_paused():
+        return _seal(engine, decided, decision_ids, events)
+
+
+def _seal(engine: Engine, decided: FrameDecisions, decision_ids: Sequence[str],
+          events: Sequence[tuple[EventOutcome, ...]] | None) -> SealedRows:
+    from engine import scale as master_scale
     from engine.scoring.model import Score
 
     population = decided.population
     n = len(population)
-    facts = facts_rows(population.facts)
     scores = _Scores(engine, population)
-    results = decided.run.table_results()
+    inputs = _Inputs(population.facts, scores.z, scores.pd)
+    result_codes, results = decided.run.distinct_results()
+    codes = result_codes.tolist()
     shadows = _shadows(engine, decided)
     events = events if events is not None else [()] * n
     bands = engine.bands
-    combos: dict[tuple[int, str], _Combo] = {}
-    kept: list[TableResult] = []  # keeps each result alive, so its id stays its own
+    band_codes = master_scale.assign(np.asarray(scores.pd, dtype=float), bands).tolist()
+    combos: dict[tuple[int, int], _Combo] = {}
     tail = b"".join((b',"tables":', canonical_json({
         "version": engine.tables.version, "versions": dict(engine.tables.versions),
         "content_hash": engine.tables.content_hash}).encode(), b',"timings_ms":{},"trace":'))
@@ -211,40 +269,59 @@ def seal_rows(engine: Engine, decided: FrameDecisions, decision_ids: Sequence[st
     out: dict[str, list[Any]] = {c: [None] * n for c in SEAL_COLUMNS}
     digests, params, granted = out["digest"], out["policy_params"], out["policy_rules"]
     setters, fired, texts = out["segment_rules"], out["rules"], out["events"]
-    records = []
+    plain, cells = inputs.plain, inputs.cells
+    as_of, klass, customer = cells["as_of"], cells["customer_class"], cells["customer_id"]
     sha256 = hashlib.sha256
     for i in range(n):
-        row, result = facts[i], results[i]
-        records.append({k: row[k] for k in _RECORD_FIELDS if row[k] is not None})
-        row["z"], row["pd"] = scores.z[i], scores.pd[i]
-        band = band_of(row["pd"], bands)
-        combo = combos.get((id(result), band))
+        key = (codes[i], band_codes[i])
+        combo = combos.get(key)
         if combo is None:
-            model = engine.registry.model_for(row["customer_class"])
-            score = Score(z=row["z"], pd=row["pd"], reasons=(), model_id=model.model_id)
-            data, _ = decision_data(
-                dict(row), score, result, decision_id="", model=model, bands=bands,
-                band_rules=engine.band_rules, fragments=engine.fragments,
-                tables=engine.tables, rules_dir=engine.config.rules_dir)
-            combo = combos[(id(result), band)] = _Combo(data, result)
-            kept.append(result)
+            combo = combos[key] = _combo(
+                engine, {k: v[i] for k, v in plain.items()}, Score(
+                    z=scores.z[i], pd=scores.pd[i], reasons=(),
+                    model_id=scores.model_ids[i]), results[codes[i]])
         shadow, outcomes = shadows[i], events[i]
         event_text = canonical_json([e.model_dump(mode="json") for e in outcomes]) \
             if outcomes else None
         digests[i] = sha256(b"".join((
-            b'{"as_of":', _text(row["as_of"]),
+            b'{"as_of":', as_of[i],
             b',"challenger":' + shadow if shadow is not None else b"",
-            b',"customer_class":', _text(row["customer_class"]),
-            b',"customer_id":', _text(row["customer_id"]),
+            b',"customer_class":', klass[i],
+            b',"customer_id":', customer[i],
             b',"decision_id":', _text(decision_ids[i]), version,
             b',"events":' + event_text.encode() if event_text is not None else b"",
-            b',"grade":', combo.grade, b',"inputs":', _canonical(row),
+            b',"grade":', combo.grade, b',"inputs":', inputs.next(),
             b',"policies":', combo.policies, b',"score":', scores.text(i),
             b',"segments":', combo.segments, tail, combo.trace, b"}"))).hexdigest()
         params[i], granted[i] = combo.params, combo.granted
         setters[i], fired[i], texts[i] = combo.segment_rules, combo.rules, event_text
     out["decision_id"] = list(decision_ids)
-    return SealedRows(out, records)
+    return SealedRows(out, {name: plain[name] for name in _RECORD_FIELDS})
+
+
+def _combo(engine: Engine, facts: dict[str, Any], score: Any, result: TableResult) -> _Combo:
+    """The texts of one table result and band, from ``decision_data`` itself."""
+    facts["z"], facts["pd"] = score.z, score.pd
+    model = engine.registry.model_for(facts["customer_class"])
+    data, _ = decision_data(facts, score, result, decision_id="", model=model,
+                            bands=engine.bands, band_rules=engine.band_rules,
+                            fragments=engine.fragments, tables=engine.tables,
+                            rules_dir=engine.config.rules_dir)
+    return _Combo(data, result)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic collector off while a chunk is sealed: its millions of small objects
+    hold no cycles, and each collection would rescan all of them (as in
+    ``Engine.decide_many``)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def engine_version() -> str:
@@ -259,11 +336,11 @@ def input_columns() -> tuple[str, ...]:
     return tuple(INPUT_PREFIX + name for name in _RECORD_FIELDS)
 
 
-def record_columns(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """The records as ``input_<field>`` object columns (None where a field is absent)."""
+def record_columns(records: dict[str, list[Any]]) -> dict[str, np.ndarray]:
+    """The record columns as ``input_<field>`` object columns (None where absent)."""
     out = {}
     for name in _RECORD_FIELDS:
-        column = np.empty(len(records), dtype=object)
-        column[:] = [r.get(name) for r in records]
+        column = np.empty(len(records[name]), dtype=object)
+        column[:] = records[name]
         out[INPUT_PREFIX + name] = column
     return out
