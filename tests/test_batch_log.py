@@ -166,6 +166,13 @@ def test_show_replay_and_verify_find_check_and_name_batch_decisions(db, tmp_path
     code, text = _cli("audit", "verify", "--db", db)
     assert code == 0, text
     assert f"batch run {_run(db)['run_id']}: 20 rows, output and rejects as logged" in text
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    export = tmp_path / "export.jsonl"
+    code, text = _cli("audit", "export", "--from", today, "--to", today, "--format", "jsonl",
+                      "--out", str(export), "--db", db)
+    assert code == 0, text
+    code, text = _cli("audit", "verify", "--export", str(export))
+    assert code == 0 and "1 decisions" in text, text
 
     table = pq.read_table(out)
     grades = table.column("grade").to_pylist()
@@ -240,3 +247,25 @@ def test_a_run_whose_log_cannot_be_written_keeps_its_parts_and_resume_logs_it(
     assert ids[0] == f"{runs[1]['run_id']}-0"
     code, text = _cli("audit", "replay", ids[-1], "--db", str(db))
     assert code == 0 and text.startswith("reproduced: batch decision")
+
+
+def test_a_dask_run_with_db_seals_on_the_workers_and_logs_the_run_as_one_process_does(
+        tmp_path, engine):
+    from engine.batch.scaleout import decide_file_dask
+
+    db = str(tmp_path / "log.sqlite")
+    _theft(tmp_path, db)
+    source = _population(tmp_path, n=24)
+    out = tmp_path / "dask.parquet"
+    summary = decide_file_dask(engine, source, out, cluster="local:2", chunk_size=8, db=db)
+    assert (summary.rows_in, summary.decided, summary.rejected) == (24, 23, 1)
+    run = _run(db)
+    assert run["executor"]["run"] == "dask local:2"
+    rows = pq.read_table(out).to_pylist()
+    assert (rows[0]["grade"], json.loads(rows[0]["events"])[0]["event_ids"]) == ("C", ["tf1"])
+    record = {k[len("input_"):]: v for k, v in rows[7].items()
+              if k.startswith("input_") and v is not None}
+    single = engine.decide(record, decision_id=rows[7]["decision_id"])
+    assert single.model_copy(update={"timings_ms": {}}).sealed().digest == rows[7]["digest"]
+    code, text = _cli("audit", "verify", "--db", db)
+    assert code == 0 and f"batch run {run['run_id']}: 24 rows, output and rejects" in text
