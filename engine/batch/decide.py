@@ -276,12 +276,23 @@ def decide_logged(engine: Engine, record: dict[str, Any], db: str) -> Any:
 
 
 def archive_for_run(engine: Engine, db: str) -> None:
-    """Keep the table set and models that will decide in ``db``'s archive (replayable later)."""
-    from engine.audit.archive import Archive
-    from engine.audit.log import open_log
+    """Keep the table set and models that will decide in ``db``'s archive (replayable later).
 
-    with open_log(db) as log:
-        Archive(log.engine).keep(engine)
+    Done before anything is decided: a database that cannot take them stops
+    the run at once, naming it.
+    """
+    from engine.audit.archive import Archive, ArchiveError
+    from engine.audit.log import open_log
+    from engine.audit.store import AuditStoreError
+
+    try:
+        with open_log(db) as log:
+            Archive(log.engine).keep(engine)
+    except (AuditStoreError, ArchiveError) as exc:
+        raise AuditStoreError(
+            f"cannot log a batch run in {db}: archiving its tables and models failed "
+            f"({exc.message}); nothing was decided: make the database writable, or decide "
+            "without --db") from None
 
 
 def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Any:

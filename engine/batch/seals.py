@@ -156,12 +156,13 @@ class _Inputs:
                  for name, values in self.plain.items()}
         cells["z"], cells["pd"] = _numbers(z), _numbers(pd_values)
         self.cells = cells
-        keys = sorted(cells)
-        self.keys = [(b"{" if i == 0 else b",") + _text(k) + b":" for i, k in enumerate(keys)]
-        self.rows = zip(*(cells[k] for k in keys), strict=True)
+        heads = [(b"{" if i == 0 else b",") + _text(k) + b":" for i, k in enumerate(sorted(cells))]
+        keyed = [[head + cell for cell in cells[k]] for head, k in zip(heads, sorted(cells),
+                                                                        strict=True)]
+        self.rows = zip(*keyed, strict=True)
 
     def next(self) -> bytes:
-        return b"".join(map(bytes.__add__, self.keys, next(self.rows))) + b"}"
+        return b"".join(next(self.rows)) + b"}"
 
 
 class _Scores:
