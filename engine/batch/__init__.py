@@ -2,6 +2,8 @@
 
 See ``docs/batch.md``. ``engine.batch.decide`` decides a file chunk by chunk,
 ``engine.batch.runfiles`` keeps chunks and parts on disk so a run resumes,
+``engine.batch.seals`` and ``engine.batch.digests`` seal the rows and digest
+the files of a logged run (``--db``),
 ``engine.batch.scaleout`` runs the same chunks on Dask workers and
 ``engine.batch.impact`` compares two table sets over one population: its
 sides come from ``engine.batch.rulesource`` (folders, project folders, git

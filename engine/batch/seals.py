@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from engine.pipeline import FrameDecisions
     from engine.tables.model import TableResult
 
-__all__ = ["INPUT_PREFIX", "SEAL_COLUMNS", "SealedRows", "decision_id_of", "row_of_id",
-           "seal_rows"]
+__all__ = ["INPUT_PREFIX", "SEAL_COLUMNS", "SealedRows", "decision_id_of", "record_columns",
+           "row_of_id", "seal_rows"]
 
 #: Columns a logged run adds to each row, after the decision columns.
 SEAL_COLUMNS = ("decision_id", "digest", "policy_params", "policy_rules", "segment_rules",
@@ -266,7 +266,7 @@ def _seal(engine: Engine, decided: FrameDecisions, decision_ids: Sequence[str],
     tail = b"".join((b',"tables":', canonical_json({
         "version": engine.tables.version, "versions": dict(engine.tables.versions),
         "content_hash": engine.tables.content_hash}).encode(), b',"timings_ms":{},"trace":'))
-    version = b',"engine_version":' + _text(engine_version())
+    version = b',"engine_version":' + _text(_engine_version())
     out: dict[str, list[Any]] = {c: [None] * n for c in SEAL_COLUMNS}
     digests, params, granted = out["digest"], out["policy_params"], out["policy_rules"]
     setters, fired, texts = out["segment_rules"], out["rules"], out["events"]
@@ -325,16 +325,11 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def engine_version() -> str:
+def _engine_version() -> str:
     """The engine version every decision names (``engine.__version__``)."""
     from engine import __version__
 
     return __version__
-
-
-def input_columns() -> tuple[str, ...]:
-    """The ``input_<field>`` columns of a logged run, in ``FIELDS`` order."""
-    return tuple(INPUT_PREFIX + name for name in _RECORD_FIELDS)
 
 
 def record_columns(records: dict[str, list[Any]]) -> dict[str, np.ndarray]:
