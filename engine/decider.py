@@ -137,8 +137,8 @@ class Engine:
         for klass in CLASSES:
             try:
                 model = self.registry.model_for(klass)
-            except EngineError:
-                continue
+            except (EngineError, KeyError):
+                continue  # decide then asks model_for again, which says why
             shadow = self.registry.challenger_for(klass)
             out[klass] = (RecordScorer(model, catalogue),
                           None if shadow is None else RecordScorer(shadow, catalogue))
