@@ -266,7 +266,10 @@ class Decision(_Frozen):
         ``members`` holds, per key of ``data``, the canonical JSON of its value
         (``canonical_bytes``), so the digest is taken over their join
         (``canonical_object``) without serialising the document again;
-        ``models`` gives fields as ready models, as for ``seal_data``.
+        ``models`` gives the grade, policies, trace and tables as ready models;
+        the score (with its reasons) is made from its data, and the decision is
+        put together from those values without validating them again (see
+        ``_assembled``): they come from validated records and loaded models.
         """
         if events:
             tail = [e.model_dump(mode="json") for e in events]
@@ -274,10 +277,17 @@ class Decision(_Frozen):
         data["digest"] = hashlib.sha256(canonical_object(members)).hexdigest()
         if events:
             data["events"] = tail
-        decision = cls.model_validate({**data, **models})
-        decision._json = data
-        decision._members = members
-        return decision
+        score = data["score"]
+        fields = {
+            **data, **models,
+            "score": _assembled(ScoreOutcome, {
+                **score, "reasons": tuple(_assembled(Reason, dict(r)) for r in score["reasons"])}),
+            "events": tuple(EventOutcome.model_validate(e) for e in tail) if events else (),
+            "challenger": (ChallengerOutcome.model_validate(data["challenger"])
+                           if "challenger" in data else None),
+        }
+        return _assembled(cls, {name: fields[name] for name in cls.model_fields},
+                          set(data), {"_json": data, "_members": members})
 
     def canonical_payload(self) -> bytes:
         """``canonical_bytes(self.as_json())``: the sealed document, digest included.
@@ -318,6 +328,26 @@ class Decision(_Frozen):
                 f"{expected[:12]}...); decide again instead of editing the file"
             )
         return decision
+
+
+def _assembled(cls: type[BaseModel], fields: dict[str, Any], fields_set: set[str] | None = None,
+               private: dict[str, Any] | None = None) -> Any:
+    """A model of values already in their validated form, without validating them again.
+
+    What ``model_construct`` makes, without its Python loop over every field:
+    ``fields`` holds each field (in field order) as validation would leave it,
+    ``fields_set`` the fields given (all, by default) and ``private`` the
+    private attributes. ``seal_parts`` builds decisions so: every value comes
+    from the data it hashed, in the model's types, and
+    ``tests/test_compiled_path.py`` holds the result equal to ``model_validate``'s.
+    """
+    model = object.__new__(cls)
+    object.__setattr__(model, "__dict__", fields)
+    object.__setattr__(model, "__pydantic_fields_set__",
+                       set(fields) if fields_set is None else fields_set)
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", private)
+    return model
 
 
 class DecisionTampered(InputError):

@@ -299,7 +299,26 @@ def test_a_decision_fed_by_payment_events_is_the_same_on_both_executors(engine):
     a, b = made["compiled"], made["durable"]
     assert a.content() == b.content() and a.events == (theft,)
     assert a.grade.grade == "C" and a.inputs["theft_override_active"] is True
+    assert Decision.model_validate(a.as_json()) == a and type(a.events[0]) is EventOutcome
     assert a.digest == a.sealed().digest
     for d in (a, b):
         assert d.canonical_payload() == json.dumps(
             d.as_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_a_decision_put_together_from_its_parts_is_the_validated_model(engine):
+    """seal_parts builds the model without validating again: it must be what validation builds."""
+    shadowed = [engine.decide(r) for r in _records(150, seed=14)]
+    for d in shadowed:
+        data = d.as_json()
+        again = Decision.model_validate(data)
+        assert again == d and again.model_dump(mode="json") == d.model_dump(mode="json")
+        assert d.model_fields_set == again.model_fields_set
+        for mine, theirs in ((d.score, again.score), *zip(d.score.reasons, again.score.reasons,
+                                                          strict=True)):
+            assert type(mine) is type(theirs) and mine == theirs
+            assert mine.model_fields_set == theirs.model_fields_set
+        assert d.model_dump_json() == again.model_dump_json()
+        assert d.model_copy(update={"decision_id": "x"}).decision_id == "x"
+        with pytest.raises(Exception, match="frozen"):
+            d.customer_id = "other"
