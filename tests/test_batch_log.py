@@ -269,3 +269,39 @@ def test_a_dask_run_with_db_seals_on_the_workers_and_logs_the_run_as_one_process
     assert single.model_copy(update={"timings_ms": {}}).sealed().digest == rows[7]["digest"]
     code, text = _cli("audit", "verify", "--db", db)
     assert code == 0 and f"batch run {run['run_id']}: 24 rows, output and rejects" in text
+
+
+def test_a_periodic_replay_sample_draws_batch_rows_as_well_as_single_decisions(tmp_path):
+    db = str(tmp_path / "log.sqlite")
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(_record(pd.read_parquet(_population(tmp_path, n=8))
+                                         .iloc[1].to_dict())))
+    code, text = _cli("decide", str(record), "--db", db)
+    assert code == 0, text
+    source = _population(tmp_path, n=20)
+    out = tmp_path / "decisions.parquet"
+    code, text = _cli("decide", "--input", str(source), "--out", str(out), "--db", db,
+                      "--chunk-size", "8", "--no-progress")
+    assert code == 0, text
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+
+    code, text = _cli("audit", "replay", "--since", today, "--sample", "50", "--db", db)
+    assert code == 0, text
+    assert (f"replayed 20 of 20 decisions logged since {today}: 20 reproduced, 0 differ"
+            in text)
+
+    table = pq.read_table(out)
+    grades = table.column("grade").to_pylist()
+    grades[3] = "AAA" if grades[3] != "AAA" else "C"
+    pq.write_table(table.set_column(table.schema.get_field_index("grade"), "grade",
+                                    pa.array(grades)), out)
+    code, text = _cli("audit", "replay", "--since", today, "--sample", "50", "--db", db)
+    assert code == 1, text
+    assert "19 reproduced, 1 differ" in text
+    assert f"differs: {table.column('decision_id')[3].as_py()}" in text
+
+    out.unlink()
+    code, text = _cli("audit", "replay", "--since", today, "--sample", "50", "--db", db)
+    assert code == 1, text
+    assert "1 reproduced, 0 differ, 19 cannot be replayed" in text
+    assert f"(its output {out} is gone)" in text

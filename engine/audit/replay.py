@@ -155,7 +155,7 @@ class SampleReport:
         lines = [f"replayed {len(self.sampled):,} of {self.population:,} decisions logged "
                  f"since {self.since}: {self.reproduced:,} reproduced, "
                  f"{len(self.differs):,} differ, {len(self.missing):,} cannot be replayed "
-                 "(archive entry missing)"]
+                 "(archive entry or output file missing)"]
         lines += [f"  differs: {i}" for i in self.differs]
         lines += [f"  missing: {i}" for i in self.missing]
         return "\n".join(lines) + "\n"
@@ -174,15 +174,52 @@ def _ids_since(log: DecisionLog, since: dt.date) -> Iterator[str]:
         yield from conn.scalars(query)
 
 
+def _batch_population(log: DecisionLog, since: dt.date) -> list[tuple[dict[str, Any], int]]:
+    """Each batch run logged since ``since``, with how many decisions its output holds."""
+    return [(run, int(run["counts"]["decided"])) for run in log.runs()
+            if run.get("as_of", "") >= since.isoformat() and run["counts"]["decided"]]
+
+
+def _batch_id(run: dict[str, Any], position: int) -> str | None:
+    """The decision id at output row ``position`` of ``run`` (None when the output is gone)."""
+    from engine.audit.runs import output_ids
+
+    ids = output_ids(run, position, position + 1)
+    return ids[0] if ids else None
+
+
 def replay_sample(log: DecisionLog, since: dt.date, n: int, *, seed: int = 0) -> SampleReport:
-    """Replay ``n`` decisions drawn at random (seeded) from those logged since ``since``."""
+    """Replay ``n`` decisions drawn at random (seeded) from those logged since ``since``.
+
+    The population holds the decisions logged one by one (service, CLI) and
+    every row of the batch runs logged since then, so a control samples both
+    in proportion; a batch row is read from its run's output only when drawn.
+    """
     from engine.audit.archive import ArchiveMissing
 
     if n < 1:
         raise InputError(f"--sample {n}: give a positive number of decisions to replay")
     ids = list(_ids_since(log, since))
-    chosen = sorted(random.Random(seed).sample(ids, min(n, len(ids))))
-    reproduced, differs, missing = 0, [], []
+    runs = _batch_population(log, since)
+    population = len(ids) + sum(rows for _run, rows in runs)
+    drawn = sorted(random.Random(seed).sample(range(population), min(n, population)))
+    chosen, gone = [], []
+    for position in drawn:
+        if position < len(ids):
+            chosen.append(ids[position])
+            continue
+        position -= len(ids)
+        for run, rows in runs:
+            if position < rows:
+                found = _batch_id(run, position)
+                if found is None:
+                    gone.append(f"run {run['run_id']} output row {position} "
+                                f"(its output {run['output']['path']} is gone)")
+                else:
+                    chosen.append(found)
+                break
+            position -= rows
+    reproduced, differs, missing = 0, [], list(gone)
     for decision_id in chosen:
         try:
             result = replay(log, decision_id)
@@ -193,5 +230,5 @@ def replay_sample(log: DecisionLog, since: dt.date, n: int, *, seed: int = 0) ->
             reproduced += 1
         else:
             differs.append(decision_id)
-    return SampleReport(since.isoformat(), len(ids), tuple(chosen), reproduced,
+    return SampleReport(since.isoformat(), population, tuple(chosen + gone), reproduced,
                         tuple(differs), tuple(missing))

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from engine.tables import TableSet
 
 __all__ = ["BatchReplay", "BatchRow", "RunCheck", "find_row", "log_run", "rebuild",
-           "replay_row", "run_engine", "run_entry", "verify_runs"]
+           "output_ids", "replay_row", "run_engine", "run_entry", "verify_runs"]
 
 FORMAT = "gridcredit.batch-run/1"
 _TYPES = {"string": pa.string(), "double": pa.float64(), "int64": pa.int64(),
@@ -188,6 +188,15 @@ def find_row(log: DecisionLog, decision_id: str) -> BatchRow:
                                f"{run['rejects']['path']})")
     at = ids.index(decision_id)
     return BatchRow(run, table.slice(at, 1).to_pylist()[0], path, start + at)
+
+
+def output_ids(run: dict[str, Any], start: int, stop: int) -> list[str]:
+    """The decision ids of output rows ``start`` to ``stop`` of ``run`` ([] if the file is gone)."""
+    path = Path(run["output"]["path"])
+    if not path.is_file():
+        return []
+    return [str(i) for i in _read_range(path, _schema(run), start, stop)
+            .column("decision_id").to_pylist()]
 
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:
