@@ -143,7 +143,8 @@ class BatchSummary:
         if total > 0:
             stages = {"read": t.gettext("read"), "validate": t.gettext("validate"),
                       "score": t.gettext("score"), "tables": t.gettext("tables"),
-                      "assemble": t.gettext("assemble"), "write": t.gettext("write")}
+                      "assemble": t.gettext("assemble"), "seal": t.gettext("seal"),
+                      "write": t.gettext("write"), "log": t.gettext("log")}
             lines.append(t.gettext("time by stage: %(shares)s", shares=", ".join(
                 f"{stages.get(s, s)} {self.stage_seconds[s] / total:.0%}" for s in STAGES
                 if self.stage_seconds.get(s))))
