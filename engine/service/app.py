@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                     "customers. Every decision is logged, hash-chained, before it is "
                     "returned. Authenticate with `Authorization: Bearer <key>`.",
         lifespan=lifespan,
+        # The service counts in Prometheus and configures no OpenTelemetry provider;
+        # FastAPI's native telemetry would still look for one on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         # Decisions drop empty optional parts when serialised; their validation schema
         # is the one that describes what the service sends.
         separate_input_output_schemas=False,
