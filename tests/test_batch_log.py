@@ -172,7 +172,7 @@ def test_show_replay_and_verify_find_check_and_name_batch_decisions(db, tmp_path
                       "--out", str(export), "--db", db)
     assert code == 0, text
     code, text = _cli("audit", "verify", "--export", str(export))
-    assert code == 0 and "1 decisions" in text, text
+    assert code == 0 and "1 batch run, seq" in text, text
 
     table = pq.read_table(out)
     grades = table.column("grade").to_pylist()

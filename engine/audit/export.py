@@ -28,7 +28,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.audit.log import RUN_KIND, DecisionLog, chain_hash, content_of, payload_problem
+from engine.audit.log import (
+    RUN_CUSTOMER,
+    RUN_KIND,
+    DecisionLog,
+    chain_hash,
+    content_of,
+    payload_problem,
+)
 from engine.audit.store import GENESIS, chain_head, decision_log
 from engine.decision import Decision
 from engine.errors import EngineError, InputError
@@ -112,7 +119,18 @@ def export_range(log: DecisionLog, start: dt.date, end: dt.date, out: Path,
         table = pa.Table.from_pylist(rows, schema=_arrow_schema())
         table = table.replace_schema_metadata({_META_KEY: json.dumps(header).encode()})
         pq.write_table(table, out)
-    return ExportReport(True, len(rows), first, last, f"exported {len(rows):,} decisions")
+    runs = sum(1 for row in rows if row["customer_id"] == RUN_CUSTOMER)
+    return ExportReport(True, len(rows), first, last,
+                        f"exported {_entries(len(rows) - runs, runs)}")
+
+
+def _entries(decisions: int, runs: int) -> str:
+    """``4 decisions``, ``1 batch run`` or ``3 decisions and 1 batch run``."""
+    parts = [f"{decisions:,} decision{'s' if decisions != 1 else ''}"] if decisions or not runs \
+        else []
+    if runs:
+        parts.append(f"{runs:,} batch run{'s' if runs != 1 else ''}")
+    return " and ".join(parts)
 
 
 def _arrow_schema() -> Any:
@@ -185,18 +203,21 @@ def verify_export(path: Path) -> ExportReport:
                          f"{header.get('format')!r}, expected {FORMAT})")
     first = int(header["first_seq"])
     prev, count, expected = str(header["prev_hash"]), 0, first
+    runs = 0
     for row in rows:
         problem = _row_problem(row, expected, prev)
         if problem:
             return ExportReport(False, count, first, expected - 1 if count else None,
                                 problem, row.get("decision_id"))
         prev, count, expected = row["row_hash"], count + 1, expected + 1
+        runs += row["customer_id"] == RUN_CUSTOMER
     if count != int(header["rows"]) or prev != header["last_row_hash"]:
         return ExportReport(False, count, first, expected - 1,
                             f"the header says {header['rows']} rows ending in "
                             f"{str(header['last_row_hash'])[:12]}..., the file has {count} "
                             f"ending in {prev[:12]}... (rows were removed or added)")
     return ExportReport(True, count, first, expected - 1,
-                        f"{count:,} decisions, seq {first}-{expected - 1}, chain intact from "
+                        f"{_entries(count - runs, runs)}, seq {first}-{expected - 1}, "
+                        "chain intact from "
                         f"{str(header['prev_hash'])[:12]}...; log head at export: seq "
                         f"{header['head']['seq']} {header['head']['row_hash']}")
