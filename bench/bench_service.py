@@ -53,12 +53,7 @@ import uvloop
 from fastapi import FastAPI, Request, Response
 
 ROOT = Path(__file__).resolve().parent.parent
-# Group commit answers a request only once its group is committed, so a worker keeps
-# its core busy only while other requests are in flight during each commit; with 16
-# connections spread over two workers, each worker idled whenever its eight waited for
-# one fsync. 64 keep-alive connections (the same for every server) give both workers
-# work through their commits.
-CONNECTIONS = 64
+CONNECTIONS = 16
 POOL = 32  # keep-alive connections the fixed-rate client opens before it starts
 REPEAT = 3
 CLIENT_CORE = "0"
