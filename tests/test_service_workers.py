@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,12 +47,23 @@ def _records(n: int, seed: int) -> list[dict]:
             for r in frame.to_dict(orient="records")]
 
 
+def _wait_for_workers(port: int, n: int, wait_s: float = 120) -> None:
+    """Until ``n`` distinct workers answer /healthz: the first answers while others still load."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + wait_s
+    while len(seen) < n and time.monotonic() < deadline:
+        seen.add(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["pid"])
+        time.sleep(0.05)
+    assert len(seen) == n, f"only {len(seen)} of {n} workers answered within {wait_s} s"
+
+
 def test_two_workers_under_concurrent_load_keep_one_chain_that_audit_verifies(tmp_path):
     keys, db, port = tmp_path / "keys.yaml", tmp_path / "decisions.sqlite", free_port()
     key = runner.invoke(app, ["keys", "add", "t", "--role", "decide",
                               "--keys", str(keys)]).stdout.strip()
     server = start_serve(["--workers", "2", "--db", str(db), "--keys", str(keys),
                           "--log-level", "warning"], port, {"GRIDCREDIT_HOME": str(ROOT)})
+    _wait_for_workers(port, 2)
     records = _records(120, seed=11)
     pids: set[int] = set()
 
