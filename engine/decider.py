@@ -43,7 +43,7 @@ from engine.scoring.registry import Registry, load_registry
 from engine.tables import TableSet, load_table_set
 from engine.tables.tableset import check_executor
 
-__all__ = ["SEGMENTS", "Engine", "load", "load_tables", "new_decision_id"]
+__all__ = ["SEGMENTS", "Engine", "collector_paused", "load", "load_tables", "new_decision_id"]
 
 
 def load(
@@ -221,7 +221,7 @@ class Engine:
         timings: dict[str, float] = {}
         decided = run_frame(self, frame, timings=timings)
         population = decided.population
-        with _collector_paused():
+        with collector_paused():
             rows = zip(facts_rows(population.facts), population.score_objects(self.registry),
                        decided.run.table_results(), self._shadows(population), strict=True)
             data = []
@@ -312,7 +312,7 @@ def _timings(t0: float, t1: float, t2: float, t3: float, t4: float) -> dict[str,
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause CPython's cyclic garbage collector while a frame's decisions are built.
 
     Decisions hold no reference cycles (reference counting frees them), yet

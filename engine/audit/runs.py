@@ -39,7 +39,7 @@ import pyarrow as pa
 from engine.audit.archive import Archive
 from engine.audit.log import DecisionLog, DecisionNotFound, open_log
 from engine.audit.store import AuditStoreError
-from engine.batch.digests import file_sha256, read_output, table_digest
+from engine.batch.digests import file_sha256, read_output, row_groups, table_digest
 from engine.batch.seals import INPUT_PREFIX, row_of_id
 from engine.decision import Decision, EventOutcome, canonical_json
 from engine.errors import EngineError, InputError
@@ -132,13 +132,7 @@ def _read_range(path: Path, schema: pa.Schema, start: int, stop: int) -> pa.Tabl
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
-    groups, offset, first = [], 0, None
-    for i in range(pf.num_row_groups):
-        rows = pf.metadata.row_group(i).num_rows
-        if offset < stop and offset + rows > start:
-            groups.append(i)
-            first = offset if first is None else first
-        offset += rows
+    groups, first = row_groups(pf, start, stop)
     if not groups:
         return schema.empty_table()
     table = pf.read_row_groups(groups).cast(schema)

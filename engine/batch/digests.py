@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +33,7 @@ import pyarrow.compute as pc
 from engine.batch.seals import INPUT_PREFIX, SEAL_COLUMNS
 from engine.records import FIELDS
 
-__all__ = ["file_sha256", "logged_schema", "read_output", "table_digest"]
+__all__ = ["file_sha256", "logged_schema", "read_output", "row_groups", "table_digest"]
 
 _KINDS = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
 
@@ -93,3 +94,16 @@ def read_output(path: Path, schema: pa.Schema) -> pa.Table:
     options = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
                                    quoted_strings_can_be_null=False)
     return pacsv.read_csv(path, convert_options=options).select(schema.names)
+
+
+def row_groups(parquet: Any, start: int, stop: int) -> tuple[list[int], int]:
+    """The row groups of an open ``pq.ParquetFile`` holding rows ``start`` to ``stop``,
+    and the file row the first of them starts at (``([], start)`` when none does)."""
+    groups, offset, first = [], 0, None
+    for i in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(i).num_rows
+        if offset < stop and offset + rows > start:
+            groups.append(i)
+            first = offset if first is None else first
+        offset += rows
+    return groups, start if first is None else first

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.batch.decide import BatchRun, BatchSummary, decide_frame, progress_bar, store_chunk
+from engine.batch.digests import row_groups
 from engine.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -152,13 +153,7 @@ def read_rows(source: str | Path, start: int, stop: int, size: int
     the chunks ``engine.batch.decide.read_chunks`` yields for the whole file.
     """
     pf = pq.ParquetFile(source)
-    groups, offset, first = [], 0, None
-    for i in range(pf.num_row_groups):
-        rows = pf.metadata.row_group(i).num_rows
-        if offset < stop and offset + rows > start:
-            groups.append(i)
-            first = offset if first is None else first
-        offset += rows
+    groups, first = row_groups(pf, start, stop)
     if not groups:
         return
     position, at = first, start

@@ -25,11 +25,9 @@ and every rule that fired.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
@@ -39,6 +37,7 @@ import orjson
 import pandas as pd
 
 from engine.assembly import SEGMENTS, decision_data, json_value
+from engine.decider import collector_paused
 from engine.decision import EventOutcome, canonical_json
 from engine.facts import plain_column
 from engine.records import DERIVED, FIELDS, vocabulary
@@ -243,7 +242,7 @@ def seal_rows(engine: Engine, decided: FrameDecisions, decision_ids: Sequence[st
 
     ``decision_ids`` and ``events`` are per accepted row, in order.
     """
-    with _collector_paused():
+    with collector_paused():
         return _seal(engine, decided, decision_ids, events)
 
 
@@ -309,20 +308,6 @@ def _combo(engine: Engine, facts: dict[str, Any], score: Any, result: TableResul
                             fragments=engine.fragments, tables=engine.tables,
                             rules_dir=engine.config.rules_dir)
     return _Combo(data, result)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic collector off while a chunk is sealed: its millions of small objects
-    hold no cycles, and each collection would rescan all of them (as in
-    ``Engine.decide_many``)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _engine_version() -> str:
