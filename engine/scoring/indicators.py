@@ -474,12 +474,12 @@ def _one_number(value: Any, ind: Indicator, source: str) -> float:
     return float(_numeric(pd.Series([value], dtype=object), ind.name, source)[0])
 
 
-def _at_least(a: float, b: float) -> float:
+def at_least(a: float, b: float) -> float:
     """``np.maximum(a, b)``: NaN wins, and ``b`` on a tie (so -0.0 vs 0.0 gives ``b``)."""
     return a if a != a or a > b else b
 
 
-def _divide(a: float, b: float) -> float:
+def divide(a: float, b: float) -> float:
     """``a / b`` as numpy divides floats: inf or NaN for a zero divisor, never an exception."""
     if b != 0.0:
         return a / b
@@ -501,10 +501,10 @@ def _apply_one(ind: Indicator, values: list[Any]) -> Any:
     if ind.transform in ("identity", "flag"):
         out = a
     elif ind.transform == "log1p":
-        out = float(np.log1p(_at_least(a, 0.0)))
+        out = float(np.log1p(at_least(a, 0.0)))
     elif ind.transform == "ratio":
         b = _one_number(values[1], ind, ind.sources[1])
-        out = _divide(a, ind.scale * _at_least(b, ind.floor))
+        out = divide(a, ind.scale * at_least(b, ind.floor))
     else:  # gap
         out = a - _one_number(values[1], ind, ind.sources[1])
     if ind.clip is not None:

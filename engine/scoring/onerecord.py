@@ -28,27 +28,20 @@ from typing import Any
 
 import numpy as np
 
-from engine.scoring.indicators import Catalogue, Indicator, canonical, compute_one
+from engine.scoring.indicators import (
+    Catalogue,
+    Indicator,
+    at_least,
+    canonical,
+    compute_one,
+    divide,
+)
 from engine.scoring.model import TOP_REASONS, ScoreModel
 
 __all__ = ["RecordScorer"]
 
 _NUMBER_TYPES = (float, int, bool)
 _FAST_TRANSFORMS = ("identity", "flag", "log1p", "ratio", "gap", "category")
-
-
-def _at_least(a: float, b: float) -> float:
-    """``np.maximum(a, b)`` on two floats: NaN wins, and ``b`` on a tie."""
-    return a if a != a or a > b else b
-
-
-def _divide(a: float, b: float) -> float:
-    """``a / b`` as numpy divides floats: inf or NaN for a zero divisor."""
-    if b != 0.0:
-        return a / b
-    if a != a or a == 0.0:
-        return math.nan
-    return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 class _Slow(Exception):
@@ -109,9 +102,9 @@ class _Step:
         if transform == "identity" or transform == "flag":
             out = a
         elif transform == "log1p":
-            out = float(np.log1p(_at_least(a, 0.0)))
+            out = float(np.log1p(at_least(a, 0.0)))
         elif transform == "ratio":
-            out = _divide(a, ind.scale * _at_least(_number(facts.get(self.sources[1])),
+            out = divide(a, ind.scale * at_least(_number(facts.get(self.sources[1])),
                                                    ind.floor))
         else:  # gap
             out = a - _number(facts.get(self.sources[1]))
