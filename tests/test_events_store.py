@@ -8,6 +8,7 @@ a time or many at once with the same answer.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -93,4 +94,27 @@ def test_the_inline_reader_agrees_with_outcomes_for_and_sees_later_commits(tmp_p
 def test_only_sqlite_has_an_inline_reader(postgres_server):  # noqa: F811
     store = open_store(postgres_server.create_database("inline"))
     assert store.inline_reader() is None
+    store.close()
+
+
+def _open_together(url: str, barrier) -> str:
+    barrier.wait()
+    try:
+        open_store(url).close()
+    except Exception as exc:  # noqa: BLE001  (the parent reports what each process met)
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def test_processes_that_open_a_new_database_together_all_get_the_event_tables(url):
+    """Each ``serve`` worker opens the store on its first request; on a new database
+    they race to create the tables, and none may answer "database is locked"."""
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(6)
+        with context.Pool(6) as pool:
+            met = pool.starmap(_open_together, [(url, barrier)] * 6)
+    assert met == ["ok"] * 6
+    store = open_store(url, create=False)
+    assert store.outcomes_for("NOBODY", "2026-10-31").outcomes == ()
     store.close()

@@ -30,6 +30,8 @@ them too, by triggers on the log table (and, on PostgreSQL, on TRUNCATE).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,7 @@ __all__ = [
     "AuditStoreError",
     "archive",
     "chain_head",
+    "create_tables",
     "decision_log",
     "ensure_schema",
     "error_summary",
@@ -206,15 +209,32 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        _use_wal(cursor)
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put a new database in WAL mode, waiting while another process does the same.
+
+    SQLite answers "database is locked" at once, without its busy handler, to a
+    connection that asks for WAL while a peer is switching the same new file.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def write_transaction(engine: Engine) -> Any:
@@ -304,6 +324,21 @@ def ensure_schema(engine: Engine) -> None:
             f"audit database {engine.url.render_as_string(hide_password=True)}: "
             f"cannot prepare the log: {error_summary(exc)}"
         ) from None
+
+
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create ``metadata``'s tables once, safely when several processes open a new database.
+
+    On SQLite the tables are created under the write lock taken up front: a
+    deferred transaction that read the schema and then tried to write would be
+    refused at once ("database is locked") by a peer that wrote first.
+    """
+    if set(metadata.tables) <= set(inspect(engine).get_table_names()):
+        return
+    with write_transaction(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK})
+        metadata.create_all(conn, checkfirst=True)
 
 
 def _schema_ready(engine: Engine) -> bool:

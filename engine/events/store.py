@@ -47,6 +47,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.audit.store import (
     AuditStoreError,
+    create_tables,
     error_summary,
     make_engine,
     resolve_url,
@@ -556,7 +557,7 @@ def open_store(url: str | None = None, path: str | Path | None = None, *,
     resolved = resolve_url(url, path)
     engine = make_engine(resolved, synchronous=synchronous, create=create)
     try:
-        EVENTS_METADATA.create_all(engine, checkfirst=True)
+        create_tables(engine, EVENTS_METADATA)
     except SQLAlchemyError as exc:
         raise AuditStoreError(
             f"event store {engine.url.render_as_string(hide_password=True)}: cannot create the "
