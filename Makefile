@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 N ?= 100000
+# test processes (pytest-xdist): one per core
+JOBS ?= auto
 
 .PHONY: demo test bench lint clean
 
@@ -17,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/gridcredit demo --n $(N) --out out
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]' && $(BIN)/python -m bench
