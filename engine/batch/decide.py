@@ -213,12 +213,14 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
     512 customers (``engine.events.outcomes.frame_outcomes``) and decide
     through the same tables as the record's own history fields.
     """
-    from engine.events.outcomes import frame_outcomes
-    from engine.events.store import open_store
-
+    store = None
     if db is not None:
+        # the event store (and SQLAlchemy) is loaded only for a logged run
+        from engine.events.outcomes import frame_outcomes
+        from engine.events.store import open_store
+
         archive_for_run(engine, db)
-    store = open_store(db, create=False) if db is not None else None
+        store = open_store(db, create=False)
     run = BatchRun(engine, source, output, chunk_size=chunk_size, overwrite=overwrite,
                    resume=resume, logged=db is not None)
     run_id = run.run_id if db is not None else None

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.errors import FrameError
@@ -460,16 +461,19 @@ class BatchRun:
         self._add_time("write", time.perf_counter() - t0)
 
 
-def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """A frame as an Arrow table of ``schema``; categorical columns stay cheap to convert."""
+def _arrow(frame: pd.DataFrame, schema: pa.Schema, coded: bool = False) -> pa.Table:
+    """A frame as an Arrow table of ``schema``; categorical columns stay cheap to convert.
+
+    With ``coded`` a categorical text column stays a dictionary array (its
+    codes and categories as they are): the part files keep it so, and the
+    output writer hands it to Parquet's dictionary encoding without casting
+    it to text and hashing it back.
+    """
     arrays = []
     for f in schema:
         col = frame[f.name] if f.name in frame.columns else pd.Series([None] * len(frame))
         if isinstance(col.dtype, pd.CategoricalDtype):
-            cats = pa.array(col.cat.categories.astype(object).to_numpy(), type=f.type)
-            arr = pa.DictionaryArray.from_arrays(
-                pa.array(col.cat.codes.to_numpy(), mask=col.cat.codes.to_numpy() < 0), cats)
-            arrays.append(arr.cast(f.type))
+            arrays.append(_dictionary(col, f.type, keep=coded))
         elif pa.types.is_floating(f.type) or pa.types.is_integer(f.type):
             arrays.append(pa.array(col.to_numpy(), type=f.type, from_pandas=True))
         elif isinstance(col.dtype, pd.StringDtype):
@@ -478,7 +482,18 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
             values = np.array(col.to_numpy(dtype=object), dtype=object, copy=True)
             values[pd.isna(values)] = None
             arrays.append(pa.array(values, type=f.type, from_pandas=True))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    if not coded:
+        return pa.Table.from_arrays(arrays, schema=schema)
+    return pa.Table.from_arrays(arrays, names=schema.names)
+
+
+def _dictionary(col: pd.Series, typ: pa.DataType, keep: bool) -> pa.Array:
+    """A categorical column as a dictionary array of ``typ`` values, or cast to ``typ``."""
+    codes = col.cat.codes.to_numpy()
+    cats = pa.array(col.cat.categories.astype(object).to_numpy(), type=typ)
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0),
+                                         cats)
+    return arr if keep and pa.types.is_string(typ) else arr.cast(typ)
 
 
 def decisions_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -507,7 +522,7 @@ def store_chunk(parts: Path, index: int, first_row: int, rows: int, decisions: p
     """
     if schema is None:
         schema = SHADOW_SCHEMA if "challenger_pd" in decisions.columns else DECISION_SCHEMA
-    table = _arrow(decisions, schema)
+    table = _arrow(decisions, schema, coded=True)
     _write_atomic(part_file(parts, index, "decisions"), table)
     _write_atomic(part_file(parts, index, "rejects"),
                   _arrow(rejects.reindex(columns=REJECT_COLUMNS), REJECT_SCHEMA))
@@ -515,7 +530,7 @@ def store_chunk(parts: Path, index: int, first_row: int, rows: int, decisions: p
     if "digest" in schema.names:
         from engine.batch.digests import table_digest
 
-        counts["sha256"] = table_digest(table)
+        counts["sha256"] = table_digest(table.cast(schema))
     return counts
 
 
@@ -527,20 +542,31 @@ def _write_atomic(path: Path, table: pa.Table) -> None:
 
 
 class _Writer:
-    """Appends Arrow tables to one CSV or Parquet file; writes the header even when empty."""
+    """Appends Arrow tables to one CSV or Parquet file; writes the header even when empty.
+
+    Parquet text columns other than the unique ones are dictionary-encoded,
+    and they are written from dictionary arrays (parts keep their categorical
+    columns so); the file's columns are still plain text, as ``schema`` says:
+    the Arrow schema is not stored, so readers see Parquet's own UTF-8 type.
+    Column statistics are kept for the unique and numeric columns; the coded
+    ones, a handful of values in every row group, would only repeat them.
+    """
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
         self.schema = schema
         self.parquet = Path(str(path).removesuffix(".tmp")).suffix.lower() == ".parquet"
+        self.coded = {f.name for f in schema if pa.types.is_string(f.type)
+                      and f.name not in ("customer_id", "decision_id", "digest")}
+        self.stored = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type))
+                                 if f.name in self.coded else f for f in schema])
         self._writer: Any = None
 
     def open(self) -> _Writer:
         if self.parquet:
-            # Unique ids and floats gain nothing from dictionaries and cost the most to try.
-            coded = [f.name for f in self.schema if pa.types.is_string(f.type)
-                     and f.name not in ("customer_id", "decision_id", "digest")]
-            self._writer = pq.ParquetWriter(self.path, self.schema, use_dictionary=coded)
+            self._writer = pq.ParquetWriter(
+                self.path, self.stored, use_dictionary=sorted(self.coded), store_schema=False,
+                write_statistics=[n for n in self.schema.names if n not in self.coded])
         else:
             import pyarrow.csv as pacsv
 
@@ -548,8 +574,19 @@ class _Writer:
         return self
 
     def write(self, table: pa.Table) -> None:
-        self._writer.write_table(table.cast(self.schema))
+        if not self.parquet:
+            self._writer.write_table(table.cast(self.schema))
+            return
+        columns = [_coded(table.column(f.name), f.type) if f.name in self.coded
+                   else table.column(f.name).cast(f.type) for f in self.stored]
+        self._writer.write_table(pa.Table.from_arrays(columns, schema=self.stored))
 
     def close(self) -> None:
         self._writer.close()
 
+
+def _coded(column: pa.ChunkedArray, typ: pa.DataType) -> pa.ChunkedArray:
+    """A text column as a dictionary column of int32 codes into ``typ.value_type`` values."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column.cast(typ.value_type))
+    return column.cast(typ)
