@@ -8,12 +8,15 @@ built from it, so the two can never disagree about a type, unit or range.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -359,8 +362,7 @@ def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad_field = np.empty(n, dtype=object)
     bad_value = np.empty(n, dtype=object)
     out: dict[str, Any] = {}
-    klass = frame["customer_class"].astype("string").to_numpy(dtype=object, na_value=None)
-    enterprise = np.isin(klass, NON_RESIDENTIAL)
+    enterprise = _is_in(frame["customer_class"].astype("string"), NON_RESIDENTIAL)
 
     def flag(mask: np.ndarray, spec: FieldSpec, why: str, raw: pd.Series | None) -> None:
         new = mask & ~bad
@@ -389,7 +391,10 @@ def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                  "required for non-residential customers (financial status)", raw)
         out[spec.name] = col
 
-    accepted = pd.DataFrame(out, index=frame.index)[~bad]
+    # one block per column, as converted: consolidating them would copy every column
+    accepted = pd.DataFrame(out, index=frame.index, copy=False)
+    if bad.any():
+        accepted = accepted[~bad]
     rows = np.flatnonzero(bad)
     ids = frame["customer_id"].iloc[rows].to_numpy(dtype=object)
     rejects = pd.DataFrame(
@@ -450,11 +455,67 @@ def _convert(spec: FieldSpec, s: pd.Series) -> tuple[Any, np.ndarray]:
         vals[null] = pd.NA
         return vals, ~(is_true | is_false) & ~null
     if spec.kind == "date":
+        iso = _iso_dates(s, null)
+        if iso is not None:
+            return iso, np.zeros(len(s), dtype=bool)
         d = pd.to_datetime(s, errors="coerce", format="mixed")
         return d.to_numpy(), d.isna().to_numpy() & ~null
     text = s.astype("string")
     if spec.kind == "category":
-        ok = text.isin(spec.choices).fillna(False).to_numpy(dtype=bool)
+        ok = _is_in(text, spec.choices)
     else:
-        ok = text.str.fullmatch(CUSTOMER_ID.pattern).fillna(False).to_numpy(dtype=bool)
+        ok = _matches(text, CUSTOMER_ID.pattern)
     return text.array, ~ok & ~null
+
+
+def _arrow_text(text: pd.Series) -> pa.ChunkedArray | pa.Array | None:
+    """A text column's Arrow array when it has one (no copy), else None."""
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        return pa.array(text.array)
+    return None
+
+
+def _is_in(text: pd.Series, choices: tuple[str, ...]) -> np.ndarray:
+    """Whether each cell of a text column is one of ``choices`` (False where missing)."""
+    arrow = _arrow_text(text)
+    if arrow is None:
+        return text.isin(choices).fillna(False).to_numpy(dtype=bool)
+    found = pc.is_in(arrow, value_set=pa.array(choices, type=arrow.type))
+    return np.asarray(pc.fill_null(found, False), dtype=bool)
+
+
+def _matches(text: pd.Series, pattern: str) -> np.ndarray:
+    """Whether each cell of a text column matches ``pattern`` whole (False where missing).
+
+    The pattern is anchored at both ends, so a substring match is a full one.
+    """
+    arrow = _arrow_text(text)
+    if arrow is None:
+        return text.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+    found = pc.match_substring_regex(arrow, pattern)
+    return np.asarray(pc.fill_null(found, False), dtype=bool)
+
+
+@functools.cache
+def _date_unit() -> np.dtype:
+    """The datetime type ``pd.to_datetime`` gives a column of ISO dates."""
+    return pd.to_datetime(pd.Series(["2000-01-01"]), format="mixed").to_numpy().dtype
+
+
+def _iso_dates(s: pd.Series, null: np.ndarray) -> np.ndarray | None:
+    """A text column of strict ``YYYY-MM-DD`` dates (or missing) parsed by Arrow, else None.
+
+    Arrow's cast refuses the whole column at the first cell that is not a
+    real calendar date in exactly that form; such a column, and one with no
+    date at all, is left to ``pd.to_datetime``, which reads other forms too.
+    For strict ISO dates both give the same day at midnight.
+    """
+    arrow = _arrow_text(s)
+    if arrow is None or null.all():
+        return None
+    try:
+        days = pc.cast(arrow, pa.date32())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    stamps = pc.cast(days, pa.timestamp(np.datetime_data(_date_unit())[0]))
+    return np.asarray(stamps.to_numpy(zero_copy_only=False), dtype=_date_unit())

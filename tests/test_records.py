@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
@@ -135,3 +136,34 @@ def test_record_and_frame_validators_agree(spec, value):
         assert rejects.loc[0, "field"] == spec.name
     elif isinstance(value, float):
         assert math.isclose(accepted.iloc[0][spec.name], value)
+
+
+@pytest.mark.parametrize("dates, days, refused", [
+    (["2026-10-31", "2024-02-29", None], ["2026-10-31", "2024-02-29", None], {}),
+    (["2026-10-31", "2026/10/30", None], ["2026-10-31", "2026-10-30", None], {}),
+    (["2026-10-31", "2026-02-30", "soon"], ["2026-10-31"], {1: "2026-02-30", 2: "soon"}),
+])
+def test_frame_dates_read_strict_iso_and_other_forms_alike(dates, days, refused):
+    frame = pd.DataFrame([good(customer_id=f"C{i}") for i in range(3)])
+    frame["theft_override_until"] = pd.Series(dates, dtype="str")
+    frame["as_of"] = frame["as_of"].astype("str")
+    accepted, rejects = validate_frame(frame)
+    got = accepted["theft_override_until"]
+    assert got.dtype == pd.to_datetime(pd.Series(["2026-10-31"]), format="mixed").dtype
+    assert [None if pd.isna(d) else d.date().isoformat() for d in got] == days
+    assert rejects.set_index("row")["value"].to_dict() == refused
+    assert set(rejects["reason"]) <= {"must be a date (YYYY-MM-DD)"}
+
+
+def test_frame_customer_ids_are_refused_as_one_record_refuses_them():
+    ids = ["C-1", "bad id", "_x", "a" * 64, "a" * 65, "ok.1:2_3"]
+    frame = pd.DataFrame([good(customer_id=i) for i in ids])
+    _, rejects = validate_frame(frame)
+    single = []
+    for i, cid in enumerate(ids):
+        with pytest.raises(RecordError) if cid in ("bad id", "_x", "a" * 65) else nullcontext():
+            validate_record(good(customer_id=cid))
+            continue
+        single.append(i)
+    assert sorted(rejects["row"]) == single
+    assert set(rejects["field"]) == {"customer_id"}
