@@ -47,6 +47,7 @@ __all__ = [
     "ScoreModel",
     "ScoredFrame",
     "TOP_REASONS",
+    "bin_index",
     "canonical_sha256",
 ]
 
@@ -100,16 +101,20 @@ class ScoredFrame:
         Repeated row-wise argmax: for four reasons among a dozen indicators this
         is several times faster than sorting every row.
         """
-        k = min(k, self.contributions.shape[1])
+        n, width = self.contributions.shape
+        k = min(k, width)
         work = np.array(self.contributions, order="C")
-        rows = np.arange(len(work))
-        order = np.empty((len(work), k), dtype=np.int64)
-        contrib = np.empty((len(work), k), dtype=np.float64)
+        cells = work.reshape(-1)
+        starts = np.arange(0, n * width, width)
+        order = np.empty((n, k), dtype=np.int64)
+        contrib = np.empty((n, k), dtype=np.float64)
         for j in range(k):
             best = np.argmax(work, axis=1)
             order[:, j] = best
-            contrib[:, j] = work[rows, best]
-            work[rows, best] = -np.inf
+            at = starts + best
+            contrib[:, j] = cells.take(at)
+            if j < k - 1:
+                cells.put(at, -np.inf)
         adverse = contrib > 0
         return np.where(adverse, order, -1), np.where(adverse, contrib, 0.0)
 
@@ -123,6 +128,21 @@ class ScoredFrame:
             out[f"reason_{j + 1}"] = names[order[:, j]]
             out[f"contribution_{j + 1}"] = contrib[:, j]
         return pd.DataFrame(out, index=self.index)
+
+
+def bin_index(splits: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(splits, x, side="right")`` for every ``x`` that is not NaN.
+
+    The number of splits at or below each value, counted one split at a time:
+    for the dozen splits of a bin this is several times faster than a binary
+    search per value. NaN counts 0; callers give it the missing bin.
+    """
+    index = np.zeros(len(x), dtype=np.int8 if len(splits) < 127 else np.intp)
+    above = np.empty(len(x), dtype=bool)
+    for split in splits.tolist():
+        np.greater_equal(x, split, out=above)
+        index += above
+    return index
 
 
 @dataclass(frozen=True)
@@ -142,8 +162,8 @@ class _Bins:
         """WoE of each value, as optbinning's transform gives it."""
         if self.kind == "numeric":
             x = np.asarray(values, dtype=np.float64)
-            out = self.woe[np.searchsorted(self.splits, x, side="right")]
-            out = np.where(np.isnan(x), self.missing_woe, out)
+            out = self.woe.take(bin_index(self.splits, x))
+            np.putmask(out, np.isnan(x), self.missing_woe)
             for value, woe in self.specials:
                 out = np.where(x == value, woe, out)
             return out
@@ -253,16 +273,22 @@ class ScoreModel:
             t = self.slope * np.asarray(z, dtype=np.float64) + self.offset
         return 1.0 / (1.0 + np.exp(-t))
 
-    def woe_matrix(self, indicators: pd.DataFrame) -> np.ndarray:
-        """The WoE features (n x k) of an indicator frame."""
+    def woe_matrix(self, indicators: pd.DataFrame, rows: np.ndarray | None = None
+                   ) -> np.ndarray:
+        """The WoE features (n x k) of an indicator frame, or of its ``rows`` (positions)."""
         missing = [n for n in self.indicators if n not in indicators.columns]
         if missing:
             raise FrameError(f"model '{self.model_id}' needs indicator columns: "
                              + ", ".join(missing), columns=missing)
-        w = np.empty((len(indicators), len(self.bins)), dtype=np.float64, order="F")
+        n = len(indicators) if rows is None else len(rows)
+        w = np.empty((n, len(self.bins)), dtype=np.float64, order="F")
         for j, b in enumerate(self.bins):
-            w[:, j] = b.lookup(indicators[b.name].to_numpy() if b.kind == "numeric"
-                               else indicators[b.name])
+            column = indicators[b.name]
+            if b.kind == "numeric":
+                values = column.to_numpy()
+                w[:, j] = b.lookup(values if rows is None else values.take(rows))
+            else:
+                w[:, j] = b.lookup(column if rows is None else column.iloc[rows])
         return w
 
     def bin_positions(self, indicators: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -284,14 +310,19 @@ class ScoreModel:
         z += self.intercept
         return z
 
-    def score_frame(self, indicators: pd.DataFrame) -> ScoredFrame:
-        """Score every row of an indicator frame (from ``engine.scoring.indicators.compute``)."""
-        w = self.woe_matrix(indicators)
+    def score_frame(self, indicators: pd.DataFrame, rows: np.ndarray | None = None
+                    ) -> ScoredFrame:
+        """Score every row of an indicator frame (from ``engine.scoring.indicators.compute``).
+
+        With ``rows`` (positions) only those rows are scored, read column by
+        column: the frame is never copied whole.
+        """
+        w = self.woe_matrix(indicators, rows)
         z = self.discriminant(w)
         w -= self.mean_woe
         w *= self.coef
-        return ScoredFrame(indicators.index, z, self.pd_from_z(z), w, self.indicators,
-                           self.model_id)
+        index = indicators.index if rows is None else indicators.index[rows]
+        return ScoredFrame(index, z, self.pd_from_z(z), w, self.indicators, self.model_id)
 
     def score_one(self, indicator_row: Mapping[str, Any]) -> Score:
         """Score one customer's indicators (a dict, as ``compute_one`` returns).

@@ -203,7 +203,7 @@ class Registry:
             if not len(rows):
                 continue
             model = self.models[seg.segment]
-            scored = model.score_frame(values.iloc[rows])
+            scored = model.score_frame(values, rows)
             order, top = scored.top_reasons(TOP_REASONS)
             to_global = np.array([position[i] for i in model.indicators] + [-1])
             z[rows], pd_values[rows] = scored.z, scored.pd
