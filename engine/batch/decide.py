@@ -183,13 +183,14 @@ def table_columns(engine: Engine, run: TableRun) -> dict[str, Any]:
 
 
 def _objects(values: Any) -> Any:
-    """Text values as they are (Arrow-backed strings stay so), anything else as objects.
+    """Text values as they are (Arrow-backed strings and categories stay so), anything else
+    as objects.
 
     Object arrays hold nulls as None; string arrays keep their own null, which
     the Parquet/CSV writers turn into the same empty cell.
     """
     series = values if isinstance(values, pd.Series) else pd.Series(values)
-    if isinstance(series.dtype, pd.StringDtype):
+    if isinstance(series.dtype, pd.StringDtype | pd.CategoricalDtype):
         return series.array
     arr = np.array(series.to_numpy(dtype=object), dtype=object, copy=True)
     arr[pd.isna(arr)] = None
