@@ -118,16 +118,16 @@ def rule_masks(table: Table, column: Callable[[str], Column], n: int) -> np.ndar
 
 
 def first_winners(masks: np.ndarray, order: Sequence[int] | None = None) -> np.ndarray:
-    """Index of the winning rule per row (-1 where none matched)."""
-    if order is not None:
-        ranked = masks[list(order)]
-        pos = ranked.argmax(axis=0)
-        win = np.asarray(order)[pos]
-        hit = ranked.any(axis=0)
-    else:
-        win = masks.argmax(axis=0)
-        hit = masks.any(axis=0)
-    return np.where(hit, win, -1)
+    """Index of the winning rule per row (-1 where none matched).
+
+    Rules are laid over each other from the last in ``order`` to the first,
+    one contiguous mask row at a time: an argmax down the rule axis would
+    copy the matrix into row order first.
+    """
+    win = np.full(masks.shape[1], -1, dtype=np.int64)
+    for rule in reversed(list(order) if order is not None else range(len(masks))):
+        np.putmask(win, masks[rule], rule)
+    return win
 
 
 def _label(index: pd.Index, row: int) -> str:
