@@ -173,6 +173,21 @@ def test_unsealed_decision_is_refused(log: DecisionLog) -> None:
     unsealed = make_decision(1).model_copy(update={"digest": ""})
     with pytest.raises(InputError, match=r"'d-00001' is not sealed.*decision.sealed\(\)"):
         log.append(unsealed)
+    edited = make_decision(2).model_copy(update={"customer_id": "C9999"})  # digest kept
+    with pytest.raises(InputError, match=r"'d-00002' is not sealed"):
+        log.append(edited)
+    assert log.count() == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(), seq=st.integers(min_value=1, max_value=2**62))
+def test_row_content_is_the_canonical_json_of_the_row(text: str, seq: int) -> None:
+    """Rows are hashed over ``content_of``; logs written before it took orjson's fast
+    path must verify alike, so it gives canonical_json's bytes for any text."""
+    row = {"seq": seq, "decision_id": text, "customer_id": text[::-1], "as_of": "2026-06-30",
+           "created_at": text + "\u2028", "table_hash": "ab" * 32, "model_id": text * 2,
+           "payload": json.dumps({"x": text, "n": 1e-7}, ensure_ascii=False)}
+    assert content_of(row) == canonical_json({**row, "seq": seq})
 
 
 def test_append_many_continues_the_same_chain(log: DecisionLog) -> None:
