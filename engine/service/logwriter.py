@@ -22,20 +22,20 @@ already wakes the next writer at once.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import fcntl
 import os
 import queue
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from engine.audit.log import DecisionLog
 from engine.decision import Decision
 
 __all__ = ["AppendLock", "GroupCommitLog"]
 
-_Item = tuple[Decision, concurrent.futures.Future]
+_Item = tuple[Decision, asyncio.Future]
 
 
 class AppendLock:
@@ -70,13 +70,23 @@ class AppendLock:
 
 
 class GroupCommitLog:
-    """Appends to ``log`` from one thread, in groups of up to ``max_group`` decisions."""
+    """Appends to ``log`` from one thread, in groups of about ``max_group`` decisions (a group is never split).
+
+    Requests and the writer meet once per group, not once per decision: the
+    decisions an event-loop turn produces are handed over together (one put
+    on the queue, scheduled with ``call_soon`` by the first of them), and the
+    writer settles a committed group with one call back into each loop it
+    came from. Waking the writer thread, or the loop, costs two context
+    switches on a worker pinned to one core: paid per decision, it was a
+    tenth of the worker's time.
+    """
 
     def __init__(self, log: DecisionLog, max_group: int = 256) -> None:
         self.log = log
         self.max_group = max_group
         self._lock = AppendLock(log)
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._thread = threading.Thread(target=self._run, name="decision-log-writer",
                                         daemon=True)
         self._thread.start()
@@ -88,9 +98,17 @@ class GroupCommitLog:
 
     async def append(self, decision: Decision) -> None:
         """Return once ``decision`` is durably in the log; raise what the log raised."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        self._queue.put((decision, future))
-        await asyncio.wrap_future(future)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        pending.append((decision, future))
+        await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._queue.put(self._pending.pop(loop))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -99,42 +117,55 @@ class GroupCommitLog:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            first = self._queue.get()
+            if first is None:
                 return
-            group = [item]
+            group = first
             while len(group) < self.max_group:
                 try:
-                    nxt = self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is None:
+                if more is None:
                     self._commit(group)
                     return
-                group.append(nxt)
+                group = group + more
             self._commit(group)
 
     def _commit(self, group: list[_Item]) -> None:
         with self._lock.held():
-            self._commit_group(group)
+            outcomes = self._commit_group(group)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile has no waiter
+                loop.call_soon_threadsafe(_settle, settled)
 
-    def _commit_group(self, group: list[_Item]) -> None:
+    def _commit_group(self, group: list[_Item]) -> list[BaseException | None]:
+        """Each decision's outcome: None when logged, else what the log raised."""
         try:
             self.log.append_many([decision for decision, _ in group])
         except Exception as exc:  # handed to the waiting requests, never dropped
             if len(group) == 1:
-                group[0][1].set_exception(exc)
-                return
-            for decision, future in group:
-                self._commit_one(decision, future)
-            return
-        for _, future in group:
-            future.set_result(None)
+                return [exc]
+            return [self._commit_one(decision) for decision, _ in group]
+        return [None] * len(group)
 
-    def _commit_one(self, decision: Decision, future: concurrent.futures.Future) -> None:
+    def _commit_one(self, decision: Decision) -> BaseException | None:
         try:
             self.log.append(decision)
         except Exception as exc:  # handed to the waiting request, never dropped
-            future.set_exception(exc)
-        else:
+            return exc
+        return None
+
+
+def _settle(settled: list[tuple[asyncio.Future, BaseException | None]]) -> None:
+    """On the loop: release the requests of a committed group (skipping cancelled ones)."""
+    for future, outcome in settled:
+        if future.done():
+            continue
+        if outcome is None:
             future.set_result(None)
+        else:
+            future.set_exception(outcome)
