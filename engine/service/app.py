@@ -6,7 +6,9 @@ CDN, so the API reference works on a network without Internet access.
 
 Order of the layers a request passes, outermost first: metrics (so refused
 requests are counted too), the body guard (size, media type, strict JSON),
-then routing, API-key dependencies and handlers. Routers found in optional
+the decision fast path (``engine.service.fastpath``: authorised, valid
+decision requests are answered there), then routing, API-key dependencies
+and handlers. Routers found in optional
 modules (``engine.service.events_routes``) are mounted when the module is
 installed; see docs/service.md for the contract.
 """
@@ -22,6 +24,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -33,6 +36,7 @@ from engine.decider import Engine
 from engine.errors import EngineError
 from engine.service.auth import KeyStore
 from engine.service.errors import install_handlers
+from engine.service.fastpath import DECIDE_PATH, DecisionFastPath
 from engine.service.limits import BodyGuard
 from engine.service.metrics import MetricsMiddleware
 from engine.service.routes import VALIDATE_PATH, record_schemas, router
@@ -98,11 +102,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             app.include_router(module.router)
             schemas.update(getattr(module, "SCHEMAS", {}))
     _add_schemas(app, schemas)
+    app.add_middleware(DecisionFastPath, state=state, keys=app.state.keys,
+                       route=_route(router.routes, DECIDE_PATH, "POST"))
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        max_json_depth=settings.max_json_depth,
                        multipart_paths=frozenset({VALIDATE_PATH, UPLOAD_PATH}))
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
+
+
+def _route(routes: list[Any], path: str, method: str) -> Any:
+    return next(r for r in routes
+                if getattr(r, "path", None) == path and method in getattr(r, "methods", ()))
 
 
 def _add_schemas(app: FastAPI, schemas: dict[str, object]) -> None:

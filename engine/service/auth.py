@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,8 @@ from engine.errors import ConfigError
 from engine.service.errors import Forbidden, Unauthorized
 from engine.yamlfile import LocatedList, plain, read_yaml
 
-__all__ = ["KEY_PREFIX", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key", "require_role"]
+__all__ = ["KEY_PREFIX", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key", "holder",
+           "presented_key", "require_role"]
 
 ROLES = ("decide", "audit", "admin", "editor")
 KEY_PREFIX = "gck_"
@@ -122,13 +123,22 @@ def add_key(path: Path, name: str, roles: list[str]) -> str:
     return key
 
 
-def _presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key a request presents: ``Authorization: Bearer <key>``, else ``X-API-Key``."""
+    header = headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
+
+
+def holder(keys: KeyStore, headers: Mapping[str, str], role: str) -> ApiKey | None:
+    """The presented key's entry when it is known and holds ``role``; None otherwise
+    (``require_role`` then says which of the three is wrong)."""
+    key = presented_key(headers)
+    found = keys.lookup(key) if key is not None else None
+    return found if found is not None and role in found.roles else None
 
 
 def require_role(role: str) -> Callable[[Request], Coroutine[Any, Any, ApiKey]]:
@@ -137,7 +147,7 @@ def require_role(role: str) -> Callable[[Request], Coroutine[Any, Any, ApiKey]]:
         raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
 
     async def dependency(request: Request) -> ApiKey:
-        key = _presented_key(request)
+        key = presented_key(request.headers)
         if key is None:
             raise Unauthorized("no API key: send 'Authorization: Bearer <key>' "
                                "(create one with gridcredit keys add NAME --role ROLE)")

@@ -42,6 +42,9 @@ __all__ = [
     "ServiceError",
     "Unauthorized",
     "UnsupportedMediaType",
+    "bug_answer",
+    "engine_error_answer",
+    "engine_error_response",
     "error_body",
     "error_response",
     "install_handlers",
@@ -172,14 +175,27 @@ def _safe(value: Any) -> Any:
     return value
 
 
+def engine_error_answer(exc: EngineError) -> JSONResponse:
+    """What a route answers for an ``EngineError``; a server-side one is logged too."""
+    if exc.http_status >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+    return engine_error_response(exc)
+
+
+def bug_answer() -> JSONResponse:
+    """What a route answers for an unexpected exception (logged with its traceback)."""
+    log.exception("unexpected error")
+    return error_response(500, "internal_error",
+                          "the service failed on this request; it keeps serving, and the "
+                          "error is in its log", [])
+
+
 def install_handlers(app: FastAPI) -> None:
     """Route every error through ``error_body``."""
 
     @app.exception_handler(EngineError)
     async def _engine(_request: Request, exc: EngineError) -> JSONResponse:
-        if exc.http_status >= 500:
-            log.error("%s: %s", exc.code, exc.message)
-        return engine_error_response(exc)
+        return engine_error_answer(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -205,7 +221,4 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return error_response(500, "internal_error",
-                              "the service failed on this request; it keeps serving, and the "
-                              "error is in its log", [])
+        return bug_answer()

@@ -70,7 +70,7 @@ class AppendLock:
 
 
 class GroupCommitLog:
-    """Appends to ``log`` from one thread, in groups of about ``max_group`` decisions (a group is never split).
+    """Appends to ``log`` from one thread, in groups of about ``max_group`` decisions.
 
     Requests and the writer meet once per group, not once per decision: the
     decisions an event-loop turn produces are handed over together (one put
@@ -78,7 +78,7 @@ class GroupCommitLog:
     writer settles a committed group with one call back into each loop it
     came from. Waking the writer thread, or the loop, costs two context
     switches on a worker pinned to one core: paid per decision, it was a
-    tenth of the worker's time.
+    tenth of the worker's time. What one loop turn hands over is never split.
     """
 
     def __init__(self, log: DecisionLog, max_group: int = 256) -> None:

@@ -171,16 +171,7 @@ async def _record(request: Request, state: ServiceState) -> Any:
 async def decide(request: Request, _key: Any = DecideKey) -> Response:
     state = _state(request)
     record = await _record(request, state)
-    engine = state.engine
-    if engine.config.executor == "compiled" and state.reads_inline:
-        # A compiled decision is a fraction of a millisecond of pure Python plus one
-        # indexed SQLite read: a thread hop would cost more than it frees the loop for.
-        decision = state.decide_inline(engine, record)
-    else:
-        decision = await run_in_threadpool(state.decide, engine, record)
-    await state.writer.append(decision)
-    state.metrics.count_decisions([decision])
-    return _answer(decision)
+    return _answer(await state.decide_and_log(record))
 
 
 @router.post("/v1/decisions:batch", tags=["decisions"], response_model=BatchResponse,

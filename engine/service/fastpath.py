@@ -1,0 +1,81 @@
+"""The common case of ``POST /v1/decisions``, answered without the framework's walk.
+
+Most requests a service system sends are a known key with the decide role
+and a valid customer record. For those, routing, dependency solving and the
+exception layers cost the worker about as much as deciding and logging, so
+this pure ASGI layer, inside the body guard, answers them itself with the
+functions the route uses: ``holder`` checks the key, ``CustomerRecord``
+validates the record the body guard already parsed, and
+``ServiceState.decide_and_log`` decides, logs and counts. The answer is the
+route's: status 200 and the decision's JSON, as logged.
+
+Every other request passes to the application untouched (the body guard
+replays its body): no key, an unknown key or one without the role, an
+empty body, JSON that is not an object, a record the model refuses. The
+route then refuses it exactly as it always has. A refusal raised while
+deciding or logging is answered here in the route's one error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orjson import dumps as orjson_dumps
+from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from engine.errors import EngineError
+from engine.records import CustomerRecord
+from engine.service.auth import KeyStore, holder
+from engine.service.errors import bug_answer, engine_error_answer
+from engine.service.limits import PARSED_JSON
+from engine.service.state import ServiceState
+
+__all__ = ["DECIDE_PATH", "DecisionFastPath"]
+
+DECIDE_PATH = "/v1/decisions"
+_JSON = (b"content-type", b"application/json")
+
+
+class DecisionFastPath:
+    """Answer authorised, valid ``POST /v1/decisions`` requests; pass on the rest."""
+
+    def __init__(self, app: ASGIApp, *, state: ServiceState, keys: KeyStore,
+                 route: Any) -> None:
+        self.app = app
+        self.state = state
+        self.keys = keys
+        self.route = route  # the route's own object, so metrics label it alike
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        record = self._record(scope) if scope.get("path") == DECIDE_PATH else None
+        if record is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+        try:
+            decision = await self.state.decide_and_log(record)
+        except EngineError as exc:
+            await engine_error_answer(exc)(scope, receive, send)
+            return
+        except Exception:  # answered as the application's last handler answers it
+            await bug_answer()(scope, receive, send)
+            return
+        body = orjson_dumps(decision.as_json())
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode()), _JSON]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _record(self, scope: Scope) -> CustomerRecord | None:
+        """The request's record when this layer may answer it, else None."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        data = scope.get(PARSED_JSON)
+        if not isinstance(data, dict) or holder(self.keys, Headers(scope=scope),
+                                                "decide") is None:
+            return None
+        try:
+            return CustomerRecord.model_validate(data)
+        except ValidationError:
+            return None
