@@ -59,6 +59,7 @@ __all__ = [
     "canonical_bytes",
     "canonical_json",
     "canonical_object",
+    "sha256_hex",
 ]
 
 
@@ -231,7 +232,7 @@ class Decision(_Frozen):
         """A copy whose digest covers every other field; it keeps its JSON form."""
         data = self.model_dump(mode="json")
         data.pop("digest")
-        digest = hashlib.sha256(canonical_bytes(data)).hexdigest()
+        digest = sha256_hex(canonical_bytes(data))
         out = self.model_copy(update={"digest": digest})
         data["digest"] = digest
         out._json = data
@@ -249,7 +250,7 @@ class Decision(_Frozen):
         """
         if events:
             data["events"] = [e.model_dump(mode="json") for e in events]
-        digest = hashlib.sha256(canonical_bytes(data)).hexdigest()
+        digest = sha256_hex(canonical_bytes(data))
         tail = data.pop("events", None)
         data["digest"] = digest
         if tail is not None:
@@ -274,7 +275,7 @@ class Decision(_Frozen):
         if events:
             tail = [e.model_dump(mode="json") for e in events]
             members = {**members, "events": canonical_bytes(tail)}
-        data["digest"] = hashlib.sha256(canonical_object(members)).hexdigest()
+        data["digest"] = sha256_hex(canonical_object(members))
         if events:
             data["events"] = tail
         score = data["score"]
@@ -387,6 +388,27 @@ def canonical_bytes(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_HELD_PIECE = 2047  # hashlib lets other threads run while it hashes 2048 bytes or more
+
+
+def sha256_hex(data: bytes) -> str:
+    """``hashlib.sha256(data).hexdigest()``, keeping the interpreter lock throughout.
+
+    Over 2 KiB, hashlib releases the lock while it hashes. In a service worker
+    whose log writer shares one core with the event loop, every such release
+    lets the other thread in: a context switch, and up to a switch interval
+    before the lock comes back, for a hash of a few microseconds. Fed in
+    pieces under that size, hashlib keeps the lock and the digest is the same.
+    """
+    if len(data) < _HELD_PIECE:
+        return hashlib.sha256(data).hexdigest()
+    view = memoryview(data)
+    h = hashlib.sha256(view[:_HELD_PIECE])
+    for start in range(_HELD_PIECE, len(data), _HELD_PIECE):
+        h.update(view[start:start + _HELD_PIECE])
+    return h.hexdigest()
+
+
 def canonical_json(data: Any) -> str:
     """Sorted keys, no whitespace: the form hashes are taken over (see the module docstring)."""
     return canonical_bytes(data).decode()
@@ -418,4 +440,4 @@ def _name(key: str) -> bytes:
 def _digest(decision: Decision) -> str:
     data = decision.model_dump(mode="json")
     data.pop("digest")
-    return hashlib.sha256(canonical_bytes(data)).hexdigest()
+    return sha256_hex(canonical_bytes(data))

@@ -41,6 +41,7 @@ from engine.decision import (
     ScoreOutcome,
     TableVersions,
     canonical_json,
+    sha256_hex,
 )
 from engine.errors import ConfigError, EngineError, InputError
 from tests.pg import postgres_server  # noqa: F401  (session fixture)
@@ -177,6 +178,12 @@ def test_unsealed_decision_is_refused(log: DecisionLog) -> None:
     with pytest.raises(InputError, match=r"'d-00002' is not sealed"):
         log.append(edited)
     assert log.count() == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=9000))
+def test_the_lock_keeping_hash_is_sha256(data: bytes) -> None:
+    assert sha256_hex(data) == hashlib.sha256(data).hexdigest()
 
 
 @settings(max_examples=200, deadline=None)

@@ -34,7 +34,6 @@ Errors::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
@@ -59,7 +58,7 @@ from engine.audit.store import (
     resolve_url,
     write_transaction,
 )
-from engine.decision import Decision, canonical_json
+from engine.decision import Decision, canonical_json, sha256_hex
 from engine.errors import InputError
 
 __all__ = [
@@ -176,11 +175,11 @@ def content_of(row: dict[str, Any]) -> str:
 
 def chain_hash(prev_hash: str, content: str) -> str:
     """``sha256(prev_hash + content)``: the link from one row to the next."""
-    return hashlib.sha256((prev_hash + content).encode()).hexdigest()
+    return sha256_hex((prev_hash + content).encode())
 
 
 def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(text.encode())
 
 
 def _payload_digest(payload: dict[str, Any]) -> str:
@@ -229,7 +228,7 @@ def _seals(payload: bytes, digest: str) -> bool:
     member = b',"digest":' + orjson.dumps(digest)
     if payload.count(member) != 1:
         return False
-    return hashlib.sha256(payload.replace(member, b"", 1)).hexdigest() == digest
+    return sha256_hex(payload.replace(member, b"", 1)) == digest
 
 
 def _entry(row: Mapping[str, Any]) -> LogEntry:
