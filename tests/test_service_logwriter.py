@@ -81,3 +81,32 @@ def test_postgresql_needs_no_lock_file():
     assert lock.path is None
     with lock.held():  # a no-op: PostgreSQL's row lock on the chain head wakes writers
         pass
+
+
+def test_under_load_groups_fill_while_an_idle_writer_commits_at_once(decisions, tmp_path):
+    log = open_log(path=tmp_path / "log.sqlite")
+    writer = GroupCommitLog(log, commit_delay_s=0.02)
+    groups: list[int] = []
+    append_many = log.append_many
+    log.append_many = lambda batch: groups.append(len(batch)) or append_many(batch)
+
+    async def steady() -> tuple[float, list]:
+        started = time.perf_counter()
+        await writer.append(decisions[0])  # idle: committed without the delay
+        first = time.perf_counter() - started
+        pending = []
+        for d in decisions[1:31]:  # then one decision every 2 ms
+            pending.append(asyncio.ensure_future(writer.append(d)))
+            await asyncio.sleep(0.002)
+        return first, await asyncio.gather(*pending)
+
+    try:
+        first, outcomes = asyncio.run(steady())
+    finally:
+        writer.close()
+    assert first < 0.02, "an idle writer does not wait"
+    assert outcomes == [None] * 30 and sum(groups) == 31 and log.count() == 31
+    assert groups[0] == 1 and max(groups) >= 4, groups
+    assert len(groups) <= 12, groups
+    assert log.verify().ok
+    log.close()
