@@ -36,10 +36,10 @@ from engine.decider import Engine
 from engine.errors import EngineError
 from engine.service.auth import KeyStore
 from engine.service.errors import install_handlers
-from engine.service.fastpath import DECIDE_PATH, DecisionFastPath
+from engine.service.fastpath import DecisionFastPath
 from engine.service.limits import BodyGuard
 from engine.service.metrics import MetricsMiddleware
-from engine.service.routes import VALIDATE_PATH, record_schemas, router
+from engine.service.routes import DECIDE_PATH, VALIDATE_PATH, record_schemas, router
 from engine.service.settings import Settings
 from engine.service.state import ServiceState
 from engine.studio.app import UPLOAD_PATH, mount_studio

@@ -6,8 +6,8 @@ exception layers cost the worker about as much as deciding and logging, so
 this pure ASGI layer, inside the body guard, answers them itself with the
 functions the route uses: ``holder`` checks the key, ``CustomerRecord``
 validates the record the body guard already parsed, and
-``ServiceState.decide_and_log`` decides, logs and counts. The answer is the
-route's: status 200 and the decision's JSON, as logged.
+``ServiceState.decide_and_log`` decides, logs and counts, and
+``decision_answer`` writes the route's answer.
 
 Every other request passes to the application untouched (the body guard
 replays its body): no key, an unknown key or one without the role, an
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from orjson import dumps as orjson_dumps
 from pydantic import ValidationError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,12 +29,10 @@ from engine.records import CustomerRecord
 from engine.service.auth import KeyStore, holder
 from engine.service.errors import bug_answer, engine_error_answer
 from engine.service.limits import PARSED_JSON
+from engine.service.routes import DECIDE_PATH, decision_answer
 from engine.service.state import ServiceState
 
-__all__ = ["DECIDE_PATH", "DecisionFastPath"]
-
-DECIDE_PATH = "/v1/decisions"
-_JSON = (b"content-type", b"application/json")
+__all__ = ["DecisionFastPath"]
 
 
 class DecisionFastPath:
@@ -62,10 +59,7 @@ class DecisionFastPath:
         except Exception:  # answered as the application's last handler answers it
             await bug_answer()(scope, receive, send)
             return
-        body = orjson_dumps(decision.as_json())
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", str(len(body)).encode()), _JSON]})
-        await send({"type": "http.response.body", "body": body})
+        await decision_answer(decision)(scope, receive, send)
 
     def _record(self, scope: Scope) -> CustomerRecord | None:
         """The request's record when this layer may answer it, else None."""

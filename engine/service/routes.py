@@ -34,8 +34,10 @@ from engine.service.limits import NO_BODY, parsed_json
 from engine.service.metrics import CONTENT_TYPE
 from engine.service.state import ServiceState
 
-__all__ = ["VALIDATE_PATH", "errors", "record_schemas", "router"]
+__all__ = ["DECIDE_PATH", "VALIDATE_PATH", "decision_answer", "errors", "record_schemas",
+           "router"]
 
+DECIDE_PATH = "/v1/decisions"
 VALIDATE_PATH = "/v1/tables:validate"
 DECISION_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
 _TABLE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.ya?ml$")
@@ -138,7 +140,8 @@ def _payload(decision: Decision) -> dict[str, Any]:
     return decision.as_json()
 
 
-def _answer(decision: Decision) -> Response:
+def decision_answer(decision: Decision) -> Response:
+    """A decision as answered: the JSON it was sealed over, written by orjson."""
     return Response(orjson_dumps(decision.as_json()), media_type="application/json")
 
 
@@ -164,14 +167,14 @@ async def _record(request: Request, state: ServiceState) -> Any:
         raise RequestValidationError(exc.errors()) from None
 
 
-@router.post("/v1/decisions", tags=["decisions"], response_model=None,
+@router.post(DECIDE_PATH, tags=["decisions"], response_model=None,
              responses={200: _decision_schema("The decision, as logged"), **_DECIDE_ERRORS},
              response_class=Response, openapi_extra=_RECORD_BODY,
              summary="Decide for one customer record; logged before the answer")
 async def decide(request: Request, _key: Any = DecideKey) -> Response:
     state = _state(request)
     record = await _record(request, state)
-    return _answer(await state.decide_and_log(record))
+    return decision_answer(await state.decide_and_log(record))
 
 
 @router.post("/v1/decisions:batch", tags=["decisions"], response_model=BatchResponse,
@@ -237,7 +240,7 @@ DecisionId = Annotated[str, Path(pattern=DECISION_ID, description="A logged deci
 async def get_decision(decision_id: DecisionId, request: Request,
                        _key: Any = AuditKey) -> Response:
     decision = await run_in_threadpool(_state(request).log.get, decision_id)
-    return _answer(decision)
+    return decision_answer(decision)
 
 
 _MEDIA = {"text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8",
