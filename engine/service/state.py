@@ -9,9 +9,12 @@ the old set stays and the caller gets the errors.
 
 Several worker processes share one reload: the worker that accepts a new set
 writes its content hash to the reload marker (a small JSON file named in the
-settings), and every worker looks at the marker's modification time before
-handing out its engine; when the marker names a set it does not run, it
-loads and checks the folder itself. A worker never takes a set on trust: if
+settings) and bumps the change counter beside it (``<marker>.changes``, an
+``engine.changecount.ChangeCounter``). Every worker reads that counter from
+shared memory before handing out its engine, with no system call; when it
+has moved and the marker names a set the worker does not run, the worker
+loads and checks the folder itself. Where the counter cannot be opened the
+workers look at the marker's modification time instead. A worker never takes a set on trust: if
 its own check fails it keeps its tables and logs why.
 
 durable-rules is not thread-safe, across Hosts too: a reload runs the new
@@ -40,6 +43,7 @@ from engine import rulehost
 from engine.audit.archive import Archive
 from engine.audit.log import DecisionLog, open_log
 from engine.audit.releases import require_release
+from engine.changecount import ChangeCounter
 from engine.decider import Engine, load
 from engine.decision import Decision
 from engine.errors import EngineError, TableError, TableSetError, did_you_mean
@@ -95,6 +99,7 @@ class ServiceState:
                  decision_log: DecisionLog | None = None) -> None:
         self.settings = settings
         self._marker_path = str(settings.marker)
+        self._marker_changes = _marker_counter(settings.marker)
         self._engine: Engine = (engine if engine is not None
                                 else load(settings.home, executor=settings.executor))
         self._marker_seen = self._marker_stamp()
@@ -234,6 +239,8 @@ class ServiceState:
     # ------------------------------------------------------------------ workers
 
     def _marker_stamp(self) -> int | None:
+        if self._marker_changes is not None:
+            return self._marker_changes.settled()
         try:
             return os.stat(self._marker_path).st_mtime_ns
         except OSError:
@@ -249,6 +256,8 @@ class ServiceState:
                 "content_hash": table_set.content_hash, "version": table_set.version,
                 "pid": os.getpid(), "at": dt.datetime.now(dt.UTC).isoformat()}))
             partial.replace(marker)
+            if self._marker_changes is not None:
+                self._marker_changes.bump()
             self._marker_seen = self._marker_stamp()
         except OSError as exc:
             log.error("could not write the reload marker %s (%s): other workers keep their "
@@ -299,15 +308,32 @@ class ServiceState:
         """
         if not self.writer.alive:
             self.writer = GroupCommitLog(self.log)
+        if self._marker_changes is None:
+            self._marker_changes = _marker_counter(self.settings.marker)
 
     def close(self) -> None:
         self.writer.close()
         self.log.close()
+        if self._marker_changes is not None:
+            self._marker_changes.close()
+            self._marker_changes = None
         if self._inline is not None:
             self._inline.close()
             self._inline = None
         if self._event_store is not None:
             self._event_store.close()
+
+
+def _marker_counter(marker: Path) -> ChangeCounter | None:
+    """The reload marker's change counter, or None where it cannot be made."""
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        return ChangeCounter(f"{marker}.changes")
+    except (OSError, EngineError) as exc:
+        log.warning("no change counter beside the reload marker %s (%s): workers look at the "
+                    "marker's modification time on every request instead", marker,
+                    getattr(exc, "message", exc))
+        return None
 
 
 def _shown(file: str, tmp: str) -> str:
