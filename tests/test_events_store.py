@@ -91,6 +91,58 @@ def test_the_inline_reader_agrees_with_outcomes_for_and_sees_later_commits(tmp_p
     processor.store.close()
 
 
+class _Counting:
+    """A connection that counts the cursors asked of it: one per statement the reader runs."""
+
+    def __init__(self, raw) -> None:
+        self.raw, self.cursors = raw, 0
+
+    def cursor(self):
+        self.cursors += 1
+        return self.raw.cursor()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _process_stream(path: str) -> None:
+    processor = EventProcessor(open_store(path), load_event_rules(RULES))
+    processor.process_many(stream(), now_us=to_micros(T0 + dt.timedelta(days=120)))
+    processor.store.close()
+
+
+def test_the_inline_reader_skips_customers_without_outcomes_until_another_process_adds_some(
+        tmp_path):
+    path = str(tmp_path / "events.sqlite")
+    store = open_store(path)
+    reader = store.inline_reader()
+    reader._raw = counting = _Counting(reader._raw)
+    day = (T0 + dt.timedelta(days=100)).date()
+    assert reader("HAB", day).outcomes == ()
+    first = counting.cursors
+    for customer in ("HAB", "REB", "NOBODY") * 5:
+        assert reader(customer, day).outcomes == ()
+    assert counting.cursors == first, "no read while nobody has an outcome"
+
+    ctx = multiprocessing.get_context("spawn")
+    writer = ctx.Process(target=_process_stream, args=(path,))
+    writer.start()
+    writer.join(120)
+    assert writer.exitcode == 0
+    assert [o.kind for o in reader("HAB", day).outcomes] == ["habitual_defaulter"]
+    assert reader("REB", day) == store.outcomes_for("REB", day)
+    before = counting.cursors
+    assert reader("NOBODY", day).outcomes == ()
+    assert counting.cursors == before, "a customer still without outcomes costs no read"
+
+    with store.changes.changing():  # a write in progress: every answer looks again
+        reader("NOBODY", day)
+        reader("NOBODY", day)
+    assert counting.cursors == before + 2
+    reader.close()
+    store.close()
+
+
 def test_only_sqlite_has_an_inline_reader(postgres_server):  # noqa: F811
     store = open_store(postgres_server.create_database("inline"))
     assert store.inline_reader() is None

@@ -12,15 +12,21 @@ windows are integer comparisons on every backend. ``event_outcomes`` keeps
 each outcome the rules raised, with the rule, the reason, the ids of the
 events that caused it and the period it is in force; ``outcome_key`` makes
 raising the same outcome again a no-op.
+
+On a SQLite file, every write transaction is counted on the change counter
+beside the file (``<file>.events-changes``, an
+``engine.changecount.ChangeCounter``), so the service's hot path knows,
+from shared memory, when it must look for new outcomes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
 from collections import namedtuple
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -53,7 +59,9 @@ from engine.audit.store import (
     resolve_url,
     write_transaction,
 )
+from engine.changecount import ChangeCounter
 from engine.decision import EventOutcome
+from engine.errors import EngineError
 from engine.events.model import Event, to_micros
 
 __all__ = [
@@ -264,6 +272,9 @@ _OUTCOMES_OF_ONE = select(event_outcomes).where(
     event_outcomes.c.valid_from < bindparam("end")).order_by(event_outcomes.c.seq)
 
 
+_CUSTOMERS_SINCE = "SELECT seq, customer_id FROM event_outcomes WHERE seq > ?"
+
+
 class _OutcomeRow(namedtuple("_OutcomeRow", [c.name for c in event_outcomes.c])):
     """A raw ``event_outcomes`` row read by ``InlineOutcomes``, shaped as SQLAlchemy's rows."""
 
@@ -280,6 +291,12 @@ class InlineOutcomes:
     several times the indexed read itself. The connection is in autocommit
     (``engine.audit.store`` turns the driver's own transactions off), so every
     read is a statement of its own and sees each event committed before it.
+
+    Most customers have no outcome at all. The reader keeps the set of
+    customers that have one, brought up to date (from the outcomes stored
+    since) whenever the store's change counter has moved, and answers any
+    other customer with no read. While a write is in progress, or where
+    there is no counter, it brings the set up to date before every answer.
     """
 
     def __init__(self, store: EventStore) -> None:
@@ -288,18 +305,37 @@ class InlineOutcomes:
         self._order = tuple(compiled.positiontup or ())
         self._url = store.url
         self._raw = store.engine.raw_connection()
+        self._changes = store.changes
+        self._with_outcomes: set[str] = set()
+        self._read_to = 0  # the last outcome seq the set has seen
+        self._current_for: int | None = None  # the settled count the set is current for
 
     def __call__(self, customer_id: str, as_of: dt.date | str) -> EventOutcomes:
         day = _day(as_of)
-        start = _start_us(day)
-        given = {"id": customer_id, "start": start, "end": start + _DAY_US}
         try:
+            if self._changes is not None:
+                settled = self._changes.settled()
+                if settled is None or settled != self._current_for:
+                    self._catch_up(settled)
+                if customer_id not in self._with_outcomes:
+                    return EventOutcomes(customer_id, day, ())
+            start = _start_us(day)
+            given = {"id": customer_id, "start": start, "end": start + _DAY_US}
             cursor = self._raw.cursor()
             rows = cursor.execute(self._sql, [given[k] for k in self._order]).fetchall()
             cursor.close()
         except sqlite3.Error as exc:
             raise AuditStoreError(f"event store {self._url}: {exc}") from None
         return _in_force(customer_id, day, [_OutcomeRow(*r) for r in rows])
+
+    def _catch_up(self, settled: int | None) -> None:
+        """Add the customers of the outcomes stored since the last look (read after the count)."""
+        cursor = self._raw.cursor()
+        for seq, customer_id in cursor.execute(_CUSTOMERS_SINCE, (self._read_to,)):
+            self._with_outcomes.add(customer_id)
+            self._read_to = max(self._read_to, seq)
+        cursor.close()
+        self._current_for = settled
 
     def close(self) -> None:
         self._raw.close()
@@ -340,11 +376,26 @@ class EventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @cached_property
+    def changes(self) -> ChangeCounter | None:
+        """The change counter beside a SQLite file (None for PostgreSQL or memory)."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        try:
+            return ChangeCounter(f"{url.database}.events-changes")
+        except EngineError as exc:
+            raise AuditStoreError(f"event store {self.url}: {exc.message}") from None
+
     # ------------------------------------------------------------------ writes (in a transaction)
 
-    def transaction(self) -> Any:
-        """A write transaction (the database's write lock from the first statement on SQLite)."""
-        return write_transaction(self.engine)
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction (the database's write lock from the first statement on
+        SQLite), counted on the change counter from before it begins to after it ends."""
+        counted = self.changes.changing() if self.changes is not None else contextlib.nullcontext()
+        with counted, write_transaction(self.engine) as conn:
+            yield conn
 
     @staticmethod
     def seen(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
@@ -533,6 +584,8 @@ class EventStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.__dict__.get("changes") is not None:
+            self.changes.close()
 
 
 def _outcome(r: Any) -> EventOutcome:
