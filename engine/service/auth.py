@@ -15,7 +15,12 @@ Keys file (YAML, written by the CLI)::
         sha256: 9f2c...
         created: 2026-11-30T10:00:00+00:00
 
-The file is re-read when it changes, so a new key works without a restart.
+The file is re-read when it changes, so a new key works without a restart:
+a key the worker does not know sends it to the file at once, and for keys it
+knows it looks at the file's modification time at most once every
+``RECHECK_S`` seconds, so a key removed from the file is refused within a
+second. A system call per request would cost the worker more than the check
+of the key itself.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,11 +42,12 @@ from engine.errors import ConfigError
 from engine.service.errors import Forbidden, Unauthorized
 from engine.yamlfile import LocatedList, plain, read_yaml
 
-__all__ = ["KEY_PREFIX", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key", "holder",
-           "presented_key", "require_role"]
+__all__ = ["KEY_PREFIX", "RECHECK_S", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key",
+           "holder", "presented_key", "require_role"]
 
 ROLES = ("decide", "audit", "admin", "editor")
 KEY_PREFIX = "gck_"
+RECHECK_S = 1.0
 
 
 def hash_key(key: str) -> str:
@@ -56,19 +63,26 @@ class ApiKey:
 
 
 class KeyStore:
-    """The keys file, read once and again whenever its modification time changes."""
+    """The keys file, read once and again whenever its modification time changes
+    (looked at for an unknown key, and at most every ``RECHECK_S`` for a known one)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
+        self._checked = float("-inf")
         self._by_hash: dict[str, ApiKey] = {}
 
     def lookup(self, key: str) -> ApiKey | None:
-        self._refresh()
-        return self._by_hash.get(hash_key(key))
+        digest = hash_key(key)
+        found = self._by_hash.get(digest)
+        if found is None or time.monotonic() - self._checked >= RECHECK_S:
+            self._refresh()
+            found = self._by_hash.get(digest)
+        return found
 
     def _refresh(self) -> None:
+        self._checked = time.monotonic()
         try:
             st = self.path.stat()
             stamp = (st.st_mtime_ns, st.st_size)
