@@ -275,6 +275,25 @@ def test_decision_ids_are_uuid4_hex_and_differ(engine):
         assert (found.version, found.variant, found.hex) == (4, uuid.RFC_4122, text)
 
 
+def test_a_forked_child_never_repeats_its_parents_decision_ids():
+    import os
+
+    from engine.decider import new_decision_id
+
+    new_decision_id()  # the parent holds random bytes it has not used yet
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, " ".join(new_decision_id() for _ in range(300)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    parent = [new_decision_id() for _ in range(300)]
+    assert len(child) == 300 and not set(child) & set(parent)
+
+
 def test_the_canonical_payload_is_the_canonical_json_of_the_sealed_document(engine):
     decisions = [engine.decide(r) for r in _records(100, seed=12)]
     decisions.append(engine.with_executor("durable").decide(SAMPLE_RECORD))

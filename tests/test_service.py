@@ -348,6 +348,54 @@ def test_a_reload_in_one_worker_reaches_the_others(make_client, keys, records, h
         grades.write_text(good)
 
 
+def test_without_a_change_counter_a_reload_still_reaches_the_other_workers(
+        make_client, keys, home, records, monkeypatch, caplog):
+    from engine.service import state
+
+    def refused(path):
+        raise state.EngineError(f"change counter {path}: cannot open it (Read-only file system)")
+
+    monkeypatch.setattr(state, "ChangeCounter", refused)
+    with caplog.at_level(logging.WARNING, logger="gridcredit.service"):
+        first, second = make_client(engine_=load(home)), make_client(engine_=load(home))
+    assert "look at the marker's modification time on every request instead" in caplog.text
+    admin = _auth(keys["all"])
+    grades = home / "rules" / "grades.yaml"
+    good = grades.read_text()
+    try:
+        grades.write_text(good.replace('version: "2026.12.0"', 'version: "2026.12.3"', 1))
+        assert first.post("/v1/tables:reload", headers=admin).status_code == 200
+        after = second.post("/v1/decisions", json=records[0], headers=admin).json()
+        assert after["tables"]["versions"]["grades"] == "2026.12.3"
+    finally:
+        grades.write_text(good)
+
+
+def test_a_new_key_works_at_once_and_a_removed_one_is_refused_within_a_second(
+        client, keys, records, monkeypatch):
+    from engine.service import auth
+
+    added = add_key(keys["file"], "late-comer", ["decide"])
+    assert client.post("/v1/decisions", json=records[0],
+                       headers=_auth(added)).status_code == 200
+    kept = keys["file"].read_text()
+    entries = auth.yaml.safe_load(kept)["keys"]
+    keys["file"].write_text(auth.yaml.safe_dump(
+        {"keys": [e for e in entries if e["name"] != "late-comer"]}, sort_keys=False))
+    clock = [auth.time.monotonic()]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    try:
+        assert client.post("/v1/decisions", json=records[0],
+                           headers=_auth(added)).status_code == 200, "known: not looked at yet"
+        clock[0] += auth.RECHECK_S
+        refused = client.post("/v1/decisions", json=records[0], headers=_auth(added))
+        assert refused.status_code == 401 and "unknown API key" in refused.json()["message"]
+        assert client.post("/v1/decisions", json=records[0],
+                           headers=_auth(keys["decide"])).status_code == 200
+    finally:
+        keys["file"].write_text(kept)
+
+
 def test_validate_reports_findings_and_changes_nothing(client, keys):
     admin = _auth(keys["all"])
     before = client.get("/v1/tables", headers=admin).json()

@@ -13,7 +13,8 @@ from sqlalchemy import create_engine
 
 from engine import synth
 from engine.audit.log import DecisionLog, DuplicateDecision, open_log
-from engine.service.logwriter import AppendLock, GroupCommitLog
+from engine.service import logwriter
+from engine.service.logwriter import FILL, AppendLock, GroupCommitLog
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,70 @@ def test_under_load_groups_fill_while_an_idle_writer_commits_at_once(decisions, 
     assert len(groups) <= 12, groups
     assert log.verify().ok
     log.close()
+
+
+def test_under_load_a_group_already_full_enough_commits_without_the_wait(decisions, tmp_path):
+    log = open_log(path=tmp_path / "log.sqlite")
+    writer = GroupCommitLog(log, commit_delay_s=0.5)
+
+    async def burst(n: int) -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(writer.append(d) for d in decisions[:n]))
+        return time.perf_counter() - started
+
+    async def run() -> tuple[float, float]:
+        await writer.append(decisions[-1])  # the writer has just committed: under load
+        full = await burst(FILL)  # handed over in one loop turn
+        await asyncio.sleep(0.001)
+        return full, await burst_of_one()
+
+    async def burst_of_one() -> float:
+        started = time.perf_counter()
+        await writer.append(decisions[FILL])
+        return time.perf_counter() - started
+
+    try:
+        full, alone = asyncio.run(run())
+    finally:
+        writer.close()
+    assert full < 0.25, f"{FILL} waiting decisions are committed at once ({full:.3f} s)"
+    assert alone >= 0.5, f"a lone decision under load waits for company ({alone:.3f} s)"
+    assert log.count() == FILL + 2 and log.verify().ok
+    log.close()
+
+
+def test_the_wal_is_checkpointed_beside_the_commits_not_inside_them(
+        decisions, tmp_path, monkeypatch):
+    monkeypatch.setattr(logwriter, "CHECKPOINT_EVERY", 20)
+    path = tmp_path / "log.sqlite"
+    log = open_log(path=path)
+    writer = GroupCommitLog(log)
+    checkpoints = threading.Semaphore(0)
+    checkpoint = log.checkpoint
+    threads: list[str] = []
+
+    def counted() -> None:
+        threads.append(threading.current_thread().name)
+        checkpoint()
+        checkpoints.release()
+
+    log.checkpoint = counted
+
+    async def submit() -> None:
+        for d in decisions[:30]:
+            await writer.append(d)
+
+    try:
+        asyncio.run(submit())
+        assert checkpoints.acquire(timeout=30), "20 decisions in, a checkpoint runs"
+        held = log._sqlite._held.driver_connection
+        assert held.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        assert threads == ["decision-log-checkpoints"]
+        assert path.stat().st_size > 20 * 3000, "the copy reached the database file itself"
+    finally:
+        writer.close()
+    assert log.count() == 30 and log.verify().ok
+    log.close()
+    again = open_log(path=path)
+    assert again.count() == 30
+    again.close()

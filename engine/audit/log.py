@@ -34,6 +34,7 @@ Errors::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -417,6 +418,32 @@ class DecisionLog:
         except SQLAlchemyError as exc:
             raise self._store_error("cannot verify", exc) from None
 
+    def defer_checkpoints(self) -> bool:
+        """Stop SQLite appends from copying the WAL into the file themselves; True on SQLite.
+
+        SQLite's own checkpoint runs inside the commit that grows the WAL past
+        a thousand pages: every few hundred decisions, one commit copies them
+        all into the database file and waits for its fsync, several times a
+        normal commit. A caller that appends all the time defers that work
+        and calls ``checkpoint`` from another thread, so no commit waits for it.
+        """
+        if self._sqlite is None:
+            return False
+        self._sqlite.autocheckpoint = False
+        return True
+
+    def checkpoint(self) -> None:
+        """Copy the committed WAL pages into the SQLite file (a passive checkpoint).
+
+        It runs on a connection of its own and never blocks appends, which go
+        on while it copies; what a commit adds meanwhile waits for the next one.
+        """
+        if self._sqlite is not None:
+            try:
+                self._sqlite.checkpoint()
+            except sqlite3.Error as exc:
+                raise self._store_error("cannot checkpoint", exc) from None
+
     def close(self) -> None:
         """Release the connections; the log stays on disk or on the server."""
         if self._sqlite is not None:
@@ -463,13 +490,20 @@ class _SqliteAppender:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._held: Any = None
+        self._copier: Any = None
         self._lock = threading.Lock()
+        self._copier_lock = threading.Lock()
+        self.autocheckpoint = True  # False: wal_autocheckpoint = 0 on the held connection
+        self._autocheckpoint_set = True
 
     def append(self, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with self._lock:
             if self._held is None:
                 self._held = self._engine.raw_connection()
             db = self._held.driver_connection
+            if self.autocheckpoint != self._autocheckpoint_set:
+                db.execute(f"PRAGMA wal_autocheckpoint = {1000 if self.autocheckpoint else 0}")
+                self._autocheckpoint_set = self.autocheckpoint
             db.execute("BEGIN IMMEDIATE")
             try:
                 seq, prev = db.execute(_SQL_HEAD, (CHAIN,)).fetchone()
@@ -483,11 +517,25 @@ class _SqliteAppender:
                 raise
             return rows
 
+    def checkpoint(self) -> None:
+        with self._copier_lock:
+            if self._copier is None:
+                self._copier = self._engine.raw_connection()
+            self._copier.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def close(self) -> None:
         with self._lock:
             if self._held is not None:
+                if not self._autocheckpoint_set:  # back to the pool as the pool gave it
+                    with contextlib.suppress(sqlite3.Error):
+                        self._held.driver_connection.execute("PRAGMA wal_autocheckpoint = 1000")
+                    self._autocheckpoint_set = True
                 self._held.close()
                 self._held = None
+        with self._copier_lock:
+            if self._copier is not None:
+                self._copier.close()
+                self._copier = None
 
 
 def _head(conn: Connection) -> tuple[int, str]:

@@ -17,6 +17,12 @@ beside it (``<file>.append-lock``): the kernel wakes the next writer the
 moment the lock is free, and ``BEGIN IMMEDIATE`` then finds SQLite's lock
 free too. PostgreSQL needs no such file: its row lock on the chain head
 already wakes the next writer at once.
+
+On SQLite the commits never copy the WAL into the database file themselves
+(``DecisionLog.defer_checkpoints``): a checkpointer thread does it after
+every ``CHECKPOINT_EVERY`` decisions, on its own connection, while the
+writer goes on committing. Left to SQLite, one commit in every few hundred
+decisions did the copy and its fsync, and stalled every request behind it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import queue
 import threading
@@ -34,17 +41,24 @@ from typing import Any
 from engine.audit.log import DecisionLog
 from engine.decision import Decision
 
-__all__ = ["BUSY_WINDOW_S", "COMMIT_DELAY_S", "AppendLock", "GroupCommitLog"]
+__all__ = ["BUSY_WINDOW_S", "CHECKPOINT_EVERY", "COMMIT_DELAY_S", "FILL", "AppendLock",
+           "GroupCommitLog"]
+
+logger = logging.getLogger("gridcredit.service")
 
 _Item = tuple[Decision, asyncio.Future]
 
 # A commit costs about as much CPU as deciding for one request (the fsync's kernel
 # work most of all). Under load, when the previous commit ended less than
-# BUSY_WINDOW_S ago, the writer waits COMMIT_DELAY_S before it takes what is queued,
-# so a group holds several decisions instead of one or two; an idle service commits
-# at once.
+# BUSY_WINDOW_S ago and fewer than FILL decisions are waiting, the writer waits
+# COMMIT_DELAY_S before it takes what is queued, so a group holds several decisions
+# instead of one or two. With FILL waiting it commits at once: the event loop is busy with the
+# requests still to decide, and waiting would only leave the core idle. An idle
+# service commits at once.
 COMMIT_DELAY_S = 0.001
 BUSY_WINDOW_S = 0.005
+FILL = 4
+CHECKPOINT_EVERY = 500  # decisions between checkpoints, about 650 WAL pages
 
 
 class AppendLock:
@@ -103,6 +117,7 @@ class GroupCommitLog:
         self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._thread = threading.Thread(target=self._run, name="decision-log-writer",
                                         daemon=True)
+        self._checkpoints = _Checkpointer(log) if log.defer_checkpoints() else None
         self._thread.start()
 
     @property
@@ -128,30 +143,39 @@ class GroupCommitLog:
         self._queue.put(None)
         self._thread.join(timeout=30)
         self._lock.close()
+        if self._checkpoints is not None:
+            self._checkpoints.close()
 
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
                 return
-            group = first
-            if time.monotonic() - self._last_commit < BUSY_WINDOW_S:
-                time.sleep(self.commit_delay_s)  # under load: let the group fill
-            while len(group) < self.max_group:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._commit(group)
-                    return
-                group = group + more
+            group, closing = self._take(first)
             self._commit(group)
+            if closing:
+                return
+
+    def _take(self, group: list[_Item]) -> tuple[list[_Item], bool]:
+        """The group to commit, starting with ``group``; and whether ``close`` was asked."""
+        if len(group) < FILL and time.monotonic() - self._last_commit < BUSY_WINDOW_S:
+            time.sleep(self.commit_delay_s)  # under load: let the group fill
+        while len(group) < self.max_group:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                return group, False
+            if more is None:
+                return group, True
+            group = group + more
+        return group, False
 
     def _commit(self, group: list[_Item]) -> None:
         with self._lock.held():
             outcomes = self._commit_group(group)
         self._last_commit = time.monotonic()
+        if self._checkpoints is not None:
+            self._checkpoints.count(len(group))
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
         for (_, future), outcome in zip(group, outcomes, strict=True):
             by_loop.setdefault(future.get_loop(), []).append((future, outcome))
@@ -175,6 +199,41 @@ class GroupCommitLog:
         except Exception as exc:  # handed to the waiting request, never dropped
             return exc
         return None
+
+
+class _Checkpointer:
+    """Checkpoints the log's WAL from a thread of its own, after every ``CHECKPOINT_EVERY``."""
+
+    def __init__(self, log: DecisionLog) -> None:
+        self.log = log
+        self._since = 0
+        self._due = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="decision-log-checkpoints",
+                                        daemon=True)
+        self._thread.start()
+
+    def count(self, appended: int) -> None:
+        self._since += appended
+        if self._since >= CHECKPOINT_EVERY:
+            self._since = 0
+            self._due.set()
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            self._due.clear()
+            if self._closing:
+                return
+            try:
+                self.log.checkpoint()
+            except Exception:  # the next one copies what this one left; appends go on
+                logger.exception("checkpoint of the decision log %s failed", self.log.url)
+
+    def close(self) -> None:
+        self._closing = True
+        self._due.set()
+        self._thread.join(timeout=30)
 
 
 def _settle(settled: list[tuple[asyncio.Future, BaseException | None]]) -> None:
