@@ -178,3 +178,75 @@ def test_the_wal_is_checkpointed_beside_the_commits_not_inside_them(
     again = open_log(path=path)
     assert again.count() == 30
     again.close()
+
+
+def test_the_wal_is_flushed_outside_the_write_lock_before_a_decision_is_confirmed(
+        decisions, tmp_path, monkeypatch):
+    from engine.audit import log as log_module
+
+    log = open_log(path=tmp_path / "log.sqlite")
+    writer = GroupCommitLog(log)
+    lock_file = tmp_path / "log.sqlite.append-lock"
+    seen: list[tuple[bool, int]] = []
+    fdatasync = os.fdatasync
+
+    def watched(fd: int) -> None:
+        probe = os.open(lock_file, os.O_RDWR)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free while the disk flushes
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            free = True
+        except BlockingIOError:
+            free = False
+        finally:
+            os.close(probe)
+        seen.append((free, log.count()))
+        fdatasync(fd)
+
+    monkeypatch.setattr(log_module.os, "fdatasync", watched)
+
+    async def one() -> list:
+        await writer.append(decisions[0])
+        return list(seen)
+
+    try:
+        flushed = asyncio.run(one())
+        held = log._sqlite._held.driver_connection
+        assert held.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL: no flush inside
+    finally:
+        writer.close()
+    assert flushed == [(True, 1)], "committed, lock released, flushed, then confirmed"
+    log.close()
+
+
+def test_a_flush_that_fails_refuses_the_group_and_a_broken_writer_refuses_rather_than_hangs(
+        decisions, tmp_path, monkeypatch):
+    from engine.audit import log as log_module
+    from engine.audit.store import AuditStoreError
+
+    log = open_log(path=tmp_path / "log.sqlite")
+    writer = GroupCommitLog(log)
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    async def both() -> list:
+        return await asyncio.gather(*(writer.append(d) for d in decisions[:3]),
+                                    return_exceptions=True)
+
+    try:
+        monkeypatch.setattr(log_module.os, "fdatasync", full)
+        refused = asyncio.run(both())
+        monkeypatch.undo()
+        monkeypatch.setattr(AppendLock, "held", lambda self: (_ for _ in ()).throw(
+            OSError(5, "Input/output error")))
+        broken = asyncio.run(asyncio.wait_for(writer.append(decisions[5]), 30))
+    except OSError as exc:
+        broken = exc
+    finally:
+        monkeypatch.undo()
+        writer.close()
+    assert all(isinstance(r, AuditStoreError) for r in refused), refused
+    assert "cannot flush the WAL to the disk (No space left on device)" in refused[0].message
+    assert isinstance(broken, OSError) and "Input/output error" in str(broken)
+    log.close()

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -432,6 +433,33 @@ class DecisionLog:
         self._sqlite.autocheckpoint = False
         return True
 
+    def defer_syncs(self) -> bool:
+        """Let SQLite appends return before the WAL reaches the disk; True on SQLite.
+
+        With ``synchronous=FULL`` a commit waits for the WAL's fsync while it
+        holds the database's write lock, so every other process appending to
+        the file waits for that flush too. A caller that defers the flush
+        calls ``sync`` after each commit, outside the lock, and tells nobody a
+        decision is logged before ``sync`` returns: what it confirms is as
+        durable as under FULL (SQLite itself still syncs around checkpoints
+        and when the WAL starts over), and commits of other processes proceed
+        while the disk flushes.
+        """
+        if self._sqlite is None:
+            return False
+        self._sqlite.sync_on_commit = False
+        return True
+
+    def sync(self) -> None:
+        """Flush every commit so far to the disk (``fdatasync`` of the SQLite WAL)."""
+        if self._sqlite is not None:
+            try:
+                self._sqlite.sync()
+            except OSError as exc:
+                raise AuditStoreError(f"audit log {self.url}: cannot flush the WAL to the disk "
+                                      f"({exc.strerror}): the last decisions are refused as "
+                                      "not durable") from None
+
     def checkpoint(self) -> None:
         """Copy the committed WAL pages into the SQLite file (a passive checkpoint).
 
@@ -494,16 +522,18 @@ class _SqliteAppender:
         self._lock = threading.Lock()
         self._copier_lock = threading.Lock()
         self.autocheckpoint = True  # False: wal_autocheckpoint = 0 on the held connection
-        self._autocheckpoint_set = True
+        self.sync_on_commit = True  # False: synchronous = NORMAL on it, flushed by sync()
+        self._set = (True, True)  # what the held connection runs with
+        self._wal: int | None = None  # a descriptor of the WAL file, for sync()
+        self._wal_lock = threading.Lock()
 
     def append(self, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with self._lock:
             if self._held is None:
                 self._held = self._engine.raw_connection()
             db = self._held.driver_connection
-            if self.autocheckpoint != self._autocheckpoint_set:
-                db.execute(f"PRAGMA wal_autocheckpoint = {1000 if self.autocheckpoint else 0}")
-                self._autocheckpoint_set = self.autocheckpoint
+            if (self.autocheckpoint, self.sync_on_commit) != self._set:
+                self._configure(db, self.autocheckpoint, self.sync_on_commit)
             db.execute("BEGIN IMMEDIATE")
             try:
                 seq, prev = db.execute(_SQL_HEAD, (CHAIN,)).fetchone()
@@ -517,6 +547,17 @@ class _SqliteAppender:
                 raise
             return rows
 
+    def _configure(self, db: Any, autocheckpoint: bool, sync_on_commit: bool) -> None:
+        db.execute(f"PRAGMA wal_autocheckpoint = {1000 if autocheckpoint else 0}")
+        db.execute(f"PRAGMA synchronous = {'FULL' if sync_on_commit else 'NORMAL'}")
+        self._set = (autocheckpoint, sync_on_commit)
+
+    def sync(self) -> None:
+        with self._wal_lock:  # the held connection keeps the WAL file in place while it is open
+            if self._wal is None:
+                self._wal = os.open(f"{self._engine.url.database}-wal", os.O_RDONLY)
+            os.fdatasync(self._wal)
+
     def checkpoint(self) -> None:
         with self._copier_lock:
             if self._copier is None:
@@ -526,12 +567,15 @@ class _SqliteAppender:
     def close(self) -> None:
         with self._lock:
             if self._held is not None:
-                if not self._autocheckpoint_set:  # back to the pool as the pool gave it
+                if self._set != (True, True):  # back to the pool as the pool gave it
                     with contextlib.suppress(sqlite3.Error):
-                        self._held.driver_connection.execute("PRAGMA wal_autocheckpoint = 1000")
-                    self._autocheckpoint_set = True
+                        self._configure(self._held.driver_connection, True, True)
                 self._held.close()
                 self._held = None
+        with self._wal_lock:
+            if self._wal is not None:
+                os.close(self._wal)
+                self._wal = None
         with self._copier_lock:
             if self._copier is not None:
                 self._copier.close()

@@ -18,6 +18,12 @@ moment the lock is free, and ``BEGIN IMMEDIATE`` then finds SQLite's lock
 free too. PostgreSQL needs no such file: its row lock on the chain head
 already wakes the next writer at once.
 
+On SQLite a commit does not wait for the disk while it holds the write lock
+(``DecisionLog.defer_syncs``): the writer flushes the WAL right after, outside
+the lock, and only then releases the requests, so what it confirms is as
+durable as under ``synchronous=FULL`` while the other workers' commits go
+on during the flush.
+
 On SQLite the commits never copy the WAL into the database file themselves
 (``DecisionLog.defer_checkpoints``): a checkpointer thread does it after
 every ``CHECKPOINT_EVERY`` decisions, on its own connection, while the
@@ -40,6 +46,7 @@ from typing import Any
 
 from engine.audit.log import DecisionLog
 from engine.decision import Decision
+from engine.errors import EngineError
 
 __all__ = ["BUSY_WINDOW_S", "CHECKPOINT_EVERY", "COMMIT_DELAY_S", "FILL", "AppendLock",
            "GroupCommitLog"]
@@ -118,6 +125,7 @@ class GroupCommitLog:
         self._thread = threading.Thread(target=self._run, name="decision-log-writer",
                                         daemon=True)
         self._checkpoints = _Checkpointer(log) if log.defer_checkpoints() else None
+        self._syncs = log.defer_syncs()
         self._thread.start()
 
     @property
@@ -171,8 +179,13 @@ class GroupCommitLog:
         return group, False
 
     def _commit(self, group: list[_Item]) -> None:
-        with self._lock.held():
-            outcomes = self._commit_group(group)
+        try:
+            with self._lock.held():
+                outcomes = self._commit_group(group)
+            if self._syncs and None in outcomes:
+                outcomes = self._synced(outcomes)
+        except Exception as exc:  # handed to the waiting requests: none waits for ever
+            outcomes = [exc] * len(group)
         self._last_commit = time.monotonic()
         if self._checkpoints is not None:
             self._checkpoints.count(len(group))
@@ -182,6 +195,14 @@ class GroupCommitLog:
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a loop closed meanwhile has no waiter
                 loop.call_soon_threadsafe(_settle, settled)
+
+    def _synced(self, outcomes: list[BaseException | None]) -> list[BaseException | None]:
+        """Flush the WAL, outside the lock: a decision is confirmed only once it is on disk."""
+        try:
+            self.log.sync()
+        except EngineError as exc:
+            return [exc if outcome is None else outcome for outcome in outcomes]
+        return outcomes
 
     def _commit_group(self, group: list[_Item]) -> list[BaseException | None]:
         """Each decision's outcome: None when logged, else what the log raised."""
