@@ -6,8 +6,8 @@ Measured in one run, alternating, ``REPEAT`` times each, medians compared:
 
 - ``echo``: the echo app, one process pinned to core 1;
 - ``workers_1``: ``gridcredit serve --workers 1`` pinned to core 1, every answer a
-  decision logged (hash-chained, group commit, SQLite WAL synchronous=FULL) before
-  it is sent;
+  decision logged (hash-chained, group commit, SQLite WAL flushed to the disk with
+  fdatasync) before it is sent;
 - ``workers_2``: ``gridcredit serve --workers 2`` on both cores.
 
 The load generator is wrk from Debian (installed with apt-get when missing), one
