@@ -17,7 +17,6 @@ settled at the value it cached it for, and otherwise reads again.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import mmap
 import os
 import struct
@@ -25,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.errors import EngineError
+from engine.filelock import exclusive
 
 __all__ = ["ChangeCounter"]
 
@@ -42,7 +42,7 @@ class ChangeCounter:
             raise EngineError(f"change counter {self.path}: cannot open it ({exc.strerror}); "
                               "make its folder writable for the service") from None
         if os.fstat(self._fd).st_size < _LAYOUT.size:
-            with self._locked():
+            with exclusive(self._fd):
                 if os.fstat(self._fd).st_size < _LAYOUT.size:
                     os.ftruncate(self._fd, _LAYOUT.size)
         self._map = mmap.mmap(self._fd, _LAYOUT.size)
@@ -66,17 +66,9 @@ class ChangeCounter:
         self._add(started=1, ended=1)
 
     def _add(self, *, started: int = 0, ended: int = 0) -> None:
-        with self._locked():
+        with exclusive(self._fd):
             s, e = _LAYOUT.unpack_from(self._map)
             _LAYOUT.pack_into(self._map, 0, s + started, e + ended)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._fd >= 0:

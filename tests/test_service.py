@@ -327,16 +327,22 @@ def test_reload_refuses_bands_that_overlap(make_client, keys, records, home):
         grades.write_text(good)
 
 
+def _reload_reaches(first, second, admin: dict, record: dict, grades: Path, good: str,
+                    version: str) -> None:
+    """A reload in ``first`` of grades at ``version``: ``second``'s next decision uses it."""
+    grades.write_text(good.replace('version: "2026.12.0"', f'version: "{version}"', 1))
+    assert first.post("/v1/tables:reload", headers=admin).status_code == 200
+    after = second.post("/v1/decisions", json=record, headers=admin).json()
+    assert after["tables"]["versions"]["grades"] == version
+
+
 def test_a_reload_in_one_worker_reaches_the_others(make_client, keys, records, home):
     first, second = make_client(engine_=load(home)), make_client(engine_=load(home))
     admin = _auth(keys["all"])
     grades = home / "rules" / "grades.yaml"
     good = grades.read_text()
     try:
-        grades.write_text(good.replace('version: "2026.12.0"', 'version: "2026.12.2"', 1))
-        assert first.post("/v1/tables:reload", headers=admin).status_code == 200
-        after = second.post("/v1/decisions", json=records[0], headers=admin).json()
-        assert after["tables"]["versions"]["grades"] == "2026.12.2"
+        _reload_reaches(first, second, admin, records[0], grades, good, "2026.12.2")
         grades.write_text(good.replace("theft_incidents_36m: {ge: 1}",
                                        "theft_incidents_36mm: {ge: 1}"))
         marker = first.app.state.service.settings.marker
@@ -359,14 +365,11 @@ def test_without_a_change_counter_a_reload_still_reaches_the_other_workers(
     with caplog.at_level(logging.WARNING, logger="gridcredit.service"):
         first, second = make_client(engine_=load(home)), make_client(engine_=load(home))
     assert "look at the marker's modification time on every request instead" in caplog.text
-    admin = _auth(keys["all"])
     grades = home / "rules" / "grades.yaml"
     good = grades.read_text()
     try:
-        grades.write_text(good.replace('version: "2026.12.0"', 'version: "2026.12.3"', 1))
-        assert first.post("/v1/tables:reload", headers=admin).status_code == 200
-        after = second.post("/v1/decisions", json=records[0], headers=admin).json()
-        assert after["tables"]["versions"]["grades"] == "2026.12.3"
+        _reload_reaches(first, second, _auth(keys["all"]), records[0], grades, good,
+                        "2026.12.3")
     finally:
         grades.write_text(good)
 

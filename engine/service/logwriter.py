@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import queue
@@ -47,6 +46,7 @@ from typing import Any
 from engine.audit.log import DecisionLog
 from engine.decision import Decision
 from engine.errors import EngineError
+from engine.filelock import exclusive
 
 __all__ = ["BUSY_WINDOW_S", "CHECKPOINT_EVERY", "COMMIT_DELAY_S", "FILL", "AppendLock",
            "GroupCommitLog"]
@@ -87,11 +87,8 @@ class AppendLock:
             return
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
+        with exclusive(self._fd):
             yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._fd is not None:
