@@ -66,6 +66,8 @@ class ChangeCounter:
         self._add(started=1, ended=1)
 
     def _add(self, *, started: int = 0, ended: int = 0) -> None:
+        if self._fd < 0:
+            raise EngineError(f"change counter {self.path} is closed: open it again to count")
         with exclusive(self._fd):
             s, e = _LAYOUT.unpack_from(self._map)
             _LAYOUT.pack_into(self._map, 0, s + started, e + ended)

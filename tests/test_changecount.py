@@ -63,3 +63,10 @@ def test_a_change_in_progress_is_unsettled_and_a_dead_writer_leaves_it_so(tmp_pa
 def test_a_counter_that_cannot_be_made_names_its_file(tmp_path):
     with pytest.raises(EngineError, match=r"change counter .*missing/changes: cannot open it"):
         ChangeCounter(tmp_path / "missing" / "changes")
+
+
+def test_a_closed_counter_says_so_instead_of_counting(tmp_path):
+    counter = ChangeCounter(tmp_path / "changes")
+    counter.close()
+    with pytest.raises(EngineError, match=r"changes is closed: open it again"):
+        counter.bump()

@@ -143,6 +143,19 @@ def test_the_inline_reader_skips_customers_without_outcomes_until_another_proces
     store.close()
 
 
+def test_a_closed_store_used_again_still_counts_its_writes(tmp_path):
+    store = open_store(str(tmp_path / "events.sqlite"))
+    rules = load_event_rules(RULES)
+    now = to_micros(T0 + dt.timedelta(days=120))
+    EventProcessor(store, rules).process_many(stream()[:3], now_us=now)
+    counted = store.changes.settled()
+    store.close()  # a service lifespan ends, and the next one reuses the store
+    EventProcessor(store, rules).process_many(stream()[3:], now_us=now)
+    assert store.changes.settled() == counted + 1
+    assert store.count() == len(stream())
+    store.close()
+
+
 def test_only_sqlite_has_an_inline_reader(postgres_server):  # noqa: F811
     store = open_store(postgres_server.create_database("inline"))
     assert store.inline_reader() is None

@@ -584,8 +584,9 @@ class EventStore:
 
     def close(self) -> None:
         self.engine.dispose()
-        if self.__dict__.get("changes") is not None:
-            self.changes.close()
+        changes = self.__dict__.pop("changes", None)  # made again if the store is used again
+        if changes is not None:
+            changes.close()
 
 
 def _outcome(r: Any) -> EventOutcome:
