@@ -385,8 +385,9 @@ def test_a_new_key_works_at_once_and_a_removed_one_is_refused_within_a_second(
     entries = auth.yaml.safe_load(kept)["keys"]
     keys["file"].write_text(auth.yaml.safe_dump(
         {"keys": [e for e in entries if e["name"] != "late-comer"]}, sort_keys=False))
-    clock = [auth.time.monotonic()]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    store = client.app.state.keys
+    clock = [store.clock()]
+    monkeypatch.setattr(store, "clock", lambda: clock[0])
     try:
         assert client.post("/v1/decisions", json=records[0],
                            headers=_auth(added)).status_code == 200, "known: not looked at yet"

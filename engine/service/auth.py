@@ -72,17 +72,18 @@ class KeyStore:
         self._stamp: tuple[int, int] | None = None
         self._checked = float("-inf")
         self._by_hash: dict[str, ApiKey] = {}
+        self.clock: Callable[[], float] = time.monotonic
 
     def lookup(self, key: str) -> ApiKey | None:
         digest = hash_key(key)
         found = self._by_hash.get(digest)
-        if found is None or time.monotonic() - self._checked >= RECHECK_S:
+        if found is None or self.clock() - self._checked >= RECHECK_S:
             self._refresh()
             found = self._by_hash.get(digest)
         return found
 
     def _refresh(self) -> None:
-        self._checked = time.monotonic()
+        self._checked = self.clock()
         try:
             st = self.path.stat()
             stamp = (st.st_mtime_ns, st.st_size)
