@@ -58,6 +58,7 @@ from engine.audit.store import (
     error_summary,
     make_engine,
     resolve_url,
+    sqlite_file,
     write_transaction,
 )
 from engine.decision import Decision, canonical_json, sha256_hex
@@ -555,7 +556,7 @@ class _SqliteAppender:
     def sync(self) -> None:
         with self._wal_lock:  # the held connection keeps the WAL file in place while it is open
             if self._wal is None:
-                self._wal = os.open(f"{self._engine.url.database}-wal", os.O_RDONLY)
+                self._wal = os.open(f"{sqlite_file(self._engine)}-wal", os.O_RDONLY)
             os.fdatasync(self._wal)
 
     def checkpoint(self) -> None:

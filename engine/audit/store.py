@@ -70,6 +70,7 @@ __all__ = [
     "create_tables",
     "decision_log",
     "ensure_schema",
+    "sqlite_file",
     "error_summary",
     "make_engine",
     "releases",
@@ -235,6 +236,14 @@ def _use_wal(cursor: Any) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The file of a SQLite engine, beside which its side files live; None otherwise."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
 
 
 def write_transaction(engine: Engine) -> Any:

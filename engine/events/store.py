@@ -57,6 +57,7 @@ from engine.audit.store import (
     error_summary,
     make_engine,
     resolve_url,
+    sqlite_file,
     write_transaction,
 )
 from engine.changecount import ChangeCounter
@@ -379,11 +380,11 @@ class EventStore:
     @cached_property
     def changes(self) -> ChangeCounter | None:
         """The change counter beside a SQLite file (None for PostgreSQL or memory)."""
-        url = self.engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        file = sqlite_file(self.engine)
+        if file is None:
             return None
         try:
-            return ChangeCounter(f"{url.database}.events-changes")
+            return ChangeCounter(f"{file}.events-changes")
         except EngineError as exc:
             raise AuditStoreError(f"event store {self.url}: {exc.message}") from None
 

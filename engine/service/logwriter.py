@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from engine.audit.log import DecisionLog
+from engine.audit.store import sqlite_file
 from engine.decision import Decision
 from engine.errors import EngineError
 from engine.filelock import exclusive
@@ -75,9 +76,8 @@ class AppendLock:
     """
 
     def __init__(self, log: DecisionLog) -> None:
-        url = log.engine.url
-        sqlite_file = url.database if url.get_backend_name() == "sqlite" else None
-        self.path = f"{sqlite_file}.append-lock" if sqlite_file else None
+        file = sqlite_file(log.engine)
+        self.path = f"{file}.append-lock" if file else None
         self._fd: int | None = None
 
     @contextlib.contextmanager
