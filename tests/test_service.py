@@ -527,7 +527,7 @@ def test_documented_error_codes_are_the_ones_the_service_answers():
     import engine.service.app  # noqa: F401 - the service and its errors
     import engine.service.events_routes  # noqa: F401 - the event routes and theirs
     from engine.errors import EngineError
-    from engine.service.errors import _STATUS_CODES
+    from engine.web.errors import _STATUS_CODES
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "service.md").read_text()
     documented = set(re.findall(r"\| (\d{3}) \| `([a-z_]+)` \|", text))
@@ -537,7 +537,7 @@ def test_documented_error_codes_are_the_ones_the_service_answers():
             yield sub
             yield from subclasses(sub)
 
-    served = ("engine.service", "engine.events", "engine.audit", "engine.decision")
+    served = ("engine.service", "engine.web", "engine.events", "engine.audit", "engine.decision")
     raised = {(str(c.http_status), c.code) for c in subclasses(EngineError)
               if c.__module__.startswith(served)}
     handlers = {("404", "not_found"), ("405", "method_not_allowed"),

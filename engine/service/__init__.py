@@ -2,7 +2,7 @@
 
 ``create_app(settings)`` builds the application; ``gridcredit serve`` runs it
 on uvicorn. Handlers only parse, authorise, call the engine and the decision
-log, and map ``EngineError`` to HTTP statuses (``engine.service.errors``).
+log, and map ``EngineError`` to HTTP statuses (``engine.web.errors``).
 """
 
 from engine.service.app import create_app

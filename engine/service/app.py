@@ -35,14 +35,14 @@ from engine.audit.log import DecisionLog
 from engine.decider import Engine
 from engine.errors import EngineError
 from engine.service.auth import KeyStore
-from engine.service.errors import install_handlers
 from engine.service.fastpath import DecisionFastPath
-from engine.service.limits import BodyGuard
 from engine.service.metrics import MetricsMiddleware
 from engine.service.routes import DECIDE_PATH, VALIDATE_PATH, record_schemas, router
 from engine.service.settings import Settings
 from engine.service.state import ServiceState
 from engine.studio.app import UPLOAD_PATH, mount_studio
+from engine.web.errors import install_handlers
+from engine.web.limits import BodyGuard
 
 __all__ = ["PLUGIN_ROUTERS", "SWITCH_INTERVAL_S", "create_app", "create_app_from_env",
            "reload_on_sighup"]

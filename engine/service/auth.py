@@ -4,8 +4,9 @@ Keys are random 256-bit tokens made by ``gridcredit keys add``; the keys file
 keeps only their SHA-256. A fast hash is enough here (unlike passwords): a
 key has 256 bits of entropy, so no dictionary or brute force reaches it, and
 a per-request scrypt would cost more than the decision itself. The key
-arrives as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, never in
-the URL, so access logs never hold it; the service logs key names only.
+arrives as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``
+(``engine.web.keys`` reads it), never in the URL, so access logs never hold
+it; the service logs key names only.
 
 Keys file (YAML, written by the CLI)::
 
@@ -39,11 +40,12 @@ import yaml
 from fastapi import Request
 
 from engine.errors import ConfigError
-from engine.service.errors import Forbidden, Unauthorized
+from engine.web.errors import Forbidden, Unauthorized
+from engine.web.keys import presented_key
 from engine.yamlfile import LocatedList, plain, read_yaml
 
 __all__ = ["KEY_PREFIX", "RECHECK_S", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key",
-           "holder", "presented_key", "require_role"]
+           "holder", "require_role"]
 
 ROLES = ("decide", "audit", "admin", "editor")
 KEY_PREFIX = "gck_"
@@ -136,16 +138,6 @@ def add_key(path: Path, name: str, roles: list[str]) -> str:
     tmp.chmod(0o600)
     tmp.replace(path)
     return key
-
-
-def presented_key(headers: Mapping[str, str]) -> str | None:
-    """The key a request presents: ``Authorization: Bearer <key>``, else ``X-API-Key``."""
-    header = headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    return headers.get("x-api-key") or None
 
 
 def holder(keys: KeyStore, headers: Mapping[str, str], role: str) -> ApiKey | None:

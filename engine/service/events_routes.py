@@ -30,9 +30,9 @@ from engine.events.processor import Accepted, EventProcessor, Rejected
 from engine.events.rules import load_event_rules
 from engine.records import CUSTOMER_ID
 from engine.service.auth import require_role
-from engine.service.errors import BadRequestBody, BatchTooLarge, ServiceError
-from engine.service.limits import strict_json
 from engine.service.routes import errors
+from engine.web.errors import BadRequestBody, BatchTooLarge, ServiceError
+from engine.web.limits import strict_json
 
 __all__ = ["SCHEMAS", "CustomerHistory", "EventAnswer", "EventListAnswer", "router"]
 

@@ -27,10 +27,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from engine.errors import EngineError
 from engine.records import CustomerRecord
 from engine.service.auth import KeyStore, holder
-from engine.service.errors import bug_answer, engine_error_answer
-from engine.service.limits import PARSED_JSON
 from engine.service.routes import DECIDE_PATH, decision_answer
 from engine.service.state import ServiceState
+from engine.web.errors import bug_answer, engine_error_answer
+from engine.web.limits import PARSED_JSON
 
 __all__ = ["DecisionFastPath"]
 

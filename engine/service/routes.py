@@ -1,7 +1,7 @@
 """The service's routes: decisions, explanations, tables, health and metrics.
 
 Handlers parse, authorise, call the library and return; every refusal is an
-``EngineError`` that ``engine.service.errors`` turns into the one error shape.
+``EngineError`` that ``engine.web.errors`` turns into the one error shape.
 Decisions are answered with the JSON they were sealed over, written by orjson
 (``Decision.as_json``): no second dump of the model, no encoder walk.
 A decision is written to the log before its response is sent: the handler
@@ -29,10 +29,10 @@ from engine.explanation import parse_audience
 from engine.language import negotiate, parse_language
 from engine.records import CustomerRecord
 from engine.service.auth import require_role
-from engine.service.errors import BatchTooLarge, error_body, validation_details
-from engine.service.limits import NO_BODY, parsed_json
 from engine.service.metrics import CONTENT_TYPE
 from engine.service.state import ServiceState
+from engine.web.errors import BatchTooLarge, error_body, validation_details
+from engine.web.limits import NO_BODY, parsed_json
 
 __all__ = ["DECIDE_PATH", "VALIDATE_PATH", "decision_answer", "errors", "record_schemas",
            "router"]

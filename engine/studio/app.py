@@ -14,7 +14,6 @@ elsewhere cannot reach the workbench by rebinding its DNS name to 127.0.0.1.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import ipaddress
 import threading
@@ -29,6 +28,9 @@ from engine.errors import ConfigError
 from engine.studio.drafts import DraftStore, Workspace
 from engine.studio.jobs import Jobs
 from engine.tables import TableSet
+from engine.web.errors import Forbidden, install_handlers
+from engine.web.keys import presented_key
+from engine.web.limits import BodyGuard
 
 __all__ = ["EDIT_ROLES", "LOCAL_USER", "UPLOAD_PATH", "Studio", "StudioSettings",
            "create_studio_app", "get_studio", "is_loopback", "mount_studio", "studio_user"]
@@ -106,17 +108,6 @@ class Studio:
         return [p if p.is_absolute() else Path.cwd() / p for p in self.settings.populations]
 
 
-def _basic_key(header: str) -> str | None:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip()).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return decoded.partition(":")[2] or None
-
-
 def _host_name(header: str) -> str:
     """The host of a ``Host`` header, without its port (``[::1]:8765`` -> ``::1``)."""
     if header.startswith("["):
@@ -138,8 +129,6 @@ def get_studio(request: Request) -> Studio:
 
 def studio_user(request: Request) -> str:
     """The user a request edits as; refuses what the mode does not allow (401/403)."""
-    from engine.service.errors import Forbidden
-
     studio = get_studio(request)
     if request.method == "POST" and request.headers.get("x-studio") != "1":
         raise Forbidden("workbench requests carry the header X-Studio: 1 (the page sends it; "
@@ -150,12 +139,7 @@ def studio_user(request: Request) -> str:
             raise Forbidden(f"the local workbench answers only on a loopback address, not "
                             f"{host!r}: open http://127.0.0.1:PORT/studio")
         return LOCAL_USER
-    header = request.headers.get("authorization") or ""
-    key = request.headers.get("x-api-key") or None
-    if header.lower().startswith("bearer "):
-        key = header[7:].strip() or None
-    elif header:
-        key = _basic_key(header)
+    key = presented_key(request.headers, basic=True)
     if key is None:
         raise HTTPException(401, "the workbench needs an API key with role admin or editor: "
                                  "log in with the key as password (any user name)",
@@ -174,8 +158,6 @@ def studio_user(request: Request) -> str:
 
 def create_studio_app(settings: StudioSettings) -> FastAPI:
     """The local workbench (``gridcredit studio``)."""
-    from engine.service.errors import install_handlers
-    from engine.service.limits import BodyGuard
     from engine.studio.routes import router
 
     if settings.keys:

@@ -17,7 +17,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.errors import InputError
 from engine.records import GRADES
-from engine.service.errors import PayloadTooLarge
 from engine.studio import edits
 from engine.studio.app import Studio, get_studio, studio_user
 from engine.studio.drafts import Checked
@@ -31,6 +30,7 @@ from engine.studio.simulate import (
     sample_record,
     simulate,
 )
+from engine.web.errors import PayloadTooLarge
 
 __all__ = ["router"]
 

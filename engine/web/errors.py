@@ -1,4 +1,4 @@
-"""The one error shape of the service, and the handlers that produce it.
+"""The one error shape of the service and the workbench, and the handlers that produce it.
 
 Every 4xx and 5xx answer, whoever raises it (a handler, request validation,
 the body guard, routing, an unexpected bug), is this JSON::

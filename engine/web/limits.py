@@ -24,7 +24,7 @@ import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.service.errors import (
+from engine.web.errors import (
     BadRequestBody,
     PayloadTooLarge,
     ServiceError,
