@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/gridcredit demo --n $(N) --out out
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(JOBS)
 
 bench: $(STAMP)
@@ -26,6 +27,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out bench/results

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.language import parse_language
 
 __all__ = ["DB_ENV", "HOME_ENV", "EngineConfig", "default_database", "default_home",
            "resolve_home"]
@@ -77,6 +78,18 @@ def default_database(home: str | Path | None = None) -> str:
     return os.environ.get(DB_ENV) or str(_out(resolve_home(home)) / "decisions.sqlite")
 
 
+#: The per-decision table executors (``engine.tables``): compiled matchers, or durable-rules.
+EXECUTORS = ("compiled", "durable")
+
+
+def check_executor(name: str) -> str:
+    """``name`` if it is a per-decision executor, else ``ConfigError`` listing them."""
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown table executor {name!r}: use one of "
+                          + ", ".join(EXECUTORS))
+    return name
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Every path of one project; the rules and models folders may be overridden on their own."""
@@ -109,9 +122,6 @@ class EngineConfig:
         it, so a command needs only the parts of a project it uses (``rules
         check`` runs without ``models/``).
         """
-        from engine.language import parse_language
-        from engine.tables.tableset import check_executor
-
         root = resolve_home(home)
         config = cls(
             home=root,

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from engine import __version__
 from engine import scale as master_scale
 from engine.assembly import SEGMENTS, Fragments, band_of, decision_data
-from engine.config import EngineConfig
+from engine.config import EngineConfig, check_executor
 from engine.decision import Decision
 from engine.decisionparts import DecisionParts
 from engine.errors import EngineError
@@ -42,7 +42,6 @@ from engine.scoring.indicators import compute_one
 from engine.scoring.onerecord import RecordScorer
 from engine.scoring.registry import Registry, load_registry
 from engine.tables import TableSet, load_table_set
-from engine.tables.tableset import check_executor
 
 __all__ = ["SEGMENTS", "Engine", "collector_paused", "load", "load_tables", "new_decision_id"]
 
@@ -56,7 +55,7 @@ def load(
     """Load an engine from a project folder (default: ``engine.config.default_home()``).
 
     ``executor`` picks the per-decision table executor (``compiled``, the
-    default, or ``durable``); see ``engine.tables.EXECUTORS``.
+    default, or ``durable``); see ``engine.config.EXECUTORS``.
     """
     if not isinstance(config, EngineConfig):
         config = EngineConfig.at(config, rules_dir=rules_dir, executor=executor)

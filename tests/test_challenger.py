@@ -157,7 +157,7 @@ def test_models_promote_swaps_the_registry_and_notes_the_cards(home, tmp_path):
 def test_a_decision_with_a_challenger_replays_from_the_archive(engines, tmp_path):
     from engine.audit.archive import Archive
     from engine.audit.log import open_log
-    from engine.audit.replay import record_of, replay
+    from engine.governance.replay import record_of, replay
 
     with_challenger, _ = engines
     frame = synth.generate(40, seed=9).drop(columns=["default_12m"])

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from engine import synth
 from engine.audit.archive import Archive, ArchiveMissing
 from engine.audit.log import open_log
-from engine.audit.releases import PublishRefused, history, is_published, publish
-from engine.audit.replay import replay
+from engine.governance.releases import PublishRefused, history, is_published, publish
+from engine.governance.replay import replay
 from engine.cli import app
 from engine.decider import load
 from engine.service import Settings, create_app

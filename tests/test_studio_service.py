@@ -145,7 +145,7 @@ def test_a_refused_workbook_names_the_cell(local):
 
 
 def test_publish_from_the_workbench_records_a_release_with_its_approver(service, keys):
-    from engine.audit.releases import history
+    from engine.governance.releases import history
 
     headers = {**bearer(keys["editor"]), **STUDIO}
     refused = service.post("/studio/api/publish", headers=headers,

@@ -220,7 +220,7 @@ class Archive:
                              segments: list[dict[str, Any]], *, needed_for: str = "") -> Path:
         """Write an archived table set and a whole model registry out as a project at ``home``.
 
-        ``segments`` are a batch run's (``engine.audit.runs``): per segment its
+        ``segments`` are a batch run's (``engine.governance.batchruns``): per segment its
         customer classes, the SHA-256 of its model and of its challenger, if
         any. Every customer is scored by the model that scored it in the run.
         """

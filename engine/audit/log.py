@@ -12,7 +12,7 @@ where the canonical content is the sorted-key JSON of the row's sequence
 number, decision id, customer id, as-of date, creation time, table hash, model
 id and payload.
 
-A batch run is one row of the same chain (``engine.audit.runs``): its id is
+A batch run is one row of the same chain (``engine.batch.runlog``): its id is
 the run id, its customer id ``RUN_CUSTOMER``, its payload the run entry
 (``"kind": "batch_run"``: input, tables, models, counts, output digests),
 sealed like a decision by a ``digest`` over the rest of the payload. The
@@ -310,7 +310,7 @@ class DecisionLog:
         return sorted(found)
 
     def append_run(self, payload: dict[str, Any]) -> LogEntry:
-        """Log one batch run's entry (``engine.audit.runs``), sealed by its ``digest``."""
+        """Log one batch run's entry (``engine.batch.runlog``), sealed by its ``digest``."""
         data = {k: v for k, v in payload.items() if k != "digest"}
         data["digest"] = _payload_digest(data)
         columns = {

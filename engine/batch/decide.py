@@ -245,7 +245,7 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
 
 def run_logger(engine: Engine, db: str, executor: str) -> Any:
     """What ``BatchRun.finish`` calls to log a finished run in ``db``."""
-    from engine.audit.runs import log_run
+    from engine.batch.runlog import log_run
 
     def log(run: BatchRun, summary: BatchSummary) -> None:
         log_run(db, engine, run, summary, executor)

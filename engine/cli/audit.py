@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from engine.cli import app
+from engine.cli.apps import app
 from engine.cli.common import AUDIENCE, DB, HOME, LANG, database, reports_errors
 from engine.config import resolve_home
 from engine.errors import InputError
@@ -39,7 +39,7 @@ def verify_command(
     if export is not None:
         _verify_export(export)
         return
-    from engine.audit.runs import verify_runs
+    from engine.governance.batchruns import verify_runs
 
     with open_log(database(db, home), create=False) as log:
         report = log.verify()
@@ -137,8 +137,8 @@ def show_command(
 
 def _logged_decision(log: Any, decision_id: str) -> Any:
     """A logged decision, or a batch decision rebuilt from its run's output and checked."""
-    from engine.audit.runs import find_row, rebuild, run_engine
     from engine.batch.seals import row_of_id
+    from engine.governance.batchruns import find_row, rebuild, run_engine
 
     if row_of_id(decision_id) is None or log.has(decision_id):
         return log.get(decision_id)

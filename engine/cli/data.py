@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from engine import synth
-from engine.cli import app
+from engine.cli.apps import app
 from engine.cli.common import reports_errors
 from engine.frames import write_frame
 

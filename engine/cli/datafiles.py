@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import app
+from engine.cli.apps import app
 from engine.cli.common import reports_errors
 from engine.config import EngineConfig
 from engine.errors import FrameError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from engine.cli import app
+from engine.cli.apps import app
 from engine.cli.common import AUDIENCE, HOME, LANG, reports_errors
 from engine.errors import InputError
 

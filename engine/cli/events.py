@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from engine.cli import app
+from engine.cli.apps import app
 from engine.cli.common import DB, HOME, database, reports_errors
 from engine.config import EngineConfig
 from engine.errors import InputError

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from engine.cli import rules_app
+from engine.cli.apps import rules_app
 from engine.cli.audit import audit_app
 from engine.cli.common import DB, HOME, database, reports_errors
 from engine.errors import InputError
@@ -46,8 +46,8 @@ def publish_command(
     missing or is the publisher. Exit 1 when refused.
     """
     from engine.audit.log import open_log
-    from engine.audit.releases import publish, publisher_name
     from engine.decider import load
+    from engine.governance.releases import publish, publisher_name
     from engine.service.settings import Settings
 
     engine = load(home)
@@ -65,7 +65,7 @@ def publish_command(
 def history_command(db: str | None = DB, home: Path | None = HOME) -> None:
     """List the releases, oldest first: number, time, version, hash, publisher, approver."""
     from engine.audit.log import open_log
-    from engine.audit.releases import history
+    from engine.governance.releases import history
 
     with open_log(database(db, home), create=False) as log:
         releases = history(log.engine)
@@ -88,8 +88,8 @@ def diff_command(
 ) -> None:
     """Compare two table sets in plain terms: rules added, removed and changed, by condition,
     output, policy and parameter."""
-    from engine.audit.releases import resolve_set
     from engine.decider import load
+    from engine.governance.releases import resolve_set
     from engine.tables.diff import diff_sets
 
     engine = load(home)
@@ -119,8 +119,8 @@ def replay_command(
     Prints "reproduced" and the digest (exit 0), or each difference (exit 1).
     """
     from engine.audit.log import open_log
-    from engine.audit.releases import resolve_set
-    from engine.audit.replay import replay, replay_sample
+    from engine.governance.releases import resolve_set
+    from engine.governance.replay import replay, replay_sample
 
     if (decision_id is None) == (since is None):
         raise InputError("give a decision ID, or --since DATE [--sample N], not both")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import rules_app
+from engine.cli.apps import rules_app
 from engine.cli.common import HOME, reports_errors
 from engine.config import EngineConfig
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from engine.cli import app
+from engine.cli.apps import app
 from engine.cli.common import DB, HOME, reports_errors
 
 keys_app = typer.Typer(help="Create and list the service's API keys (only hashes are stored).",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from engine.cli import app
+from engine.cli.apps import app
 from engine.cli.common import DB, reports_errors
 
 

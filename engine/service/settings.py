@@ -161,7 +161,7 @@ class Settings:
 
 
 def _executor(value: Any, source: str) -> str:
-    from engine.tables.tableset import EXECUTORS
+    from engine.config import EXECUTORS
 
     if value not in EXECUTORS:
         raise ConfigError(f"executor = {value!r}: use one of {', '.join(EXECUTORS)}",

@@ -42,12 +42,12 @@ from starlette.concurrency import run_in_threadpool
 from engine import rulehost
 from engine.audit.archive import Archive
 from engine.audit.log import DecisionLog, open_log
-from engine.audit.releases import require_release
 from engine.changecount import ChangeCounter
 from engine.decider import Engine, load
 from engine.decision import Decision
 from engine.errors import EngineError, TableError, TableSetError, did_you_mean
 from engine.events.store import EventOutcomes, EventStore, InlineOutcomes, open_store
+from engine.governance.releases import require_release
 from engine.service.logwriter import GroupCommitLog
 from engine.service.metrics import Metrics
 from engine.service.settings import Settings

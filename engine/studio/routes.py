@@ -182,7 +182,7 @@ async def save(request: Request, user: str = Depends(studio_user)) -> JSONRespon
 async def publish_saved(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
     """Publish the saved tables as a release (``rules publish``), with message and approver."""
     from engine.audit.log import open_log
-    from engine.audit.releases import publish, publisher_name
+    from engine.governance.releases import publish, publisher_name
 
     body = await request.json()
     studio = get_studio(request)

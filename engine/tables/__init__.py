@@ -25,15 +25,12 @@ from engine.tables.model import (
 )
 from engine.tables.schema import table_schema
 from engine.tables.tableset import (
-    EXECUTORS,
     FIRED_PREFIX,
     TableSet,
-    check_executor,
     load_table_set,
 )
 
 __all__ = [
-    "EXECUTORS",
     "FIRED_PREFIX",
     "HIT_POLICIES",
     "OPERATORS",
@@ -48,7 +45,6 @@ __all__ = [
     "Table",
     "TableResult",
     "TableSet",
-    "check_executor",
     "check_table_set",
     "load_table_set",
     "run_examples",

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import ConfigError, YamlFileError
+from engine.config import EXECUTORS, check_executor
+from engine.errors import YamlFileError
 from engine.policies import Catalogue
 from engine.scale import Band, master_scale
 from engine.tables.compiled import CompiledExecutor
@@ -47,17 +48,6 @@ __all__ = ["EXECUTORS", "FIRED_PREFIX", "PolicyGrants", "TableSet", "check_execu
 
 FIRED_PREFIX = "fired:"
 # The per-decision executors, the default first.
-EXECUTORS = ("compiled", "durable")
-
-
-def check_executor(name: str) -> str:
-    """``name`` if it is a per-decision executor, else ``ConfigError`` listing them."""
-    if name not in EXECUTORS:
-        raise ConfigError(f"unknown table executor {name!r}: use one of "
-                          + ", ".join(EXECUTORS))
-    return name
-
-
 def _policy_hits(table: Table, rule: Rule) -> list[PolicyHit]:
     return [PolicyHit(policy_id=a.policy_id, params=dict(a.merged), rule_id=rule.id,
                       table=table.name, file=rule.file, line=a.line or rule.line,

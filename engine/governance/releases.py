@@ -22,12 +22,17 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.audit.archive import Archive, load_snapshot
+from engine.audit.archive import Archive, load_project_tables, load_snapshot
 from engine.audit.chain import append_keyed, keyed_rows
+from engine.audit.log import open_log
 from engine.audit.store import releases as releases_table
+from engine.batch.impact import load_baseline
 from engine.errors import EngineError, InputError
+from engine.rulecheck import check_rules
+from engine.tables import load_table_set
 from engine.tables.diff import SetDiff, diff_sets
 
 if TYPE_CHECKING:
@@ -117,7 +122,6 @@ def _version_problems(previous: Any, current: Any) -> list[str]:
 def publish(engine: Engine, database: Database, *, message: str, publisher: str,
             approver: str | None = None, four_eyes: bool = False) -> tuple[Release, SetDiff]:
     """Check, archive and record ``engine``'s table set as a new release."""
-    from engine.rulecheck import check_rules
 
     problems: list[str] = []
     if not message.strip():
@@ -180,11 +184,7 @@ def resolve_set(spec: str, engine: Engine, db: str | None) -> tuple[Any, str]:
     project's rules folder.
     """
     import re
-    from pathlib import Path
 
-    from engine.audit.archive import load_project_tables
-    from engine.batch.impact import load_baseline
-    from engine.tables import load_table_set
 
     path = Path(spec)
     if path.is_dir():
@@ -194,7 +194,6 @@ def resolve_set(spec: str, engine: Engine, db: str | None) -> tuple[Any, str]:
     release = re.fullmatch(r"(?:release[ :]?)?(\d+)", spec.strip(), flags=re.IGNORECASE)
     digest = re.fullmatch(r"(?:sha256:)?([0-9a-f]{8,64})", spec.strip())
     if release or digest:
-        from engine.audit.log import open_log
 
         with open_log(db, create=False) as log:
             archive = Archive(log.engine)

@@ -1,5 +1,7 @@
 """Batch runs in the decision log: the run entry, its decisions, and checking its files.
 
+The entry is written by ``engine.batch.runlog``; this module reads it back.
+
 A batch run with ``--db`` is one row of the decision log's chain
 (``DecisionLog.append_run``), written once every chunk is decided and before
 the output is moved into place. Its payload, the *run entry*, records::
@@ -26,7 +28,6 @@ digests and names an edited row.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import tempfile
 from collections.abc import Iterator
@@ -37,86 +38,22 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from engine.audit.archive import Archive
-from engine.audit.log import DecisionLog, DecisionNotFound, open_log
-from engine.audit.store import AuditStoreError
+from engine.audit.log import DecisionLog, DecisionNotFound
+from engine.batch.decide import decide_frame
 from engine.batch.digests import file_sha256, read_output, row_groups, table_digest
+from engine.batch.runfiles import decisions_table
 from engine.batch.seals import INPUT_PREFIX, row_of_id
+from engine.decider import Engine, load
 from engine.decision import Decision, EventOutcome, canonical_json
 from engine.errors import EngineError, InputError
 
 if TYPE_CHECKING:
-    from engine.batch.runfiles import BatchRun, BatchSummary
-    from engine.decider import Engine
     from engine.tables import TableSet
 
-__all__ = ["BatchReplay", "BatchRow", "RunCheck", "find_row", "log_run", "rebuild",
-           "output_ids", "replay_row", "run_engine", "run_entry", "verify_runs"]
-
-FORMAT = "gridcredit.batch-run/1"
+__all__ = ["BatchReplay", "BatchRow", "RunCheck", "find_row", "output_ids", "rebuild",
+           "replay_row", "run_engine", "verify_runs"]
 _TYPES = {"string": pa.string(), "double": pa.float64(), "int64": pa.int64(),
           "bool": pa.bool_()}
-
-
-# --------------------------------------------------------------------------- writing
-
-def run_entry(engine: Engine, run: BatchRun, summary: BatchSummary, executor: str
-              ) -> dict[str, Any]:
-    """The run entry of a finished run whose files are assembled but not yet in place."""
-    from engine import __version__
-
-    parts, first_output = [], 0
-    for index in sorted(run.done):
-        counts = run.done[index]
-        parts.append({"index": index, "first_row": counts["first_row"], "rows": counts["rows"],
-                      "decided": counts["decided"], "rejected": counts["rejected"],
-                      "first_output_row": first_output, "sha256": counts["sha256"]})
-        first_output += counts["decided"]
-    registry = engine.registry
-    segments = [{"segment": s.segment, "customer_classes": list(s.customer_classes),
-                 "model_sha256": registry.models[s.segment].sha256,
-                 "challenger_sha256": registry.challengers[s.segment].sha256
-                 if s.segment in registry.challengers else None}
-                for s in registry.spec.segments]
-    return {
-        "kind": "batch_run", "format": FORMAT, "run_id": run.run_id,
-        "as_of": dt.datetime.now(dt.UTC).date().isoformat(),
-        "engine_version": __version__,
-        "executor": {"run": executor, "tables": "vectorised"},
-        "input": {"path": str(run.source.resolve()), "bytes": run.source.stat().st_size,
-                  "sha256": file_sha256(run.source)},
-        "tables": {"version": engine.tables.version, "versions": dict(engine.tables.versions),
-                   "content_hash": engine.tables.content_hash},
-        "models": {m.model_id: m.sha256 for m in registry.models.values()},
-        "challengers": {m.model_id: m.sha256 for m in registry.challengers.values()},
-        "segments": segments,
-        "counts": {"rows_in": summary.rows_in, "decided": summary.decided,
-                   "rejected": summary.rejected},
-        "output": {"path": str(run.output.resolve()),
-                   "format": run.output.suffix.lower().lstrip("."),
-                   "sha256": file_sha256(run.pending_output), "rows": summary.decided,
-                   "schema": [[f.name, str(f.type)] for f in run.schema], "parts": parts},
-        "rejects": {"path": str(run.rejects.resolve()), "rows": summary.rejected,
-                    "sha256": file_sha256(run.pending_rejects)},
-    }
-
-
-def log_run(db: str, engine: Engine, run: BatchRun, summary: BatchSummary,
-            executor: str) -> None:
-    """Append the run's entry to the log at ``db``; a failure keeps the parts for ``--resume``."""
-    if summary.rows_in != summary.decided + summary.rejected:
-        raise InputError(f"batch run {run.run_id}: rows in {summary.rows_in} != decided "
-                         f"{summary.decided} + rejected {summary.rejected}: nothing is logged")
-    entry = run_entry(engine, run, summary, executor)
-    try:
-        with open_log(db) as log:
-            log.append_run(entry)
-    except EngineError as exc:
-        raise AuditStoreError(
-            f"batch run {run.run_id}: all {summary.rows_in:,} rows are decided, but the run "
-            f"cannot be logged in {db} ({exc.message}); the decided chunks are kept in "
-            f"{run.parts}: make the database writable (or wait until the process holding its "
-            "lock is done) and run the same command again with --resume to log the run"
-        ) from None
 
 
 # --------------------------------------------------------------------------- reading
@@ -206,7 +143,6 @@ def _events(row: dict[str, Any]) -> tuple[EventOutcome, ...]:
 @contextlib.contextmanager
 def run_engine(log: DecisionLog, run: dict[str, Any]) -> Iterator[Engine]:
     """The engine a run decided with, loaded from the archive."""
-    from engine.decider import load
 
     needed = f"that batch run {run['run_id']} decided with "
     with tempfile.TemporaryDirectory(prefix="gridcredit-run-") as tmp:
@@ -370,8 +306,6 @@ def _edited_row(log: DecisionLog, run: dict[str, Any], path: Path, part: dict[st
     """Decide a part's stored inputs again and name the first row that is not its decision."""
     import pandas as pd
 
-    from engine.batch.decide import decide_frame
-    from engine.batch.runfiles import decisions_table
 
     stored = rows.to_pylist()
     frame = pd.DataFrame([_record(r) for r in stored])

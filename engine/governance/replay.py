@@ -28,11 +28,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.audit.archive import Archive
+from engine.audit.archive import Archive, ArchiveMissing
 from engine.audit.log import RUN_CUSTOMER, DecisionLog
 from engine.audit.store import decision_log
+from engine.batch.seals import row_of_id
+from engine.decider import load
 from engine.decision import Decision
 from engine.errors import EngineError, InputError
+from engine.governance.batchruns import output_ids, replay_row
 from engine.records import FIELDS
 from engine.tables import TableSet
 
@@ -104,11 +107,8 @@ def replay(log: DecisionLog, decision_id: str, *, with_tables: TableSet | None =
     A decision of a logged batch run (an id ``<run id>-<row>``) is found in its
     run's output and replayed by ``engine.audit.runs.replay_row``.
     """
-    from engine.batch.seals import row_of_id
-    from engine.decider import load
 
     if row_of_id(decision_id) is not None and not log.has(decision_id):
-        from engine.audit.runs import replay_row
 
         return replay_row(log, decision_id, with_tables=with_tables, label=label)
     logged = log.get(decision_id)
@@ -182,7 +182,6 @@ def _batch_population(log: DecisionLog, since: dt.date) -> list[tuple[dict[str, 
 
 def _batch_id(run: dict[str, Any], position: int) -> str | None:
     """The decision id at output row ``position`` of ``run`` (None when the output is gone)."""
-    from engine.audit.runs import output_ids
 
     ids = output_ids(run, position, position + 1)
     return ids[0] if ids else None
@@ -195,7 +194,6 @@ def replay_sample(log: DecisionLog, since: dt.date, n: int, *, seed: int = 0) ->
     every row of the batch runs logged since then, so a control samples both
     in proportion; a batch row is read from its run's output only when drawn.
     """
-    from engine.audit.archive import ArchiveMissing
 
     if n < 1:
         raise InputError(f"--sample {n}: give a positive number of decisions to replay")
