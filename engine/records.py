@@ -344,8 +344,10 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
-def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate a whole frame column-wise.
+def validate_frame(frame: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate a whole frame column-wise against ``fields`` (the customer record's by default;
+    other records, such as service-quality surveys, declare their own ``FieldSpec`` tuple).
 
     Returns ``(accepted, rejects)``: accepted rows converted to the declared
     types (original index kept), and one reject row per refused input row
@@ -353,7 +355,7 @@ def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     input row lands in exactly one of the two. A frame missing required
     columns raises ``FrameError`` naming them.
     """
-    missing = [f.name for f in FIELDS if f.required == "all" and f.name not in frame.columns]
+    missing = [f.name for f in fields if f.required == "all" and f.name not in frame.columns]
     if missing:
         raise FrameError("missing required columns: " + ", ".join(missing), columns=missing)
     n = len(frame)
@@ -362,7 +364,8 @@ def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad_field = np.empty(n, dtype=object)
     bad_value = np.empty(n, dtype=object)
     out: dict[str, Any] = {}
-    enterprise = _is_in(frame["customer_class"].astype("string"), NON_RESIDENTIAL)
+    enterprise = (_is_in(frame["customer_class"].astype("string"), NON_RESIDENTIAL)
+                  if "customer_class" in frame.columns else np.zeros(n, dtype=bool))
 
     def flag(mask: np.ndarray, spec: FieldSpec, why: str, raw: pd.Series | None) -> None:
         new = mask & ~bad
@@ -373,7 +376,7 @@ def validate_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             # raw values are read for the refused rows only: most rows pass
             bad_value[new] = None if raw is None else raw[new].to_numpy(dtype=object)
 
-    for spec in FIELDS:
+    for spec in fields:
         if spec.name not in frame.columns:
             out[spec.name] = _empty_column(spec, n)
             if spec.required == "non-residential":
