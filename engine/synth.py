@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from engine.records import CLASSES, GRADES
+from engine.servicequality.surveys import DIMENSIONS, expected_column, perceived_column
 
-__all__ = ["CLASS_MIX", "DEFAULT_AS_OF", "generate"]
+__all__ = ["CLASS_MIX", "DEFAULT_AS_OF", "POLICY_EFFECTS", "SATISFACTION_WEIGHTS",
+           "SENSITIVITY", "generate", "generate_surveys"]
 
 DEFAULT_AS_OF = dt.date(2026, 10, 31)
 
@@ -204,3 +206,106 @@ def _history(rng: np.random.Generator, risk: np.ndarray, months: np.ndarray,
         theft_until[i] = (as_of + dt.timedelta(days=int(offsets[i]))).isoformat()
     return {"previous_grade": previous_grade, "habitual_defaulter": habitual,
             "rebate_earned": rebate, "theft_override_until": theft_until}
+
+
+# ---------------------------------------------------------------------------- surveys
+
+# How much each SERVQUAL dimension counts in overall satisfaction, by consumption class
+# (paper 3.2): large consumers want their demands answered and solved fast, average
+# consumers want personalised service.
+SATISFACTION_WEIGHTS = {
+    "large": {"tangibles": 0.05, "reliability": 0.20, "responsiveness": 0.50,
+              "assurance": 0.15, "empathy": 0.10},
+    "average": {"tangibles": 0.10, "reliability": 0.20, "responsiveness": 0.15,
+                "assurance": 0.15, "empathy": 0.40},
+    "small": {"tangibles": 0.20, "reliability": 0.30, "responsiveness": 0.20,
+              "assurance": 0.15, "empathy": 0.15},
+}
+# Satisfaction points per point of (weighted) perceived quality: the paper's sensitivity.
+SENSITIVITY = {"large": 1.2, "average": 0.9, "small": 0.5}
+# Perceived score points a held service policy adds, per dimension.
+POLICY_EFFECTS = {
+    "fast_response_service": {"responsiveness": 0.6},
+    "priority_repair_channel": {"reliability": 0.3, "responsiveness": 0.2},
+    "dedicated_account_manager": {"assurance": 0.3, "empathy": 0.3},
+    "personalised_service": {"empathy": 0.5},
+    "on_site_service": {"tangibles": 0.3, "empathy": 0.2},
+    "outage_advance_notice": {"reliability": 0.2},
+}
+# What each class expects on each dimension, and how far its perception falls short.
+_EXPECTED = {
+    "large": {"tangibles": 3.6, "reliability": 4.4, "responsiveness": 4.5, "assurance": 4.0,
+              "empathy": 3.7},
+    "average": {"tangibles": 3.4, "reliability": 4.0, "responsiveness": 3.7, "assurance": 3.7,
+                "empathy": 4.0},
+    "small": {"tangibles": 3.3, "reliability": 3.8, "responsiveness": 3.4, "assurance": 3.5,
+              "empathy": 3.4},
+}
+_SHORTFALL = {
+    "large": {"tangibles": 0.1, "reliability": 0.4, "responsiveness": 0.9, "assurance": 0.3,
+              "empathy": 0.3},
+    "average": {"tangibles": 0.1, "reliability": 0.3, "responsiveness": 0.3, "assurance": 0.3,
+                "empathy": 0.7},
+    "small": {"tangibles": 0.1, "reliability": 0.3, "responsiveness": 0.3, "assurance": 0.2,
+              "empathy": 0.3},
+}
+_CHANNEL_MIX = {"large": (("account_manager", 0.6), ("phone", 0.3), ("on_site", 0.1)),
+                "average": (("app", 0.4), ("phone", 0.3), ("web", 0.2), ("counter", 0.1)),
+                "small": (("app", 0.4), ("phone", 0.3), ("web", 0.15), ("counter", 0.15))}
+
+
+def generate_surveys(customers: pd.DataFrame, period: str, *, seed: int = 0, wave: int = 0,
+                     effects: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """One survey per row of ``customers`` (``customer_id``, ``consumption_class`` and the
+    ``;``-joined ``policies`` a decision granted) for ``period``.
+
+    A customer's taste (how demanding it is, how well it is served) is drawn
+    from ``seed`` alone, so surveys of the same customers for two periods
+    (``wave`` 0, 1, ...) describe the same people; each wave adds its own
+    answer noise. Every held policy of ``effects`` (default
+    ``POLICY_EFFECTS``) raises the perceived score of its dimensions by its
+    amount, so a baseline drawn before the policies were granted (pass
+    decisions whose ``policies`` are empty, or ``effects={}``) and a later wave
+    differ by exactly those amounts on average.
+    """
+    effects = POLICY_EFFECTS if effects is None else effects
+    n = len(customers)
+    segment = customers["consumption_class"].astype(str).to_numpy()
+    unknown = sorted(set(segment) - set(_EXPECTED))
+    if unknown:
+        raise ValueError(f"consumption_class {unknown[0]!r}: use one of {', '.join(_EXPECTED)}")
+    person = np.random.default_rng(seed)
+    answers = np.random.default_rng([seed, wave + 1])
+    demanding = person.normal(0.0, 0.3, (n, len(DIMENSIONS)))
+    served = person.normal(0.0, 0.4, n)
+    held = customers["policies"].fillna("").astype(str).str.split(";")
+    held_sets = [set(p) for p in held]
+    columns: dict[str, np.ndarray] = {}
+    weighted = np.zeros(n)
+    for i, d in enumerate(DIMENSIONS):
+        base = np.array([_EXPECTED[s][d] for s in segment])
+        short = np.array([_SHORTFALL[s][d] for s in segment])
+        lift = np.zeros(n)
+        for policy, by_dimension in effects.items():
+            if d in by_dimension:
+                lift += by_dimension[d] * np.array([policy in h for h in held_sets])
+        expected = base + demanding[:, i] + answers.normal(0.0, 0.15, n)
+        perceived = (expected - short + served + lift - demanding[:, i] * 0.5
+                     + answers.normal(0.0, 0.35, n))
+        columns[expected_column(d)] = np.clip(np.round(expected, 1), 1.0, 5.0)
+        columns[perceived_column(d)] = np.clip(np.round(perceived, 1), 1.0, 5.0)
+        weighted += np.array([SATISFACTION_WEIGHTS[s][d] for s in segment]) * perceived
+    slope = np.array([SENSITIVITY[s] for s in segment])
+    satisfaction = 3.4 + slope * (weighted - 3.4) + answers.normal(0.0, 0.3, n)
+    channel = np.empty(n, dtype=object)
+    for s, mix in _CHANNEL_MIX.items():
+        rows = segment == s
+        names, shares = zip(*mix, strict=True)
+        channel[rows] = answers.choice(np.array(names), size=int(rows.sum()), p=shares)
+    return pd.DataFrame({
+        "customer_id": customers["customer_id"].astype(str).to_numpy(),
+        "period": np.full(n, period), "channel": channel,
+        **{expected_column(d): columns[expected_column(d)] for d in DIMENSIONS},
+        **{perceived_column(d): columns[perceived_column(d)] for d in DIMENSIONS},
+        "satisfaction": np.clip(np.round(satisfaction, 1), 1.0, 5.0),
+    })
