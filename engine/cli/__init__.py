@@ -17,6 +17,7 @@ from engine.cli import monitor as _monitor  # noqa: F401
 from engine.cli import releases as _releases  # noqa: F401
 from engine.cli import rules as _rules  # noqa: F401
 from engine.cli import serve as _serve  # noqa: F401
+from engine.cli import servicequality as _servicequality  # noqa: F401
 from engine.cli import studio as _studio  # noqa: F401
 from engine.cli.apps import app
 
