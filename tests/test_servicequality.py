@@ -193,7 +193,7 @@ def test_a_shortfall_sentence_states_the_numbers_of_its_table(tmp_path):
     surveys = validate_surveys(synth.generate_surveys(customers, "2026-Q3"))[0]
     result = evaluate(surveys, customers)
     from engine.config import EngineConfig
-    from engine.servicequality.page import service_quality_html
+    from engine.report.servicequality import service_quality_html
 
     page = service_quality_html(result, templates_dir=EngineConfig.at().templates_dir)
     large = result.by_segment[(result.by_segment["group"] == "large")

@@ -15,8 +15,8 @@ from engine.frames import read_frame, write_frame
 from engine.language import load_languages
 from engine.policies import load_catalogue
 from engine.report.charts import MissingFontWarning
+from engine.report.servicequality import write_service_quality
 from engine.servicequality.evaluation import evaluate, service_policies
-from engine.servicequality.page import write_service_quality
 from engine.servicequality.surveys import read_surveys, survey_rejects_path
 from engine.synth import generate_surveys
 
