@@ -11,7 +11,8 @@ from pathlib import Path
 import uvicorn
 
 from engine import synth
-from engine.studio.app import StudioSettings, create_studio_app
+from engine.studio.app import create_studio_app
+from engine.studio.workbench import StudioSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.studio.app import StudioSettings
+from engine.studio.workbench import StudioSettings
 from tests.browser import INSTALL_HINT, find_chromium
 from tests.studio_server import Running, population, project_copy
 

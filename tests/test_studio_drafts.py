@@ -18,7 +18,7 @@ from engine.studio import edits
 from engine.studio.drafts import DraftStore, Workspace, static_findings
 from engine.studio.grid import grid, table_refs
 from engine.studio.notation import ABSENT, parse_condition
-from engine.studio.workbook import rule_row
+from engine.studio.rows import rule_row
 from engine.tables import check_table_set, load_table_set
 
 ROOT = Path(__file__).resolve().parent.parent

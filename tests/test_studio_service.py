@@ -14,7 +14,8 @@ from engine.cli import app as cli
 from engine.service.app import create_app
 from engine.service.auth import add_key
 from engine.service.settings import Settings
-from engine.studio.app import StudioSettings, create_studio_app, is_loopback
+from engine.studio.app import create_studio_app
+from engine.studio.workbench import StudioSettings, is_loopback
 from tests.studio_server import project_copy
 
 STUDIO = {"X-Studio": "1"}
@@ -131,6 +132,19 @@ def test_workbook_download_then_upload_with_a_change_becomes_the_draft(local):
     assert 'value="&lt; 18"' in page
     assert local.post("/studio/api/discard", json={}, headers=STUDIO).status_code == 200
     assert 'value="&lt; 12"' in local.get("/studio/tables/grades").text
+
+
+def test_an_upload_with_a_blank_row_keeps_every_rule_and_says_where(local):
+    wb = load_workbook(io.BytesIO(local.get("/studio/workbook.xlsx").content))
+    wb["service-policies"].insert_rows(24)
+    out = io.BytesIO()
+    wb.save(out)
+    done = local.post("/studio/workbook", files={"workbook": ("t.xlsx", out.getvalue())},
+                      headers=STUDIO)
+    assert done.status_code == 200, done.text
+    assert done.json()["changed"] == []
+    assert done.json()["warnings"] == ["service-policies!A24: a blank row inside the rules, "
+                                       "skipped (the rules go on below)"]
 
 
 def test_a_refused_workbook_names_the_cell(local):

@@ -23,7 +23,8 @@ from engine.studio.notation import (
     parse_condition,
     parse_policies,
 )
-from engine.studio.workbook import WorkbookError, export_workbook, read_workbook
+from engine.studio.workbook import WorkbookError, export_workbook
+from engine.studio.workbookread import read_workbook
 from engine.tables import load_table_set
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ SPECS = {f.name: f for f in (*FIELDS, *DERIVED)}
 
 def import_to(folder: Path, workbook: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in read_workbook(workbook, CATALOGUE).items():
+    for name, text in read_workbook(workbook, CATALOGUE).texts.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
 
@@ -326,3 +327,134 @@ def test_random_tables_survive_the_round_trip(tmp_path_factory, doc):
     after = load_table_set(import_to(folder / "back", xlsx), CATALOGUE)
     assert [dict(t.canonical) for t in after.tables] == [dict(t.canonical) for t in before.tables]
     assert after.content_hash == before.content_hash
+
+
+# --------------------------------------------------------------------------- nothing lost
+
+def rule_ids(folder: Path) -> dict[str, tuple[list[str], int]]:
+    tables = load_table_set(folder, CATALOGUE).tables
+    return {t.name: ([r.id for r in t.rules], len(t.examples)) for t in tables}
+
+
+def test_blank_rows_inside_a_table_are_skipped_and_named(tmp_path, workbook):
+    wb = load_workbook(workbook)
+    ws = wb["service-policies"]
+    ws.insert_rows(24)
+    ws.insert_rows(14, amount=2)
+    last_rule = max(c.row for c in ws["A"] if c.value == "long-overdue-warning-non-residential")
+    wb.save(workbook)
+    done = CliRunner().invoke(app, ["rules", "import", str(workbook), "--out",
+                                    str(tmp_path / "r")])
+    assert done.exit_code == 0, done.output
+    assert ("warning: service-policies!A14:A15: 2 blank rows inside the rules, skipped (the "
+            "rules go on below)") in done.output
+    assert "warning: service-policies!A26: a blank row inside the rules, skipped" in done.output
+    assert last_rule > 26
+    assert rule_ids(tmp_path / "r") == rule_ids(ROOT / "rules")
+    total = sum(len(ids) for ids, _ in rule_ids(ROOT / "rules").values())
+    assert f"the workbook's {total} rules and " in done.output
+
+
+def test_blank_rows_among_examples_keep_every_example(workbook):
+    wb = load_workbook(workbook)
+    ws = wb["grades"]
+    first = next(c.row for c in ws["A"] if c.value == "examples") + 2
+    ws.insert_rows(first + 1)
+    wb.save(workbook)
+    imported = read_workbook(workbook, CATALOGUE)
+    assert imported.warnings == (f"grades!A{first + 1}: a blank row inside the examples, "
+                                 "skipped (the examples go on below)",)
+    shipped_grades = next(t for t in load_table_set(ROOT / "rules", CATALOGUE).tables
+                          if t.name == "grades")
+    assert imported.counts["grades"] == (len(shipped_grades.rules),
+                                         len(shipped_grades.examples))
+
+
+def test_what_would_be_lost_is_refused_at_its_cell(workbook):
+    wb = load_workbook(workbook)
+    ws = wb["grades"]
+    ws.cell(9, ws.max_column + 2, "ask Li about this band")
+    ws["A3"] = "owner"
+    policies = wb["service-policies"]
+    policies.cell(7, 5).value = "wen"
+    wb.save(workbook)
+    problems = refusal(workbook)
+    assert any(p.startswith("grades!A3: 'owner' is not a field of a table (table, file, "
+                            "version, hit_policy, description): it would be lost") for p in
+               problems), problems
+    wb = load_workbook(workbook)
+    wb["grades"]["A3"] = "version"
+    wb.save(workbook)
+    problems = refusal(workbook)
+    column = wb["grades"].cell(9, wb["grades"].max_column).coordinate
+    assert (f"grades!{column}: a value outside the table's columns ('ask Li about this band') "
+            "would be lost: move it into the note column, or delete it") in problems
+    name = policies.cell(8, 5).value
+    assert (f"service-policies!E8: column '{name}' has no part: the cell above it says rule / "
+            "when / then / note ('wen' is none of them)") in problems
+
+
+def test_a_rule_or_example_missing_from_the_files_is_an_error(shipped):
+    from engine.studio.workbookread import _Reading, lost_in_writing
+
+    reading = _Reading(rows={"grades": [("band-aaa", "grades!A9"), ("band-zz", "grades!A30")]},
+                       examples={"grades": [f"grades!A{40 + i}" for i in range(30)]})
+    lost = lost_in_writing(reading, list(shipped.tables))
+    held = len(next(t for t in shipped.tables if t.name == "grades").examples)
+    assert lost[0] == ("grades!A30: rule 'band-zz' is in the workbook but not in the files that "
+                       "would be written: nothing was written; keep the workbook and report "
+                       "the problem")
+    assert [p.split(":")[0] for p in lost[1:]] == [f"grades!A{40 + i}" for i in range(held, 30)]
+
+
+def put(cell, value):
+    """A value typed as text, as the export writes it (so '= 0' stays text, not a formula)."""
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(doc=table_doc(), data=st.data())
+def test_blank_rows_moved_rows_and_notes_lose_nothing(tmp_path_factory, doc, data):
+    import yaml
+
+    folder = tmp_path_factory.mktemp("edited")
+    (folder / "random.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True),
+                                        encoding="utf-8")
+    before = load_table_set(folder, CATALOGUE)
+    xlsx = folder / "t.xlsx"
+    export_workbook(before, xlsx)
+    wb = load_workbook(xlsx)
+    ws = wb["random-table"]
+    n = len(doc["rules"])
+    first = 9  # the header is row 8
+    order = data.draw(st.permutations(range(n)))
+    rows = [[c.value for c in ws[first + i]] for i in range(n)]
+    note = ws.max_column if ws.cell(8, ws.max_column).value == "at (file:line)" else None
+    for i, k in enumerate(order):
+        for j, value in enumerate(rows[k], start=1):
+            put(ws.cell(first + i, j), value)
+        if note and data.draw(st.booleans()):
+            old = ws.cell(first + i, note).value or ""
+            put(ws.cell(first + i, note), "checked with Li" + (
+                " · when: {}" if old.endswith(" · when: {}") else ""))
+    blanks = sorted(data.draw(st.lists(st.integers(1, max(1, n - 1)), max_size=3)),
+                    reverse=True)
+    for at in blanks if n > 1 else []:
+        ws.insert_rows(first + at)
+    if doc.get("examples"):
+        marker = next(c.row for c in ws["A"] if c.value == "examples")
+        ws.insert_rows(marker + 1)  # a blank row between the marker and the examples' header
+    wb.save(xlsx)
+    imported = read_workbook(xlsx, CATALOGUE)
+    expected = dict(doc, rules=[doc["rules"][k] for k in order])
+    out = folder / "back"
+    out.mkdir()
+    for name, text in imported.texts.items():
+        (out / name).write_text(text, encoding="utf-8")
+    after = load_table_set(out, CATALOGUE)
+    assert dict(after.tables[0].canonical)["table"] == expected
+    assert len(imported.warnings) == len(set(blanks)) if n > 1 else not imported.warnings
+    assert imported.counts["random-table"] == (n, len(doc.get("examples") or []))

@@ -214,27 +214,30 @@ def import_command(
 ) -> None:
     """Turn a workbook back into YAML table files, or refuse it naming each sheet!cell.
 
-    Every cell is checked by the same loader as rules check; nothing is written
-    unless the whole workbook loads (exit 2 otherwise).
+    Every cell is checked by the same loader as rules check, and every rule and
+    example of the sheets must reach the files; nothing is written unless the
+    whole workbook loads (exit 2 otherwise). Files the workbook does not change
+    are left as they are, and a changed file changes only where its meaning did.
+    Blank rows inside a table are skipped and named on stderr.
     """
     from engine.errors import InputError
     from engine.policies import load_catalogue
-    from engine.studio.workbook import read_workbook
+    from engine.studio.workbookread import import_workbook
     from engine.tables import load_table_set
 
     project = EngineConfig.at(home)
     if not workbook.is_file():
         raise InputError(f"{workbook}: file not found")
     catalogue = load_catalogue(project.catalogue)
-    texts = read_workbook(workbook, catalogue)
-    clash = [name for name in texts if (out / name).exists()]
-    if clash and not overwrite:
-        raise InputError(f"{out / clash[0]}: exists; use --overwrite to replace it")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in texts.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out / name)
+    imported = import_workbook(workbook, out, catalogue, overwrite=overwrite)
+    for warning in imported.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     table_set = load_table_set(out, catalogue)
-    typer.echo(f"wrote {len(texts)} file(s) to {out}: {len(table_set.tables)} tables, table set "
-               f"{table_set.version} sha256:{table_set.content_hash}")
+    rules = sum(n for n, _ in imported.counts.values())
+    examples = sum(n for _, n in imported.counts.values())
+    kept = f" ({len(imported.unchanged)} unchanged, left as they were)" if imported.unchanged \
+        else ""
+    typer.echo(f"wrote {len(imported.changed)} file(s) to {out}{kept}: "
+               f"{len(table_set.tables)} tables, table set {table_set.version} "
+               f"sha256:{table_set.content_hash}; the workbook's {rules} rules and {examples} "
+               "examples are all in the files")

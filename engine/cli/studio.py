@@ -33,7 +33,8 @@ def studio_command(
     import uvicorn
 
     from engine.errors import ConfigError
-    from engine.studio.app import StudioSettings, create_studio_app, is_loopback
+    from engine.studio.app import create_studio_app
+    from engine.studio.workbench import StudioSettings, is_loopback
 
     if not is_loopback(host):
         raise ConfigError(f"--host {host}: the local workbench has no keys, so it listens on "

@@ -26,14 +26,13 @@ from engine.errors import ConflictError, InputError, TableError, YamlFileError
 from engine.policies import Catalogue
 from engine.studio.edits import bump_version
 from engine.studio.locate import Problem, locate_errors
-from engine.tables import Finding, TableSet
+from engine.tables import Finding, TableSet, is_table_document, load_texts
 from engine.tables.analysis import (
     compiled_findings,
     policy_findings,
     run_examples,
     table_findings,
 )
-from engine.tables.loader import is_table_document, load_texts
 from engine.yamlfile import parse_yaml, plain
 
 __all__ = ["Checked", "DraftStore", "Workspace", "check_texts", "sha256", "static_findings"]

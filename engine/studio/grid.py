@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.studio.drafts import Checked
 from engine.studio.locate import Problem
-from engine.studio.workbook import RULE_COLUMNS, example_columns, example_row, rule_row
+from engine.studio.rows import example_columns, example_row, rule_columns, rule_row
 from engine.yamlfile import LocatedList, LocatedMap, plain
 
 __all__ = ["Column", "GridExample", "GridRow", "GridTable", "TableRef", "grid", "table_refs"]
@@ -98,9 +98,7 @@ def grid(checked: Checked, ref: TableRef) -> GridTable:
     inputs = [str(i) for i in doc.get("inputs") or []]
     outputs = [str(o) for o in doc.get("outputs") or []]
     rules = doc.get("rules") if isinstance(doc.get("rules"), list) else []
-    priority = any(isinstance(r, dict) and "priority" in r for r in rules) \
-        or doc.get("hit_policy") == "priority"
-    rule_cols = [c for c in RULE_COLUMNS if c != "priority" or priority]
+    rule_cols = rule_columns(doc)
     columns = [*(Column(c, "rule") for c in rule_cols), *(Column(i, "when") for i in inputs),
                *(Column(o, "then") for o in outputs)]
     located = body.get("rules") if isinstance(body, LocatedMap) else None

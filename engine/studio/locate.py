@@ -18,7 +18,7 @@ import yaml
 
 from engine.errors import TableError, YamlFileError, did_you_mean
 from engine.policies import Catalogue
-from engine.tables.loader import load_texts
+from engine.tables import load_texts
 from engine.yamlfile import LocatedList, LocatedMap, parse_yaml, plain
 
 __all__ = ["Place", "Problem", "block_text", "line_of", "locate_errors", "place_of",

@@ -15,10 +15,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from engine.errors import InputError
+from engine.audit.log import open_log
+from engine.batch.rulesource import load_baseline
+from engine.errors import InputError, LanguageError
+from engine.governance.releases import publish, publisher_name
+from engine.language import negotiate
 from engine.records import GRADES
 from engine.studio import edits
-from engine.studio.app import Studio, get_studio, studio_user
 from engine.studio.drafts import Checked
 from engine.studio.grid import GridTable, TableRef, grid, table_refs
 from engine.studio.labels import label
@@ -30,6 +33,9 @@ from engine.studio.simulate import (
     sample_record,
     simulate,
 )
+from engine.studio.workbench import Studio, get_studio, studio_user
+from engine.studio.workbook import WorkbookError, export_workbook
+from engine.studio.workbookread import read_workbook
 from engine.web.errors import PayloadTooLarge
 
 __all__ = ["router"]
@@ -46,9 +52,6 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"),
 
 def _words(request: Request) -> Any:
     """The page's ``t(key)``: labels in the language the browser asks for (``?lang=`` first)."""
-    from engine.errors import LanguageError
-    from engine.language import negotiate
-
     languages = get_studio(request).engine.explainer.languages
     tag = request.query_params.get("lang") or negotiate(
         request.headers.get("accept-language"), languages.default)
@@ -181,9 +184,6 @@ async def save(request: Request, user: str = Depends(studio_user)) -> JSONRespon
 @router.post("/api/publish")
 async def publish_saved(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
     """Publish the saved tables as a release (``rules publish``), with message and approver."""
-    from engine.audit.log import open_log
-    from engine.governance.releases import publish, publisher_name
-
     body = await request.json()
     studio = get_studio(request)
     if studio.workspace.check(user).changed:
@@ -208,8 +208,6 @@ def discard(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
 
 @router.get("/workbook.xlsx")
 def download_workbook(request: Request, user: str = Depends(studio_user)) -> Response:
-    from engine.studio.workbook import export_workbook
-
     studio = get_studio(request)
     checked = studio.workspace.check(user, static=False)
     tables = checked.table_set if checked.loads else studio.saved_tables
@@ -222,8 +220,6 @@ def download_workbook(request: Request, user: str = Depends(studio_user)) -> Res
 
 @router.post("/workbook")
 async def upload_workbook(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
-    from engine.studio.workbook import WorkbookError, read_workbook
-
     studio = get_studio(request)
     limit = studio.settings.max_upload_bytes
     form = await request.form()
@@ -233,25 +229,18 @@ async def upload_workbook(request: Request, user: str = Depends(studio_user)) ->
     data = await upload.read()
     if len(data) > limit:
         raise PayloadTooLarge(f"the workbook is {len(data):,} bytes; at most {limit:,}")
+    saved = {Path(k).name: v for k, v in studio.workspace.saved_texts().items()}
     try:
-        texts = read_workbook(data, studio.workspace.catalogue)
+        imported = read_workbook(data, studio.workspace.catalogue, base=saved)
     except WorkbookError as exc:
         return JSONResponse({"problems": exc.problems}, status_code=422)
-    saved = {Path(k).name: v for k, v in studio.workspace.saved_texts().items()}
-    changed = {name: text for name, text in texts.items()
-               if name in saved and not _same_content(saved[name], text)}
-    unknown = sorted(set(texts) - set(saved))
+    unknown = sorted(set(imported.texts) - set(saved))
     if unknown:
         raise InputError(f"the workbook holds files the project lacks ({', '.join(unknown)}): "
                          "create them in rules/ first")
-    checked = studio.workspace.replace(user, changed)
-    return JSONResponse({"changed": sorted(changed), "status": _status(studio, checked)})
-
-
-def _same_content(a: str, b: str) -> bool:
-    import yaml
-
-    return yaml.safe_load(a) == yaml.safe_load(b)
+    checked = studio.workspace.replace(user, imported.changed)
+    return JSONResponse({"changed": sorted(imported.changed), "warnings": list(imported.warnings),
+                         "status": _status(studio, checked)})
 
 
 # --------------------------------------------------------------------------- simulator
@@ -315,8 +304,6 @@ def impact_page(request: Request, user: str = Depends(studio_user)) -> HTMLRespo
 
 @router.post("/api/impact")
 async def start_impact(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
-    from engine.batch.impact import load_baseline
-
     studio = get_studio(request)
     body = await request.json()
     population = _population(studio, str(body.get("population", "")))

@@ -7,9 +7,11 @@ The public surface::
     ts.decide(facts, executor="durable")  # the same through durable-rules (the reference)
     ts.decide_frame(frame)                # DataFrame via numpy masks
     check_table_set(ts)                   # static findings (gaps, overlaps, ...)
+    load_texts({name: text}, catalogue)   # (tables, errors) from texts not yet written
 """
 
 from engine.tables.analysis import Finding, check_table_set, run_examples
+from engine.tables.loader import is_table_document, load_texts
 from engine.tables.model import (
     HIT_POLICIES,
     OPERATORS,
@@ -46,7 +48,9 @@ __all__ = [
     "TableResult",
     "TableSet",
     "check_table_set",
+    "is_table_document",
     "load_table_set",
+    "load_texts",
     "run_examples",
     "table_schema",
 ]

@@ -258,9 +258,14 @@
     busy(true);
     request("POST", "/workbook", form, true).then(function (data) {
       busy(false);
-      say(data.changed.length ? "Workbook read into the draft: " + data.changed.join(", ")
-                              : "The workbook holds the tables as they are.");
-      window.setTimeout(function () { window.location.reload(); }, 600);
+      var warnings = data.warnings || [];
+      say((data.changed.length ? "Workbook read into the draft: " + data.changed.join(", ")
+                               : "The workbook holds the tables as they are.")
+          + (warnings.length ? "\n" + warnings.join("\n") : ""), warnings.length > 0);
+      if (data.changed.length) {
+        window.setTimeout(function () { window.location.reload(); },
+                          warnings.length ? 6000 : 600);
+      }
     }).catch(function (error) { busy(false); say(error.message, true); });
   }
 

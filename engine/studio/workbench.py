@@ -1,0 +1,148 @@
+"""The workbench a request works on, and who may use it.
+
+``Studio`` holds what the pages work on (the project, its saved engine, the
+drafts and the impact runs); ``get_studio`` finds it on the application;
+``studio_user`` is the dependency every page and request declares: the user a
+request edits as, or a 401/403. The routes import this module, never the
+application module that includes them (as Starlette's routing never imports
+its applications), so the two build one way only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import Request
+from starlette.exceptions import HTTPException
+
+from engine.config import EngineConfig
+from engine.decider import Engine, load
+from engine.studio.drafts import DraftStore, Workspace
+from engine.studio.jobs import Jobs
+from engine.tables import TableSet
+from engine.web.errors import Forbidden
+from engine.web.keys import presented_key
+
+__all__ = ["EDIT_ROLES", "LOCAL_USER", "Studio", "StudioSettings", "get_studio",
+           "is_loopback", "studio_user"]
+
+EDIT_ROLES = ("admin", "editor")
+LOCAL_USER = "local"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or address) is this machine's loopback interface."""
+    if host in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    """Where the workbench works: the project, its drafts and the population files it may read."""
+
+    home: Path | None = None
+    drafts: Path = Path("out/studio-drafts")
+    populations: tuple[Path, ...] = (Path("out"),)
+    max_upload_bytes: int = 5_000_000
+    keys: bool = False
+    db: str | None = None
+    four_eyes: bool = False
+
+
+@dataclass
+class Studio:
+    """What the pages work on: the project, its saved engine, the drafts and the impact runs."""
+
+    settings: StudioSettings
+    config: EngineConfig = field(init=False)
+    workspace: Workspace = field(init=False)
+    jobs: Jobs = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.config = EngineConfig.at(self.settings.home)
+        self._lock = threading.Lock()
+        self._engine = load(self.config)
+        self._engine_key = self._texts_key()
+        self.workspace = Workspace(self.config.rules_dir, self._engine.catalogue,
+                                   DraftStore(self.settings.drafts))
+        self.jobs = Jobs()
+
+    def _texts_key(self) -> str:
+        texts = sorted((p.name, p.read_bytes()) for p in self.config.rules_dir.glob("*.y*ml"))
+        return hashlib.sha256(repr(texts).encode()).hexdigest()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine with the tables as saved now (reloaded after a save)."""
+        with self._lock:
+            key = self._texts_key()
+            if key != self._engine_key:
+                saved = self.workspace.saved()
+                if saved.table_set is not None:
+                    self._engine = self._engine.with_tables(saved.table_set)
+                self._engine_key = key
+            return self._engine
+
+    @property
+    def saved_tables(self) -> TableSet:
+        return self.engine.tables
+
+    @property
+    def population_dirs(self) -> list[Path]:
+        return [p if p.is_absolute() else Path.cwd() / p for p in self.settings.populations]
+
+
+def _host_name(header: str) -> str:
+    """The host of a ``Host`` header, without its port (``[::1]:8765`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+_CREATE = threading.Lock()
+
+
+def get_studio(request: Request) -> Studio:
+    """The application's workbench, created on first use (the service may never need it)."""
+    state = request.app.state
+    with _CREATE:
+        if getattr(state, "studio", None) is None:
+            state.studio = Studio(state.studio_settings)
+        return state.studio
+
+
+def studio_user(request: Request) -> str:
+    """The user a request edits as; refuses what the mode does not allow (401/403)."""
+    studio = get_studio(request)
+    if request.method == "POST" and request.headers.get("x-studio") != "1":
+        raise Forbidden("workbench requests carry the header X-Studio: 1 (the page sends it; "
+                        "it keeps other sites from posting to the workbench)")
+    if not studio.settings.keys:
+        host = _host_name(request.headers.get("host") or "")
+        if not is_loopback(host):
+            raise Forbidden(f"the local workbench answers only on a loopback address, not "
+                            f"{host!r}: open http://127.0.0.1:PORT/studio")
+        return LOCAL_USER
+    key = presented_key(request.headers, basic=True)
+    if key is None:
+        raise HTTPException(401, "the workbench needs an API key with role admin or editor: "
+                                 "log in with the key as password (any user name)",
+                            headers={"WWW-Authenticate": 'Basic realm="gridcredit studio"'})
+    found = request.app.state.keys.lookup(key)
+    if found is None:
+        raise HTTPException(401, "unknown API key: check the key, or create one with "
+                                 "gridcredit keys add NAME --role editor",
+                            headers={"WWW-Authenticate": 'Basic realm="gridcredit studio"'})
+    if not found.roles & set(EDIT_ROLES):
+        raise Forbidden(f"key {found.name!r} lacks the role admin or editor the workbench "
+                        f"needs (it has {', '.join(sorted(found.roles)) or 'none'})")
+    request.state.key_name = found.name
+    return found.name
