@@ -24,6 +24,7 @@ from typing import Any
 
 from jinja2 import nodes
 
+from engine.collections.tables import check_collection_rules
 from engine.decision import (
     Decision,
     EventOutcome,
@@ -63,6 +64,8 @@ def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | N
     events, broken = check_event_rules(events_path) if events_path else ([], False)
     findings += check_table_set(table_set, examples=False)
     findings += events
+    if events_path:  # the collection tables sit beside the event rules
+        findings += check_collection_rules(events_path.parent, table_set.catalogue)
     findings += check_catalogue(table_set)
     findings += check_templates(explainer, table_set.catalogue)
     findings += check_translations(explainer)

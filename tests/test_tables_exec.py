@@ -91,7 +91,7 @@ def test_collect_keeps_file_order_dedupes_and_merges_params():
         "fast_response_service"]
     penalty = next(p for p in result.policies if p.policy_id == "late_payment_penalty")
     assert penalty.rule_id == "owes"
-    assert penalty.params == {"daily_rate_current_year": 0.002,
+    assert penalty.params == {"daily_rate_residential": 0.001, "daily_rate_current_year": 0.002,
                               "daily_rate_earlier_years": 0.003, "minimum_charge": 5}
     assert penalty.line == 94  # the policy item, not the rule
 

@@ -28,7 +28,10 @@ __all__ = [
     "DuplicateEvent",
     "Event",
     "EventRejected",
+    "DepositPaid",
     "Outage",
+    "ProtectionEnded",
+    "ProtectionGranted",
     "Repayment",
     "TheftFinding",
     "parse_event",
@@ -178,8 +181,47 @@ class Outage(_Event):
     duration_minutes: Annotated[float, Field(strict=True, gt=0, le=525_600, allow_inf_nan=False)]
 
 
+class ProtectionGranted(_Event):
+    """A protection from collection began at the event time (``engine.collections``).
+
+    ``kind`` is a kind of ``rules/protections.yaml`` (checked by the processor,
+    which reads that table); ``until`` its last day, when the grant names one.
+    """
+
+    type: Literal["protection_granted"]
+    kind: Ident
+    until: dt.date | None = None
+    reference: Annotated[str, Field(strict=True, max_length=200)] | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _not_before_start(cls, value: dt.date | None, info: Any) -> dt.date | None:
+        start = info.data.get("time")
+        if value is not None and start is not None and value < start.date():
+            raise ValueError(f"until {value.isoformat()} is before the protection's start "
+                             f"{start.date().isoformat()} (its event time): give a later date "
+                             "or no until")
+        return value
+
+
+class ProtectionEnded(_Event):
+    """The customer's open protection of ``kind`` (of ``reference``, if given) ended."""
+
+    type: Literal["protection_ended"]
+    kind: Ident
+    reference: Annotated[str, Field(strict=True, max_length=200)] | None = None
+
+
+class DepositPaid(_Event):
+    """The customer paid a security deposit of ``amount``."""
+
+    type: Literal["deposit_paid"]
+    deposit_id: Ident
+    amount: PositiveMoney
+
+
 Event = (BillIssued | BillOverdue | Repayment | TheftFinding | AgreementMade | AgreementBroken
-         | Outage)
+         | Outage | ProtectionGranted | ProtectionEnded | DepositPaid)
 _CLASSES: dict[str, type[_Event]] = {
     "bill_issued": BillIssued,
     "bill_overdue": BillOverdue,
@@ -188,6 +230,9 @@ _CLASSES: dict[str, type[_Event]] = {
     "agreement_made": AgreementMade,
     "agreement_broken": AgreementBroken,
     "outage": Outage,
+    "protection_granted": ProtectionGranted,
+    "protection_ended": ProtectionEnded,
+    "deposit_paid": DepositPaid,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(_CLASSES)
 _ADAPTERS = {name: TypeAdapter(cls) for name, cls in _CLASSES.items()}
