@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.collections.protections import load_protections
 from engine.events.model import EventRejected, parse_event, to_micros
 from engine.events.processor import EventProcessor
 
@@ -28,8 +29,9 @@ def send(processor: EventProcessor, event: dict):
 
 @pytest.fixture
 def processor(tmp_path) -> EventProcessor:
+    kinds = load_protections(ROOT / "rules" / "protections.yaml").kinds
     return EventProcessor.open(str(tmp_path / "ev.sqlite"), ROOT / "rules" / "events.yaml",
-                               synchronous="NORMAL")
+                               synchronous="NORMAL", protection_kinds=kinds)
 
 
 def test_a_protection_ending_before_it_starts_is_refused_naming_until():

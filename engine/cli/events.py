@@ -10,6 +10,7 @@ import typer
 
 from engine.cli.apps import app
 from engine.cli.common import DB, HOME, database, reports_errors
+from engine.collections.protections import protection_kinds
 from engine.config import EngineConfig
 from engine.errors import InputError
 
@@ -68,7 +69,9 @@ def replay_command(
 
     clock = _micros(now, "--now")
     rules = rules or EngineConfig.at(home).event_rules
-    processor = EventProcessor.open(database(db, home), rules, synchronous=synchronous.upper())
+    kinds = protection_kinds(Path(rules).with_name("protections.yaml"))
+    processor = EventProcessor.open(database(db, home), rules, synchronous=synchronous.upper(),
+                                    protection_kinds=kinds)
     total = len(read_events(file))
     with tqdm(total=total, unit="ev", disable=not progress, leave=False) as bar:
         summary = replay(file, processor, now_us=clock, batch=batch, progress=bar.update)

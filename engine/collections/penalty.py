@@ -4,7 +4,7 @@ The penalty accrues day by day on the part of the bill still unpaid, from the
 day after the due date up to and including the day it is paid in full or the
 as-of date, whichever comes first. On day ``d``::
 
-    base(d) = amount - (repayments made before day d)
+    base(d) = amount - (repayments made before day d), in cents
     rate(d) = daily_rate_residential                          residential customers
             = daily_rate_current_year   if year(d) == Y        other customers
             = daily_rate_earlier_years  if year(d) >  Y
@@ -74,6 +74,7 @@ def penalty_of(amount: float, due: dt.date, repayments: Sequence[tuple[dt.date, 
     arrears_year = start.year
     paid = sorted((d, a) for d, a in repayments if d <= as_of)
     balance = float(amount)
+    repaid = 0.0
     cuts = []  # the days on which the base changes: the day after each repayment
     for day, value in paid:
         cuts.append((day + dt.timedelta(days=1), value))
@@ -84,7 +85,8 @@ def penalty_of(amount: float, due: dt.date, repayments: Sequence[tuple[dt.date, 
     cut = 0
     while day <= as_of and balance > 0.005:
         while cut < len(cuts) and cuts[cut][0] <= day:
-            balance = round(balance - cuts[cut][1], 2)
+            repaid += cuts[cut][1]
+            balance = round(amount - repaid, 2)
             cut += 1
         if balance <= 0.005:
             break

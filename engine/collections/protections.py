@@ -26,7 +26,7 @@ from engine.records import CLASSES as CUSTOMER_CLASSES
 from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
 __all__ = ["Protection", "ProtectionKind", "ProtectionTable", "holding", "load_protections",
-           "periods_of"]
+           "periods_of", "protection_kinds"]
 
 _KIND_KEYS = ("description", "source", "lasts_days", "max_days", "blocks", "classes",
               "from_record")
@@ -143,6 +143,11 @@ def _kind(name: str, body: Any, line: int, actions: Sequence[str], err: Any
             body.line_of("lasts_days"))
     return ProtectionKind(name, str(body.get("description", "")), str(body.get("source", "")),
                           lasts, most, tuple(blocks), tuple(classes), record, line)
+
+
+def protection_kinds(path: str | Path) -> tuple[str, ...] | None:
+    """The kinds a protection event may name: those of the table at ``path`` (None: no table)."""
+    return tuple(load_protections(path).kinds) if Path(path).is_file() else None
 
 
 def periods_of(events: Iterable[Mapping[str, Any]], table: ProtectionTable,

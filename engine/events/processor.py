@@ -38,7 +38,6 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.audit.store import AuditStoreError, error_summary
-from engine.collections.protections import load_protections
 from engine.decision import EventOutcome
 from engine.errors import closest, did_you_mean
 from engine.events.model import Event, EventRejected, parse_event
@@ -249,18 +248,15 @@ class EventProcessor:
         self._seqs = itertools.count(1 << 62)
 
     @classmethod
-    def open(cls, db: str | None, rules: str | Path, *, synchronous: str = "FULL"
-             ) -> EventProcessor:
-        """A processor on the database ``db`` (path or URL) with the rule file ``rules``.
-
-        Protection events are checked against the ``protections.yaml`` beside the
-        rule file, when there is one.
-        """
+    def open(cls, db: str | None, rules: str | Path, *, synchronous: str = "FULL",
+             protection_kinds: Iterable[str] | None = None) -> EventProcessor:
+        """A processor on the database ``db`` (path or URL) with the rule file ``rules``;
+        protection events must name one of ``protection_kinds`` when it is given (the
+        kinds of ``rules/protections.yaml``, ``engine.collections.protections``)."""
         from engine.events.store import open_store
 
-        beside = Path(rules).with_name("protections.yaml")
-        kinds = load_protections(beside).kinds if beside.is_file() else None
-        return cls(open_store(db, synchronous=synchronous), load_event_rules(rules), kinds)
+        return cls(open_store(db, synchronous=synchronous), load_event_rules(rules),
+                   protection_kinds)
 
     def process(self, data: Mapping[str, Any] | Event, *, now_us: int | None = None) -> Result:
         """Process one event in its own transaction."""
