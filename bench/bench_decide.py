@@ -52,7 +52,7 @@ def _table_facts(engine: Any, records: list[dict[str, Any]]) -> list[dict[str, A
     """The facts the tables read, exactly as Engine.decide hands them over."""
     from engine.facts import record_facts
     from engine.records import validate_record
-    from engine.scoring.indicators import compute_one
+    from engine.scoring import compute_one
 
     out = []
     for r in records:

@@ -3,7 +3,7 @@
 Every scorer is fitted and measured on the same 5 stratified folds (seed 42)
 of the 1,000 applicants in ``tests/data/germancredit.csv``: fitted on four
 folds, scored on the fifth, so each AUC and Brier score is a held-out figure.
-Ours is ``engine.scoring.training.train`` run on the four folds alone (its
+Ours is ``engine.modelops.training.train`` run on the four folds alone (its
 own inner cross-validation chooses the indicators and fits the calibration
 without the held-out fold) and scored from the published JSON artifact.
 
@@ -36,9 +36,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from engine.config import EngineConfig
 from engine.decider import load_tables
-from engine.scoring.indicators import compute, load_catalogue
-from engine.scoring.model import ScoreModel
-from engine.scoring.training import TrainingConfig, labels, train
+from engine.modelops import TrainingConfig, labels, train
+from engine.scoring import ScoreModel, compute, load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "germancredit.csv"

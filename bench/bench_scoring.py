@@ -14,9 +14,9 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from engine import synth
+from engine.modelops import TrainingConfig, make_pipeline
 from engine.records import validate_frame
-from engine.scoring.registry import load_registry
-from engine.scoring.training import TrainingConfig, make_pipeline
+from engine.scoring import load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

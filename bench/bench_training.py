@@ -15,7 +15,7 @@ from pathlib import Path
 from engine import synth
 from engine.config import EngineConfig
 from engine.decider import load_tables
-from engine.scoring.training import TrainingConfig, train_registry
+from engine.modelops import TrainingConfig, train_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -38,9 +38,7 @@ from engine.language import load_languages
 from engine.pipeline import run_frame
 from engine.policies import Catalogue, load_catalogue
 from engine.records import CLASSES, CustomerRecord, validate_record
-from engine.scoring.indicators import compute_one
-from engine.scoring.onerecord import RecordScorer
-from engine.scoring.registry import Registry, load_registry
+from engine.scoring import RecordScorer, Registry, compute_one, load_registry
 from engine.tables import TableSet, load_table_set
 
 __all__ = ["SEGMENTS", "Engine", "collector_paused", "load", "load_tables", "new_decision_id"]

@@ -46,8 +46,7 @@ def run_demo(n: int = 100_000, out: str | Path | None = None, *,
     ``out`` defaults to the project's ``out/`` (``EngineConfig.out_dir``).
     """
     from engine.decider import load, load_tables
-    from engine.scoring.sensitivity import analyse_portfolio, write_sensitivity
-    from engine.scoring.training import TrainingConfig, train_registry
+    from engine.modelops import TrainingConfig, analyse_portfolio, train_registry, write_sensitivity
 
     config = EngineConfig.at(home)
     out = Path(out) if out is not None else config.out_dir

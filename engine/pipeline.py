@@ -25,13 +25,13 @@ import pandas as pd
 
 from engine.facts import frame_facts
 from engine.records import validate_frame
-from engine.scoring.model import TOP_REASONS, ReasonCode, Score
+from engine.scoring import TOP_REASONS, ReasonCode, Score
 from engine.tables.tableset import PolicyGrants, TableSet, policy_grants
 from engine.tables.vectorised import Evaluation, evaluate
 
 if TYPE_CHECKING:
     from engine.decider import Engine
-    from engine.scoring.registry import Registry
+    from engine.scoring import Registry
     from engine.tables.model import TableResult
 
 __all__ = [

@@ -15,10 +15,9 @@ from engine.cli import app
 from engine.config import EngineConfig
 from engine.decider import load, load_tables
 from engine.errors import ConfigError
+from engine.modelops import TrainingConfig, train, write_model
 from engine.records import validate_frame
-from engine.scoring.indicators import compute, load_catalogue
-from engine.scoring.registry import load_registry
-from engine.scoring.training import TrainingConfig, train, write_model
+from engine.scoring import compute, load_catalogue, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = load_tables(EngineConfig.at(ROOT)).scale

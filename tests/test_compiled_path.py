@@ -30,8 +30,7 @@ from engine.errors import RecordError
 from engine.facts import raw_facts, record_facts
 from engine.policies import load_catalogue
 from engine.records import FIELDS, SAMPLE_RECORD, validate_record, vocabulary
-from engine.scoring.indicators import compute_one
-from engine.scoring.onerecord import RecordScorer
+from engine.scoring import RecordScorer, compute_one
 from engine.tables import load_table_set
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,10 +16,8 @@ from engine.cli import app
 from engine.config import EngineConfig
 from engine.decider import load_tables
 from engine.errors import ConfigError, FrameError
-from engine.scoring.dataspec import init_spec, score_file
-from engine.scoring.indicators import canonical, compute, load_catalogue
-from engine.scoring.model import ScoreModel
-from engine.scoring.training import TrainingConfig, labels, train_file
+from engine.modelops import TrainingConfig, init_spec, labels, render, train_file
+from engine.scoring import ScoreModel, canonical, compute, load_catalogue, score_file
 
 ROOT = Path(__file__).resolve().parent.parent
 GERMAN = ROOT / "tests" / "data" / "germancredit.csv"
@@ -145,8 +143,6 @@ def test_filter_and_label_are_applied_and_recorded(tmp_path):
                                  "filter": "status in ('good', 'bad')"}
     assert doc["label"] == {"target": "status", "bad": ["bad"], "good": ["good"],
                             "definition": "Ninety days past due within a year."}
-    from engine.scoring.modelcard import render
-
     card = render(doc)
     assert "- default (1): `status` in {bad}" in card
     assert "- definition: Ninety days past due within a year." in card

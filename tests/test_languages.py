@@ -26,7 +26,7 @@ from engine.errors import ConfigError, LanguageError
 from engine.explanation import AUDIENCES, FORMATS
 from engine.language import LANGUAGES, check_placeholders, load_languages, negotiate, parse_language
 from engine.reasons import MAX_REASONS, PHRASES, principal_reasons
-from engine.scoring.indicators import load_catalogue as load_indicators
+from engine.scoring import load_catalogue as load_indicators
 from engine.translations import messages, missing
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,10 +16,17 @@ from engine.cli import app
 from engine.config import EngineConfig
 from engine.decider import load_tables
 from engine.errors import FrameError
-from engine.scoring.calibration import calibration_problems, grade_calibration
-from engine.scoring.monitoring import BREACH, WATCH, level, monitor_registry, psi_table
-from engine.scoring.outoftime import split_at
-from engine.scoring.registry import load_registry
+from engine.modelops import (
+    BREACH,
+    WATCH,
+    calibration_problems,
+    grade_calibration,
+    level,
+    monitor_registry,
+    psi_table,
+    split_at,
+)
+from engine.scoring import load_registry
 
 runner = CliRunner()
 SCALE = load_tables(EngineConfig.at()).scale

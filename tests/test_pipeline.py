@@ -17,7 +17,7 @@ from engine.errors import RecordError
 from engine.facts import record_facts
 from engine.pipeline import run_frame, score_population
 from engine.records import validate_record
-from engine.scoring.indicators import compute_one
+from engine.scoring import compute_one
 
 POPULATION = synth.generate(400, seed=23).drop(columns=["default_12m"])
 

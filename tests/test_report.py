@@ -339,7 +339,7 @@ def test_write_report_keeps_existing_files(population, plain_report, tmp_path):
 
 
 def analysed_table() -> pd.DataFrame:
-    """A table shaped like ``engine.scoring.sensitivity.analyse(...).table``."""
+    """A table shaped like ``engine.modelops.sensitivity.analyse(...).table``."""
     rows = []
     for group, weight in (("payment behaviour", 0.020), ("social credit", 0.004)):
         for shock, size in (("+1 sd", 1.0), ("10 %", 0.1), ("20 %", 0.2), ("30 %", 0.3)):
@@ -353,7 +353,7 @@ def analysed_table() -> pd.DataFrame:
 
 
 def test_report_takes_the_sensitivity_analysis_result(population):
-    from engine.scoring.sensitivity import SensitivityResult
+    from engine.modelops import SensitivityResult
 
     decisions, _ = population
     result = SensitivityResult(analysed_table(), pd.DataFrame())

@@ -15,11 +15,9 @@ from engine import synth
 from engine.config import EngineConfig
 from engine.decider import load_tables
 from engine.errors import ModelError
+from engine.modelops import TrainingConfig, train, write_model
 from engine.records import validate_frame
-from engine.scoring.indicators import compute, compute_one, load_catalogue
-from engine.scoring.model import ScoreModel
-from engine.scoring.registry import load_registry
-from engine.scoring.training import TrainingConfig, train, write_model
+from engine.scoring import ScoreModel, compute, compute_one, load_catalogue, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

@@ -15,10 +15,9 @@ from engine import synth
 from engine.cli import app
 from engine.config import EngineConfig
 from engine.decider import load_tables
+from engine.modelops import SHOCKS, Shock, analyse, shock_indicator
 from engine.records import validate_frame
-from engine.scoring.indicators import Indicator, load_catalogue
-from engine.scoring.registry import load_registry
-from engine.scoring.sensitivity import SHOCKS, Shock, analyse, shock_indicator
+from engine.scoring import Indicator, load_catalogue, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

@@ -16,12 +16,20 @@ from engine.cli import app
 from engine.config import EngineConfig
 from engine.decider import load_tables
 from engine.errors import FrameError, GovernanceError
+from engine.modelops import (
+    TrainingConfig,
+    band_table,
+    check_governance,
+    evaluate_registry,
+    governance_problems,
+    labels,
+    metrics,
+    train,
+    train_registry,
+)
 from engine.records import validate_frame
 from engine.scale import Band
-from engine.scoring.evaluation import band_table, check_governance, governance_problems, metrics
-from engine.scoring.indicators import compute, load_catalogue
-from engine.scoring.registry import load_registry
-from engine.scoring.training import TrainingConfig, labels, train, train_registry
+from engine.scoring import compute, load_catalogue, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -200,8 +208,6 @@ def test_train_refuses_to_publish_when_governance_fails(models_dir, tmp_path):
 
 
 def test_evaluate_registry_measures_each_model_on_its_customers():
-    from engine.scoring.evaluation import evaluate_registry
-
     bands = (Band("good", 0.0, 0.05), Band("bad", 0.05, 1.0))
     frame = synth.generate(3000, seed=5)
     frame.loc[4, "monthly_kwh"] = -1.0

@@ -20,8 +20,8 @@ from engine.errors import (
 from engine.events.rules import load_event_rules
 from engine.policies import load_catalogue as load_policies
 from engine.records import validate_record
-from engine.scoring.indicators import load_catalogue as load_indicators
-from engine.scoring.registry import read_spec
+from engine.scoring import load_catalogue as load_indicators
+from engine.scoring import read_spec
 from engine.service.auth import read_keys
 from engine.service.settings import Settings
 from engine.tables import load_table_set

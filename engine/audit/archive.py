@@ -40,7 +40,7 @@ from engine.errors import EngineError, InputError
 
 if TYPE_CHECKING:
     from engine.decider import Engine
-    from engine.scoring.model import ScoreModel
+    from engine.scoring import ScoreModel
     from engine.tables import TableSet
 
 __all__ = ["Archive", "ArchiveError", "ArchiveMissing", "Snapshot", "explain_as_logged",
@@ -248,7 +248,7 @@ class Archive:
 
     def verify(self) -> tuple[ChainReport, list[str]]:
         """The chain report and, per item, what no longer matches its key."""
-        from engine.scoring.model import canonical_sha256
+        from engine.scoring import canonical_sha256
 
         report = verify_chain(self.database, archive_table)
         problems: list[str] = []

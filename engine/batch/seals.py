@@ -173,7 +173,7 @@ class _Scores:
     """
 
     def __init__(self, engine: Engine, population: Any) -> None:
-        from engine.scoring.model import TOP_REASONS
+        from engine.scoring import TOP_REASONS
 
         scores, indicators = population.scores, population.indicators
         self.models = {m.model_id: m for m in engine.registry.models.values()}
@@ -249,7 +249,7 @@ def seal_rows(engine: Engine, decided: FrameDecisions, decision_ids: Sequence[st
 def _seal(engine: Engine, decided: FrameDecisions, decision_ids: Sequence[str],
           events: Sequence[tuple[EventOutcome, ...]] | None) -> SealedRows:
     from engine import scale as master_scale
-    from engine.scoring.model import Score
+    from engine.scoring import Score
 
     population = decided.population
     n = len(population)

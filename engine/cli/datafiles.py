@@ -10,8 +10,11 @@ import typer
 from engine.cli.apps import app
 from engine.cli.common import reports_errors
 from engine.config import EngineConfig
+from engine.decider import load_tables
 from engine.errors import FrameError
 from engine.frames import read_frame, write_frame
+from engine.modelops import init_spec
+from engine.scoring import ScoreModel, score_file
 
 spec_app = typer.Typer(help="Indicator specs for labelled files of your own.",
                        no_args_is_help=True)
@@ -31,8 +34,6 @@ def spec_init_command(
     Numeric columns become identity indicators and text columns categories;
     identifiers, constant columns and dates are left out with a comment.
     """
-    from engine.scoring.dataspec import init_spec
-
     text, left_out = init_spec(read_frame(data), target, source=str(data))
     if out is None:
         typer.echo(text, nl=False)
@@ -66,10 +67,6 @@ def score_command(
     filter admits; rows outside it go to a rejects file beside --out.
     Outside the customer-record contract: no policies, no decision log.
     """
-    from engine.decider import load_tables
-    from engine.scoring.dataspec import score_file
-    from engine.scoring.model import ScoreModel
-
     bands = load_tables(EngineConfig.at(home, rules_dir=rules)).scale
     scored, rejects = score_file(ScoreModel.load(model), read_frame(data), bands)
     typer.echo(f"{len(scored) + len(rejects):,} rows in: {len(scored):,} scored, "

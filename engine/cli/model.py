@@ -11,10 +11,26 @@ from engine import synth
 from engine.cli.apps import app
 from engine.cli.common import HOME, reports_errors
 from engine.config import EngineConfig
+from engine.decider import load_tables
 from engine.errors import FrameError
 from engine.frames import read_frame
+from engine.modelops import (
+    TrainingConfig,
+    analyse_portfolio,
+    cross_validation_report,
+    cv_summary,
+    evaluate_registry,
+    markdown_table,
+    oot_file,
+    oot_registry,
+    oot_report,
+    train_file,
+    train_registry,
+    write_model,
+    write_sensitivity,
+)
 from engine.scale import Band
-from engine.scoring import evaluation as ev
+from engine.scoring import load_registry, read_spec
 
 Data = Annotated[Path | None, typer.Option(
     "--data", help="Labelled CSV/Parquet file (default: a synthetic population).")]
@@ -38,8 +54,6 @@ def _config(home: Path | None, rules: Path | None, models: Path | None) -> Engin
 
 def _scale(config: EngineConfig) -> tuple[Band, ...]:
     """The master scale of the project's loaded table set."""
-    from engine.decider import load_tables
-
     return load_tables(config).scale
 
 
@@ -72,9 +86,6 @@ def train_command(
     every registry model into models/ (reproducible). With --data --spec,
     train one model on any labelled file.
     """
-    from engine.scoring.registry import read_spec
-    from engine.scoring.training import TrainingConfig, train_file, train_registry, write_model
-
     project = _config(home, rules, models)
     bands = _scale(project)
     models_dir = project.models_dir
@@ -86,7 +97,7 @@ def train_command(
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=name, config=config, source=str(data))
         path = write_model(result, out or project.out_dir / "models", f"{name}.json")
-        typer.echo(ev.cv_summary(result.artifact))
+        typer.echo(cv_summary(result.artifact))
         typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
         return
     reg = read_spec(models_dir)
@@ -101,7 +112,7 @@ def train_command(
                              bands=bands, config=config, source=source)
     for seg in reg.segments:
         doc = results[seg.segment].artifact
-        typer.echo(ev.cv_summary(doc))
+        typer.echo(cv_summary(doc))
         typer.echo(f"  wrote {(out or models_dir) / seg.artifact} (+ model card)")
 
 
@@ -139,9 +150,6 @@ def evaluate_command(
     project = _config(home, rules, models)
     bands = _scale(project)
     if oot_date is not None:
-        from engine.scoring.outoftime import oot_file, oot_registry, oot_report
-        from engine.scoring.training import TrainingConfig
-
         if data is None:
             raise FrameError("--oot-date needs --data FILE with a date column")
         frame = read_frame(data)
@@ -153,25 +161,21 @@ def evaluate_command(
                              bands=bands, date=oot_date, column=date_column, config=config))
         text = oot_report(runs)
     elif spec is not None:
-        from engine.scoring.training import TrainingConfig, train_file
-
         if data is None:
             raise FrameError("--spec needs --data FILE: the labelled file to evaluate on")
         config = TrainingConfig(folds=folds, seed=seed, governance=False)
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=data.stem, config=config, source=str(data))
-        text = ev.cross_validation_report(
+        text = cross_validation_report(
             result, title=f"{data.name}: {folds}-fold cross-validation (seed {seed})")
     else:
-        from engine.scoring.registry import load_registry
-
         registry = load_registry(project.models_dir)
         if data is None:
             frame = synth.generate(n, population_seed)
             what = f"synthetic population n={n}, seed={population_seed}"
         else:
             frame, what = read_frame(data), str(data)
-        text = ev.evaluate_registry(registry, frame, target=target, bands=bands, bad=bad,
+        text = evaluate_registry(registry, frame, target=target, bands=bands, bad=bad,
                                     what=what).markdown()
     text += "\n"
     typer.echo(text, nl=False)
@@ -204,16 +208,13 @@ def sensitivity_command(
     Writes sensitivity.csv, sensitivity.md, sensitivity.png and the
     per-customer detail sensitivity-customers.parquet into --out.
     """
-    from engine.scoring.registry import load_registry
-    from engine.scoring.sensitivity import analyse_portfolio, write_sensitivity
-
     project = _config(home, rules, models)
     registry = load_registry(project.models_dir)
     frame = synth.generate(n, population_seed) if data is None else read_frame(data)
     result = analyse_portfolio(frame, registry, _scale(project), seed=seed)
     out = out or project.out_dir / "sensitivity"
     write_sensitivity(result, out)
-    typer.echo(ev.markdown_table(result.summary()[["group", "shock", "mean_pd_before",
+    typer.echo(markdown_table(result.summary()[["group", "shock", "mean_pd_before",
                                                    "mean_pd_after", "change_pp",
                                                    "downgraded"]]))
     typer.echo(f"wrote {out}/sensitivity.csv, sensitivity.md, sensitivity.png, "

@@ -10,7 +10,11 @@ import typer
 from engine.cli.apps import app
 from engine.cli.common import reports_errors
 from engine.config import EngineConfig
+from engine.decider import load_tables
+from engine.errors import FrameError
 from engine.frames import read_frame
+from engine.modelops import compare, outcomes, promote
+from engine.scoring import load_registry
 
 models_app = typer.Typer(help="Champion and challenger models of the registry.",
                          no_args_is_help=True)
@@ -41,19 +45,12 @@ def compare_command(
     AUC, KS, Gini, Brier and how many grades are calibrated (binomial test),
     for both models and their difference.
     """
-    from engine.decider import load_tables
-    from engine.scoring.challenger import compare
-    from engine.scoring.monitoring import outcomes
-    from engine.scoring.registry import load_registry
-
     project = EngineConfig.at(home, models_dir=models)
     registry = load_registry(project.models_dir)
     frame = read_frame(data)
     y = outcomes(frame, read_frame(labels) if labels is not None else None, target=target,
                  key=key, where=str(labels or data))
     if y is None:
-        from engine.errors import FrameError
-
         raise FrameError(f"{data} has no outcome column '{target}'; give --labels FILE or "
                          "--target COL", columns=[target])
     for c in compare(registry, frame.drop(columns=[target], errors="ignore"), y,
@@ -70,8 +67,6 @@ def promote_command(
     home: Home = None,
 ) -> None:
     """Swap a segment's champion and challenger in registry.yaml; note it in both cards."""
-    from engine.scoring.challenger import promote
-
     project = EngineConfig.at(home, models_dir=models)
     champion, challenger = promote(project.models_dir, segment, note=note)
     typer.echo(f"segment '{segment}': champion is now {champion}, challenger {challenger}; "

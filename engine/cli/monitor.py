@@ -10,7 +10,11 @@ import typer
 from engine.cli.apps import app
 from engine.cli.common import HOME, reports_errors
 from engine.config import EngineConfig
+from engine.decider import load_tables
 from engine.frames import read_frame
+from engine.modelops import monitor_model, monitor_registry
+from engine.report.monitoring import write_monitor_report
+from engine.scoring import ScoreModel, load_registry
 
 
 @app.command("monitor")
@@ -47,20 +51,12 @@ def monitor_command(
     KS); a grade whose observed default rate leaves its binomial interval is
     a breach. Exits 1 when any threshold is breached, for schedulers.
     """
-    from engine.decider import load_tables
-    from engine.report.monitoring import write_monitor_report
-    from engine.scoring.monitoring import monitor_registry
-    from engine.scoring.registry import load_registry
-
     project = EngineConfig.at(home, rules_dir=rules, models_dir=models)
     bands = load_tables(project).scale
     frames = (read_frame(baseline), read_frame(current))
     outcome_file = read_frame(labels) if labels is not None else None
     names = (str(baseline), str(labels or current))
     if model is not None:
-        from engine.scoring.model import ScoreModel
-        from engine.scoring.monitoring import monitor_model
-
         result = monitor_model(ScoreModel.load(model), bands, *frames, labels=outcome_file,
                                target=target if target != "default_12m" else None, key=key,
                                bad=bad, names=names)

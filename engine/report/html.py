@@ -67,7 +67,7 @@ DECISION_COLUMNS = (
 )
 SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 SENSITIVITY_COLUMNS = ("group", "shock", "before", "after")
-# ``engine.scoring.sensitivity.analyse`` reports the portfolio's mean PD before and after.
+# ``engine.modelops.sensitivity.analyse`` reports the portfolio's mean PD before and after.
 _PORTFOLIO_PD = {"mean_pd_before": "before", "mean_pd_after": "after"}
 _SENSITIVITY_EXTRAS = (("customers_affected", "customers whose PD moved", "count"),
                        ("downgraded", "downgraded", "pct"), ("upgraded", "upgraded", "pct"))
@@ -154,7 +154,7 @@ def check_sensitivity(sensitivity: Any) -> tuple[pd.DataFrame, bool]:
     """The sensitivity frame with ``before``/``after`` columns, and whether they are PDs.
 
     Takes a frame with group, shock, before, after, or the result of
-    ``engine.scoring.sensitivity.analyse`` (or its ``table``), whose mean PD columns
+    ``engine.modelops.sensitivity.analyse`` (or its ``table``), whose mean PD columns
     become before and after.
     """
     table = getattr(sensitivity, "table", None)
@@ -472,7 +472,7 @@ def build_report(
     ``labels`` (observed 12-month default, 0/1, indexed like ``decisions``)
     enable the ROC/KS and calibration sections; without them the report says
     that no outcomes were supplied. ``sensitivity`` is a frame with columns
-    group, shock, before, after, or what ``engine.scoring.sensitivity.analyse``
+    group, shock, before, after, or what ``engine.modelops.sensitivity.analyse``
     returns (its mean PD before and after are shown); ``sensitivity_png`` is
     an already drawn chart, used when no frame is given. ``versions`` is shown
     as given (nested mappings are flattened), next to the versions the

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import InputError
+from engine.modelops import band_calibration
 from engine.records import GRADES, vocabulary
-from engine.scoring.calibration import band_calibration
 
 __all__ = [
     "RocKs",
@@ -94,7 +94,7 @@ def default_rate_by_grade(grades: pd.Series, pd_values: pd.Series,
     """Customers, defaults, observed rate (95 % Wilson interval) and mean PD per grade.
 
     ``agrees`` says whether the grade's defaults lie inside the 99 % binomial
-    interval of its mean PD (``engine.scoring.calibration``, the test
+    interval of its mean PD (``engine.modelops.calibration``, the test
     training governance and ``gridcredit monitor`` apply).
 
     Grades follow the master-scale order, best first; grades nobody holds are

@@ -18,8 +18,8 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import ConfigError
+from engine.modelops import BREACH, WATCH, Drift, MonitorResult
 from engine.report import charts
-from engine.scoring.monitoring import BREACH, WATCH, Drift, MonitorResult
 
 __all__ = ["TEMPLATE", "monitor_html", "write_monitor_report"]
 

@@ -13,7 +13,6 @@ exactly the numbers the batch path gives it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,9 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ConfigError, FrameError, closest, did_you_mean
+from engine.records import FIELDS
+from engine.scoring.dataspec import read_filter, read_label
+from engine.scoring.values import canonical
 from engine.yamlfile import read_yaml
 
 __all__ = [
@@ -31,7 +33,6 @@ __all__ = [
     "TRANSFORMS",
     "Catalogue",
     "Indicator",
-    "canonical",
     "catalogue_from_doc",
     "compute",
     "compute_one",
@@ -178,8 +179,6 @@ def load_catalogue(path: str | Path) -> Catalogue:
 
 def catalogue_from_doc(doc: Any, where: str) -> Catalogue:
     """Check a catalogue or data spec read by ``read_yaml`` (with lines) or from JSON."""
-    from engine.scoring import dataspec
-
     if not isinstance(doc, dict):
         raise ConfigError("expected a mapping with 'indicators:'", file=where, line=1)
     for key in doc:
@@ -204,8 +203,8 @@ def catalogue_from_doc(doc: Any, where: str) -> Catalogue:
             raise ConfigError(f"indicator '{ind.name}' is listed twice", file=where, line=line)
         seen.add(ind.name)
         out.append(ind)
-    row_filter = dataspec.read_filter(doc.get("filter"), where, _line_of(doc, "filter"))
-    label = dataspec.read_label(doc.get("label"), where, _line_of(doc, "label"))
+    row_filter = read_filter(doc.get("filter"), where, _line_of(doc, "filter"))
+    label = read_label(doc.get("label"), where, _line_of(doc, "label"))
     return Catalogue(tuple(out), groups, where, row_filter, label)
 
 
@@ -215,8 +214,6 @@ def _line_of(doc: Any, key: Any) -> int | None:
 
 
 def _record_fields() -> list[str]:
-    from engine.records import FIELDS
-
     return [f.name for f in FIELDS]
 
 
@@ -343,39 +340,6 @@ def _numeric(values: Any, name: str, source: str) -> np.ndarray:
                          f"{first!r}; if the column holds categories, use transform: "
                          "category", columns=[source])
     return num.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_PADDED = re.compile(r"[+-]?0\d")
-
-
-def _number_text(x: float) -> str:
-    return str(int(x)) if x.is_integer() and abs(x) < 2 ** 53 else repr(x)
-
-
-def canonical(value: Any) -> str | None:
-    """The one text of a category value: 1, 1.0, "1" and " 1 " are all "1"; blanks are None.
-
-    A column read from CSV turns decimal when one cell is blank, so category
-    codes must not depend on the column's dtype. Zero-padded codes ("007")
-    keep their text: the padding is part of the code.
-    """
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else _number_text(float(value))
-    text = str(value).strip()
-    if not text:
-        return None
-    if _NUMBER.fullmatch(text) and not _PADDED.match(text):
-        number = float(text)
-        if math.isfinite(number):
-            return _number_text(number)
-    return text
 
 
 def _category(values: Any) -> np.ndarray:

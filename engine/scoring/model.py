@@ -1,6 +1,6 @@
 """Scoring with a published model artifact: bin lookup, ``z = w.x + b``, calibrated PD.
 
-An artifact is plain JSON written by ``engine.scoring.training``. Loading it runs no
+An artifact is plain JSON written by ``engine.modelops.training``. Loading it runs no
 code: every key is checked for presence, type and finiteness, and a refused
 file raises ``ModelError`` naming the file and the key, so a hand-edited or
 corrupted model can never score anyone. Scoring is numpy only and reproduces
@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import FrameError, ModelError
+from engine.scoring.values import canonical
 
 __all__ = [
     "SCHEMA",
@@ -194,8 +195,6 @@ class _Bins:
 
     def labels(self, groups: list[list[str]] | None = None) -> list[str]:
         """Readable names of the bins ``positions`` counts, in the same order."""
-        from engine.scoring.indicators import canonical
-
         if self.kind == "numeric":
             edges = ["-inf", *(f"{s:.6g}" for s in self.splits), "inf"]
             return ([f"[{a}, {b})" for a, b in zip(edges, edges[1:], strict=False)]

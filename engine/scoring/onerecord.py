@@ -32,11 +32,11 @@ from engine.scoring.indicators import (
     Catalogue,
     Indicator,
     at_least,
-    canonical,
     compute_one,
     divide,
 )
 from engine.scoring.model import TOP_REASONS, ScoreModel
+from engine.scoring.values import canonical
 
 __all__ = ["RecordScorer"]
 

@@ -18,7 +18,8 @@ import pandas as pd
 
 from engine.errors import ConfigError, FrameError, ModelError, closest
 from engine.records import CLASSES
-from engine.scoring import indicators as ind
+from engine.scale import assign
+from engine.scoring.indicators import Catalogue, compute, load_catalogue
 from engine.scoring.model import TOP_REASONS, ScoreModel
 from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
@@ -123,7 +124,7 @@ class Registry:
     """Loaded models by segment, the catalogue they read, and the class -> model map."""
 
     spec: RegistrySpec
-    catalogue: ind.Catalogue
+    catalogue: Catalogue
     models: dict[str, ScoreModel] = field(default_factory=dict)
     challengers: dict[str, ScoreModel] = field(default_factory=dict)
 
@@ -146,8 +147,6 @@ class Registry:
         """
         if not self.challengers:
             return None
-        from engine.scale import assign
-
         klass = pd.Series(customer_class).astype("string").to_numpy(dtype=object,
                                                                     na_value=None)
         n = len(values)
@@ -169,7 +168,7 @@ class Registry:
 
     def indicators(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Every catalogue indicator for a validated customer frame."""
-        return ind.compute(frame, self.catalogue)
+        return compute(frame, self.catalogue)
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score a validated frame mixing classes: z, pd, model_id, reasons per row."""
@@ -233,7 +232,7 @@ def labelled(labels: list[str], codes: np.ndarray) -> pd.Categorical:
 
 
 def _check_challenger(seg: SegmentSpec, challenger: ScoreModel, champion: ScoreModel,
-                      catalogue: ind.Catalogue, where: str) -> None:
+                      catalogue: Catalogue, where: str) -> None:
     """A challenger must read indicators its segment computes, and a champion's segment."""
     allowed = set(catalogue.names(seg.segment))
     foreign = [n for n in challenger.indicators if n not in allowed]
@@ -252,7 +251,7 @@ def _check_challenger(seg: SegmentSpec, challenger: ScoreModel, champion: ScoreM
 def load_registry(models_dir: str | Path) -> Registry:
     """Load the registry, the catalogue and every artifact it names (all checked)."""
     spec = read_spec(models_dir)
-    catalogue = ind.load_catalogue(spec.catalogue_path)
+    catalogue = load_catalogue(spec.catalogue_path)
     models = {s.segment: ScoreModel.load(spec.models_dir / s.artifact, catalogue=catalogue)
               for s in spec.segments}
     challengers = {}

@@ -16,18 +16,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from engine.errors import FrameError, GovernanceError
+from engine.modelops.calibration import band_calibration, calibration_problems
+from engine.modelops.labels import labels
+from engine.pipeline import score_population
 from engine.scale import Band, assign
-from engine.scoring.calibration import band_calibration, calibration_problems
-
-if TYPE_CHECKING:
-    from engine.scoring.registry import Registry
+from engine.scoring import Registry
 
 __all__ = [
     "RegistryEvaluation",
@@ -169,7 +169,7 @@ def cv_summary(artifact: dict[str, Any]) -> str:
 
 
 def cross_validation_report(result: Any, *, title: str) -> str:
-    """A training run (``engine.scoring.training.TrainingResult``) as markdown: its summary,
+    """A training run (``engine.modelops.training.TrainingResult``) as markdown: its summary,
     then the per-fold, per-band and per-decile out-of-fold tables."""
     dropped = result.artifact.get("dropped_indicators") or {}
     left_out = (["Indicators left out:\n" + "\n".join(f"- {n}: {why}"
@@ -229,9 +229,6 @@ def evaluate_registry(registry: Registry, frame: pd.DataFrame, *, target: str,
     Rows that fail validation are counted, not scored; ``target`` is the label
     column (1 = default, or the value ``bad`` names).
     """
-    from engine.pipeline import score_population
-    from engine.scoring.training import labels
-
     if target not in frame.columns:
         raise FrameError(f"missing target column '{target}'", columns=[target])
     population = score_population(registry, frame.drop(columns=[target]))

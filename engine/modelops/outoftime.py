@@ -17,10 +17,13 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import FrameError
+from engine.modelops.calibration import grade_calibration
+from engine.modelops.evaluation import band_table, markdown_table, metrics
+from engine.modelops.labels import labels
+from engine.modelops.training import TrainingConfig, fit_registry, train_file
+from engine.records import validate_frame
 from engine.scale import Band, assign
-from engine.scoring import evaluation as ev
-from engine.scoring.calibration import grade_calibration
-from engine.scoring.model import ScoreModel
+from engine.scoring import ScoreModel, compute, load_catalogue, read_spec
 
 __all__ = ["OutOfTime", "oot_file", "oot_registry", "oot_report", "split_at"]
 
@@ -73,7 +76,7 @@ def _measure(model: ScoreModel, values: pd.DataFrame, y: np.ndarray, bands, *, d
                          "defaults or no non-defaults; choose an earlier --oot-date")
     grades = np.array([b.grade for b in bands], dtype=object)[assign(scored.pd, bands)]
     return OutOfTime(model.model_id, date, train_rows, len(y),
-                     ev.metrics(y, scored.z, scored.pd), ev.band_table(scored.pd, y, bands),
+                     metrics(y, scored.z, scored.pd), band_table(scored.pd, y, bands),
                      grade_calibration(grades, scored.pd, y, [b.grade for b in bands]))
 
 
@@ -81,14 +84,10 @@ def oot_file(frame: pd.DataFrame, *, target: str, spec: str | Path,
              bands: list[Band] | tuple[Band, ...], date: str, column: str,
              bad: str | None = None, config=None, segment: str = "model") -> OutOfTime:
     """Train one spec'd model on the earlier rows, measure it on the later ones."""
-    from engine.scoring.training import TrainingConfig, labels, train_file
-
     before, after = split_at(frame, column, date)
     config = config or TrainingConfig(governance=False)
     result = train_file(before, target=target, spec=spec, bands=bands, bad=bad,
                         segment=segment, config=config)
-    from engine.scoring.indicators import compute, load_catalogue
-
     model = ScoreModel(result.artifact)
     values = compute(after, load_catalogue(spec), list(model.indicators))
     y = labels(after[target], bad)
@@ -99,10 +98,6 @@ def oot_registry(frame: pd.DataFrame, *, models_dir: str | Path, target: str,
                  bands: list[Band] | tuple[Band, ...], date: str, column: str = "as_of",
                  config=None) -> list[OutOfTime]:
     """Train every registry segment on the earlier records, measure each on the later ones."""
-    from engine.records import validate_frame
-    from engine.scoring import indicators as ind
-    from engine.scoring.training import TrainingConfig, fit_registry, labels
-
     before, after = split_at(frame, column, date)
     config = config or TrainingConfig(governance=False)
     results = fit_registry(before, models_dir=models_dir, target=target, bands=bands,
@@ -112,11 +107,9 @@ def oot_registry(frame: pd.DataFrame, *, models_dir: str | Path, target: str,
     accepted, _ = validate_frame(after.drop(columns=[target]))
     y_all = labels(after.loc[accepted.index, target])
     klass = accepted["customer_class"].astype("string").to_numpy(dtype=object, na_value=None)
-    from engine.scoring.registry import read_spec
-
     spec = read_spec(models_dir)
-    catalogue = ind.load_catalogue(spec.catalogue_path)
-    values = ind.compute(accepted, catalogue)
+    catalogue = load_catalogue(spec.catalogue_path)
+    values = compute(accepted, catalogue)
     out = []
     for seg in spec.segments:
         mask = np.isin(klass, seg.customer_classes)
@@ -135,5 +128,5 @@ def oot_report(runs: list[OutOfTime]) -> str:
         sections += [f"## {run.model_id}: out of time, {run.population()}",
                      f"AUC {m['auc']:.4f}, KS {m['ks']:.4f}, Gini {m['gini']:.4f}, "
                      f"Brier {m['brier']:.4f}",
-                     ev.markdown_table(run.bands), ev.markdown_table(run.calibration)]
+                     markdown_table(run.bands), markdown_table(run.calibration)]
     return "\n\n".join(sections)

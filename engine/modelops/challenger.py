@@ -11,6 +11,7 @@ model cards, so the history of which model decided when stays readable.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,11 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ConfigError, FrameError
+from engine.modelops.calibration import grade_calibration
+from engine.modelops.evaluation import markdown_table, metrics
+from engine.records import validate_frame
 from engine.scale import Band, assign
-from engine.scoring import evaluation as ev
-from engine.scoring.calibration import grade_calibration
+from engine.scoring import load_registry, read_spec
 
 __all__ = ["Comparison", "compare", "promote"]
 
@@ -41,13 +44,13 @@ class Comparison:
     def markdown(self) -> str:
         return (f"### {self.segment}: champion {self.champion} vs challenger "
                 f"{self.challenger} on {self.customers:,} labelled customers "
-                f"({self.defaults:,} defaults)\n\n" + ev.markdown_table(self.table))
+                f"({self.defaults:,} defaults)\n\n" + markdown_table(self.table))
 
 
 def _measures(model: Any, values: pd.DataFrame, y: np.ndarray,
               bands: tuple[Band, ...]) -> dict[str, float]:
     scored = model.score_frame(values)
-    m = ev.metrics(y, scored.z, scored.pd)
+    m = metrics(y, scored.z, scored.pd)
     names = [b.grade for b in bands]
     grades = np.array(names, dtype=object)[assign(scored.pd, bands)]
     cal = grade_calibration(grades, scored.pd, y, names)
@@ -64,8 +67,6 @@ def compare(registry: Any, frame: pd.DataFrame, y: np.ndarray,
     unknown, left out). AUC, KS, Gini, Brier and the number of grades whose
     observed default rate agrees with the predicted PD, for both models.
     """
-    from engine.records import validate_frame
-
     if not registry.challengers:
         raise ConfigError("no segment names a challenger: add 'challenger: FILE.json' to a "
                           "segment of registry.yaml", file=str(registry.spec.models_dir
@@ -114,9 +115,6 @@ def promote(models_dir: str | Path, segment: str, *, note: str = "",
     get a line under "Champion/challenger history". Returns the new
     champion's and challenger's artifact names.
     """
-    import datetime as dt
-
-    from engine.scoring.registry import load_registry, read_spec
 
     spec = read_spec(models_dir)
     where = Path(spec.models_dir) / "registry.yaml"

@@ -15,35 +15,51 @@ import json
 import platform
 import shutil
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import optbinning
 import pandas as pd
+import sklearn
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from engine.errors import FrameError
+from engine.modelops.binning import artifact_bins, fit_woe, make_pipeline, woe_frame
+from engine.modelops.calibrator import METHODS, choose
+from engine.modelops.evaluation import (
+    band_table,
+    check_governance,
+    decile_table,
+    governance_problems,
+    metrics,
+)
+from engine.modelops.labels import label_definition, labels
+from engine.modelops.modelcard import render
+from engine.records import validate_frame
 from engine.scale import Band
-from engine.scoring import calibrator
-from engine.scoring import evaluation as ev
-from engine.scoring.binning import artifact_bins, fit_woe, make_pipeline, woe_frame
-from engine.scoring.indicators import Catalogue, canonical, compute, load_catalogue
-from engine.scoring.model import SCHEMA, SCHEMA_VERSION
+from engine.scoring import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    Catalogue,
+    apply_filter,
+    canonical,
+    compute,
+    load_catalogue,
+    read_spec,
+)
 
 __all__ = [
     "TrainingConfig",
     "TrainingResult",
-    "artifact_bins",
     "cross_validate",
     "data_sha256",
     "fit_registry",
-    "labels",
-    "make_pipeline",
     "select_indicators",
     "train",
     "train_file",
@@ -65,7 +81,7 @@ class TrainingConfig:
     max_n_prebins: int = 20
     min_prebin_size: float = 0.01
     select: bool = True
-    calibration: tuple[str, ...] = calibrator.METHODS
+    calibration: tuple[str, ...] = METHODS
 
 
 @dataclass
@@ -130,7 +146,7 @@ def cross_validate(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
     for k, (train_idx, test_idx) in enumerate(folds.split(np.zeros(len(y)), y), start=1):
         pipe = make_pipeline(catalogue, config).fit(x.iloc[train_idx], y[train_idx])
         oof[test_idx] = pipe.decision_function(x.iloc[test_idx])
-        rows.append({"fold": k, **ev.metrics(y[test_idx], oof[test_idx])})
+        rows.append({"fold": k, **metrics(y[test_idx], oof[test_idx])})
     return oof, pd.DataFrame(rows)
 
 
@@ -176,13 +192,13 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
     x = x[[i.name for i in catalogue]]
     oof_z, folds = cross_validate(x, y, catalogue, config)
     splits = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
-    calibration, oof_pd, brier = calibrator.choose(
+    calibration, oof_pd, brier = choose(
         oof_z, y, list(splits.split(np.zeros(len(y)), y)), config.calibration)
-    band_tab = ev.band_table(oof_pd, y, bands)
-    decile_tab = ev.decile_table(oof_z, y)
-    problems = ev.governance_problems(band_tab)
+    band_tab = band_table(oof_pd, y, bands)
+    decile_tab = decile_table(oof_z, y)
+    problems = governance_problems(band_tab)
     if config.governance:
-        ev.check_governance(band_tab, model_id=model_id)
+        check_governance(band_tab, model_id=model_id)
     pipe = make_pipeline(catalogue, config).fit(x, y)
     woe = woe_frame(pipe, x)
     lda = pipe.named_steps["lda"]
@@ -195,7 +211,7 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
             "mean_woe": float(np.mean(woe.iloc[:, j].to_numpy())),
             "coefficient": float(lda.coef_[0, j]),
         })
-    oof = ev.metrics(y, oof_z, oof_pd)
+    oof = metrics(y, oof_z, oof_pd)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -260,68 +276,13 @@ def data_sha256(x: pd.DataFrame, y: np.ndarray) -> str:
 
 
 def _versions() -> dict[str, str]:
-    import optbinning
-    import sklearn
-
     return {"python": platform.python_version(), "numpy": np.__version__,
             "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
             "optbinning": optbinning.__version__}
 
 
-def labels(series: pd.Series, bad: str | Sequence[str] | None = None,
-           good: Sequence[str] = ()) -> np.ndarray:
-    """The 0/1 default label from a target column.
-
-    ``bad`` names the value(s) meaning default and ``good`` those meaning
-    none; without ``good`` the column must hold exactly one other value.
-    Any value outside the two is refused (drop such rows with the spec's
-    ``filter:``), so an unknown outcome is never counted as a good one.
-    """
-    from engine.scoring.indicators import canonical
-
-    name = series.name
-    if series.isna().any():
-        raise FrameError(f"target '{name}' has {int(series.isna().sum())} missing values; "
-                         f"drop those rows with filter: {{{name}: {{ne: ''}}}} in the spec "
-                         "or fill them", columns=[str(name)])
-    if bad is None and not good:
-        values = pd.to_numeric(series, errors="coerce")
-        if values.isna().any() or not set(values.unique()) <= {0, 1}:
-            seen = ", ".join(sorted(map(str, series.unique()))[:10])
-            raise FrameError(f"target '{name}' must be 0/1, got {seen}; name the default "
-                             "value with --bad VALUE", columns=[str(name)])
-        return values.to_numpy(dtype=np.int64)
-    text = series.map(canonical)
-    bad_values = [canonical(v) for v in ([bad] if isinstance(bad, str) else bad or ["1"])]
-    is_bad = text.isin(bad_values).to_numpy()
-    if not is_bad.any():
-        seen = ", ".join(sorted(map(str, text.unique()))[:10])
-        raise FrameError(f"target '{name}' never equals {bad_values[0]!r}; values: {seen}",
-                         columns=[str(name)])
-    good_values = [canonical(v) for v in good] or sorted(set(text[~is_bad]))
-    others = ~is_bad & ~text.isin(good_values).to_numpy()
-    if others.any() or len(good_values) > 1 and not good:
-        strays = sorted(set(text[others])) or good_values[1:]
-        raise FrameError(
-            f"target '{name}' has values other than the good and bad ones: "
-            + ", ".join(repr(v) for v in strays[:5])
-            + f" (bad: {', '.join(bad_values)}); list the good values under label: good in the "
-            f"spec, or drop the other rows with filter: {{{name}: [...]}}", columns=[str(name)])
-    return is_bad.astype(np.int64)
-
-
-def label_definition(target: str, bad: Sequence[str], good: Sequence[str],
-                     definition: str = "") -> dict[str, Any]:
-    """What the label means, as the artifact and its card record it."""
-    return {"target": target, "bad": list(bad), "good": list(good),
-            "definition": definition or f"{target} in {{{', '.join(bad)}}} marks a default; "
-                                        f"{', '.join(good)} none"}
-
-
 def write_model(result: TrainingResult, out_dir: str | Path, artifact: str) -> Path:
     """Write the JSON artifact and its markdown model card beside it."""
-    from engine.scoring.modelcard import render
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / artifact
@@ -336,9 +297,6 @@ def fit_registry(frame: pd.DataFrame, *, models_dir: str | Path,
                  config: TrainingConfig | None = None,
                  source: str = "") -> dict[str, TrainingResult]:
     """Train every registry segment on a labelled customer frame; nothing is written."""
-    from engine.records import validate_frame
-    from engine.scoring.registry import read_spec
-
     spec = read_spec(models_dir)
     config = config or TrainingConfig(folds=spec.folds, seed=spec.seed, version=spec.version)
     if target not in frame.columns:
@@ -363,8 +321,6 @@ def train_registry(frame: pd.DataFrame, *, models_dir: str | Path,
                    bands: list[Band] | tuple[Band, ...], config: TrainingConfig | None = None,
                    source: str = "") -> dict[str, TrainingResult]:
     """Train every registry segment on a labelled customer frame; publish all or none."""
-    from engine.scoring.registry import read_spec
-
     spec = read_spec(models_dir)
     results = fit_registry(frame, models_dir=models_dir, target=target, bands=bands,
                            config=config, source=source)
@@ -387,8 +343,6 @@ def train_file(frame: pd.DataFrame, *, target: str, spec: str | Path,
     its ``label:`` (or ``bad``) says what default means, and the spec itself
     is embedded in the artifact so the model can score that kind of file.
     """
-    from engine.scoring.dataspec import apply_filter
-
     catalogue = load_catalogue(spec)
     rows_in = len(frame)
     frame, filtered = apply_filter(frame, catalogue.row_filter, str(spec))

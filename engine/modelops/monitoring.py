@@ -9,7 +9,7 @@ or last quarter's) on what the model sees and what it says:
   unknown categories and missing), so a shift is measured where it changes
   a customer's WoE;
 - with labels, **AUC/KS drift** against the baseline and **calibration by
-  grade** (``engine.scoring.calibration``).
+  grade** (``engine.modelops.calibration``).
 
 PSI and CSI are Jeffrey's divergence ``sum((a - e) * ln(a / e))``, computed
 with optbinning's ``jeffrey``, the function its ``ScorecardMonitoring``
@@ -34,10 +34,13 @@ import numpy as np
 import pandas as pd
 from optbinning.binning.metrics import jeffrey
 
+from engine.errors import FrameError
+from engine.modelops.calibration import calibration_problems, grade_calibration
+from engine.modelops.evaluation import metrics
+from engine.modelops.labels import labels as label_values
+from engine.records import validate_frame
 from engine.scale import Band, assign
-from engine.scoring import evaluation as ev
-from engine.scoring.calibration import calibration_problems, grade_calibration
-from engine.scoring.model import ScoreModel
+from engine.scoring import Registry, ScoreModel, apply_filter, compute, model_catalogue
 
 __all__ = [
     "BREACH",
@@ -150,9 +153,9 @@ def _csi(model: ScoreModel, base: pd.DataFrame, cur: pd.DataFrame) -> tuple[pd.D
 
 def _performance(y_base: np.ndarray | None, z_base: np.ndarray, y_cur: np.ndarray,
                  z_cur: np.ndarray, model: ScoreModel) -> tuple[pd.DataFrame, str]:
-    cur = ev.metrics(y_cur, z_cur)
+    cur = metrics(y_cur, z_cur)
     if y_base is not None and 0 < y_base.sum() < len(y_base):
-        base, source = ev.metrics(y_base, z_base), "the labelled baseline population"
+        base, source = metrics(y_base, z_base), "the labelled baseline population"
     else:
         cv = model.doc["cv_metrics"]
         base = {"auc": cv["auc_mean"], "ks": cv["ks_mean"], "gini": cv["gini_mean"]}
@@ -212,9 +215,6 @@ def outcomes(frame: pd.DataFrame, labels: pd.DataFrame | None, *, target: str, k
     ``labels`` is joined on ``key``; without it the frame's own ``target``
     column is used if present. ``None`` when neither holds outcomes.
     """
-    from engine.errors import FrameError
-    from engine.scoring.training import labels as label_values
-
     if labels is None:
         if target not in frame.columns:
             return None
@@ -253,7 +253,7 @@ def monitor_frames(models: dict[str, ScoreModel], bands: Sequence[Band],
     return out
 
 
-def monitor_registry(registry, bands: Sequence[Band], baseline: pd.DataFrame,
+def monitor_registry(registry: Registry, bands: Sequence[Band], baseline: pd.DataFrame,
                      current: pd.DataFrame, *, labels: pd.DataFrame | None = None,
                      target: str = "default_12m", key: str = "customer_id",
                      bad: str | None = None, names: tuple[str, str] = ("", "")) -> MonitorResult:
@@ -264,8 +264,6 @@ def monitor_registry(registry, bands: Sequence[Band], baseline: pd.DataFrame,
     come from its ``target`` column when it has one; current outcomes from
     ``labels`` (joined on ``key``) or its own ``target`` column.
     """
-    from engine.records import validate_frame
-
     frames, ys, segs, rejected = [], [], [], {}
     by_class = {c: s.segment for s in registry.spec.segments for c in s.customer_classes}
     for which, frame, extra in (("baseline", baseline, None), ("current", current, labels)):
@@ -293,9 +291,6 @@ def monitor_model(model: ScoreModel, bands: Sequence[Band], baseline: pd.DataFra
     filter chooses the rows; rows it leaves out are counted as refused.
     Outcomes use the model's own label definition unless ``bad`` is given.
     """
-    from engine.scoring.dataspec import apply_filter, model_catalogue
-    from engine.scoring.indicators import compute
-
     catalogue = model_catalogue(model)
     label = model.doc.get("label") or {}
     target = target or label.get("target", "default_12m")

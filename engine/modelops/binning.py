@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.pipeline import Pipeline
 
-from engine.scoring.indicators import Catalogue, Indicator, canonical
+from engine.scoring import Catalogue, Indicator, canonical
 
 __all__ = ["OrderedCodes", "artifact_bins", "fit_woe", "make_pipeline", "woe_frame"]
 

@@ -29,8 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.frames import write_frame
+from engine.modelops.evaluation import markdown_table
+from engine.pipeline import score_population
 from engine.scale import Band, assign
-from engine.scoring.indicators import Catalogue, Indicator
+from engine.scoring import Catalogue, Indicator
 
 __all__ = [
     "SHOCKS",
@@ -40,6 +43,7 @@ __all__ = [
     "analyse_portfolio",
     "chart",
     "shock_group",
+    "shock_indicator",
     "write_sensitivity",
 ]
 
@@ -69,8 +73,6 @@ class SensitivityResult:
     customers: pd.DataFrame
 
     def markdown(self) -> str:
-        from engine.scoring.evaluation import markdown_table
-
         return markdown_table(self.table)
 
     def summary(self) -> pd.DataFrame:
@@ -189,8 +191,6 @@ def analyse_portfolio(frame: pd.DataFrame, registry: Any, bands: list[Band] | tu
                       *, seed: int = 0) -> SensitivityResult:
     """``analyse`` on customer records: validated (refused rows and a ``default_12m``
     label left out), turned into the catalogue's indicators and scored by ``registry``."""
-    from engine.pipeline import score_population
-
     population = score_population(registry, frame.drop(columns=["default_12m"],
                                                        errors="ignore"))
     facts = population.facts
@@ -208,9 +208,6 @@ def write_sensitivity(result: SensitivityResult, out: str | Path) -> list[Path]:
     The CSV keeps every column; the markdown drops the indicator lists; the
     Parquet file holds the per-customer detail.
     """
-    from engine.frames import write_frame
-    from engine.scoring.evaluation import markdown_table
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / name for name in SENSITIVITY_FILES]

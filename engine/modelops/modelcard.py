@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from engine.scoring.calibration import band_calibration
-from engine.scoring.evaluation import markdown_table
+from engine.modelops.calibration import band_calibration
+from engine.modelops.evaluation import markdown_table
 
 __all__ = ["render"]
 
