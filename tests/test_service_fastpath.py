@@ -102,5 +102,5 @@ def test_a_log_that_fails_is_answered_503_in_the_one_error_shape(service, record
     answer = client.post("/v1/decisions", json=records[2], headers=decide)
     assert answer.status_code == 503 and route_calls == []
     assert answer.json() == {"status": 503, "code": "audit_store_unavailable",
-                             "message": "audit log sqlite:///x: cannot append: disk I/O error",
+                             "message": "audit log sqlite: cannot append: disk I/O error",
                              "details": []}

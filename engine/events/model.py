@@ -108,13 +108,22 @@ class _Event(BaseModel):
     customer_id: Annotated[str, Field(strict=True, pattern=CUSTOMER_ID.pattern)]
     time: dt.datetime
 
-    @field_validator("time")
+    @field_validator("time", mode="wrap")
     @classmethod
-    def _utc(cls, value: dt.datetime) -> dt.datetime:
-        """Naive times are read as UTC; zoned times are converted to it."""
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+    def _utc(cls, value: Any, handler: Any) -> dt.datetime:
+        """An ISO 8601 text (never an epoch number) read as UTC when naive, converted to UTC
+        when zoned; a time that falls outside the years 1 to 9999 in UTC is refused."""
+        if not isinstance(value, str | dt.datetime):
+            raise ValueError("give the time as ISO 8601 text (2026-10-01T08:00:00Z), "
+                             "not a number or another type")
+        parsed: dt.datetime = handler(value)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=dt.UTC)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("the time falls outside the years 1 to 9999 once converted "
+                             "to UTC") from None
 
     @property
     def micros(self) -> int:
@@ -257,9 +266,10 @@ def parse_event(data: Any) -> Event:
     if kind is None:
         raise EventRejected("field 'type' is missing: use one of " + ", ".join(EVENT_TYPES),
                             reason_code="missing_type", event_id=event_id, field="type")
-    if kind not in _CLASSES:
-        raise EventRejected(f"unknown event type {kind!r}: use one of "
-                            + ", ".join(EVENT_TYPES) + did_you_mean(closest(kind, EVENT_TYPES)),
+    if not isinstance(kind, str) or kind not in _CLASSES:
+        near = closest(kind, EVENT_TYPES) if isinstance(kind, str) else None
+        raise EventRejected(f"unknown event type {_plain(kind)!r}: use one of "
+                            + ", ".join(EVENT_TYPES) + did_you_mean(near),
                             reason_code="unknown_type",
                             event_id=event_id, field="type", value=kind)
     try:

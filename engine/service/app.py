@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # is the one that describes what the service sends.
         separate_input_output_schemas=False,
     )
+    # A redirect to the path with or without its slash would name the request's Host.
+    app.router.redirect_slashes = False
     app.state.service = state
     app.state.keys = KeyStore(settings.keys_file)
     install_handlers(app)

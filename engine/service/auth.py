@@ -27,6 +27,7 @@ of the key itself.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import threading
 import time
@@ -47,6 +48,8 @@ from engine.yamlfile import LocatedList, plain, read_yaml
 __all__ = ["KEY_PREFIX", "RECHECK_S", "ROLES", "ApiKey", "KeyStore", "add_key", "hash_key",
            "holder", "require_role"]
 
+log = logging.getLogger("gridcredit.service")
+
 ROLES = ("decide", "audit", "admin", "editor")
 KEY_PREFIX = "gck_"
 RECHECK_S = 1.0
@@ -66,7 +69,10 @@ class ApiKey:
 
 class KeyStore:
     """The keys file, read once and again whenever its modification time changes
-    (looked at for an unknown key, and at most every ``RECHECK_S`` for a known one)."""
+    (looked at for an unknown key, and at most every ``RECHECK_S`` for a known one).
+
+    A file that fails to parse replaces nothing: the keys last read stay in force,
+    the error goes to the log once and ``problem`` holds it for ``/healthz``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -75,6 +81,8 @@ class KeyStore:
         self._checked = float("-inf")
         self._by_hash: dict[str, ApiKey] = {}
         self.clock: Callable[[], float] = time.monotonic
+        #: Why the keys file was last refused (the keys read before it stay in force).
+        self.problem: str | None = None
 
     def lookup(self, key: str) -> ApiKey | None:
         digest = hash_key(key)
@@ -83,6 +91,11 @@ class KeyStore:
             self._refresh()
             found = self._by_hash.get(digest)
         return found
+
+    def refresh_due(self) -> None:
+        """Read the file again if it may have changed (at most every ``RECHECK_S``)."""
+        if self.clock() - self._checked >= RECHECK_S:
+            self._refresh()
 
     def _refresh(self) -> None:
         self._checked = self.clock()
@@ -94,9 +107,26 @@ class KeyStore:
         if stamp == self._stamp:
             return
         with self._lock:
-            self._by_hash = {k["sha256"]: ApiKey(k["name"], frozenset(k["roles"]))
-                             for k in read_keys(self.path)} if stamp else {}
+            try:
+                entries = read_keys(self.path) if stamp else []
+            except (ConfigError, OSError) as exc:
+                problem = _problem(exc)
+                if self.problem != problem:
+                    log.error("keys file %s refused, the keys read before stay in force: %s",
+                              self.path, problem)
+                self.problem = problem
+            else:
+                self._by_hash = {k["sha256"]: ApiKey(k["name"], frozenset(k["roles"]))
+                                 for k in entries}
+                self.problem = None
             self._stamp = stamp
+
+
+def _problem(exc: Exception) -> str:
+    """Why the keys file was refused, without its path (``/healthz`` shows it to anyone)."""
+    if isinstance(exc, ConfigError):
+        return f"line {exc.line}: {exc.reason}" if exc.line else exc.reason
+    return f"cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})"
 
 
 def read_keys(path: Path) -> list[dict[str, Any]]:

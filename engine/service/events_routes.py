@@ -22,16 +22,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from engine.decision import EventOutcome
-from engine.events.model import Event, to_micros
+from engine.events.model import Event, EventRejected, to_micros
 from engine.events.processor import Accepted, EventProcessor, Rejected
 from engine.events.rules import load_event_rules
 from engine.records import CUSTOMER_ID
 from engine.service.auth import require_role
 from engine.service.routes import errors
-from engine.web.errors import BadRequestBody, BatchTooLarge, ServiceError
+from engine.web.errors import BadRequestBody, BatchTooLarge, ServiceError, short_value
 from engine.web.limits import strict_json
 
 __all__ = ["SCHEMAS", "CustomerHistory", "EventAnswer", "EventListAnswer", "router"]
@@ -66,10 +66,31 @@ def _accepted(result: Accepted) -> dict[str, Any]:
             "outcomes": [o.model_dump(mode="json") for o in result.outcomes]}
 
 
-def _rejected(result: Rejected) -> dict[str, Any]:
+def _rejected(result: Rejected, sent: Any) -> dict[str, Any]:
     return {"event_id": result.event_id, "customer_id": result.customer_id,
-            "status": "rejected", "field": result.field, "reason_code": result.reason_code,
-            "reason": result.reason}
+            "status": "rejected", "field": result.field, "value": _sent(sent, result.field),
+            "reason_code": result.reason_code, "reason": result.reason}
+
+
+def _sent(item: Any, field: str | None) -> Any:
+    """The value the refused field had in the event as sent (shortened), or the event itself
+    when it was not an object."""
+    if not isinstance(item, dict):
+        return short_value(item)
+    return short_value(item.get(field)) if field else None
+
+
+def _refusal(result: Rejected, sent: Any) -> EventRejected:
+    error = result.error()
+    error.value = _sent(sent, result.field)
+    return error
+
+
+class CustomerNotFound(ServiceError):
+    """A customer with no stored event and no outcome (the CLI exits 2 for it)."""
+
+    http_status = 404
+    code = "customer_not_found"
 
 
 _EVENT = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
@@ -89,6 +110,7 @@ class EventAnswer(BaseModel):
     status: Literal["accepted", "rejected"]
     outcomes: list[EventOutcome] | None = None
     field: str | None = None
+    value: Any = Field(None, description="The refused field's value as sent (shortened).")
     reason_code: str | None = None
     reason: str | None = None
 
@@ -127,20 +149,21 @@ async def post_events(request: Request) -> Any:
         if not body:
             raise ServiceError("an empty list of events: send at least one")
         results = await run_in_threadpool(_process, request, body)
-        items = [_accepted(r) if isinstance(r, Accepted) else _rejected(r) for r in results]
+        items = [_accepted(r) if isinstance(r, Accepted) else _rejected(r, sent)
+                 for r, sent in zip(results, body, strict=True)]
         accepted = sum(isinstance(r, Accepted) for r in results)
         return JSONResponse({"accepted": accepted, "rejected": len(results) - accepted,
                              "events": items}, status_code=200)
     (result,) = await run_in_threadpool(_process, request, [body])
     if isinstance(result, Rejected):
-        raise result.error()
+        raise _refusal(result, body)
     return _accepted(result)
 
 
 @router.get("/v1/customers/{customer_id}/events",
             dependencies=[Depends(require_role("audit"))], response_model=CustomerHistory,
             summary="A customer's stored events and outcomes",
-            responses=errors(401, 403, 422, 503))
+            responses=errors(401, 403, 404, 422, 503))
 async def get_events(
     request: Request,
     customer_id: Annotated[str, PathParam(pattern=CUSTOMER_ID.pattern)],
@@ -151,4 +174,9 @@ async def get_events(
     store = _processor(request).store
     history = await run_in_threadpool(store.customer_events, customer_id, as_of=as_of,
                                       limit=limit)
+    if not history.events and not history.outcomes:
+        raise CustomerNotFound(
+            f"customer {customer_id!r} has no stored events or outcomes: check the id, or "
+            "post its events first",
+            [{"path": "customer_id", "value": customer_id, "message": "no stored events"}])
     return history.to_json()

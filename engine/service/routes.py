@@ -24,14 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import __version__
 from engine.decision import Decision
-from engine.errors import EngineError, InputError
-from engine.explanation import parse_audience
-from engine.language import negotiate, parse_language
+from engine.errors import EngineError, InputError, LanguageError
+from engine.language import LANGUAGES, negotiate
 from engine.records import CustomerRecord
 from engine.service.auth import require_role
 from engine.service.metrics import CONTENT_TYPE
 from engine.service.state import ServiceState
-from engine.web.errors import BatchTooLarge, error_body, validation_details
+from engine.web.errors import BatchTooLarge, empty_body, error_body, validation_details
 from engine.web.limits import NO_BODY, parsed_json
 
 __all__ = ["DECIDE_PATH", "VALIDATE_PATH", "decision_answer", "errors", "record_schemas",
@@ -92,9 +91,10 @@ class ErrorBody(BaseModel):
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    records: list[dict[str, Any]] = Field(
+    records: list[Any] = Field(
         description="Customer records (each as for POST /v1/decisions); at most the "
-                    "service's batch_limit.",
+                    "service's batch_limit. An item that is not a valid record fails on "
+                    "its own; the others are decided.",
         json_schema_extra={"items": {"$ref": "#/components/schemas/CustomerRecord"}})
 
 
@@ -156,8 +156,7 @@ async def _record(request: Request, state: ServiceState) -> Any:
     """The posted customer record, validated; refusals read as FastAPI's body validation."""
     data = await parsed_json(request, state.settings.max_json_depth)
     if data is NO_BODY:
-        raise RequestValidationError([{"type": "missing", "loc": ("body",),
-                                       "msg": "Field required", "input": None}])
+        raise empty_body()
     if not isinstance(data, dict):
         raise RequestValidationError([{"type": "model_attributes_type", "loc": ("body",),
                                        "msg": _NOT_AN_OBJECT, "input": data}])
@@ -197,7 +196,7 @@ async def decide_batch(batch: BatchRequest, request: Request,
                          items=items)
 
 
-def _decide_each(state: ServiceState, engine: Any, records: list[dict[str, Any]]
+def _decide_each(state: ServiceState, engine: Any, records: list[Any]
                  ) -> tuple[list[BatchItem], list[Decision]]:
     items: list[BatchItem] = []
     decisions: list[Decision] = []
@@ -215,11 +214,12 @@ def _decide_each(state: ServiceState, engine: Any, records: list[dict[str, Any]]
             record = valid[i] if i in valid else CustomerRecord.model_validate(raw)
             decision = state.decide(engine, record, found[(record.customer_id, record.as_of)])
         except ValidationError as exc:
-            details = validation_details(list(exc.errors()))
+            details = (validation_details(list(exc.errors())) if isinstance(raw, dict) else
+                       [{"path": "", "value": raw, "message": _NOT_A_RECORD}])
             for d in details:
                 d["path"] = f"records.{i}.{d['path']}" if d["path"] else f"records.{i}"
             items.append(BatchItem(index=i, ok=False, error=ErrorBody(**error_body(
-                422, "invalid_record", f"'{details[0]['path']}': {details[0]['message']}",
+                422, "invalid_request", f"'{details[0]['path']}': {details[0]['message']}",
                 details))))
             continue
         except EngineError as exc:
@@ -229,6 +229,9 @@ def _decide_each(state: ServiceState, engine: Any, records: list[dict[str, Any]]
         decisions.append(decision)
         items.append(BatchItem(index=i, ok=True, decision=_payload(decision)))
     return items, decisions
+
+
+_NOT_A_RECORD = "a customer record is a JSON object of field: value"
 
 
 DecisionId = Annotated[str, Path(pattern=DECISION_ID, description="A logged decision's id.")]
@@ -255,17 +258,19 @@ async def explain(decision_id: DecisionId, request: Request,
                   format: Literal["text", "md", "html"] = Query("text"),
                   lang: str | None = Query(
                       None, description="zh-CN or en; default: the Accept-Language header, "
-                                        "else the project's language."),
-                  audience: str = Query(
+                                        "else the project's language. Any other value is "
+                                        "422 unsupported_language.",
+                      json_schema_extra={"enum": list(LANGUAGES)}),
+                  audience: Literal["auditor", "customer"] = Query(
                       "auditor", description="auditor (rules, file:line, versions) or "
                                              "customer (a notice without internal rule ids)."),
                   accept_language: str | None = Header(None),
                   _key: Any = AuditKey) -> Response:
     state = _state(request)
     engine = state.engine
-    chosen = (parse_language(lang) if lang is not None
-              else negotiate(accept_language, engine.config.language))
-    parse_audience(audience)
+    if lang is not None and lang not in LANGUAGES:
+        raise LanguageError(lang, LANGUAGES)
+    chosen = lang or negotiate(accept_language, engine.config.language)
     decision = await run_in_threadpool(state.log.get, decision_id)
     text = engine.explain(decision, format, lang=chosen, audience=audience)
     return Response(text, media_type=_MEDIA[format],
@@ -316,9 +321,12 @@ async def validate(request: Request,
 @router.get("/healthz", tags=["service"], summary="Liveness and the active table set")
 async def healthz(request: Request) -> dict[str, Any]:
     engine = _state(request).engine
+    keys = request.app.state.keys
+    keys.refresh_due()
     return {"status": "ok", "engine_version": __version__, "pid": os.getpid(),
             "tables_version": engine.tables.version,
-            "tables_content_hash": engine.tables.content_hash}
+            "tables_content_hash": engine.tables.content_hash,
+            "keys_problem": keys.problem}
 
 
 @router.get("/metrics", tags=["service"], response_class=Response,

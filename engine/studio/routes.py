@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -37,6 +38,7 @@ from engine.studio.workbench import Studio, get_studio, studio_user
 from engine.studio.workbook import WorkbookError, export_workbook
 from engine.studio.workbookread import read_workbook
 from engine.web.errors import PayloadTooLarge
+from engine.web.uploads import check_workbook
 
 __all__ = ["router"]
 
@@ -230,8 +232,10 @@ async def upload_workbook(request: Request, user: str = Depends(studio_user)) ->
     if len(data) > limit:
         raise PayloadTooLarge(f"the workbook is {len(data):,} bytes; at most {limit:,}")
     saved = {Path(k).name: v for k, v in studio.workspace.saved_texts().items()}
+    check_workbook(data)
     try:
-        imported = read_workbook(data, studio.workspace.catalogue, base=saved)
+        imported = await run_in_threadpool(read_workbook, data, studio.workspace.catalogue,
+                                           base=saved)
     except WorkbookError as exc:
         return JSONResponse({"problems": exc.problems}, status_code=422)
     unknown = sorted(set(imported.texts) - set(saved))

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import EngineError, closest, did_you_mean
 from engine.records import FIELDS, REQUIRED_FOR_CLASS
+from engine.web.redact import hidden
 
 __all__ = [
     "BadRequestBody",
@@ -43,11 +44,13 @@ __all__ = [
     "Unauthorized",
     "UnsupportedMediaType",
     "bug_answer",
+    "empty_body",
     "engine_error_answer",
     "engine_error_response",
     "error_body",
     "error_response",
     "install_handlers",
+    "short_value",
     "validation_details",
 ]
 
@@ -77,6 +80,12 @@ class BadRequestBody(ServiceError):
     code = "malformed_json"
 
 
+def empty_body() -> BadRequestBody:
+    """The refusal of a request that needs a JSON body and sent none."""
+    return BadRequestBody("empty body: send a JSON object (Content-Type: application/json)",
+                          [{"path": "", "value": "", "message": "empty body"}])
+
+
 class Unauthorized(ServiceError):
     http_status = 401
     code = "unauthorized"
@@ -102,11 +111,15 @@ class BatchTooLarge(ServiceError):
     code = "batch_too_large"
 
 
+MAX_MESSAGE = 1000
+
+
 def error_body(status: int, code: str, message: str,
                details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The one error shape; every detail gets a ``path``."""
-    return {"status": status, "code": code, "message": message,
-            "details": [_with_path(d) for d in details or []]}
+    """The one error shape; every detail gets a ``path``, a ``value`` and a ``message``,
+    and whatever echoes the request is shortened, so no answer repeats a huge input."""
+    return {"status": status, "code": code, "message": _short(hidden(message), MAX_MESSAGE),
+            "details": [_with_path(d, message) for d in details or []]}
 
 
 def error_response(status: int, code: str, message: str,
@@ -121,19 +134,24 @@ def engine_error_response(exc: EngineError) -> JSONResponse:
     return error_response(exc.http_status, exc.code, exc.message, exc.details(), headers)
 
 
-def _with_path(detail: dict[str, Any]) -> dict[str, Any]:
+def _with_path(detail: dict[str, Any], message: str) -> dict[str, Any]:
+    """A detail with its path, value and message (the error's own when it has none)."""
     if "path" in detail:
-        return detail
-    if detail.get("field") is not None:
+        path = str(detail["path"])
+    elif detail.get("field") is not None:
         path = str(detail["field"])
     elif detail.get("file"):
         path = f"{detail['file']}:{detail['line']}" if detail.get("line") else str(detail["file"])
     else:
         path = ""
-    out = {"path": path, **detail}
-    if "message" not in out and "rule" in out:
-        out["message"] = out["rule"]
+    out = {**detail, "path": _short(path, 200), "value": short_value(detail.get("value"))}
+    said = out.get("message") or out.get("rule") or message
+    out["message"] = _short(hidden(str(said)), MAX_MESSAGE)
     return out
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 _SPECS = {f.name: f for f in FIELDS}
@@ -157,11 +175,11 @@ def validation_details(errors: list[dict[str, Any]], strip: int = 0) -> list[dic
             message, value = "required field is missing", None
         elif loc and loc[-1] in _SPECS:
             message = f"{_SPECS[loc[-1]].rule()} ({message})"
-        out.append({"path": ".".join(loc), "value": _safe(value), "message": message})
+        out.append({"path": ".".join(loc), "value": short_value(value), "message": message})
     return out
 
 
-def _safe(value: Any) -> Any:
+def short_value(value: Any) -> Any:
     """A value as JSON can carry it, shortened so an error never echoes a huge input."""
     if isinstance(value, dict | list):
         text = repr(value)
@@ -205,6 +223,9 @@ def install_handlers(app: FastAPI) -> None:
                 d["path"] = d["path"][len("body."):]
             elif d["path"] == "body":
                 d["path"] = ""
+        if any(d["path"] == "" and d["message"] == "required field is missing"
+               for d in details):
+            return engine_error_response(empty_body())
         first = details[0] if details else {"path": "", "message": "invalid request"}
         where = f"'{first['path']}'" if first["path"] else "the request body"
         return error_response(422, "invalid_request", f"{where}: {first['message']}", details)

@@ -17,7 +17,9 @@ message the client sees, so every refusal reads as it always did.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from typing import Any
 
 import orjson
@@ -51,7 +53,8 @@ def strict_json(raw: bytes, max_depth: int) -> Any:
     except orjson.JSONDecodeError:
         pass
     else:
-        check_depth(value, max_depth)
+        if check_depth(value, max_depth) != len(_KEY_END.findall(raw)):
+            _refuse_duplicate_keys(raw)
         return value
     try:
         text = raw.decode("utf-8")
@@ -67,7 +70,32 @@ def strict_json(raw: bytes, max_depth: int) -> Any:
     except RecursionError:
         raise BadRequestBody(f"JSON nested too deep: at most {max_depth} levels") from None
     check_depth(value, max_depth)
+    _refuse_duplicate_keys(raw)
     return value
+
+
+# Every key of a JSON object ends in '"' and then ':'; the pattern also meets '\":' inside
+# a string, so it counts at least the keys there are. When it counts exactly as many as the
+# parsed objects hold, no key came twice; otherwise the careful reading below decides.
+_KEY_END = re.compile(rb'"[ \t\r\n]*:')
+
+
+def _refuse_duplicate_keys(raw: bytes) -> None:
+    """Refuse an object that names one key twice (JSON parsers silently keep the last)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise BadRequestBody(
+                    f"key {key[:100]!r} appears twice in one JSON object: send each key once",
+                    [{"path": key[:200], "value": key[:200], "message": "duplicate key"}])
+            out[key] = value
+        return out
+
+    with contextlib.suppress(ValueError, RecursionError):
+        json.loads(raw.decode("utf-8", "replace"), object_pairs_hook=pairs,
+                   parse_constant=lambda name: name)
 
 
 async def parsed_json(request: Request, max_depth: int) -> Any:
@@ -80,16 +108,23 @@ async def parsed_json(request: Request, max_depth: int) -> Any:
     return strict_json(raw, max_depth) if raw else NO_BODY
 
 
-def check_depth(value: Any, max_depth: int) -> None:
-    """Refuse containers nested deeper than ``max_depth`` (iteratively: no recursion limit)."""
+def check_depth(value: Any, max_depth: int) -> int:
+    """Refuse containers nested deeper than ``max_depth`` (iteratively: no recursion limit);
+    the number of object keys in ``value``."""
     stack = [(value, 1)]
+    keys = 0
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict | list):
             if depth > max_depth:
                 raise BadRequestBody(f"JSON nested {depth} levels deep: at most {max_depth}")
-            children = item.values() if isinstance(item, dict) else item
+            if isinstance(item, dict):
+                keys += len(item)
+                children: Any = item.values()
+            else:
+                children = item
             stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return keys
 
 
 class BodyGuard:
