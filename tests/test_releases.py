@@ -21,10 +21,10 @@ from typer.testing import CliRunner
 from engine import synth
 from engine.audit.archive import Archive, ArchiveMissing
 from engine.audit.log import open_log
-from engine.governance.releases import PublishRefused, history, is_published, publish
-from engine.governance.replay import replay
 from engine.cli import app
 from engine.decider import load
+from engine.governance.releases import PublishRefused, history, is_published, publish
+from engine.governance.replay import replay
 from engine.service import Settings, create_app
 from engine.service.auth import add_key
 from tests.pg import postgres_server  # noqa: F401  (session fixture)

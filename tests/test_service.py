@@ -537,7 +537,8 @@ def test_documented_error_codes_are_the_ones_the_service_answers():
             yield sub
             yield from subclasses(sub)
 
-    served = ("engine.service", "engine.web", "engine.events", "engine.audit", "engine.decision")
+    served = ("engine.service", "engine.web", "engine.events", "engine.audit", "engine.decision",
+              "engine.governance")
     raised = {(str(c.http_status), c.code) for c in subclasses(EngineError)
               if c.__module__.startswith(served)}
     handlers = {("404", "not_found"), ("405", "method_not_allowed"),
