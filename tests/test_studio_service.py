@@ -178,3 +178,20 @@ def test_publish_from_the_workbench_records_a_release_with_its_approver(service,
     assert again.status_code == 422 and "is already release 1" in again.json()["message"]
     state = service.app.state.service
     assert [r.publisher for r in history(state.log.engine)] == ["policy-desk"]
+
+
+def test_publishing_from_the_local_workbench_writes_into_the_homes_log(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRIDCREDIT_DB", raising=False)
+    home = project_copy(tmp_path / "h")
+    monkeypatch.chdir(tmp_path)
+    application = create_studio_app(StudioSettings(home=home, drafts=tmp_path / "drafts",
+                                                   populations=(tmp_path,)))
+    client = TestClient(application, base_url="http://127.0.0.1:8765")
+    done = client.post("/studio/api/publish", headers=STUDIO,
+                       json={"message": "first release from the workbench"})
+    assert done.status_code == 200, done.text
+    assert (home / "out" / "decisions.sqlite").is_file()
+    assert not (tmp_path / "out").exists()
+    listed = CliRunner().invoke(cli, ["rules", "history", "--home", str(home)])
+    assert listed.exit_code == 0, listed.output
+    assert "first release from the workbench" in listed.output

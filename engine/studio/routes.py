@@ -191,7 +191,7 @@ async def publish_saved(request: Request, user: str = Depends(studio_user)) -> J
     if studio.workspace.check(user).changed:
         raise InputError("the draft has unsaved changes: save or discard them, then publish "
                          "the saved tables")
-    with open_log(studio.settings.db) as log:
+    with open_log(studio.database) as log:
         release, diff = publish(studio.engine, log.engine, message=str(body.get("message", "")),
                                 publisher=user if studio.settings.keys else publisher_name(),
                                 approver=body.get("approved_by") or None,

@@ -96,6 +96,11 @@ class Studio:
         return self.engine.tables
 
     @property
+    def database(self) -> str:
+        """The decision log releases go to: the one given, else the project's own (under home)."""
+        return self.settings.db or self.config.database
+
+    @property
     def population_dirs(self) -> list[Path]:
         return [p if p.is_absolute() else Path.cwd() / p for p in self.settings.populations]
 
