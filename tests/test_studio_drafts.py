@@ -182,3 +182,4 @@ def test_a_table_of_200_rules_is_shown_and_edited(tmp_path):
     lines = changed_lines("\n".join(body) + "\n", (rules / "many.yaml").read_text())
     assert lines == ["-    when: {monthly_kwh: {gt: 15000}, customer_class: residential}",
                      "+    when: {monthly_kwh: {gt: 15050}, customer_class: residential}"]
+

@@ -195,3 +195,30 @@ def test_publishing_from_the_local_workbench_writes_into_the_homes_log(tmp_path,
     listed = CliRunner().invoke(cli, ["rules", "history", "--home", str(home)])
     assert listed.exit_code == 0, listed.output
     assert "first release from the workbench" in listed.output
+
+
+def test_an_uploaded_workbook_with_one_changed_cell_saves_one_changed_line(tmp_path):
+    home = project_copy(tmp_path / "h")
+    before = {p.name: p.read_bytes() for p in (home / "rules").iterdir()}
+    client = TestClient(create_studio_app(StudioSettings(
+        home=home, drafts=tmp_path / "drafts", populations=(tmp_path,))),
+        base_url="http://127.0.0.1:8765")
+    wb = load_workbook(io.BytesIO(client.get("/studio/workbook.xlsx").content))
+    ws = wb["service-policies"]
+    header = [c.value for c in ws[8]]
+    row = next(r for r in ws.iter_rows() if r[0].value == "overdue-non-residential")
+    row[header.index("overdue_amount")].value = "> 100"
+    out = io.BytesIO()
+    wb.save(out)
+    done = client.post("/studio/workbook", files={"workbook": ("t.xlsx", out.getvalue())},
+                       headers=STUDIO)
+    assert done.json()["changed"] == ["service-policies.yaml"], done.text
+    saved = client.post("/studio/api/save", json={}, headers=STUDIO)
+    assert saved.json() == {"saved": ["service-policies.yaml"]}, saved.text
+    after = {p.name: p.read_bytes() for p in (home / "rules").iterdir()}
+    assert {n for n in before if before[n] != after[n]} == {"service-policies.yaml"}
+    old = before["service-policies.yaml"].decode().splitlines()
+    new = after["service-policies.yaml"].decode().splitlines()
+    assert len(old) == len(new)
+    diff = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+    assert len(diff) == 1 and "overdue_amount: {gt: 100}" in diff[0][1], diff

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 from pathlib import Path
@@ -23,6 +24,7 @@ from engine.studio.notation import (
     parse_condition,
     parse_policies,
 )
+from engine.studio.textpatch import patch_text
 from engine.studio.workbook import WorkbookError, export_workbook
 from engine.studio.workbookread import read_workbook
 from engine.tables import load_table_set
@@ -458,3 +460,100 @@ def test_blank_rows_moved_rows_and_notes_lose_nothing(tmp_path_factory, doc, dat
     assert dict(after.tables[0].canonical)["table"] == expected
     assert len(imported.warnings) == len(set(blanks)) if n > 1 else not imported.warnings
     assert imported.counts["random-table"] == (n, len(doc.get("examples") or []))
+
+
+# --------------------------------------------------------------------------- minimal diffs
+
+def changed_lines(a: str, b: str) -> list[str]:
+    import difflib
+
+    return [line for line in difflib.unified_diff(a.splitlines(), b.splitlines(), n=0,
+                                                  lineterm="")
+            if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+
+
+def test_rules_import_changes_only_the_edited_line_and_leaves_other_files_alone(tmp_path,
+                                                                                 workbook):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    stamps = {p.name: p.stat().st_mtime_ns for p in rules.iterdir()}
+    wb = load_workbook(workbook)
+    ws = wb["grades"]
+    ws[cell_of(ws, "new-connection-cap", "months_connected")] = "< 18"
+    wb.save(workbook)
+    done = CliRunner().invoke(app, ["rules", "import", str(workbook), "--out", str(rules),
+                                    "--overwrite"])
+    assert done.exit_code == 0, done.output
+    assert "wrote 1 file(s)" in done.output and "(3 unchanged, left as they were)" in done.output
+    for name in ("segments.yaml", "service-policies.yaml", "events.yaml"):
+        assert (rules / name).read_bytes() == (ROOT / "rules" / name).read_bytes()
+        assert (rules / name).stat().st_mtime_ns == stamps[name]
+    assert changed_lines((ROOT / "rules" / "grades.yaml").read_text(),
+                         (rules / "grades.yaml").read_text()) == [
+        "-    when: {months_connected: {lt: 12}, pd: {lt: 0.03}}",
+        "+    when: {months_connected: {lt: 18}, pd: {lt: 0.03}}"]
+
+
+def test_an_unchanged_table_in_a_changed_file_keeps_its_bytes(workbook):
+    wb = load_workbook(workbook)
+    ws = wb["consumption-class"]
+    ws["B3"] = "2026.12.5"
+    wb.save(workbook)
+    base = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "rules").glob("*.yaml")}
+    imported = read_workbook(workbook, CATALOGUE, base=base)
+    assert sorted(imported.changed) == ["segments.yaml"]
+    assert changed_lines(base["segments.yaml"], imported.texts["segments.yaml"]) == [
+        '-    version: "2026.12.0"', '+    version: "2026.12.5"']
+
+
+def test_without_the_files_import_writes_them_whole(workbook):
+    imported = read_workbook(workbook, CATALOGUE)
+    assert imported.unchanged == ()
+    assert sorted(imported.changed) == ["events.yaml", "grades.yaml", "segments.yaml",
+                                        "service-policies.yaml"]
+
+
+# --------------------------------------------------------------------------- whole-document patches
+
+@st.composite
+def patched_doc(draw):
+    """A random table and a random change of it: cells, rules deleted, added, moved, examples."""
+    doc = draw(table_doc())
+    new = copy.deepcopy(doc)
+    rules = new["rules"]
+    for rule in rules:
+        if draw(st.integers(0, 3)) == 0:
+            rule["description"] = draw(st.text("abc xyz", min_size=1, max_size=12)).strip() or "x"
+    if len(rules) > 1 and draw(st.booleans()):
+        rules.pop(draw(st.integers(0, len(rules) - 1)))
+    if draw(st.booleans()):
+        rules.insert(draw(st.integers(0, len(rules))), {
+            "id": "added-rule", "description": "added", "when": {},
+            "then": rules[0]["then"]})
+    order = draw(st.permutations(range(len(rules))))
+    new["rules"] = [rules[k] for k in order]
+    if draw(st.booleans()):
+        new["version"] = "9.9"
+    if new.get("examples") and draw(st.booleans()):
+        new["examples"][0]["description"] = "changed example"
+        new["examples"][0]["expect"] = {"rules": [new["rules"][0]["id"]]}
+    return doc, new
+
+
+@settings(max_examples=40, deadline=None)
+@given(pair=patched_doc())
+def test_a_patched_file_reads_as_the_new_document_and_keeps_untouched_rules(pair):
+    import yaml
+
+    old, new = pair
+    text = yaml.safe_dump(old, sort_keys=False, allow_unicode=True, width=1 << 20)
+
+    def refuse():
+        raise AssertionError("the patch fell back to writing the whole file")
+
+    patched = patch_text(text, new, fallback=refuse)
+    assert yaml.safe_load(patched) == new
+    kept = [r for r in old["rules"] if r in new["rules"]]
+    for rule in kept:
+        block = yaml.safe_dump([rule], sort_keys=False, allow_unicode=True, width=1 << 20)
+        assert all(line.strip() in patched for line in block.splitlines())

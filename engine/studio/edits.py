@@ -27,8 +27,9 @@ from engine.records import vocabulary
 from engine.studio.notation import ABSENT, parse_condition, parse_output, parse_policies
 from engine.yamlfile import plain
 
-__all__ = ["EditError", "add_rule", "bump_version", "delete_rule", "duplicate_rule",
-           "move_rule", "next_version", "set_cell"]
+__all__ = ["EditError", "add_rule", "bump_version", "delete_item", "delete_rule",
+           "duplicate_rule", "insert_item", "item_count", "item_indent", "move_rule",
+           "next_version", "reorder_items", "set_cell", "set_item_key", "set_table_key"]
 
 RULE_KEYS = ("id", "description", "source", "priority")
 
@@ -75,15 +76,15 @@ def _table_node(root: yaml.Node, table: int) -> yaml.MappingNode:
     return seq.value[table]  # type: ignore[return-value]
 
 
-def _rule_nodes(root: yaml.Node, table: int) -> list[yaml.Node]:
-    found = _get(_table_node(root, table), "rules")
+def _rule_nodes(root: yaml.Node, table: int, section: str = "rules") -> list[yaml.Node]:
+    found = _get(_table_node(root, table), section)
     if found is None or not isinstance(found[1], yaml.SequenceNode):
         return []
     return list(found[1].value)
 
 
-def _rule_node(root: yaml.Node, table: int, rule: int) -> yaml.Node:
-    rules = _rule_nodes(root, table)
+def _rule_node(root: yaml.Node, table: int, rule: int, section: str = "rules") -> yaml.Node:
+    rules = _rule_nodes(root, table, section)
     if not 0 <= rule < len(rules):
         raise EditError(f"the table has no rule number {rule + 1} (it has {len(rules)})")
     return rules[rule]
@@ -257,9 +258,10 @@ def _names(table: yaml.Node, key: str) -> list[str]:
     return [n.value for n in found[1].value if isinstance(n, yaml.ScalarNode)]
 
 
-def _ruamel_rule(text: str, root: yaml.Node, table: int, rule: int) -> Any:
+def _ruamel_rule(text: str, root: yaml.Node, table: int, rule: int, section: str = "rules"
+                 ) -> Any:
     """The rule as ruamel reads it, from its own lines only (a large file parses slowly)."""
-    node = _rule_node(root, table, rule)
+    node = _rule_node(root, table, rule, section)
     start = _line_start(text, node.start_mark.index)
     end = _line_after(text, _content_end(text, node.start_mark.index, node.end_mark.index) - 1)
     dash = node.start_mark.column - 2
@@ -272,9 +274,9 @@ def _ruamel_rule(text: str, root: yaml.Node, table: int, rule: int) -> Any:
 
 
 def _replace_key(text: str, table: int, rule: int, key: str, value: Any,
-                 root: yaml.Node | None = None) -> str:
+                 root: yaml.Node | None = None, section: str = "rules") -> str:
     root = root if root is not None else _compose(text)
-    node = _rule_node(root, table, rule)
+    node = _rule_node(root, table, rule, section)
     if node.flow_style:
         raise EditError("this rule is written as one flow mapping: edit it as text")
     found = _get(node, key)
@@ -290,7 +292,7 @@ def _replace_key(text: str, table: int, rule: int, key: str, value: Any,
         return text[:start] + _emit(key, value, key_node.start_mark.column) + text[end:]
     if value is ABSENT:
         return text
-    order = ("id", "description", "source", "priority", "when", "then")
+    order = ("id", "description", "source", "priority", "when", "then", "given", "expect")
     later = [k for k in order[order.index(key) + 1:] if _get(node, k)] if key in order else []
     column = node.value[0][0].start_mark.column
     if later:
@@ -303,8 +305,8 @@ def _replace_key(text: str, table: int, rule: int, key: str, value: Any,
 
 # --------------------------------------------------------------------------- rule blocks
 
-def _rule_spans(text: str, table: int) -> list[_Span]:
-    nodes = _rule_nodes(_compose(text), table)
+def _rule_spans(text: str, table: int, section: str = "rules") -> list[_Span]:
+    nodes = _rule_nodes(_compose(text), table, section)
     spans = []
     for i, node in enumerate(nodes):
         start = _line_start(text, node.start_mark.index)
@@ -385,6 +387,95 @@ def add_rule(text: str, table: int, after: int | None = None) -> str:
     block = " " * dash + "- " + ("\n" + " " * (dash + 2)).join(lines) + "\n"
     prefix = text[:at] if text[:at].endswith("\n") else text[:at] + "\n"
     return prefix + block + text[at:]
+
+
+# --------------------------------------------------------------------------- item patches
+
+def set_item_key(text: str, table: int, section: str, index: int, key: str, value: Any) -> str:
+    """Give key ``key`` of rule or example ``index`` the plain ``value`` (``ABSENT`` removes it).
+
+    The old value's layout is kept where it can be: a flow mapping stays flow, a
+    kept policy keeps its lines, a quoted scalar stays quoted.
+    """
+    root = _compose(text)
+    target = _ruamel_rule(text, root, table, index, section)
+    if (value is ABSENT and key not in target) or (
+            key in target and value is not ABSENT and plain(target[key]) == value):
+        return text
+    if value is not ABSENT:
+        old = target.get(key)
+        if key == "then" and isinstance(value, list):
+            value = _policies(old, value)
+        elif old is not None:
+            value = _merge(old, value) if isinstance(value, dict) else _styled(old, value)
+        else:
+            value = _flow(value) if key in ("when", "then", "given", "expect") else value
+    return _replace_key(text, table, index, key, value, root, section)
+
+
+def _styled(old: Any, new: Any) -> Any:
+    """A new scalar written as the old one was (a quoted string stays quoted)."""
+    if isinstance(old, str) and type(old) is not str and isinstance(new, str):
+        return type(old)(new)
+    return _flow(new)
+
+
+def item_count(text: str, table: int, section: str) -> int:
+    return len(_rule_nodes(_compose(text), table, section))
+
+
+def delete_item(text: str, table: int, section: str, index: int) -> str:
+    """Remove rule or example ``index`` with its lines."""
+    span = _rule_spans(text, table, section)[index]
+    return text[:span.start] + text[span.end:]
+
+
+def insert_item(text: str, table: int, section: str, index: int, block: str) -> str:
+    """Put ``block`` (whole lines: ``- key: ...``) as item ``index`` of the section."""
+    spans = _rule_spans(text, table, section)
+    at = spans[index].start if index < len(spans) else spans[-1].end
+    prefix = text[:at] if not text[:at] or text[:at].endswith("\n") else text[:at] + "\n"
+    return prefix + (block if block.endswith("\n") else block + "\n") + text[at:]
+
+
+def item_indent(text: str, table: int, section: str) -> int:
+    """The column of the section's ``-`` marks."""
+    nodes = _rule_nodes(_compose(text), table, section)
+    return nodes[0].start_mark.column - 2 if nodes else 2
+
+
+def reorder_items(text: str, table: int, section: str, order: list[int]) -> str:
+    """The section's items in ``order`` (old positions), each keeping its own lines."""
+    spans = _rule_spans(text, table, section)
+    if order == list(range(len(spans))):
+        return text
+    blocks = [_block(text, spans[i]) for i in order]
+    return text[:spans[0].start] + "".join(blocks) + text[spans[-1].end:]
+
+
+def set_table_key(text: str, table: int, key: str, value: Any) -> str:
+    """Give a table's own key (``version``, ``description``, ``inputs`` ...) a new value."""
+    root = _compose(text)
+    body = _table_node(root, table)
+    found = _get(body, key)
+    current = _ruamel_table(_ruamel_doc(text), table)
+    if found is None:
+        if value is ABSENT:
+            return text
+        anchor = _get(body, "inputs") or _get(body, "rules")
+        if anchor is None:
+            raise EditError(f"the table has no place for '{key}'")
+        at = anchor[0].start_mark.index
+        column = anchor[0].start_mark.column
+        return text[:at] + _emit(key, _flow(value), column) + "\n" + " " * column + text[at:]
+    key_node, value_node = found
+    start = key_node.start_mark.index
+    end = _content_end(text, start, value_node.end_mark.index)
+    if value is ABSENT:
+        line0, line1 = _line_start(text, start), _line_after(text, end)
+        return text[:line0] + text[line1:]
+    styled = _styled(current.get(key), value) if not isinstance(value, list) else _flow(value)
+    return text[:start] + _emit(key, styled, key_node.start_mark.column) + text[end:]
 
 
 # --------------------------------------------------------------------------- versions

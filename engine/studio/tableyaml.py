@@ -3,7 +3,8 @@
 ``write_tables`` writes a file's tables the way policy staff write them: block
 mappings for tables and rules, ``when:`` and ``then:`` (and a policy's
 ``params``) as one-line flow mappings, keys in their order, Unicode as is. It
-is used for the files a workbook brings in.
+is used for a file the workbook brings that the project does not have yet; a
+file the project has is changed line by line instead (``engine.studio.textpatch``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["file_doc", "write_tables"]
+__all__ = ["file_doc", "item_block", "write_tables"]
 
 
 def file_doc(tables: list[dict[str, Any]]) -> dict[str, Any]:
@@ -60,6 +61,16 @@ def _styled_table(doc: Mapping[str, Any]) -> dict[str, Any]:
         out["examples"] = [{k: _flow(v) if k in ("given", "expect") and isinstance(v, dict)
                             else v for k, v in ex.items()} for ex in doc["examples"]]
     return out
+
+
+def item_block(item: Mapping[str, Any], section: str, dash: int) -> str:
+    """One rule or example as the lines of a list item whose ``-`` sits at column ``dash``."""
+    styled = _styled_table({section: [item]} if section == "rules"
+                           else {"rules": [], section: [item]})[section][0]
+    text = yaml.dump([styled], Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     width=100, default_flow_style=False)
+    return "".join(" " * dash + line if line.strip() else line
+                   for line in text.splitlines(keepends=True))
 
 
 def _flow(value: Any) -> Any:

@@ -14,7 +14,8 @@ hold must be in the tables loaded back from the files about to be written,
 else nothing is written.
 
 With ``base`` (the files as they are now), a file whose content the workbook
-does not change is returned byte for byte as it was.
+does not change is returned byte for byte as it was, and a changed file is
+changed only where its meaning changed (``engine.studio.textpatch``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from engine.studio.notation import (
     parse_value,
 )
 from engine.studio.tableyaml import file_doc, write_tables
+from engine.studio.textpatch import patch_text
 from engine.studio.workbook import ABOUT, EMPTY_WHEN, META, NOTATION, OTHER, WorkbookError
 from engine.tables import Table, load_texts
 from engine.yamlfile import parse_yaml, plain
@@ -163,7 +165,7 @@ def _located(reading: _Reading, texts: dict[str, str], errors: list[TableError])
 
 def _written(docs: dict[str, Any], headers: dict[str, str], others: dict[str, str],
              base: Mapping[str, str]) -> tuple[dict[str, str], set[str]]:
-    """Each file's text: the base text when the content is the same, else the new text."""
+    """Each file's text: the base text when the content is the same, else the least change."""
     out: dict[str, str] = {}
     unchanged: set[str] = set()
     for name, doc in [*docs.items(), *others.items()]:
@@ -175,6 +177,9 @@ def _written(docs: dict[str, Any], headers: dict[str, str], others: dict[str, st
             unchanged.add(name)
         elif isinstance(doc, str):
             out[name] = doc
+        elif old is not None and old_doc is not ABSENT:
+            out[name] = patch_text(old, doc, fallback=lambda d=doc, n=name: write_tables(
+                d, headers.get(n, "")))
         else:
             out[name] = write_tables(doc, headers.get(name, ""))
     return out, unchanged
