@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.errors import ConfigError, closest
-from engine.yamlfile import LocatedMap, read_yaml
+from engine.yamlfile import LocatedMap, plain, read_yaml
 
 __all__ = ["CATEGORIES", "COMBINATIONS", "PARAM_TYPES", "Catalogue", "ParamSpec", "Policy",
            "load_catalogue", "template_hashes"]
@@ -182,9 +182,9 @@ def load_catalogue(path: str | Path) -> Catalogue:
     if not isinstance(doc, LocatedMap) or "policies" not in doc:
         raise ConfigError("the catalogue must be a mapping with 'version:' and 'policies:'",
                           file=name, line=getattr(doc, "line", 1))
-    unknown = [k for k in doc if k not in ("version", "policies")]
+    unknown = [k for k in doc if k not in ("version", "policies", "floors")]
     if unknown:
-        raise ConfigError(f"unknown key '{unknown[0]}' (expected version, policies)",
+        raise ConfigError(f"unknown key '{unknown[0]}' (expected version, policies, floors)",
                           file=name, line=doc.line_of(unknown[0]))
     raw = doc["policies"]
     if not isinstance(raw, LocatedMap) or not raw:
@@ -201,6 +201,8 @@ def load_catalogue(path: str | Path) -> Catalogue:
     canonical = json.dumps(
         {"version": str(doc.get("version", "")),
          "policies": {pid: _canonical(p) for pid, p in policies.items()},
+         # engine.floors reads them; a catalogue without floors keeps its hash
+         **({"floors": plain(doc["floors"])} if "floors" in doc else {}),
          "templates": template_hashes(path.parent)},
         sort_keys=True, separators=(",", ":"), default=str)
     return Catalogue(

@@ -38,12 +38,15 @@ from engine.decision import (
 )
 from engine.errors import ConfigError, ConfigErrors, closest, did_you_mean
 from engine.explanation import AUDIENCES, FORMATS, Explainer, template_position
+from engine.floors import Floor, Floors, load_floors
 from engine.policies import Catalogue
+from engine.records import GRADES
 from engine.tables.analysis import Finding, check_table_set
 from engine.tables.tableset import TableSet
 
-__all__ = ["RuleCheck", "check_catalogue", "check_event_rules", "check_rules",
-           "check_templates", "check_translations", "sample_decisions"]
+__all__ = ["RuleCheck", "check_catalogue", "check_event_rules", "check_floors", "check_rules",
+           "check_templates", "check_translations", "grade_levels", "sample_decisions",
+           "service_spread", "spread_warnings"]
 
 _SEGMENTS = {"consumption_class": "large", "outage_sensitivity": "high",
              "service_sensitivity": "high", "value_tier": "high"}
@@ -55,6 +58,8 @@ class RuleCheck:
 
     findings: tuple[Finding, ...]
     unloadable: bool = False
+    # the spread of each service floor's level between the best and the worst grade
+    spread: tuple[str, ...] = ()
 
 
 def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | None, *,
@@ -67,13 +72,15 @@ def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | N
     if events_path:  # the collection tables sit beside the event rules
         findings += check_collection_rules(events_path.parent, table_set.catalogue)
     findings += check_catalogue(table_set)
+    floors = load_floors(table_set.catalogue.file, table_set.catalogue.policies)
+    findings += check_floors(table_set, floors)
     findings += check_templates(explainer, table_set.catalogue)
     findings += check_translations(explainer)
     if examples:
         from engine.tables.analysis import run_examples
 
         findings += run_examples(table_set)
-    return RuleCheck(tuple(findings), broken)
+    return RuleCheck(tuple(findings), broken, tuple(service_spread(table_set, floors)))
 
 
 def check_event_rules(path: Path) -> tuple[list[Finding], bool]:
@@ -103,6 +110,90 @@ def check_catalogue(table_set: TableSet) -> list[Finding]:
     return [Finding(cat.file, p.line, p.id, "unused",
                     "no rule grants this policy: add a rule that gives it or remove it from "
                     "the catalogue") for p in cat if p.id not in granted]
+
+
+# --------------------------------------------------------------------------- service floors
+
+def _grades_reached(rule: Any) -> tuple[str, ...]:
+    """The grades a rule's own conditions on ``grade`` let through (every grade without any)."""
+    grades = list(GRADES)
+    for c in rule.when:
+        if c.field != "grade":
+            continue
+        values = set(c.value) if isinstance(c.value, tuple) else {c.value}
+        keep = {"eq": values.__contains__, "in": values.__contains__,
+                "ne": lambda g, v=values: g not in v, "not_in": lambda g, v=values: g not in v}
+        test = keep.get(c.op)
+        grades = [g for g in grades if test is None or test(g)]
+    return tuple(grades)
+
+
+def _grants(table_set: TableSet, floor: Floor) -> Iterator[tuple[Any, Any, str, float]]:
+    """(rule, action, param, value) of every rule action that sets one of the floor's params."""
+    for table in table_set.tables:
+        for rule in table.rules:
+            for action in rule.policies:
+                for pid, param in floor.granted_by:
+                    value = action.merged.get(param) if action.policy_id == pid else None
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        yield rule, action, param, float(value)
+
+
+def check_floors(table_set: TableSet, floors: Floors) -> list[Finding]:
+    """Rules that grant a service level worse than a floor every customer keeps."""
+    out = []
+    for floor in floors:
+        for rule, action, param, value in _grants(table_set, floor):
+            if not floor.worse(value):
+                continue
+            grades = _grades_reached(rule)
+            who = "every grade" if len(grades) == len(GRADES) else "grade " + ", ".join(grades)
+            bound = "at most" if floor.better == "lower" else "at least"
+            out.append(Finding(
+                rule.file, action.line or rule.line, rule.id, "floor",
+                f"grants {action.policy_id} with {param} {value:g} {floor.unit} to {who}, worse "
+                f"than the floor '{floor.title}' ({bound} {floor.floor:g} {floor.unit} for every "
+                f"customer whatever the grade, {floor.where}): set {param} to {bound} "
+                f"{floor.floor:g}"))
+    return out
+
+
+def grade_levels(table_set: TableSet, floor: Floor) -> dict[str, float]:
+    """The level each grade's own rules grant (rules that test the grade), else the standard.
+
+    Rules that do not test the grade (a critical load, a segment) serve every
+    grade alike and so do not widen the gap between grades.
+    """
+    levels = {g: [floor.standard] for g in GRADES}
+    for rule, _action, _param, value in _grants(table_set, floor):
+        grades = _grades_reached(rule)
+        if len(grades) < len(GRADES):
+            for g in grades:
+                levels[g].append(value)
+    return {g: floor.best(v) for g, v in levels.items()}
+
+
+def spread_warnings(table_set: TableSet) -> list[str]:
+    """The service-spread lines of ``table_set`` beyond their threshold (a warning at publish)."""
+    catalogue = table_set.catalogue
+    if not Path(catalogue.file).is_file():
+        return []
+    floors = load_floors(catalogue.file, catalogue.policies)
+    return [line for line in service_spread(table_set, floors) if "beyond the threshold" in line]
+
+
+def service_spread(table_set: TableSet, floors: Floors) -> list[str]:
+    """Per floor, one line: the level the best and the worst grade earn, and the threshold."""
+    out = []
+    for floor in floors:
+        levels = grade_levels(table_set, floor)
+        gap = floor.gap(levels[GRADES[0]], levels[GRADES[-1]])
+        state = "beyond" if gap > floor.spread_threshold else "within"
+        out.append(f"service spread {floor.id}: {GRADES[0]} {levels[GRADES[0]]:g}, "
+                   f"{GRADES[-1]} {levels[GRADES[-1]]:g} {floor.unit} by the grades' own rules, "
+                   f"gap {gap:g} {floor.unit}, {state} the threshold {floor.spread_threshold:g} "
+                   f"({floor.where})")
+    return out
 
 
 def check_translations(explainer: Explainer) -> list[Finding]:

@@ -30,6 +30,12 @@ import pandas as pd
 
 from engine.batch.decide import read_chunks
 from engine.batch.impactchanges import catalogue_changes, template_changes
+from engine.batch.impactfloors import (
+    ServiceComparison,
+    ServiceTally,
+    service_comparison,
+    service_tally,
+)
 from engine.batch.rulesource import load_baseline
 from engine.errors import FrameError
 from engine.pipeline import TableRun, run_tables, score_population
@@ -95,6 +101,8 @@ class Impact:
     holders: pd.DataFrame = field(default_factory=pd.DataFrame)
     findings: tuple[str, ...] = ()
     param_specs: Mapping[tuple[str, str], ParamSpec] | None = None
+    # service levels by grade against the catalogue's floors (engine.batch.impactfloors)
+    service: ServiceComparison | None = None
 
     @property
     def grade_changed(self) -> int:
@@ -179,6 +187,7 @@ class _Side:
     policy_customers: Counter
     param_sums: Counter
     loss: float = 0.0
+    service: ServiceTally | None = None
 
 
 @dataclass
@@ -218,7 +227,8 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     """
     for tables in (baseline, candidate):
         tables.scale  # noqa: B018
-    sides = [_Side(ts, Counter(), Counter(), Counter()) for ts in (baseline, candidate)]
+    sides = [_Side(ts, Counter(), Counter(), Counter(), service=service_tally(ts.catalogue))
+             for ts in (baseline, candidate)]
     moves = _Moves(np.zeros((len(GRADES) + 1, len(GRADES) + 1), dtype=np.int64))
     rows_in = decided = rejected = 0
     for chunk in _chunks(population, chunk_size):
@@ -260,6 +270,7 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
         holders=holders,
         param_specs={(p.id, name): spec for cat in (baseline.catalogue, candidate.catalogue)
                      for p in cat for name, spec in p.params.items()},
+        service=service_comparison(sides[0].service, sides[1].service),
     )
 
 
@@ -411,6 +422,8 @@ def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | Non
                             * np.maximum(exposure - deposit, 0.0)).sum())
     segments = {name: ev.outputs[name] for name in side.tables.outputs
                 if name != "grade" and name in ev.outputs}
+    if side.service is not None:
+        side.service.add(grades, has, params, segments)
     return _Run(grades, has, np.asarray(run.grants.inverse).reshape(-1), hits, matched, segments)
 
 

@@ -146,6 +146,41 @@ def sections(impact: Impact, lang: Language | None = None
          rules.rename(columns=rule_heads), t.gettext("No rule hits differ.")),
         ("workload", t.gettext("Workload and expected loss"), _workload(impact, t)
          .rename(columns=heads), ""),
+        *_service_sections(impact, t),
+    ]
+
+
+def _service_sections(impact: Impact, t: Language) -> list[tuple[str, str, pd.DataFrame, str]]:
+    """Service levels by grade against the catalogue's floors, the gap between the best and
+    the worst grade, and the findings (a floor broken, a gap widened beyond its threshold)."""
+    service = impact.service
+    if service is None or not len(service.spreads):
+        return []
+    titles = {r["floor"]: f"{t.text(r['title'])} ({r['unit']})"
+              for r in service.spreads.to_dict("records")}
+    levels = pd.DataFrame({
+        t.gettext("service floor"): [titles[f] for f in service.levels["floor"]],
+        t.gettext("grade"): service.levels["grade"],
+        t.gettext("mean level (baseline)"): [f"{v:.2f}" for v in service.levels["level_before"]],
+        t.gettext("mean level (candidate)"): [f"{v:.2f}" for v in service.levels["level_after"]],
+        t.gettext("below the floor (baseline)"): service.levels["below_before"],
+        t.gettext("below the floor (candidate)"): service.levels["below_after"]})
+    spreads = pd.DataFrame({
+        t.gettext("service floor"): [titles[f] for f in service.spreads["floor"]],
+        t.gettext("best and worst grade"): [f"{b} / {w}" for b, w in zip(
+            service.spreads["best"], service.spreads["worst"], strict=True)],
+        t.gettext("gap (baseline)"): [f"{v:.2f}" for v in service.spreads["before"]],
+        t.gettext("gap (candidate)"): [f"{v:.2f}" for v in service.spreads["after"]],
+        t.gettext("threshold"): [f"{v:g}" for v in service.spreads["threshold"]]})
+    findings = pd.DataFrame({t.gettext("finding"): [f.text(t) for f in service.findings]})
+    return [
+        ("service", t.gettext("Service levels by grade (floors every customer keeps)"), levels,
+         ""),
+        ("service-gap", t.gettext("Service gap between the best and the worst grade"),
+         spreads, ""),
+        ("service-findings", t.gettext("Service floor findings"), findings,
+         t.gettext("No floor is broken and no gap between grades widened beyond its "
+                   "threshold.")),
     ]
 
 

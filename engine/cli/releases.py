@@ -48,6 +48,7 @@ def publish_command(
     from engine.audit.log import open_log
     from engine.decider import load
     from engine.governance.releases import publish, publisher_name
+    from engine.rulecheck import spread_warnings
     from engine.service.settings import Settings
 
     engine = load(home)
@@ -58,6 +59,9 @@ def publish_command(
                                 approver=approved_by, four_eyes=four_eyes)
     typer.echo(f"published {release.line()}")
     typer.echo(diff.text(), nl=False)
+    for line in spread_warnings(engine.tables):
+        typer.echo(f"warning: {line}: differentiated service must not widen the service gap",
+                   err=True)
 
 
 @rules_app.command("history")

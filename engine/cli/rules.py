@@ -52,6 +52,8 @@ def check_command(
     for tag, file in explainer.languages.files.items():
         typer.echo(f"  translations {tag:<9} {file}")
     result = check_rules(table_set, explainer, project.event_rules, examples=examples)
+    for line in result.spread:
+        typer.echo(f"  {line}")
     for f in result.findings:
         typer.echo(str(f))
     if result.findings:
@@ -153,6 +155,8 @@ def impact_command(
                         allow_findings=allow_findings, tariff=tariff, store=store)
     if impact.findings:
         typer.echo(impact.findings_note(words), err=True)
+    for finding in impact.service.findings if impact.service else ():
+        typer.echo(words.gettext("finding: %(text)s", text=finding.text(words)), err=True)
     if affected is not None:
         affected.parent.mkdir(parents=True, exist_ok=True)
         impact.affected.to_csv(affected, index=False)
