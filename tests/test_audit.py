@@ -27,11 +27,11 @@ from engine.audit.log import (
     DecisionNotFound,
     DuplicateDecision,
     VerifyReport,
-    chain_hash,
     content_of,
     open_log,
     verify_rows,
 )
+from engine.audit.rowcheck import chain_hash
 from engine.audit.store import GENESIS, resolve_url
 from engine.decision import (
     Decision,

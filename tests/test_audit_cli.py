@@ -35,7 +35,9 @@ def test_verify_intact(db: str) -> None:
     result = invoke("audit", "verify", "--db", db)
     assert result.exit_code == 0
     assert result.output == (f"sqlite:///{db}: 3 rows, chain intact; head {head}\n"
-                             "archive: 0 rows, chain intact\nreleases: 0 rows, chain intact\n")
+                             "archive: 0 rows, chain intact\nreleases: 0 rows, chain intact\n"
+                             "payment events: 0 rows, chain intact\n"
+                             "event outcomes: 0 rows, chain intact\n")
 
 
 def test_verify_broken_names_row_decision_and_difference(db: str) -> None:
@@ -50,6 +52,8 @@ def test_verify_broken_names_row_decision_and_difference(db: str) -> None:
         "rows intact before it: 1; do not trust the log from row 2 on",
         "archive: 0 rows, chain intact",
         "releases: 0 rows, chain intact",
+        "payment events: 0 rows, chain intact",
+        "event outcomes: 0 rows, chain intact",
     ]
 
 

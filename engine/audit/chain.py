@@ -14,26 +14,27 @@ An edit to any stored byte, a removed or moved row, or rows cut from the end
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, select
+from sqlalchemy import Connection, Engine, Table, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.audit.store import (
-    GENESIS,
-    AuditStoreError,
-    chain_head,
-    error_summary,
-    write_transaction,
-)
+from engine.audit.rowcheck import Chained, ChainReport, check_rows
+from engine.audit.store import AuditStoreError, chain_head, error_summary, write_transaction
 from engine.decision import canonical_json
 
-__all__ = ["ChainReport", "KeyedRow", "append_keyed", "keyed_rows", "verify_chain"]
+__all__ = ["ChainReport", "KeyedRow", "append_chained", "append_keyed", "keyed", "keyed_rows",
+           "verify_chain"]
+
+_LOCK_HEAD = (select(chain_head.c.seq, chain_head.c.row_hash)
+              .where(chain_head.c.name == bindparam("chain")).with_for_update())
+_READ_HEAD = select(chain_head.c.seq, chain_head.c.row_hash).where(
+    chain_head.c.name == bindparam("chain"))
+_MOVE_HEAD = (chain_head.update().where(chain_head.c.name == bindparam("chain"))
+              .values(seq=bindparam("s"), row_hash=bindparam("h")))
 
 
 @dataclass(frozen=True)
@@ -48,24 +49,10 @@ class KeyedRow:
     row_hash: str
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    """The outcome of recomputing one keyed chain."""
-
-    chain: str
-    ok: bool
-    rows: int
-    first_broken: int | None
-    reason: str
-
-
-def _canonical(row: dict[str, Any]) -> str:
-    return canonical_json({"seq": int(row["seq"]), "kind": row["kind"], "key": row["key"],
-                           "created_at": row["created_at"], "content": row["content"]})
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def keyed(table: Table) -> Chained:
+    """The row check's view of a keyed chain."""
+    return Chained(table.name, "", ("kind", "key", "created_at", "content"),
+                   lambda row: f"{row['kind']} {row['key'][:16]}")
 
 
 def now() -> str:
@@ -73,30 +60,35 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def append_chained(conn: Connection, kind: Chained, table: Table,
+                   rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chain ``rows`` after ``table``'s head and insert them, inside the caller's transaction.
+
+    The head row is locked first (``FOR UPDATE``; on SQLite the transaction
+    holds the file's write lock already), so two writers never chain from the
+    same head. Rows are numbered, linked and hashed in place and returned.
+    """
+    if not rows:
+        return rows
+    head = conn.execute(_LOCK_HEAD, {"chain": table.name}).one()
+    previous = None
+    if kind.previous_key is not None and int(head.seq):
+        previous = conn.scalar(select(table.c[kind.key_column]).where(
+            table.c.seq == int(head.seq)))
+    seq, prev = kind.link(rows, int(head.seq), head.row_hash, previous)
+    conn.execute(table.insert(), rows)
+    conn.execute(_MOVE_HEAD, {"chain": table.name, "s": seq, "h": prev})
+    return rows
+
+
 def append_keyed(engine: Engine, table: Table, kind: str, key: str, content: Any) -> KeyedRow:
     """Append one row to ``table``'s chain and return it; durable when this returns."""
-    name = table.name
-    text = canonical_json(content)
+    row = {"kind": kind, "key": key, "created_at": now(), "content": canonical_json(content)}
     try:
         with write_transaction(engine) as conn:
-            head = conn.execute(
-                select(chain_head.c.seq, chain_head.c.row_hash)
-                .where(chain_head.c.name == name).with_for_update()
-            ).one()
-            row = {"seq": int(head.seq) + 1, "kind": kind, "key": key, "created_at": now(),
-                   "content": text}
-            canonical = _canonical(row)
-            row["content_hash"] = _sha256(canonical)
-            row["prev_hash"] = head.row_hash
-            row["row_hash"] = _sha256(head.row_hash + canonical)
-            conn.execute(table.insert(), [row])
-            conn.execute(
-                chain_head.update().where(chain_head.c.name == bindparam("chain"))
-                .values(seq=bindparam("s"), row_hash=bindparam("h")),
-                {"chain": name, "s": row["seq"], "h": row["row_hash"]},
-            )
+            append_chained(conn, keyed(table), table, [row])
     except SQLAlchemyError as exc:
-        raise AuditStoreError(f"{name}: cannot append: {error_summary(exc)}") from None
+        raise AuditStoreError(f"{table.name}: cannot append: {error_summary(exc)}") from None
     return KeyedRow(row["seq"], kind, key, row["created_at"], content, row["row_hash"])
 
 
@@ -124,41 +116,17 @@ def keyed_rows(engine: Engine, table: Table, *, kind: str | None = None,
     return out
 
 
-def _stream(engine: Engine, table: Table) -> Iterator[dict[str, Any]]:
-    with engine.connect() as conn:
-        result = conn.execution_options(yield_per=500).execute(
-            select(table).order_by(table.c.seq))
-        for row in result.mappings():
-            yield dict(row)
-
-
-def verify_chain(engine: Engine, table: Table) -> ChainReport:
-    """Recompute every hash of ``table``'s chain and compare the end with its head."""
-    name = table.name
+def verify_chain(engine: Engine, table: Table, kind: Chained | None = None) -> ChainReport:
+    """Recompute every hash of ``table``'s chain and compare its end with its head."""
     try:
         with engine.connect() as conn:
-            head = conn.execute(select(chain_head.c.seq, chain_head.c.row_hash)
-                                .where(chain_head.c.name == name)).one()
-        prev, count = GENESIS, 0
-        for row in _stream(engine, table):
-            seq = int(row["seq"])
-            canonical = _canonical(row)
-            if seq != count + 1:
-                return ChainReport(name, False, count, count + 1,
-                                   f"row {count + 1} is missing (next has seq {seq})")
-            if row["prev_hash"] != prev:
-                return ChainReport(name, False, count, seq,
-                                   "prev_hash does not match the row before "
-                                   "(a row was removed, inserted or moved)")
-            if row["content_hash"] != _sha256(canonical) or row["row_hash"] != _sha256(
-                    prev + canonical):
-                return ChainReport(name, False, count, seq,
-                                   f"{row['kind']} {row['key'][:16]}: content edited")
-            prev, count = row["row_hash"], count + 1
+            head = conn.execute(_READ_HEAD, {"chain": table.name}).one_or_none()
+            if head is None:
+                return ChainReport(table.name, False, 0, 1, "the chain has no head row (the "
+                                   "table was not made by gridcredit): run gridcredit audit "
+                                   "migrate")
+            rows = conn.execution_options(yield_per=1000).execute(
+                select(table).order_by(table.c.seq)).mappings()
+            return check_rows(kind or keyed(table), rows, (int(head.seq), head.row_hash))
     except SQLAlchemyError as exc:
-        raise AuditStoreError(f"{name}: cannot verify: {error_summary(exc)}") from None
-    if int(head.seq) != count or head.row_hash != prev:
-        return ChainReport(name, False, count, count + 1,
-                           f"the chain head records {head.seq} rows but the table has {count} "
-                           "(rows were cut from the end, or the head was edited)")
-    return ChainReport(name, True, count, None, f"{count} rows, chain intact")
+        raise AuditStoreError(f"{table.name}: cannot verify: {error_summary(exc)}") from None

@@ -19,7 +19,6 @@ keeps it in the file's metadata under ``gridcredit.export``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,14 +27,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.audit.log import (
-    RUN_CUSTOMER,
-    RUN_KIND,
-    DecisionLog,
-    chain_hash,
-    content_of,
-    payload_problem,
-)
+from engine.audit.log import DECISIONS, RUN_CUSTOMER, RUN_KIND, DecisionLog
+from engine.audit.rowcheck import row_problem
 from engine.audit.store import GENESIS, chain_head, decision_log
 from engine.decision import Decision
 from engine.errors import EngineError, InputError
@@ -176,18 +169,11 @@ def _row_problem(row: dict[str, Any], expected: int, prev: str) -> str | None:
     missing = [c for c in _COLUMNS if c not in row]
     if missing:
         return f"row {expected}: missing {', '.join(missing)}"
-    if int(row["seq"]) != expected:
-        return f"row {expected} is missing (the next row has seq {row['seq']})"
-    if row["prev_hash"] != prev:
-        return f"row {expected}: prev_hash does not chain from the row before"
-    content = content_of(row)
-    if row["content_hash"] != hashlib.sha256(content.encode()).hexdigest():
-        return f"row {expected}: content edited (decision {row['decision_id']})"
-    if row["row_hash"] != chain_hash(prev, content):
-        return f"row {expected}: row_hash edited"
+    problem = row_problem(DECISIONS, row, expected, prev)
+    if problem:
+        return f"row {problem[0]}: {problem[1]}"
     if f'"kind":"{RUN_KIND}"' in row["payload"]:
-        problem = payload_problem(row)
-        return f"row {expected}: {problem}" if problem else None
+        return None
     try:
         Decision.from_json(row["payload"], source=f"row {expected}")
     except EngineError as exc:

@@ -49,6 +49,7 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from engine.audit.rowcheck import Chained, chain_hash, check_rows, sha256_text
 from engine.audit.store import (
     GENESIS,
     AuditStoreError,
@@ -74,10 +75,9 @@ __all__ = [
     "RUN_KIND",
     "RunNotADecision",
     "VerifyReport",
-    "chain_hash",
+    "DECISIONS",
     "content_of",
     "open_log",
-    "payload_problem",
     "run_models",
     "verify_rows",
 ]
@@ -176,20 +176,11 @@ def content_of(row: dict[str, Any]) -> str:
     return canonical_json(content)
 
 
-def chain_hash(prev_hash: str, content: str) -> str:
-    """``sha256(prev_hash + content)``: the link from one row to the next."""
-    return sha256_hex((prev_hash + content).encode())
-
-
-def _sha256(text: str) -> str:
-    return sha256_hex(text.encode())
-
-
 def _payload_digest(payload: dict[str, Any]) -> str:
     """The digest ``Decision.sealed`` computes, taken on the stored JSON without parsing a model."""
     data = dict(payload)
     data.pop("digest", None)
-    return _sha256(canonical_json(data))
+    return sha256_text(canonical_json(data))
 
 
 def _now() -> str:
@@ -491,7 +482,7 @@ def _chained(columns: list[dict[str, Any]], seq: int, prev: str
         seq += 1
         row = {"seq": seq, **c}
         content = content_of(row)
-        row["content_hash"] = _sha256(content)
+        row["content_hash"] = sha256_text(content)
         row["prev_hash"] = prev
         row["row_hash"] = prev = chain_hash(prev, content)
         rows.append(row)
@@ -598,51 +589,9 @@ def _stream(conn: Connection) -> Iterator[dict[str, Any]]:
 
 def verify_rows(rows: Iterable[dict[str, Any]], head: tuple[int, str]) -> VerifyReport:
     """The chain check itself, over rows in sequence order: pure, so it is tested directly."""
-    prev, count = GENESIS, 0
-    for row in rows:
-        problem = _row_problem(row, count + 1, prev)
-        if problem:
-            at, reason = problem
-            return VerifyReport(False, count, at, reason, row.get("decision_id"), prev)
-        prev, count = row["row_hash"], count + 1
-    head_seq, head_hash = head
-    if head_seq != count or head_hash != prev:
-        return VerifyReport(
-            False,
-            count,
-            count + 1 if head_seq > count else head_seq,
-            f"the chain head records {head_seq} rows ending in {head_hash[:12]}... but the log "
-            f"has {count} ending in {prev[:12]}... (rows were cut from the end, or the head "
-            "was edited)",
-            None,
-            prev,
-        )
-    return VerifyReport(True, count, None, f"{count} rows, chain intact", None, prev)
-
-
-def _row_problem(row: dict[str, Any], expected: int, prev: str) -> tuple[int, str] | None:
-    """The first check a row fails, as (row number, what differs), or None."""
-    seq = int(row["seq"])
-    if seq != expected:
-        return expected, (
-            f"row {expected} is missing: the next row has seq {seq} "
-            "(rows were deleted or renumbered)"
-        )
-    if row["prev_hash"] != prev:
-        return seq, (
-            f"prev_hash {row['prev_hash'][:12]}... does not match the row_hash "
-            f"{prev[:12]}... of row {seq - 1} (a row was removed, inserted or moved)"
-        )
-    content = content_of(row)
-    if row["content_hash"] != _sha256(content):
-        return seq, "content edited: " + _what_differs(row)
-    if row["row_hash"] != chain_hash(prev, content):
-        return seq, (
-            f"row_hash {row['row_hash'][:12]}... is not sha256(prev_hash + content) = "
-            f"{chain_hash(prev, content)[:12]}... (the stored hash was edited)"
-        )
-    problem = _payload_problem(row)
-    return (seq, problem) if problem else None
+    report = check_rows(DECISIONS, rows, head)
+    return VerifyReport(report.ok, report.rows, report.first_broken, report.reason,
+                        report.subject, report.head_hash)
 
 
 def _payload_problem(row: dict[str, Any]) -> str | None:
@@ -683,33 +632,30 @@ def run_models(payload: Mapping[str, Any]) -> str:
     return text if len(text) <= 200 else f"({len(payload['models'])} models)"
 
 
-def payload_problem(row: dict[str, Any]) -> str | None:
-    """What is wrong between a row's payload and its columns (decision or run), if anything."""
-    return _payload_problem(row)
-
-
-def _what_differs(row: dict[str, Any]) -> str:
-    """Name the edited part of a row whose content hash fails."""
-    problem = _payload_problem(row)
-    if problem:
-        return problem
-    return (
-        f"content_hash {row['content_hash'][:12]}... does not match the row's content "
-        f"{_sha256(content_of(row))[:12]}... (seq or created_at edited, or content_hash itself)"
-    )
+#: The decision log's rows for the one row check (``engine.audit.rowcheck``).
+DECISIONS = Chained("decision_log", "decision", (), lambda row: row["decision_id"],
+                    _payload_problem, content_of=content_of)
 
 
 def open_log(
-    url: str | None = None, path: str | Path | None = None, *, create: bool = True
+    url: str | None = None, path: str | Path | None = None, *, create: bool = True,
+    migrating: bool = False,
 ) -> DecisionLog:
     """Open (creating if needed) the decision log at a database URL or a SQLite file path.
 
     With neither, ``$GRIDCREDIT_DB`` is used, else ``out/decisions.sqlite`` under the
     project home.
     A ``url`` without ``://`` is taken as a path. Readers pass ``create=False``
-    so that a mistyped path is an error instead of a new, empty log.
+    so that a mistyped path is an error instead of a new, empty log. A log
+    written by an earlier version is refused with the command that migrates
+    it; ``migrating=True`` opens it as it is, for that command.
     """
     resolved = resolve_url(url, path)
     engine = make_engine(resolved, create=create)
-    ensure_schema(engine)
+    if not migrating:
+        try:
+            ensure_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     return DecisionLog(engine)

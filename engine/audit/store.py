@@ -40,6 +40,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     Index,
     MetaData,
     String,
@@ -54,6 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from engine.audit.rowcheck import GENESIS
 from engine.config import DB_ENV, default_database
 from engine.errors import ConfigError, EngineError
 
@@ -67,9 +69,12 @@ __all__ = [
     "AuditStoreError",
     "archive",
     "chain_head",
-    "create_tables",
+    "create_guards",
     "decision_log",
     "ensure_schema",
+    "event_outcomes",
+    "payment_events",
+    "unchained_tables",
     "sqlite_file",
     "error_summary",
     "make_engine",
@@ -80,7 +85,6 @@ __all__ = [
 
 ENV_VAR = DB_ENV
 BUSY_TIMEOUT_S = 30.0
-GENESIS = "0" * 64
 
 METADATA = MetaData()
 
@@ -111,6 +115,14 @@ Index("ix_decision_log_customer_seq", decision_log.c.customer_id, decision_log.c
 
 
 
+def _links(previous: str, width: int) -> list[Column]:
+    """The chain columns of a table whose rows name the row before them."""
+    return [Column(previous, String(width), nullable=False),
+            Column("content_hash", String(64), nullable=False),
+            Column("prev_hash", String(64), nullable=False),
+            Column("row_hash", String(64), nullable=False)]
+
+
 def _keyed(name: str) -> Table:
     """A chained table of keyed JSON records (``engine.audit.chain``)."""
     return Table(
@@ -134,8 +146,47 @@ Index("ix_archive_kind_key", archive.c.kind, archive.c.key, unique=True)
 releases = _keyed("releases")
 Index("ix_releases_key", releases.c.key)
 
-CHAINS = ("decision_log", "archive", "releases")
-APPEND_ONLY = ("decision_log", "archive", "releases")
+# Payment events and the outcomes the event rules raised (``engine.events``): chained like
+# the log, each row also naming the row before it, so that a deleted one can be named.
+payment_events = Table(
+    "payment_events",
+    METADATA,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(128), nullable=False, unique=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("bill_id", String(128)),
+    Column("payload", Text, nullable=False),
+    *_links("prev_event_id", 128),
+)
+Index("ix_payment_events_customer_ts", payment_events.c.customer_id, payment_events.c.ts)
+Index("ix_payment_events_customer_bill", payment_events.c.customer_id, payment_events.c.bill_id,
+      payment_events.c.type)
+
+event_outcomes = Table(
+    "event_outcomes",
+    METADATA,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("outcome_key", String(300), nullable=False, unique=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("rule_id", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("event_ids", Text, nullable=False),
+    Column("valid_from", BigInteger, nullable=False),
+    Column("valid_until", BigInteger, nullable=False),
+    Column("amount", Float),
+    Column("grade", String(8)),
+    Column("raised_by", String(128), nullable=False),
+    *_links("prev_outcome_key", 300),
+)
+Index("ix_event_outcomes_customer", event_outcomes.c.customer_id, event_outcomes.c.valid_until)
+
+#: The columns a table written before its rows were chained lacks.
+LINK_COLUMNS = {"payment_events": "prev_event_id", "event_outcomes": "prev_outcome_key"}
+CHAINS = ("decision_log", "archive", "releases", "payment_events", "event_outcomes")
+APPEND_ONLY = CHAINS
 
 
 class AuditStoreError(EngineError):
@@ -319,11 +370,17 @@ def ensure_schema(engine: Engine) -> None:
             if dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK})
             existing = set(inspect(conn).get_table_names())
+            old = unchained_tables(conn)
+            if old:
+                raise AuditStoreError(
+                    f"audit database {engine.url.render_as_string(hide_password=True)}: "
+                    f"{' and '.join(old)} were written by an earlier version, before payment "
+                    "events were hash-chained: run gridcredit audit migrate --db "
+                    "<this database> once to chain them (nothing stored is changed)")
             METADATA.create_all(conn, checkfirst=True)
             for table in APPEND_ONLY:
                 if dialect == "sqlite" or table not in existing:
-                    for statement in _guard_ddl(dialect, table):
-                        conn.execute(text(statement))
+                    create_guards(conn, table)
             have = set(conn.scalars(select(chain_head.c.name)))
             for name in CHAINS:
                 if name not in have:
@@ -335,19 +392,18 @@ def ensure_schema(engine: Engine) -> None:
         ) from None
 
 
-def create_tables(engine: Engine, metadata: MetaData) -> None:
-    """Create ``metadata``'s tables once, safely when several processes open a new database.
+def unchained_tables(conn: Connection) -> list[str]:
+    """The event tables of this database that exist without their chain columns."""
+    found = inspect(conn)
+    names = set(found.get_table_names())
+    return [table for table, column in LINK_COLUMNS.items()
+            if table in names and column not in {c["name"] for c in found.get_columns(table)}]
 
-    On SQLite the tables are created under the write lock taken up front: a
-    deferred transaction that read the schema and then tried to write would be
-    refused at once ("database is locked") by a peer that wrote first.
-    """
-    if set(metadata.tables) <= set(inspect(engine).get_table_names()):
-        return
-    with write_transaction(engine) as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK})
-        metadata.create_all(conn, checkfirst=True)
+
+def create_guards(conn: Connection, table: str) -> None:
+    """Install the triggers that refuse updates and deletes of ``table``'s rows."""
+    for statement in _guard_ddl(conn.dialect.name, table):
+        conn.execute(text(statement))
 
 
 def _schema_ready(engine: Engine) -> bool:

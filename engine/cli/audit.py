@@ -7,10 +7,13 @@ from typing import Any
 
 import typer
 
+from engine.audit.eventchain import migrate
+from engine.audit.log import open_log
 from engine.cli.apps import app
 from engine.cli.common import AUDIENCE, DB, HOME, LANG, database, reports_errors
 from engine.config import resolve_home
 from engine.errors import InputError
+from engine.governance.verify import CHAIN_LABELS, check_log
 
 audit_app = typer.Typer(
     help="Verify the tamper-evident decision log and show logged decisions.",
@@ -34,48 +37,53 @@ def verify_command(
 
     Exit 0 when intact, 1 at the first broken row or item.
     """
-    from engine.audit.log import open_log
-
     if export is not None:
         _verify_export(export)
         return
-    from engine.governance.batchruns import verify_runs
-
     with open_log(database(db, home), create=False) as log:
-        report = log.verify()
-        where = log.url
-        others, problems = _verify_archive(log)
-        runs = verify_runs(log) if report.ok else []
+        check = check_log(log)
+    report = check.decisions
     if report.ok:
-        typer.echo(f"{where}: {report.rows:,} rows, chain intact; head {report.head_hash}")
+        typer.echo(f"{check.url}: {report.rows:,} rows, chain intact; head {report.head_hash}")
     else:
         who = f" (decision {report.decision_id})" if report.decision_id else ""
-        typer.echo(f"{where}: BROKEN at row {report.first_broken}{who}: {report.reason}")
+        typer.echo(f"{check.url}: BROKEN at row {report.first_broken}{who}: {report.reason}")
         typer.echo(f"rows intact before it: {report.rows:,}; do not trust the log from row "
                    f"{report.first_broken} on")
-    for chain in others:
+    for chain in check.chains:
         state = chain.reason if chain.ok else f"BROKEN at row {chain.first_broken}: {chain.reason}"
-        typer.echo(f"{chain.chain}: {state}")
-    for problem in problems:
+        typer.echo(f"{CHAIN_LABELS[chain.chain]}: {state}")
+    for problem in check.archive_problems:
         typer.echo(f"archive: TAMPERED: {problem}")
-    for run in runs:
+    for run in check.runs:
         if run.ok:
             typer.echo(f"batch run {run.run_id}: {run.rows:,} rows, output and rejects as "
                        "logged")
         for problem in run.problems:
             typer.echo(f"batch run {run.run_id}: TAMPERED: {problem}")
-    if (not report.ok or problems or not all(c.ok for c in others)
-            or not all(r.ok for r in runs)):
+    if not check.ok:
         raise typer.Exit(1)
 
 
-def _verify_archive(log: Any) -> tuple[list[Any], list[str]]:
-    from engine.audit.archive import Archive
-    from engine.audit.chain import verify_chain
-    from engine.audit.store import releases
+@audit_app.command("migrate")
+@reports_errors
+def migrate_command(db: str | None = DB, home: Path | None = HOME) -> None:
+    """Chain the payment events and outcomes of a log written by an earlier version.
 
-    chain, problems = Archive(log.engine).verify()
-    return [chain, verify_chain(log.engine, releases)], problems
+    Their rows keep what they hold and their order; they gain their hashes and
+    the triggers that refuse changes. Safe to run again: a log already chained
+    is left as it is."""
+    with open_log(database(db, home), create=False, migrating=True) as log:
+        done = migrate(log.engine)
+        url = log.url
+    if not done.chained:
+        typer.echo(f"{url}: nothing to migrate; the payment events are chained")
+        return
+    for table, rows in done.chained.items():
+        moved = done.renumbered.get(table)
+        extra = f" ({moved:,} renumbered to close gaps in the sequence)" if moved else ""
+        typer.echo(f"{url}: {CHAIN_LABELS[table]}: {rows:,} rows chained{extra}")
+    typer.echo("run gridcredit audit verify to check the whole log")
 
 
 def _verify_export(path: Path) -> None:

@@ -2,9 +2,11 @@
 
 Events are the durable state of the event rules: durable-rules holds one
 customer's facts only for the length of one evaluation, so a restart loses
-nothing. Both tables live on their own ``MetaData`` in the same database as
-the decision log (SQLite file or PostgreSQL URL, through
-``engine.audit.store``'s URL and engine helpers) and are created on open.
+nothing. Both tables are part of the log database's schema
+(``engine.audit.store``), created with it on open, and their rows are
+hash-chained and append-only like the decisions they feed
+(``engine.audit.eventchain``): ``audit verify`` names a deleted, edited or
+moved event by its id.
 
 ``payment_events`` keeps each accepted event once (``event_id`` is unique)
 with its time as integer microseconds since the epoch (UTC), so ordering and
@@ -33,17 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
     Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     bindparam,
     func,
     select,
@@ -51,11 +44,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.audit.eventchain import append_events, append_outcomes
 from engine.audit.store import (
     AuditStoreError,
-    create_tables,
+    ensure_schema,
     error_summary,
+    event_outcomes,
     make_engine,
+    payment_events,
     resolve_url,
     sqlite_file,
     write_transaction,
@@ -66,55 +62,17 @@ from engine.errors import EngineError
 from engine.events.model import Event, to_micros
 
 __all__ = [
-    "EVENTS_METADATA",
     "CustomerEvents",
     "EventOutcomes",
     "EventStore",
     "InlineOutcomes",
     "StoredEvent",
-    "event_outcomes",
     "from_micros",
     "open_store",
     "outcome_of",
     "outcome_row",
     "payload_of",
-    "payment_events",
 ]
-
-EVENTS_METADATA = MetaData()
-
-payment_events = Table(
-    "payment_events",
-    EVENTS_METADATA,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", String(128), nullable=False, unique=True),
-    Column("customer_id", String(64), nullable=False),
-    Column("type", String(32), nullable=False),
-    Column("ts", BigInteger, nullable=False),
-    Column("bill_id", String(128)),
-    Column("payload", Text, nullable=False),
-)
-Index("ix_payment_events_customer_ts", payment_events.c.customer_id, payment_events.c.ts)
-Index("ix_payment_events_customer_bill", payment_events.c.customer_id, payment_events.c.bill_id,
-      payment_events.c.type)
-
-event_outcomes = Table(
-    "event_outcomes",
-    EVENTS_METADATA,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("outcome_key", String(300), nullable=False, unique=True),
-    Column("customer_id", String(64), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("rule_id", String(128), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("event_ids", Text, nullable=False),
-    Column("valid_from", BigInteger, nullable=False),
-    Column("valid_until", BigInteger, nullable=False),
-    Column("amount", Float),
-    Column("grade", String(8)),
-    Column("raised_by", String(128), nullable=False),
-)
-Index("ix_event_outcomes_customer", event_outcomes.c.customer_id, event_outcomes.c.valid_until)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DAY_US = 86_400_000_000
@@ -448,32 +406,9 @@ class EventStore:
         return out
 
     @staticmethod
-    def insert_many(conn: Connection, events: Sequence[Event]) -> None:
-        """Store accepted events in order (one executemany); the caller checked their ids."""
-        EventStore.insert_rows(conn, [
-            {"event_id": e.event_id, "customer_id": e.customer_id, "type": e.type,
-             "ts": e.micros, "bill_id": e.bill_ref, "payload": payload_of(e)} for e in events])
-
-    @staticmethod
     def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Store ``payment_events`` rows in order (one executemany)."""
-        if rows:
-            conn.execute(payment_events.insert(), list(rows))
-
-    @staticmethod
-    def add_outcomes(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Store outcomes not stored yet (by ``outcome_key``); return the new ones."""
-        if not rows:
-            return []
-        seen = EventStore.stored_outcome_keys(conn, [r["outcome_key"] for r in rows])
-        new = []
-        for r in rows:
-            if r["outcome_key"] not in seen:
-                seen.add(r["outcome_key"])
-                new.append(r)
-        if new:
-            conn.execute(event_outcomes.insert(), new)
-        return new
+        """Chain and store ``payment_events`` rows in order (``engine.audit.eventchain``)."""
+        append_events(conn, list(rows))
 
     @staticmethod
     def stored_outcome_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
@@ -485,9 +420,8 @@ class EventStore:
 
     @staticmethod
     def insert_outcomes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Store outcome rows known to be new (one executemany)."""
-        if rows:
-            conn.execute(event_outcomes.insert(), list(rows))
+        """Chain and store outcome rows known to be new, in order."""
+        append_outcomes(conn, list(rows))
 
     # ------------------------------------------------------------------ reads
 
@@ -612,11 +546,9 @@ def open_store(url: str | None = None, path: str | Path | None = None, *,
     resolved = resolve_url(url, path)
     engine = make_engine(resolved, synchronous=synchronous, create=create)
     try:
-        create_tables(engine, EVENTS_METADATA)
-    except SQLAlchemyError as exc:
-        raise AuditStoreError(
-            f"event store {engine.url.render_as_string(hide_password=True)}: cannot create the "
-            f"event tables: {error_summary(exc)}") from None
+        ensure_schema(engine)
+    except AuditStoreError as exc:
+        raise AuditStoreError(f"event store: {exc.message}") from None
     return EventStore(engine)
 
 
