@@ -34,6 +34,7 @@ from engine.decisionparts import DecisionParts
 from engine.errors import EngineError
 from engine.explanation import Explainer
 from engine.facts import facts_rows, raw_facts, record_facts
+from engine.history import merge_history
 from engine.language import load_languages
 from engine.pipeline import run_frame
 from engine.policies import Catalogue, load_catalogue
@@ -155,7 +156,6 @@ class Engine:
         """
         t0 = time.perf_counter()
         if outcomes is not None:
-            from engine.events.outcomes import merge_history
 
             record = merge_history(record, outcomes.history())
         if isinstance(record, BaseModel):

@@ -135,8 +135,8 @@ def test_two_swapped_events_are_named(filled):
 
 # ---------------------------------------------------------------- a log from before the chain
 
-_OLD_EVENTS = """CREATE TABLE payment_events (seq INTEGER PRIMARY KEY, event_id VARCHAR(128) NOT NULL
- UNIQUE, customer_id VARCHAR(64) NOT NULL, type VARCHAR(32) NOT NULL, ts BIGINT NOT NULL,
+_OLD_EVENTS = """CREATE TABLE payment_events (seq INTEGER PRIMARY KEY, event_id VARCHAR(128)
+ NOT NULL UNIQUE, customer_id VARCHAR(64) NOT NULL, type VARCHAR(32) NOT NULL, ts BIGINT NOT NULL,
  bill_id VARCHAR(128), payload TEXT NOT NULL)"""
 _OLD_OUTCOMES = """CREATE TABLE event_outcomes (seq INTEGER PRIMARY KEY, outcome_key VARCHAR(300)
  NOT NULL UNIQUE, customer_id VARCHAR(64) NOT NULL, kind VARCHAR(32) NOT NULL, rule_id

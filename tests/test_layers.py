@@ -57,12 +57,8 @@ def _cycles() -> list[list[str]]:
     return found
 
 
-# Cycles being taken apart by the workbench reorganisation; none may be added.
-_KNOWN = [["engine.studio.app", "engine.studio.routes"]]
-
-
 def test_no_module_of_engine_is_part_of_an_import_cycle():
-    assert [c for c in _cycles() if c not in _KNOWN] == []
+    assert _cycles() == []
 
 
 def test_the_contract_holds_on_the_tree():

@@ -2,11 +2,10 @@
 
 Every path that decides (service, CLI, batch, impact) reads the customer's
 outcomes in force on the record's ``as_of`` from the event store and hands
-them to the same stages: the outcome flags fill the record's history fields
-before validation, so they decide through the same tables, and the decision
-names each outcome with the events behind it. A history flag the record
-already sets stays set; of two end dates (the record's and the outcome's) the
-later one counts.
+them to the same stages (``engine.history.merge_history`` for one record):
+the outcome flags fill the record's history fields before validation, so
+they decide through the same tables, and the decision names each outcome
+with the events behind it.
 
 For a frame the store is read once per chunk (``EventStore.outcomes_for_many``,
 one query per 512 customers), never once per row.
@@ -15,49 +14,18 @@ one query per 512 customers), never once per row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
 
 from engine.decision import EventOutcome
+from engine.history import HISTORY_DATES, history_date
 
 if TYPE_CHECKING:
     from engine.events.store import EventOutcomes, EventStore
 
-__all__ = ["HISTORY_DATES", "FrameOutcomes", "frame_outcomes", "merge_history"]
-
-#: History fields holding an end date: the later of the record's and the outcome's counts.
-HISTORY_DATES = ("theft_override_until", "regrade_until")
-
-
-def merge_history(record: Mapping[str, Any] | BaseModel,
-                  history: Mapping[str, Any]) -> dict[str, Any]:
-    """The record with event-outcome flags merged into its history fields."""
-    data = record.model_dump() if isinstance(record, BaseModel) else dict(record)
-    for name, value in history.items():
-        if name in HISTORY_DATES:
-            current = _date(data.get(name))
-            data[name] = value if current is None or value > current else current
-        elif value:
-            data[name] = value
-    return data
-
-
-def _date(value: Any) -> dt.date | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None  # a malformed date is the validator's to refuse, not ours to guess
-
+__all__ = ["FrameOutcomes", "frame_outcomes"]
 
 class FrameOutcomes:
     """A frame with its rows' outcomes merged in, and each row's outcomes (by position)."""
@@ -98,7 +66,7 @@ def frame_outcomes(frame: pd.DataFrame, store: EventStore) -> FrameOutcomes:
             if value is None:
                 continue
             if name in HISTORY_DATES:
-                current = _date(column[pos])
+                current = history_date(column[pos])
                 column[pos] = (value if current is None or value > current else current
                                ).isoformat()
             else:
