@@ -56,7 +56,9 @@ def test_the_penalty_equals_its_closed_form(amount, due, spans, horizon, klass):
     got = penalty_of(amount, due, repayments, as_of, klass, RATES)
     expected, days = by_the_day(amount, due, repayments, as_of, klass, RATES)
     assert got.days == days
-    assert abs(got.amount - expected) <= 0.005
+    # pieces and single days are summed in different orders: a total that falls on half a
+    # cent may round to either neighbour, never further
+    assert abs(got.amount - expected) <= 0.01 + 1e-9
 
 
 def test_a_household_pays_the_residential_rate_for_each_day_after_the_due_date():

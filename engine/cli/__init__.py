@@ -7,6 +7,7 @@ become a one-line message on stderr and the error's exit code.
 from __future__ import annotations
 
 from engine.cli import audit as _audit  # noqa: F401
+from engine.cli import collections as _collections  # noqa: F401
 from engine.cli import data as _data  # noqa: F401  (each import registers commands)
 from engine.cli import datafiles as _datafiles  # noqa: F401
 from engine.cli import decisions as _decisions  # noqa: F401

@@ -134,19 +134,25 @@ class CustomerCollections:
 
 def event_day(event: Mapping[str, Any]) -> dt.date:
     """The UTC day of an event's time (ISO text or datetime)."""
-    t = event["time"]
-    return (dt.datetime.fromisoformat(t.replace("Z", "+00:00")) if isinstance(t, str) else t
-            ).astimezone(dt.UTC).date()
+    return _instant(event["time"]).date()
 
 
 def _ordered(events: Iterable[Mapping[str, Any]], as_of: dt.date) -> list[dict[str, Any]]:
+    """The events up to ``as_of`` in event-time order; events of the same time in the order
+    of their content, so the order they arrived in never changes a case."""
     out = []
-    for i, e in enumerate(events):
+    for e in events:
         day = event_day(e)
         if day <= as_of:
-            out.append({**e, "day": day, "_i": i})
-    out.sort(key=lambda e: (str(e["time"]), e["_i"]))
+            out.append({**e, "day": day, "_at": _instant(e["time"]),
+                        "_key": json.dumps(e, sort_keys=True, default=str)})
+    out.sort(key=lambda e: (e["_at"], e["_key"]))
     return out
+
+
+def _instant(t: Any) -> dt.datetime:
+    value = dt.datetime.fromisoformat(t.replace("Z", "+00:00")) if isinstance(t, str) else t
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _agreements(events: Sequence[Mapping[str, Any]]) -> list[Agreement]:
