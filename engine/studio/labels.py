@@ -1,21 +1,39 @@
-"""Every word the workbench pages show, in one place, translated by the project's catalogues.
+"""Every word the workbench pages show, in one place, in English and Chinese.
 
-The pages ask for a label by key; ``label`` looks its English text up in the
-page's language (``engine.language``: ``?lang=`` or the browser's
-``Accept-Language``), and a text without a translation yet shows in English.
+The pages ask for a label by key; ``label`` gives its English text, or in
+zh-CN the translation from the workbench's own catalogue,
+``engine/studio/locale/zh_CN/LC_MESSAGES/studio.po`` (the English text is the
+``msgid``, as in the project's policy catalogue). The workbench's words are
+the product's, not policy text, so they live beside the workbench, and a test
+holds every label translated. ``page_language`` picks the page's language:
+``?lang=`` first (and kept for the session in a cookie), then that cookie,
+then the browser's ``Accept-Language``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-__all__ = ["LABELS", "label"]
+from babel.messages.pofile import read_po
+
+from engine.errors import ConfigError, LanguageError
+from engine.language import LANGUAGES, check_placeholders, negotiate, parse_language
+
+__all__ = ["COOKIE", "LABELS", "catalogue", "label", "page_language", "script_words",
+           "supported", "words"]
+
+COOKIE = "studio_lang"
+CATALOGUE = Path(__file__).resolve().parent / "locale" / "zh_CN" / "LC_MESSAGES" / "studio.po"
 
 LABELS: dict[str, str] = {
     "title": "gridcredit workbench",
     "nav.tables": "Tables",
     "nav.simulate": "Simulator",
     "nav.impact": "Impact",
+    "nav.language": "Language",
     "tables.heading": "Decision tables",
     "tables.name": "Table",
     "tables.file": "File",
@@ -23,20 +41,31 @@ LABELS: dict[str, str] = {
     "tables.hit_policy": "Hit policy",
     "tables.rules": "Rules",
     "tables.examples": "Examples",
+    "tables.description": "Description",
+    "tables.with_problems": "(%(num)s with problems)",
+    "hit.first": "the first rule that matches decides",
+    "hit.collect": "every rule that matches applies",
+    "hit.rule_order": "every rule that matches applies, in table order",
+    "hit.unique": "at most one rule may match",
+    "hit.priority": "of the rules that match, the one with the highest priority decides",
+    "hit.any": "the rules that match must agree",
+    "part.rule": "rule",
+    "part.when": "when",
+    "part.then": "then",
     "draft.none": "No draft: the tables are as saved.",
-    "draft.changed": "Draft changes",
+    "draft.changed": "Draft changes: %(files)s",
     "draft.loads": "the draft loads",
     "draft.problems": "problem(s) to fix before saving",
     "draft.findings": "finding(s) from the checks",
     "draft.save": "Save",
     "draft.bump": "bump the version of changed tables",
     "draft.discard": "Discard draft",
-    "publish.message": "Release message",
-    "publish.approver": "approved by",
-    "publish.button": "Publish the saved tables",
     "draft.saved": "Saved",
     "draft.checking": "checking…",
     "draft.analysing": "looking for gaps and overlaps…",
+    "publish.message": "Release message",
+    "publish.approver": "approved by",
+    "publish.button": "Publish the saved tables",
     "workbook.download": "Download workbook (.xlsx)",
     "workbook.upload": "Upload workbook",
     "grid.search": "Search rules",
@@ -46,9 +75,11 @@ LABELS: dict[str, str] = {
     "grid.up": "Move up",
     "grid.down": "Move down",
     "grid.duplicate": "Duplicate",
+    "grid.copy": "copy",
     "grid.delete": "Delete",
     "grid.params": "Params",
     "grid.at": "file:line",
+    "grid.cell": "rule %(rule)s, %(column)s",
     "grid.fired": "Rules that fired for the simulated customer are highlighted.",
     "grid.examples": "Examples",
     "grid.pass": "pass",
@@ -74,23 +105,94 @@ LABELS: dict[str, str] = {
     "sim.explanation": "Explanation",
     "sim.same": "The draft decides this customer as the saved tables do.",
     "sim.differs": "The draft decides this customer differently.",
+    "sim.unloadable": "The draft does not load, so only the saved tables decide.",
+    "group.identity": "identity",
+    "group.financial": "financial",
+    "group.consumption": "consumption",
+    "group.payment": "payment",
+    "group.equipment": "equipment",
+    "group.social": "social",
+    "group.service": "service",
+    "group.history": "history",
     "impact.heading": "Impact of the draft",
     "impact.baseline": "Compare the draft with",
     "impact.saved": "the saved tables",
     "impact.other": "another folder or git revision",
+    "impact.other_hint": "HEAD~1 or a folder",
     "impact.population": "Population file",
     "impact.run": "Run impact",
-    "impact.progress": "Customers decided",
+    "impact.progress": "Customers decided:",
     "impact.transitions": "Grade transitions (rows: baseline, columns: draft)",
     "impact.policies": "Policies gained and lost",
     "impact.affected": "Affected customers",
     "impact.download": "Download affected customers (CSV)",
-    "impact.none": "No population files: put CSV or Parquet files in",
+    "impact.none": "No population files: put CSV or Parquet files in %(folders)s.",
+    "impact.sides": "baseline: %(baseline)s (sha256:%(a)s) · draft (sha256:%(b)s)",
+    "js.delete_rule": "Delete rule %(num)s from the draft?",
+    "js.saved": "Saved %(files)s",
+    "js.published": "Published %(line)s",
+    "js.publishing": "publishing…",
+    "js.discard": "Discard every change of the draft?",
+    "js.upload_changed": "Workbook read into the draft: %(files)s",
+    "js.upload_same": "The workbook holds the tables as they are.",
+    "js.default": "default %(value)s",
+    "js.default_choice": "(default %(value)s)",
 }
 
 
-def label(key: str, language: Any = None) -> str:
-    """The text for ``key`` in ``language`` (an ``engine.language.Language``; English when
-    None); the key itself when missing, so a gap is visible, not fatal."""
+@cache
+def catalogue() -> dict[str, str]:
+    """The zh-CN catalogue: English text to its translation (placeholders checked at load)."""
+    with CATALOGUE.open("rb") as fh:
+        entries = read_po(fh, abort_invalid=True)
+    out = {}
+    for message in entries:
+        if message.id and message.string:
+            problem = check_placeholders(str(message.id), str(message.string))
+            if problem:
+                raise ConfigError(problem, file=str(CATALOGUE), line=message.lineno)
+            out[str(message.id)] = str(message.string)
+    return out
+
+
+def label(key: str, tag: str = "en", **values: Any) -> str:
+    """The text for ``key`` in language ``tag`` (en or zh-CN), its placeholders filled.
+
+    A key without a label shows as itself, so a gap is visible, not fatal.
+    """
     text = LABELS.get(key, key)
-    return language.gettext(text) if language is not None else text
+    if tag == "zh-CN":
+        text = catalogue().get(text, text)
+    return text % values if values else text
+
+
+def words(tag: str) -> Callable[..., str]:
+    """The templates' ``t(key, **values)`` for one language."""
+    return lambda key, **values: label(key, tag, **values)
+
+
+def script_words(tag: str) -> dict[str, str]:
+    """The labels the page script uses (``js.*`` and a few shared ones), for one language."""
+    return {key: label(key, tag) for key in LABELS
+            if key.startswith(("js.", "grid.", "draft.", "params."))}
+
+
+def page_language(query: str | None, cookie: str | None, accept: str | None,
+                  default: str) -> str:
+    """The language a page speaks: ``?lang=``, else the session's cookie, else the browser's.
+
+    A tag the workbench does not speak is passed over, as a browser's would be.
+    """
+    for tag in (query, cookie):
+        if tag:
+            try:
+                return parse_language(tag)
+            except LanguageError:
+                continue
+    return negotiate(accept, default)
+
+
+def supported() -> Mapping[str, str]:
+    """The languages the switch offers, each named in itself."""
+    names = {"zh-CN": "中文", "en": "English"}
+    return {tag: names.get(tag, tag) for tag in LANGUAGES}

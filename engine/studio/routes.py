@@ -18,14 +18,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit.log import open_log
 from engine.batch.rulesource import load_baseline
-from engine.errors import InputError, LanguageError
+from engine.errors import InputError
 from engine.governance.releases import publish, publisher_name
-from engine.language import negotiate
+from engine.language import normalise
 from engine.records import GRADES
 from engine.studio import edits
 from engine.studio.drafts import Checked
 from engine.studio.grid import GridTable, TableRef, grid, table_refs
-from engine.studio.labels import label
+from engine.studio.labels import COOKIE, page_language, script_words, supported, words
 from engine.studio.simulate import (
     customer_record,
     form_fields,
@@ -52,27 +52,34 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def _words(request: Request) -> Any:
-    """The page's ``t(key)``: labels in the language the browser asks for (``?lang=`` first)."""
-    languages = get_studio(request).engine.explainer.languages
-    tag = request.query_params.get("lang") or negotiate(
-        request.headers.get("accept-language"), languages.default)
-    try:
-        language = languages.get(tag)
-    except LanguageError:
-        language = languages.get(None)
-    return lambda key: label(key, language)
+def _language(request: Request) -> str:
+    """The page's language: ``?lang=``, the session's choice, else ``Accept-Language``."""
+    default = get_studio(request).engine.explainer.languages.default
+    return page_language(request.query_params.get("lang"), request.cookies.get(COOKIE),
+                         request.headers.get("accept-language"), default)
+
+
+def _render(name: str, request: Request, **context: Any) -> str:
+    tag = _language(request)
+    policy_words = get_studio(request).engine.explainer.language(tag)
+    return _env.get_template(name).render(
+        t=words(tag), lang=tag, languages=supported(), script_words=script_words(tag),
+        tr=lambda text: policy_words.gettext(normalise(text)) if text else text, **context)
 
 
 def _page(name: str, request: Request, **context: Any) -> HTMLResponse:
-    html = _env.get_template(name).render(t=_words(request), **context)
-    return HTMLResponse(html, headers={"Content-Security-Policy": CSP,
-                                       "X-Content-Type-Options": "nosniff",
-                                       "Cache-Control": "no-store"})
+    response = HTMLResponse(_render(name, request, **context),
+                            headers={"Content-Security-Policy": CSP,
+                                     "X-Content-Type-Options": "nosniff",
+                                     "Cache-Control": "no-store"})
+    if request.query_params.get("lang"):
+        response.set_cookie(COOKIE, _language(request), samesite="strict", httponly=True,
+                            path="/studio")
+    return response
 
 
 def _fragment(name: str, request: Request, **context: Any) -> str:
-    return _env.get_template(name).render(t=_words(request), **context)
+    return _render(name, request, **context)
 
 
 def _ref(checked: Checked, name: str) -> TableRef:
@@ -286,7 +293,7 @@ async def run_simulation(request: Request, user: str = Depends(studio_user)) -> 
     sides = [("saved", studio.saved_tables)]
     if checked.loads and checked.changed:
         sides.insert(0, ("draft", checked.table_set))
-    outcomes = simulate(studio.engine, record, sides)
+    outcomes = simulate(studio.engine, record, sides, lang=_language(request))
     fired = {(table, rule) for table, rule in outcomes[0].fired}
     grids = [grid(checked, ref) for ref in table_refs(checked)]
     html = _fragment("_outcome.html", request, outcomes=outcomes, grids=grids,
@@ -330,8 +337,10 @@ def impact_status(request: Request, job_id: str,
     job = get_studio(request).jobs.get(job_id)
     out = job.status()
     if job.state == "finished" and job.result is not None:
+        words_of = get_studio(request).engine.explainer.language(_language(request))
         out["html"] = _fragment("_impact.html", request, job=job, impact=job.result,
-                                affected=job.result.affected.head(200), grades=GRADES)
+                                affected=job.result.affected.head(200), grades=GRADES,
+                                words_of=words_of)
     return JSONResponse(out)
 
 

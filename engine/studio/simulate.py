@@ -154,7 +154,7 @@ class Outcome:
 
 
 def simulate(engine: Engine, record: Mapping[str, Any],
-             sides: list[tuple[str, TableSet]]) -> list[Outcome]:
+             sides: list[tuple[str, TableSet]], lang: str | None = None) -> list[Outcome]:
     """Decide ``record`` with each labelled table set; a bad record raises ``RecordError``."""
     if not record.get("customer_id"):
         raise InputError("the simulator needs a customer_id (any text, e.g. SIM-1)")
@@ -162,5 +162,5 @@ def simulate(engine: Engine, record: Mapping[str, Any],
     for label, tables in sides:
         deciding = engine.with_tables(tables)
         decision = deciding.decide(dict(record), decision_id=f"studio-{label}")
-        out.append(Outcome(label, decision, deciding.explain(decision, "text")))
+        out.append(Outcome(label, decision, deciding.explain(decision, "text", lang=lang)))
     return out

@@ -4,6 +4,20 @@
 
 (function () {
   var base = document.body.dataset.base || "/studio";
+  var words = null;
+
+  // The page's words in its language (labels.py renders them into #words).
+  function word(key, values) {
+    if (words === null) {
+      var holder = document.getElementById("words");
+      words = holder ? JSON.parse(holder.textContent) : {};
+    }
+    var text = words[key] || key;
+    Object.keys(values || {}).forEach(function (name) {
+      text = text.split("%(" + name + ")s").join(String(values[name]));
+    });
+    return text;
+  }
 
   function request(method, path, body, isForm) {
     var headers = {"X-Studio": "1"};
@@ -106,24 +120,26 @@
     if (button.closest("#grid") && button.dataset.op) {
       var rule = ruleOf(button);
       if (button.dataset.op === "delete" &&
-          !window.confirm("Delete rule " + (rule + 1) + " from the draft?")) { return; }
+          !window.confirm(word("js.delete_rule", {num: rule + 1}))) { return; }
       edit(button.dataset.op, rule === null ? null : rule);
     } else if (button.classList.contains("params")) {
       openParams(button);
     } else if (button.id === "save") {
       var bump = document.getElementById("bump");
       request("POST", "/api/save", {bump: bump && bump.checked}).then(function (data) {
-        say("Saved " + data.saved.join(", "));
+        say(word("js.saved", {files: data.saved.join(", ")}));
         window.location.reload();
       }).catch(function (error) { say(error.message, true); });
     } else if (button.id === "publish") {
+      say(word("js.publishing"));
+      button.disabled = true;
       request("POST", "/api/publish", {
         message: document.getElementById("publish-message").value,
         approved_by: document.getElementById("publish-approver").value
-      }).then(function (data) { say("Published " + data.line); })
-        .catch(function (error) { say(error.message, true); });
+      }).then(function (data) { button.disabled = false; say(word("js.published", {line: data.line})); })
+        .catch(function (error) { button.disabled = false; say(error.message, true); });
     } else if (button.id === "discard") {
-      if (!window.confirm("Discard every change of the draft?")) { return; }
+      if (!window.confirm(word("js.discard"))) { return; }
       request("POST", "/api/discard", {}).then(function () { window.location.reload(); })
         .catch(function (error) { say(error.message, true); });
     }
@@ -205,7 +221,7 @@
         if (spec.choices.length || spec.type === "bool") {
           input = document.createElement("select");
           [""].concat(spec.type === "bool" ? ["true", "false"] : spec.choices).forEach(function (c) {
-            var o = document.createElement("option"); o.value = c; o.textContent = c || "(default " + spec.default + ")";
+            var o = document.createElement("option"); o.value = c; o.textContent = c || word("js.default_choice", {value: spec.default});
             input.appendChild(o);
           });
         } else {
@@ -214,7 +230,7 @@
           if (spec.min !== null) { input.min = spec.min; }
           if (spec.max !== null) { input.max = spec.max; }
           input.step = spec.type === "int" ? "1" : "any";
-          input.placeholder = "default " + spec.default;
+          input.placeholder = word("js.default", {value: spec.default});
         }
         input.value = item.params && item.params[name] !== undefined ? item.params[name] : "";
         input.dataset.item = i; input.dataset.param = name;
@@ -259,8 +275,8 @@
     request("POST", "/workbook", form, true).then(function (data) {
       busy(false);
       var warnings = data.warnings || [];
-      say((data.changed.length ? "Workbook read into the draft: " + data.changed.join(", ")
-                               : "The workbook holds the tables as they are.")
+      say((data.changed.length ? word("js.upload_changed", {files: data.changed.join(", ")})
+                               : word("js.upload_same"))
           + (warnings.length ? "\n" + warnings.join("\n") : ""), warnings.length > 0);
       if (data.changed.length) {
         window.setTimeout(function () { window.location.reload(); },
