@@ -152,10 +152,11 @@ def test_filter_and_label_are_applied_and_recorded(tmp_path):
 def test_a_label_with_other_values_is_refused():
     series = pd.Series(["good", "bad", "unknown", "good"], name="status")
     with pytest.raises(FrameError, match=r"target 'status' has values other than the good and "
-                                         r"bad ones: 'unknown' \(bad: bad\); list the good "
-                                         r"values under label: good"):
+                                         r"bad ones: 'unknown' \(bad: bad; good: good\); list "
+                                         r"them under label: good or bad"):
         labels(series, "bad", ["good"])
-    with pytest.raises(FrameError, match=r"values other than the good and bad ones: 'unknown'"):
+    with pytest.raises(FrameError, match=r"2 values besides the bad one \('bad'\): 'good', "
+                                         r"'unknown'"):
         labels(series, "bad")
     assert list(labels(series.iloc[[0, 1, 3]], "bad")) == [0, 1, 0]
 
@@ -247,7 +248,8 @@ def test_score_scores_the_rows_of_the_file_it_was_trained_on(tmp_path):
     result = train_file(frame, target="status", spec=spec, bands=SCALE, bad="bad",
                         config=CONFIG)
     model = ScoreModel(result.artifact, path="m.json")
-    scored, rejects = score_file(model, frame.drop(columns="status"), SCALE)
+    result_file = score_file(model, frame.drop(columns="status"), SCALE)
+    scored, rejects = result_file.scored, result_file.rejects
     assert len(scored) + len(rejects) == len(frame)
     assert len(rejects) == int((frame["region"] == "s").sum())
     assert set(rejects["reason"]) == {"outside the model's population (region ne 's')"}

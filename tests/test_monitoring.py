@@ -195,7 +195,8 @@ def test_monitor_a_spec_trained_model_on_files_of_its_kind(tmp_path):
     trained = runner.invoke(app, ["train", "--data", str(data), "--target", "creditability",
                                   "--bad", "bad", "--spec",
                                   str(root / "tests" / "data" / "germancredit-indicators.yaml"),
-                                  "--out", str(out), "--no-governance", "--folds", "3"])
+                                  "--out", str(out), "--no-governance", "--folds", "3",
+                                  "--model-id", "germancredit-2026.11"])
     assert trained.exit_code == 0, trained.output
     frame = pd.read_csv(data)
     frame.iloc[:500].to_csv(tmp_path / "a.csv", index=False)

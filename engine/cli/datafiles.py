@@ -39,7 +39,7 @@ def spec_init_command(
         typer.echo(text, nl=False)
         return
     if out.exists():
-        raise FrameError(f"{out} exists; choose another --out or remove it", file=str(out))
+        raise FrameError("exists; choose another --out or remove it", file=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {out} ({text.count('- name:')} indicators"
@@ -64,16 +64,24 @@ def score_command(
     """Score the rows of a file with a model trained on that kind of file.
 
     Adds z, pd, grade and the top reasons to each row the model's population
-    filter admits; rows outside it go to a rejects file beside --out.
-    Outside the customer-record contract: no policies, no decision log.
+    filter admits; rows outside it go to a rejects file beside --out. Grades
+    use the master scale stored in the model; a --rules or home grade table
+    that draws another scale is named in a warning. The spec's conditions on
+    the label are not applied (outcomes come later). Outside the
+    customer-record contract: no policies, no decision log.
     """
-    bands = load_tables(EngineConfig.at(home, rules_dir=rules)).scale
-    scored, rejects = score_file(ScoreModel.load(model), read_frame(data), bands)
+    given = load_tables(EngineConfig.at(home, rules_dir=rules)).scale
+    result = score_file(ScoreModel.load(model), read_frame(data), given,
+                        scale_from=f"the grade table of {rules}" if rules is not None
+                        else "the home's grade table")
+    for note in result.notes:
+        typer.echo(note, err=True)
+    scored, rejects = result.scored, result.rejects
     typer.echo(f"{len(scored) + len(rejects):,} rows in: {len(scored):,} scored, "
                f"{len(rejects):,} rejected; mean PD {scored['pd'].mean():.4f}")
     counts = scored["grade"].value_counts()
     typer.echo("grades: " + ", ".join(f"{b.grade} {int(counts.get(b.grade, 0)):,}"
-                                      for b in bands))
+                                      for b in result.bands))
     if out is not None:
         write_frame(scored, out)
         typer.echo(f"wrote {out}")

@@ -79,6 +79,9 @@ def train_command(
         "--governance/--no-governance",
         help="Refuse models whose default rate per PD band fails the publication check.")
     ] = True,
+    model_id: Annotated[str | None, typer.Option(
+        "--model-id", help="Id of the model (with --spec; default: the file's name and a "
+        "hash of the artifact, distinct per artifact).")] = None,
 ) -> None:
     """Train the scorer; write JSON artifacts and model cards.
 
@@ -92,7 +95,8 @@ def train_command(
     if spec is not None:
         if data is None:
             raise FrameError("--spec needs --data FILE: the labelled file to train on")
-        config = TrainingConfig(folds=folds, seed=seed, prior=prior, governance=governance)
+        config = TrainingConfig(folds=folds, seed=seed, prior=prior, governance=governance,
+                                model_id=model_id)
         name = data.stem
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=name, config=config, source=str(data))
@@ -100,6 +104,9 @@ def train_command(
         typer.echo(cv_summary(result.artifact))
         typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
         return
+    if model_id is not None:
+        raise FrameError("--model-id names one model: use it with --data FILE --spec SPEC "
+                         "(registry models take their ids from registry.yaml's version)")
     reg = read_spec(models_dir)
     if data is None:
         frame = synth.generate(reg.population_n, reg.population_seed)

@@ -59,7 +59,11 @@ def monitor_command(
     if model is not None:
         result = monitor_model(ScoreModel.load(model), bands, *frames, labels=outcome_file,
                                target=target if target != "default_12m" else None, key=key,
-                               bad=bad, names=names)
+                               bad=bad, names=names,
+                               scale_from=f"the grade table of {rules}" if rules is not None
+                               else "the home's grade table")
+        for note in result.notes:
+            typer.echo(note, err=True)
     else:
         result = monitor_registry(load_registry(project.models_dir), bands, *frames,
                                   labels=outcome_file, target=target, key=key, bad=bad,
@@ -73,8 +77,7 @@ def monitor_command(
             typer.echo(f"  {lv}: {text}")
     for which, n in result.rejected.items():
         if n:
-            typer.echo(f"{which}: {n:,} rows refused by validation or the model's population "
-                       "filter (not monitored)")
+            typer.echo(f"{which}: {n:,} rows left out by {result.rejected_by} (not monitored)")
     if out is not None:
         path = write_monitor_report(result, out, project.templates_dir)
         typer.echo(f"wrote {path}")

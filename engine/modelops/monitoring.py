@@ -40,7 +40,15 @@ from engine.modelops.evaluation import metrics
 from engine.modelops.labels import labels as label_values
 from engine.records import validate_frame
 from engine.scale import Band, assign
-from engine.scoring import Registry, ScoreModel, apply_filter, compute, model_catalogue
+from engine.scoring import (
+    Registry,
+    ScoreModel,
+    canonical,
+    compute,
+    file_rows,
+    model_catalogue,
+    scale_for,
+)
 
 __all__ = [
     "BREACH",
@@ -119,6 +127,9 @@ class MonitorResult:
     baseline: str = ""
     current: str = ""
     rejected: dict[str, int] = field(default_factory=dict)
+    rejected_by: str = "validation"
+    bands: tuple[Band, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def breached(self) -> bool:
@@ -208,17 +219,35 @@ def drift(model: ScoreModel, bands: Sequence[Band], base: pd.DataFrame, cur: pd.
                  csi_bins, performance, calibration, source, tuple(findings))
 
 
+def _outcome_values(series: pd.Series, bad: str | Sequence[str] | None,
+                    good: Sequence[str]) -> np.ndarray:
+    """1 for a bad value, 0 for a good one; with ``good`` named, -1 for any other value.
+
+    A model's label names both; a row whose outcome is neither (still open,
+    withdrawn: what a label filter leaves out of training) is not known, not good.
+    """
+    if not good:
+        return label_values(series, bad)
+    text = series.map(canonical)
+    bad_values = [canonical(v) for v in ([bad] if isinstance(bad, str) else bad or ["1"])]
+    good_values = [canonical(v) for v in good]
+    return np.where(text.isin(bad_values), 1,
+                    np.where(text.isin(good_values), 0, -1)).astype(np.int64)
+
+
 def outcomes(frame: pd.DataFrame, labels: pd.DataFrame | None, *, target: str, key: str,
-             bad: str | None = None, where: str = "labels") -> np.ndarray | None:
+             bad: str | Sequence[str] | None = None, where: str = "labels",
+             good: Sequence[str] = ()) -> np.ndarray | None:
     """0/1 outcome per row of ``frame`` (-1 where unknown), from ``labels`` or ``frame``.
 
     ``labels`` is joined on ``key``; without it the frame's own ``target``
-    column is used if present. ``None`` when neither holds outcomes.
+    column is used if present. ``None`` when neither holds outcomes. With
+    ``good`` named, values neither bad nor good count as unknown (-1).
     """
     if labels is None:
         if target not in frame.columns:
             return None
-        return label_values(frame[target], bad)
+        return _outcome_values(frame[target], bad, good)
     for col in (key, target):
         if col not in labels.columns:
             raise FrameError(f"{where}: no column '{col}'"
@@ -227,7 +256,8 @@ def outcomes(frame: pd.DataFrame, labels: pd.DataFrame | None, *, target: str, k
     if key not in frame.columns:
         raise FrameError(f"the population has no column '{key}' to join {where} on; "
                          "name the key with --id", columns=[key])
-    y = pd.Series(label_values(labels[target], bad), index=labels[key].astype("string"))
+    y = pd.Series(_outcome_values(labels[target], bad, good),
+                  index=labels[key].astype("string"))
     if y.index.duplicated().any():
         first = y.index[y.index.duplicated()][0]
         raise FrameError(f"{where}: '{key}' {first!r} has more than one outcome",
@@ -278,31 +308,41 @@ def monitor_registry(registry: Registry, bands: Sequence[Band], baseline: pd.Dat
         segs.append(np.array([by_class.get(c) for c in klass], dtype=object))
     drifts = monitor_frames(registry.models, bands, frames[0], frames[1], segs[0], segs[1],
                             y_base=ys[0], y_cur=ys[1])
-    return MonitorResult(tuple(drifts), names[0], names[1], rejected)
+    return MonitorResult(tuple(drifts), names[0], names[1], rejected, bands=tuple(bands))
 
 
-def monitor_model(model: ScoreModel, bands: Sequence[Band], baseline: pd.DataFrame,
+def monitor_model(model: ScoreModel, bands: Sequence[Band] | None, baseline: pd.DataFrame,
                   current: pd.DataFrame, *, labels: pd.DataFrame | None = None,
                   target: str | None = None, key: str = "", bad: str | None = None,
-                  names: tuple[str, str] = ("", "")) -> MonitorResult:
+                  names: tuple[str, str] = ("", ""),
+                  scale_from: str = "the home's grade table") -> MonitorResult:
     """Monitor files of the kind a spec-trained model scores (``gridcredit score``).
 
     The model's embedded spec computes the indicators and its population
-    filter chooses the rows; rows it leaves out are counted as refused.
+    filter chooses the rows (its conditions on the label are not applied:
+    current outcomes arrive later; what they would have left out is noted).
+    Grades use the model's own master scale; a disagreeing ``bands`` is noted.
     Outcomes use the model's own label definition unless ``bad`` is given.
     """
     catalogue = model_catalogue(model)
+    scale, warning = scale_for(model, bands, scale_from)
     label = model.doc.get("label") or {}
     target = target or label.get("target", "default_12m")
-    bad = bad if bad is not None else (label.get("bad") or [None])[0]
-    frames, ys, rejected = [], [], {}
+    good = () if bad is not None else tuple(label.get("good") or ())
+    bad = bad if bad is not None else label.get("bad") or None
+    frames, ys, rejected, notes = [], [], {}, [warning] if warning else []
     for which, frame, extra in (("baseline", baseline, None), ("current", current, labels)):
-        kept, left_out = apply_filter(frame, catalogue.row_filter, f"{model.path} (data_spec)")
+        kept, left_out, note = file_rows(model, frame, catalogue)
         rejected[which] = left_out
-        ys.append(outcomes(kept, extra, target=target, key=key, bad=bad,
+        if note:
+            notes.append(f"{which}: {note}")
+        ys.append(outcomes(kept, extra, target=target, key=key, bad=bad, good=good,
                            where=names[1] if extra is not None else which))
         frames.append(compute(kept, catalogue, list(model.indicators)))
     segs = [np.full(len(f), model.segment, dtype=object) for f in frames]
-    drifts = monitor_frames({model.segment: model}, bands, frames[0], frames[1], segs[0],
+    drifts = monitor_frames({model.segment: model}, scale, frames[0], frames[1], segs[0],
                             segs[1], y_base=ys[0], y_cur=ys[1])
-    return MonitorResult(tuple(drifts), names[0], names[1], rejected)
+    used = catalogue.row_filter.without(target) if catalogue.row_filter else None
+    return MonitorResult(tuple(drifts), names[0], names[1], rejected,
+                         f"the model's population filter ({used.describe()})" if used
+                         else "the model's population filter", scale, tuple(notes))

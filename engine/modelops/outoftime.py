@@ -19,7 +19,7 @@ import pandas as pd
 from engine.errors import FrameError
 from engine.modelops.calibration import grade_calibration
 from engine.modelops.evaluation import band_table, markdown_table, metrics
-from engine.modelops.labels import labels
+from engine.modelops.labels import labelled_rows, labels
 from engine.modelops.training import TrainingConfig, fit_registry, train_file
 from engine.records import validate_frame
 from engine.scale import Band, assign
@@ -83,15 +83,21 @@ def _measure(model: ScoreModel, values: pd.DataFrame, y: np.ndarray, bands, *, d
 def oot_file(frame: pd.DataFrame, *, target: str, spec: str | Path,
              bands: list[Band] | tuple[Band, ...], date: str, column: str,
              bad: str | None = None, config=None, segment: str = "model") -> OutOfTime:
-    """Train one spec'd model on the earlier rows, measure it on the later ones."""
+    """Train one spec'd model on the earlier rows, measure it on the later ones.
+
+    Both sides read the file through the spec's filter and label, so the
+    later rows are the population the model was trained for.
+    """
     before, after = split_at(frame, column, date)
     config = config or TrainingConfig(governance=False)
     result = train_file(before, target=target, spec=spec, bands=bands, bad=bad,
                         segment=segment, config=config)
     model = ScoreModel(result.artifact)
-    values = compute(after, load_catalogue(spec), list(model.indicators))
-    y = labels(after[target], bad)
-    return _measure(model, values, y, bands, date=date, train_rows=len(before))
+    catalogue = load_catalogue(spec)
+    later = labelled_rows(after, catalogue, target=target, bad=bad, where=str(spec))
+    values = compute(later.frame, catalogue, list(model.indicators))
+    return _measure(model, values, later.y, bands, date=date,
+                    train_rows=result.artifact["training"]["rows"])
 
 
 def oot_registry(frame: pd.DataFrame, *, models_dir: str | Path, target: str,

@@ -39,7 +39,7 @@ from engine.modelops.evaluation import (
     governance_problems,
     metrics,
 )
-from engine.modelops.labels import label_definition, labels
+from engine.modelops.labels import labelled_rows, labels
 from engine.modelops.modelcard import render
 from engine.records import validate_frame
 from engine.scale import Band
@@ -47,11 +47,11 @@ from engine.scoring import (
     SCHEMA,
     SCHEMA_VERSION,
     Catalogue,
-    apply_filter,
-    canonical,
+    canonical_sha256,
     compute,
     load_catalogue,
     read_spec,
+    scale_record,
 )
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "TrainingResult",
     "cross_validate",
     "data_sha256",
+    "file_model_id",
     "fit_registry",
     "select_indicators",
     "train",
@@ -78,6 +79,7 @@ class TrainingConfig:
     prior: float | None = None
     governance: bool = True
     version: str = "2026.11"
+    model_id: str | None = None
     max_n_prebins: int = 20
     min_prebin_size: float = 0.01
     select: bool = True
@@ -181,7 +183,7 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
         raise FrameError(f"segment '{segment}': {counts[1]} defaults and {counts[0]} "
                          f"non-defaults; {config.folds}-fold training needs at least "
                          f"{config.folds} of each")
-    model_id = f"{segment}-{config.version}"
+    model_id = config.model_id or f"{segment}-{config.version}"
     dropped = select_indicators(x, y, catalogue, config) if config.select else {}
     if len(dropped) == len(names):
         raise FrameError(f"segment '{segment}': every indicator was left out, so there is no "
@@ -249,7 +251,19 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
         "versions": _versions(),
         **(extra or {}),
     }
+    if config.model_id is None and "data_spec" in doc:
+        doc["model_id"] = file_model_id(doc)
     return TrainingResult(doc, pipe, oof_z, oof_pd, y, band_tab, decile_tab, folds, dropped)
+
+
+def file_model_id(doc: dict[str, Any]) -> str:
+    """``<segment>-<10 hex>``: the id of a file-trained artifact, from its own content.
+
+    Two artifacts that differ in anything (data, settings, spec) get
+    different ids, so a champion and its challenger can always be told apart;
+    the same inputs give the same id. ``train --model-id`` names one instead.
+    """
+    return f"{doc['segment']}-{canonical_sha256({**doc, 'model_id': ''})[:10]}"
 
 
 def _num(v: Any) -> Any:
@@ -341,28 +355,19 @@ def train_file(frame: pd.DataFrame, *, target: str, spec: str | Path,
 
     The spec's ``filter:`` chooses the rows (the count left out is recorded),
     its ``label:`` (or ``bad``) says what default means, and the spec itself
-    is embedded in the artifact so the model can score that kind of file.
+    is embedded in the artifact, with the master scale it was governed on, so
+    the model can score and grade that kind of file alone.
     """
     catalogue = load_catalogue(spec)
-    rows_in = len(frame)
-    frame, filtered = apply_filter(frame, catalogue.row_filter, str(spec))
-    if target not in frame.columns:
-        raise FrameError(f"missing target column '{target}'", columns=[target])
-    spec_label = catalogue.label
-    bad_values = [bad] if bad is not None else list(spec_label.bad) if spec_label else []
-    good_values = list(spec_label.good) if spec_label else []
-    y = labels(frame[target], bad_values or None, good_values)
-    if bad_values and not good_values:
-        good_values = sorted({v for v in frame[target].map(canonical)} - set(bad_values))
-    label = label_definition(target, bad_values or ["1"], good_values or ["0"],
-                             spec_label.definition if spec_label else "")
-    values = compute(frame, catalogue)
+    rows = labelled_rows(frame, catalogue, target=target, bad=bad, where=str(spec))
+    values = compute(rows.frame, catalogue)
     extra = {"data_spec": {
         "schema": "gridcredit.indicators/1", "groups": list(catalogue.groups),
         **({"filter": catalogue.row_filter.source} if catalogue.row_filter else {}),
         "indicators": [i.spec() for i in catalogue]},
-        "population": {"rows_in": rows_in, "filtered_out": filtered,
+        "population": {"rows_in": rows.rows_in, "filtered_out": rows.filtered,
                        "filter": catalogue.row_filter.describe()
-                       if catalogue.row_filter else None}}
-    return train(values, y, catalogue, segment=segment, bands=bands, target=target,
-                 config=config, source=source, label=label, extra=extra)
+                       if catalogue.row_filter else None},
+        "master_scale": scale_record(bands)}
+    return train(values, rows.y, catalogue, segment=segment, bands=bands, target=target,
+                 config=config, source=source, label=rows.label, extra=extra)

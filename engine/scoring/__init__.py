@@ -14,8 +14,24 @@ and governing models are workflows: they live in ``engine.modelops`` and
 this package never imports them. See ``docs/scorer.md``.
 """
 
-from engine.scoring.dataspec import Label, RowFilter, apply_filter, read_filter, read_label
-from engine.scoring.files import model_catalogue, score_file
+from engine.scoring.dataspec import (
+    Label,
+    RowFilter,
+    apply_filter,
+    label_filter_note,
+    read_filter,
+    read_label,
+)
+from engine.scoring.files import (
+    ScoredFile,
+    describe_scale,
+    file_rows,
+    model_catalogue,
+    model_scale,
+    scale_for,
+    scale_record,
+    score_file,
+)
 from engine.scoring.indicators import (
     DIRECTIONS,
     RISK_GROUPS,
@@ -59,6 +75,7 @@ __all__ = [
     "RowFilter",
     "Score",
     "ScoreModel",
+    "ScoredFile",
     "ScoredFrame",
     "SegmentSpec",
     "apply_filter",
@@ -68,11 +85,17 @@ __all__ = [
     "catalogue_from_doc",
     "compute",
     "compute_one",
+    "describe_scale",
+    "file_rows",
     "load_catalogue",
+    "label_filter_note",
     "load_registry",
     "model_catalogue",
+    "model_scale",
     "read_filter",
     "read_label",
     "read_spec",
+    "scale_for",
+    "scale_record",
     "score_file",
 ]

@@ -27,13 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import ConfigError, FrameError
+from engine.errors import ConfigError, FrameError, closest, did_you_mean
 from engine.scoring.values import canonical
 
 __all__ = [
     "Label",
     "RowFilter",
     "apply_filter",
+    "label_filter_note",
     "read_filter",
     "read_label",
 ]
@@ -43,13 +44,32 @@ OPERATORS = ("lt", "le", "gt", "ge", "eq", "ne", "in", "not_in")
 
 @dataclass(frozen=True)
 class RowFilter:
-    """ANDed conditions per column: ``(column, operator, value)``."""
+    """ANDed conditions per column: ``(column, operator, value)``, with the spec line of each."""
 
     conditions: tuple[tuple[str, str, Any], ...]
     source: dict[str, Any]
+    lines: tuple[int | None, ...] = ()
 
     def describe(self) -> str:
         return " and ".join(f"{c} {op} {v!r}" for c, op, v in self.conditions)
+
+    def on(self, column: str) -> RowFilter | None:
+        """The conditions that test ``column`` alone (``None`` when none does)."""
+        keep = [k for k, (c, _, _) in enumerate(self.conditions) if c == column]
+        return self._pick(keep)
+
+    def without(self, column: str | None) -> RowFilter | None:
+        """The conditions that do not test ``column`` (``None`` when none is left)."""
+        keep = [k for k, (c, _, _) in enumerate(self.conditions) if c != column]
+        return self._pick(keep)
+
+    def _pick(self, keep: list[int]) -> RowFilter | None:
+        if not keep:
+            return None
+        lines = tuple(self.lines[k] for k in keep) if self.lines else ()
+        columns = {self.conditions[k][0] for k in keep}
+        return RowFilter(tuple(self.conditions[k] for k in keep),
+                         {c: v for c, v in self.source.items() if str(c) in columns}, lines)
 
 
 @dataclass(frozen=True)
@@ -68,13 +88,16 @@ def read_filter(doc: Any, where: str, line: int | None) -> RowFilter | None:
     if not isinstance(doc, dict) or not doc:
         raise ConfigError("filter must map column names to conditions, e.g. "
                           "{status: {ne: withdrawn}}", file=where, line=line)
-    conditions = []
+    conditions, lines = [], []
     for column, cond in doc.items():
+        at = doc.line_of(column) if hasattr(doc, "line_of") else line
         if isinstance(cond, list):
             conditions.append((str(column), "in", tuple(cond)))
+            lines.append(at)
             continue
         if not isinstance(cond, dict):
             conditions.append((str(column), "eq", cond))
+            lines.append(at)
             continue
         for op, value in cond.items():
             if op not in OPERATORS:
@@ -89,7 +112,8 @@ def read_filter(doc: Any, where: str, line: int | None) -> RowFilter | None:
                                   f"{value!r}", file=where, line=line)
             conditions.append((str(column), op, tuple(value) if isinstance(value, list)
                                else value))
-    return RowFilter(tuple(conditions), doc)
+            lines.append(at)
+    return RowFilter(tuple(conditions), doc, tuple(lines))
 
 
 def read_label(doc: Any, where: str, line: int | None) -> Label | None:
@@ -124,13 +148,42 @@ def _mask(frame: pd.DataFrame, column: str, op: str, value: Any) -> np.ndarray:
 
 def apply_filter(frame: pd.DataFrame, row_filter: RowFilter | None,
                  where: str = "the spec") -> tuple[pd.DataFrame, int]:
-    """The rows the filter keeps, and how many it left out (counted, never silent)."""
+    """The rows the filter keeps, and how many it left out (counted, never silent).
+
+    A condition on a column the data lacks is refused with the spec line and
+    the column meant (same name in another case, or a close spelling).
+    """
     if row_filter is None:
         return frame, 0
     keep = np.ones(len(frame), dtype=bool)
-    for column, op, value in row_filter.conditions:
+    lines = row_filter.lines or (None,) * len(row_filter.conditions)
+    for (column, op, value), line in zip(row_filter.conditions, lines, strict=True):
         if column not in frame.columns:
-            raise FrameError(f"{where}: filter on '{column}', which the data does not have",
-                             columns=[column])
+            names = [str(c) for c in frame.columns]
+            same_case = [c for c in names if c.lower() == column.lower()]
+            hint = (f" (did you mean '{same_case[0]}'?)" if same_case
+                    else did_you_mean(closest(column, names, cutoff=0.8)))
+            at = f":{line}" if line else ""
+            raise FrameError(f"{where}{at}: filter on '{column}', which the data does not "
+                             f"have{hint}", columns=[column])
         keep &= _mask(frame, column, op, value)
     return frame[keep], int((~keep).sum())
+
+
+def label_filter_note(frame: pd.DataFrame, row_filter: RowFilter | None,
+                      target: str) -> str:
+    """What the spec's conditions on the label would do to a file being scored or monitored.
+
+    Scoring and monitoring never apply them: a label filter chooses the rows
+    a model learns from, and outcomes arrive months after the rows are
+    scored. Empty when the filter does not test the label.
+    """
+    on_label = row_filter.on(target) if row_filter is not None else None
+    if on_label is None:
+        return ""
+    if target not in frame.columns:
+        return (f"the filter on the label '{target}' ({on_label.describe()}) was not applied: "
+                "the file has no outcomes")
+    _, would = apply_filter(frame, on_label)
+    return (f"the filter on the label '{target}' ({on_label.describe()}) was not applied; "
+            f"it would have left out {would:,} rows")

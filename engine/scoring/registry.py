@@ -242,6 +242,12 @@ def _check_challenger(seg: SegmentSpec, challenger: ScoreModel, champion: ScoreM
             f"this segment does not compute: {', '.join(foreign)}; retrain it on the "
             f"segment's catalogue indicators ({', '.join(catalogue.names(seg.segment))})",
             file=where, line=seg.line)
+    if challenger.model_id == champion.model_id:
+        raise ConfigError(
+            f"segment '{seg.segment}': champion '{seg.artifact}' and challenger "
+            f"'{seg.challenger}' share the model id '{champion.model_id}', so decisions, "
+            "comparisons and the promotion history could not tell them apart; retrain one "
+            "with 'gridcredit train --model-id ID'", file=where, line=seg.line)
     if challenger.segment != champion.segment:
         raise ConfigError(
             f"segment '{seg.segment}': challenger '{seg.challenger}' is a model of segment "
