@@ -41,6 +41,7 @@ OPERATIONS = [
     "POST /v1/decisions", "POST /v1/decisions:batch", "GET /v1/decisions/{decision_id}",
     "GET /v1/decisions/{decision_id}/explanation", "GET /v1/tables", "POST /v1/tables:validate",
     "GET /healthz", "GET /metrics", "POST /v1/events", "GET /v1/customers/{customer_id}/events",
+    "GET /v1/customers/{customer_id}/collections",
 ]
 
 

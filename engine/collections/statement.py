@@ -19,11 +19,13 @@ from engine.audit.log import DecisionLog
 from engine.collections.cases import CollectionTables, CustomerCollections, collections_of
 from engine.collections.documents import Documents
 from engine.collections.profiles import profile_from_log
+from engine.errors import InputError
 from engine.events.store import EventStore
 
 __all__ = ["Statement", "account_lines", "statement_of"]
 
 _ALL_EVENTS = 1_000_000
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ def statement_of(customer_id: str, as_of: dt.date, store: EventStore, log: Decis
                  tables: CollectionTables, documents: Documents,
                  languages: Sequence[str] = ("zh-CN", "en")) -> Statement:
     """The customer's collections and statement on ``as_of`` (``NotDecided`` if no decision)."""
+    if not EARLIEST <= as_of <= LATEST:
+        raise InputError(f"as_of {as_of.isoformat()} is outside the dates collections "
+                         f"read ({EARLIEST.isoformat()} to {LATEST.isoformat()}): give a "
+                         "date within them")
     profile = profile_from_log(log, customer_id, as_of)
     events = store.events_for(customer_id, limit=_ALL_EVENTS)
     found = collections_of(profile, events, as_of, tables)

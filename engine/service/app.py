@@ -53,7 +53,8 @@ SWITCH_INTERVAL_S = 0.0005
 
 # Optional router modules, each exposing ``router: APIRouter`` whose routes declare
 # their own roles with ``require_role`` (posting events needs decide, reading them audit).
-PLUGIN_ROUTERS: tuple[str, ...] = ("engine.service.events_routes",)
+PLUGIN_ROUTERS: tuple[str, ...] = ("engine.service.events_routes",
+                                  "engine.service.collections_routes")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,

@@ -1,0 +1,71 @@
+"""``GET /v1/customers/{id}/collections?as_of=``: a customer's collections on a date.
+
+The answer is the stable JSON of ``gridcredit collections show --json``
+(docs/collections.md): cases with penalties and steps, protections, deposit,
+the statement of account and the documents of the steps due that day. Keys
+with the ``audit`` or the ``decide`` role may read it. A customer with no
+logged decision on or before the date is a 404 saying to decide it first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+
+from engine.collections.documents import Documents
+from engine.collections.statement import statement_of
+from engine.collections.tables import load_collection_tables
+from engine.records import CUSTOMER_ID
+from engine.service.auth import require_role
+from engine.service.routes import errors
+from engine.web.errors import Forbidden
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["collections"])
+_OPEN = threading.Lock()
+_AUDIT, _DECIDE = require_role("audit"), require_role("decide")
+
+
+async def audit_or_decide(request: Request) -> Any:
+    """The caller's key must hold the ``audit`` or the ``decide`` role."""
+    try:
+        return await _AUDIT(request)
+    except Forbidden:
+        return await _DECIDE(request)
+
+
+def _readers(request: Request) -> tuple[Any, Documents]:
+    state = request.app.state
+    with _OPEN:
+        found = getattr(state, "collections", None)
+        engine = state.service.engine
+        if found is None or found[0] is not engine:
+            tables = load_collection_tables(engine.config.rules_dir, engine.catalogue)
+            found = (engine, tables, Documents(engine.explainer.languages))
+            state.collections = found
+    return found[1], found[2]
+
+
+def _read(request: Request, customer_id: str, as_of: dt.date) -> dict[str, Any]:
+    tables, documents = _readers(request)
+    service = request.app.state.service
+    return statement_of(customer_id, as_of, service.event_store, service.log, tables,
+                        documents).to_json()
+
+
+@router.get("/v1/customers/{customer_id}/collections",
+            dependencies=[Depends(audit_or_decide)], summary="A customer's collections on a date",
+            responses=errors(401, 403, 404, 422, 503))
+async def get_collections(
+    request: Request,
+    customer_id: Annotated[str, PathParam(pattern=CUSTOMER_ID.pattern)],
+    as_of: Annotated[dt.date, Query(description="The date (YYYY-MM-DD) of the collections.")],
+) -> dict[str, Any]:
+    """Cases, steps, protections, deposit and statement of account of one customer."""
+    return await run_in_threadpool(_read, request, customer_id, as_of)
