@@ -244,7 +244,8 @@ class Engine:
                 audience: str | None = None) -> str:
         """The decision in words: ``lang`` en or zh-CN (default: the project's),
         ``audience`` auditor (rules, file:line, versions) or customer (a notice)."""
-        return self.explainer.render(decision, fmt, lang=lang, audience=audience)
+        return self.explainer.render(decision, fmt, lang=lang, audience=audience,
+                                     tables=self.tables)
 
     def versions(self) -> dict[str, Any]:
         """Versions and hashes of everything that decides, as reports and the service show them."""

@@ -32,19 +32,24 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyn
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from engine import notices
 from engine.decision import Decision, RuleFired
 from engine.errors import ConfigError, InputError, LanguageError
 from engine.language import Language, Languages, load_languages
 from engine.policies import Catalogue, ParamSpec
-from engine.reasons import improvements, principal_reasons
+from engine.reasons import improvements, principal_reasons, reason_policy
+from engine.statements import LEGAL_NOTICES, Statements, build, last_day
 from engine.vocabulary import label
 
 __all__ = ["AUDIENCES", "FORMATS", "Explainer", "parse_audience", "template_position"]
 
 FORMATS = ("text", "md", "html")
-AUDIENCES = ("auditor", "customer")
+AUDIENCES = ("auditor", "customer", *LEGAL_NOTICES)
+# Categories of policies that serve the customer; every other policy (a measure, a price,
+# an incentive) says why it applies.
+_SERVICES = frozenset({"service", "outage"})
 _SUFFIX = {"text": "txt", "md": "md", "html": "html"}
-_LAYOUT = {"auditor": "decision", "customer": "notice"}
+_LAYOUT = {"auditor": "decision", "customer": "notice", **dict.fromkeys(LEGAL_NOTICES, "legal")}
 # How a sentence marks a value in each format, so one message serves all three:
 # ``strong`` stresses it, ``ident`` is a rule or decision id, ``path`` a file:line or hash.
 _MARKS: dict[str, dict[str, Any]] = {
@@ -72,11 +77,16 @@ class Explainer:
     """Renders decisions with the templates of one ``policies/templates`` folder."""
 
     def __init__(self, templates_dir: str | Path, catalogue: Catalogue | None = None,
-                 languages: Languages | None = None, *, review_contact: str = "95598") -> None:
+                 languages: Languages | None = None, *, review_contact: str = "95598",
+                 tables: Any = None) -> None:
         self.templates_dir = Path(templates_dir)
         if not self.templates_dir.is_dir():
             raise ConfigError("template folder not found", file=str(self.templates_dir))
         self.catalogue = catalogue
+        self.tables = tables
+        self.reason_policy = reason_policy(
+            catalogue.explanations if catalogue is not None else None,
+            catalogue.file if catalogue is not None else "policies/catalogue.yaml")
         self.languages = languages or load_languages(self.templates_dir.parent / "locale")
         self.review_contact = review_contact
         self._envs = {(tag, fmt): self._environment(self.languages.get(tag), fmt)
@@ -120,15 +130,23 @@ class Explainer:
             raise ConfigError(f"template for policy '{policy_id}' failed: {exc}",
                               file=file, line=line) from None
 
+    def statements(self, decision: Decision, tables: Any = None) -> Statements:
+        """The typed statements of a decision (``engine.statements``), read with the rules of
+        ``tables`` (else the explainer's own) for the grounds of each measure."""
+        categories = ({p.id: p.category for p in self.catalogue}
+                      if self.catalogue is not None else {})
+        return build(decision, tables if tables is not None else self.tables, categories)
+
     def render(self, decision: Decision, fmt: str = "text", *, lang: str | None = None,
-               audience: str | None = None) -> str:
-        """Render a decision as text, md or html, for the auditor or the customer."""
+               audience: str | None = None, tables: Any = None) -> str:
+        """Render a decision as text, md or html, for the auditor or the customer, or one of
+        the legal documents it calls for (``liability-notice``, ``cut-warning``)."""
         if fmt not in FORMATS:
             raise InputError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
         language = self.language(lang)
         audience = parse_audience(audience)
         name = f"{_LAYOUT[audience]}.{_SUFFIX[fmt]}.j2"
-        context = self.context(decision, language, audience)
+        context = self.context(decision, language, audience, self.statements(decision, tables))
         try:
             return self._envs[(language.tag, fmt)].get_template(name).render(**context)
         except TemplateError as exc:
@@ -138,24 +156,24 @@ class Explainer:
 
     # ---------------------------------------------------------------- the words
 
-    def context(self, decision: Decision, lang: Language, audience: str) -> dict[str, Any]:
-        """What the templates see: the decision and its parts already put into words."""
+    def context(self, decision: Decision, lang: Language, audience: str,
+                statements: Statements | None = None) -> dict[str, Any]:
+        """What the templates see: the decision and its statements already put into words."""
+        statements = statements or self.statements(decision)
         context: dict[str, Any] = {
             "d": decision,
             "lang": lang.tag,
             "customer_class": label(lang, "customer class", decision.customer_class),
             "as_of": lang.date(decision.as_of),
-            "reasons": principal_reasons(decision, lang),
+            "colon": lang.colon, "gap": lang.gap,
             "policies": [self._policy(p, lang) for p in decision.policies],
         }
+        if audience in LEGAL_NOTICES:
+            return {**context, **self._legal(decision, lang, audience, statements)}
         if audience == "customer":
-            rebate = (self.catalogue.policies.get("overdue_rebate")
-                      if self.catalogue is not None else None)
-            context["improvements"] = improvements(
-                decision, lang, rebate.defaults() if rebate is not None else None)
-            context["review"] = {"contact": self.review_contact,
-                                 "reference": decision.decision_id}
-            return context
+            return {**context, **self._notice(decision, lang, statements)}
+        context["reasons"] = principal_reasons(decision, lang,
+                                               min_share=self.reason_policy.min_share)
         grade = decision.grade
         context.update(
             grade_description=lang.text(grade.description),
@@ -164,6 +182,54 @@ class Explainer:
             events=[_event(e, lang) for e in decision.events],
         )
         return context
+
+    def _notice(self, decision: Decision, lang: Language, st: Statements) -> dict[str, Any]:
+        """The customer notice: the decisive statement first, then the PD's reasons, each
+        measure with why it applies, the marks, the legal documents sent separately."""
+        policy = self.reason_policy
+        reasons = principal_reasons(decision, lang, min_share=policy.min_share,
+                                    service_gap=policy.service_gap)
+        rebate = (self.catalogue.policies.get("overdue_rebate")
+                  if self.catalogue is not None else None)
+        legal = {n.policy_id: notices.pointer(n, lang) for n in st.notices}
+        measures = []
+        for m, p in zip(st.measures, decision.policies, strict=True):
+            entry = self._policy(p, lang)
+            entry["text"] = legal.get(p.policy_id, entry["text"])
+            entry["why"] = notices.why(m, lang) if m.category not in _SERVICES else ""
+            measures.append(entry)
+        return {
+            "decisive": {"cause": st.decisive.cause, "override": st.decisive.cause != "band",
+                         "lead": notices.lead(st.decisive, lang),
+                         "can_do": notices.can_do(st.decisive, lang)},
+            "reasons": reasons,
+            "policies": measures,
+            "marks": notices.marks(st.marks, lang),
+            "improvements": improvements(decision, lang, reasons,
+                                         rebate.defaults() if rebate is not None else None),
+            "review": {"contact": self.review_contact, "reference": decision.decision_id},
+        }
+
+    def _legal(self, decision: Decision, lang: Language, audience: str,
+               st: Statements) -> dict[str, Any]:
+        notice = st.notice(audience)
+        if notice is None:
+            raise InputError(f"decision {decision.decision_id} carries no "
+                             f"{LEGAL_NOTICES[audience]}, so there is no {audience} to render: "
+                             "use --audience customer or auditor")
+        by_id = {p.policy_id: p for p in decision.policies}
+        penalty = by_id.get("late_payment_penalty")
+        protected = by_id.get("protected_supply")
+        title = (self.catalogue.policies[notice.policy_id].title
+                 if self.catalogue is not None and notice.policy_id in self.catalogue
+                 else notice.policy_id)
+        return {"title": lang.text(title), "paragraphs": notices.legal_document(
+            notice, lang, customer=decision.customer_id, reference=decision.decision_id,
+            contact=self.review_contact,
+            penalty=None if penalty is None else self.policy_text(
+                penalty.policy_id, penalty.params, lang=lang.tag),
+            protected=None if protected is None else self.policy_text(
+                protected.policy_id, protected.params, lang=lang.tag))}
 
     def _policy(self, outcome: Any, lang: Language) -> dict[str, Any]:
         policy = (self.catalogue.policies.get(outcome.policy_id)
@@ -234,7 +300,8 @@ def _segments(decision: Decision, lang: Language) -> list[dict[str, Any]]:
 def _event(event: Any, lang: Language) -> dict[str, Any]:
     return {"outcome": event, "kind": label(lang, "event", event.kind),
             "amount": None if event.amount is None else lang.money(event.amount),
-            "valid_from": lang.date(event.valid_from), "valid_until": lang.date(event.valid_until),
+            "valid_from": lang.date(event.valid_from),
+            "valid_until": lang.date(last_day(event.valid_until)),
             "reason": lang.text(event.reason)}
 
 

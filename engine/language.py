@@ -215,6 +215,16 @@ class Language:
     def yesno(self, value: bool) -> str:
         return self.gettext("yes") if value else self.gettext("no")
 
+    @property
+    def colon(self) -> str:
+        """What joins a heading to its text: ``": "``, or a full-width ``"："`` in Chinese."""
+        return "：" if self.tag == "zh-CN" else ": "
+
+    @property
+    def gap(self) -> str:
+        """What joins two sentences: a space, or nothing after Chinese full-width punctuation."""
+        return "" if self.tag == "zh-CN" else " "
+
     def listing(self, items: Iterable[str]) -> str:
         items = list(items)
         sep = "、" if self.tag == "zh-CN" else ", "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -119,6 +119,7 @@ class Catalogue:
     version: str
     content_hash: str
     root: Path
+    explanations: Mapping[str, Any] = field(default_factory=dict)  # engine.reasons checks it
 
     def __contains__(self, policy_id: object) -> bool:
         return policy_id in self.policies
@@ -182,9 +183,10 @@ def load_catalogue(path: str | Path) -> Catalogue:
     if not isinstance(doc, LocatedMap) or "policies" not in doc:
         raise ConfigError("the catalogue must be a mapping with 'version:' and 'policies:'",
                           file=name, line=getattr(doc, "line", 1))
-    unknown = [k for k in doc if k not in ("version", "policies", "floors")]
+    unknown = [k for k in doc if k not in ("version", "policies", "floors", "explanations")]
     if unknown:
-        raise ConfigError(f"unknown key '{unknown[0]}' (expected version, policies, floors)",
+        raise ConfigError(f"unknown key '{unknown[0]}' (expected version, policies, floors, "
+                          "explanations)",
                           file=name, line=doc.line_of(unknown[0]))
     raw = doc["policies"]
     if not isinstance(raw, LocatedMap) or not raw:
@@ -203,7 +205,8 @@ def load_catalogue(path: str | Path) -> Catalogue:
          "policies": {pid: _canonical(p) for pid, p in policies.items()},
          # engine.floors reads them; a catalogue without floors keeps its hash
          **({"floors": plain(doc["floors"])} if "floors" in doc else {}),
-         "templates": template_hashes(path.parent)},
+         "templates": template_hashes(path.parent),
+         **({"explanations": plain(doc["explanations"])} if "explanations" in doc else {})},
         sort_keys=True, separators=(",", ":"), default=str)
     return Catalogue(
         policies=MappingProxyType(policies),
@@ -211,6 +214,7 @@ def load_catalogue(path: str | Path) -> Catalogue:
         version=str(doc.get("version", "")),
         content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
         root=path.parent,
+        explanations=doc.get("explanations") or MappingProxyType({}),
     )
 
 

@@ -21,12 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.decision import Decision
+from engine.errors import ConfigError
 from engine.language import Language
 from engine.vocabulary import label
 
-__all__ = ["MAX_REASONS", "PHRASES", "PlainReason", "improvements", "principal_reasons"]
+__all__ = ["MAX_REASONS", "MIN_SHARE", "PHRASES", "PlainReason", "ReasonPolicy", "improvements",
+           "principal_reasons", "reason_policy"]
 
 MAX_REASONS = 4
+#: The least share of the adverse weight a principal reason carries (catalogue default).
+MIN_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,41 @@ class PlainReason:
     group: str
     text: str
     share: float
+
+
+@dataclass(frozen=True)
+class ReasonPolicy:
+    """Which reasons a customer reads: the catalogue's ``explanations:`` section.
+
+    ``min_share``: the least share of the adverse weight a reason carries;
+    ``service_gap``: whether a gap between the service expected and the service
+    received may be a reason a customer reads (a policy choice: it is a fact
+    about our service as much as about the customer).
+    """
+
+    min_share: float = MIN_SHARE
+    service_gap: bool = False
+
+
+def reason_policy(section: Mapping[str, Any] | None, file: str = "policies/catalogue.yaml"
+                  ) -> ReasonPolicy:
+    """The catalogue's ``explanations:`` section, checked; defaults where it is silent."""
+    section = section or {}
+    line = getattr(section, "line_of", lambda _k: None)
+    for key in section:
+        if key not in ("min_reason_share", "service_gap_is_customer_reason"):
+            raise ConfigError(f"explanations: unknown key '{key}' (expected min_reason_share, "
+                              "service_gap_is_customer_reason)", file=file, line=line(key))
+    share = section.get("min_reason_share", MIN_SHARE)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+        raise ConfigError(f"explanations: min_reason_share = {share!r} must be a share from 0 "
+                          "up to (not including) 1, e.g. 0.1", file=file,
+                          line=line("min_reason_share"))
+    gap = section.get("service_gap_is_customer_reason", False)
+    if not isinstance(gap, bool):
+        raise ConfigError(f"explanations: service_gap_is_customer_reason = {gap!r} must be "
+                          "true or false", file=file, line=line("service_gap_is_customer_reason"))
+    return ReasonPolicy(min_share=float(share), service_gap=gap)
 
 
 Phrase = Callable[[Language, Any, Mapping[str, Any]], str]
@@ -64,10 +103,10 @@ def _max_days(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
 
 
 def _overdue_to_bill(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
+    # The indicator divides by a nominal bill; the record holds no bill of its own, so the
+    # words give the record's own amount and no "months of bills".
     amount = float(rec.get("overdue_amount") or 0.0)
-    return lang.gettext("%(amount)s of overdue charges still unpaid (about %(months)s of bills)",
-                        amount=lang.money(amount),
-                        months=lang.duration(round(float(value or 0), 1), "months"))
+    return lang.gettext("%(amount)s of overdue charges still unpaid", amount=lang.money(amount))
 
 
 def _repayment_agreement(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
@@ -116,7 +155,7 @@ def _asset_liability(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
 
 
 def _current_ratio(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
-    return lang.gettext("current assets only %(ratio)s times current liabilities",
+    return lang.gettext("current assets %(ratio)s times current liabilities",
                         ratio=lang.number(float(value or 0)))
 
 
@@ -130,7 +169,7 @@ def _loan_repayment(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
 
 
 def _capacity(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
-    return lang.gettext("only %(share)s of the contracted capacity used",
+    return lang.gettext("%(share)s of the contracted capacity used",
                         share=lang.share(float(value or 0)))
 
 
@@ -141,7 +180,9 @@ def _consumption(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
 
 def _months_connected(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
     months = _int(rec.get("months_connected", value))
-    return lang.gettext("connected for only %(months)s", months=lang.duration(months, "months"))
+    if months < 1:
+        return lang.gettext("connected less than a month ago")
+    return lang.gettext("connected for %(months)s", months=lang.duration(months, "months"))
 
 
 def _service_gap(lang: Language, value: Any, rec: Mapping[str, Any]) -> str:
@@ -171,14 +212,24 @@ PHRASES: Mapping[str, Phrase] = {
 }
 
 
-def principal_reasons(decision: Decision, lang: Language,
-                      limit: int = MAX_REASONS) -> list[PlainReason]:
-    """The adverse reasons of a decision, largest first, at most ``limit`` (four)."""
+def principal_reasons(decision: Decision, lang: Language, limit: int = MAX_REASONS, *,
+                      min_share: float = MIN_SHARE, service_gap: bool = True
+                      ) -> list[PlainReason]:
+    """The reasons that matter, largest first: at most ``limit`` (four), each adverse and
+    carrying at least ``min_share`` of the adverse weight the decision records.
+
+    The decision keeps the four most adverse contributions; a reason's share
+    is its part of their sum. ``service_gap`` false leaves out a gap between
+    expected and perceived service (the catalogue's ``explanations`` say
+    whether it may be a reason a customer reads).
+    """
     adverse = sorted((r for r in decision.score.reasons if r.contribution > 0),
-                     key=lambda r: -r.contribution)[:min(limit, MAX_REASONS)]
+                     key=lambda r: -r.contribution)
     total = sum(r.contribution for r in adverse) or 1.0
+    kept = [r for r in adverse if r.contribution / total >= min_share
+            and (service_gap or r.indicator != "service_quality_gap")]
     out = []
-    for rank, r in enumerate(adverse, start=1):
+    for rank, r in enumerate(kept[:min(limit, MAX_REASONS)], start=1):
         phrase = PHRASES.get(r.indicator)
         text = (phrase(lang, r.value, decision.inputs) if phrase
                 else lang.text(r.description))
@@ -192,18 +243,21 @@ _PAYMENT = frozenset({"overdue_bills", "max_days_overdue", "overdue_to_bill",
                       "repayment_agreement"})
 
 
-def improvements(decision: Decision, lang: Language,
+def improvements(decision: Decision, lang: Language, reasons: list[PlainReason],
                  rebate_terms: Mapping[str, Any] | None = None) -> list[str]:
-    """What the customer can do to improve the grade, from the reasons that weigh on it.
+    """What the customer can do about the reasons that weigh on the grade.
 
-    A customer with overdue charges is shown the overdue-rebate path: the
-    terms of the ``overdue_rebate`` policy the decision grants, else
-    ``rebate_terms`` (the catalogue's defaults for it).
+    A customer with overdue charges is shown the overdue-rebate path with the
+    terms of the ``overdue_rebate`` policy: the params the decision grants,
+    else ``rebate_terms`` (the catalogue's defaults, the terms the event
+    processor applies). Nothing here is about our service: a gap between the
+    service expected and received is ours to close, never the customer's way
+    to a better grade.
     """
-    indicators = {r.indicator for r in principal_reasons(decision, lang)}
+    indicators = {r.indicator for r in reasons}
     rec = decision.inputs
     tips: list[str] = []
-    if float(rec.get("overdue_amount") or 0) > 0 or "overdue_to_bill" in indicators:
+    if float(rec.get("overdue_amount") or 0) > 0:
         granted = next((p.params for p in decision.policies if p.policy_id == "overdue_rebate"),
                        None)
         terms = granted if granted is not None else rebate_terms
@@ -212,13 +266,13 @@ def improvements(decision: Decision, lang: Language,
                 "Repay the overdue charges within %(days)s of the due date: %(share)s of the "
                 "late-payment penalty is then returned to you (up to %(cap)s), and the repayment "
                 "counts in your favour at the next review.",
-                days=lang.duration(int(terms.get("window_days", 30)), "days"),
-                share=lang.share(float(terms.get("rebate_share", 0.5)), 0),
-                cap=lang.money(float(terms.get("cap_amount", 500.0)))))
+                days=lang.duration(int(terms["window_days"]), "days"),
+                share=lang.share(float(terms["rebate_share"]), 0),
+                cap=lang.money(float(terms["cap_amount"]))))
         else:
             tips.append(lang.gettext("Repay the overdue charges: unpaid arrears keep the grade "
                                      "down and add a late-payment penalty every day."))
-    if indicators & _PAYMENT or not tips:
+    if indicators & _PAYMENT:
         tips.append(lang.gettext("Pay every bill by its due date: each month paid on time counts "
                                  "at the next review, and a year without overdue bills clears "
                                  "the record of late payment."))
@@ -231,7 +285,4 @@ def improvements(decision: Decision, lang: Language,
     if "grid_accidents" in indicators:
         tips.append(lang.gettext("Maintain your electrical equipment so that faults do not "
                                  "disturb the grid."))
-    if "service_quality_gap" in indicators:
-        tips.append(lang.gettext("Tell us what in our service falls short of what you expect, "
-                                 "so that we can put it right."))
     return tips

@@ -41,6 +41,7 @@ from engine.explanation import AUDIENCES, FORMATS, Explainer, template_position
 from engine.floors import Floor, Floors, load_floors
 from engine.policies import Catalogue
 from engine.records import GRADES
+from engine.statements import LEGAL_NOTICES
 from engine.tables.analysis import Finding, check_table_set
 from engine.tables.tableset import TableSet
 
@@ -234,10 +235,13 @@ def check_templates(explainer: Explainer, catalogue: Catalogue) -> list[Finding]
     for decision in sample_decisions(catalogue):
         for fmt, lang, audience in itertools.product(FORMATS, explainer.languages.tags,
                                                      AUDIENCES):
+            if LEGAL_NOTICES.get(audience, "") not in ("", *decision.policy_ids):
+                continue  # a legal document is rendered only for a decision that calls for it
             try:
                 explainer.render(decision, fmt, lang=lang, audience=audience)
             except ConfigError as exc:
-                what = "explanation" if audience == "auditor" else "customer notice"
+                what = {"auditor": "explanation", "customer": "customer notice"}.get(
+                    audience, audience)
                 out.append(Finding(exc.file or str(root), exc.line or 1, f"{fmt} {what}",
                                    "template", exc.reason))
     return sorted(set(out), key=lambda f: (f.file, f.line, f.message))
