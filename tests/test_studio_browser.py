@@ -228,3 +228,62 @@ def test_policy_staff_walk_through(studio, browser, shots):
             if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     assert diff == ["-        when: {customer_class: residential, monthly_kwh: {gt: 1500}}",
                     "+        when: {customer_class: residential, monthly_kwh: {gt: 1400}}"]
+
+
+def test_the_workbench_in_chinese_and_a_workbook_upload_that_changes_one_line(
+        studio, browser, shots, tmp_path):
+    from openpyxl import load_workbook
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    rules = studio.home / "rules"
+    before = {p.name: p.read_bytes() for p in rules.iterdir()}
+
+    # The switch in the page turns it to Chinese, and the choice holds on the next pages.
+    d.get(studio.url + "?lang=en")
+    d.find_element(By.CSS_SELECTOR, 'nav.languages a[hreflang="zh-CN"]').click()
+    wait_for(d, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN",
+             "the language switch did not turn the page to Chinese")
+    assert d.find_element(By.TAG_NAME, "h1").text == "决策表"
+    assert "第一条匹配的规则决定结果" in d.find_element(By.CSS_SELECTOR, "table.list").text
+    d.save_screenshot(str(shots / "studio-zh-index.png"))
+    d.find_element(By.LINK_TEXT, "service-policies").click()
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#grid"), "no grid")
+    parts = [th.text for th in d.find_elements(By.CSS_SELECTOR, "#grid tr.parts th")]
+    assert {"规则", "条件", "结果"} <= set(parts)
+    assert "没有草稿：决策表与已保存的一致。" in d.find_element(By.ID, "bar").text
+    d.save_screenshot(str(shots / "studio-zh-table.png"))
+    d.get(studio.url + "/simulate")
+    assert d.find_element(By.ID, "sample").text == "填入示例客户"
+    d.find_element(By.ID, "decide").click()
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#outcome .side"),
+             "the simulator showed no decision")
+    assert d.find_element(By.CSS_SELECTOR, "#outcome .side h2").text == "已保存的决策表"
+    d.save_screenshot(str(shots / "studio-zh-simulator.png"))
+
+    # A workbook with one changed cell becomes a draft that, saved, changes one line.
+    with urllib.request.urlopen(studio.url + "/workbook.xlsx", timeout=WAIT) as response:
+        xlsx = tmp_path / "tables.xlsx"
+        xlsx.write_bytes(response.read())
+    wb = load_workbook(xlsx)
+    ws = wb["grades"]
+    header = [c.value for c in ws[8]]
+    row = next(r for r in ws.iter_rows() if r[0].value == "new-connection-cap")
+    row[header.index("months_connected")].value = "< 18"
+    wb.save(xlsx)
+    d.get(studio.url + "/tables/grades")
+    d.find_element(By.ID, "upload").send_keys(str(xlsx))
+    wait_for(d, lambda d: "草稿改动：grades.yaml" in d.find_element(By.ID, "bar").text,
+             "the uploaded workbook did not become the draft")
+    d.find_element(By.ID, "save").click()
+    wait_for(d, lambda d: "没有草稿" in d.find_element(By.ID, "bar").text,
+             "the page did not reload after saving")
+    after = {p.name: p.read_bytes() for p in rules.iterdir()}
+    assert {n for n in before if before[n] != after[n]} == {"grades.yaml"}
+    diff = [ln for ln in difflib.unified_diff(before["grades.yaml"].decode().splitlines(),
+                                              after["grades.yaml"].decode().splitlines(),
+                                              lineterm="", n=0)
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert diff == ["-    when: {months_connected: {lt: 12}, pd: {lt: 0.03}}",
+                    "+    when: {months_connected: {lt: 18}, pd: {lt: 0.03}}"]
+    d.get(studio.url + "?lang=en")

@@ -49,6 +49,7 @@ LABELS: dict[str, str] = {
     "hit.unique": "at most one rule may match",
     "hit.priority": "of the rules that match, the one with the highest priority decides",
     "hit.any": "the rules that match must agree",
+    "punct.colon": ": ",
     "part.rule": "rule",
     "part.when": "when",
     "part.then": "then",

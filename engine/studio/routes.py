@@ -298,7 +298,8 @@ async def run_simulation(request: Request, user: str = Depends(studio_user)) -> 
     grids = [grid(checked, ref) for ref in table_refs(checked)]
     html = _fragment("_outcome.html", request, outcomes=outcomes, grids=grids,
                      fired={r for _, r in fired}, draft_pending=bool(checked.changed),
-                     draft_loads=checked.loads)
+                     draft_loads=checked.loads,
+                     titles={p.id: p.title for p in studio.workspace.catalogue})
     return JSONResponse({"html": html, "fired": sorted(f"{t}/{r}" for t, r in fired)})
 
 
