@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 from engine import synth
 from engine.records import vocabulary
 from engine.tables import TableSet
-from engine.tables.conditions import encode_column
+from engine.tables.masks import encode_column
 from engine.tables.model import FieldRef, Table
 from engine.tables.vectorised import first_winners, rule_masks
 

@@ -26,7 +26,7 @@ from engine.facts import frame_facts
 from engine.policies import load_catalogue
 from engine.records import validate_frame, vocabulary
 from engine.tables import load_table_set
-from engine.tables.conditions import encode_column
+from engine.tables.masks import encode_column
 from engine.tables.vectorised import first_winners, rule_masks
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,13 +4,15 @@ restart, late events handled in event time, the replay command and the service e
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -457,14 +459,52 @@ def test_the_matcher_memo_gives_durable_rules_verdicts(rows):
     memo, plain = _MATCHERS
     got = [(r.id, ref) for r, ref in memo.match(facts)]
     assert got == [(r.id, ref) for r, ref in plain.match(facts)]
-    ops = {"lt": int.__lt__, "le": int.__le__, "gt": int.__gt__, "ge": int.__ge__,
-           "eq": int.__eq__}
+    assert got == _by_hand(rules, facts)
+
+
+_OPS = {"lt": int.__lt__, "le": int.__le__, "gt": int.__gt__, "ge": int.__ge__, "eq": int.__eq__,
+        "ne": int.__ne__, "in": lambda x, vs: x in vs, "not_in": lambda x, vs: x not in vs}
+
+
+def _by_hand(rules, facts):
+    """Which rules each fact satisfies, worked out without durable-rules."""
     from engine.events.rules import scaled
 
-    expected = [(r.id, ref) for ref, f in enumerate(facts) for r in rules.rules
-                if r.on == f["kind"]
-                and all(ops[op](f[name], scaled(r.on, name, v)) for name, op, v in r.when)]
-    assert got == expected
+    def value(r, c):
+        if isinstance(c.value, tuple):
+            return tuple(scaled(r.on, c.field, v) for v in c.value)
+        return scaled(r.on, c.field, c.value)
+
+    return [(r.id, ref) for ref, f in enumerate(facts) for r in rules.rules
+            if r.on == f["kind"] and all(_OPS[c.op](f[c.field], value(r, c)) for c in r.when)]
+
+
+_EVERY_OPERATOR = RULES.read_text().replace(
+    "overdue_in_window: {ge: 3}", "overdue_in_window: {ne: 4, not_in: [5, 6]}").replace(
+    "days_after_overdue: {le: 30}", "days_after_overdue: {in: [0, 1, 30]}")
+
+
+@functools.cache
+def _every_operator() -> tuple:
+    path = Path(tempfile.mkdtemp()) / "events.yaml"
+    path.write_text(_EVERY_OPERATOR)
+    rules = load_event_rules(path)
+    return rules, RuleMatcher(rules, memo=True), RuleMatcher(rules)
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["repayment", "overdue_history"]),
+                          st.lists(st.sampled_from([0, 1, 4, 5, 6, 7, 86_400, 2_592_000]),
+                                   min_size=4, max_size=4)), min_size=1, max_size=6))
+def test_event_rules_take_every_operator_of_the_tables(rows):
+    from engine.events.rules import FACTS
+
+    rules, memo, plain = _every_operator()
+    assert {"ne", "in", "not_in"} <= {c.op for r in rules.rules for c in r.when}
+    facts = [{"kind": kind, **dict(zip(FACTS[kind], values, strict=False))}
+             for kind, values in rows]
+    got = [(r.id, ref) for r, ref in memo.match(facts)]
+    assert got == [(r.id, ref) for r, ref in plain.match(facts)] == _by_hand(rules, facts)
 
 
 _MATCHERS = (RuleMatcher(load_event_rules(RULES), memo=True), RuleMatcher(load_event_rules(RULES)))
@@ -481,7 +521,8 @@ def test_docs_table_of_shipped_event_rules_matches_the_file():
         assert cells[1].startswith(f"`{r.on}`")
         if r.window_days:
             assert f"window {r.window_days:g} days" in cells[1]
-        assert cells[2] == (", ".join(f"`{f}` {op} {v:g}" for f, op, v in r.when) or "—")
+        assert cells[2] == (", ".join(f"`{c.field}` {c.op} {c.value:g}" for c in r.when)
+                            or "—")
         assert [c.split(" ")[0].strip("`") for c in cells[3].split(", ")] == list(r.outcomes)
         assert cells[4] == f"{r.lasts_days:g}"
 

@@ -390,8 +390,9 @@ def test_cli_report_in_chinese_and_its_font_warning(tmp_path, monkeypatch):
 def test_the_workbench_has_a_word_for_every_field_operator_and_hit_policy():
     from jinja2.sandbox import SandboxedEnvironment
 
+    from engine.conditions import OPERATORS
     from engine.records import FIELDS
-    from engine.tables.model import HIT_POLICIES, OPERATORS
+    from engine.tables.model import HIT_POLICIES
     from engine.vocabulary import label, words
 
     languages = load_languages(ROOT / "policies" / "locale")

@@ -53,7 +53,7 @@ def test_event_rule_typos_are_all_reported_with_did_you_mean(home):
         "kind: use one of repayment, overdue_history, theft_finding, agreement_broken (did you "
         "mean 'repayment'?)",
         f"{events}:40: event rules: rule 'habitual-defaulter': 'overdue_in_window': unknown "
-        "operator 'gte' (use one of lt, le, gt, ge, eq) (did you mean 'ge'?)",
+        "operator 'gte' (use one of eq, ne, lt, le, gt, ge, in, not_in) (did you mean 'ge'?)",
         f"{events}:49: event rules: rule 'theft-override': unknown outcome 'theft_overide': "
         "use one of rebate_earned, credit_improvement, habitual_defaulter, theft_override, "
         "agreement_regrade (did you mean 'theft_override'?)",

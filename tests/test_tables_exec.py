@@ -324,7 +324,7 @@ _CLASSES = ["residential", "commercial", "industrial", "public", "farm", None]
 @given(picks=st.lists(st.integers(0, len(_CLASSES) - 1), min_size=0, max_size=40),
        dtype=st.sampled_from(["str", "object", "category"]))
 def test_batch_encoding_of_text_columns_equals_encode_column(picks, dtype):
-    from engine.tables.conditions import encode_column
+    from engine.tables.masks import encode_column
     from engine.tables.vectorised import encode_codes
 
     spec = vocabulary()["customer_class"]
@@ -341,7 +341,7 @@ def test_batch_encoding_of_text_columns_equals_encode_column(picks, dtype):
 @given(values=st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6), st.booleans()), max_size=30),
        kind=st.sampled_from(["monthly_kwh", "critical_load"]))
 def test_batch_encoding_of_number_and_flag_columns_equals_encode_column(values, kind):
-    from engine.tables.conditions import encode_column
+    from engine.tables.masks import encode_column
     from engine.tables.vectorised import encode_codes
 
     spec = vocabulary()[kind]
@@ -386,9 +386,9 @@ def test_batch_columns_equal_the_per_row_results_on_arrow_text_columns(engine):
 def test_a_rule_the_compiled_executor_cannot_express_is_a_finding_and_refused():
     import dataclasses
 
+    from engine.conditions import Condition
     from engine.tables import TableSet
     from engine.tables.analysis import compiled_findings
-    from engine.tables.model import Condition
 
     table = SHIPPED.table("value-tier")
     rule = table.rules[0]

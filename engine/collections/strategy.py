@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.conditions import Condition, parse_condition
 from engine.errors import ConfigError, ConfigErrors, closest
 from engine.policies import Catalogue
 from engine.records import CLASSES, vocabulary
-from engine.tables.conditions import parse_condition
-from engine.tables.model import Condition
 from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
 __all__ = ["ACTIONS", "CHANNELS", "CUT_ACTIONS", "LEGAL_NOTICE_DAYS", "LEGAL_OVERDUE_DAYS",

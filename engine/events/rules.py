@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.conditions import Condition, durable_condition, parse_condition
 from engine.errors import ConfigError, ConfigErrors, closest
+from engine.records import FieldSpec
 from engine.rulehost import LOCK, RuleHost, build_definition, rank
 from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
 __all__ = [
     "FACTS",
+    "FACT_FIELDS",
     "OUTCOMES",
     "EventRule",
     "EventRules",
@@ -50,9 +53,13 @@ FACTS: dict[str, dict[str, str]] = {
 }
 OUTCOMES = ("rebate_earned", "credit_improvement", "habitual_defaulter", "theft_override",
             "agreement_regrade")
-_OPS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte", "eq": None}
-_ALIASES = {"gte": "ge", "lte": "le", ">=": "ge", "<=": "le", ">": "gt", "<": "lt",
-            "==": "eq", "=": "eq"}
+_UNITS = {"days": "days", "money": "yuan", "count": "events"}
+#: Each fact field as the condition language sees it: a number in its unit.
+FACT_FIELDS: dict[str, dict[str, FieldSpec]] = {
+    kind: {name: FieldSpec(name, "event fact", "float", _UNITS[unit], f"{kind} fact field")
+           for name, unit in fields.items()}
+    for kind, fields in FACTS.items()}
+_ANY_NUMBER = FieldSpec("value", "event fact", "float", "", "")
 _KEYS = {"id", "description", "source", "reads", "when", "outcomes", "lasts_days", "window_days",
          "rebate", "grade"}
 _GRADES = ("AAA", "AA", "A", "B", "C")
@@ -60,14 +67,14 @@ _GRADES = ("AAA", "AA", "A", "B", "C")
 
 @dataclass(frozen=True)
 class EventRule:
-    """One compiled event rule; ``when`` holds (field, operator, value in the YAML's unit)."""
+    """One compiled event rule; ``when`` holds its conditions, values in the YAML's unit."""
 
     index: int
     id: str
     description: str
     source: str
     on: str
-    when: tuple[tuple[str, str, float], ...]
+    when: tuple[Condition, ...]
     outcomes: tuple[str, ...]
     lasts_days: float
     line: int
@@ -164,8 +171,8 @@ def parse_event_rules(doc: Any, file: str) -> EventRules:
         rules.append(rule)
     fail.raise_any()
     lookback = max((r.lasts_days + (r.window_days or 0.0) for r in rules), default=0.0)
-    lookback = max([lookback] + [v for r in rules for f, _, v in r.when
-                                 if FACTS[r.on][f] == "days"])
+    lookback = max([lookback] + [v for r in rules for c in r.when for v in _values(c)
+                                 if FACTS[r.on][c.field] == "days"])
     return EventRules(file=file, version=str(version), rules=tuple(rules),
                       future_tolerance_s=(future_h or 0.0) * 3600.0,
                       late_tolerance_s=(late_d or 0.0) * 86_400.0, lookback_days=lookback)
@@ -196,28 +203,27 @@ def _number(node: LocatedMap, key: str, default: float | None, fail: _Problems, 
 
 
 def _conditions(rid: str, on: str | None, raw: LocatedMap, fail: _Problems
-                ) -> list[tuple[str, str, float]]:
+                ) -> list[Condition]:
+    """The rule's ``when``, in the tables' condition language over the fact's fields."""
     when_raw = raw.get("when") or LocatedMap()
     if not isinstance(when_raw, dict):
         fail(f"rule '{rid}': when: must map fields to conditions", raw.line_of("when"))
         return []
-    when: list[tuple[str, str, float]] = []
+
+    def report(message: str, line: int, hint: str | None) -> None:
+        fail(f"rule '{rid}': {message}", line, hint)
+
+    when: list[Condition] = []
     for name, cond in when_raw.items():
         at = when_raw.line_of(name) if isinstance(when_raw, LocatedMap) else raw.line
-        known = on is not None and name in FACTS[on]
-        if on is not None and not known:
+        spec = FACT_FIELDS[on].get(name) if on is not None else None
+        if on is not None and spec is None:
             fail(f"rule '{rid}': a {on} fact has no field '{name}': use one of "
                  + ", ".join(FACTS[on]), at, closest(name, FACTS[on]))
-        ops = cond if isinstance(cond, dict) else {"eq": cond}
-        for op, value in ops.items():
-            if op not in _OPS:
-                fail(f"rule '{rid}': '{name}': unknown operator '{op}' (use one of "
-                     + ", ".join(_OPS) + ")", at, _ALIASES.get(op) or closest(op, _OPS))
-            elif isinstance(value, bool) or not isinstance(value, int | float) or \
-                    value != value:
-                fail(f"rule '{rid}': '{name}' {op}: needs a number, not {value!r}", at)
-            elif known:
-                when.append((str(name), str(op), float(value)))
+        key_line = when_raw[name].line_of if isinstance(when_raw[name], LocatedMap) else None
+        parsed = parse_condition(spec or _ANY_NUMBER, cond, at, report, key_line)
+        if spec is not None:
+            when.extend(parsed)
     return when
 
 
@@ -284,16 +290,19 @@ def scaled(on: str, name: str, value: float) -> int:
     return int(round(value * _SCALE[FACTS[on][name]]))
 
 
+def _values(c: Condition) -> tuple[float, ...]:
+    return tuple(c.value) if isinstance(c.value, tuple) else (c.value,)
+
+
+def _scaled(on: str, c: Condition) -> Condition:
+    values = tuple(scaled(on, c.field, v) for v in _values(c))
+    return Condition(c.field, c.op, values if isinstance(c.value, tuple) else values[0], c.line)
+
+
 def _patterns(rules: EventRules) -> dict[int, dict[str, Any]]:
     """Per rule index, the durable-rules condition of the rule's one fact pattern."""
-    out: dict[int, dict[str, Any]] = {}
-    for r in rules.rules:
-        terms: list[dict[str, Any]] = [{KIND: r.on}]
-        for name, op, value in r.when:
-            number = scaled(r.on, name, value)
-            terms.append({name: number} if op == "eq" else {_OPS[op]: {name: number}})
-        out[r.index] = {"$and": terms}
-    return out
+    return {r.index: durable_condition([_scaled(r.on, c) for c in r.when], {KIND: r.on})
+            for r in rules.rules}
 
 
 def compile_rulesets(rules: EventRules) -> dict[str, dict[str, Any]]:
@@ -364,7 +373,7 @@ def _thresholds(rules: EventRules) -> dict[str, list[tuple[str, list[int]]]]:
     out: dict[str, list[tuple[str, list[int]]]] = {}
     for kind, fields in FACTS.items():
         out[kind] = [(name, sorted({scaled(kind, name, v) for r in rules.rules if r.on == kind
-                                    for f, _, v in r.when if f == name}))
+                                    for c in r.when if c.field == name for v in _values(c)}))
                      for name in fields]
     return out
 

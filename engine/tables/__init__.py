@@ -14,8 +14,6 @@ from engine.tables.analysis import Finding, check_table_set, run_examples
 from engine.tables.loader import is_table_document, load_texts
 from engine.tables.model import (
     HIT_POLICIES,
-    OPERATORS,
-    Condition,
     Example,
     FieldRef,
     PolicyAction,
@@ -35,8 +33,6 @@ from engine.tables.tableset import (
 __all__ = [
     "FIRED_PREFIX",
     "HIT_POLICIES",
-    "OPERATORS",
-    "Condition",
     "Example",
     "FieldRef",
     "Finding",

@@ -24,8 +24,8 @@ import pandas as pd
 
 from engine.errors import DecisionError
 from engine.records import FieldSpec, vocabulary
-from engine.tables.conditions import Column, encode_column
 from engine.tables.hitpolicy import priority_order
+from engine.tables.masks import Column, encode_column
 from engine.tables.model import FieldRef, Table
 from engine.tables.vectorised import first_winners, rule_masks
 

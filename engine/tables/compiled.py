@@ -41,15 +41,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.conditions import OPERATORS, Condition
 from engine.errors import DecisionError
 from engine.records import vocabulary
 from engine.rulehost import rank
 from engine.tables.durable import numeric_scales
 from engine.tables.hitpolicy import outputs_of, priority_order, winners
 from engine.tables.model import (
-    OPERATORS,
     POLICY_OUTPUT,
-    Condition,
     FieldRef,
     PolicyHit,
     Rule,

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from engine.conditions import Condition, durable_condition, durable_value
 from engine.records import vocabulary
 from engine.rulehost import RuleHost, build_definition, rank
-from engine.tables.conditions import durable_condition, durable_value
-from engine.tables.model import Condition, Table
+from engine.tables.model import Table
 
 __all__ = ["DurableExecutor", "compile_rulesets", "numeric_scales"]
 

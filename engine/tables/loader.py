@@ -17,10 +17,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from engine.conditions import parse_condition, value_problem
 from engine.errors import TableError, TableSetError, YamlFileError, closest
 from engine.policies import Catalogue
 from engine.records import FieldSpec, vocabulary
-from engine.tables.conditions import parse_condition, value_problem
 from engine.tables.model import (
     HIT_POLICIES,
     POLICY_OUTPUT,

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.conditions import Condition
+
 __all__ = [
     "HIT_POLICIES",
-    "OPERATORS",
-    "Condition",
     "Example",
     "FieldRef",
     "PolicyAction",
@@ -29,29 +29,7 @@ __all__ = [
 ]
 
 HIT_POLICIES = ("unique", "first", "priority", "any", "collect", "rule_order")
-OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
 POLICY_OUTPUT = "policy"
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One test of one field; the conditions of a rule are ANDed.
-
-    ``value`` is a scalar, or a tuple for ``in`` / ``not_in``. A condition on
-    an absent (null) value is false for every operator, ``ne`` and ``not_in``
-    included: a missing fact never satisfies a rule by accident.
-    """
-
-    field: str
-    op: str
-    value: Any
-    line: int = 0
-
-    def describe(self) -> str:
-        symbol = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-                  "in": "in", "not_in": "not in"}[self.op]
-        value = list(self.value) if isinstance(self.value, tuple) else self.value
-        return f"{self.field} {symbol} {value!r}"
 
 
 @dataclass(frozen=True)

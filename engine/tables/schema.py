@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.conditions import OPERATORS
 from engine.records import vocabulary
-from engine.tables.model import HIT_POLICIES, OPERATORS, POLICY_OUTPUT
+from engine.tables.model import HIT_POLICIES, POLICY_OUTPUT
 
 __all__ = ["SCHEMA_PATH", "table_schema"]
 

@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 
 from engine.errors import DecisionError
 from engine.records import FieldSpec, vocabulary
-from engine.tables.conditions import Column, encode_column, mask
 from engine.tables.hitpolicy import priority_order
+from engine.tables.masks import Column, encode_column, mask
 from engine.tables.model import FieldRef, Rule, Table
 
 __all__ = ["Coded", "Evaluation", "combination_codes", "combinations", "encode_codes",

@@ -1,10 +1,12 @@
-"""Conditions: parsing and type checks, and their two compiled forms.
+"""The one condition language of decision tables and event rules.
 
 A ``when`` entry is written three ways (scalar = equals, list = one of,
-operator map ANDed). Here it becomes ``Condition`` objects checked against the
-field vocabulary, then either a durable-rules condition (JSON grammar) or a
-numpy mask over a whole column. Both forms give false on a null value, for
-every operator.
+operator map ANDed). Here it becomes ``Condition`` objects checked against a
+field vocabulary (record fields for tables, fact fields for event rules: the
+caller passes its ``FieldSpec``), with the same operators, aliases and
+messages for both, and then a durable-rules condition (JSON grammar). The
+tables' numpy form is ``engine.tables.masks``. Every form gives false on a
+null value, for every operator.
 """
 
 from __future__ import annotations
@@ -19,23 +21,48 @@ import pandas as pd
 from engine.errors import closest
 from engine.records import FieldSpec
 from engine.rulehost import ALWAYS
-from engine.tables.model import OPERATORS, Condition
 
 __all__ = [
-    "Column",
+    "ALIASES",
+    "LISTS",
+    "OPERATORS",
+    "Condition",
     "durable_condition",
-    "encode_column",
-    "mask",
+    "durable_value",
     "parse_condition",
     "value_problem",
 ]
 
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test of one field; the conditions of a rule are ANDed.
+
+    ``value`` is a scalar, or a tuple for ``in`` / ``not_in``. A condition on
+    an absent (null) value is false for every operator, ``ne`` and ``not_in``
+    included: a missing fact never satisfies a rule by accident.
+    """
+
+    field: str
+    op: str
+    value: Any
+    line: int = 0
+
+    def describe(self) -> str:
+        symbol = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+                  "in": "in", "not_in": "not in"}[self.op]
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return f"{self.field} {symbol} {value!r}"
+
+
 Report = Callable[[str, int, str | None], None]
 _ORDERED = ("lt", "le", "gt", "ge")
-_ALIASES = {"gte": "ge", "lte": "le", "neq": "ne", "==": "eq", "!=": "ne", "<": "lt",
+ALIASES = {"gte": "ge", "lte": "le", "neq": "ne", "==": "eq", "!=": "ne", "<": "lt",
             "<=": "le", ">": "gt", ">=": "ge", "nin": "not_in", "notin": "not_in",
             "not in": "not_in", "equals": "eq", "=": "eq"}
-_LISTS = ("in", "not_in")
+LISTS = ("in", "not_in")
 
 
 def value_problem(spec: FieldSpec, value: Any) -> tuple[str, str | None] | None:
@@ -81,7 +108,7 @@ def parse_condition(spec: FieldSpec, raw: Any, line: int, report: Report,
             if op not in OPERATORS:
                 report(f"'{name}': unknown operator '{op}' (use one of "
                        + ", ".join(OPERATORS) + ")", at,
-                       _ALIASES.get(str(op)) or closest(op, OPERATORS))
+                       ALIASES.get(str(op)) or closest(op, OPERATORS))
                 continue
             cond = _one(spec, str(op), value, at, report)
             if cond:
@@ -100,7 +127,7 @@ def _one(spec: FieldSpec, op: str, value: Any, line: int, report: Report) -> Con
         report(f"'{name}': operator '{op}' compares numbers, but '{name}' is a {spec.kind} "
                "field: list the accepted values instead", line, None)
         return None
-    if op in _LISTS:
+    if op in LISTS:
         if not isinstance(value, list) or not value:
             report(f"'{name}': operator '{op}' needs a non-empty list of values", line, None)
             return None
@@ -130,9 +157,14 @@ def _one(spec: FieldSpec, op: str, value: Any, line: int, report: Report) -> Con
 _DURABLE_OPS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 
 
-def durable_condition(conditions: Sequence[Condition]) -> dict[str, Any]:
-    """The durable-rules JSON for a rule's conditions (an empty rule always matches)."""
-    parts: list[dict[str, Any]] = [{ALWAYS: 1}]
+def durable_condition(conditions: Sequence[Condition],
+                      first: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The durable-rules JSON for a rule's conditions, after the ``first`` term.
+
+    The first term is what every fact of the rule set holds (a table's facts
+    carry ``ALWAYS``, an event fact its kind), so an empty rule matches them all.
+    """
+    parts: list[dict[str, Any]] = [first or {ALWAYS: 1}]
     for c in conditions:
         if c.op == "eq":
             parts.append({c.field: c.value})
@@ -157,86 +189,3 @@ def durable_value(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return None
     return value
-
-
-# --------------------------------------------------------------------------- numpy masks
-
-@dataclass(frozen=True)
-class Column:
-    """A whole column ready for masks: floats with NaN, or category codes.
-
-    Category codes are -1 for null and -2 for a value no rule mentions, so
-    that ``ne`` and ``not_in`` stay true for it, as in the durable executor.
-    """
-
-    kind: str
-    values: np.ndarray
-    codes: dict[Any, int] | None = None
-
-    @property
-    def null(self) -> np.ndarray:
-        if self.codes is None:
-            return np.isnan(self.values)
-        return self.values == -1
-
-
-def encode_column(spec: FieldSpec, data: Any, mentioned: Sequence[Any] = ()) -> Column:
-    """Encode one column of facts for mask evaluation."""
-    series = data if isinstance(data, pd.Series) else pd.Series(data, dtype=object)
-    if spec.kind in ("int", "float"):
-        if pd.api.types.is_bool_dtype(series.dtype):
-            series = series.astype("float64")
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64,
-                                                                  na_value=np.nan)
-        return Column("num", values)
-    if spec.kind == "bool":
-        if pd.api.types.is_bool_dtype(series.dtype) and series.dtype != object:
-            values = series.astype("boolean").to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            obj = series.to_numpy(dtype=object)
-            values = np.full(len(obj), np.nan)
-            known = pd.notna(obj)
-            values[known] = [1.0 if bool(v) else 0.0 for v in obj[known]]
-        return Column("num", values)
-    cats = list(dict.fromkeys([*(spec.choices or ()), *mentioned]))
-    codes = pd.Index(cats, dtype=object).get_indexer(series.astype(object)).astype(np.int16)
-    other = (codes == -1) & series.notna().to_numpy()
-    if other.any():
-        codes = codes.copy()
-        codes[other] = -2
-    return Column("cat", codes, {c: i for i, c in enumerate(cats)})
-
-
-def mask(cond: Condition, col: Column) -> np.ndarray:
-    """Rows where the condition holds; null rows are always false."""
-    v = col.values
-    if col.codes is not None:
-        wanted = [col.codes.get(x, -3) for x in
-                  (cond.value if isinstance(cond.value, tuple) else (cond.value,))]
-        if cond.op == "eq":
-            return v == wanted[0]
-        if cond.op == "in":
-            return np.isin(v, wanted)
-        if cond.op == "ne":
-            return (v != wanted[0]) & (v != -1)
-        if cond.op == "not_in":
-            return ~np.isin(v, wanted) & (v != -1)
-        raise ValueError(f"operator {cond.op} on a category column")
-    value = cond.value
-    if cond.op in _LISTS:
-        wanted_num = np.array([float(x) for x in value])
-        hit = np.isin(v, wanted_num)
-        return hit if cond.op == "in" else ~hit & ~np.isnan(v)
-    x = float(value)
-    with np.errstate(invalid="ignore"):
-        if cond.op == "eq":
-            return v == x
-        if cond.op == "ne":
-            return (v != x) & ~np.isnan(v)
-        if cond.op == "lt":
-            return v < x
-        if cond.op == "le":
-            return v <= x
-        if cond.op == "gt":
-            return v > x
-        return v >= x
