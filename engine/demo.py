@@ -83,6 +83,9 @@ def run_demo(n: int = 100_000, out: str | Path | None = None, *,
     result.files |= {"decisions": decisions_path, "decisions (CSV)": out / "decisions.csv",
                      "rejects": rejects_path(decisions_path)}
 
+    say("   collections: 12 months of bills and payments, and the day's work list")
+    result.files |= _collections(config, population, decisions, out, result.lines)
+
     say("4/6 explaining a few decisions")
     explained = _explain_showcase(engine, population, decisions, out / "explanations")
     result.files["explanations"] = explained
@@ -98,6 +101,27 @@ def run_demo(n: int = 100_000, out: str | Path | None = None, *,
                              sens.table, out)
     result.lines.append(f"done in {time.perf_counter() - started:.0f} s")
     return result
+
+
+def _collections(config: EngineConfig, population: pd.DataFrame, decisions: pd.DataFrame,
+                 out: Path, lines: list[str]) -> dict[str, Path]:
+    """The population's bills and payments (``synth --events``) and the work list of the
+    as-of date (``collections due --events --decisions``)."""
+    from engine.collections.profiles import profiles_from_frame
+    from engine.collections.synthetic import generate_events
+    from engine.collections.tables import load_collection_tables
+    from engine.collections.worklist import due_list
+    from engine.policies import load_catalogue
+
+    events = generate_events(population, end=synth.DEFAULT_AS_OF, seed=POPULATION_SEED)
+    events_path = write_frame(events, out / "events.parquet")
+    tables = load_collection_tables(config.rules_dir, load_catalogue(config.catalogue))
+    work = due_list(events, profiles_from_frame(decisions).get, synth.DEFAULT_AS_OF, tables)
+    day = synth.DEFAULT_AS_OF.isoformat()
+    lines.append(f"collections on {day}: {len(events):,} events, {len(work.rows):,} steps due "
+                 f"for {work.examined:,} customers with open bills")
+    return {"events": events_path,
+            "collections work list": write_frame(work.rows, out / f"collections-{day}.csv")}
 
 
 def _explain_showcase(engine: Any, population: pd.DataFrame, decisions: pd.DataFrame,

@@ -6,7 +6,10 @@ takes the latest one decided for an as-of date on or before the given date
 ``NotDecided``: decide it first. ``profile_of`` turns a decision into the
 ``Profile`` the strategies read; ``profiles_from_frame`` does the same for the
 rows of a batch output (``decide --input``), whose policy params are the
-catalogue's defaults because a batch row lists policy ids only.
+catalogue's defaults because a batch row lists policy ids only. A batch row
+carries no record flags: ``habitual_defaulter`` and ``critical_load`` are read
+from columns of those names when the file has them, and a customer granted
+``protected_supply`` counts as a critical load.
 """
 
 from __future__ import annotations
@@ -104,7 +107,8 @@ def profiles_from_frame(frame: pd.DataFrame) -> dict[str, Profile]:
             str(columns["grade"][i]),
             {k: columns.get(k, empty)[i] for k in SEGMENTS},
             bool(columns.get("habitual_defaulter", empty)[i] or False),
-            bool(columns.get("critical_load", empty)[i] or False),
+            bool(columns.get("critical_load", empty)[i] or False)
+            or "protected_supply" in policies.split(";"),
             {p: {} for p in policies.split(";") if p},
             str(columns.get("decision_id", empty)[i] or "") or None)
     return out

@@ -65,26 +65,30 @@ def _days(values: pd.Series) -> np.ndarray:
         .to_numpy(dtype="datetime64[D]")
 
 
-def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64) -> set[str]:
-    """Customers with a bill due before ``as_of`` and not repaid in full by it."""
+def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
+                who: np.ndarray, customers: int) -> np.ndarray:
+    """Per customer code: whether it has a bill due before ``as_of`` not repaid in full."""
     kind = frame["type"].to_numpy()
     bills = kind == "bill_issued"
+    out = np.zeros(customers, dtype=bool)
     if not bills.any():
-        return set()
-    key = frame["customer_id"].astype(str) + "\x1f" + frame["bill_id"].astype(str)
-    due = _days(frame.loc[bills, "due"]) if "due" in frame else np.full(bills.sum(), "NaT",
-                                                                       dtype="datetime64[D]")
+        return out
+    bill_codes, _ = pd.factorize(frame["bill_id"])
+    key = who.astype(np.int64) * (int(bill_codes.max()) + 2) + bill_codes + 1
+    due = (_days(frame.loc[bills, "due"]) if "due" in frame
+           else np.full(int(bills.sum()), "NaT", dtype="datetime64[D]"))
     overdue = kind == "bill_overdue"
     first_late = pd.Series(day[overdue], index=key[overdue]).groupby(level=0).min()
     bill_keys = key[bills]
     fallback = first_late.reindex(bill_keys).to_numpy(dtype="datetime64[D]") - np.timedelta64(1)
     due = np.where(np.isnat(due), fallback, due)
     paid = kind == "repayment"
-    repaid = pd.Series(frame.loc[paid, "amount"].to_numpy(dtype=float), index=key[paid]) \
+    repaid = pd.Series(frame["amount"].to_numpy(dtype=float)[paid], index=key[paid]) \
         .groupby(level=0).sum().reindex(bill_keys).fillna(0.0).to_numpy()
-    amount = frame.loc[bills, "amount"].to_numpy(dtype=float)
+    amount = frame["amount"].to_numpy(dtype=float)[bills]
     is_open = (~np.isnat(due)) & (due < as_of) & (amount - repaid > 0.005)
-    return set(frame.loc[bills, "customer_id"].to_numpy()[is_open].astype(str))
+    out[who[bills][is_open]] = True
+    return out
 
 
 def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], as_of: dt.date,
@@ -97,28 +101,34 @@ def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], 
                          + ": give events as gridcredit events replay reads them")
     day = _days(events["time"])
     end = np.datetime64(as_of, "D")
-    seen = events[day <= end]
-    seen_days = day[day <= end]
+    kept = day <= end
+    seen = events[kept]
     if not len(seen):
         return WorkList(as_of, pd.DataFrame(columns=COLUMNS), 0, 0, ())
-    wanted = _open_bills(seen, seen_days, end)
+    who, names = pd.factorize(seen["customer_id"])
+    wanted = _open_bills(seen, day[kept], end, who, len(names))
     movers = seen["type"].isin(_MOVERS).to_numpy()
-    wanted |= set(seen.loc[movers, "customer_id"].astype(str))
-    subset = seen[seen["customer_id"].astype(str).isin(wanted)]
-    subset = subset.astype(object).where(subset.notna(), None)
+    wanted[who[movers]] = True
+    chosen = wanted[who]
+    subset = seen[chosen].astype(object)
+    subset = subset.where(subset.notna(), None)
+    order = np.argsort(who[chosen], kind="stable")
+    records = subset.to_dict("records")
+    codes = who[chosen][order]
+    bounds = np.flatnonzero(np.diff(codes)) + 1
     rows: list[dict[str, Any]] = []
     undecided: list[str] = []
-    for cid, group in subset.groupby("customer_id", sort=True):
-        profile = profile_of(str(cid))
+    for group in np.split(order, bounds) if len(order) else []:
+        cid = str(names[who[chosen][group[0]]])
+        profile = profile_of(cid)
         if profile is None:
-            undecided.append(str(cid))
+            undecided.append(cid)
         else:
-            rows += _rows(profile, group.to_dict("records"), as_of, tables)
+            rows += _rows(profile, [records[i] for i in group], as_of, tables)
         if progress is not None:
             progress(1)
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return WorkList(as_of, frame, int(seen["customer_id"].nunique()), len(wanted),
-                    tuple(undecided))
+    return WorkList(as_of, frame, len(names), int(wanted.sum()), tuple(sorted(undecided)))
 
 
 def _rows(profile: Profile, events: Iterable[dict[str, Any]], as_of: dt.date,
