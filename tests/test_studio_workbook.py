@@ -558,3 +558,52 @@ def test_a_patched_file_reads_as_the_new_document_and_keeps_untouched_rules(pair
     for rule in kept:
         block = yaml.safe_dump([rule], sort_keys=False, allow_unicode=True, width=1 << 20)
         assert all(line.strip() in patched for line in block.splitlines())
+
+
+# --------------------------------------------------------------------------- languages
+
+def test_a_chinese_workbook_reads_back_to_the_same_tables(tmp_path, shipped):
+    xlsx = tmp_path / "zh.xlsx"
+    done = CliRunner().invoke(app, ["rules", "export", "--xlsx", str(xlsx), "--lang", "zh-CN"])
+    assert done.exit_code == 0, done.output
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames[0] == "说明" and wb.sheetnames[-2:] == ["写法", "其他文件"]
+    ws = wb["grades"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert [r[0] for r in rows[:5]] == ["表名", "文件", "版本", "命中策略", "描述"]
+    assert rows[6][:2] == ["规则", "规则"] and "条件" in rows[6] and rows[6][-1] == "备注"
+    assert rows[7][:3] == ["编号", "描述", "来源"] and rows[7][-1] == "位置（文件:行）"
+    head = rows[7]
+    note = ws.cell(8, head.index("pd") + 1).comment.text
+    assert note.startswith("数字") and "≥ 0.015 and < 0.03" in note
+    assert "示例" in [r[0] for r in rows]
+    assert any(str(v).startswith("给定：") for r in rows for v in r if v)
+    assert wb["写法"]["B6"].value == "小于"
+    back = load_table_set(import_to(tmp_path / "back", xlsx), CATALOGUE)
+    assert back.content_hash == shipped.content_hash
+
+
+def test_english_headers_carry_notes_and_fixed_values_get_a_drop_down(workbook):
+    wb = load_workbook(workbook)
+    ws = wb["consumption-class"]
+    head = [c.value for c in ws[8]]
+    column = head.index("customer_class") + 1
+    assert ws.cell(8, column).comment.text == (
+        "One of: residential, commercial, industrial, public. Write one value, several (a, b) "
+        "or not a; empty means no condition.")
+    lists = [v for v in ws.data_validations.dataValidation if v.type == "list"]
+    letter = ws.cell(1, column).column_letter
+    drop = next(v for v in lists if f"{letter}9" in str(v.sqref))
+    assert drop.formula1 == '"residential,commercial,industrial,public"'
+    assert drop.showErrorMessage is False
+
+
+def test_a_workbook_mixing_both_languages_is_read(tmp_path, shipped, workbook):
+    wb = load_workbook(workbook)
+    wb["About"].title = "说明"
+    ws = wb["grades"]
+    ws["A3"] = "版本"
+    ws.cell(7, 1).value = "规则"
+    wb.save(workbook)
+    back = load_table_set(import_to(tmp_path / "mixed", workbook), CATALOGUE)
+    assert back.content_hash == shipped.content_hash

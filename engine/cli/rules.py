@@ -185,6 +185,9 @@ def export_command(
     home: Path | None = HOME,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing workbook.")] = False,
+    lang: Annotated[str, typer.Option(
+        "--lang", help="Language of the sheets' headers, notes and notation: en or zh-CN "
+        "(import reads either).")] = "en",
 ) -> None:
     """Write the table set as an Excel workbook (a sheet per table, plus a notation sheet).
 
@@ -192,6 +195,7 @@ def export_command(
     """
     from engine.errors import InputError
     from engine.policies import load_catalogue
+    from engine.language import parse_language
     from engine.studio.workbook import export_workbook
     from engine.tables import load_table_set
 
@@ -202,7 +206,7 @@ def export_command(
         raise InputError(f"{xlsx}: exists; use --overwrite to replace it")
     table_set = load_table_set(project.rules_dir, load_catalogue(project.catalogue))
     xlsx.parent.mkdir(parents=True, exist_ok=True)
-    export_workbook(table_set, xlsx, project.rules_dir)
+    export_workbook(table_set, xlsx, project.rules_dir, lang=parse_language(lang))
     typer.echo(f"wrote {xlsx}: {len(table_set.tables)} tables, table set "
                f"{table_set.version} sha256:{table_set.content_hash}")
 

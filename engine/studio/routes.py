@@ -221,7 +221,7 @@ def download_workbook(request: Request, user: str = Depends(studio_user)) -> Res
     checked = studio.workspace.check(user, static=False)
     tables = checked.table_set if checked.loads else studio.saved_tables
     buffer = io.BytesIO()
-    export_workbook(tables, buffer, studio.config.rules_dir)
+    export_workbook(tables, buffer, studio.config.rules_dir, lang=_language(request))
     return Response(buffer.getvalue(), media_type="application/vnd.openxmlformats-"
                     "officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": 'attachment; filename="tables.xlsx"'})

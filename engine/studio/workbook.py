@@ -20,11 +20,21 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from openpyxl import Workbook
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from engine.errors import InputError, YamlFileError
+from engine.records import vocabulary
 from engine.studio.notation import ABSENT
 from engine.studio.rows import example_columns, example_row, rule_columns, rule_row
+from engine.studio.sheetwords import (
+    NOTATION_NOTES,
+    NOTATION_ROWS,
+    example_header,
+    header_note,
+    word,
+)
 from engine.tables import TableSet, is_table_document
 from engine.yamlfile import read_yaml
 
@@ -36,38 +46,6 @@ META = ("table", "file", "version", "hit_policy", "description")
 NOTE_COLUMN = "at (file:line)"
 EMPTY_WHEN = " · when: {}"
 _HEADER_ROW = 6
-
-NOTATION_ROWS = (
-    ("written", "means", "YAML"),
-    ("(empty)", "no condition on this field", "(key absent)"),
-    ("residential", "equals", "residential"),
-    ("AAA, AA", "one of", "[AAA, AA]"),
-    ("[AA]", "a list of one value", "[AA]"),
-    ("< 0.015", "less than", "{lt: 0.015}"),
-    ("≤ 30", "at most (also <=)", "{le: 30}"),
-    ("> 1500", "more than", "{gt: 1500}"),
-    ("≥ 30", "at least (also >=)", "{ge: 30}"),
-    ("= 30", "equals (operator form)", "{eq: 30}"),
-    ("not residential", "anything but", "{ne: residential}"),
-    ("not AAA, AA", "none of", "{not_in: [AAA, AA]}"),
-    ("in AAA, AA", "one of (operator form)", "{in: [AAA, AA]}"),
-    ("≥ 0.015 and < 0.03", "both conditions", "{ge: 0.015, lt: 0.03}"),
-    ("from previous_grade", "an output copying an input", "{from: previous_grade}"),
-    ("security_deposit(months=3)", "a policy with params, one per line", "policy: ..."),
-    ("true / false", "yes or no fields", "true / false"),
-    ("when: {} (in the note column)", "a rule written with an empty when:", "when: {}"),
-    ("{lt: 0.015}", "any YAML flow value, as in the file", "{lt: 0.015}"),
-)
-NOTATION_NOTES = (
-    "Each table sheet keeps its table's name; do not rename sheets, merge cells or use "
-    "formulas: type values.",
-    "Numbers are typed as written: 30 is a whole number, 30.0 a decimal.",
-    "Rows: one rule each, in order (for hit_policy first the order decides). Columns under "
-    "'when' are the table's inputs, under 'then' its outputs or policies.",
-    "Import checks the workbook with the same loader as gridcredit rules check and names "
-    "each problem as sheet!cell.",
-)
-
 
 class WorkbookError(InputError):
     """A workbook cannot become tables; ``problems`` are ``sheet!cell: message`` lines."""
@@ -111,20 +89,23 @@ def other_files(rules_dir: Path) -> dict[str, str]:
 
 
 def export_workbook(table_set: TableSet, out: str | Path | BinaryIO,
-                    rules_dir: Path | None = None) -> None:
-    """Write ``table_set`` as a workbook (a path or a binary stream).
+                    rules_dir: Path | None = None, lang: str = "en") -> None:
+    """Write ``table_set`` as a workbook (a path or a binary stream), laid out in ``lang``.
 
     The folder's other rule files (the event rules, which are part of the
-    set's content hash) travel verbatim on the ``Other files`` sheet.
+    set's content hash) travel verbatim on the ``Other files`` sheet. With
+    ``lang`` zh-CN the sheets, table fields, column parts, example headers,
+    header notes and the notation sheet are in Chinese; the cells' values are
+    the same in both languages.
     """
     wb = Workbook()
     about = wb.active
-    about.title = ABOUT
-    about.append(["gridcredit decision tables"])
-    about.append(["table set", table_set.version])
-    about.append(["content hash", table_set.content_hash])
+    about.title = word(ABOUT, lang)
+    about.append([word("gridcredit decision tables", lang)])
+    about.append([word("table set", lang), table_set.version])
+    about.append([word("content hash", lang), table_set.content_hash])
     about.append([])
-    about.append(["sheet", "table", "file", "file header"])
+    about.append([word(w, lang) for w in ("sheet", "table", "file", "file header")])
     bold = Font(bold=True)
     for cell in about[5]:
         cell.font = bold
@@ -136,18 +117,10 @@ def export_workbook(table_set: TableSet, out: str | Path | BinaryIO,
         for t in sorted(tables, key=lambda t: t.line):
             name = _sheet_name(t.name)
             about.append([name, t.name, Path(file).name, comment])
-            _table_sheet(wb.create_sheet(name), t, bold, PatternFill("solid",
-                                                                    fgColor="E8EEF7"))
-    _notation_sheet(wb.create_sheet(NOTATION), bold)
+            _table_sheet(wb.create_sheet(name), t, _Style(bold, lang))
+    _notation_sheet(wb.create_sheet(word(NOTATION, lang)), bold, lang)
     folder = rules_dir or (Path(table_set.tables[0].file).parent if table_set.tables else None)
-    others = wb.create_sheet(OTHER)
-    others.append(["file", "text (copied verbatim; edit these files as YAML)"])
-    for cell in others[1]:
-        cell.font = bold
-    for name, text in (other_files(folder) if folder else {}).items():
-        others.append([name, text])
-    others.column_dimensions["A"].width = 20
-    others.column_dimensions["B"].width = 100
+    _others_sheet(wb.create_sheet(word(OTHER, lang)), folder, bold, lang)
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             for cell in row:
@@ -157,41 +130,65 @@ def export_workbook(table_set: TableSet, out: str | Path | BinaryIO,
     wb.save(out)
 
 
+def _others_sheet(ws: Any, folder: Path | None, bold: Any, lang: str) -> None:
+    ws.append([word("file", lang), word("text (copied verbatim; edit these files as YAML)",
+                                         lang)])
+    for cell in ws[1]:
+        cell.font = bold
+    for name, text in (other_files(folder) if folder else {}).items():
+        ws.append([name, text])
+    ws.column_dimensions["A"].width = 20
+    ws.column_dimensions["B"].width = 100
+
+
+class _Style:
+    """What every table sheet shares: the bold font, the header fill, the language."""
+
+    def __init__(self, bold: Any, lang: str) -> None:
+        self.bold = bold
+        self.fill = PatternFill("solid", fgColor="E8EEF7")
+        self.lang = lang
+
+
 def _sheet_name(table: str) -> str:
     return table[:31]
 
 
-def _table_sheet(ws: Any, t: Any, bold: Any, fill: Any) -> None:
+def _table_sheet(ws: Any, t: Any, style: _Style) -> None:
     doc = t.canonical["table"]
+    lang = style.lang
     for key in META:
         value = Path(t.file).name if key == "file" else doc.get(key, ABSENT)
-        ws.append([key, "" if value is ABSENT else str(value)])
-        ws.cell(ws.max_row, 1).font = bold
+        ws.append([word(key, lang), "" if value is ABSENT else str(value)])
+        ws.cell(ws.max_row, 1).font = style.bold
     rules = doc["rules"]
     rule_cols = rule_columns(doc)
-    outputs = doc["outputs"]
+    inputs, outputs = doc["inputs"], doc["outputs"]
     ws.append([])
-    ws.append([*["rule"] * len(rule_cols), *["when"] * len(doc["inputs"]),
-               *["then"] * len(outputs), "note"])
-    ws.append([*rule_cols, *doc["inputs"], *outputs, NOTE_COLUMN])
+    parts = [*["rule"] * len(rule_cols), *["when"] * len(inputs), *["then"] * len(outputs)]
+    ws.append([word(p, lang) for p in [*parts, "note"]])
+    ws.append([*(word(c, lang) for c in rule_cols), *inputs, *outputs,
+               word(NOTE_COLUMN, lang)])
     for cell in (*ws[ws.max_row - 1], *ws[ws.max_row]):
-        cell.font = bold
-        cell.fill = fill
+        cell.font = style.bold
+        cell.fill = style.fill
+    first = ws.max_row + 1
     for rule, row in zip(rules, t.rules, strict=True):
         note = f"{Path(row.file).name}:{row.line}"
-        ws.append(rule_row(rule, rule_cols, doc["inputs"], outputs)
+        ws.append(rule_row(rule, rule_cols, inputs, outputs)
                   + [note + EMPTY_WHEN if rule.get("when", ABSENT) == {} else note])
+    _guides(ws, [*rule_cols, *inputs, *outputs], parts, (first, max(first, ws.max_row)), lang)
     examples = doc.get("examples")
     if examples is not None:
         given, expect = example_columns(examples)
         ws.append([])
-        ws.append(["examples"])
-        ws.cell(ws.max_row, 1).font = bold
-        ws.append(["description", *(f"given: {g}" for g in given),
-                   *(f"expect: {e}" for e in expect)])
+        ws.append([word("examples", lang)])
+        ws.cell(ws.max_row, 1).font = style.bold
+        ws.append([word("description", lang), *(example_header("given", g, lang) for g in given),
+                   *(example_header("expect", e, lang) for e in expect)])
         for cell in ws[ws.max_row]:
-            cell.font = bold
-            cell.fill = fill
+            cell.font = style.bold
+            cell.fill = style.fill
         for ex in examples:
             ws.append(example_row(ex, given, expect))
     ws.freeze_panes = ws.cell(_HEADER_ROW + 3, 2)
@@ -199,13 +196,37 @@ def _table_sheet(ws: Any, t: Any, bold: Any, fill: Any) -> None:
         ws.column_dimensions[ws.cell(1, i).column_letter].width = width
 
 
-def _notation_sheet(ws: Any, bold: Any) -> None:
-    for row in NOTATION_ROWS:
+def _guides(ws: Any, names: list[str], parts: list[str], rows: tuple[int, int],
+            lang: str) -> None:
+    """A note on each input and output header, and a drop-down where the values are fixed.
+
+    The drop-down offers the field's values but accepts any text, so that
+    ``AAA, AA`` or ``not residential`` can still be typed.
+    """
+    vocab = vocabulary()
+    for column, (name, part) in enumerate(zip(names, parts, strict=True), start=1):
+        spec = vocab.get(name) if part != "rule" else None
+        note = header_note(spec, part, lang)
+        if note:
+            ws.cell(_HEADER_ROW + 2, column).comment = Comment(note, "gridcredit")
+        choices = list(spec.choices or ()) if spec is not None else []
+        if spec is not None and spec.kind == "bool":
+            choices = ["true", "false"]
+        if choices and len(",".join(choices)) < 250:
+            letter = ws.cell(1, column).column_letter
+            check = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
+                                   allow_blank=True, showErrorMessage=False)
+            check.add(f"{letter}{rows[0]}:{letter}{rows[1] + 200}")
+            ws.add_data_validation(check)
+
+
+def _notation_sheet(ws: Any, bold: Any, lang: str) -> None:
+    for row in NOTATION_ROWS[lang]:
         ws.append(list(row))
     for cell in ws[1]:
         cell.font = bold
     ws.append([])
-    for note in NOTATION_NOTES:
+    for note in NOTATION_NOTES[lang]:
         ws.append([note])
     for letter, width in (("A", 30), ("B", 36), ("C", 28)):
         ws.column_dimensions[letter].width = width

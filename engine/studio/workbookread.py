@@ -41,6 +41,7 @@ from engine.studio.notation import (
     parse_policies,
     parse_value,
 )
+from engine.studio.sheetwords import english, sheet_word, split_example_header
 from engine.studio.tableyaml import file_doc, write_tables
 from engine.studio.textpatch import patch_text
 from engine.studio.workbook import ABOUT, EMPTY_WHEN, META, NOTATION, OTHER, WorkbookError
@@ -224,21 +225,22 @@ def lost_in_writing(reading: _Reading, tables: list[Table]) -> list[str]:
 
 
 def _other_files(wb: Any, reading: _Reading) -> dict[str, str]:
-    if OTHER not in wb.sheetnames:
+    other = sheet_word(OTHER, wb.sheetnames)
+    if other is None:
         return {}
     out = {}
-    for row in wb[OTHER].iter_rows(min_row=2):
+    for row in wb[other].iter_rows(min_row=2):
         name, text = _text(row[0]), _text(row[1]) if len(row) > 1 else ""
         if not name:
             continue
         if not name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
-            reading.problems.append(f"{OTHER}!{row[0].coordinate}: {name!r} is not a rule "
+            reading.problems.append(f"{other}!{row[0].coordinate}: {name!r} is not a rule "
                                     "file name (name.yaml)")
             continue
         try:
             yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            reading.problems.append(f"{OTHER}!{row[1].coordinate}: {name}: not valid YAML "
+            reading.problems.append(f"{other}!{row[1].coordinate}: {name}: not valid YAML "
                                     f"({getattr(exc, 'problem', None) or exc})")
             continue
         out[name] = text
@@ -246,13 +248,15 @@ def _other_files(wb: Any, reading: _Reading) -> dict[str, str]:
 
 
 def _listed_sheets(wb: Any, reading: _Reading) -> dict[str, tuple[str, str]]:
-    if ABOUT not in wb.sheetnames:
+    about = sheet_word(ABOUT, wb.sheetnames)
+    if about is None:
         reading.problems.append(f"the workbook has no '{ABOUT}' sheet listing its tables: "
                                 "export one with gridcredit rules export --xlsx")
         return {}
     listed: dict[str, tuple[str, str]] = {}
     at: dict[str, int] = {}
-    for row in wb[ABOUT].iter_rows(min_row=6):
+    fixed = {sheet_word(n, wb.sheetnames) for n in (ABOUT, NOTATION, OTHER)}
+    for row in wb[about].iter_rows(min_row=6):
         sheet, table, file = (_text(c) for c in row[:3])
         if not sheet:
             continue
@@ -262,15 +266,15 @@ def _listed_sheets(wb: Any, reading: _Reading) -> dict[str, tuple[str, str]]:
         if header and file:
             reading.headers.setdefault(file, header)
     for name in wb.sheetnames:
-        if name not in listed and name not in (ABOUT, NOTATION, OTHER):
+        if name not in listed and name not in fixed:
             guess = _closest(name, [s for s in listed if s not in wb.sheetnames])
             hint = did_you_mean(guess)
             reading.problems.append(
                 f"{name}!A1: sheet '{name}' is not a table of this workbook: a table sheet "
-                f"keeps its table's name; rename it back{hint}, or list it on '{ABOUT}'")
+                f"keeps its table's name; rename it back{hint}, or list it on '{about}'")
     for name in listed:
         if name not in wb.sheetnames:
-            reading.problems.append(f"{ABOUT}!A{at[name]}: sheet '{name}' is missing (renamed "
+            reading.problems.append(f"{about}!A{at[name]}: sheet '{name}' is missing (renamed "
                                     "or deleted?): every table listed here needs its sheet")
     return {n: v for n, v in listed.items() if n in wb.sheetnames}
 
@@ -337,7 +341,7 @@ def _meta(ws: Any, rows: list[list[Any]], reading: _Reading
     """The table's fields above the grid, and the header row's index (None: refused)."""
     meta: dict[str, tuple[str, Any]] = {}
     for i, row in enumerate(rows):
-        label = _text(row[0]) if row else ""
+        label = english(_text(row[0])) if row else ""
         if label == "id":
             if i == 0:
                 break
@@ -367,7 +371,7 @@ def _columns(ws: Any, rows: list[list[Any]], header_at: int, reading: _Reading
     for i, name in enumerate(names):
         if not name:
             continue
-        kind = kinds[i] if i < len(kinds) else ""
+        kind = english(kinds[i]) if i < len(kinds) else ""
         where = rows[header_at][i].coordinate
         if kind not in PARTS:
             reading.problems.append(
@@ -381,6 +385,7 @@ def _columns(ws: Any, rows: list[list[Any]], header_at: int, reading: _Reading
             reading.problems.append(f"{ws.title}!{where}: column '{name}' is named twice "
                                     f"(also at {seen[(kind, name)]}): keep one of them")
             continue
+        name = english(name) if kind == "rule" else name
         seen[(kind, name)] = where
         named.append((i, kind, name))
     if len(reading.problems) > before:
@@ -392,7 +397,7 @@ def _examples_row(rows: list[list[Any]], start: int) -> int:
     """The index of the row that opens the examples (``examples`` alone), or the row count."""
     for i in range(start, len(rows)):
         row = rows[i]
-        if row and _text(row[0]) == EXAMPLES and _blank(row[1:]):
+        if row and english(_text(row[0])) == EXAMPLES and _blank(row[1:]):
             return i
     return len(rows)
 
@@ -492,6 +497,7 @@ def _read_examples(ws: Any, rows: list[list[Any]], key: tuple[str, int], reading
     if at >= len(rows):
         return []
     header = [_text(c) for c in rows[at]]
+    header = [english(h) if english(h) == "description" else h for h in header]
     if not _example_header(ws, rows[at], header, reading):
         return None
     examples: list[dict[str, Any]] = []
@@ -519,7 +525,7 @@ def _example_header(ws: Any, cells: list[Any], header: list[str], reading: _Read
         reading.problems.append(f"{ws.title}!{cells[0].coordinate}: the examples' header "
                                 "starts with 'description' (then given: F and expect: F)")
     for cell, name in zip(cells[1:], header[1:], strict=False):
-        part, _, rest = name.partition(": ")
+        part, rest = split_example_header(name)
         if name and (part not in ("given", "expect") or not rest):
             reading.problems.append(f"{ws.title}!{cell.coordinate}: '{name}' is not an "
                                     "example column: write 'given: FIELD' or 'expect: FIELD'")
@@ -541,7 +547,7 @@ def _example(ws: Any, row: list[Any], header: list[str], at: tuple[Any, ...],
         if name == "description":
             ex["description"] = text
             continue
-        part, _, field_name = name.partition(": ")
+        part, field_name = split_example_header(name)
         try:
             value = parse_value(text)
         except NotationError as exc:
