@@ -194,8 +194,8 @@ def export_command(
     Importing the workbook unchanged gives back the same table-set content hash.
     """
     from engine.errors import InputError
-    from engine.policies import load_catalogue
     from engine.language import parse_language
+    from engine.policies import load_catalogue
     from engine.studio.workbook import export_workbook
     from engine.tables import load_table_set
 
