@@ -183,3 +183,29 @@ def test_a_table_of_200_rules_is_shown_and_edited(tmp_path):
     assert lines == ["-    when: {monthly_kwh: {gt: 15000}, customer_class: residential}",
                      "+    when: {monthly_kwh: {gt: 15050}, customer_class: residential}"]
 
+
+
+def test_a_cell_the_notation_cannot_read_keeps_its_text_and_blocks_the_draft(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    space = Workspace(rules, CATALOGUE, DraftStore(tmp_path / "drafts"))
+    table = next(r for r in table_refs(space.check("li", static=False)) if r.name == "grades")
+    index = next(i for i, row in enumerate(grid(space.check("li", static=False), table).rows)
+                 if row.rule_id == "band-aa")
+    checked = space.edit_cell("li", "grades.yaml", table.position, index, "pd",
+                              "between 0.015 and 0.03")
+    assert not checked.loads and checked.changed == ("grades.yaml",)
+    row = grid(checked, table).rows[index]
+    column = [c.name for c in grid(checked, table).columns].index("pd")
+    assert row.cells[column] == "between 0.015 and 0.03"
+    assert row.errors["pd"] == ["rules/grades.yaml: 'between 0.015 and 0.03': write a range "
+                                "with its two edges, the lower one included: '≥ 0.015 and < "
+                                "0.03' (or '≥ 0.015 and ≤ 0.03' to include both)"]
+    with pytest.raises(InputError, match=r"1 cell\(s\) of the draft cannot be read"):
+        space.save("li")
+    checked = space.edit_cell("li", "grades.yaml", table.position, index, "pd", "1.5%")
+    assert grid(checked, table).rows[index].errors["pd"][0].endswith(
+        "write a share as a decimal, not a percentage (did you mean 0.015?)")
+    fixed = space.edit_cell("li", "grades.yaml", table.position, index, "pd",
+                            "≥ 0.015 and < 0.03")
+    assert fixed.loads and fixed.changed == () and not fixed.problems

@@ -18,14 +18,15 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConflictError, InputError, TableError, YamlFileError
 from engine.policies import Catalogue
-from engine.studio.edits import bump_version
-from engine.studio.locate import Problem, locate_errors
+from engine.studio.edits import bump_version, set_cell
+from engine.studio.locate import Place, Problem, locate_errors
+from engine.studio.notation import NotationError
 from engine.tables import Finding, TableSet, is_table_document, load_texts
 from engine.tables.analysis import (
     compiled_findings,
@@ -85,6 +86,7 @@ class Checked:
     findings: tuple[Finding, ...] = ()
     failing_examples: frozenset[tuple[str, int]] = field(default_factory=frozenset)
     pending: bool = False
+    typed: dict[tuple[str, int, int, str], str] = field(default_factory=dict)
 
     @property
     def loads(self) -> bool:
@@ -131,17 +133,41 @@ class Workspace:
     # ------------------------------------------------------------------ checking
 
     def check(self, user: str, *, static: bool = True, wait: bool = False) -> Checked:
-        """The draft checked; the static analysis runs in the background unless ``wait``."""
+        """The draft checked; the static analysis runs in the background unless ``wait``.
+
+        A cell whose text cannot be read keeps its text in the draft and is a
+        problem at that cell: the draft does not load until it is fixed.
+        """
         texts, changed = self.texts(user)
-        return check_texts(texts, changed, self.catalogue, static=static, wait=wait)
+        checked = check_texts(texts, changed, self.catalogue, static=static, wait=wait)
+        typed: dict[tuple[str, int, int, str], str] = {}
+        problems = []
+        for name, entry in self.drafts.read(user).items():
+            for where, cell in (entry.get("cells") or {}).items():
+                table, rule, column = where.split(":", 2)
+                key = self.key(name)
+                typed[(key, int(table), int(rule), column)] = cell["text"]
+                problems.append(Problem(TableError(cell["message"], file=key),
+                                        Place(key, int(table), "rule", int(rule), column)))
+        if not typed:
+            return checked
+        changed = tuple(sorted({*changed, *(Path(k[0]).name for k in typed)}))
+        return replace(checked, table_set=None, changed=changed, typed=typed,
+                       problems=(*checked.problems, *problems), findings=(), pending=False)
 
     def saved(self) -> Checked:
         return check_texts(self.saved_texts(), (), self.catalogue, static=False)
 
     # ------------------------------------------------------------------ editing
 
-    def edit(self, user: str, name: str, change: Callable[[str], str]) -> Checked:
-        """Apply ``change`` to the draft text of file ``name`` and check the result."""
+    def edit(self, user: str, name: str, change: Callable[[str], str],
+             cell: str | None = None) -> Checked:
+        """Apply ``change`` to the draft text of file ``name`` and check the result.
+
+        ``cell`` (``table:rule:column``) names the one cell a cell edit set: its
+        unreadable text, if it had one, is forgotten. Any other edit forgets the
+        file's unreadable cells, since rows may have moved.
+        """
         path = self.path(name)
         with self.drafts.lock:
             draft = self.drafts.read(user)
@@ -149,10 +175,31 @@ class Workspace:
             if entry is None:
                 text = path.read_text(encoding="utf-8")
                 entry = {"base": sha256(text), "text": text}
-            entry = {**entry, "text": change(entry["text"])}
+            cells = {k: v for k, v in (entry.get("cells") or {}).items()
+                     if cell is not None and k != cell}
+            entry = {**entry, "text": change(entry["text"]), "cells": cells}
             draft[name] = entry
             self.drafts.write(user, draft)
         return self.check(user)
+
+    def edit_cell(self, user: str, name: str, table: int, rule: int, column: str,
+                  text: str) -> Checked:
+        """Set one grid cell; a text the notation cannot read is kept and marked at its cell."""
+        where = f"{table}:{rule}:{column}"
+        try:
+            return self.edit(user, name, lambda t: set_cell(t, table, rule, column, text),
+                             cell=where)
+        except NotationError as exc:
+            path = self.path(name)
+            with self.drafts.lock:
+                draft = self.drafts.read(user)
+                current = path.read_text(encoding="utf-8")
+                entry = draft.get(name) or {"base": sha256(current), "text": current}
+                cells = dict(entry.get("cells") or {})
+                cells[where] = {"text": text, "message": exc.message}
+                draft[name] = {**entry, "cells": cells}
+                self.drafts.write(user, draft)
+            return self.check(user)
 
     def replace(self, user: str, texts: dict[str, str]) -> Checked:
         """Make whole new texts the draft of their files (a workbook upload)."""
@@ -175,6 +222,10 @@ class Workspace:
             draft = self.drafts.read(user)
             if not draft:
                 raise InputError("there is no draft to save: edit a table first")
+            unread = sum(len(e.get("cells") or {}) for e in draft.values())
+            if unread:
+                raise InputError(f"{unread} cell(s) of the draft cannot be read (marked in the "
+                                 "grid): fix them, or discard the draft; nothing was written")
             for name, entry in draft.items():
                 now = sha256(self.path(name).read_text(encoding="utf-8"))
                 if now != entry["base"]:

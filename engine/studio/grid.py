@@ -106,8 +106,12 @@ def grid(checked: Checked, ref: TableRef) -> GridTable:
     for i, rule in enumerate(rules):
         rule = rule if isinstance(rule, dict) else {}
         line = located.line_of(i) if isinstance(located, LocatedList) else None
-        rows.append(GridRow(i, str(rule.get("id", "")), line,
-                            rule_row(rule, rule_cols, inputs, outputs)))
+        cells = rule_row(rule, rule_cols, inputs, outputs)
+        for k, column in enumerate(columns):
+            typed = checked.typed.get((ref.file, ref.position, i, column.name))
+            if typed is not None:
+                cells[k] = typed
+        rows.append(GridRow(i, str(rule.get("id", "")), line, cells))
     raw_examples = doc.get("examples") if isinstance(doc.get("examples"), list) else []
     given, expect = example_columns([e for e in raw_examples if isinstance(e, dict)])
     located_ex = body.get("examples") if isinstance(body, LocatedMap) else None

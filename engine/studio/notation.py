@@ -56,6 +56,8 @@ _TERM = re.compile(r"^(<=|>=|==|!=|≤|≥|≠|<|>|=)\s*(.*)$", re.S)
 _WORD = re.compile(r"^(not\s+in|not|in)\s+(.*)$", re.S)
 _AND = re.compile(r"\s+and\s+")
 _INT = re.compile(r"^[+-]?\d+$")
+_PERCENT = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*%$")
+_BETWEEN = re.compile(r"^between\s+(\S+)\s+and\s+(\S+)$", re.I)
 _POLICY = re.compile(r"^([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?$", re.S)
 
 
@@ -104,6 +106,11 @@ def _typed(text: str, spec: FieldSpec | None) -> Any:
         try:
             number = float(text)
         except ValueError:
+            percent = _PERCENT.match(text)
+            if percent:
+                share = _format_scalar(round(float(percent.group(1)) / 100, 12))
+                raise NotationError(f"{text!r}: write a share as a decimal, not a percentage "
+                                    f"(did you mean {share}?)", text) from None
             return text
         return number if math.isfinite(number) else text
     if kind == "bool" and text.lower() in ("true", "false"):
@@ -172,6 +179,12 @@ def parse_condition(text: str, spec: FieldSpec | None) -> Any:
         return ABSENT
     if text.startswith("{"):
         return parse_value(text)
+    between = _BETWEEN.match(text)
+    if between:
+        low, high = between.group(1), between.group(2)
+        raise NotationError(f"{text!r}: write a range with its two edges, the lower one "
+                            f"included: '≥ {low} and < {high}' (or '≥ {low} and ≤ {high}' to "
+                            "include both)", text)
     terms = _AND.split(text)
     if len(terms) == 1 and not (_TERM.match(text) or _WORD.match(text)):
         return _parse_list(text, spec) if _is_list_text(text) else _typed(text, spec)

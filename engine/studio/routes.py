@@ -158,8 +158,13 @@ async def edit(request: Request, user: str = Depends(studio_user)) -> JSONRespon
             body.get("file"), str):
         raise InputError("an edit needs file, table (its position), op ("
                          + ", ".join(_OPS) + ") and for most ops rule")
-    checked = studio.workspace.edit(user, Path(body["file"]).name,
-                                    lambda text: op(text, body))
+    name = Path(body["file"]).name
+    if body["op"] == "set" and isinstance(body.get("rule"), int):
+        checked = studio.workspace.edit_cell(user, name, body["table"], body["rule"],
+                                             str(body.get("column", "")),
+                                             str(body.get("text", "")))
+    else:
+        checked = studio.workspace.edit(user, name, lambda text: op(text, body))
     return _grid_json(request, studio, checked, Path(body["file"]).name, body["table"])
 
 
