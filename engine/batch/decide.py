@@ -20,6 +20,10 @@ import numpy as np
 import pandas as pd
 
 from engine import scale as master_scale
+from engine.assembly import json_value
+from engine.audit.archive import ArchiveError
+from engine.audit.recorder import open_recorder
+from engine.audit.store import AuditStoreError
 from engine.batch.runfiles import (
     DECISION_COLUMNS,
     REASONS,
@@ -34,11 +38,14 @@ from engine.batch.runfiles import (
     rejects_path,
     store_chunk,
 )
+from engine.batch.runlog import log_run
 from engine.batch.seals import decision_id_of, record_columns, seal_rows
 from engine.decider import SEGMENTS
 from engine.errors import FrameError
+from engine.events.outcomes import frame_outcomes
+from engine.events.store import open_store
 from engine.pipeline import StageClock, TableRun, run_frame
-from engine.records import FIELDS
+from engine.records import FIELDS, validate_record
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -217,8 +224,6 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
     store = None
     if db is not None:
         # the event store (and SQLAlchemy) is loaded only for a logged run
-        from engine.events.outcomes import frame_outcomes
-        from engine.events.store import open_store
 
         archive_for_run(engine, db)
         store = open_store(db, create=False)
@@ -245,7 +250,6 @@ def decide_file(engine: Engine, source: str | Path, output: str | Path, *,
 
 def run_logger(engine: Engine, db: str, executor: str) -> Any:
     """What ``BatchRun.finish`` calls to log a finished run in ``db``."""
-    from engine.batch.runlog import log_run
 
     def log(run: BatchRun, summary: BatchSummary) -> None:
         log_run(db, engine, run, summary, executor)
@@ -260,11 +264,6 @@ def decide_logged(engine: Engine, record: dict[str, Any], db: str) -> Any:
     before it is returned; an unreachable database is an ``AuditStoreError``
     and nothing is decided as if the customer had no events.
     """
-    from engine.audit.archive import Archive
-    from engine.audit.log import open_log
-    from engine.events.store import open_store
-    from engine.records import validate_record
-
     valid = validate_record(dict(record))
     store = open_store(db)
     try:
@@ -272,9 +271,8 @@ def decide_logged(engine: Engine, record: dict[str, Any], db: str) -> Any:
     finally:
         store.close()
     decision = engine.decide(valid, outcomes=outcomes if outcomes.outcomes else None)
-    with open_log(db) as log:
-        Archive(log.engine).keep(engine)
-        log.append(decision)
+    with open_recorder(db) as recorder:
+        recorder.decision(engine, decision)
     return decision
 
 
@@ -284,13 +282,9 @@ def archive_for_run(engine: Engine, db: str) -> None:
     Done before anything is decided: a database that cannot take them stops
     the run at once, naming it.
     """
-    from engine.audit.archive import Archive, ArchiveError
-    from engine.audit.log import open_log
-    from engine.audit.store import AuditStoreError
-
     try:
-        with open_log(db) as log:
-            Archive(log.engine).keep(engine)
+        with open_recorder(db) as recorder:
+            recorder.keep(engine)
     except (AuditStoreError, ArchiveError) as exc:
         raise AuditStoreError(
             f"cannot log a batch run in {db}: archiving its tables and models failed "
@@ -319,7 +313,6 @@ def explain_customers(engine: Engine, source: str | Path, customer_ids: list[str
     they need, and each is decided again on the per-decision path, which
     carries the full trace (the differential test holds both paths equal).
     """
-    from engine.assembly import json_value
 
     wanted = set(customer_ids)
     known = {f.name for f in FIELDS}

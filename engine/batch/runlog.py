@@ -1,6 +1,6 @@
 """A batch run's entry in the decision log, written once its files are assembled.
 
-The entry is one row of the log's chain (``DecisionLog.append_run``); what it
+The entry is one row of the log's chain (``Recorder.batch_run``); what it
 records, and how ``audit show``, ``replay`` and ``verify`` read it back, is
 described in ``engine.governance.batchruns``.
 """
@@ -11,7 +11,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from engine import __version__
-from engine.audit.log import open_log
+from engine.audit.recorder import open_recorder
 from engine.audit.store import AuditStoreError
 from engine.batch.digests import file_sha256
 from engine.errors import EngineError, InputError
@@ -72,8 +72,8 @@ def log_run(db: str, engine: Engine, run: BatchRun, summary: BatchSummary,
                          f"{summary.decided} + rejected {summary.rejected}: nothing is logged")
     entry = run_entry(engine, run, summary, executor)
     try:
-        with open_log(db) as log:
-            log.append_run(entry)
+        with open_recorder(db) as recorder:
+            recorder.batch_run(entry)
     except EngineError as exc:
         raise AuditStoreError(
             f"batch run {run.run_id}: all {summary.rows_in:,} rows are decided, but the run "

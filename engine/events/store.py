@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.audit.eventchain import append_events, append_outcomes
+from engine.audit.recorder import Recorder
 from engine.audit.store import (
     AuditStoreError,
     ensure_schema,
@@ -407,8 +407,8 @@ class EventStore:
 
     @staticmethod
     def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Chain and store ``payment_events`` rows in order (``engine.audit.eventchain``)."""
-        append_events(conn, list(rows))
+        """Chain and store ``payment_events`` rows in order, through the recorder."""
+        Recorder.events(conn, list(rows))
 
     @staticmethod
     def stored_outcome_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
@@ -421,7 +421,7 @@ class EventStore:
     @staticmethod
     def insert_outcomes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Chain and store outcome rows known to be new, in order."""
-        append_outcomes(conn, list(rows))
+        Recorder.outcomes(conn, list(rows))
 
     # ------------------------------------------------------------------ reads
 

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.audit.archive import Archive, load_project_tables, load_snapshot
-from engine.audit.chain import append_keyed, keyed_rows
+from engine.audit.chain import keyed_rows
 from engine.audit.log import open_log
+from engine.audit.recorder import RELEASE, Recorder
 from engine.audit.store import releases as releases_table
 from engine.batch.impact import load_baseline
 from engine.errors import EngineError, InputError
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PublishRefused", "Release", "history", "is_published", "publish", "publisher_name"]
 
-RELEASE = "release"
 
 
 class PublishRefused(EngineError):
@@ -151,12 +151,13 @@ def publish(engine: Engine, database: Database, *, message: str, publisher: str,
                       after_label="this release") if before is not None and previous
             else diff_sets(_empty_like(tables), tables, before_label="(nothing)",
                            after_label="this release"))
-    archive.keep(engine)
+    recorder = Recorder.of(database)
+    recorder.keep(engine)
     content = {"version": tables.version, "message": message.strip(), "publisher": publisher,
                "approver": approver, "tables": dict(tables.versions),
                "models": {m.model_id: m.sha256 for m in engine.registry.models.values()},
                "diff": diff.to_dict()}
-    row = append_keyed(database, releases_table, RELEASE, tables.content_hash, content)
+    row = recorder.release(tables.content_hash, content)
     return Release.from_row(row), diff
 
 

@@ -190,10 +190,20 @@ async def decide_batch(batch: BatchRequest, request: Request,
     engine = state.engine
     items, decisions = await run_in_threadpool(_decide_each, state, engine, batch.records)
     if decisions:
-        await run_in_threadpool(state.log.append_many, decisions)
+        await run_in_threadpool(_log_durably, state.log, decisions)
         state.metrics.count_decisions(decisions)
     return BatchResponse(decided=len(decisions), refused=len(items) - len(decisions),
                          items=items)
+
+
+def _log_durably(log: Any, decisions: list[Decision]) -> None:
+    """Append a batch's decisions in one transaction and flush it before any is answered.
+
+    The log writer defers SQLite's WAL flush to after each commit
+    (``DecisionLog.defer_syncs``); a batch appended beside it is flushed the same way.
+    """
+    log.append_many(decisions)
+    log.sync()
 
 
 def _decide_each(state: ServiceState, engine: Any, records: list[Any]

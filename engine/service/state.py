@@ -40,8 +40,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from engine import rulehost
-from engine.audit.archive import Archive
 from engine.audit.log import DecisionLog, open_log
+from engine.audit.recorder import Recorder
 from engine.changecount import ChangeCounter
 from engine.decider import Engine, load
 from engine.decision import Decision
@@ -234,7 +234,7 @@ class ServiceState:
         """Refuse an unpublished set when releases are required; archive what will decide."""
         if self.settings.require_published:
             require_release(self.log.engine, engine.tables.content_hash, engine.tables.version)
-        Archive(self.log.engine).keep(engine)
+        Recorder(self.log).keep(engine)
 
     # ------------------------------------------------------------------ workers
 
