@@ -70,7 +70,7 @@ LABELS: dict[str, str] = {
     "workbook.download": "Download workbook (.xlsx)",
     "workbook.upload": "Upload workbook",
     "grid.search": "Search rules",
-    "grid.problems_only": "only rules with problems",
+    "grid.problems_only": "only rules with problems or findings",
     "grid.fired_only": "only rules that fired",
     "grid.add": "Add rule",
     "grid.up": "Move up",

@@ -174,7 +174,9 @@
       var text = row.textContent.toLowerCase();
       row.querySelectorAll("input, textarea").forEach(function (i) { text += " " + i.value.toLowerCase(); });
       var show = words.every(function (w) { return text.indexOf(w) >= 0; });
-      if (problems && problems.checked) { show = show && row.classList.contains("has-problem"); }
+      if (problems && problems.checked) {
+        show = show && (row.classList.contains("has-problem") || row.classList.contains("has-finding"));
+      }
       if (fired && fired.checked) { show = show && row.classList.contains("fired"); }
       row.hidden = !show;
     });
