@@ -543,7 +543,8 @@ def test_documented_error_codes_are_the_ones_the_service_answers():
               if c.__module__.startswith(served)}
     handlers = {("404", "not_found"), ("405", "method_not_allowed"),
                 ("422", "invalid_request"), ("500", "internal_error"), ("422", "invalid_input"),
-                ("422", "unsupported_language")}
+                ("422", "unsupported_language"), ("408", "request_timeout"),
+                ("431", "headers_too_large"), ("503", "unavailable")}
     assert handlers <= {(str(k), v) for k, v in _STATUS_CODES.items()} | {
         ("422", "invalid_request"), ("422", "invalid_input"), ("422", "unsupported_language")}
     assert documented == raised | handlers

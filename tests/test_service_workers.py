@@ -126,26 +126,21 @@ def test_two_workers_decide_into_one_valid_chain(tmp_path):
         assert {log.get(i).decision_id for i in ids} == set(ids)
 
 
-def test_worker_sockets_share_the_port_and_a_taken_port_is_refused():
-    import pickle
+def test_the_supervisor_holds_the_one_socket_and_a_taken_port_is_refused():
     import socket
 
     import pytest
 
     from engine.errors import ConfigError
-    from engine.service.workers import PortSocket, check_port_free
+    from engine.service.workers import listening_socket
 
     port = free_port()
-    check_port_free("127.0.0.1", port)
-    first = pickle.loads(pickle.dumps(PortSocket("127.0.0.1", port)))  # as a worker gets it
-    second = pickle.loads(pickle.dumps(PortSocket("127.0.0.1", port)))
+    sock = listening_socket("127.0.0.1", port)
     try:
-        assert isinstance(first, socket.socket)
-        assert first.getsockname() == second.getsockname() == ("127.0.0.1", port)
-        first.listen()
-        second.listen()  # both listen on one port: the kernel spreads connections
+        assert sock.getsockname() == ("127.0.0.1", port)
+        assert not sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+        sock.listen()
         with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}: .*--port"):
-            check_port_free("127.0.0.1", port)
+            listening_socket("127.0.0.1", port)
     finally:
-        first.close()
-        second.close()
+        sock.close()

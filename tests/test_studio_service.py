@@ -15,7 +15,8 @@ from engine.service.app import create_app
 from engine.service.auth import add_key
 from engine.service.settings import Settings
 from engine.studio.app import create_studio_app
-from engine.studio.workbench import StudioSettings, is_loopback
+from engine.studio.workbench import StudioSettings
+from engine.web.hosts import is_loopback
 from tests.studio_server import project_copy
 
 STUDIO = {"X-Studio": "1"}

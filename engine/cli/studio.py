@@ -34,7 +34,8 @@ def studio_command(
 
     from engine.errors import ConfigError
     from engine.studio.app import create_studio_app
-    from engine.studio.workbench import StudioSettings, is_loopback
+    from engine.studio.workbench import StudioSettings
+    from engine.web.hosts import is_loopback
 
     if not is_loopback(host):
         raise ConfigError(f"--host {host}: the local workbench has no keys, so it listens on "

@@ -5,9 +5,10 @@
 CDN, so the API reference works on a network without Internet access.
 
 Order of the layers a request passes, outermost first: metrics (so refused
-requests are counted too), the body guard (size, media type, strict JSON),
-the decision fast path (``engine.service.fastpath``: authorised, valid
-decision requests are answered there), then routing, API-key dependencies
+requests are counted too), the host guard (``allowed_hosts``), the body
+guard (size, media type, strict JSON), the decision fast path
+(``engine.service.fastpath``: authorised, valid decision requests are
+answered there), then routing, API-key dependencies
 and handlers. Routers found in optional
 modules (``engine.service.events_routes``) are mounted when the module is
 installed; see docs/service.md for the contract.
@@ -40,8 +41,10 @@ from engine.service.metrics import MetricsMiddleware
 from engine.service.routes import DECIDE_PATH, VALIDATE_PATH, record_schemas, router
 from engine.service.settings import Settings
 from engine.service.state import ServiceState
+from engine.service.workers import die_with_supervisor
 from engine.studio.app import UPLOAD_PATH, mount_studio
 from engine.web.errors import install_handlers
+from engine.web.hosts import HostGuard
 from engine.web.limits import BodyGuard
 
 __all__ = ["PLUGIN_ROUTERS", "SWITCH_INTERVAL_S", "create_app", "create_app_from_env",
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        max_json_depth=settings.max_json_depth,
                        multipart_paths=frozenset({VALIDATE_PATH, UPLOAD_PATH}))
+    app.add_middleware(HostGuard, allowed=settings.allowed_hosts)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
 
@@ -146,6 +150,7 @@ def create_app_from_env() -> FastAPI:
     could wait tens of milliseconds on a loaded worker, so the worker asks
     every ``SWITCH_INTERVAL_S`` instead.
     """
+    die_with_supervisor()
     app = create_app(Settings.from_env())
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     gc.collect()

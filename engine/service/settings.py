@@ -21,12 +21,25 @@ YAML keys (all optional)::
     executor: compiled              # per-decision table executor: compiled or durable
     require_published: false        # start and reload refuse a table set never published
     four_eyes: false                # rules publish needs an approver other than the publisher
+    header_timeout_s: 10            # a client whose headers are not in after this gets 408
+    max_header_bytes: 32768         # request line and headers above this get 431
+    max_headers: 100                # more header lines than this get 431
+    max_connections: 2000           # connections open at once per worker; past it 503
+    allowed_hosts: [api.example]    # Host names answered (default with serve: the bind
+                                    # host, localhost, 127.0.0.1 and ::1); others get 400
+    forwarded_allow_ips: []         # proxies whose X-Forwarded-For/-Proto are believed
+                                    # (default none: the headers are ignored)
+    idempotency_window_s: 86400     # how long an Idempotency-Key is remembered
+    metrics_role: audit             # /metrics needs a key with this role (default: none)
 
 Environment variables override the file: ``GRIDCREDIT_HOME``,
 ``GRIDCREDIT_DB``, ``GRIDCREDIT_KEYS``, ``GRIDCREDIT_BATCH_LIMIT``,
 ``GRIDCREDIT_MAX_BODY_BYTES``, ``GRIDCREDIT_MAX_JSON_DEPTH``,
 ``GRIDCREDIT_RELOAD_MARKER``, ``GRIDCREDIT_EXECUTOR``, ``GRIDCREDIT_REQUIRE_PUBLISHED``,
-``GRIDCREDIT_FOUR_EYES``; the file itself
+``GRIDCREDIT_FOUR_EYES``, ``GRIDCREDIT_HEADER_TIMEOUT_S``, ``GRIDCREDIT_MAX_HEADER_BYTES``,
+``GRIDCREDIT_MAX_HEADERS``, ``GRIDCREDIT_MAX_CONNECTIONS``, ``GRIDCREDIT_ALLOWED_HOSTS``,
+``GRIDCREDIT_FORWARDED_ALLOW_IPS`` (lists with commas), ``GRIDCREDIT_IDEMPOTENCY_WINDOW_S``,
+``GRIDCREDIT_METRICS_ROLE``; the file itself
 is ``GRIDCREDIT_SERVICE_CONFIG``. Paths given are taken as given; the
 defaults hang off the project home (``engine.config``), never off the working
 folder.
@@ -43,6 +56,8 @@ from typing import Any
 
 from engine.config import DB_ENV, HOME_ENV, EngineConfig, default_home, resolve_home
 from engine.errors import ConfigError, closest
+from engine.service.auth import ROLES
+from engine.web.protocol import LIMIT_ENV
 from engine.yamlfile import read_yaml
 
 __all__ = ["CONFIG_ENV", "Settings"]
@@ -60,10 +75,18 @@ _ENV = {
     "executor": "GRIDCREDIT_EXECUTOR",
     "require_published": "GRIDCREDIT_REQUIRE_PUBLISHED",
     "four_eyes": "GRIDCREDIT_FOUR_EYES",
+    **LIMIT_ENV,
+    "allowed_hosts": "GRIDCREDIT_ALLOWED_HOSTS",
+    "forwarded_allow_ips": "GRIDCREDIT_FORWARDED_ALLOW_IPS",
+    "idempotency_window_s": "GRIDCREDIT_IDEMPOTENCY_WINDOW_S",
+    "metrics_role": "GRIDCREDIT_METRICS_ROLE",
 }
 _BOOLS = ("require_published", "four_eyes")
 _INTS = {"batch_limit": (1, 100_000), "max_body_bytes": (1024, 1 << 30),
-         "max_json_depth": (2, 1000)}
+         "max_json_depth": (2, 1000), "header_timeout_s": (1, 3600),
+         "max_header_bytes": (1024, 1 << 20), "max_headers": (10, 10_000),
+         "max_connections": (1, 1_000_000), "idempotency_window_s": (1, 30 * 86_400)}
+_LISTS = ("allowed_hosts", "forwarded_allow_ips")
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,14 @@ class Settings:
     executor: str = "compiled"
     require_published: bool = False
     four_eyes: bool = False
+    header_timeout_s: int = 10
+    max_header_bytes: int = 32_768
+    max_headers: int = 100
+    max_connections: int = 2_000
+    allowed_hosts: tuple[str, ...] | None = None
+    forwarded_allow_ips: tuple[str, ...] = ()
+    idempotency_window_s: int = 86_400
+    metrics_role: str | None = None
 
     @classmethod
     def load(cls, file: str | Path | None = None,
@@ -123,7 +154,9 @@ class Settings:
         out = {}
         for name, var in _ENV.items():
             value = getattr(self, name)
-            if value is not None:
+            if isinstance(value, tuple):
+                out[var] = ",".join(value)
+            elif value is not None:
                 out[var] = str(value)
         return out
 
@@ -149,6 +182,10 @@ class Settings:
                 out[name] = number
             elif name in _BOOLS:
                 out[name] = _boolean(name, value, source)
+            elif name in _LISTS:
+                out[name] = _names(name, value, source)
+            elif name == "metrics_role":
+                out[name] = _role(value, source)
             elif name == "home":
                 out[name] = resolve_home(str(value))
             elif name in ("keys_file", "reload_marker"):
@@ -167,6 +204,23 @@ def _executor(value: Any, source: str) -> str:
         raise ConfigError(f"executor = {value!r}: use one of {', '.join(EXECUTORS)}",
                           file=source)
     return str(value)
+def _names(name: str, value: Any, source: str) -> tuple[str, ...]:
+    """A list setting: a YAML list, or text with commas (as the environment carries it)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{name} = {value!r}: give a list of names", file=source)
+    return tuple(i.strip().lower() for i in items if i.strip())
+
+
+def _role(value: Any, source: str) -> str | None:
+    if value in (None, "", "none"):
+        return None
+    if value not in ROLES:
+        raise ConfigError(f"metrics_role = {value!r}: use one of {', '.join(ROLES)}, or leave "
+                          "it out to serve /metrics without a key", file=source)
+    return str(value)
+
+
 def _boolean(name: str, value: Any, source: str) -> bool:
     if isinstance(value, bool):
         return value

@@ -1,78 +1,148 @@
-"""Several worker processes on one port, each with its own listening socket.
+"""Several worker processes on one port: the supervisor's socket, shared by every worker.
 
-uvicorn's supervisor binds one socket and hands it to every worker; the
-workers then race for each new connection, and the one whose loop is awake
-takes a whole burst of them. Keep-alive clients stay where they landed, so
-one worker can hold twelve connections of twelve while the other idles.
+The supervisor binds and listens on the port once and hands that socket to
+each worker, as uvicorn does; no worker binds a socket of its own, so no
+other process (of this user or another) can join the port with
+``SO_REUSEPORT`` and take a share of the connections.
 
-Here every worker binds the port itself with ``SO_REUSEPORT`` and the kernel
-spreads new connections over the workers' sockets by a hash of each
-connection's addresses. The supervisor never holds a socket of its own: it
-hands each worker a ``PortSocket``, which becomes a bound socket only when
-the worker unpickles its arguments, so a restarted worker binds afresh and a
-dead one's socket goes with it. The socket is bound but not listening until
-the worker's server starts (``create_server`` listens), so no connection
-waits on a worker that is still loading its tables.
+uvicorn's supervisor looks at its workers every half second, but it asks a
+live-looking worker over a pipe and waits up to the health-check timeout for
+the answer; a worker killed just then is noticed only when that wait ends,
+minutes later. ``Supervisor`` waits on the worker's pipe *and* on its process
+handle at once, so a dead worker is replaced at the next look, within a
+second, while a hung one is still given the whole timeout.
+
+Each worker dies with the supervisor: it asks the kernel for ``SIGTERM``
+when its parent exits (``PR_SET_PDEATHSIG``), and, where that is not
+available, a thread watches the parent pid. An orphaned worker would
+otherwise keep the port and serve on its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import signal
 import socket
-import sys
-from typing import Any
+import threading
+import time
+from multiprocessing.connection import wait
 
 from uvicorn.config import STARTUP_FAILURE, Config
-from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
 
 from engine.errors import ConfigError
 
-__all__ = ["PortSocket", "check_port_free", "run_workers"]
+__all__ = ["SUPERVISOR_ENV", "Supervisor", "die_with_supervisor", "listening_socket",
+           "run_workers"]
+
+SUPERVISOR_ENV = "GRIDCREDIT_SUPERVISOR_PID"
+_PR_SET_PDEATHSIG = 1
 
 
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def bound_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` that shares the port with its siblings."""
-    sock = socket.socket(family=_family(host))
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The one socket of the deployment, bound by the supervisor (refused if the port is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family, type=socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        print(f"cannot bind {host}:{port}: {exc.strerror}", file=sys.stderr)
-        sys.exit(STARTUP_FAILURE)
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; stop the server "
+                          "that holds it or choose another --port") from None
+    sock.set_inheritable(True)
     return sock
 
 
-class PortSocket:
-    """Stands for a worker's socket in the supervisor; it is bound in the worker."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
-
-    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
-        return bound_socket, (self.host, self.port)
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Refuse a port another server holds: ``SO_REUSEPORT`` alone would share it silently."""
-    with socket.socket(family=_family(host)) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; stop the "
-                              "server that holds it or choose another --port") from None
-
-
-def run_workers(config: Config) -> None:
-    """Run ``config.workers`` workers under uvicorn's supervisor, one socket each."""
-    check_port_free(config.host, config.port)
+def _answers(process: Process, timeout: float, others: list[Process]) -> bool | None:
+    """Whether the worker answers a ping within ``timeout``; None when another worker died
+    meanwhile (its death ends the wait, so it is replaced at once)."""
     try:
-        Multiprocess(config, sockets=[PortSocket(config.host, config.port)]).run()  # type: ignore[list-item]
+        process.parent_conn.send(b"ping")
+        sentinels = [p.process.sentinel for p in others]
+        ready = wait([process.parent_conn, process.process.sentinel, *sentinels], timeout)
+        if process.parent_conn in ready:
+            process.parent_conn.recv()
+            return True
+        if process.process.sentinel not in ready and ready:
+            return None
+    except (OSError, EOFError):
+        pass
+    return False
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, replacing a dead worker at its next look (every 0.5 s).
+
+    A worker still starting (a spawned interpreter imports the whole program
+    before it can answer) may leave a ping unanswered for many seconds; the
+    wait for it ends as soon as any worker dies.
+    """
+
+    def keep_subprocess_alive(self) -> None:
+        if self.should_exit.is_set():
+            return
+        for idx, process in enumerate(self.processes):
+            if not process.process.is_alive():
+                self._replace(idx, process)
+        for idx, process in enumerate(self.processes):
+            others = [p for p in self.processes if p is not process]
+            answered = _answers(process, self.config.timeout_worker_healthcheck, others)
+            if answered is None:
+                return  # another worker died: the next look replaces it
+            if not answered:
+                self._replace(idx, process)
+
+    def _replace(self, idx: int, process: Process) -> None:
+        if self.should_exit.is_set():
+            return
+        process.kill()
+        process.join()
+        if process.exitcode == STARTUP_FAILURE:
+            logger.error(f"Child process [{process.pid}] failed to start, stopping the "
+                         "parent process.")
+            self.should_exit.set()
+            return
+        logger.info(f"Child process [{process.pid}] died; starting another")
+        replacement = Process(self.config, self.sockets)
+        replacement.start()
+        self.processes[idx] = replacement
+
+
+def run_workers(config: Config, sock: socket.socket) -> None:
+    """Run ``config.workers`` workers on ``sock`` under the supervisor."""
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
+    try:
+        Supervisor(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
+    finally:
+        sock.close()
+
+
+def die_with_supervisor() -> None:
+    """In a worker: exit when the supervisor that started it exits (a no-op elsewhere)."""
+    parent = os.environ.get(SUPERVISOR_ENV)
+    if not parent or not parent.isdigit():
+        return
+    if _parent_death_signal():
+        if os.getppid() != int(parent):  # the supervisor died before the signal was asked
+            os.kill(os.getpid(), signal.SIGTERM)
+        return
+    threading.Thread(target=_watch_parent, args=(int(parent),), daemon=True,
+                     name="supervisor-watch").start()
+
+
+def _parent_death_signal() -> bool:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -11,7 +11,6 @@ its applications), so the two build one way only.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,23 +24,14 @@ from engine.studio.drafts import DraftStore, Workspace
 from engine.studio.jobs import Jobs
 from engine.tables import TableSet
 from engine.web.errors import Forbidden
+from engine.web.hosts import host_name, is_loopback
 from engine.web.keys import presented_key
 
 __all__ = ["EDIT_ROLES", "LOCAL_USER", "Studio", "StudioSettings", "get_studio",
-           "is_loopback", "studio_user"]
+           "studio_user"]
 
 EDIT_ROLES = ("admin", "editor")
 LOCAL_USER = "local"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or address) is this machine's loopback interface."""
-    if host in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -105,13 +95,6 @@ class Studio:
         return [p if p.is_absolute() else Path.cwd() / p for p in self.settings.populations]
 
 
-def _host_name(header: str) -> str:
-    """The host of a ``Host`` header, without its port (``[::1]:8765`` -> ``::1``)."""
-    if header.startswith("["):
-        return header[1:].split("]", 1)[0]
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
 _CREATE = threading.Lock()
 
 
@@ -131,7 +114,7 @@ def studio_user(request: Request) -> str:
         raise Forbidden("workbench requests carry the header X-Studio: 1 (the page sends it; "
                         "it keeps other sites from posting to the workbench)")
     if not studio.settings.keys:
-        host = _host_name(request.headers.get("host") or "")
+        host = host_name(request.headers.get("host") or "")
         if not is_loopback(host):
             raise Forbidden(f"the local workbench answers only on a loopback address, not "
                             f"{host!r}: open http://127.0.0.1:PORT/studio")

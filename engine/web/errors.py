@@ -57,8 +57,9 @@ __all__ = [
 log = logging.getLogger("gridcredit.service")
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
-                 415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
+                 405: "method_not_allowed", 406: "not_acceptable", 408: "request_timeout",
+                 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+                 422: "invalid_request", 429: "too_many_requests", 431: "headers_too_large",
                  500: "internal_error", 503: "unavailable"}
 
 
