@@ -305,3 +305,28 @@ def test_a_periodic_replay_sample_draws_batch_rows_as_well_as_single_decisions(t
     assert code == 1, text
     assert "1 reproduced, 0 differ, 19 cannot be replayed" in text
     assert f"(its output {out} is gone)" in text
+
+
+def test_a_replay_sample_counts_an_edited_row_as_differing_and_goes_on(tmp_path):
+    db = str(tmp_path / "log.sqlite")
+    frame = pd.read_parquet(_population(tmp_path, n=6))
+    ids = []
+    for i in range(3):
+        record = tmp_path / f"record{i}.json"
+        record.write_text(json.dumps(_record(frame.iloc[i].to_dict())))
+        code, text = _cli("decide", str(record), "--db", db, "--format", "json")
+        assert code == 0, text
+        ids.append(json.loads(text)["decision_id"])
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER decision_log_no_update")
+        payload = json.loads(conn.execute("SELECT payload FROM decision_log WHERE "
+                                          "decision_id = ?", (ids[0],)).fetchone()[0])
+        payload["grade"]["grade"] = "AAA" if payload["grade"]["grade"] != "AAA" else "C"
+        conn.execute("UPDATE decision_log SET payload = ? WHERE decision_id = ?",
+                     (json.dumps(payload), ids[0]))
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    code, text = _cli("audit", "replay", "--since", today, "--sample", "10", "--db", db)
+    assert code == 1, text
+    assert (f"replayed 3 of 3 decisions logged since {today}: 2 reproduced, 1 differ, "
+            "0 cannot be replayed") in text
+    assert f"  differs: {ids[0]} (" in text and "digest mismatch" in text

@@ -150,13 +150,16 @@ class SampleReport:
     reproduced: int
     differs: tuple[str, ...]
     missing: tuple[str, ...]
+    why: tuple[tuple[str, str], ...] = ()  # (decision id, what stopped its replay)
 
     def report(self) -> str:
         lines = [f"replayed {len(self.sampled):,} of {self.population:,} decisions logged "
                  f"since {self.since}: {self.reproduced:,} reproduced, "
                  f"{len(self.differs):,} differ, {len(self.missing):,} cannot be replayed "
                  "(archive entry or output file missing)"]
-        lines += [f"  differs: {i}" for i in self.differs]
+        why = dict(self.why)
+        lines += [f"  differs: {i}" + (f" ({why[i]})" if i in why else "")
+                  for i in self.differs]
         lines += [f"  missing: {i}" for i in self.missing]
         return "\n".join(lines) + "\n"
 
@@ -217,16 +220,20 @@ def replay_sample(log: DecisionLog, since: dt.date, n: int, *, seed: int = 0) ->
                     chosen.append(found)
                 break
             position -= rows
-    reproduced, differs, missing = 0, [], list(gone)
+    reproduced, differs, missing, why = 0, [], list(gone), []
     for decision_id in chosen:
         try:
             result = replay(log, decision_id)
         except ArchiveMissing:
             missing.append(decision_id)
             continue
+        except EngineError as exc:  # an edited row: it differs from what was logged
+            differs.append(decision_id)
+            why.append((decision_id, exc.message))
+            continue
         if result.reproduced:
             reproduced += 1
         else:
             differs.append(decision_id)
     return SampleReport(since.isoformat(), population, tuple(chosen + gone), reproduced,
-                        tuple(differs), tuple(missing))
+                        tuple(differs), tuple(missing), tuple(why))
