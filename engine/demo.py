@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from engine import synth
-from engine.batch.decide import decide_file, rejects_path
+from engine.batch.decide import decide_file
+from engine.batch.runfiles import rejects_path
 from engine.config import EngineConfig
 from engine.frames import write_frame
 

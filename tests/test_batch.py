@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 import engine.batch.decide as batch
 from engine import synth
-from engine.batch.decide import decide_file, decide_frame, parts_path, rejects_path
+from engine.batch.decide import decide_file, decide_frame
+from engine.batch.runfiles import parts_path, rejects_path
 from engine.cli import app
 from engine.errors import FrameError
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import engine.batch.decide as batch
 from engine import synth
-from engine.batch.decide import decide_file, parts_path, read_chunks, rejects_path
+from engine.batch.decide import decide_file
+from engine.batch.runfiles import parts_path, read_chunks, rejects_path
 from engine.batch.scaleout import decide_file_dask, parse_cluster, read_rows, task_ranges
 from engine.errors import InputError
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from engine import synth
-from engine.batch.decide import decide_file, decide_frame, rejects_path
+from engine.batch.decide import decide_file, decide_frame
+from engine.batch.runfiles import rejects_path
 from engine.cli import app
 from engine.decision import Decision, DecisionTampered
 from engine.errors import FrameError, RecordError

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from engine import synth
 from engine.batch.decide import decide_frame
-from engine.batch.impact import compare, load_baseline
+from engine.batch.impact import compare
 from engine.batch.impactrun import run_impact
+from engine.batch.rulesource import load_baseline
 from engine.cli import app
 from engine.config import default_home
 from engine.errors import InputError

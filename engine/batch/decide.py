@@ -27,16 +27,10 @@ from engine.audit.store import AuditStoreError
 from engine.batch.runfiles import (
     DECISION_COLUMNS,
     REASONS,
-    REJECT_COLUMNS,
-    STAGES,
     BatchRun,
     BatchSummary,
     empty_decisions,
-    part_file,
-    parts_path,
     read_chunks,
-    rejects_path,
-    store_chunk,
 )
 from engine.batch.runlog import log_run
 from engine.batch.seals import decision_id_of, record_columns, seal_rows
@@ -51,23 +45,13 @@ if TYPE_CHECKING:
     from engine.decider import Engine
 
 __all__ = [
-    "DECISION_COLUMNS",
-    "REJECT_COLUMNS",
-    "STAGES",
-    "BatchRun",
-    "BatchSummary",
     "archive_for_run",
     "decide_file",
     "decide_logged",
     "decide_frame",
     "explain_customers",
-    "part_file",
-    "parts_path",
     "progress_bar",
-    "read_chunks",
-    "rejects_path",
     "run_logger",
-    "store_chunk",
     "table_columns",
 ]
 

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from engine.batch.decide import read_chunks
 from engine.batch.impactchanges import catalogue_changes, template_changes
 from engine.batch.impactfloors import (
     ServiceComparison,
@@ -36,7 +35,7 @@ from engine.batch.impactfloors import (
     service_comparison,
     service_tally,
 )
-from engine.batch.rulesource import load_baseline
+from engine.batch.runfiles import read_chunks
 from engine.errors import FrameError
 from engine.pipeline import TableRun, run_tables, score_population
 from engine.policies import ParamSpec, template_hashes
@@ -49,7 +48,7 @@ if TYPE_CHECKING:
     from engine.language import Language
     from engine.tables.model import PolicyHit
 
-__all__ = ["Impact", "compare", "load_baseline"]
+__all__ = ["Impact", "compare"]
 
 EXPOSURE_MONTHS = 2.0
 _AFFECTED = ("customer_id", "grade_before", "grade_after", "segments", "gained", "lost",

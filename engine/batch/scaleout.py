@@ -38,8 +38,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.batch.decide import BatchRun, BatchSummary, decide_frame, progress_bar, store_chunk
+from engine.batch.decide import decide_frame, progress_bar
 from engine.batch.digests import row_groups
+from engine.batch.runfiles import BatchRun, BatchSummary, store_chunk
 from engine.errors import ConfigError, InputError
 
 if TYPE_CHECKING:

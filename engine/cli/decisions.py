@@ -182,7 +182,7 @@ def report_command(
     """Write the auditor report: one self-contained HTML file with charts and versions."""
     import warnings
 
-    from engine.batch.decide import rejects_path
+    from engine.batch.runfiles import rejects_path
     from engine.frames import read_frame
     from engine.report.charts import MissingFontWarning
     from engine.report.html import labels_from, write_report

@@ -30,7 +30,7 @@ from engine.audit.chain import keyed_rows
 from engine.audit.log import open_log
 from engine.audit.recorder import RELEASE, Recorder
 from engine.audit.store import releases as releases_table
-from engine.batch.impact import load_baseline
+from engine.batch.rulesource import load_baseline
 from engine.errors import EngineError, InputError
 from engine.rulecheck import check_rules
 from engine.tables import load_table_set
