@@ -33,7 +33,7 @@ from engine.batch.runfiles import (
     read_chunks,
 )
 from engine.batch.runlog import log_run
-from engine.batch.seals import decision_id_of, record_columns, seal_rows
+from engine.batch.seals import decision_ids_of, record_columns, seal_rows
 from engine.decider import SEGMENTS
 from engine.errors import FrameError
 from engine.events.outcomes import frame_outcomes
@@ -114,20 +114,20 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
     clock.lap("assemble")
     if run_id is not None:
         decisions = _sealed(engine, decided, decisions, run_id, first_row, events,
-                            decision_ids)
+                            decision_ids, shadow)
         clock.lap("seal")
     return decisions, population.rejects
 
 
 def _sealed(engine: Engine, decided: Any, decisions: pd.DataFrame, run_id: str,
             first_row: int, events: list[tuple[Any, ...]] | None,
-            decision_ids: list[str] | None) -> pd.DataFrame:
+            decision_ids: list[str] | None, shadow: pd.DataFrame | None) -> pd.DataFrame:
     """The decisions with their seal and input columns (``engine.batch.seals``)."""
     positions = np.asarray(decided.population.facts.index, dtype=np.int64)
     ids = ([decision_ids[int(p)] for p in positions] if decision_ids is not None
-           else [decision_id_of(run_id, first_row + int(p)) for p in positions])
+           else decision_ids_of(run_id, first_row + positions))
     outcomes = [events[int(p)] for p in positions] if events is not None else None
-    sealed = seal_rows(engine, decided, ids, outcomes)
+    sealed = seal_rows(engine, decided, ids, outcomes, shadow=shadow)
     extra = {**sealed.columns, **record_columns(sealed.records)}
     return pd.concat([decisions, pd.DataFrame(extra, index=decisions.index)], axis=1)
 

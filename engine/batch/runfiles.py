@@ -474,6 +474,8 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema, coded: bool = False) -> pa.Ta
         col = frame[f.name] if f.name in frame.columns else pd.Series([None] * len(frame))
         if isinstance(col.dtype, pd.CategoricalDtype):
             arrays.append(_dictionary(col, f.type, keep=coded))
+        elif isinstance(col.dtype, pd.ArrowDtype):
+            arrays.append(pa.array(col.array).cast(f.type))
         elif pa.types.is_floating(f.type) or pa.types.is_integer(f.type):
             arrays.append(pa.array(col.to_numpy(), type=f.type, from_pandas=True))
         elif isinstance(col.dtype, pd.StringDtype):
