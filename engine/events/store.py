@@ -491,8 +491,9 @@ class EventStore:
         by_customer: dict[str, list[Any]] = {}
         for r in self._read(read):
             by_customer.setdefault(r.customer_id, []).append(r)
-        return {(cid, day): _in_force(cid, day, by_customer.get(cid, ()))
-                for cid, day in wanted}
+        # most customers have no outcome: their empty answer needs no look at any row
+        return {(cid, day): _in_force(cid, day, by_customer[cid]) if cid in by_customer
+                else EventOutcomes(cid, day) for cid, day in wanted}
 
     def customer_events(self, customer_id: str, *, as_of: dt.date | None = None,
                         limit: int = 1000) -> CustomerEvents:
