@@ -2,13 +2,16 @@
 
 Each module exposes ``run(results: Path, quick: bool) -> dict``; the returned
 figures are written to ``bench/results/<name>.json`` and every result file
-present is gathered in ``bench/results/SUMMARY.md``.
+present is gathered in ``bench/results/SUMMARY.md``. A module whose ``run``
+also takes ``rows`` (population size) or ``only`` (its parts, comma-separated)
+gets them from ``--rows`` and ``--only``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import time
 from pathlib import Path
@@ -20,6 +23,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", help="benchmark names (default: all)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="population size, for the benchmarks that take one")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated parts, for the benchmarks made of parts")
     args = parser.parse_args()
     results = HERE / "results"
     results.mkdir(exist_ok=True)
@@ -28,7 +35,13 @@ def main() -> None:
         module = importlib.import_module(f"bench.bench_{name}")
         print(f"== {name}", flush=True)
         started = time.perf_counter()
-        figures = module.run(results, quick=args.quick)
+        accepted = inspect.signature(module.run).parameters
+        given = {k: v for k, v in (("rows", args.rows), ("only", args.only))
+                 if v is not None}
+        refused = sorted(set(given) - set(accepted))
+        if refused:
+            parser.error(f"bench {name} takes no --{refused[0]}")
+        figures = module.run(results, quick=args.quick, **given)
         figures["wall_seconds"] = round(time.perf_counter() - started, 2)
         (results / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str) + "\n")
         print(json.dumps(figures, indent=2, default=str), flush=True)

@@ -14,7 +14,12 @@ Measured in one run on synthetic customers with the shipped tables:
 - ``numpy``: the floor, only the rule masks and winners over pre-encoded columns;
 - ``decision_log``: the same end-to-end run without and with ``--db`` (every row
   sealed with its decision's digest and its record kept, one run entry in a
-  fresh SQLite log), alternately, ``REPEAT`` times each; the medians are compared.
+  fresh SQLite log), alternately, ``REPEAT`` times each; the logged run's wall
+  time, CPU time and peak RSS are given as ratios of the unlogged run's, the
+  baseline measured in the same run (target: time <= 1.5x, peak RSS <= 1.3x).
+
+The parts can be run alone and on another population size:
+``python -m bench batch --only log --rows 200000`` (parts: ``PARTS``).
 
 The table stage is ``engine.batch.decide.table_columns``: the same shipped tables on
 the same population, from the fact columns (scored, with ``pd``) to the
@@ -254,7 +259,7 @@ def child(source: str, out: str, chunk: str, dask: str = "", db: str = "") -> di
     from engine.decider import load
 
     engine = load()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if dask:
         from engine.batch.scaleout import decide_file_dask
 
@@ -266,38 +271,63 @@ def child(source: str, out: str, chunk: str, dask: str = "", db: str = "") -> di
     seconds = time.perf_counter() - started
     figures = summary.as_dict()
     figures["wall_seconds"] = seconds
+    figures["cpu_seconds"] = time.process_time() - cpu
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
 
 
-def log_cost(source: Path, tmp: Path, chunk: int) -> dict:
-    """The same batch without and with the decision log, alternately, ``REPEAT`` times each.
+def log_cost(source: Path, tmp: Path, chunk: int, repeat: int = REPEAT) -> dict:
+    """The same batch without and with the decision log, alternately, ``repeat`` times each.
 
-    The logged run seals every row (``engine.batch.seals``), keeps its record,
-    archives the tables and models and appends one run entry to a fresh
-    SQLite log; medians are compared.
+    The logged run (``decide --db``, a fresh SQLite log each time, its event
+    store empty) seals every row (``engine.batch.seals``), keeps its record,
+    archives the tables and models and appends one run entry. The unlogged
+    run of the same population, measured in the same run, is the baseline:
+    time (wall and CPU, as the machine may be shared) and peak RSS of the
+    logged run are given as ratios of the baseline's medians, with each
+    pair's own ratio beside them for the spread.
     """
     plain, logged = [], []
-    for i in range(REPEAT):
+    for i in range(repeat):
         plain.append(_child_run(source, tmp / "plain.parquet", chunk))
         logged.append(_child_run(source, tmp / "logged.parquet", chunk,
                                  db=tmp / f"log-{i}.sqlite"))
-    mid = len(plain) // 2
-    one = sorted(plain, key=lambda r: r["wall_seconds"])[mid]
-    two = sorted(logged, key=lambda r: r["wall_seconds"])[mid]
-    rows = one["rows_in"]
+
+    def median(runs: list[dict], key: str) -> float:
+        return float(np.median([r[key] for r in runs]))
+
+    ratios, spread = {}, {}
+    for key, name in (("wall_seconds", "wall"), ("cpu_seconds", "cpu"),
+                      ("peak_rss_mb", "peak_rss")):
+        ratios[name] = round(median(logged, key) / median(plain, key), 2)
+        pairs = [b[key] / a[key] for a, b in zip(plain, logged, strict=True)]
+        spread[name] = [round(min(pairs), 2), round(max(pairs), 2)]
+    middle = min(logged, key=lambda r: abs(r["wall_seconds"] - median(logged, "wall_seconds")))
+    rows = plain[0]["rows_in"]
     return {
         "rows": rows,
-        "repeats": REPEAT,
-        "without_log_per_s": round(rows / one["wall_seconds"]),
-        "with_log_per_s": round(rows / two["wall_seconds"]),
-        "without_log_runs_s": [round(r["wall_seconds"], 2) for r in plain],
-        "with_log_runs_s": [round(r["wall_seconds"], 2) for r in logged],
-        "with_log_over_without": round(two["wall_seconds"] / one["wall_seconds"], 2),
-        "with_log_stage_share": _shares(two["stage_seconds"]),
-        "output_mb_without_log": round((tmp / "plain.parquet").stat().st_size / 2**20, 1),
-        "output_mb_with_log": round((tmp / "logged.parquet").stat().st_size / 2**20, 1),
+        "chunk_size": chunk,
+        "repeats": repeat,
+        "baseline": "the unlogged run of the same population, in this run",
+        "unlogged": _runs(plain),
+        "logged": {**_runs(logged), "stage_share": _shares(middle["stage_seconds"])},
+        "logged_over_unlogged": ratios,
+        "logged_over_unlogged_per_pair_min_max": spread,
+        "target": {"time_within_1.5x": ratios["wall"] <= 1.5,
+                   "cpu_within_1.5x": ratios["cpu"] <= 1.5,
+                   "peak_rss_within_1.3x": ratios["peak_rss"] <= 1.3},
+        "output_mb_unlogged": round((tmp / "plain.parquet").stat().st_size / 2**20, 1),
+        "output_mb_logged": round((tmp / "logged.parquet").stat().st_size / 2**20, 1),
     }
+
+
+def _runs(runs: list[dict]) -> dict:
+    rows = runs[0]["rows_in"]
+    wall = float(np.median([r["wall_seconds"] for r in runs]))
+    return {"rows_per_s": round(rows / wall),
+            "wall_s": [round(r["wall_seconds"], 2) for r in runs],
+            "cpu_s": [round(r["cpu_seconds"], 2) for r in runs],
+            "peak_rss_mb": [round(r["peak_rss_mb"]) for r in runs]}
 
 
 def _shares(stage_seconds: dict) -> dict:
@@ -305,84 +335,119 @@ def _shares(stage_seconds: dict) -> dict:
     return {k: round(v / total, 3) for k, v in stage_seconds.items()}
 
 
-def run(results: Path, quick: bool = False) -> dict:
+PARTS = ("end_to_end", "table_stage", "per_row", "log", "memory", "dask")
+
+
+def run(results: Path, quick: bool = False, rows: int | None = None,
+        only: str | None = None) -> dict:
+    """Every part, or those ``only`` names (comma-separated, of ``PARTS``), on ``rows``
+    customers (1M by default; Dask and the memory check take five times as many)."""
+    parts = PARTS if only is None else tuple(p.strip() for p in only.split(","))
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise SystemExit(f"bench batch: no part {unknown[0]!r}; the parts are "
+                         + ", ".join(PARTS))
+    small = rows or (50_000 if quick else 1_000_000)
+    sizes = {"small": small, "large": 5 * small if rows else (200_000 if quick else 5_000_000),
+             "chunk": 20_000 if quick else CHUNK, "sample": 2_000 if quick else SAMPLE}
+    tmp = Path(tempfile.mkdtemp(prefix="gridcredit-bench-"))
+    figures: dict = {"rows": small, "chunk_size": sizes["chunk"]}
+    try:
+        source = write_population(tmp / "small.parquet", small)
+        e2e = None
+        if {"end_to_end", "per_row", "memory"} & set(parts):
+            e2e = _child_run(source, tmp / "d1.parquet", sizes["chunk"])
+            figures["end_to_end"] = _end_to_end(e2e)
+        if {"table_stage", "per_row"} & set(parts):
+            figures.update(_table_figures(source, sizes, e2e, parts))
+        if "log" in parts:
+            figures["decision_log"] = log_cost(source, tmp, sizes["chunk"],
+                                               1 if quick else REPEAT)
+        if "memory" in parts or "dask" in parts:
+            figures.update(_large(source, tmp, sizes, e2e, parts))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return figures
+
+
+def _end_to_end(e2e: dict) -> dict:
+    return {"customers_per_s_one_core": round(e2e["rows_in"] / e2e["wall_seconds"]),
+            "seconds": round(e2e["wall_seconds"], 2),
+            "cpu_seconds": round(e2e["cpu_seconds"], 2),
+            "stage_share": _shares(e2e["stage_seconds"]),
+            "peak_rss_mb": round(e2e["peak_rss_mb"])}
+
+
+def _table_figures(source: Path, sizes: dict, e2e: dict | None, parts: tuple) -> dict:
+    """The table stage against its numpy floor, and the per-row executors against it."""
     from engine.decider import load
 
     engine = load()
-    small, large = (50_000, 200_000) if quick else (1_000_000, 5_000_000)
-    chunk = 20_000 if quick else CHUNK
-    sample = 2_000 if quick else SAMPLE
-    tmp = Path(tempfile.mkdtemp(prefix="gridcredit-bench-"))
-    try:
-        src_small = write_population(tmp / "small.parquet", small)
-        e2e = _child_run(src_small, tmp / "d1.parquet", chunk)
-        e2e_rate = e2e["rows_in"] / e2e["wall_seconds"]
-        child_table_rate = e2e["rows_in"] / e2e["stage_seconds"]["tables"]
+    chunk = sizes["chunk"]
+    facts_small = _facts_sample(engine, source, min(sizes["small"], 1_000_000))
+    stage_s, floor_s = [], []
+    for _ in range(REPEAT):
+        stage_s.append(table_stage(engine, facts_small, chunk))
+        floor_s.append(numpy_floor(engine, facts_small))
+    table_rate = len(facts_small) / float(np.median(stage_s))
+    floor_rate = len(facts_small) / float(np.median(floor_s))
+    out: dict = {"table_stage": {
+        "definition": TABLE_STAGE.format(chunk=chunk),
+        "rows": len(facts_small),
+        "repeats": REPEAT,
+        "batch_per_s": round(table_rate),
+        "numpy_floor_per_s": round(floor_rate),
+        "numpy_floor_over_batch": round(floor_rate / table_rate, 2),
+        "target_within_5x": floor_rate / table_rate <= 5,
+    }}
+    if e2e is not None:
+        out["table_stage"]["batch_per_s_in_end_to_end_run"] = round(
+            e2e["rows_in"] / e2e["stage_seconds"]["tables"])
+    if "per_row" not in parts or e2e is None:
+        return out
+    facts = facts_small.head(sizes["sample"])
+    zen, durable = zen_rate(engine, facts), durable_rate(engine, facts)
+    e2e_rate = e2e["rows_in"] / e2e["wall_seconds"]
+    out["per_row_executors"] = {
+        "note": f"measured on the first {sizes['sample']:,} customers, rates extrapolated",
+        "zen_engine_per_s": round(zen["per_s"]),
+        "zen_agreement_grade_value_tier_policies": zen["agreement"],
+        "durable_rules_per_s": round(durable["per_s"]),
+    }
+    out["ratios"] = {
+        "batch_end_to_end_vs_zen": round(e2e_rate / zen["per_s"], 1),
+        "batch_table_stage_vs_zen": round(table_rate / zen["per_s"], 1),
+        "batch_end_to_end_vs_durable": round(e2e_rate / durable["per_s"], 1),
+        "target_20x_zen": e2e_rate / zen["per_s"] >= 20,
+    }
+    return out
 
-        facts_small = _facts_sample(engine, src_small, min(small, 1_000_000))
-        stage_s, floor_s = [], []
-        for _ in range(REPEAT):
-            stage_s.append(table_stage(engine, facts_small, chunk))
-            floor_s.append(numpy_floor(engine, facts_small))
-        table_rate = len(facts_small) / float(np.median(stage_s))
-        floor_rate = len(facts_small) / float(np.median(floor_s))
-        facts = facts_small.head(sample)
-        zen = zen_rate(engine, facts)
-        durable = durable_rate(engine, facts)
 
-        logging = log_cost(src_small, tmp, chunk)
-        bigger_chunk = _child_run(src_small, tmp / "d2.parquet", chunk * 4)
-        src_large = write_population(tmp / "large.parquet", large)
-        ones, twos, same = [], [], True
-        for _ in range(REPEAT):
-            ones.append(_child_run(src_large, tmp / "d3.parquet", chunk))
+def _large(source: Path, tmp: Path, sizes: dict, e2e: dict | None, parts: tuple) -> dict:
+    """Peak memory against input size and chunk size, and Dask against one process."""
+    small, large, chunk = sizes["small"], sizes["large"], sizes["chunk"]
+    src_large = write_population(tmp / "large.parquet", large)
+    ones, twos, same = [], [], True
+    for _ in range(REPEAT if "dask" in parts else 1):
+        ones.append(_child_run(src_large, tmp / "d3.parquet", chunk))
+        if "dask" in parts:
             twos.append(_child_run(src_large, tmp / "d4.parquet", chunk, dask="local:2",
                                    one_core=False))
             same = same and pq.read_table(tmp / "d3.parquet").equals(
                 pq.read_table(tmp / "d4.parquet"))
-        one = sorted(ones, key=lambda r: r["wall_seconds"])[len(ones) // 2]
-        two = sorted(twos, key=lambda r: r["wall_seconds"])[len(twos) // 2]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {
-        "rows": small,
-        "chunk_size": chunk,
-        "end_to_end": {
-            "customers_per_s_one_core": round(e2e_rate),
-            "seconds": round(e2e["wall_seconds"], 2),
-            "stage_share": _shares(e2e["stage_seconds"]),
-            "peak_rss_mb": round(e2e["peak_rss_mb"]),
-        },
-        "table_stage": {
-            "definition": TABLE_STAGE.format(chunk=chunk),
-            "rows": len(facts_small),
-            "repeats": REPEAT,
-            "batch_per_s": round(table_rate),
-            "numpy_floor_per_s": round(floor_rate),
-            "numpy_floor_over_batch": round(floor_rate / table_rate, 2),
-            "target_within_5x": floor_rate / table_rate <= 5,
-            "batch_per_s_in_end_to_end_run": round(child_table_rate),
-        },
-        "decision_log": logging,
-        "per_row_executors": {
-            "note": f"measured on the first {sample:,} customers, rates extrapolated",
-            "zen_engine_per_s": round(zen["per_s"]),
-            "zen_agreement_grade_value_tier_policies": zen["agreement"],
-            "durable_rules_per_s": round(durable["per_s"]),
-        },
-        "ratios": {
-            "batch_end_to_end_vs_zen": round(e2e_rate / zen["per_s"], 1),
-            "batch_table_stage_vs_zen": round(table_rate / zen["per_s"], 1),
-            "batch_end_to_end_vs_durable": round(e2e_rate / durable["per_s"], 1),
-            "target_20x_zen": e2e_rate / zen["per_s"] >= 20,
-        },
-        "memory": {
+    one = sorted(ones, key=lambda r: r["wall_seconds"])[len(ones) // 2]
+    out: dict = {}
+    if "memory" in parts and e2e is not None:
+        bigger_chunk = _child_run(source, tmp / "d2.parquet", chunk * 4)
+        out["memory"] = {
             f"{small:,} rows, chunk {chunk:,}": round(e2e["peak_rss_mb"]),
             f"{large:,} rows, chunk {chunk:,}": round(one["peak_rss_mb"]),
             f"{small:,} rows, chunk {chunk * 4:,}": round(bigger_chunk["peak_rss_mb"]),
             "large_over_small": round(one["peak_rss_mb"] / e2e["peak_rss_mb"], 2),
-        },
-        "dask": {
+        }
+    if "dask" in parts:
+        two = sorted(twos, key=lambda r: r["wall_seconds"])[len(twos) // 2]
+        out["dask"] = {
             "rows": large,
             "repeats": REPEAT,
             "one_process_s": round(one["wall_seconds"], 1),
@@ -392,5 +457,5 @@ def run(results: Path, quick: bool = False) -> dict:
             "speedup": round(one["wall_seconds"] / two["wall_seconds"], 2),
             "target_faster_than_one_process": one["wall_seconds"] > two["wall_seconds"],
             "identical_output": bool(same),
-        },
-    }
+        }
+    return out
