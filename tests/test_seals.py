@@ -27,8 +27,8 @@ from engine.batch import seals
 from engine.batch.decide import decide_file, decide_frame
 from engine.decider import load
 from engine.decision import EventOutcome
-from engine.events.outcomes import merge_history
 from engine.events.store import EventOutcomes, open_store
+from engine.history import merge_history
 
 RUN = "run-0123456789abcdef"
 AS_OF = dt.date(2026, 3, 1)
