@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -329,11 +330,18 @@ def test_reload_refuses_bands_that_overlap(make_client, keys, records, home):
 
 def _reload_reaches(first, second, admin: dict, record: dict, grades: Path, good: str,
                     version: str) -> None:
-    """A reload in ``first`` of grades at ``version``: ``second``'s next decision uses it."""
+    """A reload in ``first`` of grades at ``version``: ``second`` follows it. Its requests
+    go on with the old set while it loads the new one in a thread (``tests/test_reload.py``),
+    so it is asked until it answers with the new one."""
     grades.write_text(good.replace('version: "2026.12.0"', f'version: "{version}"', 1))
     assert first.post("/v1/tables:reload", headers=admin).status_code == 200
-    after = second.post("/v1/decisions", json=record, headers=admin).json()
-    assert after["tables"]["versions"]["grades"] == version
+    deadline = time.monotonic() + 120
+    while True:
+        after = second.post("/v1/decisions", json=record, headers=admin).json()
+        if after["tables"]["versions"]["grades"] == version:
+            break
+        assert time.monotonic() < deadline, "the other worker never followed the reload"
+        time.sleep(0.05)
 
 
 def test_a_reload_in_one_worker_reaches_the_others(make_client, keys, records, home):

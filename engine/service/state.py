@@ -13,7 +13,10 @@ settings) and bumps the change counter beside it (``<marker>.changes``, an
 ``engine.changecount.ChangeCounter``). Every worker reads that counter from
 shared memory before handing out its engine, with no system call; when it
 has moved and the marker names a set the worker does not run, the worker
-loads and checks the folder itself. Where the counter cannot be opened the
+loads and checks the folder itself, in a thread of its own: its requests go
+on deciding with the active engine, and the new one is swapped in (one
+attribute assignment) once it has passed every check. No decision waits on
+a load, and a request that started on the old engine ends on it. Where the counter cannot be opened the
 workers look at the marker's modification time instead. A worker never takes a set on trust: if
 its own check fails it keeps its tables and logs why.
 
@@ -110,6 +113,7 @@ class ServiceState:
         self.metrics = Metrics()
         self.durable_lock = rulehost.LOCK
         self._reload_lock = threading.Lock()
+        self._follower: threading.Thread | None = None  # the last reload another worker led
         self._store_lock = threading.Lock()
         self._event_store: EventStore | None = None
         self._inline: InlineOutcomes | None = None
@@ -264,8 +268,14 @@ class ServiceState:
                       "tables until they are reloaded", marker, exc.strerror)
 
     def _follow_marker(self, stamp: int | None) -> None:
+        """Start loading the set another worker announced, in a thread of its own.
+
+        The caller (a request on the event loop) goes on with the active
+        engine: no decision waits on the load. The thread swaps the new
+        engine in once it has loaded and passed every check, as ``reload`` does.
+        """
         if not self._reload_lock.acquire(blocking=False):
-            return
+            return  # a reload is under way; the next request looks at the marker again
         try:
             self._marker_seen = stamp
             wanted = json.loads(self.settings.marker.read_text())["content_hash"]
@@ -275,11 +285,20 @@ class ServiceState:
         self._reload_lock.release()
         if wanted == self._engine.tables.content_hash:
             return
+        follower = threading.Thread(target=self._follow, args=(wanted,), daemon=True,
+                                    name="gridcredit-follow-reload")
+        self._follower = follower
+        follower.start()
+
+    def _follow(self, wanted: str) -> None:
         try:
             self.reload(announce=False)
         except TablesRejected as exc:
             log.error("another worker activated tables %s but they fail here; the active "
                       "tables stay: %s", str(wanted)[:12], exc.message)
+        except Exception:  # the thread's end: nothing else would say why the set stayed
+            log.exception("following the reload to tables %s failed; the active tables stay",
+                          str(wanted)[:12])
 
     def validate(self, files: dict[str, bytes]) -> Validation:
         """Check posted table files as a set of their own; the active set is untouched."""
