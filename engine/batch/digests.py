@@ -54,23 +54,27 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def table_digest(table: pa.Table) -> str:
-    """The part digest of ``table``'s rows (see the module docstring)."""
+_SLICE = 65_536  # rows of a dictionary-coded text column decoded at once
+
+
+def table_digest(table: pa.Table, schema: pa.Schema | None = None) -> str:
+    """The part digest of ``table``'s rows (see the module docstring).
+
+    ``schema`` gives the columns and their types when ``table`` keeps text
+    columns dictionary-encoded, as a run's parts do: such a column is hashed
+    as its values, decoded a slice of rows at a time, so the digest is the
+    one of the decoded table and memory stays bounded by the slice.
+    """
     h = hashlib.sha256()
-    for f in table.schema:
+    for f in schema if schema is not None else table.schema:
         h.update(f"{f.name}\0{f.type}\0".encode())
         column = table.column(f.name)
         arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
         if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            text = pa.concat_arrays([pc.fill_null(arr.cast(pa.large_string()), "")])
-            start = text.offset
-            offsets = np.frombuffer(text.buffers()[1], dtype="<i8",
-                                    count=start + len(text) + 1)[start:]
-            h.update((offsets[1:] - offsets[:-1]).astype("<i8").tobytes())
-            data = text.buffers()[2]
-            if data is not None:
-                h.update(memoryview(data)[int(offsets[0]):int(offsets[-1])])
+            _hash_texts(h, arr)
             continue
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.cast(f.type)
         valid = np.asarray(arr.is_valid(), dtype=np.uint8)
         h.update(valid.tobytes())
         if pa.types.is_boolean(f.type):
@@ -81,6 +85,39 @@ def table_digest(table: pa.Table) -> str:
             values = np.asarray(pc.fill_null(arr.cast(pa.float64()), 0.0), dtype="<f8")
         h.update(values.tobytes())
     return h.hexdigest()
+
+
+def _hash_texts(h: Any, arr: pa.Array) -> None:
+    """A text column's lengths, then its bytes (null hashed as empty text)."""
+    if not pa.types.is_dictionary(arr.type):
+        text = pa.concat_arrays([pc.fill_null(arr.cast(pa.large_string()), "")])
+        h.update(_lengths(text).tobytes())
+        _hash_data(h, text)
+        return
+    values = pc.fill_null(arr.dictionary.cast(pa.large_string()), "")
+    sizes = _lengths(values) if len(values) else np.zeros(1, dtype="<i8")
+    codes = np.asarray(pc.fill_null(arr.indices, -1), dtype=np.int64)
+    h.update(np.where(codes >= 0, sizes[np.maximum(codes, 0)], 0).astype("<i8").tobytes())
+    for start in range(0, len(arr), _SLICE):
+        part = arr.slice(start, _SLICE).cast(pa.large_string())
+        _hash_data(h, pa.concat_arrays([pc.fill_null(part, "")]))
+
+
+def _offsets(text: pa.Array) -> np.ndarray:
+    start = text.offset
+    return np.frombuffer(text.buffers()[1], dtype="<i8", count=start + len(text) + 1)[start:]
+
+
+def _lengths(text: pa.Array) -> np.ndarray:
+    offsets = _offsets(text)
+    return (offsets[1:] - offsets[:-1]).astype("<i8")
+
+
+def _hash_data(h: Any, text: pa.Array) -> None:
+    data = text.buffers()[2]
+    if data is not None and len(text):
+        offsets = _offsets(text)
+        h.update(memoryview(data)[int(offsets[0]):int(offsets[-1])])
 
 
 def read_output(path: Path, schema: pa.Schema) -> pa.Table:

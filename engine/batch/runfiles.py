@@ -532,7 +532,7 @@ def store_chunk(parts: Path, index: int, first_row: int, rows: int, decisions: p
     if "digest" in schema.names:
         from engine.batch.digests import table_digest
 
-        counts["sha256"] = table_digest(table.cast(schema))
+        counts["sha256"] = table_digest(table, schema)
     return counts
 
 
