@@ -16,9 +16,10 @@ has moved and the marker names a set the worker does not run, the worker
 loads and checks the folder itself, in a thread of its own: its requests go
 on deciding with the active engine, and the new one is swapped in (one
 attribute assignment) once it has passed every check. No decision waits on
-a load, and a request that started on the old engine ends on it. Where the counter cannot be opened the
-workers look at the marker's modification time instead. A worker never takes a set on trust: if
-its own check fails it keeps its tables and logs why.
+a load, and a request that started on the old engine ends on it. Where the
+counter cannot be opened the workers look at the marker's modification time
+instead. A worker never takes a set on trust: if its own check fails it
+keeps its tables and logs why.
 
 durable-rules is not thread-safe, across Hosts too: a reload runs the new
 set's examples on a second Host while decisions run on the first. Every call
