@@ -230,7 +230,9 @@ def test_policy_staff_walk_through(studio, browser, shots):
     diff = [ln for ln in difflib.unified_diff(before.splitlines(), after.splitlines(),
                                               lineterm="", n=0)
             if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
-    assert diff == ["-        when: {customer_class: residential, monthly_kwh: {gt: 1500}}",
+    # Save bumps the version of the table it changed (the box is ticked by default).
+    assert diff == ['-    version: "2026.12.0"', '+    version: "2026.12.1"',
+                    "-        when: {customer_class: residential, monthly_kwh: {gt: 1500}}",
                     "+        when: {customer_class: residential, monthly_kwh: {gt: 1400}}"]
 
 
@@ -307,6 +309,7 @@ def test_the_workbench_in_chinese_and_a_workbook_upload_that_changes_one_line(
                                               after["grades.yaml"].decode().splitlines(),
                                               lineterm="", n=0)
             if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
-    assert diff == ["-    when: {months_connected: {lt: 12}, pd: {lt: 0.03}}",
+    assert diff == ['-version: "2026.12.0"', '+version: "2026.12.1"',
+                    "-    when: {months_connected: {lt: 12}, pd: {lt: 0.03}}",
                     "+    when: {months_connected: {lt: 18}, pd: {lt: 0.03}}"]
     d.get(studio.url + "?lang=en")

@@ -209,3 +209,28 @@ def test_a_cell_the_notation_cannot_read_keeps_its_text_and_blocks_the_draft(tmp
     fixed = space.edit_cell("li", "grades.yaml", table.position, index, "pd",
                             "≥ 0.015 and < 0.03")
     assert fixed.loads and fixed.changed == () and not fixed.problems
+
+
+def test_an_edited_version_is_kept_and_an_unedited_one_is_bumped_on_save(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    space = Workspace(rules, CATALOGUE, DraftStore(tmp_path / "drafts"))
+    refs = {r.name: r for r in table_refs(space.check("li", static=False))}
+    grades, value = refs["grades"], refs["value-tier"]
+    space.edit("li", "grades.yaml",
+               lambda t: edits.set_table_key(t, grades.position, "version", "2027.1.0"))
+    space.edit("li", "grades.yaml", lambda t: edits.set_cell(
+        t, grades.position, 0, "description", "A theft finding forces C."))
+    space.edit("li", "segments.yaml", lambda t: edits.set_cell(
+        t, value.position, 0, "description", "Large consumers with good credit."))
+    assert sorted(space.save("li", bump=True)) == ["grades.yaml", "segments.yaml"]
+    after = {t.name: t.version for t in load_table_set(rules, CATALOGUE).tables}
+    assert after["grades"] == "2027.1.0"
+    assert after["value-tier"] == "2026.12.1" and after["consumption-class"] == "2026.12.0"
+    diff = [ln for ln in difflib.unified_diff((ROOT / "rules" / "grades.yaml").read_text()
+                                              .splitlines(), (rules / "grades.yaml").read_text()
+                                              .splitlines(), lineterm="", n=0)
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert diff == ['-version: "2026.12.0"', '+version: "2027.1.0"',
+                    diff[2], "+    description: A theft finding forces C."]
+    assert diff[2].startswith("-    description: ")

@@ -223,3 +223,14 @@ def test_an_uploaded_workbook_with_one_changed_cell_saves_one_changed_line(tmp_p
     assert len(old) == len(new)
     diff = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
     assert len(diff) == 1 and "overdue_amount: {gt: 100}" in diff[0][1], diff
+
+
+def test_the_version_is_edited_in_the_page(local):
+    done = local.post("/studio/api/edit", headers=STUDIO, json={
+        "op": "version", "file": "grades.yaml", "table": 0, "column": "version",
+        "text": "2027.1.0"})
+    assert done.status_code == 200, done.text
+    assert 'data-table-key="version"' in done.json()["grid"]
+    assert 'value="2027.1.0"' in done.json()["grid"]
+    assert done.json()["status"]["changed"] == ["grades.yaml"]
+    assert local.post("/studio/api/discard", json={}, headers=STUDIO).status_code == 200

@@ -265,7 +265,10 @@ class Workspace:
                 if not isinstance(body, dict):
                     continue
                 canonical = {"file": name, "table": plain(body)}
-                if saved.get(body.get("table")) != canonical:
+                before = saved.get(body.get("table"))
+                if before is None or before == canonical:
+                    continue
+                if before["table"].get("version") == plain(body).get("version"):
                     out[key] = bump_version(out[key], i)
         return out
 

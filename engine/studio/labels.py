@@ -59,7 +59,7 @@ LABELS: dict[str, str] = {
     "draft.problems": "problem(s) to fix before saving",
     "draft.findings": "finding(s) from the checks",
     "draft.save": "Save",
-    "draft.bump": "bump the version of changed tables",
+    "draft.bump": "bump the version of changed tables whose version was not edited",
     "draft.discard": "Discard draft",
     "draft.saved": "Saved",
     "draft.checking": "checking…",

@@ -146,6 +146,8 @@ _OPS = {
     "delete": lambda text, body: edits.delete_rule(text, body["table"], body["rule"]),
     "up": lambda text, body: edits.move_rule(text, body["table"], body["rule"], -1),
     "down": lambda text, body: edits.move_rule(text, body["table"], body["rule"], 1),
+    "version": lambda text, body: edits.set_table_key(text, body["table"], "version",
+                                                      str(body.get("text", "")).strip()),
 }
 
 

@@ -107,7 +107,9 @@
 
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.closest("#grid") && target.dataset.column) {
+    if (target.closest("#grid") && target.dataset.tableKey) {
+      edit(target.dataset.tableKey, null, target.dataset.column, target.value);
+    } else if (target.closest("#grid") && target.dataset.column) {
       edit("set", ruleOf(target), target.dataset.column, target.value);
     }
     if (target.id === "upload" && target.files.length) { upload(target.files[0]); }
@@ -147,7 +149,8 @@
 
   document.addEventListener("keydown", function (event) {
     var target = event.target;
-    if (!target.closest || !target.closest("#grid") || !target.dataset.column) { return; }
+    if (!target.closest || !target.closest("#grid") || !target.dataset.column ||
+        target.dataset.tableKey) { return; }
     if (target.tagName === "TEXTAREA" && event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault(); target.blur(); target.focus();
       return;
