@@ -44,6 +44,7 @@ from engine.records import GRADES
 from engine.statements import LEGAL_NOTICES
 from engine.tables.analysis import Finding, check_table_set
 from engine.tables.tableset import TableSet
+from engine.termcheck import check_terms
 
 __all__ = ["RuleCheck", "check_catalogue", "check_event_rules", "check_floors", "check_rules",
            "check_templates", "check_translations", "grade_levels", "sample_decisions",
@@ -75,6 +76,7 @@ def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | N
     findings += check_catalogue(table_set)
     floors = load_floors(table_set.catalogue.file, table_set.catalogue.policies)
     findings += check_floors(table_set, floors)
+    findings += check_terms(table_set, events_path, explainer.languages)
     findings += check_templates(explainer, table_set.catalogue)
     findings += check_translations(explainer)
     if examples:

@@ -22,11 +22,25 @@ Definitions the checks rely on:
   ``late_tolerance_days``. Within the tolerance a late event is accepted and
   evaluated at its own time; if the customer already has later events, the
   rules run again at the latest of them, so nothing depends on arrival order.
+
+The overdue rebate's terms have one home, the policy catalogue's
+``overdue_rebate`` params (``RebateTerms``): the share of the penalty, the cap
+and the window. The processor reads them there (the catalogue of the project
+whose ``rules/events.yaml`` it runs, unless given) and puts them into the
+rebate rule before it is compiled, so the rule file states none of them
+(``gridcredit rules check`` refuses a file that does). The window is counted
+in calendar days (UTC) from the bill's due date, as the catalogue promises:
+a repayment on the due date plus ``window_days`` still earns the rebate, one a
+day later does not. A bill issued without a due date counts from its issue
+date, which is never later than its due date, so no rebate is paid that the
+promise does not grant.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import datetime as dt
 import itertools
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -39,7 +53,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.audit.store import AuditStoreError, error_summary
 from engine.decision import EventOutcome
-from engine.errors import closest, did_you_mean
+from engine.errors import ConfigError, closest, did_you_mean
 from engine.events.model import Event, EventRejected, parse_event
 from engine.events.rules import (
     EventRule,
@@ -56,11 +70,72 @@ from engine.events.store import (
     outcome_row,
     payload_of,
 )
+from engine.policies import Catalogue, load_catalogue
 
-__all__ = ["Accepted", "EventProcessor", "Rejected", "Result", "facts_at", "rebate_amount"]
+__all__ = ["REBATE_POLICY", "Accepted", "EventProcessor", "RebateTerms", "Rejected", "Result",
+           "facts_at", "rebate_amount", "with_rebate_terms"]
 
 _DAY_US = 86_400_000_000
 _US = 1_000_000
+#: The catalogue policy whose params are the rebate's terms.
+REBATE_POLICY = "overdue_rebate"
+
+
+@dataclass(frozen=True)
+class RebateTerms:
+    """The overdue rebate's terms from the catalogue's ``overdue_rebate`` params: ``share``
+    of the late-payment penalty, at most ``cap`` a repayment, for a bill repaid in full
+    within ``window_days`` of its due date."""
+
+    share: float
+    cap: float
+    window_days: float
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> RebateTerms:
+        if REBATE_POLICY not in catalogue:
+            raise ConfigError(f"the catalogue has no policy '{REBATE_POLICY}', whose params are "
+                              "the rebate's terms (window_days, rebate_share, cap_amount)",
+                              file=catalogue.file)
+        params = catalogue[REBATE_POLICY].defaults()
+        return cls(share=float(params["rebate_share"]), cap=float(params["cap_amount"]),
+                   window_days=float(params["window_days"]))
+
+    @classmethod
+    def beside(cls, rules: EventRules) -> RebateTerms | None:
+        """The terms of the project whose ``rules/events.yaml`` this is (its
+        ``policies/catalogue.yaml``), or None when there is no catalogue beside it."""
+        path = Path(rules.file).resolve().parent.parent / "policies" / "catalogue.yaml"
+        return cls.of(load_catalogue(path)) if path.is_file() else None
+
+
+def with_rebate_terms(rules: EventRules, terms: RebateTerms | None) -> EventRules:
+    """The rule file with the catalogue's terms in every rule that earns a rebate: its share
+    and cap, and the window as a condition on the days after the bill's due date."""
+    rebating = [r for r in rules.rules if "rebate_earned" in r.outcomes]
+    if not rebating:
+        return rules
+    if terms is None:
+        if all(r.rebate_share or r.rebate_cap for r in rebating):
+            return rules  # a rule file on its own, with its own terms (rules check objects)
+        raise ConfigError(f"rule '{rebating[0].id}' earns a rebate, but no policy catalogue "
+                          f"holds its terms: put rules/ beside policies/catalogue.yaml (the "
+                          f"'{REBATE_POLICY}' params)", file=rules.file, line=rebating[0].line)
+    replaced = tuple(
+        dataclasses.replace(r, rebate_share=terms.share, rebate_cap=terms.cap,
+                            when=(*[c for c in r.when if c[0] != "days_after_due"],
+                                  ("days_after_due", "le", terms.window_days)))
+        if "rebate_earned" in r.outcomes else r for r in rules.rules)
+    return dataclasses.replace(rules, rules=replaced,
+                               lookback_days=max(rules.lookback_days, terms.window_days))
+
+
+def _day_index(value: Any) -> int | None:
+    """Days since 1970-01-01 of an ISO date text, or None."""
+    try:
+        return (dt.date.fromisoformat(str(value)[:10]) - dt.date(1970, 1, 1)).days
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -154,10 +229,13 @@ def facts_at(events: Sequence[StoredEvent], at_us: int, rules: EventRules,
                 continue
             amount = float(issued[bill].data["amount"])
             penalty = float(late.data.get("penalty") or 0.0)
+            due = _day_index(issued[bill].data.get("due"))
             add("repayment",
                 _Evidence(bill, [issued[bill].event_id, late.event_id, *payments[bill]], e.ts,
                           e.ts, {"penalty": penalty, "bill_id": bill}),
                 days_after_overdue=(e.ts - late.ts) / _DAY_US,
+                days_after_due=e.ts // _DAY_US - (issued[bill].ts // _DAY_US if due is None
+                                                  else due),
                 outstanding=round(amount - paid[bill], 2), penalty=penalty, amount=amount)
         elif e.type == "theft_finding" and e.ts >= since_us:
             add("theft_finding", _Evidence(e.event_id, [e.event_id], e.ts, e.ts),
@@ -233,8 +311,12 @@ class EventProcessor:
     """Validates, stores and evaluates events one at a time (thread-safe: one lock)."""
 
     def __init__(self, store: EventStore, rules: EventRules,
-                 protection_kinds: Iterable[str] | None = None) -> None:
+                 protection_kinds: Iterable[str] | None = None, *,
+                 terms: RebateTerms | None = None) -> None:
+        """``terms``: the rebate's terms; by default the catalogue beside the rule file's."""
         self.store = store
+        self.terms = terms if terms is not None else RebateTerms.beside(rules)
+        rules = with_rebate_terms(rules, self.terms)
         self.rules = rules
         # The kinds of rules/protections.yaml a protection event may name (None: any).
         self.protection_kinds = None if protection_kinds is None else frozenset(protection_kinds)

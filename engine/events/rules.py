@@ -45,8 +45,8 @@ KIND = "kind"
 # Unit of each fact field, and its scale to the integer the engine sees.
 _SCALE = {"days": 86_400, "money": 100, "count": 1}
 FACTS: dict[str, dict[str, str]] = {
-    "repayment": {"days_after_overdue": "days", "outstanding": "money", "penalty": "money",
-                  "amount": "money"},
+    "repayment": {"days_after_overdue": "days", "days_after_due": "days", "outstanding": "money",
+                  "penalty": "money", "amount": "money"},
     "overdue_history": {"overdue_in_window": "count", "days_since_last_overdue": "days"},
     "theft_finding": {"days_since": "days"},
     "agreement_broken": {"days_since": "days"},
@@ -261,11 +261,11 @@ def _rule(index: int, raw: LocatedMap, fail: _Problems) -> EventRule | None:
              "window, e.g. 365)", raw.line)
     share = cap = 0.0
     if "rebate_earned" in outcomes:
-        rebate = raw.get("rebate")
-        if not isinstance(rebate, LocatedMap):
+        rebate = raw.get("rebate")  # absent: the catalogue holds the terms
+        if rebate is not None and not isinstance(rebate, LocatedMap):
             fail(f"rule '{rid}': an outcome rebate_earned needs rebate: {{share: 0.5, "
                  "cap: 500}", raw.line_of("rebate"))
-        else:
+        elif rebate is not None:
             _unknown(rebate, {"share", "cap"}, fail)
             share = _number(rebate, "share", None, fail, lo=0, hi=1) or 0.0
             cap = _number(rebate, "cap", None, fail, lo=0) or 0.0
