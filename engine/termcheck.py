@@ -5,7 +5,7 @@ and cap, and how long an event outcome (a theft finding, a broken agreement, a
 habitual-defaulter mark) lasts. Each has one home:
 
 - the rebate's terms are the policy catalogue's ``overdue_rebate`` params
-  (``engine.events.processor.RebateTerms``); an event rule that states its own
+  (``engine.events.terms.RebateTerms``); an event rule that states its own
   ``rebate:`` or a window condition (``days_after_due``, ``days_after_overdue``)
   states a term twice;
 - an event outcome lasts its rule's ``lasts_days``; theft forces the lowest
@@ -33,8 +33,8 @@ from engine.tables.tableset import TableSet
 from engine.yamlfile import LocatedMap, read_yaml
 
 if TYPE_CHECKING:
-    from engine.events.processor import RebateTerms
     from engine.events.rules import EventRules
+    from engine.events.terms import RebateTerms
 
 __all__ = ["check_terms"]
 
@@ -52,8 +52,8 @@ _UNIT_DAYS = {"year": (365, 366), "years": (365, 366), "年": (365, 366),
 def check_terms(table_set: TableSet, events_path: Path | None,
                 languages: Languages | None = None) -> list[Finding]:
     """Every term stated twice, and every text that promises a value the rules do not apply."""
-    from engine.events.processor import RebateTerms
     from engine.events.rules import load_event_rules
+    from engine.events.terms import RebateTerms
 
     catalogue = table_set.catalogue
     if _REBATE_POLICY not in catalogue or events_path is None or not events_path.is_file():

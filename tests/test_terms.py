@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from engine.cli import app
-from engine.events.processor import EventProcessor, RebateTerms
+from engine.events.model import to_micros
+from engine.events.processor import EventProcessor
 from engine.events.rules import load_event_rules
 from engine.events.store import open_store
+from engine.events.terms import RebateTerms
 from engine.policies import load_catalogue
 from engine.records import SAMPLE_RECORD
 from engine.statements import last_day
@@ -54,57 +56,58 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def _check(home: Path):
     return runner.invoke(app, ["rules", "check", str(home / "rules"), "--catalogue",
-                               str(home / "policies" / "catalogue.yaml")])
+                               str(home / "policies" / "catalogue.yaml"), "--no-examples"])
 
 
-def test_rules_check_refuses_a_rebate_share_stated_in_two_places(tmp_path):
+def test_rules_check_refuses_terms_stated_twice_or_misquoted(tmp_path):
+    """One check run over four faults: a rebate share, cap and window stated in the rule
+    file as well as the catalogue, a text promising other values, a duration the rule does
+    not apply, and a grade rule that gives theft a second duration."""
     home = _home(tmp_path)
-    assert _check(home).exit_code == 0
-    _edit(home / "rules" / "events.yaml", "    when: {outstanding: {le: 0}}\n",
+    events, catalogue, grades = (home / "rules" / "events.yaml",
+                                 home / "policies" / "catalogue.yaml",
+                                 home / "rules" / "grades.yaml")
+    _edit(events, "    when: {outstanding: {le: 0}}\n",
           "    when: {outstanding: {le: 0}, days_after_overdue: {le: 30}}\n"
           "    rebate: {share: 0.3, cap: 200}\n")
-    result = _check(home)
-    assert result.exit_code == 1, result.output
-    assert ("events.yaml:30: overdue-rebate: the rebate's share and cap are stated here and in "
-            "policies/catalogue.yaml (overdue_rebate: window_days = 30, rebate_share = 0.5, "
-            "cap_amount = 500)") in result.output
-    assert ("events.yaml:29: overdue-rebate: the rebate window is stated here "
-            "(days_after_overdue)") in result.output
-
-
-def test_rules_check_refuses_texts_that_promise_other_terms(tmp_path):
-    home = _home(tmp_path)
-    _edit(home / "policies" / "catalogue.yaml",
+    _edit(catalogue,
           "A customer who repays overdue charges within the window gets part of the late-payment\n"
           "      penalty back, up to a cap;",
           "A customer who repays overdue charges within 45 days gets half of the late-payment\n"
           "      penalty back, up to 500;")
-    _edit(home / "policies" / "catalogue.yaml", "rebate_share: {type: float, default: 0.5,",
+    _edit(catalogue, "rebate_share: {type: float, default: 0.5,",
           "rebate_share: {type: float, default: 0.3,")
-    _edit(home / "rules" / "events.yaml", "\n    lasts_days: 730\n", "\n    lasts_days: 1095\n")
-    result = _check(home)
-    assert result.exit_code == 1
-    assert "overdue_rebate: the en text promises 45, half, which is not a term" in result.output
-    assert ("theft-override: the description says 2 years, but the rule lasts 1095 days"
-            in result.output)
-
-
-def test_a_grade_rule_on_the_theft_count_gives_theft_a_second_duration(tmp_path):
-    home = _home(tmp_path)
-    _edit(home / "rules" / "grades.yaml", "  - id: broken-agreement-regrade\n",
+    _edit(events, "\n    lasts_days: 730\n", "\n    lasts_days: 1095\n")
+    _edit(grades, "  - id: broken-agreement-regrade\n",
           "  - id: theft-incident\n    description: Theft in 36 months forces C.\n"
           "    when: {theft_incidents_36m: {ge: 1}}\n    then: {grade: C}\n"
           "  - id: broken-agreement-regrade\n")
-    _edit(home / "rules" / "grades.yaml", "inputs: [theft_override_active,",
+    _edit(grades, "inputs: [theft_override_active,",
           "inputs: [theft_incidents_36m, theft_override_active,")
     result = _check(home)
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.output
+    out = " ".join(result.output.split())
+    assert ("events.yaml:30: overdue-rebate: the rebate's share and cap are stated here and in "
+            "policies/catalogue.yaml (overdue_rebate: window_days = 30, rebate_share = 0.3, "
+            "cap_amount = 500)") in out
+    assert "events.yaml:29: overdue-rebate: the rebate window is stated here (days_after_overdue)" \
+        in out
+    assert "overdue_rebate: the en text promises 45, half, which is not a term" in out
+    assert "theft-override: the description says 2 years, but the rule lasts 1095 days" in out
     assert ("theft-incident: theft would force the grade for two durations: this rule for 36 "
-            "months (the count's window) and rule 'theft-override'") in result.output
-    assert "forces it for 730 days" in result.output
+            "months (the count's window) and rule 'theft-override'") in out
+
+
+def _feed(processor, stream: list[dict]) -> list:
+    """Process each event on its own clock (the service's clock when it arrives)."""
+    results = [processor.process(e, now_us=to_micros(dt.datetime.fromisoformat(e["time"])))
+               for e in stream]
+    assert all(r.ok for r in results), results
+    return results
 
 
 def _processor(tmp_path: Path, rules: Path = RULES, terms: RebateTerms | None = None):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     return EventProcessor(open_store(str(tmp_path / "ev.sqlite"), synchronous="NORMAL"),
                           load_event_rules(rules), terms=terms)
 
@@ -121,7 +124,7 @@ def _repay(processor, due: dt.date, overdue_after: int, repaid_after: int, penal
               ev("repayment", f"{customer}-r", dt.datetime.combine(
                   due + dt.timedelta(days=repaid_after), noon), customer, bill_id="B1",
                  amount=300.0)]
-    processor.process_many(stream)
+    _feed(processor, stream)
     day = due + dt.timedelta(days=repaid_after)
     return [o for o in processor.store.outcomes_for(customer, day).outcomes
             if o.kind == "rebate_earned"]
@@ -130,11 +133,11 @@ def _repay(processor, due: dt.date, overdue_after: int, repaid_after: int, penal
 def test_the_processor_pays_the_catalogues_terms_counted_from_the_due_date(tmp_path):
     terms = RebateTerms.of(load_catalogue(ROOT / "policies" / "catalogue.yaml"))
     assert (terms.share, terms.cap, terms.window_days) == (0.5, 500.0, 30.0)
-    processor = _processor(tmp_path)
+    processor = _processor(tmp_path / "late")
     assert processor.terms == terms
     # due 08-20, overdue 09-15, repaid 10-10: 51 days after the due date, no rebate
     assert _repay(processor, dt.date(2026, 8, 20), 26, 51, 100.0, "LATE") == []
-    paid = _repay(processor, dt.date(2026, 8, 20), 5, 30, 100.0, "ONTIME")
+    paid = _repay(_processor(tmp_path / "on-time"), dt.date(2026, 8, 20), 5, 30, 100.0)
     assert [o.amount for o in paid] == [50.0]
     other = _processor(tmp_path / "b", terms=RebateTerms(share=0.3, cap=20.0, window_days=30))
     assert [o.amount for o in _repay(other, dt.date(2026, 8, 20), 5, 10, 100.0)] == [20.0]
@@ -172,8 +175,7 @@ def test_an_override_in_force_to_d_holds_on_d_and_not_on_d_plus_one(engine, tmp_
         stream.append(ev(kind, "x", at, agreement_id="A1"))
     else:
         stream.append(ev(kind, "x", at))
-    results = processor.process_many(stream)
-    assert all(r.ok for r in results), results
+    results = _feed(processor, stream)
     outcome = next(o for r in results for o in r.outcomes)
     end = last_day(outcome.valid_until)
     rule = {"theft_finding": "theft-override", "agreement_broken": "broken-agreement-regrade"}
@@ -199,7 +201,7 @@ def test_a_habitual_defaulter_mark_holds_to_its_stated_last_day(engine, tmp_path
         stream.append(ev("bill_issued", f"b{i}", t, bill_id=f"B{i}", amount=50.0))
         stream.append(ev("bill_overdue", f"o{i}", t + dt.timedelta(days=5), bill_id=f"B{i}",
                          penalty=1.0))
-    results = processor.process_many(stream)
+    results = _feed(processor, stream)
     mark = next(o for r in results for o in r.outcomes if o.kind == "habitual_defaulter")
     end = last_day(mark.valid_until)
     on_end = _decide_on(engine, processor.store, "C1", end)

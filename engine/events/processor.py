@@ -39,7 +39,6 @@ promise does not grant.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import datetime as dt
 import itertools
 import threading
@@ -53,7 +52,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.audit.store import AuditStoreError, error_summary
 from engine.decision import EventOutcome
-from engine.errors import ConfigError, closest, did_you_mean
+from engine.errors import closest, did_you_mean
 from engine.events.model import Event, EventRejected, parse_event
 from engine.events.rules import (
     EventRule,
@@ -70,66 +69,12 @@ from engine.events.store import (
     outcome_row,
     payload_of,
 )
-from engine.policies import Catalogue, load_catalogue
+from engine.events.terms import RebateTerms, with_rebate_terms
 
-__all__ = ["REBATE_POLICY", "Accepted", "EventProcessor", "RebateTerms", "Rejected", "Result",
-           "facts_at", "rebate_amount", "with_rebate_terms"]
+__all__ = ["Accepted", "EventProcessor", "Rejected", "Result", "facts_at", "rebate_amount"]
 
 _DAY_US = 86_400_000_000
 _US = 1_000_000
-#: The catalogue policy whose params are the rebate's terms.
-REBATE_POLICY = "overdue_rebate"
-
-
-@dataclass(frozen=True)
-class RebateTerms:
-    """The overdue rebate's terms from the catalogue's ``overdue_rebate`` params: ``share``
-    of the late-payment penalty, at most ``cap`` a repayment, for a bill repaid in full
-    within ``window_days`` of its due date."""
-
-    share: float
-    cap: float
-    window_days: float
-
-    @classmethod
-    def of(cls, catalogue: Catalogue) -> RebateTerms:
-        if REBATE_POLICY not in catalogue:
-            raise ConfigError(f"the catalogue has no policy '{REBATE_POLICY}', whose params are "
-                              "the rebate's terms (window_days, rebate_share, cap_amount)",
-                              file=catalogue.file)
-        params = catalogue[REBATE_POLICY].defaults()
-        return cls(share=float(params["rebate_share"]), cap=float(params["cap_amount"]),
-                   window_days=float(params["window_days"]))
-
-    @classmethod
-    def beside(cls, rules: EventRules) -> RebateTerms | None:
-        """The terms of the project whose ``rules/events.yaml`` this is (its
-        ``policies/catalogue.yaml``), or None when there is no catalogue beside it."""
-        path = Path(rules.file).resolve().parent.parent / "policies" / "catalogue.yaml"
-        return cls.of(load_catalogue(path)) if path.is_file() else None
-
-
-def with_rebate_terms(rules: EventRules, terms: RebateTerms | None) -> EventRules:
-    """The rule file with the catalogue's terms in every rule that earns a rebate: its share
-    and cap, and the window as a condition on the days after the bill's due date."""
-    rebating = [r for r in rules.rules if "rebate_earned" in r.outcomes]
-    if not rebating:
-        return rules
-    if terms is None:
-        if all(r.rebate_share or r.rebate_cap for r in rebating):
-            return rules  # a rule file on its own, with its own terms (rules check objects)
-        raise ConfigError(f"rule '{rebating[0].id}' earns a rebate, but no policy catalogue "
-                          f"holds its terms: put rules/ beside policies/catalogue.yaml (the "
-                          f"'{REBATE_POLICY}' params)", file=rules.file, line=rebating[0].line)
-    replaced = tuple(
-        dataclasses.replace(r, rebate_share=terms.share, rebate_cap=terms.cap,
-                            when=(*[c for c in r.when if c[0] != "days_after_due"],
-                                  ("days_after_due", "le", terms.window_days)))
-        if "rebate_earned" in r.outcomes else r for r in rules.rules)
-    return dataclasses.replace(rules, rules=replaced,
-                               lookback_days=max(rules.lookback_days, terms.window_days))
-
-
 def _day_index(value: Any) -> int | None:
     """Days since 1970-01-01 of an ISO date text, or None."""
     try:
