@@ -16,4 +16,3 @@ Feature: Habitual defaulters are inspected, followed up and penalised
     And the customer has 1 theft finding in the last 36 months
     When the engine decides
     Then the customer receives follow_up_investigation
-    And the grade is C

@@ -179,8 +179,7 @@ def facts_at(events: Sequence[StoredEvent], at_us: int, rules: EventRules,
                 _Evidence(bill, [issued[bill].event_id, late.event_id, *payments[bill]], e.ts,
                           e.ts, {"penalty": penalty, "bill_id": bill}),
                 days_after_overdue=(e.ts - late.ts) / _DAY_US,
-                days_after_due=e.ts // _DAY_US - (issued[bill].ts // _DAY_US if due is None
-                                                  else due),
+                days_after_due=e.ts // _DAY_US - (late.ts // _DAY_US if due is None else due),
                 outstanding=round(amount - paid[bill], 2), penalty=penalty, amount=amount)
         elif e.type == "theft_finding" and e.ts >= since_us:
             add("theft_finding", _Evidence(e.event_id, [e.event_id], e.ts, e.ts),
