@@ -15,14 +15,17 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.conditions import Condition
 from engine.errors import ConfigError
 from engine.events.rules import EventRules
 from engine.policies import Catalogue, load_catalogue
 
-__all__ = ["REBATE_POLICY", "RebateTerms", "with_rebate_terms"]
+__all__ = ["REBATE_POLICY", "WINDOW_FACT", "RebateTerms", "with_rebate_terms"]
 
 #: The catalogue policy whose params are the rebate's terms.
 REBATE_POLICY = "overdue_rebate"
+#: The repayment fact's field the window is tested on: days after the bill's due date.
+WINDOW_FACT = "days_after_due"
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,8 @@ def with_rebate_terms(rules: EventRules, terms: RebateTerms | None) -> EventRule
                           f"'{REBATE_POLICY}' params)", file=rules.file, line=rebating[0].line)
     replaced = tuple(
         dataclasses.replace(r, rebate_share=terms.share, rebate_cap=terms.cap,
-                            when=(*[c for c in r.when if c[0] != "days_after_due"],
-                                  ("days_after_due", "le", terms.window_days)))
+                            when=(*[c for c in r.when if c.field != WINDOW_FACT],
+                                  Condition(WINDOW_FACT, "le", terms.window_days, r.line)))
         if "rebate_earned" in r.outcomes else r for r in rules.rules)
     return dataclasses.replace(rules, rules=replaced,
                                lookback_days=max(rules.lookback_days, terms.window_days))
