@@ -482,7 +482,7 @@ def _by_hand(rules, facts):
 
 _EVERY_OPERATOR = RULES.read_text().replace(
     "overdue_in_window: {ge: 3}", "overdue_in_window: {ne: 4, not_in: [5, 6]}").replace(
-    "days_after_overdue: {le: 30}", "days_after_overdue: {in: [0, 1, 30]}")
+    "when: {outstanding: {le: 0}}", "when: {outstanding: {in: [0, 1, 30]}}")
 
 
 @functools.cache

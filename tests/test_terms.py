@@ -87,10 +87,10 @@ def test_rules_check_refuses_terms_stated_twice_or_misquoted(tmp_path):
     result = _check(home)
     assert result.exit_code == 1, result.output
     out = " ".join(result.output.split())
-    assert ("events.yaml:30: overdue-rebate: the rebate's share and cap are stated here and in "
+    assert ("events.yaml:28: overdue-rebate: the rebate's share and cap are stated here and in "
             "policies/catalogue.yaml (overdue_rebate: window_days = 30, rebate_share = 0.3, "
             "cap_amount = 500)") in out
-    assert "events.yaml:29: overdue-rebate: the rebate window is stated here (days_after_overdue)" \
+    assert "events.yaml:27: overdue-rebate: the rebate window is stated here (days_after_overdue)" \
         in out
     assert "overdue_rebate: the en text promises 45, half, which is not a term" in out
     assert "theft-override: the description says 2 years, but the rule lasts 1095 days" in out
