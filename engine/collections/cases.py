@@ -23,10 +23,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from engine.collections.penalty import Penalty, penalty_of, rebate_of
-from engine.collections.protections import Protection, ProtectionTable, periods_of
+from engine.collections.protections import Protection, ProtectionTable, as_date, periods_of
 from engine.collections.schedule import Agreement, ScheduledStep, schedule
 from engine.collections.strategy import StrategyTable
 from engine.policies import Catalogue
@@ -47,9 +48,15 @@ class CollectionTables:
     protections: ProtectionTable
     catalogue: Catalogue
 
+    @cached_property
+    def defaults(self) -> dict[str, dict[str, Any]]:
+        """Each policy's catalogue defaults (computed once per loaded catalogue)."""
+        return {p.id: p.defaults() for p in self.catalogue}
+
     def params(self, granted: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         """Each policy's params: the catalogue's defaults under what the decision granted."""
-        return {p.id: {**p.defaults(), **dict(granted.get(p.id, {}))} for p in self.catalogue}
+        return {pid: {**values, **granted[pid]} if granted.get(pid) else values
+                for pid, values in self.defaults.items()}
 
 
 @dataclass(frozen=True)
@@ -142,12 +149,17 @@ def _ordered(events: Iterable[Mapping[str, Any]], as_of: dt.date) -> list[dict[s
     of their content, so the order they arrived in never changes a case."""
     out = []
     for e in events:
-        day = event_day(e)
+        at = _instant(e["time"])
+        day = at.date()
         if day <= as_of:
-            out.append({**e, "day": day, "_at": _instant(e["time"]),
-                        "_key": json.dumps(e, sort_keys=True, default=str)})
-    out.sort(key=lambda e: (e["_at"], e["_key"]))
+            out.append({**e, "day": day, "_key": (
+                at, str(e["type"]), *(str(e.get(k) or "") for k in _TIES),
+                float(e.get("amount") or 0.0))})
+    out.sort(key=lambda e: e["_key"])
     return out
+
+
+_TIES = ("bill_id", "agreement_id", "kind", "reference", "deposit_id", "until", "event_id")
 
 
 def _instant(t: Any) -> dt.datetime:
@@ -169,7 +181,7 @@ def _agreements(events: Sequence[Mapping[str, Any]]) -> list[Agreement]:
 
 def _due_of(bill: Mapping[str, Any], overdue_day: dt.date | None) -> dt.date | None:
     if bill.get("due"):
-        return dt.date.fromisoformat(str(bill["due"]))
+        return as_date(bill["due"])
     return overdue_day - dt.timedelta(days=1) if overdue_day else None
 
 

@@ -15,8 +15,6 @@ from columns of those names when the file has them, and a customer granted
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -27,8 +25,8 @@ from engine.collections.cases import Profile
 from engine.decision import Decision
 from engine.errors import InputError
 
-__all__ = ["LoggedProfiles", "NotDecided", "SEGMENTS", "profile_from_log", "profile_of",
-           "profiles_from_frame"]
+__all__ = ["FrameProfiles", "LoggedProfiles", "NotDecided", "SEGMENTS", "profile_from_log",
+           "profile_of", "profiles_from_frame"]
 
 SEGMENTS = ("consumption_class", "outage_sensitivity", "service_sensitivity", "value_tier")
 
@@ -88,27 +86,37 @@ class LoggedProfiles:
         return profile_of(self.log.get(found[2])) if found else None
 
 
-def profiles_from_frame(frame: pd.DataFrame) -> dict[str, Profile]:
+def profiles_from_frame(frame: pd.DataFrame) -> FrameProfiles:
     """Profiles from batch decision rows (customer_id, customer_class, grade, segments,
-    policies as ``a;b`` ids, and the record's critical_load / habitual_defaulter)."""
+    policies as ``a;b`` ids, and the record's critical_load / habitual_defaulter if there)."""
     missing = [c for c in ("customer_id", "customer_class", "grade", "policies")
                if c not in frame.columns]
     if missing:
         raise InputError("the decisions file lacks column(s) " + ", ".join(missing)
                          + ": give the output of gridcredit decide --input")
-    columns: Mapping[str, Any] = {c: frame[c].tolist() for c in frame.columns}
-    n = len(frame)
-    empty = [None] * n
-    out: dict[str, Profile] = {}
-    for i in range(n):
-        policies = str(columns["policies"][i] or "")
-        out[str(columns["customer_id"][i])] = Profile(
-            str(columns["customer_id"][i]), str(columns["customer_class"][i]),
-            str(columns["grade"][i]),
-            {k: columns.get(k, empty)[i] for k in SEGMENTS},
-            bool(columns.get("habitual_defaulter", empty)[i] or False),
-            bool(columns.get("critical_load", empty)[i] or False)
-            or "protected_supply" in policies.split(";"),
-            {p: {} for p in policies.split(";") if p},
-            str(columns.get("decision_id", empty)[i] or "") or None)
-    return out
+    return FrameProfiles(frame)
+
+
+class FrameProfiles:
+    """The profile of a batch row, built when its customer is first asked for."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._columns = {c: frame[c].to_numpy() for c in frame.columns}
+        self._row = dict(zip(frame["customer_id"].astype(str), range(len(frame)), strict=True))
+
+    def get(self, customer_id: str) -> Profile | None:
+        i = self._row.get(customer_id)
+        if i is None:
+            return None
+        col = self._columns
+        policies = [p for p in str(col["policies"][i] or "").split(";") if p]
+
+        def flag(name: str) -> bool:
+            return name in col and bool(col[name][i]) and col[name][i] == col[name][i]
+
+        return Profile(customer_id, str(col["customer_class"][i]), str(col["grade"][i]),
+                       {k: col[k][i] if k in col else None for k in SEGMENTS},
+                       flag("habitual_defaulter"),
+                       flag("critical_load") or "protected_supply" in policies,
+                       {p: {} for p in policies},
+                       str(col["decision_id"][i]) if "decision_id" in col else None)

@@ -25,8 +25,8 @@ from engine.errors import ConfigError, ConfigErrors, closest
 from engine.records import CLASSES as CUSTOMER_CLASSES
 from engine.yamlfile import LocatedList, LocatedMap, read_yaml
 
-__all__ = ["Protection", "ProtectionKind", "ProtectionTable", "holding", "load_protections",
-           "periods_of", "protection_kinds"]
+__all__ = ["Protection", "ProtectionKind", "ProtectionTable", "as_date", "holding",
+           "load_protections", "periods_of", "protection_kinds"]
 
 _KIND_KEYS = ("description", "source", "lasts_days", "max_days", "blocks", "classes",
               "from_record")
@@ -145,6 +145,15 @@ def _kind(name: str, body: Any, line: int, actions: Sequence[str], err: Any
                           lasts, most, tuple(blocks), tuple(classes), record, line)
 
 
+def as_date(value: Any) -> dt.date:
+    """A date given as a date, a datetime (its day) or ISO text (its first ten characters)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
 def protection_kinds(path: str | Path) -> tuple[str, ...] | None:
     """The kinds a protection event may name: those of the table at ``path`` (None: no table)."""
     return tuple(load_protections(path).kinds) if Path(path).is_file() else None
@@ -169,7 +178,7 @@ def periods_of(events: Iterable[Mapping[str, Any]], table: ProtectionTable,
             continue
         day: dt.date = e["day"]
         if e["type"] == "protection_granted":
-            until = dt.date.fromisoformat(e["until"]) if e.get("until") else (
+            until = as_date(e["until"]) if e.get("until") else (
                 day + dt.timedelta(days=kind.lasts_days - 1) if kind.lasts_days else None)
             open_.append({"kind": kind, "start": day, "until": until,
                           "reference": e.get("reference")})

@@ -66,13 +66,12 @@ def _days(values: pd.Series) -> np.ndarray:
 
 
 def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
-                who: np.ndarray, customers: int) -> np.ndarray:
-    """Per customer code: whether it has a bill due before ``as_of`` not repaid in full."""
+                who: np.ndarray) -> np.ndarray:
+    """Per event: whether it belongs to a bill due before ``as_of`` not repaid in full."""
     kind = frame["type"].to_numpy()
     bills = kind == "bill_issued"
-    out = np.zeros(customers, dtype=bool)
     if not bills.any():
-        return out
+        return np.zeros(len(frame), dtype=bool)
     bill_codes, _ = pd.factorize(frame["bill_id"])
     key = who.astype(np.int64) * (int(bill_codes.max()) + 2) + bill_codes + 1
     due = (_days(frame.loc[bills, "due"]) if "due" in frame
@@ -87,8 +86,7 @@ def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
         .groupby(level=0).sum().reindex(bill_keys).fillna(0.0).to_numpy()
     amount = frame["amount"].to_numpy(dtype=float)[bills]
     is_open = (~np.isnat(due)) & (due < as_of) & (amount - repaid > 0.005)
-    out[who[bills][is_open]] = True
-    return out
+    return np.isin(key, bill_keys[is_open])
 
 
 def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], as_of: dt.date,
@@ -106,20 +104,25 @@ def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], 
     if not len(seen):
         return WorkList(as_of, pd.DataFrame(columns=COLUMNS), 0, 0, ())
     who, names = pd.factorize(seen["customer_id"])
-    wanted = _open_bills(seen, day[kept], end, who, len(names))
-    movers = seen["type"].isin(_MOVERS).to_numpy()
-    wanted[who[movers]] = True
-    chosen = wanted[who]
+    names = np.asarray(names.astype(str))
+    of_open = _open_bills(seen, day[kept], end, who)
+    movers = np.zeros(len(names), dtype=bool)
+    movers[who[seen["type"].isin(_MOVERS).to_numpy()]] = True
+    wanted = movers.copy()
+    wanted[who[of_open]] = True
+    # A customer with no protection, agreement or deposit needs only its open bills' events
+    chosen = movers[who] | of_open
     subset = seen[chosen].astype(object)
     subset = subset.where(subset.notna(), None)
     order = np.argsort(who[chosen], kind="stable")
     records = subset.to_dict("records")
-    codes = who[chosen][order]
+    chosen_who = who[chosen]
+    codes = chosen_who[order]
     bounds = np.flatnonzero(np.diff(codes)) + 1
     rows: list[dict[str, Any]] = []
     undecided: list[str] = []
     for group in np.split(order, bounds) if len(order) else []:
-        cid = str(names[who[chosen][group[0]]])
+        cid = str(names[chosen_who[group[0]]])
         profile = profile_of(cid)
         if profile is None:
             undecided.append(cid)
