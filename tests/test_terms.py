@@ -220,3 +220,26 @@ def test_a_theft_count_alone_no_longer_forces_c_but_a_dated_finding_does(engine)
     next_day = engine.decide(dict(CLEAN, as_of="2026-11-01", theft_override_until="2026-10-31"))
     assert next_day.grade.rule_id != "theft-override"
     assert "theft-incident" not in {r.id for r in engine.tables.table("grades").rules}
+
+
+def test_a_translation_only_change_is_named_as_a_translation_change(tmp_path):
+    from engine.tables.diff import diff_sets
+    from engine.tables.tableset import load_table_set
+
+    home = _home(tmp_path)
+    before = load_table_set(ROOT / "rules", load_catalogue(ROOT / "policies" / "catalogue.yaml"))
+    po = home / "policies" / "locale" / "zh_CN" / "LC_MESSAGES" / "gridcredit.po"
+    _edit(po, 'msgstr "公共机构"', 'msgstr "公共单位"')
+    after = load_table_set(home / "rules", load_catalogue(home / "policies" / "catalogue.yaml"))
+    diff = diff_sets(before, after)
+    assert diff.catalogue_parts == ("translation locale/zh_CN/LC_MESSAGES/gridcredit.po",)
+    assert ("changed translations only (no policy, parameter or template changed): "
+            "policies/locale/zh_CN/LC_MESSAGES/gridcredit.po") in diff.text()
+    assert "policy titles, parameters" not in diff.text()
+    _edit(home / "policies" / "catalogue.yaml", "cap_amount: {type: float, default: 500.0,",
+          "cap_amount: {type: float, default: 400.0,")
+    again = diff_sets(before, load_table_set(
+        home / "rules", load_catalogue(home / "policies" / "catalogue.yaml")))
+    assert again.catalogue_parts[0] == "policies"
+    assert "changed policies/catalogue.yaml (policy titles, parameters" in again.text()
+    assert "changed translation policies/locale/zh_CN/LC_MESSAGES/gridcredit.po" in again.text()

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.policies import Catalogue, template_hashes
 from engine.tables.tableset import TableSet
 
 __all__ = ["RuleChange", "SetDiff", "TableChange", "diff_sets"]
@@ -68,6 +69,8 @@ class SetDiff:
     tables: tuple[TableChange, ...] = ()
     catalogue_changed: bool = False
     notes: tuple[str, ...] = field(default=())
+    #: What of the catalogue changed: "policies", "template <file>", "translation <file>".
+    catalogue_parts: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -83,7 +86,8 @@ class SetDiff:
     def to_dict(self) -> dict[str, Any]:
         return {"before": self.before, "after": self.after,
                 "tables": [t.to_dict() for t in self.tables],
-                "catalogue_changed": self.catalogue_changed, "counts": self.counts()}
+                "catalogue_changed": self.catalogue_changed,
+                "catalogue_parts": list(self.catalogue_parts), "counts": self.counts()}
 
     def text(self) -> str:
         if self.empty:
@@ -102,8 +106,7 @@ class SetDiff:
                 lines.append(f"  {r.change} rule {r.rule_id}")
                 lines += [f"    {d}" for d in r.details]
         if self.catalogue_changed:
-            lines.append("changed policies/catalogue.yaml (policy titles, parameters, defaults "
-                         "or bounds)")
+            lines += catalogue_lines(self.catalogue_parts)
         return "\n".join(lines) + "\n"
 
 
@@ -201,5 +204,37 @@ def diff_sets(before: TableSet, after: TableSet, *, before_label: str = "before"
         change = _table_change(name, docs0[name], doc)
         if change is not None:
             changes.append(change)
-    return SetDiff(before_label, after_label, tuple(changes),
-                   catalogue_changed=before.catalogue.content_hash != after.catalogue.content_hash)
+    changed = before.catalogue.content_hash != after.catalogue.content_hash
+    return SetDiff(before_label, after_label, tuple(changes), catalogue_changed=changed,
+                   catalogue_parts=catalogue_parts(before.catalogue, after.catalogue)
+                   if changed else ())
+
+
+def catalogue_parts(before: Catalogue, after: Catalogue) -> tuple[str, ...]:
+    """What differs between two catalogues: ``policies`` (titles, params, defaults, bounds,
+    the catalogue's own sections), and each template or translation file by name."""
+    def policies(c: Catalogue) -> Any:
+        return ({p.id: (p.title, p.category, p.description, sorted(p.params.items()),
+                        tuple(p.conflicts_with), p.template) for p in c},
+                c.version, dict(c.explanations))
+
+    out: list[str] = ["policies"] if repr(policies(before)) != repr(policies(after)) else []
+    h0, h1 = template_hashes(before.root), template_hashes(after.root)
+    for name in sorted(set(h0) | set(h1)):
+        if h0.get(name) != h1.get(name):
+            out.append(("translation " if name.endswith(".po") else "template ") + name)
+    return tuple(out) or ("policies",)
+
+
+def catalogue_lines(parts: tuple[str, ...]) -> list[str]:
+    """The diff's lines for a changed catalogue: a translation-only change says so."""
+    files = [p.split(" ", 1) for p in parts if p != "policies"]
+    if files and all(kind == "translation" for kind, _ in files) and "policies" not in parts:
+        return ["changed translations only (no policy, parameter or template changed): "
+                + ", ".join(f"policies/{name}" for _, name in files)]
+    out = []
+    if "policies" in parts:
+        out.append("changed policies/catalogue.yaml (policy titles, parameters, defaults or "
+                   "bounds)")
+    out += [f"changed {kind} policies/{name}" for kind, name in files]
+    return out
