@@ -92,13 +92,13 @@ async def _client(port: int, key: str, bodies: list[bytes], grades: Path, versio
     answers: list[tuple[float, float, str, str]] = []
     errors = 0
     start = time.perf_counter()
-    stop = start + BEFORE_S + AFTER_S  # and at least AFTER_S past the reload's answer
+    stop: float | None = None  # set once the reload has answered
 
     async def loop(k: int) -> None:
         nonlocal errors
         conn = await asyncio.open_connection("127.0.0.1", port)
         i = k
-        while time.perf_counter() < stop:
+        while stop is None or time.perf_counter() < stop:
             sent = time.perf_counter()
             head, body = await _exchange(conn, requests[i % len(requests)])
             took = time.perf_counter() - sent
@@ -121,7 +121,7 @@ async def _client(port: int, key: str, bodies: list[bytes], grades: Path, versio
         conn = await asyncio.open_connection("127.0.0.1", port)
         head, _ = await _exchange(conn, _post("/v1/tables:reload", key, b""))
         conn[1].close()
-        stop = max(stop, time.perf_counter() + AFTER_S)
+        stop = max(start + BEFORE_S + AFTER_S, time.perf_counter() + AFTER_S)
         return {"reload_sent_s": round(at, 3),
                 "reload_answered_s": round(time.perf_counter() - start, 3),
                 "reload_status": int(head.split(b" ")[1])}
