@@ -26,8 +26,8 @@ from typing import Any
 from engine.audit.log import DecisionLog, open_log
 from engine.audit.store import ensure_schema, make_engine, resolve_url
 from engine.decision import Decision, canonical_json
+from tests.factories import make_decision
 from tests.pg import PostgresServer, find_bin_dir
-from tests.test_audit import make_decision
 
 BATCH = 1000
 

@@ -1,8 +1,18 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite.
+
+- ``engine``: the engine with the shipped tables, catalogue and models;
+- ``db``: a fresh log database, once on SQLite and once on PostgreSQL (a
+  throwaway local cluster, ``tests.pg``; skipped with the install command
+  where the server binaries are missing).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from tests.pg import postgres_server  # noqa: F401  (session fixture)
 
 
 @pytest.fixture(scope="session")
@@ -11,3 +21,11 @@ def engine():
     from engine.decider import load
 
     return load()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty log database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "log.sqlite")
+    return request.getfixturevalue("postgres_server").create_database("log")

@@ -19,13 +19,14 @@ import glob
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.served import free_port
 
 __all__ = ["PostgresServer", "find_bin_dir", "postgres_server"]
 
@@ -50,10 +51,6 @@ def find_bin_dir() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:
@@ -67,7 +64,7 @@ class PostgresServer:
         base = "/tmp" if self._as_root and os.path.isdir("/tmp") else None
         self.root = Path(tempfile.mkdtemp(prefix="gridcredit-pg-", dir=base))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.user = "postgres"
         self._names = itertools.count(1)
 

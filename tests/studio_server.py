@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import uvicorn
 from engine import synth
 from engine.studio.app import create_studio_app
 from engine.studio.workbench import StudioSettings
+from tests.served import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,10 +32,6 @@ def population(folder: Path, n: int = 3000, seed: int = 5) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Running:

@@ -1,6 +1,6 @@
 """The decision log: chained appends, lookups, tamper evidence, concurrency, on two databases.
 
-Every test that takes ``log_url`` runs twice: on a SQLite file and on a fresh
+Every test that takes ``db`` runs twice: on a SQLite file and on a fresh
 database of a real PostgreSQL server (``tests.pg``). Tampering goes through
 raw SQL, after showing that the append-only triggers refuse it.
 """
@@ -35,66 +35,18 @@ from engine.audit.rowcheck import chain_hash
 from engine.audit.store import GENESIS, resolve_url
 from engine.decision import (
     Decision,
-    GradeOutcome,
-    PolicyOutcome,
-    Reason,
-    ScoreOutcome,
-    TableVersions,
     canonical_json,
     sha256_hex,
 )
 from engine.errors import ConfigError, EngineError, InputError
-from tests.pg import postgres_server  # noqa: F401  (session fixture)
+from tests.factories import make_decision
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def make_decision(i: int, customer_id: str | None = None, *, policies: bool = False) -> Decision:
-    """A small, sealed decision, distinct for each ``i``."""
-    return Decision(
-        decision_id=f"d-{i:05d}",
-        customer_id=customer_id or f"C{i % 7:04d}",
-        customer_class="commercial",
-        as_of="2026-06-30",
-        inputs={"monthly_kwh": 1000.0 + i, "overdue_bills_12m": i % 3},
-        score=ScoreOutcome(
-            model_id="lda-commercial-2026.1",
-            model_sha256="ab" * 32,
-            z=-1.25 + i / 100,
-            pd=0.031,
-            reasons=(
-                Reason(indicator="overdue_bills", group="payment behaviour", value=i % 3,
-                       contribution=0.42, description="Overdue bills in the last 12 months"),
-            ),
-        ),
-        grade=GradeOutcome(grade="A", band_grade="A", rule_id="band-A", override=None,
-                           file="rules/grades.yaml", line=12, description="PD band of A",
-                           source="paper 3.1"),
-        segments={"consumption_class": "average", "outage_sensitivity": "normal"},
-        policies=(
-            PolicyOutcome(policy_id="personalised_service", params={}, rule_id="avg-personal",
-                          table="service-policies", file="rules/service-policies.yaml", line=30,
-                          source=None, description="Average consumers get personalised service."),
-        ) if policies else (),
-        trace=(),
-        tables=TableVersions(version="2026.12.0", versions={"grades": "2026.12.0"},
-                             content_hash="cd" * 32),
-        timings_ms={"total": 1.5},
-        engine_version="0.1.0",
-    ).sealed()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "log.sqlite")
-    server = request.getfixturevalue("postgres_server")
-    return server.create_database("audit")
-
-
 @pytest.fixture
-def log(log_url: str) -> Iterator[DecisionLog]:
-    with open_log(log_url) as opened:
+def log(db: str) -> Iterator[DecisionLog]:
+    with open_log(db) as opened:
         yield opened
 
 
@@ -218,10 +170,10 @@ def test_entries_filter_by_customer_newest_first(log: DecisionLog) -> None:
         log.entries(limit=0)
 
 
-def test_reopening_keeps_the_chain(log_url: str) -> None:
-    with open_log(log_url) as first:
+def test_reopening_keeps_the_chain(db: str) -> None:
+    with open_log(db) as first:
         filled(first, 3)
-    with open_log(log_url) as again:
+    with open_log(db) as again:
         entry = again.append(make_decision(4))
         assert entry.seq == 4
         assert again.verify().rows == 4
@@ -412,7 +364,7 @@ _WRITER = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, {repo!r})
-from tests.test_audit import make_decision
+from tests.factories import make_decision
 from engine.audit.log import open_log
 log = open_log({url!r})
 go = Path({go!r})
@@ -427,13 +379,13 @@ log.close()
 """
 
 
-def test_two_processes_appending_keep_one_chain(log_url: str) -> None:
-    open_log(log_url).close()
+def test_two_processes_appending_keep_one_chain(db: str) -> None:
+    open_log(db).close()
     count = 60
     go = Path(tempfile.mkdtemp()) / "go"
     writers = [
         subprocess.Popen([sys.executable, "-c", _WRITER.format(
-            repo=str(REPO), url=log_url, go=str(go), first=first, count=count)])
+            repo=str(REPO), url=db, go=str(go), first=first, count=count)])
         for first in (10_000, 20_000)
     ]
     deadline = time.monotonic() + 60
@@ -441,7 +393,7 @@ def test_two_processes_appending_keep_one_chain(log_url: str) -> None:
         time.sleep(0.01)
     go.touch()
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
-    with open_log(log_url) as opened:
+    with open_log(db) as opened:
         report = opened.verify()
         assert (report.ok, report.rows) == (True, 4 * count)
         order = [e.decision_id[2] for e in reversed(opened.entries(limit=4 * count))]

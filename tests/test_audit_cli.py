@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 
 from engine.audit.log import open_log
 from engine.cli import app
-from tests.test_audit import REPO, make_decision
+from tests.factories import make_decision
+
+REPO = Path(__file__).resolve().parent.parent
 
 runner = CliRunner()
 TEMPLATES = str(REPO / "policies" / "templates")

@@ -32,17 +32,9 @@ from engine.batch.runfiles import parts_path
 from engine.cli import app
 from engine.decider import load
 from engine.events.store import open_store
-from tests.pg import postgres_server  # noqa: F401  (session fixture)
 
 AS_OF = dt.date(2026, 3, 1)
 THIEF = "THIEF01"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "log.sqlite")
-    return request.getfixturevalue("postgres_server").create_database("batchlog")
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from engine.events.model import to_micros
 from engine.events.processor import EventProcessor
 from engine.events.rules import load_event_rules
 from engine.events.store import open_store
-from tests.pg import postgres_server  # noqa: F401  (session fixture)
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "events.yaml"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -41,13 +40,6 @@ STREAM = [ev("bill_issued", "b1", 0, bill_id="B1", amount=300.0),
           ev("repayment", "r1", 35, bill_id="B1", amount=300.0),
           ev("theft_finding", "t1", 40),
           ev("bill_issued", "b2", 41, bill_id="B2", amount=120.0)]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "log.sqlite")
-    return request.getfixturevalue("postgres_server").create_database("events")
 
 
 @pytest.fixture

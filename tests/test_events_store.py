@@ -11,13 +11,10 @@ import datetime as dt
 import multiprocessing
 from pathlib import Path
 
-import pytest
-
 from engine.events.model import to_micros
 from engine.events.processor import Accepted, EventProcessor, Rejected
 from engine.events.rules import load_event_rules
 from engine.events.store import open_store
-from tests.pg import postgres_server  # noqa: F401  (session fixture)
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "events.yaml"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -26,13 +23,6 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 def ev(kind: str, event_id: str, day: float, customer: str, **fields) -> dict:
     return {"type": kind, "event_id": event_id, "customer_id": customer,
             "time": (T0 + dt.timedelta(days=day)).isoformat(), **fields}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "events.sqlite")
-    return request.getfixturevalue("postgres_server").create_database("events")
 
 
 def stream() -> list[dict]:
@@ -46,9 +36,9 @@ def stream() -> list[dict]:
     return sorted(out, key=lambda e: e["time"])
 
 
-def test_the_store_decides_alike_on_both_backends_and_survives_a_restart(url):
+def test_the_store_decides_alike_on_both_backends_and_survives_a_restart(db):
     rules = load_event_rules(RULES)
-    first = EventProcessor(open_store(url), rules)
+    first = EventProcessor(open_store(db), rules)
     now = to_micros(T0 + dt.timedelta(days=120))
     results = first.process_many(stream(), now_us=now)
     assert all(isinstance(r, Accepted) for r in results), [r for r in results
@@ -57,7 +47,7 @@ def test_the_store_decides_alike_on_both_backends_and_survives_a_restart(url):
     assert raised == ["credit_improvement", "habitual_defaulter", "rebate_earned"]
     first.store.close()
 
-    again = EventProcessor(open_store(url), rules)
+    again = EventProcessor(open_store(db), rules)
     refused = again.process_many([ev("bill_issued", "b0", 0, "HAB", bill_id="B9", amount=1.0),
                                   ev("repayment", "x1", 100, "NOBODY", bill_id="Z",
                                      amount=1.0)], now_us=now)
@@ -162,24 +152,24 @@ def test_only_sqlite_has_an_inline_reader(postgres_server):  # noqa: F811
     store.close()
 
 
-def _open_together(url: str, barrier) -> str:
+def _open_together(db: str, barrier) -> str:
     barrier.wait()
     try:
-        open_store(url).close()
+        open_store(db).close()
     except Exception as exc:  # noqa: BLE001  (the parent reports what each process met)
         return f"{type(exc).__name__}: {exc}"
     return "ok"
 
 
-def test_processes_that_open_a_new_database_together_all_get_the_event_tables(url):
+def test_processes_that_open_a_new_database_together_all_get_the_event_tables(db):
     """Each ``serve`` worker opens the store on its first request; on a new database
     they race to create the tables, and none may answer "database is locked"."""
     context = multiprocessing.get_context("fork")
     with context.Manager() as manager:
         barrier = manager.Barrier(6)
         with context.Pool(6) as pool:
-            met = pool.starmap(_open_together, [(url, barrier)] * 6)
+            met = pool.starmap(_open_together, [(db, barrier)] * 6)
     assert met == ["ok"] * 6
-    store = open_store(url, create=False)
+    store = open_store(db, create=False)
     assert store.outcomes_for("NOBODY", "2026-10-31").outcomes == ()
     store.close()

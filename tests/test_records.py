@@ -14,35 +14,7 @@ from hypothesis import strategies as st
 from engine import synth
 from engine.errors import FrameError, RecordError, RequiredFieldError
 from engine.records import FIELDS, validate_frame, validate_record
-
-
-def good(**changes):
-    record = {
-        "customer_id": "C001",
-        "customer_class": "commercial",
-        "as_of": "2026-10-31",
-        "months_connected": 40,
-        "asset_liability_ratio": 0.6,
-        "current_ratio": 1.3,
-        "return_on_net_assets": 0.05,
-        "loan_repayment_on_schedule_rate": 0.97,
-        "monthly_kwh": 5200.0,
-        "contracted_capacity_kva": 30.0,
-        "overdue_bills_12m": 1,
-        "overdue_amount": 0.0,
-        "max_days_overdue_12m": 12,
-        "theft_incidents_36m": 0,
-        "has_repayment_agreement": False,
-        "has_reactive_compensation": True,
-        "calibration_on_schedule": True,
-        "grid_accidents_36m": 0,
-        "social_credit_rating": "B",
-        "expected_service_quality": 4.0,
-        "perceived_service_quality": 3.5,
-        "critical_load": False,
-    }
-    record.update(changes)
-    return {k: v for k, v in record.items() if v is not ...}
+from tests.factories import good
 
 
 def test_a_good_record_is_accepted():

@@ -27,7 +27,6 @@ from engine.governance.releases import PublishRefused, history, is_published, pu
 from engine.governance.replay import replay
 from engine.service import Settings, create_app
 from engine.service.auth import add_key
-from tests.pg import postgres_server  # noqa: F401  (session fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "rules" / "service-policies.yaml"
@@ -47,13 +46,6 @@ def home(tmp_path: Path) -> Path:
         shutil.copytree(ROOT / name, root / name)
     (root / "models").symlink_to(ROOT / "models")
     return root
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "log.sqlite")
-    return request.getfixturevalue("postgres_server").create_database("releases")
 
 
 @pytest.fixture(scope="module")

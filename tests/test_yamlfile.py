@@ -26,7 +26,7 @@ from engine.service.auth import read_keys
 from engine.service.settings import Settings
 from engine.tables import load_table_set
 from engine.yamlfile import MAX_BYTES, LocatedMap, parse_yaml, read_yaml
-from tests.test_records import good
+from tests.factories import good
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = load_policies(ROOT / "policies" / "catalogue.yaml")

@@ -1,0 +1,81 @@
+"""Small, valid objects that tests build on: a sealed decision and a customer record.
+
+Tests take them from here, never from another test module.
+"""
+
+from __future__ import annotations
+
+from engine.decision import (
+    Decision,
+    GradeOutcome,
+    PolicyOutcome,
+    Reason,
+    ScoreOutcome,
+    TableVersions,
+)
+
+__all__ = ["good", "make_decision"]
+
+
+def make_decision(i: int, customer_id: str | None = None, *, policies: bool = False) -> Decision:
+    """A small, sealed decision, distinct for each ``i``."""
+    return Decision(
+        decision_id=f"d-{i:05d}",
+        customer_id=customer_id or f"C{i % 7:04d}",
+        customer_class="commercial",
+        as_of="2026-06-30",
+        inputs={"monthly_kwh": 1000.0 + i, "overdue_bills_12m": i % 3},
+        score=ScoreOutcome(
+            model_id="lda-commercial-2026.1",
+            model_sha256="ab" * 32,
+            z=-1.25 + i / 100,
+            pd=0.031,
+            reasons=(
+                Reason(indicator="overdue_bills", group="payment behaviour", value=i % 3,
+                       contribution=0.42, description="Overdue bills in the last 12 months"),
+            ),
+        ),
+        grade=GradeOutcome(grade="A", band_grade="A", rule_id="band-A", override=None,
+                           file="rules/grades.yaml", line=12, description="PD band of A",
+                           source="paper 3.1"),
+        segments={"consumption_class": "average", "outage_sensitivity": "normal"},
+        policies=(
+            PolicyOutcome(policy_id="personalised_service", params={}, rule_id="avg-personal",
+                          table="service-policies", file="rules/service-policies.yaml", line=30,
+                          source=None, description="Average consumers get personalised service."),
+        ) if policies else (),
+        trace=(),
+        tables=TableVersions(version="2026.12.0", versions={"grades": "2026.12.0"},
+                             content_hash="cd" * 32),
+        timings_ms={"total": 1.5},
+        engine_version="0.1.0",
+    ).sealed()
+
+
+def good(**changes):
+    record = {
+        "customer_id": "C001",
+        "customer_class": "commercial",
+        "as_of": "2026-10-31",
+        "months_connected": 40,
+        "asset_liability_ratio": 0.6,
+        "current_ratio": 1.3,
+        "return_on_net_assets": 0.05,
+        "loan_repayment_on_schedule_rate": 0.97,
+        "monthly_kwh": 5200.0,
+        "contracted_capacity_kva": 30.0,
+        "overdue_bills_12m": 1,
+        "overdue_amount": 0.0,
+        "max_days_overdue_12m": 12,
+        "theft_incidents_36m": 0,
+        "has_repayment_agreement": False,
+        "has_reactive_compensation": True,
+        "calibration_on_schedule": True,
+        "grid_accidents_36m": 0,
+        "social_credit_rating": "B",
+        "expected_service_quality": 4.0,
+        "perceived_service_quality": 3.5,
+        "critical_load": False,
+    }
+    record.update(changes)
+    return {k: v for k, v in record.items() if v is not ...}
