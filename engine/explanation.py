@@ -205,8 +205,10 @@ class Explainer:
             "reasons": reasons,
             "policies": measures,
             "marks": notices.marks(st.marks, lang),
-            "improvements": improvements(decision, lang, reasons,
-                                         rebate.defaults() if rebate is not None else None),
+            # While a dated override holds the grade, nothing in the record can improve it
+            # before the end date: what the customer can do is the override's own advice.
+            "improvements": [] if st.decisive.values.get("until") else improvements(
+                decision, lang, reasons, rebate.defaults() if rebate is not None else None),
             "review": {"contact": self.review_contact, "reference": decision.decision_id},
         }
 

@@ -145,6 +145,7 @@ def test_a_theft_event_leads_the_notice_with_the_finding_and_its_last_day(engine
     zh = engine.explain(decision, "text", lang="zh-CN", audience="customer")
     assert "2026年9月15日，在您的用电处查实窃电。" in zh
     assert "直至2028年9月13日（含当日）" in zh and "该客户" not in zh
+    assert "HOW TO IMPROVE YOUR GRADE" not in en  # nothing lifts the grade before its end
     auditor = engine.explain(decision, "text", lang="en")
     assert "in force September 15, 2026 to September 13, 2028" in auditor
 
