@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -122,10 +123,14 @@ def test_models_compare_reports_both_on_labelled_outcomes(home, tmp_path):
     data = tmp_path / "labelled.csv"
     synth.generate(4_000, seed=54).to_csv(data, index=False)
     result = runner.invoke(app, ["models", "compare", "--data", str(data), "--models",
-                                 str(home), "--home", str(ROOT)])
+                                 str(home), "--home", str(ROOT), "--db",
+                                 str(tmp_path / "log.sqlite")])
     assert result.exit_code == 0, result.output
-    assert ("### residential: champion residential-2026.11 vs challenger "
-            "residential-challenger on") in result.output
+    assert re.search(r"### residential: champion residential-2026\.11 \(sha256 [0-9a-f]{12}\) "
+                     r"vs challenger residential-challenger \(sha256 [0-9a-f]{12}\) on",
+                     result.output)
+    assert "DeLong 95 % interval [" in result.output
+    assert "logged as comparison #1 in " in result.output
     assert "| measure | champion | challenger | difference |" in result.output
     for measure in ("auc", "ks", "gini", "brier", "grades_calibrated"):
         assert f"| {measure} |" in result.output
@@ -134,9 +139,15 @@ def test_models_compare_reports_both_on_labelled_outcomes(home, tmp_path):
 def test_models_promote_swaps_the_registry_and_notes_the_cards(home, tmp_path):
     folder = tmp_path / "models"
     shutil.copytree(home, folder)
+    db = str(tmp_path / "log.sqlite")
+    refused = runner.invoke(app, ["models", "promote", "residential", "--models", str(folder),
+                                  "--home", str(ROOT), "--db", db])
+    assert refused.exit_code == 2
+    assert "no comparison of these two artifacts is logged" in refused.output
     result = runner.invoke(app, ["models", "promote", "residential", "--note",
                                  "better Brier on 2026 outcomes", "--models", str(folder),
-                                 "--home", str(ROOT)])
+                                 "--home", str(ROOT), "--db", db, "--force", "--reason",
+                                 "outcomes of 2026 only"])
     assert result.exit_code == 0, result.output
     registry = load_registry(folder)
     assert registry.models["residential"].model_id == "residential-challenger"
@@ -145,10 +156,11 @@ def test_models_promote_swaps_the_registry_and_notes_the_cards(home, tmp_path):
         text = (folder / card).read_text(encoding="utf-8")
         assert "## Champion/challenger history" in text
         assert ("residential-challenger (sha256 " in text
-                and "promoted to champion of segment 'residential'" in text
+                and "replaced residential-2026.11" in text
+                and "forced: outcomes of 2026 only" in text
                 and "better Brier on 2026 outcomes" in text)
     again = runner.invoke(app, ["models", "promote", "enterprise", "--models", str(folder),
-                                "--home", str(ROOT)])
+                                "--home", str(ROOT), "--db", db])
     assert again.exit_code == 2
     assert "segment 'enterprise' names no challenger to promote" in again.output
 

@@ -12,7 +12,8 @@ public surface::
     monitor_model(model, scale, baseline, current)    # PSI, CSI, AUC/KS drift
     oot_file(frame, target="y", spec=..., bands=scale, date="2025-01-01", column="as_of")
     analyse_portfolio(frame, registry, scale)          # adverse shocks per risk group
-    compare(registry, frame, y, scale); promote(models_dir, segment)
+    compare_models(champion, challenger, frame)   # DeLong-tested, logged, gated
+    compare(registry, frame, y, scale); promote(models_dir, segment, database)
     init_spec(frame, target)                           # a starter spec for a new file
 """
 
@@ -23,7 +24,16 @@ from engine.modelops.calibration import (
     calibration_problems,
     grade_calibration,
 )
-from engine.modelops.challenger import Comparison, compare, promote
+from engine.modelops.challenger import compare, promote
+from engine.modelops.comparison import (
+    GATE,
+    ModelComparison,
+    compare_models,
+    promote_file,
+    promotion_basis,
+    record_comparison,
+    record_promotion,
+)
 from engine.modelops.evaluation import (
     RegistryEvaluation,
     SegmentEvaluation,
@@ -32,6 +42,7 @@ from engine.modelops.evaluation import (
     cross_validation_report,
     cv_summary,
     decile_table,
+    delong,
     evaluate_registry,
     governance_problems,
     markdown_table,
@@ -79,10 +90,11 @@ from engine.modelops.training import (
 __all__ = [
     "BREACH",
     "CONFIDENCE",
+    "GATE",
     "SHOCKS",
     "WATCH",
-    "Comparison",
     "Drift",
+    "ModelComparison",
     "MonitorResult",
     "OutOfTime",
     "RegistryEvaluation",
@@ -99,11 +111,13 @@ __all__ = [
     "calibration_problems",
     "check_governance",
     "compare",
+    "compare_models",
     "cross_validate",
     "cross_validation_report",
     "cv_summary",
     "data_sha256",
     "decile_table",
+    "delong",
     "drift",
     "evaluate_registry",
     "fit_registry",
@@ -125,7 +139,11 @@ __all__ = [
     "oot_report",
     "outcomes",
     "promote",
+    "promote_file",
+    "promotion_basis",
     "psi_table",
+    "record_comparison",
+    "record_promotion",
     "render",
     "select_indicators",
     "shock_indicator",

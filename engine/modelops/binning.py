@@ -3,8 +3,10 @@
 Each indicator is binned in the direction its spec gives:
 
 - numeric indicators monotone ascending (``higher_is_riskier``), descending
-  (``lower_is_riskier``), or, for ``auto``, whatever optbinning's ``auto``
-  trend finds (ascending, descending, peak or valley);
+  (``lower_is_riskier``), or, for ``auto``, the trend the training rows
+  choose (ascending, descending, peak or valley; ``engine.modelops.trends``),
+  chosen again each time the binning is fitted, so on every
+  cross-validation fold without the rows it is measured on;
 - ordered categories (``levels``) as their position in the level list, so
   the same monotone trends apply and grouped levels stay contiguous; values
   outside the list share one bin of their own (code -1);
@@ -28,11 +30,21 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.pipeline import Pipeline
 
+from engine.modelops.trends import TrendChoice, choose_trend
 from engine.scoring import Catalogue, Indicator, canonical
 
-__all__ = ["OrderedCodes", "artifact_bins", "fit_woe", "make_pipeline", "woe_frame"]
+__all__ = [
+    "AUTO_TRENDS",
+    "OrderedCodes",
+    "TrendBinning",
+    "artifact_bins",
+    "fit_woe",
+    "make_pipeline",
+    "woe_frame",
+]
 
-TREND = {"higher_is_riskier": "ascending", "lower_is_riskier": "descending", "auto": "auto"}
+TREND = {"higher_is_riskier": "ascending", "lower_is_riskier": "descending"}
+AUTO_TRENDS = ("choose", "auto", "auto_asc_desc")
 UNLISTED = -1.0
 _UNKNOWN = "\x00unknown-category"
 _PARAMS = {"metric": "woe", "metric_missing": "empirical", "metric_special": "empirical"}
@@ -68,10 +80,10 @@ class OrderedCodes(BaseEstimator, TransformerMixin):
         return x
 
 
-def _fit_params(ind: Indicator) -> dict[str, Any]:
+def _fit_params(ind: Indicator, trend: str | None) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    if ind.kind == "numeric" or ind.ordered:
-        params["monotonic_trend"] = TREND[ind.direction]
+    if trend is not None:
+        params["monotonic_trend"] = trend
     if ind.ordered:
         codes = {"unlisted": [UNLISTED]}
         codes |= {f"special {v}": [_special_code(ind, j)]
@@ -82,19 +94,72 @@ def _fit_params(ind: Indicator) -> dict[str, Any]:
     return params
 
 
+class TrendBinning(BaseEstimator, TransformerMixin):
+    """optbinning's ``BinningProcess`` with each ``auto`` indicator's trend chosen at fit.
+
+    ``trend`` says how ``direction: auto`` is read: ``choose`` (the rule of
+    ``engine.modelops.trends``, on the rows being fitted), or one of
+    optbinning's own settings, ``auto`` or ``auto_asc_desc``. After ``fit``,
+    ``binning_`` is the fitted process and ``trends_`` the choice per
+    indicator, with its reason.
+    """
+
+    def __init__(self, catalogue: Catalogue | None = None, max_n_prebins: int = 20,
+                 min_prebin_size: float = 0.01, trend: str = "choose", seed: int = 42):
+        self.catalogue = catalogue
+        self.max_n_prebins = max_n_prebins
+        self.min_prebin_size = min_prebin_size
+        self.trend = trend
+        self.seed = seed
+
+    def _choice(self, ind: Indicator, values: pd.Series, y: np.ndarray) -> TrendChoice | None:
+        if not (ind.kind == "numeric" or ind.ordered):
+            return None
+        if ind.direction != "auto":
+            return TrendChoice(TREND[ind.direction], f"the spec's direction {ind.direction}")
+        if self.trend != "choose":
+            return TrendChoice(self.trend, f"optbinning's own '{self.trend}' setting")
+        x = values.to_numpy(dtype=np.float64)
+        known = np.isfinite(x)
+        if ind.ordered:
+            known &= x >= 0
+        elif ind.special_values:
+            known &= ~np.isin(x, np.asarray(ind.special_values, dtype=np.float64))
+        return choose_trend(x[known], y[known], n_prebins=self.max_n_prebins, seed=self.seed,
+                            levels=len(ind.levels) if ind.ordered else None)
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray) -> TrendBinning:
+        y = np.asarray(y, dtype=np.int64)
+        catalogue = self.catalogue
+        names = [i.name for i in catalogue]
+        self.trends_ = {i.name: self._choice(i, x[i.name], y) for i in catalogue}
+        params = {}
+        for ind in catalogue:
+            choice = self.trends_[ind.name]
+            p = _fit_params(ind, choice.trend if choice else None)
+            if p:
+                params[ind.name] = p
+        self.binning_ = BinningProcess(
+            names,
+            categorical_variables=[i.name for i in catalogue
+                                   if i.kind == "category" and not i.ordered],
+            max_n_prebins=self.max_n_prebins,
+            min_prebin_size=self.min_prebin_size,
+            binning_fit_params=params,
+            binning_transform_params={n: dict(_PARAMS) for n in names},
+        ).fit(x, y)
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    def transform(self, x: pd.DataFrame) -> Any:
+        return self.binning_.transform(x)
+
+
 def make_pipeline(catalogue: Catalogue, config: Any) -> Pipeline:
     """The unfitted sklearn pipeline: ordered codes, WoE binning, then Fisher LDA."""
-    names = [i.name for i in catalogue]
-    binning = BinningProcess(
-        names,
-        categorical_variables=[i.name for i in catalogue
-                               if i.kind == "category" and not i.ordered],
-        max_n_prebins=config.max_n_prebins,
-        min_prebin_size=config.min_prebin_size,
-        binning_fit_params={i.name: p for i in catalogue if (p := _fit_params(i))},
-        binning_transform_params={n: dict(_PARAMS) for n in names},
-    )
     ordered = tuple((i.name, i.levels, tuple(i.special_values)) for i in catalogue if i.ordered)
+    binning = TrendBinning(catalogue, config.max_n_prebins, config.min_prebin_size,
+                           config.trend, config.seed)
     return Pipeline([("codes", OrderedCodes(ordered)), ("woe", binning),
                      ("lda", LinearDiscriminantAnalysis(solver="lsqr"))])
 
@@ -129,9 +194,9 @@ def _by_name(table: pd.DataFrame, name: str) -> Any:
     return None if match.empty else match.iloc[0]
 
 
-def artifact_bins(binning: BinningProcess, ind: Indicator) -> dict[str, Any]:
-    """Bins, WoE and the per-bin counts and IV of one fitted variable."""
-    optb = binning.get_binned_variable(ind.name)
+def artifact_bins(binning: TrendBinning, ind: Indicator) -> dict[str, Any]:
+    """Bins, WoE, the per-bin counts and IV, and the trend of one fitted variable."""
+    optb = binning.binning_.get_binned_variable(ind.name)
     table = _table(optb)
     n_fitted = len(table) - 1 - max(1, len(optb.special_codes or {}))
     fitted = [table.iloc[k] for k in range(n_fitted)]
@@ -170,6 +235,10 @@ def artifact_bins(binning: BinningProcess, ind: Indicator) -> dict[str, Any]:
     stats.append(_stat(_by_name(table, "Missing"), "missing", out["missing_woe"]))
     out["bins"] = stats
     out["iv"] = float(sum(s["iv"] for s in stats))
+    choice = binning.trends_.get(ind.name)
+    out["trend"] = (choice.record() if choice else
+                    {"chosen": "none", "why": "nominal categories: optbinning groups them by "
+                                              "default rate"})
     return out
 
 

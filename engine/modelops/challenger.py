@@ -11,44 +11,33 @@ model cards, so the history of which model decided when stays readable.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Engine
 
 from engine.errors import ConfigError, FrameError
 from engine.modelops.calibration import grade_calibration
-from engine.modelops.evaluation import markdown_table, metrics
+from engine.modelops.comparison import (
+    ModelComparison,
+    promotion_basis,
+    record_promotion,
+    who,
+    write_history,
+)
+from engine.modelops.evaluation import delong, metrics
 from engine.records import validate_frame
 from engine.scale import Band, assign
-from engine.scoring import load_registry, read_spec
+from engine.scoring import Registry, load_registry, read_spec
 
-__all__ = ["Comparison", "compare", "promote"]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Champion and challenger of one segment on the same labelled customers."""
-
-    segment: str
-    champion: str
-    challenger: str
-    customers: int
-    defaults: int
-    table: pd.DataFrame
-
-    def markdown(self) -> str:
-        return (f"### {self.segment}: champion {self.champion} vs challenger "
-                f"{self.challenger} on {self.customers:,} labelled customers "
-                f"({self.defaults:,} defaults)\n\n" + markdown_table(self.table))
+__all__ = ["compare", "promote"]
 
 
 def _measures(model: Any, values: pd.DataFrame, y: np.ndarray,
-              bands: tuple[Band, ...]) -> dict[str, float]:
+              bands: tuple[Band, ...]) -> tuple[dict[str, float], np.ndarray]:
     scored = model.score_frame(values)
     m = metrics(y, scored.z, scored.pd)
     names = [b.grade for b in bands]
@@ -56,16 +45,17 @@ def _measures(model: Any, values: pd.DataFrame, y: np.ndarray,
     cal = grade_calibration(grades, scored.pd, y, names)
     filled = cal[cal["customers"] > 0]
     return {**m, "grades_calibrated": float(filled["agrees"].sum()),
-            "grades_held": float(len(filled))}
+            "grades_held": float(len(filled))}, scored.z
 
 
-def compare(registry: Any, frame: pd.DataFrame, y: np.ndarray,
-            bands: tuple[Band, ...]) -> list[Comparison]:
+def compare(registry: Registry, frame: pd.DataFrame, y: np.ndarray,
+            bands: tuple[Band, ...], *, data: str = "the data") -> list[ModelComparison]:
     """Measure champion and challenger of every segment that has one on labelled records.
 
     ``frame`` holds customer records and ``y`` their 0/1 outcomes (-1 where
     unknown, left out). AUC, KS, Gini, Brier and the number of grades whose
-    observed default rate agrees with the predicted PD, for both models.
+    observed default rate agrees with the predicted PD, for both models, and
+    DeLong's test of the AUC difference (the promotion gate's figure).
     """
     if not registry.challengers:
         raise ConfigError("no segment names a challenger: add 'challenger: FILE.json' to a "
@@ -86,13 +76,13 @@ def compare(registry: Any, frame: pd.DataFrame, y: np.ndarray,
             raise FrameError(f"segment '{seg.segment}': the labelled customers hold no "
                              "defaults or no non-defaults, so the models cannot be compared")
         champion = registry.models[seg.segment]
-        a = _measures(champion, values.loc[rows], ys, bands)
-        b = _measures(challenger, values.loc[rows], ys, bands)
+        a, za = _measures(champion, values.loc[rows], ys, bands)
+        b, zb = _measures(challenger, values.loc[rows], ys, bands)
         table = pd.DataFrame({"measure": list(a), "champion": list(a.values()),
                               "challenger": [b[k] for k in a],
                               "difference": [b[k] - a[k] for k in a]})
-        out.append(Comparison(seg.segment, champion.model_id, challenger.model_id,
-                              int(rows.sum()), int(ys.sum()), table))
+        out.append(ModelComparison(who(champion), who(challenger), data, int(rows.sum()),
+                                   int(ys.sum()), table, delong(ys, za, zb), seg.segment))
     return out
 
 
@@ -107,13 +97,16 @@ def _swap_lines(text: str, start: int, end: int, champion: str, challenger: str)
     return "".join(lines)
 
 
-def promote(models_dir: str | Path, segment: str, *, note: str = "",
-            date: str = "") -> tuple[str, str]:
+def promote(models_dir: str | Path, segment: str, database: Engine, *, note: str = "",
+            force: bool = False, reason: str = "") -> tuple[str, str]:
     """Make the segment's challenger its champion (and the champion its challenger).
 
-    ``registry.yaml`` is edited in place, comments kept; both model cards
-    get a line under "Champion/challenger history". Returns the new
-    champion's and challenger's artifact names.
+    Refused unless a comparison of the two artifacts that met the gate is
+    logged in ``database`` (``engine.modelops.comparison``), or ``force``
+    with a ``reason``; the promotion itself is logged. ``registry.yaml`` is
+    edited in place, comments kept; both model cards get a line under
+    "Champion/challenger history". Returns the new champion's and
+    challenger's artifact names.
     """
 
     spec = read_spec(models_dir)
@@ -127,6 +120,7 @@ def promote(models_dir: str | Path, segment: str, *, note: str = "",
                           file=str(where), line=seg.line)
     registry = load_registry(models_dir)
     old, new = registry.models[segment], registry.challengers[segment]
+    basis = promotion_basis(database, old, new, force=force, reason=reason)
     starts = sorted(s.line or 0 for s in spec.segments)
     end = next((n for n in starts if n > (seg.line or 0)), 10 ** 9) - 1
     text = where.read_text(encoding="utf-8")
@@ -140,14 +134,6 @@ def promote(models_dir: str | Path, segment: str, *, note: str = "",
     except ConfigError:
         where.write_text(text, encoding="utf-8")
         raise
-    when = date or dt.date.today().isoformat()
-    entry = (f"- {when}: {new.model_id} (sha256 {new.sha256[:12]}) promoted to champion of "
-             f"segment '{segment}'; {old.model_id} (sha256 {old.sha256[:12]}) is now its "
-             "challenger" + (f". {note}" if note else "") + "\n")
-    for model in (new, old):
-        card = Path(model.path).with_suffix(".md")
-        body = card.read_text(encoding="utf-8") if card.exists() else f"# {model.model_id}\n"
-        if "## Champion/challenger history" not in body:
-            body = body.rstrip("\n") + "\n\n## Champion/challenger history\n\n"
-        card.write_text(body + entry, encoding="utf-8")
+    row = record_promotion(database, old, new, basis, where=f"{where} segment '{segment}'")
+    write_history(row, (new, old), note)
     return seg.challenger, seg.artifact

@@ -110,16 +110,24 @@ def _performance(doc: dict[str, Any]) -> list[str]:
 
 def _indicator_tables(doc: dict[str, Any]) -> list[str]:
     """The indicators with their coefficients, then each one's bins."""
+    trends = all("trend" in e for e in doc["indicators"])
     lines = [
         "## Indicators",
         "",
-        "| indicator | group | bins | coefficient | mean WoE | description |",
-        "|---|---|---|---|---|---|",
+        "| indicator | group | " + ("trend | " if trends else "")
+        + "bins | coefficient | mean WoE | description |",
+        "|---|---|---|---|---|---|" + ("---|" if trends else ""),
     ]
     for e in doc["indicators"]:
         bins = len(e["woe"])
-        lines.append(f"| {e['name']} | {e['group']} | {bins} | {e['coefficient']:.4f} | "
-                     f"{e['mean_woe']:.4f} | {e['description']} |")
+        trend = f"{e['trend']['chosen']} | " if trends else ""
+        lines.append(f"| {e['name']} | {e['group']} | {trend}{bins} | "
+                     f"{e['coefficient']:.4f} | {e['mean_woe']:.4f} | {e['description']} |")
+    if trends:
+        lines += ["", "Trend of the default rate per indicator, and why (a `direction: auto` "
+                  "trend is chosen on the training rows; `engine.modelops.trends`):", ""]
+        lines += [f"- {e['name']}: {e['trend']['chosen']}; {e['trend']['why']}"
+                  for e in doc["indicators"]]
     lines += ["", "## Bins, WoE and information value", ""]
     for e in doc["indicators"]:
         if "bins" not in e:

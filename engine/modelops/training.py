@@ -29,8 +29,8 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from engine.errors import FrameError
-from engine.modelops.binning import artifact_bins, fit_woe, make_pipeline, woe_frame
+from engine.errors import ConfigError, FrameError, closest
+from engine.modelops.binning import AUTO_TRENDS, artifact_bins, fit_woe, make_pipeline, woe_frame
 from engine.modelops.calibrator import METHODS, choose
 from engine.modelops.evaluation import (
     band_table,
@@ -84,6 +84,13 @@ class TrainingConfig:
     min_prebin_size: float = 0.01
     select: bool = True
     calibration: tuple[str, ...] = METHODS
+    trend: str = "choose"
+
+    def __post_init__(self) -> None:
+        if self.trend not in AUTO_TRENDS:
+            raise ConfigError(f"trend '{self.trend}' for direction auto: use one of "
+                              + ", ".join(AUTO_TRENDS), suggestion=closest(self.trend,
+                                                                           AUTO_TRENDS))
 
 
 @dataclass
