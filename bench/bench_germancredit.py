@@ -7,8 +7,9 @@ and Brier score is a held-out figure. Ours is ``engine.modelops.train`` run
 on the four folds alone (its own inner cross-validation chooses each
 ``direction: auto`` trend, the indicators and the calibration without the
 held-out fold) and scored from the published JSON artifact. It runs three
-times: with the trend chosen by the data (``choose``, the default) and with
-optbinning's two fixed settings, ``auto`` and ``auto_asc_desc``.
+times: with optbinning's two settings for ``direction: auto``, ``auto`` (the
+default) and ``auto_asc_desc``, and with the trend chosen by the data
+(``choose``, ``engine.modelops.trends``).
 
 Peers: optbinning's ``Scorecard`` (its default ``auto`` trend) + logistic
 regression; optbinning's ``BinningProcess`` with ``auto_asc_desc`` +

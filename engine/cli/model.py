@@ -45,6 +45,10 @@ Rules = Annotated[Path | None, typer.Option(
     "--rules", help="Decision-table folder whose grade table draws the PD bands (default: "
     "the project's rules/).")]
 Folds = Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")]
+Trend = Annotated[str, typer.Option(
+    "--trend", help="How direction: auto is binned: auto (optbinning's trend, the default), "
+    "auto_asc_desc (monotone only) or choose (chosen per indicator on the training rows by "
+    "held-out log-loss; see docs/scorer.md).")]
 CvSeed = Annotated[int, typer.Option("--seed", help="Cross-validation seed.")]
 
 
@@ -79,6 +83,7 @@ def train_command(
         "--governance/--no-governance",
         help="Refuse models whose default rate per PD band fails the publication check.")
     ] = True,
+    trend: Trend = "auto",
     model_id: Annotated[str | None, typer.Option(
         "--model-id", help="Id of the model (with --spec; default: the file's name and a "
         "hash of the artifact, distinct per artifact).")] = None,
@@ -96,7 +101,7 @@ def train_command(
         if data is None:
             raise FrameError("--spec needs --data FILE: the labelled file to train on")
         config = TrainingConfig(folds=folds, seed=seed, prior=prior, governance=governance,
-                                model_id=model_id)
+                                model_id=model_id, trend=trend)
         name = data.stem
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=name, config=config, source=str(data))
@@ -139,6 +144,7 @@ def evaluate_command(
         "--population-seed", help="Seed of the synthetic population.")] = 7,
     folds: Folds = 5,
     seed: CvSeed = 42,
+    trend: Trend = "auto",
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write the report to this markdown file.")] = None,
     oot_date: Annotated[str | None, typer.Option(
@@ -160,7 +166,7 @@ def evaluate_command(
         if data is None:
             raise FrameError("--oot-date needs --data FILE with a date column")
         frame = read_frame(data)
-        config = TrainingConfig(folds=folds, seed=seed, governance=False)
+        config = TrainingConfig(folds=folds, seed=seed, governance=False, trend=trend)
         runs = ([oot_file(frame, target=target, spec=spec, bands=bands, date=oot_date,
                           column=date_column, bad=bad, config=config, segment=data.stem)]
                 if spec is not None else
@@ -170,7 +176,7 @@ def evaluate_command(
     elif spec is not None:
         if data is None:
             raise FrameError("--spec needs --data FILE: the labelled file to evaluate on")
-        config = TrainingConfig(folds=folds, seed=seed, governance=False)
+        config = TrainingConfig(folds=folds, seed=seed, governance=False, trend=trend)
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=data.stem, config=config, source=str(data))
         text = cross_validation_report(

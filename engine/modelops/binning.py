@@ -3,10 +3,12 @@
 Each indicator is binned in the direction its spec gives:
 
 - numeric indicators monotone ascending (``higher_is_riskier``), descending
-  (``lower_is_riskier``), or, for ``auto``, the trend the training rows
-  choose (ascending, descending, peak or valley; ``engine.modelops.trends``),
-  chosen again each time the binning is fitted, so on every
-  cross-validation fold without the rows it is measured on;
+  (``lower_is_riskier``), or, for ``auto``, optbinning's ``auto`` trend
+  (the default), its ``auto_asc_desc``, or with ``trend="choose"`` the
+  trend the training rows choose (ascending, descending, peak or valley;
+  ``engine.modelops.trends``), chosen again each time the binning is
+  fitted, so on every cross-validation fold without the rows it is
+  measured on;
 - ordered categories (``levels``) as their position in the level list, so
   the same monotone trends apply and grouped levels stay contiguous; values
   outside the list share one bin of their own (code -1);
@@ -105,7 +107,7 @@ class TrendBinning(BaseEstimator, TransformerMixin):
     """
 
     def __init__(self, catalogue: Catalogue | None = None, max_n_prebins: int = 20,
-                 min_prebin_size: float = 0.01, trend: str = "choose", seed: int = 42):
+                 min_prebin_size: float = 0.01, trend: str = "auto", seed: int = 42):
         self.catalogue = catalogue
         self.max_n_prebins = max_n_prebins
         self.min_prebin_size = min_prebin_size

@@ -84,7 +84,7 @@ class TrainingConfig:
     min_prebin_size: float = 0.01
     select: bool = True
     calibration: tuple[str, ...] = METHODS
-    trend: str = "choose"
+    trend: str = "auto"
 
     def __post_init__(self) -> None:
         if self.trend not in AUTO_TRENDS:

@@ -22,6 +22,11 @@ The turn must earn its extra freedom on rows it was not fitted on, so a
 monotone truth with noise stays monotone and a real valley is found. Inside
 ``evaluate``'s cross-validation the choice is made again on each training
 fold, so the figures reported never saw the rows the trend was chosen on.
+
+It is not the default: on the German credit benchmark (5 outer folds, seed
+42) it chose no turn and scored mean AUC 0.7796 against 0.7875 for
+optbinning's ``auto`` and 0.7791 for ``auto_asc_desc``, so ``auto`` stays the
+default and this rule is ``train --trend choose``.
 """
 
 from __future__ import annotations
