@@ -234,3 +234,33 @@ def test_an_edited_version_is_kept_and_an_unedited_one_is_bumped_on_save(tmp_pat
     assert diff == ['-version: "2026.12.0"', '+version: "2027.1.0"',
                     diff[2], "+    description: A theft finding forces C."]
     assert diff[2].startswith("-    description: ")
+
+
+def test_undo_and_redo_walk_the_draft_back_and_forth(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    space = Workspace(rules, CATALOGUE, DraftStore(tmp_path / "drafts"))
+    saved = (rules / "grades.yaml").read_text()
+
+    def text():
+        return space.texts("li")[0]["rules/grades.yaml"]
+
+    space.edit("li", "grades.yaml", lambda t: edits.set_table_key(t, 0, "version", "2027.1"))
+    first = text()
+    space.edit("li", "grades.yaml", lambda t: edits.set_table_key(t, 0, "version", "2027.2"))
+    second = text()
+    assert space.undo("li").changed == ("grades.yaml",) and text() == first
+    assert space.undo("li").changed == () and text() == saved
+    with pytest.raises(InputError, match="nothing to undo in this draft"):
+        space.undo("li")
+    space.undo("li", redo=True)
+    assert text() == first
+    space.undo("li", redo=True)
+    assert text() == second
+    space.undo("li")
+    space.edit("li", "grades.yaml", lambda t: edits.set_table_key(t, 0, "version", "2027.3"))
+    with pytest.raises(InputError, match="nothing to redo in this draft"):
+        space.undo("li", redo=True)
+    space.discard("li")
+    with pytest.raises(InputError, match="nothing to undo"):
+        space.undo("li")

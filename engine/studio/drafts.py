@@ -38,6 +38,7 @@ from engine.yamlfile import parse_yaml, plain
 
 __all__ = ["Checked", "DraftStore", "Workspace", "check_texts", "sha256", "static_findings"]
 
+UNDO_STEPS = 100
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -63,10 +64,27 @@ class DraftStore:
             return {}
         return json.loads(path.read_text(encoding="utf-8"))
 
+    def history(self, user: str) -> dict[str, list[list[str]]]:
+        """The user's undo and redo steps: ``[file name, text]`` pairs, latest last."""
+        path = self._path(user).with_suffix(".history.json")
+        if not path.is_file():
+            return {"undo": [], "redo": []}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def write_history(self, user: str, steps: dict[str, list[list[str]]]) -> None:
+        path = self._path(user).with_suffix(".history.json")
+        if not steps["undo"] and not steps["redo"]:
+            path.unlink(missing_ok=True)
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({k: v[-UNDO_STEPS:] for k, v in steps.items()},
+                                   ensure_ascii=False), encoding="utf-8")
+
     def write(self, user: str, files: dict[str, dict[str, str]]) -> None:
         path = self._path(user)
         if not files:
             path.unlink(missing_ok=True)
+            self.write_history(user, {"undo": [], "redo": []})
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -177,9 +195,36 @@ class Workspace:
                 entry = {"base": sha256(text), "text": text}
             cells = {k: v for k, v in (entry.get("cells") or {}).items()
                      if cell is not None and k != cell}
-            entry = {**entry, "text": change(entry["text"]), "cells": cells}
+            before = entry["text"]
+            entry = {**entry, "text": change(before), "cells": cells}
             draft[name] = entry
             self.drafts.write(user, draft)
+            if entry["text"] != before:
+                self._remember(user, [[name, before]])
+        return self.check(user)
+
+    def _remember(self, user: str, steps: list[list[str]]) -> None:
+        history = self.drafts.history(user)
+        history["undo"].append(steps)  # type: ignore[arg-type]
+        history["redo"] = []
+        self.drafts.write_history(user, history)
+
+    def undo(self, user: str, *, redo: bool = False) -> Checked:
+        """Take back the draft's last change (``redo``: make the last one taken back again)."""
+        source, target = ("redo", "undo") if redo else ("undo", "redo")
+        with self.drafts.lock:
+            history = self.drafts.history(user)
+            if not history[source]:
+                raise InputError(f"nothing to {source} in this draft")
+            draft = self.drafts.read(user)
+            back = []
+            for name, text in history[source].pop():
+                entry = draft.get(name) or {"base": sha256(text), "text": text}
+                back.append([name, entry["text"]])
+                draft[name] = {**entry, "text": text, "cells": {}}
+            history[target].append(back)  # type: ignore[arg-type]
+            self.drafts.write(user, draft)
+            self.drafts.write_history(user, history)
         return self.check(user)
 
     def edit_cell(self, user: str, name: str, table: int, rule: int, column: str,
@@ -205,11 +250,15 @@ class Workspace:
         """Make whole new texts the draft of their files (a workbook upload)."""
         with self.drafts.lock:
             draft = self.drafts.read(user)
+            steps = []
             for name, text in texts.items():
                 current = self.path(name).read_text(encoding="utf-8")
                 entry = draft.get(name) or {"base": sha256(current), "text": current}
+                steps.append([name, entry["text"]])
                 draft[name] = {**entry, "text": text}
             self.drafts.write(user, draft)
+            if steps:
+                self._remember(user, steps)
         return self.check(user)
 
     def discard(self, user: str) -> None:

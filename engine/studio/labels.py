@@ -61,6 +61,8 @@ LABELS: dict[str, str] = {
     "draft.save": "Save",
     "draft.bump": "bump the version of changed tables whose version was not edited",
     "draft.discard": "Discard draft",
+    "draft.undo": "Undo",
+    "draft.redo": "Redo",
     "draft.saved": "Saved",
     "draft.checking": "checking…",
     "draft.analysing": "looking for gaps and overlaps…",

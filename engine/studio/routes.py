@@ -214,6 +214,18 @@ async def publish_saved(request: Request, user: str = Depends(studio_user)) -> J
                          "diff": diff.text()})
 
 
+@router.post("/api/undo")
+def undo(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    checked = get_studio(request).workspace.undo(user)
+    return JSONResponse({"changed": list(checked.changed)})
+
+
+@router.post("/api/redo")
+def redo(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    checked = get_studio(request).workspace.undo(user, redo=True)
+    return JSONResponse({"changed": list(checked.changed)})
+
+
 @router.post("/api/discard")
 def discard(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
     get_studio(request).workspace.discard(user)

@@ -140,6 +140,9 @@
         approved_by: document.getElementById("publish-approver").value
       }).then(function (data) { button.disabled = false; say(word("js.published", {line: data.line})); })
         .catch(function (error) { button.disabled = false; say(error.message, true); });
+    } else if (button.id === "undo" || button.id === "redo") {
+      request("POST", "/api/" + button.id, {}).then(function () { window.location.reload(); })
+        .catch(function (error) { say(error.message, true); });
     } else if (button.id === "discard") {
       if (!window.confirm(word("js.discard"))) { return; }
       request("POST", "/api/discard", {}).then(function () { window.location.reload(); })
