@@ -264,3 +264,21 @@ def test_undo_and_redo_walk_the_draft_back_and_forth(tmp_path):
     space.discard("li")
     with pytest.raises(InputError, match="nothing to undo"):
         space.undo("li")
+
+
+def test_a_threshold_changed_under_its_own_words_gets_a_finding(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    space = Workspace(rules, CATALOGUE, DraftStore(tmp_path / "drafts"))
+    ref = next(r for r in table_refs(space.check("li", static=False))
+               if r.name == "consumption-class")
+    checked = space.edit("li", "segments.yaml",
+                         lambda t: edits.set_cell(t, ref.position, 0, "monthly_kwh", "> 1400"))
+    stale = [f for f in checked.findings if f.kind == "description"]
+    assert [str(f) for f in stale] == [
+        "rules/segments.yaml:12: residential-large: the description still says 1,500 but the "
+        "condition monthly_kwh.gt is now 1400: change the description too"]
+    assert "the description still says 1,500" in grid(checked, ref).rows[0].findings[0]
+    checked = space.edit("li", "segments.yaml", lambda t: edits.set_cell(
+        t, ref.position, 0, "description", "Households using more than 1,400 kWh a month."))
+    assert not [f for f in checked.findings if f.kind == "description"]

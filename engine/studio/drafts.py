@@ -27,6 +27,7 @@ from engine.policies import Catalogue
 from engine.studio.edits import bump_version, set_cell
 from engine.studio.locate import Place, Problem, locate_errors
 from engine.studio.notation import NotationError
+from engine.studio.wording import stale_descriptions
 from engine.tables import Finding, TableSet, is_table_document, load_texts
 from engine.tables.analysis import (
     compiled_findings,
@@ -158,6 +159,11 @@ class Workspace:
         """
         texts, changed = self.texts(user)
         checked = check_texts(texts, changed, self.catalogue, static=static, wait=wait)
+        if checked.loads and changed:
+            saved = self.saved_texts()
+            old = {self.key(n): parse_yaml(saved[self.key(n)]) for n in changed}
+            stale = stale_descriptions(old, {k: checked.docs[k] for k in old})
+            checked = replace(checked, findings=(*checked.findings, *stale))
         typed: dict[tuple[str, int, int, str], str] = {}
         problems = []
         for name, entry in self.drafts.read(user).items():
