@@ -607,3 +607,16 @@ def test_a_workbook_mixing_both_languages_is_read(tmp_path, shipped, workbook):
     wb.save(workbook)
     back = load_table_set(import_to(tmp_path / "mixed", workbook), CATALOGUE)
     assert back.content_hash == shipped.content_hash
+
+
+def test_a_typo_in_a_header_is_one_message_at_the_header(workbook):
+    wb = load_workbook(workbook)
+    ws = wb["consumption-class"]
+    head = [c.value for c in ws[8]]
+    where = ws.cell(8, head.index("customer_class") + 1)
+    where.value = "customer_clas"
+    wb.save(workbook)
+    problems = refusal(workbook)
+    assert problems == [f"consumption-class!{where.coordinate}: 'customer_clas' is not a field "
+                        "a table can read or set (did you mean 'customer_class'?): fix the "
+                        "header (the rules below it are read once it names a field)"]

@@ -367,6 +367,7 @@ def _columns(ws: Any, rows: list[list[Any]], header_at: int, reading: _Reading
     named: list[tuple[int, str, str]] = []
     note = None
     seen: dict[tuple[str, str], str] = {}
+    fields = vocabulary()
     before = len(reading.problems)
     for i, name in enumerate(names):
         if not name:
@@ -386,6 +387,12 @@ def _columns(ws: Any, rows: list[list[Any]], header_at: int, reading: _Reading
                                     f"(also at {seen[(kind, name)]}): keep one of them")
             continue
         name = english(name) if kind == "rule" else name
+        if kind in ("when", "then") and name not in fields and name != "policy":
+            reading.problems.append(
+                f"{ws.title}!{where}: '{name}' is not a field a table can read or set"
+                f"{did_you_mean(closest(name, list(fields)))}: fix the header (the rules "
+                "below it are read once it names a field)")
+            continue
         seen[(kind, name)] = where
         named.append((i, kind, name))
     if len(reading.problems) > before:
