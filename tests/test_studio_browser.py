@@ -217,6 +217,11 @@ def test_policy_staff_walk_through(studio, browser, shots):
     with urllib.request.urlopen(link, timeout=WAIT) as response:
         rows = list(csv.DictReader(response.read().decode().splitlines()))
     assert customer in {r["customer_id"] for r in rows}
+    report = d.find_element(By.ID, "impact-report").get_attribute("href")
+    with urllib.request.urlopen(report, timeout=WAIT) as response:
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        text = response.read().decode()
+    assert "residential-large" in text and "1400" in text
     assert set(rows[0]) == {"customer_id", "grade_before", "grade_after", "segments", "gained",
                             "lost", "params"}
     d.save_screenshot(str(shots / "studio-impact.png"))

@@ -129,6 +129,7 @@ LABELS: dict[str, str] = {
     "impact.policies": "Policies gained and lost",
     "impact.affected": "Affected customers",
     "impact.download": "Download affected customers (CSV)",
+    "impact.report": "Full report: changed rules, parameters, counts per rule, segment moves",
     "impact.none": "No population files: put CSV or Parquet files in %(folders)s.",
     "impact.sides": "baseline: %(baseline)s (sha256:%(a)s) · draft (sha256:%(b)s)",
     "js.delete_rule": "Delete rule %(num)s from the draft?",

@@ -364,6 +364,25 @@ def impact_status(request: Request, job_id: str,
     return JSONResponse(out)
 
 
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+@router.get("/impact/{job_id}/report.html", response_class=HTMLResponse)
+def impact_report(request: Request, job_id: str,
+                  user: str = Depends(studio_user)) -> HTMLResponse:
+    """The full report of an impact run, the one ``rules impact --out x.html`` writes: changed
+    rules, parameters, per-rule counts, segment moves, in the page's language."""
+    studio = get_studio(request)
+    job = studio.jobs.get(job_id)
+    if job.result is None:
+        raise InputError(f"impact run {job_id} has not finished")
+    words_of = studio.engine.explainer.language(_language(request))
+    html = job.result.html(words_of, templates_dir=studio.engine.config.templates_dir)
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP,
+                                       "X-Content-Type-Options": "nosniff"})
+
+
 @router.get("/impact/{job_id}/affected.csv")
 def affected_csv(request: Request, job_id: str,
                  user: str = Depends(studio_user)) -> StreamingResponse:
