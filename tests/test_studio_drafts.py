@@ -78,14 +78,16 @@ def test_comments_and_other_rules_survive_structural_edits():
     text = (ROOT / "rules" / "grades.yaml").read_text()
     commented = text.replace("  - id: band-aa\n", "  # the AA band: keep in step with the caps\n"
                              "  - id: band-aa\n")
-    dup = edits.duplicate_rule(commented, 0, 6)
+    order = [r["id"] for r in yaml.safe_load(text)["rules"]]
+    aaa = order.index("band-aaa")
+    dup = edits.duplicate_rule(commented, 0, aaa)
     assert "# the AA band: keep in step with the caps" in dup
     ids = [r["id"] for r in yaml.safe_load(dup)["rules"]]
-    assert ids[6:8] == ["band-aaa", "band-aaa-copy"]
-    moved = edits.move_rule(commented, 0, 8, -1)
-    assert [r["id"] for r in yaml.safe_load(moved)["rules"]][6:9] == ["band-aaa", "band-a",
-                                                                       "band-aa"]
-    gone = edits.delete_rule(commented, 0, 10)
+    assert ids[aaa:aaa + 2] == ["band-aaa", "band-aaa-copy"]
+    moved = edits.move_rule(commented, 0, aaa + 2, -1)
+    assert [r["id"] for r in yaml.safe_load(moved)["rules"]][aaa:aaa + 3] == [
+        "band-aaa", "band-a", "band-aa"]
+    gone = edits.delete_rule(commented, 0, order.index("band-c"))
     assert "id: band-c" not in gone and gone.startswith(commented[:200])
     added = edits.add_rule(commented, 0, 3)
     new = yaml.safe_load(added)["rules"][4]
@@ -116,7 +118,9 @@ def test_a_typo_is_shown_at_its_cell_with_the_message_rules_check_prints(workspa
 def test_save_writes_only_a_set_that_loads(workspace, tmp_path):
     path = tmp_path / "rules" / "grades.yaml"
     before = path.read_text()
-    workspace.edit("ann", "grades.yaml", lambda s: edits.set_cell(s, 0, 6, "pd", "< 0.0x5"))
+    order = [r["id"] for r in yaml.safe_load(before)["rules"]]
+    workspace.edit("ann", "grades.yaml", lambda s: edits.set_cell(
+        s, 0, order.index("band-aaa"), "pd", "< 0.0x5"))
     with pytest.raises(InputError, match=r"the draft does not load \(2 problem\(s\)"):
         workspace.save("ann")
     assert path.read_text() == before
