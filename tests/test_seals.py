@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import shutil
 from pathlib import Path
 from unittest import mock
 
@@ -30,6 +31,7 @@ from engine.decision import EventOutcome
 from engine.events.store import EventOutcomes, open_store
 from engine.history import merge_history
 
+ROOT = Path(__file__).resolve().parent.parent
 RUN = "run-0123456789abcdef"
 AS_OF = dt.date(2026, 3, 1)
 POPULATION = synth.generate(300, seed=41).drop(columns=["default_12m"])
@@ -219,3 +221,28 @@ def test_a_logged_dask_run_seals_every_row_as_engine_decide(engine, tmp_path):
     summary = decide_file_dask(engine, source, out, cluster="local:2", chunk_size=7, db=db)
     assert (summary.rows_in, summary.decided, summary.rejected) == (23, 22, 1)
     assert _check_file(engine, source, out, db) == 22
+
+
+def test_rows_scored_in_shadow_by_a_challenger_are_sealed_as_engine_decide_seals_them(
+        tmp_path):
+    from engine.config import EngineConfig
+    from tests.test_challenger import NAMES, _challenger, _registry_text
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("indicators.yaml", "enterprise.json", "enterprise.md", "residential.json",
+                 "residential.md"):
+        shutil.copy(ROOT / "models" / name, models / name)
+    (models / "registry.yaml").write_text(_registry_text(_challenger(models, NAMES)),
+                                          encoding="utf-8")
+    shadowed = load(EngineConfig.at(ROOT, models_dir=models))
+    records = [_record(r) for r in POPULATION.head(40).to_dict(orient="records")]
+    decisions, rejects = decide_frame(shadowed, pd.DataFrame(records), run_id=RUN)
+    assert len(decisions) + len(rejects) == 40
+    shadows = 0
+    for row in decisions.to_dict(orient="records"):
+        _, position = seals.row_of_id(row["decision_id"])
+        single = shadowed.decide(records[position], decision_id=row["decision_id"])
+        shadows += single.challenger is not None
+        assert row["digest"] == single.model_copy(update={"timings_ms": {}}).sealed().digest
+    assert 0 < shadows < len(decisions)  # residential rows in shadow, enterprise rows not

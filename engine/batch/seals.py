@@ -375,11 +375,11 @@ def _shadows(engine: Engine, frame: pd.DataFrame | None) -> pa.Array | None:
     """Per row, ``,"challenger":{...}`` (empty without one), or None when no row has one."""
     if frame is None:
         return None
-    ids = pa.array(frame["challenger_model_id"].astype(object).tolist(), _TEXT)
+    ids = pa.array(frame["challenger_model_id"].astype(object), _TEXT, from_pandas=True)
     if ids.null_count == len(ids):
         return None
     sha = {m.model_id: m.sha256 for m in engine.registry.challengers.values()}
-    grades = pa.array(frame["challenger_grade"].astype(object).tolist(), _TEXT)
+    grades = pa.array(frame["challenger_grade"].astype(object), _TEXT, from_pandas=True)
     text = _join(b',"challenger":{"grade":', _texts(grades), b',"model_id":', _texts(ids),
                  b',"model_sha256":', _texts(pc.fill_null(pc.take(
                      pa.array(list(sha.values()), _TEXT),
