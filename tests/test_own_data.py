@@ -258,3 +258,17 @@ def test_write_model_keeps_the_id(tmp_path):
                         bad="bad", config=CONFIG)
     path = write_model(result, tmp_path / "out", "m.json")
     assert ScoreModel.load(path).model_id == result.artifact["model_id"]
+
+
+def test_evaluate_says_how_many_rows_the_filter_left_out_and_shows_iv(tmp_path):
+    frame = _frame()
+    frame.loc[:39, "status"] = "withdrawn"
+    spec = _spec(tmp_path, "filter:\n  status: {ne: withdrawn}\n"
+                           "label:\n  bad: [bad]\n  good: [good]\n")
+    result = runner.invoke(app, ["evaluate", "--data", str(_csv(tmp_path, frame)), "--target",
+                                 "status", "--spec", str(spec), "--folds", "3"])
+    assert result.exit_code == 0, result.output
+    assert (f"Rows: {len(frame):,} in the file, 40 left out by the spec's filter "
+            "(status ne 'withdrawn').") in result.output
+    assert "| indicator | iv | bins | trend |" in result.output
+    assert "| income | 0." in result.output

@@ -204,13 +204,22 @@ def cv_summary(artifact: dict[str, Any]) -> str:
 def cross_validation_report(result: Any, *, title: str) -> str:
     """A training run (``engine.modelops.training.TrainingResult``) as markdown: its summary,
     then the per-fold, per-band and per-decile out-of-fold tables."""
-    dropped = result.artifact.get("dropped_indicators") or {}
+    doc = result.artifact
+    dropped = doc.get("dropped_indicators") or {}
     left_out = (["Indicators left out:\n" + "\n".join(f"- {n}: {why}"
                                                       for n, why in dropped.items())]
                 if dropped else [])
-    return "\n\n".join([f"## {title}", cv_summary(result.artifact),
-                         "Measured on " + result.artifact["cv_metrics"]["population"] + ".",
-                         *left_out, markdown_table(result.folds), markdown_table(result.bands),
+    pop = doc.get("population")
+    rows = ([f"Rows: {pop['rows_in']:,} in the file, {pop['filtered_out']:,} left out by the "
+             "spec's filter" + (f" ({pop['filter']})" if pop.get("filter") else "") + "."]
+            if pop else [])
+    iv = pd.DataFrame([{"indicator": e["name"], "iv": e["iv"], "bins": len(e["woe"]),
+                        **({"trend": e["trend"]["chosen"]} if "trend" in e else {})}
+                       for e in doc["indicators"] if "iv" in e])
+    return "\n\n".join([f"## {title}", cv_summary(doc), *rows,
+                         "Measured on " + doc["cv_metrics"]["population"] + ".",
+                         *left_out, *([markdown_table(iv)] if len(iv) else []),
+                         markdown_table(result.folds), markdown_table(result.bands),
                          markdown_table(result.deciles)])
 
 
