@@ -12,6 +12,7 @@ from engine.cli import data as _data  # noqa: F401  (each import registers comma
 from engine.cli import datafiles as _datafiles  # noqa: F401
 from engine.cli import decisions as _decisions  # noqa: F401
 from engine.cli import events as _events  # noqa: F401
+from engine.cli import keys as _keys  # noqa: F401
 from engine.cli import model as _model  # noqa: F401
 from engine.cli import models as _models  # noqa: F401
 from engine.cli import monitor as _monitor  # noqa: F401

@@ -1,4 +1,4 @@
-"""Commands for the HTTP service: ``gridcredit serve`` and ``gridcredit keys``."""
+"""The HTTP service command: ``gridcredit serve`` (its keys are ``engine.cli.keys``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ import typer
 
 from engine.cli.apps import app
 from engine.cli.common import DB, HOME, reports_errors
-
-keys_app = typer.Typer(help="Create and list the service's API keys (only hashes are stored).",
-                       no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
 
 KEYS = typer.Option(None, "--keys",
                     help="API keys file (default: $GRIDCREDIT_KEYS, else out/api-keys.yaml "
@@ -130,7 +126,7 @@ def _serve(host: str, port: int, workers: int, config: Path | None, home: Path |
                    timeout_worker_healthcheck=WORKER_START_S,
                    proxy_headers=bool(settings.forwarded_allow_ips),
                    forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or None,
-                   timeout_graceful_shutdown=10)
+                   timeout_graceful_shutdown=10, access_log=False)
     sock = listening_socket(host, port)
     config_ = uvicorn.Config(APP, **options)
     if workers == 1:
@@ -140,38 +136,3 @@ def _serve(host: str, port: int, workers: int, config: Path | None, home: Path |
             sock.close()
         return
     run_workers(config_, sock)
-
-
-@keys_app.command("add")
-@reports_errors
-def keys_add_command(
-    name: str = typer.Argument(..., help="Who uses the key (e.g. billing-system)."),
-    role: list[str] = typer.Option(..., "--role",
-                                   help="decide, audit, admin or editor (the workbench); "
-                                        "repeat for several."),
-    keys: Path | None = KEYS,
-    home: Path | None = HOME,
-) -> None:
-    """Create a key, print it once, store only its SHA-256."""
-    from engine.service.auth import add_key
-    from engine.service.settings import Settings
-
-    path = Settings.load(keys_file=keys, home=home).keys_file
-    key = add_key(path, name, role)
-    typer.echo(key)
-    typer.echo(f"stored the hash of key {name!r} ({', '.join(role)}) in {path}; the key is "
-               "shown only now", err=True)
-
-
-@keys_app.command("list")
-@reports_errors
-def keys_list_command(keys: Path | None = KEYS, home: Path | None = HOME) -> None:
-    """List key names, roles and creation times (never the keys)."""
-    from engine.service.auth import read_keys
-    from engine.service.settings import Settings
-
-    path = Settings.load(keys_file=keys, home=home).keys_file
-    entries = read_keys(path)
-    for e in entries:
-        typer.echo(f"{e['name']:<24} {','.join(e['roles']):<20} {e.get('created', '')}")
-    typer.echo(f"{len(entries)} key(s) in {path}", err=True)

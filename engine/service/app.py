@@ -35,8 +35,10 @@ from engine import __version__
 from engine.audit.log import DecisionLog
 from engine.decider import Engine
 from engine.errors import EngineError
+from engine.service.access import AccessLog
 from engine.service.auth import KeyStore
 from engine.service.fastpath import DecisionFastPath
+from engine.service.idempotency import IdempotencyStore
 from engine.service.metrics import MetricsMiddleware
 from engine.service.routes import DECIDE_PATH, VALIDATE_PATH, record_schemas, router
 from engine.service.settings import Settings
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
             state.close()
+            app.state.idempotency.close()
 
     app = FastAPIOffline(
         title="gridcredit decision service",
@@ -98,6 +101,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.router.redirect_slashes = False
     app.state.service = state
     app.state.keys = KeyStore(settings.keys_file)
+    app.state.idempotency = IdempotencyStore(
+        settings.db or state.log.engine.url.render_as_string(hide_password=False),
+        settings.idempotency_window_s)
     install_handlers(app)
     app.include_router(router)
     mount_studio(app, settings.home, settings.db, settings.four_eyes)
@@ -115,6 +121,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                        multipart_paths=frozenset({VALIDATE_PATH, UPLOAD_PATH}))
     app.add_middleware(HostGuard, allowed=settings.allowed_hosts)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(AccessLog)
     return app
 
 
@@ -151,6 +158,10 @@ def create_app_from_env() -> FastAPI:
     every ``SWITCH_INTERVAL_S`` instead.
     """
     die_with_supervisor()
+    ours = logging.getLogger("gridcredit")  # the access log and the service's own lines
+    ours.handlers = list(logging.getLogger("uvicorn.error").handlers)
+    ours.setLevel(logging.INFO)
+    ours.propagate = False
     app = create_app(Settings.from_env())
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     gc.collect()

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, TypeAdapter
 
 from engine.decision import EventOutcome
@@ -29,7 +29,8 @@ from engine.events.model import Event, EventRejected, to_micros
 from engine.events.processor import Accepted, EventProcessor, Rejected
 from engine.events.rules import load_event_rules
 from engine.records import CUSTOMER_ID
-from engine.service.auth import require_role
+from engine.service.auth import ApiKey, require_role
+from engine.service.idempotency import answer_once
 from engine.service.routes import errors
 from engine.web.errors import BadRequestBody, BatchTooLarge, ServiceError, short_value
 from engine.web.limits import strict_json
@@ -37,6 +38,7 @@ from engine.web.limits import strict_json
 __all__ = ["SCHEMAS", "CustomerHistory", "EventAnswer", "EventListAnswer", "router"]
 
 router = APIRouter(tags=["events"])
+DecideKey = Depends(require_role("decide"))
 _OPEN = threading.Lock()
 
 
@@ -128,20 +130,31 @@ class CustomerHistory(BaseModel):
     outcomes: list[EventOutcome]
 
 
-@router.post("/v1/events", status_code=201, dependencies=[Depends(require_role("decide"))],
+@router.post("/v1/events", status_code=201,
              openapi_extra={"requestBody": _BODY}, response_model=None,
              summary="Process one event or a list of events",
              responses={201: {"model": EventAnswer, "description": "The event was accepted"},
                         200: {"model": EventListAnswer,
                               "description": "A list of events, answered per event"},
                         **errors(400, 401, 403, 409, 413, 415, 422, 503)})
-async def post_events(request: Request) -> Any:
+async def post_events(request: Request, key: ApiKey = DecideKey) -> Any:
     """Process one event (an object) or several (a list, in order; answered per event)."""
     raw = await request.body()
     if not raw.strip():
         raise BadRequestBody("empty body: send one event as a JSON object, or a list of them",
                              [{"path": "", "value": None, "message": "empty body"}])
     body = strict_json(raw, request.app.state.service.settings.max_json_depth)
+
+    async def answer() -> Response:
+        result = await _answer(request, body)
+        return result if isinstance(result, Response) else JSONResponse(result, status_code=201)
+
+    return await answer_once(request.app.state.idempotency, request, key.name, "/v1/events",
+                             body, answer)
+
+
+async def _answer(request: Request, body: Any) -> Any:
+    """The answer to the events in ``body``: a JSONResponse for a list, else one event's."""
     if isinstance(body, list):
         limit = request.app.state.service.settings.batch_limit
         if len(body) > limit:

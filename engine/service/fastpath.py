@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from engine.errors import EngineError
 from engine.records import CustomerRecord
 from engine.service.auth import KeyStore, holder
+from engine.service.idempotency import HEADER
 from engine.service.routes import DECIDE_PATH, decision_answer
 from engine.service.state import ServiceState
 from engine.web.errors import bug_answer, engine_error_answer
@@ -65,10 +66,14 @@ class DecisionFastPath:
         """The request's record when this layer may answer it, else None."""
         if scope["type"] != "http" or scope["method"] != "POST":
             return None
-        data = scope.get(PARSED_JSON)
-        if not isinstance(data, dict) or holder(self.keys, Headers(scope=scope),
-                                                "decide") is None:
+        headers = Headers(scope=scope)
+        if HEADER in headers:  # the route answers retries under an Idempotency-Key
             return None
+        data = scope.get(PARSED_JSON)
+        found = holder(self.keys, headers, "decide") if isinstance(data, dict) else None
+        if found is None:
+            return None
+        scope.setdefault("state", {})["key_name"] = found.name  # for the access log
         try:
             return CustomerRecord.model_validate(data)
         except ValidationError:

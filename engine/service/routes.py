@@ -27,7 +27,8 @@ from engine.decision import Decision
 from engine.errors import EngineError, InputError, LanguageError
 from engine.language import LANGUAGES, negotiate
 from engine.records import CustomerRecord
-from engine.service.auth import require_role
+from engine.service.auth import ApiKey, require_role
+from engine.service.idempotency import answer_once
 from engine.service.metrics import CONTENT_TYPE
 from engine.service.state import ServiceState
 from engine.web.errors import BatchTooLarge, empty_body, error_body, validation_details
@@ -170,10 +171,15 @@ async def _record(request: Request, state: ServiceState) -> Any:
              responses={200: _decision_schema("The decision, as logged"), **_DECIDE_ERRORS},
              response_class=Response, openapi_extra=_RECORD_BODY,
              summary="Decide for one customer record; logged before the answer")
-async def decide(request: Request, _key: Any = DecideKey) -> Response:
+async def decide(request: Request, key: ApiKey = DecideKey) -> Response:
     state = _state(request)
     record = await _record(request, state)
-    return decision_answer(await state.decide_and_log(record))
+
+    async def answer() -> Response:
+        return decision_answer(await state.decide_and_log(record))
+
+    return await answer_once(request.app.state.idempotency, request, key.name, DECIDE_PATH,
+                             record.model_dump(mode="json"), answer)
 
 
 @router.post("/v1/decisions:batch", tags=["decisions"], response_model=BatchResponse,
@@ -343,4 +349,7 @@ async def healthz(request: Request) -> dict[str, Any]:
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
             summary="Prometheus metrics")
 async def metrics(request: Request) -> Response:
+    role = _state(request).settings.metrics_role
+    if role is not None:
+        await require_role(role)(request)
     return Response(_state(request).metrics.render(), media_type=CONTENT_TYPE)

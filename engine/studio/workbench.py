@@ -10,6 +10,7 @@ its applications), so the two build one way only.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 from dataclasses import dataclass, field
@@ -125,8 +126,8 @@ def studio_user(request: Request) -> str:
                                  "log in with the key as password (any user name)",
                             headers={"WWW-Authenticate": 'Basic realm="gridcredit studio"'})
     found = request.app.state.keys.lookup(key)
-    if found is None:
-        raise HTTPException(401, "unknown API key: check the key, or create one with "
+    if found is None or found.expired(dt.datetime.now(dt.UTC).date()):
+        raise HTTPException(401, "unknown or expired API key: check the key, or create one with "
                                  "gridcredit keys add NAME --role editor",
                             headers={"WWW-Authenticate": 'Basic realm="gridcredit studio"'})
     if not found.roles & set(EDIT_ROLES):
