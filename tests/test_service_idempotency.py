@@ -173,3 +173,18 @@ def test_an_expired_key_is_refused_with_its_date(tmp_path, engine):
     found = store.lookup(key)
     assert found is not None and not found.expired(dt.datetime.now(dt.UTC).date())
     assert found.expired(dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1))
+
+
+def test_the_openapi_document_describes_keys_retries_and_limits(setup, engine):
+    settings, _key, _other = setup
+    with TestClient(create_app(settings, engine=engine)) as client:
+        document = client.get("/openapi.json").json()
+    assert set(document["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    assert document["components"]["securitySchemes"]["apiKey"]["name"] == "X-API-Key"
+    decide = document["paths"]["/v1/decisions"]["post"]
+    assert decide["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert "Idempotency-Key" in [p["name"] for p in decide["parameters"]]
+    assert "security" not in document["paths"]["/healthz"]["get"]
+    assert {"405", "500"} <= set(document["paths"]["/v1/tables"]["get"]["responses"])
+    records = document["components"]["schemas"]["BatchRequest"]["properties"]["records"]
+    assert records["maxItems"] == settings.batch_limit

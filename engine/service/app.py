@@ -40,6 +40,7 @@ from engine.service.auth import KeyStore
 from engine.service.fastpath import DecisionFastPath
 from engine.service.idempotency import IdempotencyStore
 from engine.service.metrics import MetricsMiddleware
+from engine.service.openapi import finish_document
 from engine.service.routes import DECIDE_PATH, VALIDATE_PATH, record_schemas, router
 from engine.service.settings import Settings
 from engine.service.state import ServiceState
@@ -138,7 +139,9 @@ def _add_schemas(app: FastAPI, schemas: dict[str, object]) -> None:
         if app.openapi_schema is None:
             document = generate()
             document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
-            app.openapi_schema = document
+            settings = app.state.service.settings
+            app.openapi_schema = finish_document(document, batch_limit=settings.batch_limit,
+                                                 metrics_role=settings.metrics_role)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
