@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from engine.audit.decisionrows import content_of
 from engine.audit.log import (
     DecisionLog,
     DecisionNotFound,
     DuplicateDecision,
     VerifyReport,
-    content_of,
     open_log,
     verify_rows,
 )

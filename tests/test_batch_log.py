@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 from engine import synth
 from engine.assembly import json_value
 from engine.audit import store as audit_store
-from engine.audit.log import RUN_CUSTOMER, open_log
+from engine.audit.decisionrows import RUN_CUSTOMER
+from engine.audit.log import open_log
 from engine.batch.digests import file_sha256
 from engine.batch.runfiles import parts_path
 from engine.cli import app

@@ -17,8 +17,10 @@ from tests.baseline import clean_record
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 # The strategy features decide one record; events_*.feature replay payment
-# events and have their own steps in tests/test_events_features.py.
-scenarios(*sorted(str(p) for p in FEATURES.glob("*.feature") if not p.name.startswith("events_")))
+# events and collections*.feature move cases over time: they have their own
+# steps in tests/test_events_features.py and tests/test_collections_features.py.
+scenarios(*sorted(str(p) for p in FEATURES.glob("*.feature")
+                  if not p.name.startswith(("events_", "collections"))))
 
 def _list(text: str) -> list[str]:
     return [part.strip() for part in text.replace(" and ", ",").split(",") if part.strip()]

@@ -184,7 +184,7 @@ def test_the_wal_is_checkpointed_beside_the_commits_not_inside_them(
 
 def test_the_wal_is_flushed_outside_the_write_lock_before_a_decision_is_confirmed(
         decisions, tmp_path, monkeypatch):
-    from engine.audit import log as log_module
+    from engine.audit import sqlitelog as log_module
 
     log = open_log(path=tmp_path / "log.sqlite")
     writer = GroupCommitLog(log)
@@ -223,7 +223,7 @@ def test_the_wal_is_flushed_outside_the_write_lock_before_a_decision_is_confirme
 
 def test_a_flush_that_fails_refuses_the_group_and_a_broken_writer_refuses_rather_than_hangs(
         decisions, tmp_path, monkeypatch):
-    from engine.audit import log as log_module
+    from engine.audit import sqlitelog as log_module
     from engine.audit.store import AuditStoreError
 
     log = open_log(path=tmp_path / "log.sqlite")

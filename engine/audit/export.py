@@ -27,7 +27,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.audit.log import DECISIONS, RUN_CUSTOMER, RUN_KIND, DecisionLog
+from engine.audit.decisionrows import DECISIONS, RUN_CUSTOMER, RUN_KIND
+from engine.audit.log import DecisionLog
 from engine.audit.rowcheck import row_problem
 from engine.audit.store import GENESIS, chain_head, decision_log
 from engine.decision import Decision

@@ -34,11 +34,8 @@ Errors::
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,7 +46,15 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from engine.audit.rowcheck import Chained, chain_hash, check_rows, sha256_text
+from engine.audit.decisionrows import (
+    DECISIONS,
+    RUN_CUSTOMER,
+    RUN_KIND,
+    payload_digest,
+    run_models,
+)
+from engine.audit.rowcheck import check_rows
+from engine.audit.sqlitelog import CHAIN, SqliteAppender, chained
 from engine.audit.store import (
     GENESIS,
     AuditStoreError,
@@ -59,7 +64,6 @@ from engine.audit.store import (
     error_summary,
     make_engine,
     resolve_url,
-    sqlite_file,
     write_transaction,
 )
 from engine.decision import Decision, canonical_json, sha256_hex
@@ -71,20 +75,12 @@ __all__ = [
     "DecisionNotFound",
     "DuplicateDecision",
     "LogEntry",
-    "RUN_CUSTOMER",
-    "RUN_KIND",
     "RunNotADecision",
     "VerifyReport",
-    "DECISIONS",
-    "content_of",
     "open_log",
-    "run_models",
     "verify_rows",
 ]
 
-CHAIN = "decision_log"
-RUN_KIND = "batch_run"
-RUN_CUSTOMER = "(batch run)"
 _ENTRY_COLUMNS = [c for c in decision_log.c if c.name != "payload"]
 _INSERT_CHUNK = 1000
 
@@ -157,32 +153,6 @@ class VerifyReport:
     head_hash: str = GENESIS
 
 
-def content_of(row: dict[str, Any]) -> str:
-    """The canonical content of a row: what its hashes cover."""
-    content = {
-        "seq": int(row["seq"]),
-        "decision_id": row["decision_id"],
-        "customer_id": row["customer_id"],
-        "as_of": row["as_of"],
-        "created_at": row["created_at"],
-        "table_hash": row["table_hash"],
-        "model_id": row["model_id"],
-        "payload": row["payload"],
-    }
-    if all(type(v) is str for k, v in content.items() if k != "seq"):
-        # Texts and one integer: orjson spells them exactly as canonical_json does (it
-        # differs only on some floats), without scanning the payload for floats.
-        return orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
-    return canonical_json(content)
-
-
-def _payload_digest(payload: dict[str, Any]) -> str:
-    """The digest ``Decision.sealed`` computes, taken on the stored JSON without parsing a model."""
-    data = dict(payload)
-    data.pop("digest", None)
-    return sha256_text(canonical_json(data))
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -235,7 +205,7 @@ class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
-        self._sqlite = _SqliteAppender(engine) if engine.dialect.name == "sqlite" else None
+        self._sqlite = SqliteAppender(engine) if engine.dialect.name == "sqlite" else None
 
     def __enter__(self) -> DecisionLog:
         return self
@@ -273,7 +243,7 @@ class DecisionLog:
                 return self._sqlite.append(columns)
             with write_transaction(self.engine) as conn:
                 head = conn.execute(_LOCK_HEAD, {"chain": CHAIN}).one()
-                rows, seq, prev = _chained(columns, int(head.seq), head.row_hash)
+                rows, seq, prev = chained(columns, int(head.seq), head.row_hash)
                 for start in range(0, len(rows), _INSERT_CHUNK):
                     conn.execute(_INSERT, rows[start:start + _INSERT_CHUNK])
                 conn.execute(_MOVE_HEAD, {"chain": CHAIN, "head_seq": seq, "head_hash": prev})
@@ -303,7 +273,7 @@ class DecisionLog:
     def append_run(self, payload: dict[str, Any]) -> LogEntry:
         """Log one batch run's entry (``engine.batch.runlog``), sealed by its ``digest``."""
         data = {k: v for k, v in payload.items() if k != "digest"}
-        data["digest"] = _payload_digest(data)
+        data["digest"] = payload_digest(data)
         columns = {
             "decision_id": data["run_id"],
             "customer_id": RUN_CUSTOMER,
@@ -357,7 +327,7 @@ class DecisionLog:
         data = json.loads(payload)
         if not isinstance(data, dict) or data.get("kind") != RUN_KIND:
             raise InputError(f"{run_id!r} in {self.url} is a decision, not a batch run")
-        if data.get("digest") != _payload_digest(data):
+        if data.get("digest") != payload_digest(data):
             raise InputError(f"{self.url}: batch run {run_id}: its entry was edited (the "
                              "digest does not match its content): run gridcredit audit verify")
         return data
@@ -474,106 +444,6 @@ class DecisionLog:
         return AuditStoreError(f"audit log {self.url}: {what}: {error_summary(exc)}")
 
 
-def _chained(columns: list[dict[str, Any]], seq: int, prev: str
-             ) -> tuple[list[dict[str, Any]], int, str]:
-    """The rows of ``columns`` chained after the head ``(seq, prev)``, and the new head."""
-    rows = []
-    for c in columns:
-        seq += 1
-        row = {"seq": seq, **c}
-        content = content_of(row)
-        row["content_hash"] = sha256_text(content)
-        row["prev_hash"] = prev
-        row["row_hash"] = prev = chain_hash(prev, content)
-        rows.append(row)
-    return rows, seq, prev
-
-
-_SQL_HEAD = "SELECT seq, row_hash FROM chain_head WHERE name = ?"
-_SQL_MOVE = "UPDATE chain_head SET seq = ?, row_hash = ? WHERE name = ?"
-_SQL_INSERT = (f"INSERT INTO decision_log ({', '.join(c.name for c in decision_log.c)}) "
-               f"VALUES ({', '.join(':' + c.name for c in decision_log.c)})")
-
-
-class _SqliteAppender:
-    """Appends to a SQLite log on one held connection, through the ``sqlite3`` module.
-
-    The statements are the ones SQLAlchemy would send, in the same transaction
-    (``BEGIN IMMEDIATE`` takes the write lock before the head is read); only
-    SQLAlchemy's own work per call is saved: a connection checked out and
-    reset, each statement compiled and each row's parameters processed, about
-    as much CPU as the rest of an append. The connection comes from the log's
-    engine, so it is configured as every other one (WAL, ``synchronous``, busy
-    timeout); appends from several threads take turns on it.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._held: Any = None
-        self._copier: Any = None
-        self._lock = threading.Lock()
-        self._copier_lock = threading.Lock()
-        self.autocheckpoint = True  # False: wal_autocheckpoint = 0 on the held connection
-        self.sync_on_commit = True  # False: synchronous = NORMAL on it, flushed by sync()
-        self._set = (True, True)  # what the held connection runs with
-        self._wal: int | None = None  # a descriptor of the WAL file, for sync()
-        self._wal_lock = threading.Lock()
-
-    def append(self, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        with self._lock:
-            if self._held is None:
-                self._held = self._engine.raw_connection()
-            db = self._held.driver_connection
-            if (self.autocheckpoint, self.sync_on_commit) != self._set:
-                self._configure(db, self.autocheckpoint, self.sync_on_commit)
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                seq, prev = db.execute(_SQL_HEAD, (CHAIN,)).fetchone()
-                rows, seq, prev = _chained(columns, int(seq), prev)
-                db.executemany(_SQL_INSERT, rows)
-                db.execute(_SQL_MOVE, (seq, prev, CHAIN))
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            return rows
-
-    def _configure(self, db: Any, autocheckpoint: bool, sync_on_commit: bool) -> None:
-        db.execute(f"PRAGMA wal_autocheckpoint = {1000 if autocheckpoint else 0}")
-        db.execute(f"PRAGMA synchronous = {'FULL' if sync_on_commit else 'NORMAL'}")
-        self._set = (autocheckpoint, sync_on_commit)
-
-    def sync(self) -> None:
-        with self._wal_lock:  # the held connection keeps the WAL file in place while it is open
-            if self._wal is None:
-                self._wal = os.open(f"{sqlite_file(self._engine)}-wal", os.O_RDONLY)
-            os.fdatasync(self._wal)
-
-    def checkpoint(self) -> None:
-        with self._copier_lock:
-            if self._copier is None:
-                self._copier = self._engine.raw_connection()
-            self._copier.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._held is not None:
-                if self._set != (True, True):  # back to the pool as the pool gave it
-                    with contextlib.suppress(sqlite3.Error):
-                        self._configure(self._held.driver_connection, True, True)
-                self._held.close()
-                self._held = None
-        with self._wal_lock:
-            if self._wal is not None:
-                os.close(self._wal)
-                self._wal = None
-        with self._copier_lock:
-            if self._copier is not None:
-                self._copier.close()
-                self._copier = None
-
-
 def _head(conn: Connection) -> tuple[int, str]:
     row = conn.execute(_READ_HEAD, {"chain": CHAIN}).one()
     return int(row.seq), row.row_hash
@@ -592,49 +462,6 @@ def verify_rows(rows: Iterable[dict[str, Any]], head: tuple[int, str]) -> Verify
     report = check_rows(DECISIONS, rows, head)
     return VerifyReport(report.ok, report.rows, report.first_broken, report.reason,
                         report.subject, report.head_hash)
-
-
-def _payload_problem(row: dict[str, Any]) -> str | None:
-    """What is wrong between the payload and the row's columns, if anything."""
-    try:
-        payload = json.loads(row["payload"])
-    except ValueError as exc:
-        return f"payload is not JSON ({exc})"
-    if not isinstance(payload, dict):
-        return "payload is not a JSON object"
-    if payload.get("digest") != _payload_digest(payload):
-        return "payload edited: the decision's digest does not match its content"
-    if payload.get("kind") == RUN_KIND:
-        mirrored = {"decision_id": payload.get("run_id"), "customer_id": RUN_CUSTOMER,
-                    "as_of": payload.get("as_of"),
-                    "table_hash": (payload.get("tables") or {}).get("content_hash"),
-                    "model_id": run_models(payload)}
-        for column, value in mirrored.items():
-            if row[column] != value:
-                return f"column {column} = {row[column]!r} but the run entry says {value!r}"
-        return None
-    mirrored = {
-        "decision_id": payload.get("decision_id"),
-        "customer_id": payload.get("customer_id"),
-        "as_of": payload.get("as_of"),
-        "table_hash": (payload.get("tables") or {}).get("content_hash"),
-        "model_id": (payload.get("score") or {}).get("model_id"),
-    }
-    for column, value in mirrored.items():
-        if row[column] != value:
-            return f"column {column} = {row[column]!r} but the payload says {value!r}"
-    return None
-
-
-def run_models(payload: Mapping[str, Any]) -> str:
-    """The ``model_id`` column of a run's row: its model ids, comma-separated."""
-    text = ",".join(sorted(payload.get("models") or {}))
-    return text if len(text) <= 200 else f"({len(payload['models'])} models)"
-
-
-#: The decision log's rows for the one row check (``engine.audit.rowcheck``).
-DECISIONS = Chained("decision_log", "decision", (), lambda row: row["decision_id"],
-                    _payload_problem, content_of=content_of)
 
 
 def open_log(

@@ -12,3 +12,29 @@ candidate first, ``engine.batch.impactchanges`` says what changed in the
 catalogue and templates, ``engine.batch.impactreport`` and
 ``engine.batch.impactcharts`` write the report.
 """
+
+from engine.batch.decide import decide_file, decide_frame, decide_logged, explain_customers
+from engine.batch.impact import Impact, compare
+from engine.batch.impactrun import CandidateRefused, run_impact
+from engine.batch.rulesource import RuleSide, load_baseline, load_side
+from engine.batch.runfiles import BatchSummary, rejects_path
+from engine.batch.scaleout import ClusterSpec, decide_file_dask, parse_cluster
+
+__all__ = [
+    "BatchSummary",
+    "CandidateRefused",
+    "ClusterSpec",
+    "Impact",
+    "RuleSide",
+    "compare",
+    "decide_file",
+    "decide_file_dask",
+    "decide_frame",
+    "decide_logged",
+    "explain_customers",
+    "load_baseline",
+    "load_side",
+    "parse_cluster",
+    "rejects_path",
+    "run_impact",
+]

@@ -19,7 +19,8 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import select
 
-from engine.audit.log import RUN_CUSTOMER, DecisionLog
+from engine.audit.decisionrows import RUN_CUSTOMER
+from engine.audit.log import DecisionLog
 from engine.audit.store import decision_log
 from engine.collections.cases import Profile
 from engine.decision import Decision

@@ -29,7 +29,8 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.audit.archive import Archive, ArchiveMissing
-from engine.audit.log import RUN_CUSTOMER, DecisionLog
+from engine.audit.decisionrows import RUN_CUSTOMER
+from engine.audit.log import DecisionLog
 from engine.audit.store import decision_log
 from engine.batch.seals import row_of_id
 from engine.decider import load
