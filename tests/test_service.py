@@ -276,6 +276,11 @@ def home(tmp_path_factory) -> Path:
     return root
 
 
+def _line_of(text: str, needle: str) -> int:
+    """The 1-based line of ``text`` that holds ``needle``."""
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
 def test_reload_swaps_only_a_clean_set_and_keeps_the_old_one_otherwise(
         make_client, keys, records, home):
     client = make_client(engine_=load(home))
@@ -283,15 +288,17 @@ def test_reload_swaps_only_a_clean_set_and_keeps_the_old_one_otherwise(
     before = client.get("/v1/tables", headers=admin).json()
     grades = home / "rules" / "grades.yaml"
     good = grades.read_text()
-    grades.write_text(good.replace("theft_incidents_36m: {ge: 1}",
-                                   "theft_incidents_36mm: {ge: 1}"))
+    assert "when: {regrade_active: true}" in good
+    grades.write_text(good.replace("when: {regrade_active: true}",
+                                   "when: {regrade_activ: true}"))
     try:
         refused = client.post("/v1/tables:reload", headers=admin)
         assert refused.status_code == 422
         body = refused.json()
         assert body["code"] == "tables_rejected"
-        assert "did you mean 'theft_incidents_36m'" in body["message"]
-        assert body["details"][0]["path"].endswith("grades.yaml:24")
+        assert "did you mean 'regrade_active'" in body["message"]
+        line = _line_of(good, "when: {regrade_active: true}")
+        assert body["details"][0]["path"].endswith(f"grades.yaml:{line}")
         assert client.get("/v1/tables", headers=admin).json() == before
         decided = client.post("/v1/decisions", json=records[0], headers=admin).json()
         assert decided["tables"]["content_hash"] == before["tables_content_hash"]
@@ -321,7 +328,8 @@ def test_reload_refuses_bands_that_overlap(make_client, keys, records, home):
         assert refused.status_code == 422
         body = refused.json()
         assert body["code"] == "tables_rejected"
-        assert body["details"][0]["path"].endswith("grades.yaml:51")
+        rule = _line_of(good, "id: band-aa")
+        assert body["details"][0]["path"].endswith(f"grades.yaml:{rule}")
         assert "band AA [0.01, 0.03) leaves an overlap" in body["message"]
         assert client.get("/v1/tables", headers=admin).json() == before
     finally:
