@@ -277,8 +277,9 @@ def home(tmp_path_factory) -> Path:
 
 
 def _line_of(text: str, needle: str) -> int:
-    """The 1-based line of ``text`` that holds ``needle``."""
-    return next(n for n, line in enumerate(text.splitlines(), start=1) if needle in line)
+    """The 1-based line of ``text`` that reads ``needle`` (after its indentation)."""
+    return next(n for n, line in enumerate(text.splitlines(), start=1)
+                if line.strip() == needle)
 
 
 def test_reload_swaps_only_a_clean_set_and_keeps_the_old_one_otherwise(
@@ -328,7 +329,7 @@ def test_reload_refuses_bands_that_overlap(make_client, keys, records, home):
         assert refused.status_code == 422
         body = refused.json()
         assert body["code"] == "tables_rejected"
-        rule = _line_of(good, "id: band-aa")
+        rule = _line_of(good, "- id: band-aa")
         assert body["details"][0]["path"].endswith(f"grades.yaml:{rule}")
         assert "band AA [0.01, 0.03) leaves an overlap" in body["message"]
         assert client.get("/v1/tables", headers=admin).json() == before
