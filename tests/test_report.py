@@ -15,17 +15,9 @@ from sklearn.metrics import roc_auc_score
 from engine import synth
 from engine.errors import ConfigError, FrameError, InputError
 from engine.report import charts
-from engine.report.html import (
-    DECISION_COLUMNS,
-    build_report,
-    check_sensitivity,
-    default_rate_by_grade,
-    labels_from,
-    policy_counts,
-    roc_ks,
-    wilson_interval,
-    write_report,
-)
+from engine.report.html import build_report, write_report
+from engine.report.inputs import DECISION_COLUMNS, check_sensitivity, labels_from
+from engine.report.measures import default_rate_by_grade, policy_counts, roc_ks, wilson_interval
 
 EDGES = (0.01, 0.025, 0.06, 0.15)
 GRADE_NAMES = np.array(["AAA", "AA", "A", "B", "C"])
@@ -215,12 +207,12 @@ def test_report_is_self_contained(full_report):
     assert "http://" not in full_report and "https://" not in full_report
 
 
-def test_report_embeds_all_six_charts(full_report):
+def test_report_embeds_all_seven_charts(full_report):
     pngs = images(full_report)
-    assert len(pngs) == 6
+    assert len(pngs) == 7
     assert all(p.startswith(PNG_MAGIC) for p in pngs)
     for chart_id in ("grades", "pd-by-class", "roc-ks", "calibration", "policies",
-                     "sensitivity"):
+                     "sensitivity", "disparity"):
         assert f'<figure id="chart-{chart_id}">' in full_report
 
 
@@ -262,7 +254,7 @@ def test_report_without_labels_says_so(plain_report):
     assert 'id="no-outcomes"' in html and "No observed outcomes were supplied" in html
     assert 'id="no-sensitivity"' in html
     assert "No rejects file was supplied." in html
-    assert len(images(html)) == 3
+    assert len(images(html)) == 4
     assert 'id="chart-roc-ks"' not in html
 
 
@@ -271,7 +263,8 @@ def test_report_with_sensitivity_png_only(population, tmp_path):
     png = tmp_path / "sensitivity.png"
     png.write_bytes(charts.sensitivity_chart(sensitivity_frame()))
     html = build_report(decisions, sensitivity_png=png, segment="value_tier", created_at=CREATED)
-    assert images(html)[-1] == png.read_bytes()
+    sensitivity = html[html.index('<figure id="chart-sensitivity">'):]
+    assert images(sensitivity)[0] == png.read_bytes()
     assert "one panel per value tier" in html
     (tmp_path / "not.png").write_text("hello")
     with pytest.raises(InputError, match=r"not\.png: not a PNG image"):
@@ -390,5 +383,5 @@ def test_report_of_no_decisions_still_renders(population, recwarn):
     html = build_report(decisions.head(0), created_at=CREATED)
     assert '<div class="v">0</div><div class="k">decided' in html
     assert "No policy was assigned to any decided customer." in html
-    assert len(images(html)) == 3
+    assert len(images(html)) == 4
     assert not [w for w in recwarn if "legend" in str(w.message)]

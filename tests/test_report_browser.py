@@ -40,7 +40,7 @@ def test_every_chart_loads_at_its_own_size(report):
     assert [s["alt"] for s in states] == [
         "Grade distribution", "PD distribution by customer class", "ROC and KS",
         "Observed default rate by grade", "Policies by grade and segment",
-        "Sensitivity analysis"]
+        "Sensitivity analysis", "Disparity by customer class"]
     assert all(s["complete"] for s in states)
     assert [(s["width"], s["height"]) for s in states] == [png_size(p) for p in embedded]
     assert all(s["width"] > 300 and s["height"] > 150 for s in states)

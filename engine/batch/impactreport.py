@@ -32,7 +32,7 @@ from engine.errors import ConfigError
 from engine.explanation import param_value
 from engine.language import ENGLISH, Language
 from engine.report import charts
-from engine.report.html import report_environment
+from engine.report.environment import report_environment
 from engine.vocabulary import label
 
 if TYPE_CHECKING:

@@ -176,16 +176,33 @@ def report_command(
     segment: str = typer.Option("consumption_class", "--segment",
                                 help="Segment for the policy-count chart."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    customers: Path | None = typer.Option(
+        None, "--customers", help="The customer file that was decided: rule hits (every rule, "
+        "zero hits included) and, with --training, population stability."),
+    training: Path | None = typer.Option(
+        None, "--training", help="The population the models were trained on (PSI/CSI)."),
+    db: str | None = typer.Option(
+        None, "--db", help="Decision log of the run: run id, chain head, input and model "
+        "SHA-256, table release."),
+    surveys: Path | None = typer.Option(
+        None, "--surveys", help="Service-quality surveys of the period (gridcredit "
+        "service-quality)."),
+    survey_baseline: Path | None = typer.Option(
+        None, "--survey-baseline", help="Surveys of an earlier period."),
     lang: str | None = LANG,
     home: Path | None = HOME,
 ) -> None:
-    """Write the auditor report: one self-contained HTML file with charts and versions."""
+    """Write the auditor report: one self-contained HTML file with charts and versions, rule
+    hits, overrides and their outcomes, disparity, calibration in words, stability,
+    provenance and service quality."""
     import warnings
 
     from engine.batch.runfiles import rejects_path
+    from engine.cli.reportinputs import report_inputs
     from engine.frames import read_frame
     from engine.report.charts import MissingFontWarning
-    from engine.report.html import labels_from, write_report
+    from engine.report.html import write_report
+    from engine.report.inputs import labels_from
 
     engine = _load(home)
     engine.explainer.language(lang)
@@ -193,6 +210,9 @@ def report_command(
     out = out or engine.config.out_dir / "report.html"
     frame = read_frame(decisions)
     bad = rejects or rejects_path(decisions)
+    further = report_inputs(engine, frame, source=decisions, customers=customers,
+                            training=training, db=db, surveys=surveys,
+                            survey_baseline=survey_baseline)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MissingFontWarning)
         path = write_report(
@@ -203,7 +223,7 @@ def report_command(
             versions=engine.versions(),
             band_edges=[b.lo for b in engine.bands[1:]],
             lang=lang, languages=engine.explainer.languages,
-            templates_dir=engine.config.templates_dir,
+            templates_dir=engine.config.templates_dir, **further,
         )
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)

@@ -25,14 +25,17 @@ from engine import __version__
 from engine.errors import ConfigError, InputError
 from engine.language import Language, Languages, load_languages
 from engine.report import charts
-from engine.report.html import report_environment
+from engine.report.environment import report_environment
 from engine.servicequality.evaluation import NO_DECISION, ServiceQuality
 from engine.servicequality.surveys import DIMENSIONS
 from engine.vocabulary import label
 
-__all__ = ["TEMPLATE", "dimension_words", "service_quality_html", "write_service_quality"]
+__all__ = ["TEMPLATE", "dimension_words", "service_quality_html", "service_summary",
+           "write_service_quality"]
 
 TEMPLATE = "servicequality.html.j2"
+# Sentences of each kind the auditor report shows; the service-quality report has them all.
+SUMMARY_LINES = 6
 _SEGMENT_COLOURS = {"large": "#7b3294", "average": "#2c7fb8", "small": "#1a9850"}
 
 
@@ -323,3 +326,28 @@ def write_service_quality(path: str | Path, result: ServiceQuality, *, overwrite
     except OSError as exc:
         raise InputError(f"{target}: cannot write the report ({exc.strerror})") from None
     return target
+
+
+def _strongest(result: ServiceQuality) -> pd.DataFrame:
+    """The policy links, the largest first (difference in differences when there is one)."""
+    linked = result.policies
+    key = "did" if result.change is not None else "difference"
+    return linked.reindex(linked[key].abs().sort_values(ascending=False).index)
+
+
+def service_summary(result: ServiceQuality, t: Language) -> dict[str, Any]:
+    """What the auditor report shows of a service-quality evaluation: its sentences and the
+    mean gap of the five dimensions per grade."""
+    words = dimension_words(t)
+    overall = result.by_grade[result.by_grade["dimension"] == "overall"]
+    return {
+        "periods": result.periods, "surveys": result.surveys,
+        "baseline_periods": result.baseline_periods, "rejected": result.rejected,
+        "gaps": _shortfall_sentences(result.by_segment, t, words),
+        "sensitivity": _sensitivity_sentences(result.sensitivity, result.drivers, t, words),
+        "change": (_change_sentences(result.change, t, words)
+                   if result.change is not None else [])[:SUMMARY_LINES],
+        "policies": (_policy_sentences(_strongest(result), t, words, result.change is not None)
+                     if result.policies is not None else [])[:SUMMARY_LINES],
+        "by_grade": _records(overall, words, t),
+    }

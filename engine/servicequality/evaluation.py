@@ -278,6 +278,8 @@ class ServiceQuality:
     baseline_surveys: int = 0
     change: pd.DataFrame | None = None
     policies: pd.DataFrame | None = None
+    # survey rows refused on reading (both periods), reported beside the evaluation
+    rejected: int = 0
 
 
 def evaluate(surveys: pd.DataFrame, decisions: pd.DataFrame | None = None, *,
