@@ -17,14 +17,25 @@ from typing import Any
 import pandas as pd
 
 from engine import synth
+from engine.audit.log import open_log
 from engine.batch.decide import decide_file
 from engine.batch.runfiles import rejects_path
 from engine.config import EngineConfig
 from engine.frames import write_frame
+from engine.governance.releases import history, is_published, publish
+from engine.report.auditinputs import audit_inputs
+from engine.report.html import write_report
+from engine.report.inputs import labels_from
+from engine.report.servicequality import write_service_quality
+from engine.servicequality.evaluation import evaluate, service_policies
+from engine.servicequality.surveys import read_surveys, survey_rejects_path
 
 __all__ = ["DemoResult", "run_demo"]
 
 POPULATION_SEED = 2026
+# Customers surveyed for the service-quality evaluation, and the two survey periods.
+SURVEYED = 20_000
+BASELINE_PERIOD, SURVEY_PERIOD = "2026-Q1", "2026-Q3"
 
 
 @dataclass
@@ -74,10 +85,12 @@ def run_demo(n: int = 100_000, out: str | Path | None = None, *,
                             f"{segment} customers")
     result.files["models"] = models_out
 
-    say("3/6 deciding every customer")
+    say("3/6 publishing the tables and deciding every customer into the decision log")
     engine = load(EngineConfig.at(config.home, models_dir=models_out))
     decisions_path = out / "decisions.parquet"
-    summary = decide_file(engine, customers, decisions_path, overwrite=True)
+    db = str(out / "decisions.sqlite")
+    _publish(engine, db)
+    summary = decide_file(engine, customers, decisions_path, overwrite=True, db=db)
     decisions = pd.read_parquet(decisions_path)
     decisions.to_csv(out / "decisions.csv", index=False)
     result.lines.append(summary.text().splitlines()[0])
@@ -97,9 +110,14 @@ def run_demo(n: int = 100_000, out: str | Path | None = None, *,
     write_sensitivity(sens, out / "sensitivity")
     result.files["sensitivity"] = out / "sensitivity"
 
-    say("6/6 auditor report")
+    say("6/6 service-quality surveys and evaluation, auditor report")
+    surveys = _surveys(decisions, out)
+    result.files |= surveys
+    result.files |= _service_quality(engine, decisions, surveys, out)
+    further = _further(engine, decisions, decisions_path, population, db, surveys)
     result.files |= _reports(engine, decisions, population, rejects_path(decisions_path),
-                             sens.table, out)
+                             sens.table, out, further)
+    result.files["decision log"] = Path(db)
     result.lines.append(f"done in {time.perf_counter() - started:.0f} s")
     return result
 
@@ -151,16 +169,63 @@ def _explain_showcase(engine: Any, population: pd.DataFrame, decisions: pd.DataF
     return explained
 
 
+def _publish(engine: Any, db: str) -> None:
+    """Publish the shipped tables as a release of the demo's log, unless they already are."""
+    with open_log(db) as log:
+        if not is_published(log.engine, engine.tables.content_hash):
+            publish(engine, log.engine, message="the shipped tables, published by make demo",
+                    publisher="demo", approver="demo reviewer")
+
+
+def _surveys(decisions: pd.DataFrame, out: Path) -> dict[str, Path]:
+    """Surveys of a sample of the decided customers: a baseline before the differentiated
+    service started (no policy held yet) and a period after it, the same people asked twice."""
+    sample = decisions.sample(n=min(len(decisions), SURVEYED), random_state=POPULATION_SEED)
+    before = synth.generate_surveys(sample.assign(policies=""), BASELINE_PERIOD,
+                                    seed=POPULATION_SEED, wave=0)
+    after = synth.generate_surveys(sample, SURVEY_PERIOD, seed=POPULATION_SEED, wave=1)
+    return {"surveys (baseline)": write_frame(before, out / f"surveys-{BASELINE_PERIOD}.csv"),
+            "surveys": write_frame(after, out / f"surveys-{SURVEY_PERIOD}.csv")}
+
+
+def _service_quality(engine: Any, decisions: pd.DataFrame, surveys: dict[str, Path],
+                     out: Path) -> dict[str, Path]:
+    """The service-quality report in English and Chinese, as the command writes it."""
+    page = out / "service-quality.html"
+    files = [read_surveys(surveys[k], rejects_to=survey_rejects_path(surveys[k], page))
+             for k in ("surveys", "surveys (baseline)")]
+    result = evaluate(files[0].surveys, decisions, baseline=files[1].surveys,
+                      policies=service_policies(engine.catalogue))
+    reading = {f.source: f.reading(survey_rejects_path(f.source, page)) for f in files}
+    options = {"templates_dir": engine.config.templates_dir,
+               "languages": engine.explainer.languages, "reading": reading}
+    return {"service quality": write_service_quality(page, result, overwrite=True, **options),
+            "service quality (zh-CN)": write_service_quality(
+                out / "service-quality.zh-CN.html", result, overwrite=True, lang="zh-CN",
+                **options)}
+
+
+def _further(engine: Any, decisions: pd.DataFrame, source: Path, population: pd.DataFrame,
+             db: str, surveys: dict[str, Path]) -> dict[str, Any]:
+    """Rule hits, stability (against the training population, which is the one decided),
+    provenance from the log, and the service quality, for the auditor report."""
+    customers = population.drop(columns=["default_12m"])
+    with open_log(db, create=False) as log:
+        return audit_inputs(engine, decisions, source=source, customers=customers,
+                            training=population, log=log, releases=history(log.engine),
+                            surveys=surveys["surveys"],
+                            survey_baseline=surveys["surveys (baseline)"])
+
+
 def _reports(engine: Any, decisions: pd.DataFrame, population: pd.DataFrame,
-             rejects: Path, sensitivity: pd.DataFrame, out: Path) -> dict[str, Path]:
+             rejects: Path, sensitivity: pd.DataFrame, out: Path,
+             further: dict[str, Any]) -> dict[str, Path]:
     """The auditor report in English (outcomes in sample: the models were trained on this
     population) and in Chinese."""
-    from engine.report.html import labels_from, write_report
-
     common = {"labels": labels_from(decisions, population),
               "rejects": pd.read_csv(rejects), "sensitivity": sensitivity,
               "versions": engine.versions(), "band_edges": [b.lo for b in engine.bands[1:]],
-              "templates_dir": engine.config.templates_dir}
+              "templates_dir": engine.config.templates_dir, **further}
     return {
         "report": write_report(out / "report.html", decisions, overwrite=True,
                                in_sample=True, **common),

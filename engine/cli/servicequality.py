@@ -50,9 +50,7 @@ def service_quality_command(
     result = evaluate(current.surveys, read_frame(decisions) if decisions else None,
                       baseline=before.surveys if before else None,
                       policies=service_policies(catalogue))
-    reading = {f.source: {"source": f.source, "rows_in": f.rows_in, "accepted": len(f.surveys),
-                          "rejected": f.rows_in - len(f.surveys),
-                          "rejects_file": str(survey_rejects_path(f.source, out))}
+    reading = {f.source: f.reading(survey_rejects_path(f.source, out))
                for f in (current, before) if f is not None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MissingFontWarning)

@@ -48,6 +48,11 @@ def _pct(t: Language, value: float | None) -> str:
     return t.share(value, 2) if value is not None and np.isfinite(value) else "n/a"
 
 
+def _fixed(value: float) -> str:
+    """A PSI or CSI as the tables show it: four decimals."""
+    return format(value, ".4f")
+
+
 def rule_hit_section(hits: pd.DataFrame | None) -> dict[str, Any] | None:
     """Every rule with its hits, grouped by table; the zero-hit rules by name."""
     if hits is None:
@@ -198,13 +203,13 @@ def stability_section(result: MonitorResult | None, t: Language) -> dict[str, An
         sentence = t.gettext(
             "Model %(model)s: score PSI %(psi)s (%(level)s) and grade PSI %(grade_psi)s "
             "against %(baseline)s customers of the baseline and %(current)s now.",
-            model=d.model_id, psi=f"{d.score_psi:.4f}", level=words[level(d.score_psi)],
-            grade_psi=f"{d.grade_psi:.4f}", baseline=t.count(d.baseline_rows),
+            model=d.model_id, psi=_fixed(d.score_psi), level=words[level(d.score_psi)],
+            grade_psi=_fixed(d.grade_psi), baseline=t.count(d.baseline_rows),
             current=t.count(d.current_rows))
         if top is not None:
             sentence += " " + t.gettext(
                 "The indicator that moved most is %(indicator)s (CSI %(csi)s, %(level)s).",
-                indicator=str(top["indicator"]), csi=f"{float(top['csi']):.4f}",
+                indicator=str(top["indicator"]), csi=_fixed(float(top["csi"])),
                 level=words[level(float(top["csi"]))])
         models.append({"model_id": d.model_id, "segment": d.segment, "status": d.status,
                        "status_word": words[d.status], "score_psi": d.score_psi,

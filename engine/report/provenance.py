@@ -56,9 +56,11 @@ def provenance(decisions: pd.DataFrame, *, source: str | Path | None = None, log
                   "head": report.head_hash, "reason": report.reason}
     wanted = Path(source).resolve() if source is not None else None
     for run in log.runs():
-        if wanted is not None and Path(run["output"]["path"]) == wanted:
-            out["runs"].append({**_entry(run), "ids_match": _ids_match(decisions,
-                                                                       run["run_id"])})
+        if wanted is None or Path(run["output"]["path"]) != wanted:
+            continue
+        match = _ids_match(decisions, run["run_id"])
+        if match is not False:  # an earlier run that wrote the same file is not this one
+            out["runs"].append({**_entry(run), "ids_match": match})
     hashes = {t["table_hash"] for t in tables}
     out["releases"] = [{"number": r.number, "version": r.version, "hash": r.content_hash,
                         "publisher": r.publisher, "approver": r.approver or "",

@@ -31,6 +31,14 @@ def _chunks(population: str | Path | pd.DataFrame, size: int) -> Any:
         yield frame.iloc[start:start + size]
 
 
+def _shown(file: str, home: Path) -> str:
+    """A rule file as the project names it (``rules/grades.yaml``), else as given."""
+    try:
+        return Path(file).resolve().relative_to(Path(home).resolve()).as_posix()
+    except ValueError:
+        return file
+
+
 def rule_hits(engine: Any, population: str | Path | pd.DataFrame, *,
               chunk_size: int = 200_000) -> pd.DataFrame:
     """One row per rule of ``engine``'s tables, in file order: the customers it decided for.
@@ -51,7 +59,8 @@ def rule_hits(engine: Any, population: str | Path | pd.DataFrame, *,
         for t in tables.tables:
             for r in t.rules:
                 hits[(t.name, r.id)] += int(effective[t.name][r.index].sum())
-    rows = [{"table": t.name, "rule": r.id, "file": r.file, "line": r.line,
+    rows = [{"table": t.name, "rule": r.id, "file": _shown(r.file, engine.config.home),
+             "line": r.line,
              "description": r.description, "customers": hits[(t.name, r.id)],
              "share": hits[(t.name, r.id)] / decided if decided else 0.0}
             for t in tables.tables for r in t.rules]

@@ -131,6 +131,11 @@ class SurveyFile:
     def periods(self) -> list[str]:
         return sorted(self.surveys["period"].unique().tolist())
 
+    def reading(self, rejects_file: str | Path) -> dict[str, object]:
+        """What the report's "surveys read" table shows of this file."""
+        return {"source": self.source, "rows_in": self.rows_in, "accepted": len(self.surveys),
+                "rejected": self.rows_in - len(self.surveys), "rejects_file": str(rejects_file)}
+
     def text(self) -> str:
         return (f"{self.source}: {self.rows_in:,} rows in = {len(self.surveys):,} accepted + "
                 f"{self.rows_in - len(self.surveys):,} rejected")
