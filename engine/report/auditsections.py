@@ -206,11 +206,14 @@ def stability_section(result: MonitorResult | None, t: Language) -> dict[str, An
             model=d.model_id, psi=_fixed(d.score_psi), level=words[level(d.score_psi)],
             grade_psi=_fixed(d.grade_psi), baseline=t.count(d.baseline_rows),
             current=t.count(d.current_rows))
-        if top is not None:
-            sentence += " " + t.gettext(
+        if top is not None and _fixed(float(top["csi"])) == _fixed(0.0):
+            sentence = sections.joined(t, sentence, t.gettext(
+                "No indicator moved: every CSI rounds to 0.0000."))
+        elif top is not None:
+            sentence = sections.joined(t, sentence, t.gettext(
                 "The indicator that moved most is %(indicator)s (CSI %(csi)s, %(level)s).",
                 indicator=str(top["indicator"]), csi=_fixed(float(top["csi"])),
-                level=words[level(float(top["csi"]))])
+                level=words[level(float(top["csi"]))]))
         models.append({"model_id": d.model_id, "segment": d.segment, "status": d.status,
                        "status_word": words[d.status], "score_psi": d.score_psi,
                        "grade_psi": d.grade_psi, "baseline_rows": d.baseline_rows,

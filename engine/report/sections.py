@@ -23,13 +23,20 @@ from engine.report.inputs import check_sensitivity, require
 from engine.report.measures import RocKs, default_rate_by_grade, roc_ks, segment_order
 from engine.vocabulary import label
 
-__all__ = ["chart", "data_uri", "flatten", "in_use", "overrides", "performance",
+__all__ = ["chart", "data_uri", "joined", "flatten", "in_use", "overrides", "performance",
            "policy_by_grade", "policy_chart", "population_charts", "reject_summary",
            "sensitivity_input", "value_counts"]
 
 _SENSITIVITY_EXTRAS = (("customers_affected", "customers whose PD moved", "count"),
                        ("downgraded", "downgraded", "pct"), ("upgraded", "upgraded", "pct"))
 _CURVE_POINTS = 2_000
+# Sentences follow each other after a space in English, directly after 。 in Chinese.
+_SENTENCE_GAP = {"zh-CN": ""}
+
+
+def joined(t: Language, *sentences: str) -> str:
+    """Sentences of one paragraph, joined the way ``t`` writes them."""
+    return _SENTENCE_GAP.get(t.tag, " ").join(s for s in sentences if s)
 
 
 def data_uri(png: bytes) -> str:

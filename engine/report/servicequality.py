@@ -26,6 +26,7 @@ from engine.errors import ConfigError, InputError
 from engine.language import Language, Languages, load_languages
 from engine.report import charts
 from engine.report.environment import report_environment
+from engine.report.sections import joined
 from engine.servicequality.evaluation import NO_DECISION, ServiceQuality
 from engine.servicequality.surveys import DIMENSIONS
 from engine.vocabulary import label
@@ -60,8 +61,11 @@ def _group_word(t: Language, group: str) -> str:
 
 
 def _num(value: float, digits: int = 2, sign: bool = True) -> str:
+    """A score difference; one more digit when rounding would show a non-zero bound as 0."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "n/a"
+    if value != 0 and abs(value) < 0.5 * 10 ** -digits:
+        digits += 1
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
 
 
@@ -113,10 +117,10 @@ def _sensitivity_sentences(slopes: pd.DataFrame, drivers: pd.DataFrame, t: Langu
             low=_num(row.low, sign=False), high=_num(row.high, sign=False), n=t.count(row.n))
         if len(weights):
             top = weights.loc[weights["weight"].idxmax()]
-            text += " " + t.gettext("Of the five dimensions, %(dimension)s weighs most "
-                                    "(%(weight)s points of satisfaction per point).",
-                                    dimension=words[top["dimension"]],
-                                    weight=_num(top["weight"], sign=False))
+            text = joined(t, text, t.gettext(
+                "Of the five dimensions, %(dimension)s weighs most (%(weight)s points of "
+                "satisfaction per point).", dimension=words[top["dimension"]],
+                weight=_num(top["weight"], sign=False)))
         out.append(text)
     return out
 
