@@ -57,7 +57,7 @@ def test_rule_hits_count_every_rule_and_list_those_no_customer_reached(engine, d
     assert zero, "the shipped rules have safeguards no synthetic customer reaches"
     html = build_report(decisions, rule_hits=hits, created_at=CREATED)
     listed = html[html.index('id="zero-hit-rules"'):]
-    listed = listed[:listed.index("</p>")]
+    listed = listed[:listed.index("</div>")]
     for rule in zero:
         assert f"<code>{rule}</code>" in listed
     assert f"Rules no customer reached ({len(zero)}):" in listed
@@ -174,6 +174,6 @@ def test_the_report_command_shows_the_logged_run_chain_head_and_input_sha(tmp_pa
     assert f"<code>{head}</code>" in section
     assert hashlib.sha256(customers.read_bytes()).hexdigest() in section
     for model_id, sha in run["models"].items():
-        assert f"<code>{model_id}</code> sha256 <code>{sha}</code>" in section
+        assert f"<code>{model_id}</code></td><td>sha256 <code>{sha}</code>" in section
     assert "the table set that decided is not a published release" in section
     assert np.isclose(run["counts"]["rows_in"], 400)

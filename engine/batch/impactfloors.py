@@ -111,21 +111,26 @@ class ServiceFinding:
         if self.kind == "spread":
             return t.gettext(
                 "%(where)s: floor %(floor)s: the candidate serves grade %(worst)s %(after)s "
-                "%(unit)s worse than grade %(best)s on average (baseline %(before)s), beyond the "
-                "spread threshold of %(threshold)s %(unit)s: differentiated service must not "
-                "widen the service gap.", where=f.where, floor=f.id, worst=self.worst,
-                best=self.best, after=_shown(self.after), before=_shown(self.before),
-                unit=f.unit, threshold=_shown(f.spread_threshold, "g"))
+                "worse than grade %(best)s on average (baseline %(before)s), beyond the spread "
+                "threshold of %(threshold)s: differentiated service must not widen the service "
+                "gap.", where=f.where, floor=f.id, worst=self.worst, best=self.best,
+                after=_amount(t, self.after, f.unit), before=_amount(t, self.before, f.unit),
+                threshold=_amount(t, f.spread_threshold, f.unit))
         return t.gettext(
             "%(where)s: floor %(floor)s: %(customers)s customers of grade %(grade)s, consumption "
-            "class %(segment)s, are served worse than the floor of %(level)s %(unit)s.",
+            "class %(segment)s, are served worse than the floor of %(level)s.",
             where=f.where, floor=f.id, customers=t.count(self.customers), grade=self.grade,
-            segment=label(t, "segment value", self.segment), level=_shown(f.floor, "g"),
-            unit=f.unit)
+            segment=label(t, "segment value", self.segment), level=_amount(t, f.floor, f.unit))
 
 
-def _shown(value: float, style: str = ".2f") -> str:
-    return format(value, style) if np.isfinite(value) else "n/a"
+def _amount(t: Language, value: float, unit: str) -> str:
+    """A service level in its unit, as ``t`` writes hours and days."""
+    if not np.isfinite(value):
+        return "n/a"
+    shown = float(f"{value:.2f}")
+    if unit in ("hours", "days"):
+        return t.duration(shown, unit)
+    return f"{shown:g} {unit}"
 
 
 @dataclass(frozen=True)
