@@ -49,9 +49,9 @@ def cover(engine):
         wanted -= set(best.policy_ids)
     chosen.append(next(d for d in decisions if d.grade.override))
     event = EventOutcome(kind="rebate_earned", rule_id="overdue-rebate",
-                         reason="An overdue bill repaid in full "
-                         "within 30 days of falling overdue earns back half of the late-payment "
-                         "penalty charged (at most 500) and improves the credit.",
+                         reason="An overdue bill repaid in full within the rebate window "
+                         "after its due date earns back part of the late-payment penalty "
+                         "charged, up to a cap, and improves the credit.",
                          event_ids=("repayment-1",), valid_from="2026-01-05",
                          valid_until="2027-01-05", amount=12.5)
     chosen.append(chosen[0].model_copy(update={"events": (event,)}))
