@@ -20,9 +20,16 @@ from engine import synth
 from engine.audit.log import open_log
 from engine.batch.decide import decide_file
 from engine.batch.runfiles import rejects_path
+from engine.collections.profiles import profiles_from_frame
+from engine.collections.synthetic import generate_events
+from engine.collections.tables import load_collection_tables
+from engine.collections.worklist import due_list
 from engine.config import EngineConfig
+from engine.decider import load, load_tables
 from engine.frames import write_frame
 from engine.governance.releases import history, is_published, publish
+from engine.modelops import TrainingConfig, analyse_portfolio, train_registry, write_sensitivity
+from engine.policies import load_catalogue
 from engine.report.auditinputs import audit_inputs
 from engine.report.html import write_report
 from engine.report.inputs import labels_from
@@ -57,8 +64,6 @@ def run_demo(n: int = 100_000, out: str | Path | None = None, *,
 
     ``out`` defaults to the project's ``out/`` (``EngineConfig.out_dir``).
     """
-    from engine.decider import load, load_tables
-    from engine.modelops import TrainingConfig, analyse_portfolio, train_registry, write_sensitivity
 
     config = EngineConfig.at(home)
     out = Path(out) if out is not None else config.out_dir
@@ -126,11 +131,6 @@ def _collections(config: EngineConfig, population: pd.DataFrame, decisions: pd.D
                  out: Path, lines: list[str]) -> dict[str, Path]:
     """The population's bills and payments (``synth --events``) and the work list of the
     as-of date (``collections due --events --decisions``)."""
-    from engine.collections.profiles import profiles_from_frame
-    from engine.collections.synthetic import generate_events
-    from engine.collections.tables import load_collection_tables
-    from engine.collections.worklist import due_list
-    from engine.policies import load_catalogue
 
     events = generate_events(population, end=synth.DEFAULT_AS_OF, seed=POPULATION_SEED)
     events_path = write_frame(events, out / "events.parquet")

@@ -37,14 +37,16 @@ from engine.decision import (
     TableVersions,
 )
 from engine.errors import ConfigError, ConfigErrors, closest, did_you_mean
+from engine.events.rules import OUTCOMES, load_event_rules
 from engine.explanation import AUDIENCES, FORMATS, Explainer, template_position
 from engine.floors import Floor, Floors, load_floors
 from engine.policies import Catalogue
 from engine.records import GRADES
 from engine.statements import LEGAL_NOTICES
-from engine.tables.analysis import Finding, check_table_set
+from engine.tables.analysis import Finding, check_table_set, run_examples
 from engine.tables.tableset import TableSet
 from engine.termcheck import check_terms
+from engine.translations import missing
 
 __all__ = ["RuleCheck", "check_catalogue", "check_event_rules", "check_floors", "check_rules",
            "check_templates", "check_translations", "grade_levels", "sample_decisions",
@@ -80,7 +82,6 @@ def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | N
     findings += check_templates(explainer, table_set.catalogue)
     findings += check_translations(explainer)
     if examples:
-        from engine.tables.analysis import run_examples
 
         findings += run_examples(table_set)
     return RuleCheck(tuple(findings), broken, tuple(service_spread(table_set, floors)))
@@ -88,7 +89,6 @@ def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | N
 
 def check_event_rules(path: Path) -> tuple[list[Finding], bool]:
     """Every problem of the event rule file as a finding; True when it cannot be loaded."""
-    from engine.events.rules import load_event_rules
 
     if not path.is_file():
         return [], False
@@ -201,7 +201,6 @@ def service_spread(table_set: TableSet, floors: Floors) -> list[str]:
 
 def check_translations(explainer: Explainer) -> list[Finding]:
     """Every message (code, templates, knowledge files) a supported language lacks."""
-    from engine.translations import missing
 
     languages = explainer.languages
     lacking = missing(languages, explainer.templates_dir.parent.parent)
@@ -301,7 +300,6 @@ def sample_decisions(catalogue: Catalogue) -> list[Decision]:
 
 def _sample(catalogue: Catalogue, params: dict[str, dict[str, Any]], *, full: bool
             ) -> Decision:
-    from engine.events.rules import OUTCOMES
 
     policies = []
     for p in catalogue if full else ():

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import ConfigError, ConfigErrors
+from engine.events.rules import load_event_rules
+from engine.events.terms import RebateTerms
 from engine.language import Languages
 from engine.tables.analysis import Finding
 from engine.tables.tableset import TableSet
@@ -52,8 +54,6 @@ _UNIT_DAYS = {"year": (365, 366), "years": (365, 366), "年": (365, 366),
 def check_terms(table_set: TableSet, events_path: Path | None,
                 languages: Languages | None = None) -> list[Finding]:
     """Every term stated twice, and every text that promises a value the rules do not apply."""
-    from engine.events.rules import load_event_rules
-    from engine.events.terms import RebateTerms
 
     catalogue = table_set.catalogue
     if _REBATE_POLICY not in catalogue or events_path is None or not events_path.is_file():

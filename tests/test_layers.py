@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -78,3 +79,21 @@ def test_a_wrong_way_import_breaks_the_contract(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1, done.stdout
     assert "engine.records is not allowed to import engine.batch" in done.stdout
+
+
+def test_no_function_imports_a_module_of_engine():
+    """Imports inside functions are kept for optional heavy dependencies (dask, tqdm, ...):
+    an ``engine`` import belongs at the top, where the graph a reader sees is the real one."""
+    inside = []
+    for path in sorted((REPO / "engine").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("engine"):
+                    inside.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.module}")
+                elif isinstance(node, ast.Import) and any(
+                        a.name.startswith("engine") for a in node.names):
+                    inside.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert inside == []

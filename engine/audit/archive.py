@@ -37,6 +37,11 @@ from sqlalchemy.exc import IntegrityError
 from engine.audit.chain import ChainReport, append_keyed, keyed_rows, verify_chain
 from engine.audit.store import archive as archive_table
 from engine.errors import EngineError, InputError
+from engine.explanation import Explainer
+from engine.policies import load_catalogue
+from engine.records import CLASSES
+from engine.scoring import canonical_sha256
+from engine.tables import load_table_set
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -248,7 +253,6 @@ class Archive:
 
     def verify(self) -> tuple[ChainReport, list[str]]:
         """The chain report and, per item, what no longer matches its key."""
-        from engine.scoring import canonical_sha256
 
         report = verify_chain(self.database, archive_table)
         problems: list[str] = []
@@ -272,7 +276,6 @@ class Archive:
 
 def _write_registry(models: Path, entries: list[dict[str, str]]) -> None:
     """A registry serving every customer class: replay needs only the model logged."""
-    from engine.records import CLASSES
 
     registry = {"schema": "gridcredit.registry/1", "catalogue": "indicators.yaml",
                 "models": [{**entries[0], "customer_classes": list(CLASSES)}]
@@ -290,8 +293,6 @@ def load_snapshot(snapshot: Snapshot) -> TableSet:
 
 def load_project_tables(home: Path) -> TableSet:
     """The table set of a project folder laid out as rules/ and policies/."""
-    from engine.policies import load_catalogue
-    from engine.tables import load_table_set
 
     return load_table_set(home / "rules", load_catalogue(home / "policies" / "catalogue.yaml"))
 
@@ -319,8 +320,6 @@ def explain_as_logged(archive: Archive, decision: Any, fmt: str, *, lang: str | 
     text and whether the archived ones were used (False when the set is not
     archived and ``current_home``'s were used instead).
     """
-    from engine.explanation import Explainer
-    from engine.policies import load_catalogue
 
     def render(templates_dir: Path, catalogue_file: Path) -> str:
         known = load_catalogue(catalogue_file) if catalogue_file.is_file() else None

@@ -35,8 +35,10 @@ from engine.batch.impactfloors import (
     service_comparison,
     service_tally,
 )
+from engine.batch.impactreport import findings_note, headline, html, loss_note, markdown
 from engine.batch.runfiles import read_chunks
 from engine.errors import FrameError
+from engine.events.outcomes import frame_outcomes
 from engine.pipeline import TableRun, run_tables, score_population
 from engine.policies import ParamSpec, template_hashes
 from engine.records import GRADES
@@ -139,28 +141,23 @@ class Impact:
     @property
     def loss_note(self) -> str:
         """How the expected default loss was estimated (English; see ``impactreport``)."""
-        from engine.batch.impactreport import loss_note
 
         return loss_note(self)
 
     def headline(self, lang: Language | None = None) -> str:
-        from engine.batch.impactreport import headline
 
         return headline(self, lang)
 
     def findings_note(self, lang: Language | None = None) -> str:
-        from engine.batch.impactreport import findings_note
 
         return findings_note(self, lang)
 
     def markdown(self, lang: Language | None = None) -> str:
-        from engine.batch.impactreport import markdown
 
         return markdown(self, lang)
 
     def html(self, lang: Language | None = None, *, templates_dir: str | Path | None = None
              ) -> str:
-        from engine.batch.impactreport import html
 
         return html(self, lang, templates_dir=templates_dir)
 
@@ -234,7 +231,6 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
         if progress is not None and rows_in:
             progress(rows_in)
         if store is not None:
-            from engine.events.outcomes import frame_outcomes
 
             chunk = frame_outcomes(chunk, store).frame
         scored = score_population(engine.registry, chunk)

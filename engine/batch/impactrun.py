@@ -19,6 +19,9 @@ import pandas as pd
 from engine.batch.impact import EXPOSURE_MONTHS, Impact, compare
 from engine.batch.rulesource import RuleSide, load_side
 from engine.errors import EngineError, InputError
+from engine.explanation import Explainer
+from engine.language import load_languages
+from engine.rulecheck import check_rules
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -45,9 +48,6 @@ class CandidateRefused(EngineError):
 def candidate_findings(side: RuleSide, engine: Engine) -> list[str]:
     """What ``rules check`` reports for ``side``: its tables, event rules, catalogue and
     templates (its own, or the project's), and the examples, as ``file:line: ...`` lines."""
-    from engine.explanation import Explainer
-    from engine.language import load_languages
-    from engine.rulecheck import check_rules
 
     if side.policies is not None:
         explainer = Explainer(side.policies / "templates", side.catalogue,

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from engine.batch.digests import logged_schema, table_digest
 from engine.errors import FrameError
 from engine.frames import FORMATS
 from engine.language import ENGLISH, Language
@@ -245,7 +246,6 @@ class BatchRun:
         self.source, self.output = Path(source), Path(output)
         self.schema = SHADOW_SCHEMA if engine.registry.challengers else DECISION_SCHEMA
         if logged:
-            from engine.batch.digests import logged_schema
 
             self.schema = logged_schema(self.schema)
         self.logged = logged
@@ -530,7 +530,6 @@ def store_chunk(parts: Path, index: int, first_row: int, rows: int, decisions: p
                   _arrow(rejects.reindex(columns=REJECT_COLUMNS), REJECT_SCHEMA))
     counts = chunk_counts(decisions, rejects, rows) | {"first_row": int(first_row)}
     if "digest" in schema.names:
-        from engine.batch.digests import table_digest
 
         counts["sha256"] = table_digest(table, schema)
     return counts

@@ -38,10 +38,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.batch.decide import decide_frame, progress_bar
+from engine.batch.decide import archive_for_run, decide_frame, progress_bar, run_logger
 from engine.batch.digests import row_groups
 from engine.batch.runfiles import BatchRun, BatchSummary, store_chunk
+from engine.config import EngineConfig
+from engine.decider import load
 from engine.errors import ConfigError, InputError
+from engine.events.outcomes import frame_outcomes
+from engine.events.store import open_store
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -125,8 +129,6 @@ def _worker_engine(home: str, rules_dir: str, models_dir: str, tables_hash: str,
     key = (home, rules_dir, models_dir)
     engine = _ENGINES.get(key)
     if engine is None:
-        from engine.config import EngineConfig
-        from engine.decider import load
 
         engine = load(EngineConfig.at(home, rules_dir=rules_dir, models_dir=models_dir))
         _ENGINES[key] = engine
@@ -221,7 +223,6 @@ class _Logged:
         """Decide one chunk, with its rows' event outcomes and seals when the run is logged."""
         events = None
         if self.db is not None:
-            from engine.events.outcomes import frame_outcomes
 
             found = frame_outcomes(frame, _worker_store(self.db))
             frame, events = found.frame, found.per_row
@@ -236,7 +237,6 @@ def _worker_store(db: str) -> Any:
     """This worker's event store of ``db``, opened once per process."""
     store = _STORES.get(db)
     if store is None:
-        from engine.events.store import open_store
 
         store = _STORES[db] = open_store(db, create=False)
     return store
@@ -294,7 +294,6 @@ def decide_file_dask(engine: Engine, source: str | Path, output: str | Path, *,
     """
     from distributed import as_completed
 
-    from engine.batch.decide import archive_for_run, run_logger
 
     spec = cluster if isinstance(cluster, ClusterSpec) else parse_cluster(cluster)
     if db is not None:

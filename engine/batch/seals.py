@@ -54,11 +54,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine import __version__
 from engine import scale as master_scale
 from engine.assembly import SEGMENTS, decision_data, json_value
 from engine.decider import collector_paused
 from engine.decision import EventOutcome, canonical_json
 from engine.records import DERIVED, FIELDS
+from engine.scoring import TOP_REASONS, Score
 
 if TYPE_CHECKING:
     from engine.decider import Engine
@@ -276,7 +278,6 @@ def _kept(engine: Engine) -> dict[tuple[str, int], _Combo]:
 def _combo(engine: Engine, facts: dict[str, Any], z: float, pd_value: float,
            result: TableResult) -> _Combo:
     """The texts of one table result and band, from ``decision_data`` itself."""
-    from engine.scoring import Score
 
     facts["z"], facts["pd"] = z, pd_value
     model = engine.registry.model_for(facts["customer_class"])
@@ -294,7 +295,6 @@ class _Scores:
     model the fixed texts of its indicators (bin group and description)."""
 
     def __init__(self, engine: Engine, population: Any) -> None:
-        from engine.scoring import TOP_REASONS
 
         scores, indicators = population.scores, population.indicators
         models = {m.model_id: m for m in engine.registry.models.values()}
@@ -519,7 +519,6 @@ def _categorical(texts: list[str], codes: np.ndarray) -> pd.Categorical:
 
 def _engine_version() -> str:
     """The engine version every decision names (``engine.__version__``)."""
-    from engine import __version__
 
     return __version__
 

@@ -7,12 +7,16 @@ from typing import Any
 
 import typer
 
+from engine.audit.archive import Archive, explain_as_logged
 from engine.audit.eventchain import migrate
+from engine.audit.export import verify_export
 from engine.audit.log import open_log
+from engine.batch.seals import row_of_id
 from engine.cli.apps import app
 from engine.cli.common import AUDIENCE, DB, HOME, LANG, database, reports_errors
 from engine.config import resolve_home
 from engine.errors import InputError
+from engine.governance.batchruns import find_row, rebuild, run_engine
 from engine.governance.verify import CHAIN_LABELS, check_log
 
 audit_app = typer.Typer(
@@ -87,7 +91,6 @@ def migrate_command(db: str | None = DB, home: Path | None = HOME) -> None:
 
 
 def _verify_export(path: Path) -> None:
-    from engine.audit.export import verify_export
 
     report = verify_export(path)
     if report.ok:
@@ -123,8 +126,6 @@ def show_command(
     A batch decision is found through its run's entry in the output file, decided again
     from its stored inputs with the archived tables and models, and shown only when that
     reproduces its digest."""
-    from engine.audit.archive import Archive, explain_as_logged
-    from engine.audit.log import open_log
 
     if format not in SHOW_FORMATS:
         raise InputError(f"unknown format '{format}': use one of {', '.join(SHOW_FORMATS)}")
@@ -145,8 +146,6 @@ def show_command(
 
 def _logged_decision(log: Any, decision_id: str) -> Any:
     """A logged decision, or a batch decision rebuilt from its run's output and checked."""
-    from engine.batch.seals import row_of_id
-    from engine.governance.batchruns import find_row, rebuild, run_engine
 
     if row_of_id(decision_id) is None or log.has(decision_id):
         return log.get(decision_id)
@@ -170,7 +169,6 @@ def list_command(
     home: Path | None = HOME,
 ) -> None:
     """List the latest logged decisions (sequence, time, ids, row hash), newest first."""
-    from engine.audit.log import open_log
 
     with open_log(database(db, home), create=False) as log:
         rows = log.entries(customer_id=customer, limit=limit)

@@ -8,10 +8,22 @@ from pathlib import Path
 
 import typer
 
+from engine.audit.log import open_log
 from engine.cli.apps import app
 from engine.cli.common import DB, HOME, LANG, database, reports_errors
+from engine.collections.documents import Documents
+from engine.collections.profiles import LoggedProfiles, profiles_from_frame
+from engine.collections.statement import statement_of
+from engine.collections.tables import load_collection_tables
+from engine.collections.text import statement_text
+from engine.collections.worklist import due_list, events_frame
 from engine.config import EngineConfig
 from engine.errors import InputError
+from engine.events.replay import read_events
+from engine.events.store import open_store
+from engine.frames import read_frame, write_frame
+from engine.language import load_languages
+from engine.policies import load_catalogue
 
 collections_app = typer.Typer(
     help="Collections over time: the day's work list and a customer's cases, steps, "
@@ -30,8 +42,6 @@ def _day(text: str) -> dt.date:
 
 
 def _tables(project: EngineConfig):
-    from engine.collections.tables import load_collection_tables
-    from engine.policies import load_catalogue
 
     return load_collection_tables(project.rules_dir, load_catalogue(project.catalogue))
 
@@ -49,12 +59,6 @@ def show_command(
 ) -> None:
     """A customer's cases (penalty, steps and their status), protections, deposit, statement
     of account and the documents of the steps due; exit 2 if the customer was never decided."""
-    from engine.audit.log import open_log
-    from engine.collections.documents import Documents
-    from engine.collections.statement import statement_of
-    from engine.collections.text import statement_text
-    from engine.events.store import open_store
-    from engine.language import load_languages
 
     project = EngineConfig.at(home)
     day = _day(as_of)
@@ -88,12 +92,6 @@ def due_command(
     """The day's work list: every step due (or blocked by a protection) on the date."""
     from tqdm import tqdm
 
-    from engine.audit.log import open_log
-    from engine.collections.profiles import LoggedProfiles, profiles_from_frame
-    from engine.collections.worklist import due_list, events_frame
-    from engine.events.replay import read_events
-    from engine.events.store import open_store
-    from engine.frames import read_frame, write_frame
 
     project = EngineConfig.at(home)
     day = _day(as_of)

@@ -9,6 +9,7 @@ import typer
 from engine import synth
 from engine.cli.apps import app
 from engine.cli.common import reports_errors
+from engine.collections.synthetic import generate_events
 from engine.frames import write_frame
 
 
@@ -28,7 +29,6 @@ def synth_command(
     rate = frame["default_12m"].mean() if n else 0.0
     typer.echo(f"wrote {n} customers to {out} (default rate {rate:.2%}, seed {seed})")
     if events is not None:
-        from engine.collections.synthetic import generate_events
 
         history = generate_events(frame, end=synth.DEFAULT_AS_OF, seed=seed)
         write_frame(history, events)

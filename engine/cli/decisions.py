@@ -7,13 +7,25 @@ from pathlib import Path
 
 import typer
 
+from engine.batch.decide import decide_file, decide_logged, explain_customers
+from engine.batch.runfiles import rejects_path
+from engine.batch.scaleout import decide_file_dask, parse_cluster
 from engine.cli.apps import app
 from engine.cli.common import AUDIENCE, HOME, LANG, reports_errors
+from engine.cli.reportinputs import report_inputs
+from engine.decider import load
+from engine.decision import Decision
+from engine.demo import run_demo
 from engine.errors import InputError
+from engine.explanation import FORMATS, parse_audience
+from engine.frames import read_frame
+from engine.language import parse_language
+from engine.report.charts import MissingFontWarning
+from engine.report.html import write_report
+from engine.report.inputs import labels_from
 
 
 def _load(home: Path | None, rules: Path | None = None, executor: str | None = None):
-    from engine.decider import load
 
     return load(home, rules_dir=rules, executor=executor)
 
@@ -65,7 +77,6 @@ def decide_command(
         if db is None:
             typer.echo(engine.decide(data).to_json())
             return
-        from engine.batch.decide import decide_logged
 
         typer.echo(decide_logged(engine, data, db).to_json())
         return
@@ -75,13 +86,11 @@ def decide_command(
     if out is None:
         raise InputError("batch mode needs --out FILE (.parquet or .csv)")
     if dask is not None:
-        from engine.batch.scaleout import decide_file_dask, parse_cluster
 
         summary = decide_file_dask(engine, input, out, cluster=parse_cluster(dask),
                                    overwrite=overwrite, resume=resume, chunk_size=chunk_size,
                                    progress=progress, db=db)
     else:
-        from engine.batch.decide import decide_file
 
         summary = decide_file(engine, input, out, overwrite=overwrite, resume=resume,
                               chunk_size=chunk_size, progress=progress, db=db)
@@ -90,8 +99,6 @@ def decide_command(
 
 def _explain_batch_rows(engine, source: Path, ids: list[str], fmt: str, lang: str | None,
                         audience: str) -> None:
-    from engine.batch.decide import explain_customers
-    from engine.explanation import FORMATS, parse_audience
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
@@ -113,9 +120,6 @@ def explain_command(
 ) -> None:
     """Explain a decision in plain language: for an auditor, citing every rule and its
     file:line, or as a notice to the customer (--audience customer), in zh-CN or en."""
-    from engine.decision import Decision
-    from engine.explanation import FORMATS, parse_audience
-    from engine.language import parse_language
 
     if format not in FORMATS:
         raise InputError(f"unknown format '{format}': use one of {', '.join(FORMATS)}")
@@ -152,7 +156,6 @@ def demo_command(
     home: Path | None = HOME,
 ) -> None:
     """Generate customers, train, decide, explain, analyse sensitivity and write the report."""
-    from engine.demo import run_demo
 
     result = run_demo(n, out, home=home, say=lambda line: typer.echo(line, err=True))
     typer.echo(result.text())
@@ -197,12 +200,6 @@ def report_command(
     provenance and service quality."""
     import warnings
 
-    from engine.batch.runfiles import rejects_path
-    from engine.cli.reportinputs import report_inputs
-    from engine.frames import read_frame
-    from engine.report.charts import MissingFontWarning
-    from engine.report.html import write_report
-    from engine.report.inputs import labels_from
 
     engine = _load(home)
     engine.explainer.language(lang)

@@ -13,6 +13,11 @@ from engine.cli.common import DB, HOME, database, reports_errors
 from engine.collections.protections import protection_kinds
 from engine.config import EngineConfig
 from engine.errors import InputError
+from engine.events.model import to_micros
+from engine.events.processor import EventProcessor
+from engine.events.replay import read_events, replay
+from engine.events.store import open_store
+from engine.frames import write_frame
 
 events_app = typer.Typer(
     help="Payment events: replay event files and read a customer's events and outcomes.",
@@ -27,7 +32,6 @@ RULES = typer.Option(None, "--rules",
 def _micros(text: str | None, option: str) -> int | None:
     if text is None:
         return None
-    from engine.events.model import to_micros
 
     try:
         value = dt.datetime.fromisoformat(text)
@@ -64,8 +68,6 @@ def replay_command(
     import pandas as pd
     from tqdm import tqdm
 
-    from engine.events.processor import EventProcessor
-    from engine.events.replay import read_events, replay
 
     clock = _micros(now, "--now")
     rules = rules or EngineConfig.at(home).event_rules
@@ -83,7 +85,6 @@ def replay_command(
         typer.echo(f"  ... {summary.rejected - 5:,} more refused rows"
                    + ("" if rejects else " (write them all with --rejects FILE.csv)"))
     if rejects is not None:
-        from engine.frames import write_frame
 
         columns = ["row", "event_id", "customer_id", "field", "reason_code", "reason"]
         write_frame(pd.DataFrame(summary.rejects, columns=columns), rejects)
@@ -100,7 +101,6 @@ def show_command(
     home: Path | None = HOME,
 ) -> None:
     """Print a customer's stored events and its outcomes (all, or those in force on a date)."""
-    from engine.events.store import open_store
 
     day = None
     if as_of:

@@ -11,6 +11,8 @@ from engine.cli.apps import app
 from engine.cli.common import HOME, reports_errors
 from engine.cli.serve import KEYS
 from engine.errors import InputError
+from engine.service.auth import add_key, list_keys, revoke_key
+from engine.service.settings import Settings
 
 keys_app = typer.Typer(help="Add, list and revoke the service's API keys (only hashes are "
                             "stored).", no_args_is_help=True)
@@ -20,7 +22,6 @@ app.add_typer(keys_app, name="keys")
 def _keys_file(keys: Path | None, home: Path | None) -> Path:
     # Imported here: loading engine.service starts prometheus_client, which must not read
     # its folder setting before ``serve`` has chosen it.
-    from engine.service.settings import Settings
 
     return Settings.load(keys_file=keys, home=home).keys_file  # type: ignore[return-value]
 
@@ -47,7 +48,6 @@ def keys_add_command(
     home: Path | None = HOME,
 ) -> None:
     """Create a key, print it once, store only its SHA-256."""
-    from engine.service.auth import add_key
 
     path = _keys_file(keys, home)
     key = add_key(path, name, role, _date(expires))
@@ -61,7 +61,6 @@ def keys_add_command(
 @reports_errors
 def keys_list_command(keys: Path | None = KEYS, home: Path | None = HOME) -> None:
     """List key names, roles, creation, expiry and last use (never the keys)."""
-    from engine.service.auth import list_keys
 
     path = _keys_file(keys, home)
     entries = list_keys(path)
@@ -77,7 +76,6 @@ def keys_list_command(keys: Path | None = KEYS, home: Path | None = HOME) -> Non
 def keys_revoke_command(name: str = typer.Argument(..., help="The key's name."),
                         keys: Path | None = KEYS, home: Path | None = HOME) -> None:
     """Remove a key: a running service refuses it within a second."""
-    from engine.service.auth import revoke_key
 
     path = _keys_file(keys, home)
     revoke_key(path, name)

@@ -11,10 +11,18 @@ from pathlib import Path
 
 import typer
 
+from engine.audit.export import export_range
+from engine.audit.log import open_log
 from engine.cli.apps import rules_app
 from engine.cli.audit import audit_app
 from engine.cli.common import DB, HOME, database, reports_errors
+from engine.decider import load
 from engine.errors import InputError
+from engine.governance.releases import history, publish, publisher_name, resolve_set
+from engine.governance.replay import replay, replay_sample
+from engine.rulecheck import spread_warnings
+from engine.service.settings import Settings
+from engine.tables.diff import diff_sets
 
 
 def _date(value: str, option: str) -> dt.date:
@@ -45,11 +53,6 @@ def publish_command(
     without a new version, or when four-eyes review is on and the approver is
     missing or is the publisher. Exit 1 when refused.
     """
-    from engine.audit.log import open_log
-    from engine.decider import load
-    from engine.governance.releases import publish, publisher_name
-    from engine.rulecheck import spread_warnings
-    from engine.service.settings import Settings
 
     engine = load(home)
     four_eyes = four_eyes or Settings.load().four_eyes
@@ -68,8 +71,6 @@ def publish_command(
 @reports_errors
 def history_command(db: str | None = DB, home: Path | None = HOME) -> None:
     """List the releases, oldest first: number, time, version, hash, publisher, approver."""
-    from engine.audit.log import open_log
-    from engine.governance.releases import history
 
     with open_log(database(db, home), create=False) as log:
         releases = history(log.engine)
@@ -92,9 +93,6 @@ def diff_command(
 ) -> None:
     """Compare two table sets in plain terms: rules added, removed and changed, by condition,
     output, policy and parameter."""
-    from engine.decider import load
-    from engine.governance.releases import resolve_set
-    from engine.tables.diff import diff_sets
 
     engine = load(home)
     before, label_a = resolve_set(a, engine, database(db, home))
@@ -122,9 +120,6 @@ def replay_command(
 
     Prints "reproduced" and the digest (exit 0), or each difference (exit 1).
     """
-    from engine.audit.log import open_log
-    from engine.governance.releases import resolve_set
-    from engine.governance.replay import replay, replay_sample
 
     if (decision_id is None) == (since is None):
         raise InputError("give a decision ID, or --since DATE [--sample N], not both")
@@ -135,7 +130,6 @@ def replay_command(
             raise typer.Exit(0 if report.ok else 1)
         other = label = None
         if with_ is not None:
-            from engine.decider import load
 
             other, label = resolve_set(with_, load(home), None)
         result = replay(log, decision_id, with_tables=other, label=label)
@@ -159,8 +153,6 @@ def export_command(
 
     Check the file anywhere with: gridcredit audit verify --export FILE.
     """
-    from engine.audit.export import export_range
-    from engine.audit.log import open_log
 
     if out.exists() and not overwrite:
         raise InputError(f"{out}: exists; use --overwrite to replace it")

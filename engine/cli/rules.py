@@ -8,9 +8,20 @@ from typing import Annotated
 
 import typer
 
+from engine.batch.impactrun import run_impact
 from engine.cli.apps import rules_app
 from engine.cli.common import HOME, reports_errors
 from engine.config import EngineConfig
+from engine.decider import load
+from engine.errors import InputError
+from engine.events.store import open_store
+from engine.explanation import Explainer
+from engine.language import load_languages, parse_language
+from engine.policies import load_catalogue
+from engine.rulecheck import check_rules
+from engine.studio.workbook import export_workbook
+from engine.studio.workbookread import import_workbook
+from engine.tables import load_table_set, table_schema
 
 
 @rules_app.command("check")
@@ -34,11 +45,6 @@ def check_command(
     when clean, 1 with findings (printed as file:line: rule: message), 2 when a
     file cannot be loaded.
     """
-    from engine.explanation import Explainer
-    from engine.language import load_languages
-    from engine.policies import load_catalogue
-    from engine.rulecheck import check_rules
-    from engine.tables import load_table_set
 
     project = EngineConfig.at(home, rules_dir=rules_dir)
     known = load_catalogue(catalogue or project.catalogue)
@@ -78,8 +84,6 @@ def schema_command(
     home: Path | None = HOME,
 ) -> None:
     """Print the JSON Schema of the table format (for editors' YAML validation)."""
-    from engine.policies import load_catalogue
-    from engine.tables import table_schema
 
     catalogue = catalogue or EngineConfig.at(home).catalogue
     ids = [p.id for p in load_catalogue(catalogue)] if catalogue.exists() else None
@@ -133,9 +137,6 @@ def impact_command(
     and the collection workload; lists affected customers. A candidate with
     rules check findings is refused (exit 1) unless --allow-findings is given.
     """
-    from engine.batch.impactrun import run_impact
-    from engine.decider import load
-    from engine.errors import InputError
 
     if out is not None and out.suffix.lower() not in (".html", ".md"):
         raise InputError(f"--out {out}: write the report as .html or .md")
@@ -148,7 +149,6 @@ def impact_command(
     words = engine.explainer.language(lang)
     store = None
     if db is not None:
-        from engine.events.store import open_store
 
         store = open_store(db, create=False)
     impact = run_impact(engine, baseline, candidate or engine.config.rules_dir, population,
@@ -193,11 +193,6 @@ def export_command(
 
     Importing the workbook unchanged gives back the same table-set content hash.
     """
-    from engine.errors import InputError
-    from engine.language import parse_language
-    from engine.policies import load_catalogue
-    from engine.studio.workbook import export_workbook
-    from engine.tables import load_table_set
 
     project = EngineConfig.at(home, rules_dir=rules_dir)
     if xlsx.suffix.lower() != ".xlsx":
@@ -228,10 +223,6 @@ def import_command(
     are left as they are, and a changed file changes only where its meaning did.
     Blank rows inside a table are skipped and named on stderr.
     """
-    from engine.errors import InputError
-    from engine.policies import load_catalogue
-    from engine.studio.workbookread import import_workbook
-    from engine.tables import load_table_set
 
     project = EngineConfig.at(home)
     if not workbook.is_file():

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import typer
 
+from engine.audit.log import open_log
 from engine.cli.apps import app
 from engine.cli.common import DB, HOME, reports_errors
+from engine.config import EngineConfig
+from engine.service.auth import read_keys
+from engine.service.settings import Settings
+from engine.service.workers import listening_socket, run_workers
+from engine.web.hosts import default_hosts
+from engine.web.protocol import GuardedHttpTools
+from engine.web.redact import shown_database
 
 KEYS = typer.Option(None, "--keys",
                     help="API keys file (default: $GRIDCREDIT_KEYS, else out/api-keys.yaml "
@@ -98,14 +106,6 @@ def _serve(host: str, port: int, workers: int, config: Path | None, home: Path |
     # PROMETHEUS_MULTIPROC_DIR once, when it is first imported.
     import uvicorn
 
-    from engine.audit.log import open_log
-    from engine.config import EngineConfig
-    from engine.service.auth import read_keys
-    from engine.service.settings import Settings
-    from engine.service.workers import listening_socket, run_workers
-    from engine.web.hosts import default_hosts
-    from engine.web.protocol import GuardedHttpTools
-    from engine.web.redact import shown_database
 
     settings = Settings.load(config, home=home, db=db, keys_file=keys, batch_limit=batch_limit)
     if settings.allowed_hosts is None:

@@ -8,6 +8,11 @@ import typer
 
 from engine.cli.apps import app
 from engine.cli.common import DB, reports_errors
+from engine.errors import ConfigError
+from engine.service.settings import Settings
+from engine.studio.app import create_studio_app
+from engine.studio.workbench import StudioSettings
+from engine.web.hosts import is_loopback
 
 
 @app.command("studio")
@@ -32,16 +37,11 @@ def studio_command(
     """
     import uvicorn
 
-    from engine.errors import ConfigError
-    from engine.studio.app import create_studio_app
-    from engine.studio.workbench import StudioSettings
-    from engine.web.hosts import is_loopback
 
     if not is_loopback(host):
         raise ConfigError(f"--host {host}: the local workbench has no keys, so it listens on "
                           "a loopback address only; to serve it to others use gridcredit "
                           "serve (keys with role admin or editor) and open /studio")
-    from engine.service.settings import Settings
 
     settings = StudioSettings(home=home, drafts=drafts, populations=tuple(populations), db=db,
                               four_eyes=Settings.load().four_eyes)

@@ -65,6 +65,7 @@ from engine.events.store import (
     EventStore,
     StoredEvent,
     from_micros,
+    open_store,
     outcome_of,
     outcome_row,
     payload_of,
@@ -279,7 +280,6 @@ class EventProcessor:
         """A processor on the database ``db`` (path or URL) with the rule file ``rules``;
         protection events must name one of ``protection_kinds`` when it is given (the
         kinds of ``rules/protections.yaml``, ``engine.collections.protections``)."""
-        from engine.events.store import open_store
 
         return cls(open_store(db, synchronous=synchronous), load_event_rules(rules),
                    protection_kinds)

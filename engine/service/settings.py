@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config import DB_ENV, HOME_ENV, EngineConfig, default_home, resolve_home
+from engine.config import DB_ENV, EXECUTORS, HOME_ENV, EngineConfig, default_home, resolve_home
 from engine.errors import ConfigError, closest
 from engine.service.auth import ROLES
 from engine.web.protocol import LIMIT_ENV
@@ -198,7 +198,6 @@ class Settings:
 
 
 def _executor(value: Any, source: str) -> str:
-    from engine.config import EXECUTORS
 
     if value not in EXECUTORS:
         raise ConfigError(f"executor = {value!r}: use one of {', '.join(EXECUTORS)}",

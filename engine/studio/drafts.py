@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.errors import ConflictError, InputError, TableError, YamlFileError
 from engine.policies import Catalogue
+from engine.rulecheck import check_catalogue
 from engine.studio.edits import bump_version, set_cell
 from engine.studio.locate import Place, Problem, locate_errors
 from engine.studio.notation import NotationError
@@ -419,7 +420,6 @@ def static_findings(table_set: TableSet, *, wait: bool = True) -> tuple[list[Fin
     unchanged keeps its findings; with ``wait=False`` an analysis not yet
     done runs in the background and its findings are left out meanwhile.
     """
-    from engine.rulecheck import check_catalogue
 
     findings: list[Finding] = []
     pending = False

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.batch.impact import compare
 from engine.errors import EngineError, InputError
 
 if TYPE_CHECKING:
@@ -72,7 +73,6 @@ class Jobs:
 
     def start(self, engine: Engine, baseline: tuple[str, TableSet],
               candidate: tuple[str, TableSet], population: Path) -> ImpactJob:
-        from engine.batch.impact import compare
 
         total = count_rows(population)
         job = ImpactJob(uuid.uuid4().hex[:12], baseline[0], candidate[0], population.name, total)

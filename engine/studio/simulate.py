@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from engine import synth
+from engine.batch.runfiles import read_chunks
 from engine.decider import SEGMENTS, Engine
 from engine.decision import Decision
 from engine.errors import FrameError, InputError
@@ -76,7 +78,6 @@ def _record(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def sample_record() -> dict[str, Any]:
     """A plausible customer to start from (a synthetic commercial customer)."""
-    from engine import synth
 
     frame = synth.generate(40, SAMPLE_SEED)
     pick = frame[frame["customer_class"] == "commercial"].iloc[0]
@@ -95,7 +96,6 @@ def population_files(folders: list[Path]) -> list[Path]:
 
 def customer_record(path: Path, customer_id: str) -> dict[str, Any]:
     """The record of one customer of a population file."""
-    from engine.batch.runfiles import read_chunks
 
     for chunk in read_chunks(path, 100_000):
         ids = chunk["customer_id"].astype(str)

@@ -31,6 +31,7 @@ from engine.scale import Band, master_scale
 from engine.tables.compiled import CompiledExecutor
 from engine.tables.durable import DurableExecutor
 from engine.tables.hitpolicy import outputs_of, winners
+from engine.tables.loader import build, is_table_document
 from engine.tables.model import (
     POLICY_OUTPUT,
     PolicyGrant,
@@ -289,7 +290,6 @@ def load_table_set(rules_dir: str | Path, catalogue: Catalogue) -> TableSet:
     ``catalogue`` is the policy catalogue the rules grant from. A folder loads
     as a whole or not at all; nothing already loaded is touched.
     """
-    from engine.tables.loader import build
 
     tables = build(Path(rules_dir), catalogue)
     return TableSet.build(tables, catalogue, companion_documents(Path(rules_dir)))
@@ -297,7 +297,6 @@ def load_table_set(rules_dir: str | Path, catalogue: Catalogue) -> TableSet:
 
 def companion_documents(rules_dir: Path) -> dict[str, Any]:
     """The rule files of a folder that hold no decision tables (the event rules), parsed."""
-    from engine.tables.loader import is_table_document
 
     out: dict[str, Any] = {}
     for path in sorted(rules_dir.glob("*.y*ml")):

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DecisionError
 from engine.records import FieldSpec, vocabulary
-from engine.tables.hitpolicy import priority_order
+from engine.tables.hitpolicy import policy_key, priority_order
 from engine.tables.masks import Column, encode_column, mask
 from engine.tables.model import FieldRef, Rule, Table
 
@@ -321,7 +321,6 @@ def _table_outputs(t: Table, win: np.ndarray, source: Callable[[str], Coded]
 def _check_any(t: Table, masks: np.ndarray, win: np.ndarray, values: dict[str, np.ndarray],
                source: Callable[[str], Any], index: pd.Index, n: int) -> None:
     """Under ``any``, every matching rule must give the winner's outputs."""
-    from engine.tables.hitpolicy import policy_key
 
     for r in t.rules:
         rows = masks[r.index] & (win != r.index)
