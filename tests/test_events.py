@@ -449,6 +449,7 @@ _VALUES = st.one_of(st.integers(-10, 10), st.sampled_from([0, 2_592_000, 2_592_0
                     st.integers(-10**9, 10**9))
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(_KINDS, st.lists(_VALUES, min_size=4, max_size=4)), min_size=1,
                 max_size=6))
 def test_the_matcher_memo_gives_durable_rules_verdicts(rows):
