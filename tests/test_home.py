@@ -169,20 +169,20 @@ def _report_args(p: Project) -> list[str]:
 def _serve_args(p: Project) -> list[str]:
     import uvicorn
 
-    def run(target, **options):
+    def run(server, *args, **options):
         p.made["served"] = Path(os.environ["GRIDCREDIT_HOME"])
         p.made["db"] = Path(os.environ["GRIDCREDIT_DB"])
         p.made["keys"] = Path(os.environ["GRIDCREDIT_KEYS"])
 
-    p.made["uvicorn.run"] = uvicorn.run  # type: ignore[assignment]
-    uvicorn.run = run
+    p.made["uvicorn.run"] = uvicorn.Server.run  # type: ignore[assignment]
+    uvicorn.Server.run = run  # type: ignore[method-assign]
     return ["serve", "--port", "0"]
 
 
 def _serve_check(p: Project, output: str) -> None:
     import uvicorn
 
-    uvicorn.run = p.made.pop("uvicorn.run")  # type: ignore[assignment]
+    uvicorn.Server.run = p.made.pop("uvicorn.run")  # type: ignore[method-assign]
     assert p.made == {"served": p.home, "db": p.out / "decisions.sqlite",
                       "keys": p.out / "api-keys.yaml"}
     assert (p.out / "decisions.sqlite").is_file()
