@@ -8,15 +8,17 @@ language's words and the ``pct``, ``count``, ``num`` and ``word`` filters.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine.errors import InputError
 from engine.language import Language
 from engine.vocabulary import label
 
-__all__ = ["report_environment"]
+__all__ = ["report_environment", "write_page"]
 
 
 def report_environment(folder: Path, t: Language) -> SandboxedEnvironment:
@@ -31,3 +33,22 @@ def report_environment(folder: Path, t: Language) -> SandboxedEnvironment:
     env.filters["num"] = lambda v, digits=4: (
         "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.{digits}f}")
     return env
+
+
+def write_page(path: str | Path, render: Callable[[], str], *, overwrite: bool = False) -> Path:
+    """Render and write a report page atomically; an existing file is kept unless ``overwrite``.
+
+    The page is rendered only once the target is known to be writable.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise InputError(f"{target}: file exists; use --overwrite to replace it")
+    html = render()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(html, encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the report ({exc.strerror})") from None
+    return target

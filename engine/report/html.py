@@ -31,12 +31,12 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine import __version__
 from engine.config import EngineConfig
-from engine.errors import ConfigError, InputError
+from engine.errors import ConfigError
 from engine.language import Language, Languages, load_languages
 from engine.modelops.monitoring import MonitorResult
 from engine.records import CLASSES, GRADES
 from engine.report import auditsections, charts, sections
-from engine.report.environment import report_environment
+from engine.report.environment import report_environment, write_page
 from engine.report.inputs import check_decisions, check_labels, check_segment
 from engine.report.measures import policy_counts
 from engine.servicequality.evaluation import ServiceQuality
@@ -201,15 +201,4 @@ def write_report(path: str | Path, decisions: pd.DataFrame, *, overwrite: bool =
     unless ``overwrite`` is true, so a report an auditor was sent is never
     replaced by accident.
     """
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise InputError(f"{target}: file exists; use --overwrite to replace it")
-    html = build_report(decisions, **options)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_text(html, encoding="utf-8")
-        partial.replace(target)
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write the report ({exc.strerror})") from None
-    return target
+    return write_page(path, lambda: build_report(decisions, **options), overwrite=overwrite)

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from engine import __version__
-from engine.errors import ConfigError, InputError
+from engine.errors import ConfigError
 from engine.language import Language, Languages, load_languages
 from engine.report import charts
-from engine.report.environment import report_environment
+from engine.report.environment import report_environment, write_page
 from engine.report.sections import joined
 from engine.servicequality.evaluation import NO_DECISION, ServiceQuality
 from engine.servicequality.surveys import DIMENSIONS
@@ -318,18 +318,7 @@ def service_quality_html(result: ServiceQuality, *, templates_dir: str | Path,
 def write_service_quality(path: str | Path, result: ServiceQuality, *, overwrite: bool = False,
                           **options: Any) -> Path:
     """Write the page atomically (an existing file is kept unless ``overwrite``)."""
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise InputError(f"{target}: file exists; use --overwrite to replace it")
-    html = service_quality_html(result, **options)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_text(html, encoding="utf-8")
-        partial.replace(target)
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write the report ({exc.strerror})") from None
-    return target
+    return write_page(path, lambda: service_quality_html(result, **options), overwrite=overwrite)
 
 
 def _strongest(result: ServiceQuality) -> pd.DataFrame:
