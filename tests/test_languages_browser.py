@@ -65,5 +65,5 @@ def test_chinese_report_charts_load(zh_report):
     states = image_states(zh_report)
     assert [s["alt"] for s in states] == ["信用等级分布", "各类客户的违约概率分布", "ROC与KS",
                                           "各等级实际违约率", "按信用等级和细分的服务策略",
-                                          "敏感性分析"]
+                                          "敏感性分析", "按客户类别的差异"]
     assert all(s["complete"] and s["width"] > 300 for s in states)

@@ -130,8 +130,10 @@ def test_a_follower_whose_check_fails_keeps_its_set_and_says_why(
     _new_version(home, "f2")
     assert leader.post("/v1/tables:reload").status_code == 200
     grades = home / "rules" / "grades.yaml"
-    grades.write_text(grades.read_text().replace("theft_incidents_36m: {ge: 1}",
-                                                 "theft_incidents_36mm: {ge: 1}"))
+    text = grades.read_text()
+    assert "when: {regrade_active: true}" in text
+    grades.write_text(text.replace("when: {regrade_active: true}",
+                                   "when: {regrade_activ: true}"))
     with caplog.at_level(logging.ERROR, logger="gridcredit.service"):
         follower.post("/v1/decisions", json=records[0])
         service = follower.app.state.service

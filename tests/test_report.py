@@ -355,7 +355,7 @@ def test_report_takes_the_sensitivity_analysis_result(population):
     assert "<th>customers whose PD moved</th><th>downgraded</th><th>upgraded</th>" in html
     # payment behaviour, 30 %: 4.00 % -> 4.60 %, +0.60 pp, 300 moved, 3.0 % downgraded.
     assert ('<td>payment behaviour</td><td>30 %</td><td class="n">4.00 %</td>'
-            '<td class="n">4.60 %</td><td class="n">0.60 pp</td><td class="n">300</td>'
+            '<td class="n">4.60 %</td><td class="n">0.60 percentage points</td><td class="n">300</td>'
             '<td class="n">3.0 %</td><td class="n">0.0 %</td>') in html
     # The bare table reads the same as the result that carries it.
     from_table, is_pd = check_sensitivity(analysed_table())

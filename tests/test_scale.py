@@ -214,7 +214,7 @@ def test_a_grade_table_without_band_rules_is_refused(tmp_path):
     path = broken / "rules" / "grades.yaml"
     text = path.read_text().split("  - id: band-aaa")[0]
     path.write_text(text + "  - id: everyone-else\n    description: All others.\n"
-                    "    when: {theft_incidents_36m: {ge: 0}}\n    then: {grade: B}\n")
+                    "    when: {months_connected: {ge: 0}}\n    then: {grade: B}\n")
     with pytest.raises(TableError, match=rf"^{path}:8: table 'grades' has no PD band rules"):
         load(broken)
     result = runner.invoke(app, ["evaluate", "--home", str(broken), "--n", "200"])

@@ -360,8 +360,9 @@ def test_a_reload_in_one_worker_reaches_the_others(make_client, keys, records, h
     good = grades.read_text()
     try:
         _reload_reaches(first, second, admin, records[0], grades, good, "2026.12.2")
-        grades.write_text(good.replace("theft_incidents_36m: {ge: 1}",
-                                       "theft_incidents_36mm: {ge: 1}"))
+        assert "when: {regrade_active: true}" in good
+        grades.write_text(good.replace("when: {regrade_active: true}",
+                                       "when: {regrade_activ: true}"))
         marker = first.app.state.service.settings.marker
         marker.write_text(marker.read_text().replace('"content_hash": "',
                                                      '"content_hash": "0'))
