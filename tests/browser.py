@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
@@ -118,3 +119,8 @@ def page_text(page: Path, *, timeout: float = 60.0) -> str:
                            f"{done.stderr[-2000:]}")
     body = re.sub(r"<(style|script)\b.*?</\1>", " ", done.stdout, flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    return struct.unpack(">II", data[16:24])

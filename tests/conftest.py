@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite.
 
 - ``engine``: the engine with the shipped tables, catalogue and models;
+- ``home``: a project of its own, whose tables and catalogue a test may edit;
 - ``db``: a fresh log database, once on SQLite and once on PostgreSQL (a
   throwaway local cluster, ``tests.pg``; skipped with the install command
   where the server binaries are missing).
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import project_copy
 from tests.pg import postgres_server  # noqa: F401  (session fixture)
 
 
@@ -21,6 +23,12 @@ def engine():
     from engine.decider import load
 
     return load()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A project of its own: rules/ and policies/ copied, models/ linked to the checkout."""
+    return project_copy(tmp_path / "home", copied=("rules", "policies"), linked=("models",))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

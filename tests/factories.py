@@ -1,10 +1,20 @@
-"""Small, valid objects that tests build on: a sealed decision and a customer record.
+"""Small, valid objects that tests build on: a sealed decision, customer records and a
+project of its own.
 
 Tests take them from here, never from another test module.
 """
 
 from __future__ import annotations
 
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine import synth
 from engine.decision import (
     Decision,
     GradeOutcome,
@@ -14,7 +24,40 @@ from engine.decision import (
     TableVersions,
 )
 
-__all__ = ["good", "make_decision"]
+__all__ = ["ROOT", "good", "make_decision", "plain_record", "project_copy", "synth_records"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_copy(folder: Path, *, copied: tuple[str, ...] = ("rules", "policies", "models"),
+                 linked: tuple[str, ...] = ()) -> Path:
+    """A project of its own in ``folder``: the ``copied`` parts of the checkout copied, so
+    they can be edited, and the ``linked`` ones symlinked."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in copied:
+        shutil.copytree(ROOT / name, folder / name)
+    for name in linked:
+        (folder / name).symlink_to(ROOT / name)
+    return folder
+
+
+def plain_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A frame row as a service system sends it: absent fields left out, numpy scalars as
+    Python values and timestamps as ISO dates."""
+    out = {}
+    for key, value in row.items():
+        if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if isinstance(value, pd.Timestamp):
+            value = value.date().isoformat()
+        out[key] = value.item() if isinstance(value, np.generic) else value
+    return out
+
+
+def synth_records(n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` synthetic customers without their label, as plain records."""
+    frame = synth.generate(n, seed=seed).drop(columns=["default_12m"])
+    return [plain_record(row) for row in frame.to_dict(orient="records")]
 
 
 def make_decision(i: int, customer_id: str | None = None, *, policies: bool = False) -> Decision:

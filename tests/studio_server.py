@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -12,17 +11,15 @@ import uvicorn
 from engine import synth
 from engine.studio.app import create_studio_app
 from engine.studio.workbench import StudioSettings
+from tests.factories import project_copy
 from tests.served import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def project_copy(folder: Path) -> Path:
+def studio_home(folder: Path) -> Path:
     """rules/, models/ and policies/ copied into ``folder/home``."""
-    home = folder / "home"
-    for name in ("rules", "models", "policies"):
-        shutil.copytree(ROOT / name, home / name)
-    return home
+    return project_copy(folder / "home")
 
 
 def population(folder: Path, n: int = 3000, seed: int = 5) -> Path:

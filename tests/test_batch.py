@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ from engine.batch.decide import decide_file, decide_frame
 from engine.batch.runfiles import parts_path, rejects_path
 from engine.cli import app
 from engine.errors import FrameError
+from tests.factories import plain_record
 
 runner = CliRunner()
 
@@ -39,15 +39,7 @@ def _population(n: int, seed: int) -> pd.DataFrame:
 
 
 def _record(frame: pd.DataFrame, i: int) -> dict:
-    row = frame.iloc[i].to_dict()
-    out = {}
-    for k, v in row.items():
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
-            continue
-        if isinstance(v, pd.Timestamp):
-            v = v.date().isoformat()
-        out[k] = v.item() if isinstance(v, np.generic) else v
-    return out
+    return plain_record(frame.iloc[i].to_dict())
 
 
 @settings(max_examples=4, deadline=None,

@@ -16,36 +16,12 @@ from engine.cli import app
 from engine.config import EngineConfig
 from engine.decider import load, load_tables
 from engine.errors import ConfigError
-from engine.modelops import TrainingConfig, train, write_model
-from engine.records import validate_frame
-from engine.scoring import compute, load_catalogue, load_registry
+from engine.scoring import load_registry
+from tests.candidates import CHALLENGER_NAMES, registry_text, train_challenger
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = load_tables(EngineConfig.at(ROOT)).scale
-NAMES = ["overdue_bills", "max_days_overdue", "social_credit_rating", "log_consumption"]
 runner = CliRunner()
-
-
-def _registry_text(challenger: str | None) -> str:
-    text = (ROOT / "models" / "registry.yaml").read_text(encoding="utf-8")
-    if challenger is None:
-        return text
-    return text.replace("    artifact: residential.json\n",
-                        f"    artifact: residential.json\n    challenger: {challenger}\n")
-
-
-def _challenger(folder: Path, names: list[str], segment: str = "residential") -> str:
-    catalogue = load_catalogue(ROOT / "models" / "indicators.yaml")
-    frame = synth.generate(6_000, seed=51)
-    accepted, _ = validate_frame(frame.drop(columns="default_12m"))
-    mask = (accepted["customer_class"] == "residential").to_numpy()
-    values = compute(accepted.loc[mask], catalogue, names)
-    y = frame.loc[accepted.index[mask], "default_12m"].to_numpy()
-    result = train(values, y, catalogue.subset(names), segment=segment, bands=SCALE,
-                   config=TrainingConfig(folds=2, governance=False, version="challenger"))
-    name = f"{segment}-challenger.json"
-    write_model(result, folder, name)
-    return name
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +30,8 @@ def home(tmp_path_factory):
     for name in ("indicators.yaml", "enterprise.json", "enterprise.md", "residential.json",
                  "residential.md"):
         shutil.copy(ROOT / "models" / name, models / name)
-    artifact = _challenger(models, NAMES)
-    (models / "registry.yaml").write_text(_registry_text(artifact), encoding="utf-8")
+    artifact = train_challenger(models, CHALLENGER_NAMES)
+    (models / "registry.yaml").write_text(registry_text(artifact), encoding="utf-8")
     return models
 
 

@@ -23,7 +23,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import synth
 from engine.decider import load
 from engine.decision import Decision, canonical_bytes, canonical_object
 from engine.errors import RecordError
@@ -32,6 +31,7 @@ from engine.policies import load_catalogue
 from engine.records import FIELDS, SAMPLE_RECORD, validate_record, vocabulary
 from engine.scoring import RecordScorer, compute_one
 from engine.tables import load_table_set
+from tests.factories import synth_records
 
 ROOT = Path(__file__).resolve().parents[1]
 HITS = load_table_set(ROOT / "tests" / "data" / "tables" / "hitpolicies",
@@ -39,10 +39,7 @@ HITS = load_table_set(ROOT / "tests" / "data" / "tables" / "hitpolicies",
 
 
 def _records(n: int, seed: int) -> list[dict]:
-    frame = synth.generate(n, seed=seed).drop(columns=["default_12m"])
-    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
-             if not (v is None or (isinstance(v, float) and math.isnan(v)))}
-            for r in frame.to_dict(orient="records")]
+    return synth_records(n, seed)
 
 
 def _bits(x: float) -> bytes:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -18,6 +16,7 @@ from engine.batch.runfiles import rejects_path
 from engine.cli import app
 from engine.decision import Decision, DecisionTampered
 from engine.errors import FrameError, RecordError
+from tests.factories import plain_record
 
 runner = CliRunner()
 
@@ -28,9 +27,7 @@ def population() -> pd.DataFrame:
 
 
 def _record(population: pd.DataFrame, i: int) -> dict:
-    row = population.iloc[i].to_dict()
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()
-            if not (v is None or (isinstance(v, float) and math.isnan(v)))}
+    return plain_record(population.iloc[i].to_dict())
 
 
 def test_a_decision_carries_score_grade_policies_and_versions(engine, population):

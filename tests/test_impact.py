@@ -21,24 +21,10 @@ from engine.cli import app
 from engine.config import default_home
 from engine.errors import InputError
 from engine.tables import load_table_set
+from tests.candidates import narrowed_candidate
 
 runner = CliRunner()
 RULES = default_home() / "rules"
-
-
-def _candidate(folder: Path) -> Path:
-    """The shipped rules with the AAA band narrowed and deposits extended to grade B."""
-    shutil.copytree(RULES, folder)
-    grades = folder / "grades.yaml"
-    text = grades.read_text()
-    text = text.replace("when: {pd: {lt: 0.015}}", "when: {pd: {lt: 0.01}}")
-    text = text.replace("when: {pd: {ge: 0.015, lt: 0.03}}", "when: {pd: {ge: 0.01, lt: 0.03}}")
-    grades.write_text(text)
-    policies = folder / "service-policies.yaml"
-    policies.write_text(policies.read_text().replace(
-        "    when: {grade: C}\n    then:\n      - policy: security_deposit",
-        "    when: {grade: [B, C]}\n    then:\n      - policy: security_deposit"))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +33,7 @@ def population() -> pd.DataFrame:
 
 
 def test_impact_counts_equal_deciding_with_each_set(engine, population, tmp_path):
-    cand = load_table_set(_candidate(tmp_path / "cand"), engine.catalogue)
+    cand = load_table_set(narrowed_candidate(tmp_path / "cand"), engine.catalogue)
     impact = compare(engine, engine.tables, cand, population, tariff=0.1)
     before, _ = decide_frame(engine, population)
     after, _ = decide_frame(engine.with_tables(cand), population)
@@ -73,7 +59,7 @@ def test_impact_counts_equal_deciding_with_each_set(engine, population, tmp_path
 def test_a_candidate_with_findings_is_refused_unless_allowed(population, tmp_path):
     source = tmp_path / "pop.parquet"
     population.to_parquet(source)
-    cand = _candidate(tmp_path / "cand")  # deposits for B break an example of the table
+    cand = narrowed_candidate(tmp_path / "cand")  # deposits for B break an example of the table
     out = tmp_path / "impact.html"
     args = ["rules", "impact", "--baseline", str(RULES), "--candidate", str(cand),
             "--population", str(source)]

@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from engine import synth
 from engine.cli import app
-from tests.browser import INSTALL_HINT, find_chromium, image_states, page_text
-from tests.test_impact import RULES, _candidate
-from tests.test_report_browser import png_size
+from tests.browser import INSTALL_HINT, find_chromium, image_states, page_text, png_size
+from tests.candidates import ROOT, narrowed_candidate
 
 pytestmark = [pytest.mark.skipif(find_chromium() is None,
                                  reason=f"chromium not found; {INSTALL_HINT}"),
@@ -28,8 +27,8 @@ def report(tmp_path_factory):
     synth.generate(8_000, seed=21).drop(columns=["default_12m"]).to_parquet(source)
     out = folder / "impact.html"
     result = CliRunner().invoke(app, [
-        "rules", "impact", "--baseline", str(RULES), "--candidate",
-        str(_candidate(folder / "cand")), "--population", str(source), "--out", str(out),
+        "rules", "impact", "--baseline", str(ROOT / "rules"), "--candidate",
+        str(narrowed_candidate(folder / "cand")), "--population", str(source), "--out", str(out),
         "--allow-findings", "--tariff", "0.1"])
     assert result.exit_code == 0, result.output
     return out

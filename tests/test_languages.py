@@ -332,7 +332,7 @@ def test_service_chooses_language_by_query_or_header_and_refuses_unknown_ones(en
 def test_the_auditor_report_speaks_chinese_and_labels_its_charts_in_chinese():
     from engine.report import charts
     from engine.report.html import build_report
-    from tests.test_report import CREATED, make_decisions
+    from tests.reportdata import CREATED, make_decisions
 
     decisions, labels = make_decisions(n=200, seed=4)
     zh = build_report(decisions, labels=labels, created_at=CREATED, lang="zh-CN")
@@ -351,7 +351,7 @@ def test_the_auditor_report_speaks_chinese_and_labels_its_charts_in_chinese():
 def test_without_a_cjk_font_charts_fall_back_to_english_with_a_warning(monkeypatch):
     from engine.report import charts
     from engine.report.html import build_report
-    from tests.test_report import CREATED, make_decisions
+    from tests.reportdata import CREATED, make_decisions
 
     monkeypatch.setattr(charts, "cjk_font", lambda: None)
     decisions, _ = make_decisions(n=120, seed=6)
@@ -367,7 +367,7 @@ def test_without_a_cjk_font_charts_fall_back_to_english_with_a_warning(monkeypat
 
 def test_cli_report_in_chinese_and_its_font_warning(tmp_path, monkeypatch):
     from engine.report import charts
-    from tests.test_report import make_decisions
+    from tests.reportdata import make_decisions
 
     decisions, _ = make_decisions(n=120, seed=7)
     source = tmp_path / "decisions.parquet"

@@ -12,7 +12,7 @@ from PIL import Image
 from engine import synth
 from engine.report.html import write_report
 from tests.browser import INSTALL_HINT, find_chromium, image_states, page_text, screenshot
-from tests.test_report import CREATED, REJECTS, VERSIONS, make_decisions, sensitivity_frame
+from tests.reportdata import CREATED, REJECTS, VERSIONS, make_decisions, sensitivity_frame
 
 pytestmark = [pytest.mark.skipif(find_chromium() is None,
                                  reason=f"chromium not found; {INSTALL_HINT}"),

@@ -97,3 +97,16 @@ def test_no_function_imports_a_module_of_engine():
                         a.name.startswith("engine") for a in node.names):
                     inside.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert inside == []
+
+
+def test_no_test_module_imports_another():
+    """Shared test data and helpers live in helper modules (``tests/factories.py``,
+    ``tests/reportdata.py``, ...), so a test module can be read, run or removed alone."""
+    crossing = []
+    for path in sorted((REPO / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            crossing += [f"{path.name}:{node.lineno}: {name}" for name in names
+                         if name.split(".")[-1].startswith("test_")]
+    assert crossing == []

@@ -4,7 +4,6 @@ chunk they were computed in (bit for bit)."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ from engine.facts import record_facts
 from engine.pipeline import run_frame, score_population
 from engine.records import validate_record
 from engine.scoring import compute_one
+from tests.factories import plain_record
 
 POPULATION = synth.generate(400, seed=23).drop(columns=["default_12m"])
 
@@ -42,17 +42,7 @@ EDITS = st.sampled_from([
 
 
 def _record(row: dict) -> dict:
-    """A frame row as a service system would send it: absent fields left out."""
-    out = {}
-    for key, value in row.items():
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-            continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, pd.Timestamp):
-            value = value.date()
-        out[key] = value
-    return out
+    return plain_record(row)
 
 
 def _bits(x: float) -> bytes:

@@ -8,11 +8,9 @@ and ``--with`` must show what the edited tables would have decided instead.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -27,6 +25,7 @@ from engine.governance.releases import PublishRefused, history, is_published, pu
 from engine.governance.replay import replay
 from engine.service import Settings, create_app
 from engine.service.auth import add_key
+from tests.factories import plain_record
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "rules" / "service-policies.yaml"
@@ -34,18 +33,7 @@ CRITICAL = "params: {response_target_hours: 1.0}"
 
 
 def _plain(row: dict) -> dict:
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()
-            if not (v is None or (isinstance(v, float) and math.isnan(v)))}
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A project of its own: the tables can be edited without touching the checkout."""
-    root = tmp_path / "project"
-    for name in ("rules", "policies"):
-        shutil.copytree(ROOT / name, root / name)
-    (root / "models").symlink_to(ROOT / "models")
-    return root
+    return plain_record(row)
 
 
 @pytest.fixture(scope="module")

@@ -6,43 +6,27 @@ back to the old set once it answered with the new, and every answer is in the lo
 from __future__ import annotations
 
 import logging
-import math
-import shutil
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from engine import synth
 from engine.audit.log import open_log
 from engine.decider import load
 from engine.service import Settings, create_app
 from engine.service import state as service_state
 from engine.service.auth import add_key
+from tests.factories import synth_records
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLLOW_S = 120  # a loaded machine loads and checks a set in seconds; this bounds a hang
 
 
-@pytest.fixture
-def home(tmp_path) -> Path:
-    root = tmp_path / "home"
-    root.mkdir()
-    shutil.copytree(ROOT / "rules", root / "rules")
-    for name in ("models", "policies"):
-        (root / name).symlink_to(ROOT / name)
-    return root
-
-
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    frame = synth.generate(40, seed=17).drop(columns=["default_12m"])
-    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
-             if not (v is None or (isinstance(v, float) and math.isnan(v)))}
-            for r in frame.to_dict(orient="records")]
+    return synth_records(40, seed=17)
 
 
 @pytest.fixture

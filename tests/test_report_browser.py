@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import base64
 import re
-import struct
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from engine.report.html import write_report
-from tests.browser import INSTALL_HINT, find_chromium, image_states, screenshot
-from tests.test_report import CREATED, REJECTS, VERSIONS, make_decisions, sensitivity_frame
+from tests.browser import INSTALL_HINT, find_chromium, image_states, png_size, screenshot
+from tests.reportdata import CREATED, REJECTS, VERSIONS, make_decisions, sensitivity_frame
 
 pytestmark = pytest.mark.skipif(find_chromium() is None,
                                 reason=f"chromium not found; {INSTALL_HINT}")
 
 WIDTH, HEIGHT = 1200, 4000
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk."""
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    for folder in ("rules", "policies"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    monkeypatch.setenv("GRIDCREDIT_HOME", str(tmp_path))
-    return tmp_path
+def home(home, monkeypatch):
+    """The suite's project copy, made the current home."""
+    monkeypatch.setenv("GRIDCREDIT_HOME", str(home))
+    return home
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -25,6 +25,7 @@ from engine.decider import load
 from engine.errors import TableError
 from engine.scale import Band
 from engine.tables import load_table_set
+from tests.factories import project_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 GERMAN = ROOT / "tests" / "data" / "germancredit.csv"
@@ -33,9 +34,7 @@ runner = CliRunner()
 
 
 def _project(folder: Path) -> Path:
-    for name in ("rules", "models", "policies"):
-        shutil.copytree(ROOT / name, folder / name)
-    return folder
+    return project_copy(folder)
 
 
 def _edit_grades(home: Path, *pairs: tuple[str, str]) -> Path:

@@ -18,6 +18,7 @@ from engine.errors import ModelError
 from engine.modelops import TrainingConfig, train, write_model
 from engine.records import validate_frame
 from engine.scoring import ScoreModel, compute, compute_one, load_catalogue, load_registry
+from tests.factories import plain_record
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -185,7 +186,6 @@ def test_registry_refuses_a_model_that_does_not_match_the_catalogue(tmp_path):
 
 def test_one_record_scores_bit_for_bit_as_its_row_of_a_frame(engine):
     """score_one (plain floats) and the frame path sum in one order: equal z and PD bytes."""
-    import math
 
     from engine import synth
     from engine.facts import frame_facts, record_facts
@@ -194,8 +194,7 @@ def test_one_record_scores_bit_for_bit_as_its_row_of_a_frame(engine):
     raw = synth.generate(3_000, seed=41).drop(columns=["default_12m"])
     scored = engine.registry.score_frame(frame_facts(validate_frame(raw)[0]))
     for i, row in enumerate(raw.to_dict(orient="records")):
-        record = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()
-                  if not (v is None or (isinstance(v, float) and math.isnan(v)))}
+        record = plain_record(row)
         facts = record_facts(validate_record(record))
         model = engine.registry.model_for(facts["customer_class"])
         one = model.score_one(compute_one(facts, engine.registry.catalogue,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import shutil
 from pathlib import Path
 from unittest import mock
@@ -30,6 +29,8 @@ from engine.decider import load
 from engine.decision import EventOutcome
 from engine.events.store import EventOutcomes, open_store
 from engine.history import merge_history
+from tests.candidates import CHALLENGER_NAMES, registry_text, train_challenger
+from tests.factories import plain_record
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "run-0123456789abcdef"
@@ -78,17 +79,7 @@ def engine():
 
 
 def _record(row: dict) -> dict:
-    """A frame row as a service system sends it: absent fields left out."""
-    out = {}
-    for key, value in row.items():
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-            continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, pd.Timestamp):
-            value = value.date().isoformat()
-        out[key] = value
-    return out
+    return plain_record(row)
 
 
 def _seal_of(engine, record: dict, decision_id: str, outcomes: EventOutcomes | None) -> str:
@@ -226,14 +217,13 @@ def test_a_logged_dask_run_seals_every_row_as_engine_decide(engine, tmp_path):
 def test_rows_scored_in_shadow_by_a_challenger_are_sealed_as_engine_decide_seals_them(
         tmp_path):
     from engine.config import EngineConfig
-    from tests.test_challenger import NAMES, _challenger, _registry_text
 
     models = tmp_path / "models"
     models.mkdir()
     for name in ("indicators.yaml", "enterprise.json", "enterprise.md", "residential.json",
                  "residential.md"):
         shutil.copy(ROOT / "models" / name, models / name)
-    (models / "registry.yaml").write_text(_registry_text(_challenger(models, NAMES)),
+    (models / "registry.yaml").write_text(registry_text(train_challenger(models, CHALLENGER_NAMES)),
                                           encoding="utf-8")
     shadowed = load(EngineConfig.at(ROOT, models_dir=models))
     records = [_record(r) for r in POPULATION.head(40).to_dict(orient="records")]

@@ -7,13 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
-import shutil
 import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,6 +19,7 @@ from engine.audit.log import open_log
 from engine.decider import load
 from engine.service import Settings, create_app
 from engine.service.auth import add_key
+from tests.factories import plain_record, project_copy
 from tests.pg import postgres_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,8 +27,7 @@ ERROR_KEYS = {"status", "code", "message", "details"}
 
 
 def _plain(row: dict) -> dict:
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()
-            if not (v is None or (isinstance(v, float) and math.isnan(v)))}
+    return plain_record(row)
 
 
 @pytest.fixture(scope="module")
@@ -269,11 +266,8 @@ def test_keys_are_never_logged(client, keys, records, caplog):
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("home")
-    shutil.copytree(ROOT / "rules", root / "rules")
-    for name in ("models", "policies"):
-        (root / name).symlink_to(ROOT / name)
-    return root
+    return project_copy(tmp_path_factory.mktemp("home"), copied=("rules",),
+                        linked=("models", "policies"))
 
 
 def _line_of(text: str, needle: str) -> int:

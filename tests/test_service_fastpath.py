@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from engine import synth
 from engine.audit.log import open_log
 from engine.audit.store import AuditStoreError
 from engine.service import Settings, create_app
 from engine.service import routes as route_module
 from engine.service.auth import add_key
 from engine.service.fastpath import DecisionFastPath
+from tests.factories import synth_records
 
 VOLATILE = ("decision_id", "digest", "timings_ms")
 
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    frame = synth.generate(6, seed=21).drop(columns=["default_12m"])
-    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
-             if not (v is None or (isinstance(v, float) and math.isnan(v)))}
-            for r in frame.to_dict(orient="records")]
+    return synth_records(6, seed=21)
 
 
 @pytest.fixture

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import numpy as np
 import yaml
 from typer.testing import CliRunner
 
-from engine import synth
 from engine.audit.log import open_log
 from engine.cli import app
+from tests.factories import synth_records
 from tests.served import free_port, start_serve, stop_serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +39,7 @@ def test_keys_add_prints_the_key_once_and_stores_only_its_hash(tmp_path):
 
 
 def _records(n: int, seed: int) -> list[dict]:
-    frame = synth.generate(n, seed=seed).drop(columns=["default_12m"])
-    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()
-             if not (v is None or (isinstance(v, float) and math.isnan(v)))}
-            for r in frame.to_dict(orient="records")]
+    return synth_records(n, seed)
 
 
 def _wait_for_workers(port: int, n: int, wait_s: float = 120) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from engine.studio.workbench import StudioSettings
 from tests.browser import INSTALL_HINT, find_chromium
-from tests.studio_server import Running, population, project_copy
+from tests.studio_server import Running, population, studio_home
 
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 pytestmark = [
@@ -36,7 +36,7 @@ WAIT = 30
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     folder = tmp_path_factory.mktemp("studio")
-    home = project_copy(folder)
+    home = studio_home(folder)
     pop = population(folder / "populations")
     running = Running(StudioSettings(home=home, drafts=folder / "drafts",
                                      populations=(pop.parent,)))

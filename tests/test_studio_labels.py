@@ -13,7 +13,7 @@ from engine.language import check_placeholders
 from engine.studio.app import create_studio_app
 from engine.studio.labels import COOKIE, LABELS, catalogue, label, script_words
 from engine.studio.workbench import StudioSettings
-from tests.studio_server import population, project_copy
+from tests.studio_server import population, studio_home
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # ASCII punctuation next to a Chinese character: Chinese lines use full-width marks.
@@ -25,7 +25,7 @@ PAGES = ["/studio", "/studio/tables/grades", "/studio/tables/service-policies",
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     folder = tmp_path_factory.mktemp("labels")
-    home = project_copy(folder)
+    home = studio_home(folder)
     population(folder / "pop", n=200)
     app = create_studio_app(StudioSettings(home=home, drafts=folder / "drafts",
                                            populations=(folder / "pop",)))

@@ -17,14 +17,14 @@ from engine.service.settings import Settings
 from engine.studio.app import create_studio_app
 from engine.studio.workbench import StudioSettings
 from engine.web.hosts import is_loopback
-from tests.studio_server import project_copy
+from tests.studio_server import studio_home
 
 STUDIO = {"X-Studio": "1"}
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    return project_copy(tmp_path_factory.mktemp("svc-studio"))
+    return studio_home(tmp_path_factory.mktemp("svc-studio"))
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_publish_from_the_workbench_records_a_release_with_its_approver(service,
 
 def test_publishing_from_the_local_workbench_writes_into_the_homes_log(tmp_path, monkeypatch):
     monkeypatch.delenv("GRIDCREDIT_DB", raising=False)
-    home = project_copy(tmp_path / "h")
+    home = studio_home(tmp_path / "h")
     monkeypatch.chdir(tmp_path)
     application = create_studio_app(StudioSettings(home=home, drafts=tmp_path / "drafts",
                                                    populations=(tmp_path,)))
@@ -199,7 +199,7 @@ def test_publishing_from_the_local_workbench_writes_into_the_homes_log(tmp_path,
 
 
 def test_an_uploaded_workbook_with_one_changed_cell_saves_one_changed_line(tmp_path):
-    home = project_copy(tmp_path / "h")
+    home = studio_home(tmp_path / "h")
     before = {p.name: p.read_bytes() for p in (home / "rules").iterdir()}
     client = TestClient(create_studio_app(StudioSettings(
         home=home, drafts=tmp_path / "drafts", populations=(tmp_path,))),

@@ -12,7 +12,6 @@ day of the rebate window earns the rebate while one a day later does not.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +27,7 @@ from engine.events.terms import RebateTerms
 from engine.policies import load_catalogue
 from engine.records import SAMPLE_RECORD
 from engine.statements import last_day
+from tests.factories import project_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules" / "events.yaml"
@@ -42,10 +42,7 @@ def ev(kind: str, event_id: str, at: dt.datetime, customer: str = "C1", **fields
 
 
 def _home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    for part in ("rules", "policies", "models"):
-        shutil.copytree(ROOT / part, home / part)
-    return home
+    return project_copy(tmp_path / "home")
 
 
 def _edit(path: Path, old: str, new: str) -> None:
