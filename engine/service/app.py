@@ -35,6 +35,7 @@ from engine import __version__
 from engine.audit.log import DecisionLog
 from engine.decider import Engine
 from engine.errors import EngineError
+from engine.records import SAMPLE_RECORD
 from engine.service.access import AccessLog
 from engine.service.auth import KeyStore
 from engine.service.fastpath import DecisionFastPath
@@ -139,9 +140,11 @@ def _add_schemas(app: FastAPI, schemas: dict[str, object]) -> None:
         if app.openapi_schema is None:
             document = generate()
             document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
-            settings = app.state.service.settings
-            app.openapi_schema = finish_document(document, batch_limit=settings.batch_limit,
-                                                 metrics_role=settings.metrics_role)
+            state = app.state.service
+            settings = state.settings
+            app.openapi_schema = finish_document(
+                document, batch_limit=settings.batch_limit, metrics_role=settings.metrics_role,
+                decision_example=state.engine.decide(SAMPLE_RECORD).as_json())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

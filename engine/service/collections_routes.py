@@ -25,7 +25,7 @@ from engine.service.auth import require_role
 from engine.service.routes import errors
 from engine.web.errors import Forbidden
 
-__all__ = ["router"]
+__all__ = ["SCHEMAS", "router"]
 
 router = APIRouter(tags=["collections"])
 _OPEN = threading.Lock()
@@ -59,9 +59,37 @@ def _read(request: Request, customer_id: str, as_of: dt.date) -> dict[str, Any]:
                         documents).to_json()
 
 
-@router.get("/v1/customers/{customer_id}/collections",
+_OBJECT = {"type": "object", "additionalProperties": True}
+#: The answer's schema, for the service's OpenAPI components (docs/collections.md has each part).
+SCHEMAS: dict[str, Any] = {"CustomerCollections": {
+    "type": "object", "title": "CustomerCollections", "additionalProperties": True,
+    "description": "A customer's collections on a date: the stable JSON of "
+                   "`gridcredit collections show`, with its statement of account.",
+    "required": ["customer_id", "as_of", "strategy", "customer_class", "grade", "decision_id",
+                 "cases", "protections", "deposit", "digest", "statement", "documents"],
+    "properties": {
+        "customer_id": {"type": "string"}, "as_of": {"type": "string", "format": "date"},
+        "strategy": {"type": "string", "description": "The collection strategy applied."},
+        "customer_class": {"type": "string"},
+        "grade": {"type": "string", "description": "The grade of the decision it follows."},
+        "decision_id": {"type": "string", "description": "The logged decision it follows."},
+        "cases": {"type": "array", "items": _OBJECT, "description": "One case per bill."},
+        "protections": {"type": "array", "items": _OBJECT},
+        "deposit": _OBJECT,
+        "digest": {"type": "string", "description": "SHA-256 over the collections' JSON."},
+        "statement": {"type": "array", "items": _OBJECT,
+                      "description": "Bills, penalties, repayments and rebates in date order."},
+        "documents": _OBJECT}}}
+
+
+@router.get("/v1/customers/{customer_id}/collections", operation_id="getCustomerCollections",
             dependencies=[Depends(audit_or_decide)], summary="A customer's collections on a date",
-            responses=errors(401, 403, 404, 422, 503))
+            response_model=None, responses={
+                200: {"description": "The customer's collections", "content": {
+                    "application/json": {"schema": {
+                        "$ref": "#/components/schemas/CustomerCollections"}}}},
+                **errors(401, 403, 404, 422, 503, s404="No decision is logged for the "
+                         "customer on or before the date (`customer_not_decided`)")})
 async def get_collections(
     request: Request,
     customer_id: Annotated[str, PathParam(pattern=CUSTOMER_ID.pattern)],

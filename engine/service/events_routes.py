@@ -95,7 +95,8 @@ class CustomerNotFound(ServiceError):
     code = "customer_not_found"
 
 
-_EVENT = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
+_EVENT = TypeAdapter(Annotated[Event, Field(discriminator="type")]).json_schema(
+    ref_template="#/components/schemas/{model}")
 #: Schemas the event routes refer to, for the service's OpenAPI components.
 SCHEMAS: dict[str, Any] = _EVENT.pop("$defs", {})
 _BODY = {"required": True, "content": {"application/json": {"schema": {
@@ -130,13 +131,21 @@ class CustomerHistory(BaseModel):
     outcomes: list[EventOutcome]
 
 
-@router.post("/v1/events", status_code=201,
+@router.post("/v1/events", status_code=201, operation_id="postEvents",
              openapi_extra={"requestBody": _BODY}, response_model=None,
              summary="Process one event or a list of events",
              responses={201: {"model": EventAnswer, "description": "The event was accepted"},
                         200: {"model": EventListAnswer,
                               "description": "A list of events, answered per event"},
-                        **errors(400, 401, 403, 409, 413, 415, 422, 503)})
+                        **errors(400, 401, 403, 409, 413, 415, 422, 503, s409=(
+                            "One event whose id is already stored (`duplicate_event`), or the "
+                            "Idempotency-Key used with another body (`idempotency_conflict`) "
+                            "or still being answered (`idempotency_in_progress`)"),
+                            s422="One event refused (`event_rejected`: details[0].reason_code "
+                                 "says why), or more than batch_limit events "
+                                 "(`batch_too_large`)",
+                            s400="Malformed JSON (`malformed_json`), an empty list "
+                                 "(`bad_request`), or a Host not in allowed_hosts")})
 async def post_events(request: Request, key: ApiKey = DecideKey) -> Any:
     """Process one event (an object) or several (a list, in order; answered per event)."""
     raw = await request.body()
@@ -175,8 +184,9 @@ async def _answer(request: Request, body: Any) -> Any:
 
 @router.get("/v1/customers/{customer_id}/events",
             dependencies=[Depends(require_role("audit"))], response_model=CustomerHistory,
-            summary="A customer's stored events and outcomes",
-            responses=errors(401, 403, 404, 422, 503))
+            summary="A customer's stored events and outcomes", operation_id="getCustomerEvents",
+            responses=errors(401, 403, 404, 422, 503, s404="No stored event or outcome for "
+                             "this customer (`customer_not_found`)"))
 async def get_events(
     request: Request,
     customer_id: Annotated[str, PathParam(pattern=CUSTOMER_ID.pattern)],

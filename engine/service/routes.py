@@ -20,18 +20,36 @@ from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Resp
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from orjson import dumps as orjson_dumps
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from engine import __version__
 from engine.decision import Decision
 from engine.errors import EngineError, InputError, LanguageError
+from engine.explanation import AUDIENCES
 from engine.language import LANGUAGES, negotiate
-from engine.records import CustomerRecord
+from engine.records import FIELDS, NON_RESIDENTIAL, CustomerRecord
+from engine.service.answers import (
+    BatchItem,
+    BatchRequest,
+    BatchResponse,
+    ErrorBody,
+    Health,
+    ReloadAnswer,
+    TablesAnswer,
+    Validation,
+)
 from engine.service.auth import ApiKey, require_role
 from engine.service.idempotency import answer_once
 from engine.service.metrics import CONTENT_TYPE
 from engine.service.state import ServiceState
-from engine.web.errors import BatchTooLarge, empty_body, error_body, validation_details
+from engine.statements import LEGAL_NOTICES
+from engine.web.errors import (
+    BatchTooLarge,
+    ServiceError,
+    empty_body,
+    error_body,
+    validation_details,
+)
 from engine.web.limits import NO_BODY, parsed_json
 
 __all__ = ["DECIDE_PATH", "VALIDATE_PATH", "decision_answer", "errors", "record_schemas",
@@ -42,27 +60,48 @@ VALIDATE_PATH = "/v1/tables:validate"
 DECISION_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
 _TABLE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.ya?ml$")
 _STATUS_TEXT = {
-    400: "Malformed JSON, NaN/Infinity, nesting too deep, or an empty body",
-    401: "No API key, or an unknown one",
-    403: "The key lacks the role",
-    404: "No logged decision has this id",
-    409: "An event with this id is already stored",
-    413: "Body over the size limit",
-    415: "Wrong Content-Type",
-    422: "A field broke its rule (details name the path and value)",
-    503: "The decision log or the event store cannot be reached",
+    400: "Malformed JSON (`malformed_json`: syntax, NaN/Infinity, a key twice, nesting too "
+         "deep, an empty body), a bad Idempotency-Key or request (`bad_request`), or a Host "
+         "not in allowed_hosts (`invalid_host`)",
+    401: "No API key, an unknown or an expired one (`unauthorized`)",
+    403: "The key lacks the role (`forbidden`)",
+    404: "No logged decision has this id (`decision_not_found`)",
+    409: "The Idempotency-Key was used with another body (`idempotency_conflict`) or its "
+         "first request is still answered (`idempotency_in_progress`)",
+    413: "Body over max_body_bytes (`payload_too_large`)",
+    415: "Wrong Content-Type (`unsupported_media_type`)",
+    422: "A field broke its rule: details name the path and value (`invalid_request`)",
+    503: "The decision log or the event store cannot be reached (`audit_store_unavailable`)",
 }
 
 
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer, each in the one shape."""
-    return {code: {"description": _STATUS_TEXT[code], "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}} for code in codes}
+def errors(*codes: int, **texts: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer, each in the one shape;
+    ``texts`` (``s404="..."``) says what a status means on this route when it differs."""
+    return {code: {"description": texts.get(f"s{code}", _STATUS_TEXT[code]),
+                   "content": {"application/json": {
+                       "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+            for code in codes}
 
 
-_DECIDE_ERRORS = errors(400, 401, 403, 413, 415, 422, 503)
-_READ_ERRORS = errors(401, 403, 404, 422, 503)
-_ERRORS = errors(400, 401, 403, 413, 415, 422, 503)
+_DECIDE_ERRORS = errors(400, 401, 403, 409, 413, 415, 422, 503, s409=_STATUS_TEXT[409]
+                        + ", or a decision with its id is already logged "
+                        "(`decision_duplicate`)")
+_BATCH_ERRORS = errors(400, 401, 403, 413, 415, 422, 503, s422="The body is not a batch "
+                       "(`invalid_request`) or holds more than batch_limit records "
+                       "(`batch_too_large`); a record that fails is answered in its item")
+_READ_ERRORS = errors(401, 403, 404, 422, 503, s422="The id names a batch run "
+                      "(`decision_is_a_run`) or the logged decision no longer matches its "
+                      "digest (`decision_tampered`)")
+_VALIDATE_ERRORS = errors(400, 401, 403, 413, 415, 422, 503, s422="A posted file has a bad "
+                          "name or is posted twice (`invalid_input`)")
+
+
+class NoticeNotCarried(ServiceError):
+    """A legal document asked of a decision whose policies do not include it."""
+
+    http_status = 404
+    code = "notice_not_found"
 
 
 def _decision_schema(description: str) -> dict[str, Any]:
@@ -76,50 +115,16 @@ AuditKey = Depends(require_role("audit"))
 AdminKey = Depends(require_role("admin"))
 
 
-class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    path: str = Field(description="Field path in the request, or file:line for table problems.")
-
-
-class ErrorBody(BaseModel):
-    """The one shape of every 4xx and 5xx answer."""
-
-    status: int
-    code: str
-    message: str
-    details: list[ErrorDetail]
-
-
-class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    records: list[Any] = Field(
-        description="Customer records (each as for POST /v1/decisions); at most the "
-                    "service's batch_limit. An item that is not a valid record fails on "
-                    "its own; the others are decided.",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/CustomerRecord"}})
-
-
-class BatchItem(BaseModel):
-    index: int
-    ok: bool
-    decision: dict[str, Any] | None = Field(
-        None, json_schema_extra={"anyOf": [{"$ref": "#/components/schemas/Decision"},
-                                           {"type": "null"}]})
-    error: ErrorBody | None = None
-
-
-class BatchResponse(BaseModel):
-    decided: int
-    refused: int
-    items: list[BatchItem]
-
-
-class Validation(BaseModel):
-    ok: bool
-    version: str | None
-    content_hash: str | None
-    tables: dict[str, str]
-    findings: list[dict[str, Any]]
+_FINANCIAL = [f.name for f in FIELDS if f.required == "non-residential"]
+#: The record's conditional requirement, as JSON Schema says it: a commercial, industrial or
+#: public customer supplies its financial status (a number, never null).
+_FINANCIAL_FOR_ENTERPRISES = {
+    "description": "Financial status (" + ", ".join(_FINANCIAL) + ") is required for "
+                   "commercial, industrial and public customers.",
+    "if": {"properties": {"customer_class": {"enum": list(NON_RESIDENTIAL)}},
+           "required": ["customer_class"]},
+    "then": {"required": _FINANCIAL, "properties": {f: {"type": "number"} for f in _FINANCIAL}},
+}
 
 
 def record_schemas() -> dict[str, Any]:
@@ -130,6 +135,7 @@ def record_schemas() -> dict[str, Any]:
         for field in part.get("properties", {}).values():
             if field.get("default", 0) is None:
                 del field["default"]
+    schema["allOf"] = [_FINANCIAL_FOR_ENTERPRISES]
     return {**components, "CustomerRecord": schema}
 
 
@@ -167,7 +173,7 @@ async def _record(request: Request, state: ServiceState) -> Any:
         raise RequestValidationError(exc.errors()) from None
 
 
-@router.post(DECIDE_PATH, tags=["decisions"], response_model=None,
+@router.post(DECIDE_PATH, tags=["decisions"], response_model=None, operation_id="decide",
              responses={200: _decision_schema("The decision, as logged"), **_DECIDE_ERRORS},
              response_class=Response, openapi_extra=_RECORD_BODY,
              summary="Decide for one customer record; logged before the answer")
@@ -183,7 +189,7 @@ async def decide(request: Request, key: ApiKey = DecideKey) -> Response:
 
 
 @router.post("/v1/decisions:batch", tags=["decisions"], response_model=BatchResponse,
-             responses=_DECIDE_ERRORS,
+             responses=_BATCH_ERRORS, operation_id="decideBatch",
              summary="Decide for many records; each item succeeds or fails on its own")
 async def decide_batch(batch: BatchRequest, request: Request,
                        _key: Any = DecideKey) -> BatchResponse:
@@ -254,6 +260,7 @@ DecisionId = Annotated[str, Path(pattern=DECISION_ID, description="A logged deci
 
 
 @router.get("/v1/decisions/{decision_id}", tags=["audit"], response_model=None,
+            operation_id="getDecision",
             responses={200: _decision_schema("The logged decision"), **_READ_ERRORS},
             response_class=Response, summary="A logged decision, digest checked")
 async def get_decision(decision_id: DecisionId, request: Request,
@@ -266,20 +273,34 @@ _MEDIA = {"text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf
           "html": "text/html; charset=utf-8"}
 
 
+_AUDIENCE_TEXT = ("auditor: rules, file:line and versions; customer: the notice, without "
+                  "internal rule ids; " + "; ".join(
+                      f"{a}: the separate {n.replace('_', ' ')}, for a decision whose "
+                      f"policies include {n} (else 404 notice_not_found)"
+                      for a, n in LEGAL_NOTICES.items()))
+_EXPLAIN_ERRORS = {**_READ_ERRORS, **errors(
+    404, 422, s404="No logged decision has this id (`decision_not_found`), or the decision "
+                   "carries no such legal document (`notice_not_found`)",
+    s422="A `lang` the engine does not speak (`unsupported_language`), another `format` or "
+         "`audience` (`invalid_request`), or a decision that is a batch run or no longer "
+         "matches its digest")}
+
+
 @router.get("/v1/decisions/{decision_id}/explanation", tags=["audit"], responses={
-    **_READ_ERRORS, 200: {"content": {m.split(";")[0]: {"schema": {"type": "string"}}
-                                 for m in _MEDIA.values()}}},
-    response_class=Response, summary="Plain-language explanation of a logged decision")
+    **_EXPLAIN_ERRORS, 200: {"description": "The explanation, in the format asked for",
+                             "content": {m.split(";")[0]: {"schema": {"type": "string"}}
+                                         for m in _MEDIA.values()}}},
+    response_class=Response, operation_id="explainDecision",
+    summary="Plain-language explanation of a logged decision, or one of its legal documents")
 async def explain(decision_id: DecisionId, request: Request,
                   format: Literal["text", "md", "html"] = Query("text"),
-                  lang: str | None = Query(
+                  lang: str = Query(
                       None, description="zh-CN or en; default: the Accept-Language header, "
                                         "else the project's language. Any other value is "
                                         "422 unsupported_language.",
                       json_schema_extra={"enum": list(LANGUAGES)}),
-                  audience: Literal["auditor", "customer"] = Query(
-                      "auditor", description="auditor (rules, file:line, versions) or "
-                                             "customer (a notice without internal rule ids)."),
+                  audience: Literal[AUDIENCES] = Query(  # type: ignore[valid-type]
+                      "auditor", description=_AUDIENCE_TEXT),
                   accept_language: str | None = Header(None),
                   _key: Any = AuditKey) -> Response:
     state = _state(request)
@@ -288,18 +309,26 @@ async def explain(decision_id: DecisionId, request: Request,
         raise LanguageError(lang, LANGUAGES)
     chosen = lang or negotiate(accept_language, engine.config.language)
     decision = await run_in_threadpool(state.log.get, decision_id)
+    if audience in LEGAL_NOTICES and engine.explainer.statements(
+            decision, engine.tables).notice(audience) is None:
+        raise NoticeNotCarried(
+            f"decision {decision.decision_id} carries no {LEGAL_NOTICES[audience]}, so it "
+            f"has no {audience}: ask for audience customer or auditor",
+            [{"path": "audience", "value": audience,
+              "message": f"the decision's policies do not include {LEGAL_NOTICES[audience]}"}])
     text = engine.explain(decision, format, lang=chosen, audience=audience)
     return Response(text, media_type=_MEDIA[format],
                     headers={"Content-Language": chosen, "Vary": "Accept-Language"})
 
 
 @router.get("/v1/tables", tags=["tables"], responses=errors(401, 403),
+            response_model=TablesAnswer, operation_id="getTables",
             summary="Active table set: versions and content hashes")
-async def tables(request: Request, _key: Any = AuditKey) -> dict[str, Any]:
+async def tables(request: Request, _key: Any = AuditKey) -> TablesAnswer:
     engine = _state(request).engine
     home = engine.config.home.resolve()
-    return {**engine.versions(),
-            "files": {t.name: _shown(t.file, home) for t in engine.tables.tables}}
+    return TablesAnswer(**engine.versions(),
+                        files={t.name: _shown(t.file, home) for t in engine.tables.tables})
 
 
 def _shown(file: str, home: Any) -> str:
@@ -309,14 +338,20 @@ def _shown(file: str, home: Any) -> str:
         return file
 
 
-@router.post("/v1/tables:reload", tags=["tables"], responses=errors(401, 403, 422),
+@router.post("/v1/tables:reload", tags=["tables"], response_model=ReloadAnswer,
+             operation_id="reloadTables", responses=errors(
+                 401, 403, 422, 503, s422="The set on disk fails to load or to pass the "
+                 "checks (`tables_rejected`); the active set stays",
+                 s503="The decision log, where the set is archived first, cannot be reached "
+                      "(`audit_store_unavailable`)"),
              summary="Load the rules folder; only a clean set replaces the active one")
-async def reload(request: Request, _key: Any = AdminKey) -> dict[str, Any]:
+async def reload(request: Request, _key: Any = AdminKey) -> ReloadAnswer:
     engine = await run_in_threadpool(_state(request).reload)
-    return {"reloaded": True, **engine.versions()}
+    return ReloadAnswer(reloaded=True, **engine.versions())
 
 
-@router.post(VALIDATE_PATH, tags=["tables"], response_model=Validation, responses=_ERRORS,
+@router.post(VALIDATE_PATH, tags=["tables"], response_model=Validation,
+             responses=_VALIDATE_ERRORS, operation_id="validateTables",
              summary="Check posted table files as a set; nothing changes")
 async def validate(request: Request,
                    files: Annotated[list[UploadFile],
@@ -334,20 +369,22 @@ async def validate(request: Request,
     return Validation(**result.__dict__)
 
 
-@router.get("/healthz", tags=["service"], summary="Liveness and the active table set")
-async def healthz(request: Request) -> dict[str, Any]:
+@router.get("/healthz", tags=["service"], response_model=Health, operation_id="healthz",
+            summary="Liveness and the active table set")
+async def healthz(request: Request) -> Health:
     engine = _state(request).engine
     keys = request.app.state.keys
     keys.refresh_due()
-    return {"status": "ok", "engine_version": __version__, "pid": os.getpid(),
-            "tables_version": engine.tables.version,
-            "tables_content_hash": engine.tables.content_hash,
-            "keys_problem": keys.problem}
+    return Health(status="ok", engine_version=__version__, pid=os.getpid(),
+                  tables_version=engine.tables.version,
+                  tables_content_hash=engine.tables.content_hash, keys_problem=keys.problem)
 
 
 @router.get("/metrics", tags=["service"], response_class=Response,
-            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
-            summary="Prometheus metrics")
+            responses={200: {"description": "Prometheus text exposition",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}},
+                       **errors(401, 403)},
+            operation_id="metrics", summary="Prometheus metrics")
 async def metrics(request: Request) -> Response:
     role = _state(request).settings.metrics_role
     if role is not None:
