@@ -183,13 +183,7 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
     names = [i.name for i in catalogue]
     x = x[names]
     y = np.asarray(y, dtype=np.int64)
-    if len(y) != len(x):
-        raise FrameError(f"{len(x)} indicator rows but {len(y)} labels")
-    counts = np.bincount(y, minlength=2)
-    if counts.min() < config.folds:
-        raise FrameError(f"segment '{segment}': {counts[1]} defaults and {counts[0]} "
-                         f"non-defaults; {config.folds}-fold training needs at least "
-                         f"{config.folds} of each")
+    counts = _label_counts(x, y, segment, config.folds)
     model_id = config.model_id or f"{segment}-{config.version}"
     dropped = select_indicators(x, y, catalogue, config) if config.select else {}
     if len(dropped) == len(names):
@@ -211,15 +205,7 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
     pipe = make_pipeline(catalogue, config).fit(x, y)
     woe = woe_frame(pipe, x)
     lda = pipe.named_steps["lda"]
-    entries = []
-    for j, ind in enumerate(catalogue):
-        entries.append({
-            "name": ind.name, "group": ind.group, "description": ind.description,
-            "unit": ind.unit, "direction": ind.direction,
-            **artifact_bins(pipe.named_steps["woe"], ind),
-            "mean_woe": float(np.mean(woe.iloc[:, j].to_numpy())),
-            "coefficient": float(lda.coef_[0, j]),
-        })
+    entries = _entries(pipe, catalogue, woe)
     oof = metrics(y, oof_z, oof_pd)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -261,6 +247,30 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
     if config.model_id is None and "data_spec" in doc:
         doc["model_id"] = file_model_id(doc)
     return TrainingResult(doc, pipe, oof_z, oof_pd, y, band_tab, decile_tab, folds, dropped)
+
+
+def _label_counts(x: pd.DataFrame, y: np.ndarray, segment: str, folds: int) -> np.ndarray:
+    """Non-defaults and defaults, or ``FrameError`` when too few for the folds."""
+    if len(y) != len(x):
+        raise FrameError(f"{len(x)} indicator rows but {len(y)} labels")
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < folds:
+        raise FrameError(f"segment '{segment}': {counts[1]} defaults and {counts[0]} "
+                         f"non-defaults; {folds}-fold training needs at least "
+                         f"{folds} of each")
+    return counts
+
+
+def _entries(pipe: Any, catalogue: Catalogue, woe: pd.DataFrame) -> list[dict[str, Any]]:
+    """The artifact's indicator entries: bins, mean WoE and LDA coefficient of each."""
+    lda = pipe.named_steps["lda"]
+    return [{
+        "name": ind.name, "group": ind.group, "description": ind.description,
+        "unit": ind.unit, "direction": ind.direction,
+        **artifact_bins(pipe.named_steps["woe"], ind),
+        "mean_woe": float(np.mean(woe.iloc[:, j].to_numpy())),
+        "coefficient": float(lda.coef_[0, j]),
+    } for j, ind in enumerate(catalogue)]
 
 
 def file_model_id(doc: dict[str, Any]) -> str:

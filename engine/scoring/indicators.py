@@ -13,7 +13,7 @@ exactly the numbers the batch path gives it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,6 +217,32 @@ def _record_fields() -> list[str]:
     return [f.name for f in FIELDS]
 
 
+def _clip(clip: Any, fail: Callable[..., ConfigError]) -> tuple[float, float] | None:
+    """An indicator's ``clip: [low, high]`` as floats, or None when absent."""
+    if clip is None:
+        return None
+    if (not isinstance(clip, list) or len(clip) != 2
+            or not all(isinstance(c, int | float) for c in clip) or clip[0] >= clip[1]):
+        raise fail(f"clip must be [low, high] with low < high, got {clip!r}")
+    return (float(clip[0]), float(clip[1]))
+
+
+def _specials(specials: Any, transform: str, fail: Callable[..., ConfigError]) -> list[Any]:
+    """An indicator's ``special_values``: numbers, or texts of a category, each once."""
+    if specials and transform not in _ONE_SOURCE:
+        raise fail("special_values apply to one-source transforms "
+                   f"({', '.join(_ONE_SOURCE)})")
+    if not isinstance(specials, list) or not all(
+            isinstance(v, int | float | str) and not isinstance(v, bool) for v in specials):
+        raise fail(f"special_values must be a list of numbers or texts, got {specials!r}")
+    if transform != "category" and not all(isinstance(v, int | float) for v in specials):
+        raise fail(f"special_values of a numeric indicator must be numbers, got {specials!r}")
+    out = [canonical(v) if transform == "category" else float(v) for v in specials]
+    if len(set(out)) != len(out):
+        raise fail("special_values lists a value twice")
+    return out
+
+
 def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
                record_fields: list[str] | None) -> Indicator:
     def fail(msg: str, suggestion: str | None = None) -> ConfigError:
@@ -251,12 +277,7 @@ def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
     if item["group"] not in groups:
         raise fail(f"group '{item['group']}' is not one of {', '.join(groups)}",
                    closest(item["group"], groups))
-    clip = item.get("clip")
-    if clip is not None:
-        if (not isinstance(clip, list) or len(clip) != 2
-                or not all(isinstance(c, int | float) for c in clip) or clip[0] >= clip[1]):
-            raise fail(f"clip must be [low, high] with low < high, got {clip!r}")
-        clip = (float(clip[0]), float(clip[1]))
+    clip = _clip(item.get("clip"), fail)
     for key in ("scale", "floor"):
         value = item.get(key, 1.0 if key == "scale" else 0.0)
         if not isinstance(value, int | float) or not math.isfinite(value):
@@ -269,18 +290,7 @@ def _indicator(item: Any, where: str, line: int | None, groups: tuple[str, ...],
     if transform == "category" and not levels and item["direction"] != "auto":
         raise fail(f"direction '{item['direction']}' needs an order: list the categories in "
                    "'levels', best first, or use direction: auto")
-    specials = item.get("special_values") or []
-    if specials and transform not in _ONE_SOURCE:
-        raise fail("special_values apply to one-source transforms "
-                   f"({', '.join(_ONE_SOURCE)})")
-    if not isinstance(specials, list) or not all(
-            isinstance(v, int | float | str) and not isinstance(v, bool) for v in specials):
-        raise fail(f"special_values must be a list of numbers or texts, got {specials!r}")
-    if transform != "category" and not all(isinstance(v, int | float) for v in specials):
-        raise fail(f"special_values of a numeric indicator must be numbers, got {specials!r}")
-    specials = [canonical(v) if transform == "category" else float(v) for v in specials]
-    if len(set(specials)) != len(specials):
-        raise fail("special_values lists a value twice")
+    specials = _specials(item.get("special_values") or [], transform, fail)
     missing, missing_value = _missing(item.get("missing", "bin"), transform, fail)
     applies = item.get("applies_to")
     return Indicator(

@@ -426,18 +426,8 @@ def _numbers(values: Any, key: str, path: str, n: int | None = None) -> list[flo
     return [float(v) for v in values]
 
 
-def _check(doc: dict[str, Any], path: str, catalogue: Any) -> None:
-    schema = doc.get("schema")
-    if schema != SCHEMA:
-        raise _fail(path, "schema", f"is {schema!r}, expected {SCHEMA!r}")
-    version = doc.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise _fail(path, "schema_version",
-                    f"is {version!r}; this engine reads version {SCHEMA_VERSION}")
-    _need(doc, "model_id", str, path)
-    _need(doc, "segment", str, path)
-    _need(doc, "intercept", float, path)
-    cal = _need(doc, "calibration", dict, path)
+def _check_calibration(cal: dict[str, Any], path: str) -> None:
+    """The artifact's ``calibration``: Platt or isotonic, the training rate and prior."""
     _need(cal, "slope", float, path, "calibration.")
     _need(cal, "intercept", float, path, "calibration.")
     if cal.get("kind", "platt") not in ("platt", "isotonic"):
@@ -460,6 +450,20 @@ def _check(doc: dict[str, Any], path: str, catalogue: Any) -> None:
         _need(cal, "prior", float, path, "calibration.")
         if not 0 < prior < 1:
             raise _fail(path, "calibration.prior", f"{prior!r} must be in (0, 1) or null")
+
+
+def _check(doc: dict[str, Any], path: str, catalogue: Any) -> None:
+    schema = doc.get("schema")
+    if schema != SCHEMA:
+        raise _fail(path, "schema", f"is {schema!r}, expected {SCHEMA!r}")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise _fail(path, "schema_version",
+                    f"is {version!r}; this engine reads version {SCHEMA_VERSION}")
+    _need(doc, "model_id", str, path)
+    _need(doc, "segment", str, path)
+    _need(doc, "intercept", float, path)
+    _check_calibration(_need(doc, "calibration", dict, path), path)
     items = _need(doc, "indicators", list, path)
     if not items:
         raise _fail(path, "indicators", "is empty")
