@@ -56,6 +56,8 @@ REFUSALS = {
     "duplicate_bill": "the bill id was already issued to the customer",
     "unknown_customer": "no bill was ever issued to the customer",
     "unknown_bill": "the event refers to a bill never issued",
+    "overdue_before_bill": "an overdue event is timed before its own bill was issued",
+    "overdue_before_due": "an overdue event is timed on or before its bill's due date",
 }
 
 
@@ -293,6 +295,8 @@ def _rejection(exc: ValidationError, data: dict[str, Any], kind: str,
     elif name == "customer_id":
         reason = ("field 'customer_id' must be 1-64 letters, digits, '_', '.', ':' or '-', "
                   f"not {value!r}")
+    elif err["type"] == "value_error":  # our own validator's sentence, without pydantic's tag
+        reason = f"field '{name}' = {value!r}: {err['ctx']['error']}"
     else:
         reason = f"field '{name}' = {value!r}: {err['msg']}"
     return EventRejected(reason, event_id=event_id, field=name, value=value)

@@ -19,13 +19,33 @@ from engine.conditions import Condition
 from engine.errors import ConfigError
 from engine.events.rules import EventRules
 from engine.policies import Catalogue, load_catalogue
+from engine.yamlfile import read_yaml
 
-__all__ = ["REBATE_POLICY", "WINDOW_FACT", "RebateTerms", "with_rebate_terms"]
+__all__ = ["PROTECTIONS_FILE", "REBATE_POLICY", "WINDOW_FACT", "RebateTerms",
+           "protection_kinds_beside", "with_rebate_terms"]
 
 #: The catalogue policy whose params are the rebate's terms.
 REBATE_POLICY = "overdue_rebate"
 #: The repayment fact's field the window is tested on: days after the bill's due date.
 WINDOW_FACT = "days_after_due"
+#: The table of protection kinds, beside the event rules (``engine.collections.protections``
+#: loads and checks it whole; the processor needs only the names of its kinds).
+PROTECTIONS_FILE = "protections.yaml"
+
+
+def protection_kinds_beside(rules: EventRules) -> frozenset[str] | None:
+    """The kinds a protection event may name: those of the ``protections.yaml`` beside the
+    rule file (``kinds:``), or None when there is none (a rule file on its own)."""
+    path = Path(rules.file).resolve().with_name(PROTECTIONS_FILE)
+    if not path.is_file():
+        return None
+    doc = read_yaml(path)
+    kinds = doc.get("kinds") if isinstance(doc, dict) else None
+    if not isinstance(kinds, dict) or not kinds:
+        raise ConfigError("the protections table lists no kinds: give 'kinds:' a mapping of "
+                          "kind names (gridcredit rules check names what is wrong)",
+                          file=str(path), line=1)
+    return frozenset(str(k) for k in kinds)
 
 
 @dataclass(frozen=True)
