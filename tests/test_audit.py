@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
 
 from engine.audit.decisionrows import content_of
 from engine.audit.log import (
@@ -32,7 +33,8 @@ from engine.audit.log import (
     verify_rows,
 )
 from engine.audit.rowcheck import chain_hash
-from engine.audit.store import GENESIS, resolve_url
+from engine.audit.store import GENESIS, create_guards, resolve_url
+from engine.cli import app
 from engine.decision import (
     Decision,
     canonical_json,
@@ -225,8 +227,10 @@ def test_verify_catches_deleted_row(log: DecisionLog) -> None:
     drop_guards(log)
     raw(log, "DELETE FROM decision_log WHERE seq = 3")
     report = log.verify()
-    assert (report.ok, report.first_broken, report.rows) == (False, 3, 2)
-    assert report.reason.startswith("row 3 is missing: the next row has seq 4")
+    assert (report.ok, report.first_broken, report.rows, report.decision_id) == (
+        False, 3, 2, "d-00003")
+    assert report.reason == ("row 3 (decision d-00003) is missing: the next row has seq 4 "
+                             "(rows were deleted or renumbered)")
 
 
 def test_verify_catches_deleted_last_row_through_the_head(log: DecisionLog) -> None:
@@ -261,9 +265,8 @@ def test_verify_catches_reordered_rows_with_rewritten_links(log: DecisionLog) ->
     raw(log, "DELETE FROM decision_log WHERE seq IN (2, 3)")
     for seq, row in swapped.items():
         row["seq"] = seq
-        raw(log, "INSERT INTO decision_log VALUES (:seq, :decision_id, :customer_id, :as_of, "
-                 ":created_at, :table_hash, :model_id, :payload, :content_hash, :prev_hash, "
-                 ":row_hash)", **row)
+        raw(log, f"INSERT INTO decision_log ({', '.join(row)}) "
+                 f"VALUES ({', '.join(':' + c for c in row)})", **row)
     report = log.verify()
     assert (report.first_broken, report.decision_id) == (2, "d-00003")
     assert report.reason.startswith("content edited: content_hash")
@@ -276,6 +279,107 @@ def test_verify_catches_edited_hash(log: DecisionLog) -> None:
     report = log.verify()
     assert (report.first_broken, report.decision_id) == (2, "d-00002")
     assert report.reason.startswith("row_hash ffffffffffff... is not sha256(prev_hash + content)")
+
+
+# --- the previous decision's id: a deleted row is named ----------------------------------------
+
+
+def test_each_row_names_the_decision_before_it_inside_its_hashes(log: DecisionLog) -> None:
+    first, second = log.append(make_decision(1)), log.append(make_decision(2))
+    assert (first.prev_decision_id, second.prev_decision_id) == ("", "d-00001")
+    decision = make_decision(2)
+    content = canonical_json({
+        "seq": 2, "decision_id": "d-00002", "customer_id": decision.customer_id,
+        "as_of": "2026-06-30", "created_at": second.created_at, "table_hash": "cd" * 32,
+        "model_id": "lda-commercial-2026.1", "prev_decision_id": "d-00001",
+        "payload": decision.canonical_payload().decode(),
+    })
+    assert second.content_hash == hashlib.sha256(content.encode()).hexdigest()
+    assert second.row_hash == chain_hash(first.row_hash, content)
+
+
+def test_the_link_is_the_rows_and_leaves_the_decision_digest_alone(
+        log: DecisionLog, tmp_path: Path) -> None:
+    """The same decision logged first (no row before it) or after others keeps its digest."""
+    filled(log, 3)
+    with open_log(str(tmp_path / "alone.sqlite")) as other:
+        other.append(make_decision(3))
+        alone = other.get("d-00003")
+    with log.engine.connect() as conn:
+        payload = conn.execute(text("SELECT payload FROM decision_log WHERE seq = 3")).scalar_one()
+    assert "prev_decision_id" not in payload and "d-00002" not in payload
+    assert payload == make_decision(3).canonical_payload().decode()
+    assert log.get("d-00003").digest == alone.digest == make_decision(3).digest
+
+
+def test_verify_names_a_deleted_decision_through_the_cli(log: DecisionLog) -> None:
+    filled(log, 5)
+    drop_guards(log)
+    raw(log, "DELETE FROM decision_log WHERE seq = 2")
+    url = log.engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", url])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[:2] == [
+        f"{log.url}: BROKEN at row 2 (decision d-00002): row 2 (decision d-00002) is missing: "
+        "the next row has seq 3 (rows were deleted or renumbered)",
+        "rows intact before it: 1; do not trust the log from row 2 on"]
+
+
+def test_a_row_deleted_while_it_was_the_head_cannot_be_named(log: DecisionLog) -> None:
+    filled(log, 3)
+    drop_guards(log)
+    raw(log, "DELETE FROM decision_log WHERE seq = 3")
+    entry = log.append(make_decision(4))
+    assert entry.prev_decision_id == "?"
+    report = log.verify()
+    assert (report.first_broken, report.decision_id) == (3, None)
+    assert report.reason == (
+        "row 3 is missing: the next row has seq 4 (rows were deleted or renumbered); which "
+        "decision it held cannot be known: it was already missing when the row after it "
+        "(decision d-00004) was written")
+
+
+def _older_log(db: str, n: int) -> None:
+    """A log as versions before the previous-decision link wrote it: n rows, no such column."""
+    with open_log(db) as log:
+        drop_guards(log)
+        raw(log, "ALTER TABLE decision_log DROP COLUMN prev_decision_id")
+        for row in _chain(n):
+            raw(log, f"INSERT INTO decision_log ({', '.join(row)}) "
+                     f"VALUES ({', '.join(':' + c for c in row)})", **row)
+        raw(log, "UPDATE chain_head SET seq = :s, row_hash = :h WHERE name = 'decision_log'",
+            s=n, h=_chain(n)[-1]["row_hash"])
+        with log.engine.begin() as conn:
+            create_guards(conn, "decision_log")
+
+
+def test_an_older_log_verifies_and_goes_on_with_named_rows(db: str) -> None:
+    _older_log(db, 4)
+    with open_log(db) as log:
+        assert log.verify().ok and log.verify().rows == 4
+        after = [log.append(make_decision(i)) for i in (5, 6)]
+        assert [e.prev_decision_id for e in after] == ["d-00004", "d-00005"]
+        assert log.verify() == VerifyReport(True, 6, None, "6 rows, chain intact", None,
+                                            after[-1].row_hash)
+        drop_guards(log)
+        raw(log, "DELETE FROM decision_log WHERE seq = 4")  # the last older row: named by the next
+        report = log.verify()
+        assert (report.first_broken, report.decision_id) == (4, "d-00004")
+        assert report.reason.startswith("row 4 (decision d-00004) is missing")
+
+
+def test_a_deleted_older_row_is_reported_as_not_knowable(db: str) -> None:
+    _older_log(db, 4)
+    with open_log(db) as log:
+        log.append(make_decision(5))
+        drop_guards(log)
+        raw(log, "DELETE FROM decision_log WHERE seq = 2")
+        report = log.verify()
+    assert (report.ok, report.first_broken, report.decision_id) == (False, 2, None)
+    assert report.reason == (
+        "row 2 is missing: the next row has seq 3 (rows were deleted or renumbered); which "
+        "decision it held cannot be known: the row after it (decision d-00003) was logged "
+        "before each row recorded the decision of the row before it")
 
 
 # --- the pure chain check, over generated logs ----------------------------------------------

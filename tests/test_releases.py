@@ -217,7 +217,9 @@ def test_export_verifies_offline_and_an_edited_export_is_caught(home, db, tmp_pa
     dropped = lines[:2] + lines[3:]
     (tmp_path / "dropped.jsonl").write_text("\n".join(dropped) + "\n")
     code, out = _cli("audit", "verify", "--export", str(tmp_path / "dropped.jsonl"))
-    assert code == 1 and "row 2 is missing" in out
+    gone = json.loads(lines[2])["decision_id"]
+    assert code == 1 and f"BROKEN (decision {gone}): row 2: row 2 (decision {gone}) is missing" \
+        in out
 
 
 def test_rules_diff_compares_releases_folders_and_hashes(home, tmp_path):

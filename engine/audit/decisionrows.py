@@ -5,6 +5,14 @@ hold between the payload and the row's columns, for a decision and for a
 batch run's entry (``kind: batch_run``). The log (``engine.audit.log``), its
 SQLite appender and the export check all take them from here, and hand
 ``DECISIONS`` to the one row check (``engine.audit.rowcheck``).
+
+Each row also names the decision of the row before it (``prev_decision_id``,
+inside the content its hashes cover), so that a deleted row is named by its
+decision id, not only by its position. Rows logged before rows named their
+predecessor hold an empty text there and are hashed without it, so an older
+log verifies unchanged; ``PREVIOUS_GONE`` marks a row written when the row
+before it was already missing. The link belongs to the row, not to the
+decision: a decision's digest never covers it.
 """
 
 from __future__ import annotations
@@ -18,11 +26,15 @@ import orjson
 from engine.audit.rowcheck import Chained, sha256_text
 from engine.decision import canonical_json
 
-__all__ = ["DECISIONS", "RUN_CUSTOMER", "RUN_KIND", "content_of", "payload_digest",
-           "run_models"]
+__all__ = ["DECISIONS", "PREVIOUS", "PREVIOUS_GONE", "RUN_CUSTOMER", "RUN_KIND", "content_of",
+           "payload_digest", "run_models"]
 
 RUN_KIND = "batch_run"
 RUN_CUSTOMER = "(batch run)"
+#: The column naming the decision of the row before (empty in rows logged before it was kept).
+PREVIOUS = "prev_decision_id"
+#: What ``PREVIOUS`` holds when the row at the chain head was gone when the row was written.
+PREVIOUS_GONE = "?"
 
 
 def content_of(row: dict[str, Any]) -> str:
@@ -37,6 +49,9 @@ def content_of(row: dict[str, Any]) -> str:
         "model_id": row["model_id"],
         "payload": row["payload"],
     }
+    previous = row.get(PREVIOUS)
+    if previous:
+        content[PREVIOUS] = previous
     if all(type(v) is str for k, v in content.items() if k != "seq"):
         # Texts and one integer: orjson spells them exactly as canonical_json does (it
         # differs only on some floats), without scanning the payload for floats.
@@ -91,4 +106,5 @@ def run_models(payload: Mapping[str, Any]) -> str:
 
 #: The decision log's rows for the one row check (``engine.audit.rowcheck``).
 DECISIONS = Chained("decision_log", "decision", (), lambda row: row["decision_id"],
-                    _payload_problem, content_of=content_of)
+                    _payload_problem, previous_key=PREVIOUS, key_column="decision_id",
+                    content_of=content_of, unknown_previous=PREVIOUS_GONE)

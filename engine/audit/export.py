@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.audit.decisionrows import DECISIONS, RUN_CUSTOMER, RUN_KIND
+from engine.audit.decisionrows import DECISIONS, PREVIOUS, RUN_CUSTOMER, RUN_KIND
 from engine.audit.log import DecisionLog
 from engine.audit.rowcheck import row_problem
 from engine.audit.store import GENESIS, chain_head, decision_log
@@ -164,21 +164,22 @@ def _read(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     return header, rows()
 
 
-def _row_problem(row: dict[str, Any], expected: int, prev: str) -> str | None:
+def _row_problem(row: dict[str, Any], expected: int, prev: str) -> tuple[str, str | None] | None:
+    """What fails at ``row``, and the decision it concerns (a missing one, when it is known)."""
     if "_bad_line" in row:
-        return f"line {row['_bad_line']} is not JSON"
-    missing = [c for c in _COLUMNS if c not in row]
+        return f"line {row['_bad_line']} is not JSON", None
+    missing = [c for c in _COLUMNS if c not in row and c != PREVIOUS]  # older exports lack it
     if missing:
-        return f"row {expected}: missing {', '.join(missing)}"
+        return f"row {expected}: missing {', '.join(missing)}", row.get("decision_id")
     problem = row_problem(DECISIONS, row, expected, prev)
     if problem:
-        return f"row {problem[0]}: {problem[1]}"
+        return f"row {problem[0]}: {problem[1]}", problem[2]
     if f'"kind":"{RUN_KIND}"' in row["payload"]:
         return None
     try:
         Decision.from_json(row["payload"], source=f"row {expected}")
     except EngineError as exc:
-        return exc.message
+        return exc.message, row.get("decision_id")
     return None
 
 
@@ -195,7 +196,7 @@ def verify_export(path: Path) -> ExportReport:
         problem = _row_problem(row, expected, prev)
         if problem:
             return ExportReport(False, count, first, expected - 1 if count else None,
-                                problem, row.get("decision_id"))
+                                *problem)
         prev, count, expected = row["row_hash"], count + 1, expected + 1
         runs += row["customer_id"] == RUN_CUSTOMER
     if count != int(header["rows"]) or prev != header["last_row_hash"]:

@@ -10,7 +10,10 @@ hashes::
 
 where the canonical content is the sorted-key JSON of the row's sequence
 number, decision id, customer id, as-of date, creation time, table hash, model
-id and payload.
+id, payload and the decision id of the row before (``prev_decision_id``; rows
+logged before rows recorded it leave it out). A deleted decision is named by
+the row after it; the link is the row's, not the decision's, so a digest never
+covers it.
 
 A batch run is one row of the same chain (``engine.batch.runlog``): its id is
 the run id, its customer id ``RUN_CUSTOMER``, its payload the run entry
@@ -86,9 +89,11 @@ _INSERT_CHUNK = 1000
 
 # Built once: composing SQLAlchemy expressions per append costs more than the write itself.
 _LOCK_HEAD = (
-    select(chain_head.c.seq, chain_head.c.row_hash)
+    select(chain_head.c.seq, chain_head.c.row_hash,
+           select(decision_log.c.decision_id).where(decision_log.c.seq == chain_head.c.seq)
+           .scalar_subquery().label("previous"))
     .where(chain_head.c.name == bindparam("chain"))
-    .with_for_update()
+    .with_for_update(of=chain_head)
 )
 _READ_HEAD = select(chain_head.c.seq, chain_head.c.row_hash).where(
     chain_head.c.name == bindparam("chain")
@@ -135,6 +140,7 @@ class LogEntry:
     content_hash: str
     prev_hash: str
     row_hash: str
+    prev_decision_id: str = ""  # the decision of the row before ("" in rows logged before it was)
 
 
 @dataclass(frozen=True)
@@ -243,7 +249,7 @@ class DecisionLog:
                 return self._sqlite.append(columns)
             with write_transaction(self.engine) as conn:
                 head = conn.execute(_LOCK_HEAD, {"chain": CHAIN}).one()
-                rows, seq, prev = chained(columns, int(head.seq), head.row_hash)
+                rows, seq, prev = chained(columns, int(head.seq), head.row_hash, head.previous)
                 for start in range(0, len(rows), _INSERT_CHUNK):
                     conn.execute(_INSERT, rows[start:start + _INSERT_CHUNK])
                 conn.execute(_MOVE_HEAD, {"chain": CHAIN, "head_seq": seq, "head_hash": prev})

@@ -14,7 +14,10 @@ sequence order and names the first that fails; ``audit verify``, the export
 check and ``verify --export`` all go through it.
 
 A chain whose rows store the key of the row before (``previous_key``: payment
-events and their outcomes) can name a deleted row, not only its position.
+events, their outcomes and decisions) can name a deleted row, not only its
+position. The decision log also holds rows written before they stored it
+(``unknown_previous`` set): a deleted row before one of those, or before a
+row written when it was already gone, is reported as not knowable.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ class Chained:
     previous_key: str | None = None  # column holding the previous row's key
     key_column: str = ""  # the column whose value ``previous_key`` stores
     content_of: Callable[[Mapping[str, Any]], str] | None = None  # overrides ``columns``
+    # ``previous_key``'s value in a row written when the row before was already gone; set by
+    # a chain whose older rows name no predecessor (an empty text there)
+    unknown_previous: str | None = None
 
     def content(self, row: Mapping[str, Any]) -> str:
         """The canonical content of a row: what its two hashes cover."""
@@ -111,11 +117,7 @@ def row_problem(kind: Chained, row: Mapping[str, Any], expected: int, prev: str
     """The first check a row fails, as (row number, what differs, which row), or None."""
     seq = int(row["seq"])
     if seq != expected:
-        before = row.get(kind.previous_key) if kind.previous_key else None
-        who = f" ({kind.noun} {before})" if before else ""
-        return expected, (
-            f"row {expected}{who} is missing: the next row has seq {seq} "
-            "(rows were deleted or renumbered)"), before or None
+        return expected, _missing(kind, row, expected, seq), _previous(kind, row)
     name = kind.name_of(row)
     called = f"{kind.noun} {name}".strip()
     if row["prev_hash"] != prev:
@@ -137,6 +139,28 @@ def row_problem(kind: Chained, row: Mapping[str, Any], expected: int, prev: str
             f"{chain_hash(prev, content)[:12]}... (the stored hash was edited)"), name
     problem = kind.payload_problem(row)
     return (seq, problem, name) if problem else None
+
+
+def _previous(kind: Chained, row: Mapping[str, Any]) -> str | None:
+    """The key of the row before ``row`` as ``row`` records it, when it is known."""
+    before = row.get(kind.previous_key) if kind.previous_key else None
+    return before if before and before != kind.unknown_previous else None
+
+
+def _missing(kind: Chained, row: Mapping[str, Any], expected: int, seq: int) -> str:
+    """Why row ``expected`` is missing, naming it by its key when the next row records it."""
+    gap = f"the next row has seq {seq} (rows were deleted or renumbered)"
+    before = _previous(kind, row)
+    if before is not None or kind.unknown_previous is None:
+        who = f" ({kind.noun} {before})" if before else ""
+        return f"row {expected}{who} is missing: {gap}"
+    after = f"{kind.noun} {kind.name_of(row)}".strip()
+    if row.get(kind.previous_key) == kind.unknown_previous:
+        why = f"it was already missing when the row after it ({after}) was written"
+    else:
+        why = (f"the row after it ({after}) was logged before each row recorded the "
+               f"{kind.noun} of the row before it")
+    return f"row {expected} is missing: {gap}; which {kind.noun} it held cannot be known: {why}"
 
 
 def check_rows(kind: Chained, rows: Iterable[Mapping[str, Any]],

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engine.audit.decisionrows import DECISIONS
+from engine.audit.decisionrows import DECISIONS, PREVIOUS_GONE
 from engine.audit.store import decision_log, sqlite_file
 
 __all__ = ["CHAIN", "SqliteAppender", "chained"]
@@ -22,15 +22,23 @@ __all__ = ["CHAIN", "SqliteAppender", "chained"]
 CHAIN = "decision_log"
 
 
-def chained(columns: list[dict[str, Any]], seq: int, prev: str
+def chained(columns: list[dict[str, Any]], seq: int, prev: str, previous: str | None
             ) -> tuple[list[dict[str, Any]], int, str]:
-    """The rows of ``columns`` chained after the head ``(seq, prev)``, and the new head."""
+    """The rows of ``columns`` chained after the head ``(seq, prev)``, and the new head.
+
+    ``previous`` is the decision id of the row at the head, read with the head
+    itself; None past the first row means that row is gone.
+    """
     rows = [dict(c) for c in columns]
-    seq, prev = DECISIONS.link(rows, seq, prev, None)
+    if previous is None and seq:
+        previous = PREVIOUS_GONE
+    seq, prev = DECISIONS.link(rows, seq, prev, previous)
     return rows, seq, prev
 
 
-_SQL_HEAD = "SELECT seq, row_hash FROM chain_head WHERE name = ?"
+#: The head and the decision id of its row, in one statement.
+_SQL_HEAD = ("SELECT seq, row_hash, (SELECT decision_id FROM decision_log "
+             "WHERE decision_log.seq = chain_head.seq) FROM chain_head WHERE name = ?")
 _SQL_MOVE = "UPDATE chain_head SET seq = ?, row_hash = ? WHERE name = ?"
 _SQL_INSERT = (f"INSERT INTO decision_log ({', '.join(c.name for c in decision_log.c)}) "
                f"VALUES ({', '.join(':' + c.name for c in decision_log.c)})")
@@ -69,8 +77,8 @@ class SqliteAppender:
                 self._configure(db, self.autocheckpoint, self.sync_on_commit)
             db.execute("BEGIN IMMEDIATE")
             try:
-                seq, prev = db.execute(_SQL_HEAD, (CHAIN,)).fetchone()
-                rows, seq, prev = chained(columns, int(seq), prev)
+                seq, prev, previous = db.execute(_SQL_HEAD, (CHAIN,)).fetchone()
+                rows, seq, prev = chained(columns, int(seq), prev, previous)
                 db.executemany(_SQL_INSERT, rows)
                 db.execute(_SQL_MOVE, (seq, prev, CHAIN))
                 db.execute("COMMIT")

@@ -110,6 +110,9 @@ decision_log = Table(
     Column("content_hash", String(64), nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("row_hash", String(64), nullable=False),
+    # The decision id of the row before (engine.audit.decisionrows); last, as an older log
+    # gains it from ensure_schema.
+    Column("prev_decision_id", String(128), nullable=False, server_default=""),
 )
 Index("ix_decision_log_customer_seq", decision_log.c.customer_id, decision_log.c.seq)
 
@@ -378,6 +381,8 @@ def ensure_schema(engine: Engine) -> None:
                     "events were hash-chained: run gridcredit audit migrate --db "
                     "<this database> once to chain them (nothing stored is changed)")
             METADATA.create_all(conn, checkfirst=True)
+            if "decision_log" in existing and not _names_previous(conn):
+                conn.execute(text(_ADD_PREVIOUS))
             for table in APPEND_ONLY:
                 if dialect == "sqlite" or table not in existing:
                     create_guards(conn, table)
@@ -390,6 +395,17 @@ def ensure_schema(engine: Engine) -> None:
             f"audit database {engine.url.render_as_string(hide_password=True)}: "
             f"cannot prepare the log: {error_summary(exc)}"
         ) from None
+
+
+#: What a log written before rows named the decision before them gains: a column, empty in
+#: its old rows, whose hashes do not cover it (nothing stored is changed).
+_ADD_PREVIOUS = ("ALTER TABLE decision_log ADD COLUMN prev_decision_id VARCHAR(128) "
+                 "NOT NULL DEFAULT ''")
+
+
+def _names_previous(conn: Connection) -> bool:
+    """Whether the decision log has its ``prev_decision_id`` column."""
+    return "prev_decision_id" in {c["name"] for c in inspect(conn).get_columns("decision_log")}
 
 
 def unchained_tables(conn: Connection) -> list[str]:
@@ -411,7 +427,8 @@ def _schema_ready(engine: Engine) -> bool:
     with engine.connect() as conn:
         if not set(METADATA.tables) <= set(inspect(conn).get_table_names()):
             return False
-        return set(CHAINS) <= set(conn.scalars(select(chain_head.c.name)))
+        return (set(CHAINS) <= set(conn.scalars(select(chain_head.c.name)))
+                and _names_previous(conn))
 
 
 def error_summary(exc: BaseException) -> str:
