@@ -1,8 +1,10 @@
 """How a row of the decision chain is hashed and checked against its payload.
 
 A row's canonical content, the digest its payload carries, and what must
-hold between the payload and the row's columns, for a decision and for a
-batch run's entry (``kind: batch_run``). The log (``engine.audit.log``), its
+hold between the payload and the row's columns, for a decision, for a
+batch run's entry (``kind: batch_run``) and for a collection step that fell
+due (``kind: collection_step``, ``engine.collections.steps``: its model id
+column is ``STEP_MODEL``). The log (``engine.audit.log``), its
 SQLite appender and the export check all take them from here, and hand
 ``DECISIONS`` to the one row check (``engine.audit.rowcheck``).
 
@@ -26,15 +28,25 @@ import orjson
 from engine.audit.rowcheck import Chained, sha256_text
 from engine.decision import canonical_json
 
-__all__ = ["DECISIONS", "PREVIOUS", "PREVIOUS_GONE", "RUN_CUSTOMER", "RUN_KIND", "content_of",
-           "payload_digest", "run_models"]
+__all__ = ["DECISIONS", "PREVIOUS", "PREVIOUS_GONE", "RUN_CUSTOMER", "RUN_KIND", "STEP_KIND",
+           "STEP_MODEL", "content_of", "entry_kind", "payload_digest", "run_models"]
 
 RUN_KIND = "batch_run"
 RUN_CUSTOMER = "(batch run)"
+STEP_KIND = "collection_step"
+STEP_MODEL = "(collections)"
 #: The column naming the decision of the row before (empty in rows logged before it was kept).
 PREVIOUS = "prev_decision_id"
 #: What ``PREVIOUS`` holds when the row at the chain head was gone when the row was written.
 PREVIOUS_GONE = "?"
+
+
+def entry_kind(payload: str) -> str:
+    """``batch_run``, ``collection_step`` or ``decision``: what a row's payload holds."""
+    for kind in (RUN_KIND, STEP_KIND):
+        if f'"kind":"{kind}"' in payload and json.loads(payload).get("kind") == kind:
+            return kind
+    return "decision"
 
 
 def content_of(row: dict[str, Any]) -> str:
@@ -84,6 +96,15 @@ def _payload_problem(row: dict[str, Any]) -> str | None:
         for column, value in mirrored.items():
             if row[column] != value:
                 return f"column {column} = {row[column]!r} but the run entry says {value!r}"
+        return None
+    if payload.get("kind") == STEP_KIND:
+        mirrored = {"decision_id": payload.get("step_id"),
+                    "customer_id": payload.get("customer_id"), "as_of": payload.get("as_of"),
+                    "table_hash": (payload.get("tables") or {}).get("content_hash"),
+                    "model_id": STEP_MODEL}
+        for column, value in mirrored.items():
+            if row[column] != value:
+                return f"column {column} = {row[column]!r} but the step says {value!r}"
         return None
     mirrored = {
         "decision_id": payload.get("decision_id"),

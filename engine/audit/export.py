@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.audit.decisionrows import DECISIONS, PREVIOUS, RUN_CUSTOMER, RUN_KIND
+from engine.audit.decisionrows import DECISIONS, PREVIOUS, RUN_CUSTOMER, entry_kind
 from engine.audit.log import DecisionLog
 from engine.audit.rowcheck import row_problem
 from engine.audit.store import GENESIS, chain_head, decision_log
@@ -174,7 +174,7 @@ def _row_problem(row: dict[str, Any], expected: int, prev: str) -> tuple[str, st
     problem = row_problem(DECISIONS, row, expected, prev)
     if problem:
         return f"row {problem[0]}: {problem[1]}", problem[2]
-    if f'"kind":"{RUN_KIND}"' in row["payload"]:
+    if entry_kind(row["payload"]) != "decision":
         return None
     try:
         Decision.from_json(row["payload"], source=f"row {expected}")

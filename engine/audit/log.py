@@ -53,6 +53,9 @@ from engine.audit.decisionrows import (
     DECISIONS,
     RUN_CUSTOMER,
     RUN_KIND,
+    STEP_KIND,
+    STEP_MODEL,
+    entry_kind,
     payload_digest,
     run_models,
 )
@@ -79,6 +82,7 @@ __all__ = [
     "DuplicateDecision",
     "LogEntry",
     "RunNotADecision",
+    "StepNotADecision",
     "VerifyReport",
     "open_log",
     "verify_rows",
@@ -124,6 +128,12 @@ class RunNotADecision(InputError):
     """The id names a batch run: its decisions are the rows of its output."""
 
     code = "decision_is_a_run"
+
+
+class StepNotADecision(InputError):
+    """The id names a collection step (``engine.collections.steps``), not a credit decision."""
+
+    code = "decision_is_a_step"
 
 
 @dataclass(frozen=True)
@@ -291,6 +301,42 @@ class DecisionLog:
         }
         return _entry(self._append_rows([columns])[0])
 
+    def append_steps(self, payloads: list[dict[str, Any]]) -> int:
+        """Log the collection steps (``engine.collections.steps``) whose ids are not logged
+        yet, sealed by their ``digest``, in one transaction; returns how many were new."""
+        fresh: dict[str, dict[str, Any]] = {}
+        for payload in payloads:
+            data = {k: v for k, v in payload.items() if k != "digest"}
+            data["digest"] = payload_digest(data)
+            fresh.setdefault(data["step_id"], data)
+        for taken in self._existing_ids(list(fresh)):
+            fresh.pop(taken)
+        columns = [{"decision_id": sid, "customer_id": d["customer_id"], "as_of": d["as_of"],
+                    "created_at": _now(), "table_hash": d["tables"]["content_hash"],
+                    "model_id": STEP_MODEL, "payload": canonical_json(d)}
+                   for sid, d in fresh.items()]
+        return len(self._append_rows(columns)) if columns else 0
+
+    def kind(self, decision_id: str) -> str | None:
+        """What the row of this id holds (``decision``, ``batch_run``, ``collection_step``);
+        None when no row has it."""
+        payload = self._payload(decision_id)
+        return None if payload is None else entry_kind(payload)
+
+    def step(self, step_id: str) -> dict[str, Any]:
+        """A logged collection step, its digest checked; ``DecisionNotFound`` if none."""
+        payload = self._payload(step_id)
+        if payload is None:
+            raise DecisionNotFound(f"collection step {step_id!r} is not in the log {self.url}: "
+                                   "check the id (the step_id column of collections due)")
+        data = json.loads(payload)
+        if not isinstance(data, dict) or data.get("kind") != STEP_KIND:
+            raise InputError(f"{step_id!r} in {self.url} is not a collection step")
+        if data.get("digest") != payload_digest(data):
+            raise InputError(f"{self.url}: collection step {step_id}: its entry was edited (the "
+                             "digest does not match its content): run gridcredit audit verify")
+        return data
+
     def _payload(self, decision_id: str) -> str | None:
         try:
             with self.engine.connect() as conn:
@@ -317,10 +363,15 @@ class DecisionLog:
                 f"decision {decision_id!r} is not in the log {self.url}: check the id "
                 "(gridcredit audit show takes the decision_id of a logged decision)"
             )
-        if f'"kind":"{RUN_KIND}"' in payload and json.loads(payload).get("kind") == RUN_KIND:
+        kind = entry_kind(payload)
+        if kind == RUN_KIND:
             raise RunNotADecision(
                 f"{decision_id!r} is a batch run in {self.url}, not one decision: give the id "
                 "of one of its decisions (the decision_id column of its output)")
+        if kind == STEP_KIND:
+            raise StepNotADecision(
+                f"{decision_id!r} is a collection step in {self.url}, not a credit decision: "
+                f"gridcredit audit replay {decision_id} recomputes it")
         return Decision.from_json(payload, source=f"{self.url}: decision {decision_id}")
 
     def run(self, run_id: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ hash chains (``docs/audit.md``), and every path that logs calls this object:
 - ``decision``/``decisions`` keep, then append to the decision chain;
 - ``batch_run`` appends a batch run's entry;
 - ``release`` appends a published table set to the release chain;
+- ``steps`` keeps, then appends the collection steps that fell due on a day
+  (``engine.collections.steps``) to the decision chain, each id once;
 - ``events``/``outcomes`` chain payment-event rows inside the event store's
   own transaction (``engine.audit.eventchain``), so an event and the
   outcomes it raised commit together or not at all.
@@ -87,6 +89,12 @@ class Recorder:
     def batch_run(self, entry: dict[str, Any]) -> LogEntry:
         """Log a batch run's entry (``engine.batch.runlog``), sealed by its digest."""
         return self.log.append_run(entry)
+
+    def steps(self, engine: Engine, payloads: list[dict[str, Any]]) -> int:
+        """Log collection steps computed with ``engine``'s table set; a step already logged
+        (same id) is not logged again. Returns how many were new."""
+        self.keep(engine)
+        return self.log.append_steps(payloads)
 
     def release(self, content_hash: str, content: dict[str, Any]) -> KeyedRow:
         """Log a published table set (``engine.governance.releases``)."""

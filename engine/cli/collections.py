@@ -9,15 +9,18 @@ from pathlib import Path
 import typer
 
 from engine.audit.log import open_log
+from engine.audit.recorder import Recorder
 from engine.cli.apps import app
 from engine.cli.common import DB, HOME, LANG, database, reports_errors
 from engine.collections.documents import Documents
 from engine.collections.profiles import LoggedProfiles, profiles_from_frame
 from engine.collections.statement import statement_of
+from engine.collections.steps import StepCollector
 from engine.collections.tables import load_collection_tables
 from engine.collections.text import statement_text
 from engine.collections.worklist import due_list, events_frame
 from engine.config import EngineConfig
+from engine.decider import load
 from engine.errors import InputError
 from engine.events.replay import read_events
 from engine.events.store import open_store
@@ -89,7 +92,10 @@ def due_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     home: Path | None = HOME,
 ) -> None:
-    """The day's work list: every step due (or blocked by a protection) on the date."""
+    """The day's work list: every step due (or blocked by a protection) on the date.
+
+    Read from the database, each step listed is also logged as a decision in the
+    decision chain, once: running it again for the same day logs nothing new."""
     from tqdm import tqdm
 
 
@@ -97,15 +103,27 @@ def due_command(
     day = _day(as_of)
     url = database(db, home)
     frame = read_events(events) if events else events_frame(open_store(url, create=False))
-    profiles = (profiles_from_frame(read_frame(decisions)).get if decisions
-                else LoggedProfiles(open_log(url, create=False), day))
+    log = None if decisions else open_log(url, create=False)
+    profiles = profiles_from_frame(read_frame(decisions)).get if log is None \
+        else LoggedProfiles(log, day)
+    tables = _tables(project)
+    collector = None
+    if log is not None and events is None:  # replayable: chained events, logged decisions
+        engine = load(home)
+        languages = load_languages(project.locale_dir, default=project.language,
+                                   currency=project.currency)
+        collector = StepCollector(tables, Documents(languages), engine.tables.content_hash)
     with tqdm(unit="customer", disable=not progress, leave=False) as bar:
-        work = due_list(frame, profiles, day, _tables(project), progress=bar.update)
+        work = due_list(frame, profiles, day, tables, progress=bar.update, keep=collector)
     target = out or project.out_dir / f"collections-{day.isoformat()}.csv"
     write_frame(work.rows, target)
     typer.echo(f"{len(work.rows):,} steps due on {day.isoformat()} for {work.customers:,} "
                f"customers ({work.examined:,} with open bills, protections, agreements or "
                f"deposits) written to {target}")
+    if collector is not None and log is not None:
+        new = Recorder(log).steps(engine, collector.payloads)
+        typer.echo(f"{new:,} step decisions logged in {log.url} "
+                   f"({len(collector.payloads) - new:,} were logged already)")
     if work.undecided:
         shown = ", ".join(work.undecided[:5])
         typer.echo(f"{len(work.undecided):,} customers with open bills have no decision on or "

@@ -274,5 +274,6 @@ def _deposit(seen: Sequence[Mapping[str, Any]], cases: Sequence[Case], as_of: dt
         why = (f"{REFUND_AFTER_MONTHS} months without an overdue bill from "
                f"{clean_from.isoformat()}")
     refund = ScheduledStep("deposit_refund", date, status, why, "letter", "security_deposit",
-                           extra={"amount": paid})
+                           extra={"amount": paid, "since": clean_from.isoformat(),
+                                  "months": REFUND_AFTER_MONTHS})
     return Deposit(required, paid, refund)

@@ -2,7 +2,8 @@
 
 ``profile_from_log`` reads the customer's decisions in the decision log and
 takes the latest one decided for an as-of date on or before the given date
-(the later-logged of two for the same date). A customer with none is
+(the later-logged of two for the same date; the log's collection steps are
+not decisions and are passed over). A customer with none is
 ``NotDecided``: decide it first. ``profile_of`` turns a decision into the
 ``Profile`` the strategies read; ``profiles_from_frame`` does the same for the
 rows of a batch output (``decide --input``), whose policy params are the
@@ -19,7 +20,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import select
 
-from engine.audit.decisionrows import RUN_CUSTOMER
+from engine.audit.decisionrows import RUN_CUSTOMER, STEP_MODEL
 from engine.audit.log import DecisionLog
 from engine.audit.store import decision_log
 from engine.collections.cases import Profile
@@ -54,7 +55,7 @@ def profile_of(decision: Decision) -> Profile:
 def profile_from_log(log: DecisionLog, customer_id: str, as_of: dt.date) -> Profile:
     """The profile of the customer's latest decision for a date on or before ``as_of``."""
     entries = [e for e in log.entries(customer_id, limit=1000)
-               if e.as_of[:10] <= as_of.isoformat()]
+               if e.as_of[:10] <= as_of.isoformat() and e.model_id != STEP_MODEL]
     if not entries:
         raise NotDecided(f"customer {customer_id!r} has no decision logged in {log.url} for "
                          f"{as_of.isoformat()} or earlier: decide the customer first "
@@ -72,7 +73,8 @@ class LoggedProfiles:
         self.as_of = as_of
         c = decision_log.c
         query = (select(c.customer_id, c.as_of, c.seq, c.decision_id)
-                 .where(c.as_of <= as_of.isoformat() + "~", c.customer_id != RUN_CUSTOMER))
+                 .where(c.as_of <= as_of.isoformat() + "~", c.customer_id != RUN_CUSTOMER,
+                        c.model_id != STEP_MODEL))
         latest: dict[str, tuple[str, int, str]] = {}
         with log.engine.connect() as conn:
             for cid, day, seq, did in conn.execute(query):

@@ -3,15 +3,19 @@
 Every line restates a field of the statement (``engine.collections.statement``):
 the strategy and the decision it came from, each case with its amounts and
 steps, the protections, the deposit, the statement of account and the
-documents of the steps due that day.
+documents of the steps due that day. ``step_explanation`` says why one step of
+the day's work list is what it is, for its logged decision
+(``engine.collections.steps``).
 """
 
 from __future__ import annotations
 
+from engine.collections.cases import Case, CustomerCollections
+from engine.collections.schedule import ScheduledStep
 from engine.collections.statement import Statement
 from engine.language import Language
 
-__all__ = ["statement_text"]
+__all__ = ["statement_text", "step_explanation"]
 
 
 def _actions(lang: Language) -> dict[str, str]:
@@ -74,3 +78,46 @@ def statement_text(statement: Statement, lang: Language) -> str:
     for key, texts in statement.documents.items():
         out += ["", f"--- {key}", texts[lang.tag].rstrip()]
     return "\n".join(out)
+
+
+def step_explanation(found: CustomerCollections, case: Case | None, step: ScheduledStep,
+                     lang: Language) -> str:
+    """Why ``step`` is on the work list of ``found.as_of``: what it is, for which bill and
+    amounts, what holds it, and the decision its strategy came from."""
+    action = _actions(lang).get(step.action, step.action)
+    status = _statuses(lang)[step.status]
+    profile = found.profile
+    if case is None:
+        extra = step.extra or {}
+        out = [lang.gettext("%(action)s of %(amount)s: %(status)s on %(date)s, after %(months)s "
+                            "months without an overdue bill from %(since)s.", action=action,
+                            amount=lang.money(extra.get("amount", 0.0)), status=status,
+                            date=lang.date(step.date), months=extra.get("months", 12),
+                            since=lang.date(extra.get("since")))]
+    else:
+        out = [lang.gettext("%(action)s for bill %(bill)s of %(amount)s due on %(due)s: "
+                            "%(status)s on %(date)s, %(days)s days after the due date "
+                            "(strategy %(strategy)s).", action=action, bill=case.bill_id,
+                            amount=lang.money(case.amount), due=lang.date(case.due),
+                            status=status, date=lang.date(step.date),
+                            days=(step.date - case.due).days, strategy=found.strategy),
+               lang.gettext("Still owed: %(outstanding)s; late-payment penalty %(penalty)s "
+                            "over %(days)s days.", outstanding=lang.money(case.outstanding),
+                            penalty=lang.money(case.penalty.amount), days=case.penalty.days)]
+    held = next((p for p in found.protections if p.kind == step.protection), None)
+    if step.status == "blocked" and held is not None:
+        if held.until is None:
+            out.append(lang.gettext("The %(kind)s protection holds it from %(start)s until "
+                                    "the protection is ended.", kind=held.kind,
+                                    start=lang.date(held.start)))
+        else:
+            out.append(lang.gettext("The %(kind)s protection holds it from %(start)s to "
+                                    "%(until)s; it is allowed from %(date)s.", kind=held.kind,
+                                    start=lang.date(held.start), until=lang.date(held.until),
+                                    date=lang.date(step.date)))
+    if (step.extra or {}).get("copy_to"):
+        out.append(lang.gettext("The regulator is copied: the customer is an important user."))
+    out.append(lang.gettext("The strategy follows decision %(decision)s: grade %(grade)s, "
+                            "class %(klass)s.", decision=profile.decision_id or "-",
+                            grade=profile.grade, klass=lang.gettext(profile.customer_class)))
+    return " ".join(out) if lang.tag == "en" else "".join(out)

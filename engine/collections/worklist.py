@@ -9,7 +9,8 @@ the same code ``collections show`` runs, so the list and the customer view
 never disagree. A bill repaid in full has no step left to fall due: from the
 day it is paid every step is cancelled.
 
-The list has one row per step due (or blocked) on the date: customer, bill,
+The list has one row per step due (or blocked) on the date: the id of its
+logged decision (``engine.collections.steps``), customer, bill,
 action, channel, date, amount outstanding, penalty, status, the protection
 that blocks it, the strategy, the reason and who is copied. Customers with
 open bills but no decision are listed apart (``undecided``): nothing is
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,17 +29,25 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from engine.collections.cases import CollectionTables, Profile, collections_of
+from engine.collections.cases import (
+    CollectionTables,
+    CustomerCollections,
+    Profile,
+    collections_of,
+)
+from engine.collections.schedule import ScheduledStep
+from engine.collections.steps import listed, step_id
 from engine.errors import InputError
 from engine.events.store import EventStore, payment_events
 
-__all__ = ["COLUMNS", "WorkList", "due_list", "events_frame"]
+__all__ = ["COLUMNS", "Keep", "WorkList", "due_list", "events_frame"]
 
-COLUMNS = ["customer_id", "bill_id", "action", "channel", "date", "amount", "penalty", "status",
-           "protection", "strategy", "reason", "copy_to"]
+COLUMNS = ["step_id", "customer_id", "bill_id", "action", "channel", "date", "amount",
+           "penalty", "status", "protection", "strategy", "reason", "copy_to"]
 _MOVERS = ("protection_granted", "protection_ended", "agreement_made", "agreement_broken",
            "deposit_paid")
-_LISTED = ("due", "blocked")
+#: What ``due_list`` hands each customer with a step listed: its collections and events.
+Keep = Callable[[CustomerCollections, list[dict[str, Any]]], None]
 
 
 @dataclass(frozen=True)
@@ -90,9 +99,11 @@ def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
 
 
 def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], as_of: dt.date,
-             tables: CollectionTables, *, progress: Callable[[int], Any] | None = None
-             ) -> WorkList:
-    """The steps of every customer falling due (or blocked) on ``as_of``."""
+             tables: CollectionTables, *, progress: Callable[[int], Any] | None = None,
+             keep: Keep | None = None) -> WorkList:
+    """The steps of every customer falling due (or blocked) on ``as_of``; ``keep`` is given
+    each customer's collections with a step listed, and the events they were computed from
+    (``engine.collections.steps`` makes them logged decisions)."""
     missing = [c for c in ("customer_id", "type", "time") if c not in events.columns]
     if missing:
         raise InputError("the events lack column(s) " + ", ".join(missing)
@@ -127,32 +138,28 @@ def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], 
         if profile is None:
             undecided.append(cid)
         else:
-            rows += _rows(profile, [records[i] for i in group], as_of, tables)
+            mine = [records[i] for i in group]
+            found = collections_of(profile, mine, as_of, tables)
+            listed_now = listed(found)
+            rows += _rows(found, listed_now)
+            if keep is not None and listed_now:
+                keep(found, mine)
         if progress is not None:
             progress(1)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return WorkList(as_of, frame, len(names), int(wanted.sum()), tuple(sorted(undecided)))
 
 
-def _rows(profile: Profile, events: Iterable[dict[str, Any]], as_of: dt.date,
-          tables: CollectionTables) -> list[dict[str, Any]]:
-    found = collections_of(profile, events, as_of, tables)
+def _rows(found: CustomerCollections, steps: list[tuple[Any, Any, ScheduledStep]]
+          ) -> list[dict[str, Any]]:
     out = []
-    for case in found.cases:
-        for s in case.steps:
-            if s.date == as_of and s.status in _LISTED or (
-                    s.status == "blocked" and s.planned == as_of):
-                out.append({"customer_id": found.customer_id, "bill_id": case.bill_id,
-                            "action": s.action, "channel": s.channel,
-                            "date": s.date.isoformat(), "amount": case.outstanding,
-                            "penalty": case.penalty.amount, "status": s.status,
-                            "protection": s.protection, "strategy": found.strategy,
-                            "reason": s.reason, "copy_to": (s.extra or {}).get("copy_to")})
-    refund = found.deposit.refund
-    if refund is not None and refund.date == as_of and refund.status == "due":
-        out.append({"customer_id": found.customer_id, "bill_id": None,
-                    "action": refund.action, "channel": refund.channel,
-                    "date": refund.date.isoformat(), "amount": found.deposit.paid,
-                    "penalty": 0.0, "status": refund.status, "protection": None,
-                    "strategy": found.strategy, "reason": refund.reason, "copy_to": None})
+    for case, index, s in steps:
+        bill = case.bill_id if case else None
+        out.append({"step_id": step_id(found.customer_id, bill, index, s.action, found.as_of),
+                    "customer_id": found.customer_id, "bill_id": bill,
+                    "action": s.action, "channel": s.channel, "date": s.date.isoformat(),
+                    "amount": case.outstanding if case else found.deposit.paid,
+                    "penalty": case.penalty.amount if case else 0.0, "status": s.status,
+                    "protection": s.protection, "strategy": found.strategy,
+                    "reason": s.reason, "copy_to": (s.extra or {}).get("copy_to")})
     return out

@@ -29,10 +29,11 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.audit.archive import Archive, ArchiveMissing
-from engine.audit.decisionrows import RUN_CUSTOMER
+from engine.audit.decisionrows import RUN_CUSTOMER, STEP_KIND
 from engine.audit.log import DecisionLog
 from engine.audit.store import decision_log
 from engine.batch.seals import row_of_id
+from engine.collections.steps import replay_step
 from engine.decider import load
 from engine.decision import Decision
 from engine.errors import EngineError, InputError
@@ -106,12 +107,18 @@ def replay(log: DecisionLog, decision_id: str, *, with_tables: TableSet | None =
     """Decide ``decision_id`` again with its archived tables and model (or ``with_tables``).
 
     A decision of a logged batch run (an id ``<run id>-<row>``) is found in its
-    run's output and replayed by ``engine.audit.runs.replay_row``.
+    run's output and replayed by ``engine.audit.runs.replay_row``; a collection step
+    that fell due is computed again by ``engine.collections.steps.replay_step``.
     """
 
     if row_of_id(decision_id) is not None and not log.has(decision_id):
 
         return replay_row(log, decision_id, with_tables=with_tables, label=label)
+    if log.kind(decision_id) == STEP_KIND:
+        if with_tables is not None:
+            raise InputError(f"{decision_id} is a collection step: it replays with the tables "
+                             "archived for it only (leave out --with)")
+        return replay_step(log, decision_id, differences)
     logged = log.get(decision_id)
     archive = Archive(log.engine)
     needed = f"that decision {decision_id} was made with "
