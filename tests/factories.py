@@ -6,6 +6,8 @@ Tests take them from here, never from another test module.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
 from pathlib import Path
@@ -24,9 +26,18 @@ from engine.decision import (
     TableVersions,
 )
 
-__all__ = ["ROOT", "good", "make_decision", "plain_record", "project_copy", "synth_records"]
+__all__ = ["ROOT", "artifact_sha256", "good", "make_decision", "plain_record", "project_copy",
+           "synth_records"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def artifact_sha256(path: str | Path) -> str:
+    """A model artifact file's SHA-256, computed here by the documented formula: over its
+    JSON with sorted keys and no spaces (``docs/scorer.md``), independently of the engine."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def project_copy(folder: Path, *, copied: tuple[str, ...] = ("rules", "policies", "models"),

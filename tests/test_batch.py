@@ -17,7 +17,7 @@ from engine.batch.decide import decide_file, decide_frame
 from engine.batch.runfiles import parts_path, rejects_path
 from engine.cli import app
 from engine.errors import FrameError
-from tests.factories import plain_record
+from tests.factories import ROOT, artifact_sha256, plain_record
 
 runner = CliRunner()
 
@@ -79,6 +79,30 @@ def test_a_run_with_bad_rows_keeps_every_row_and_names_stage_times(engine, tmp_p
     assert set(summary.stage_seconds) >= {"read", "validate", "score", "tables", "write"}
     assert "time by stage: read" in summary.text()
     assert not parts_path(tmp_path / "out.csv").exists()
+
+
+SHIPPED = {"enterprise-2026.11": artifact_sha256(ROOT / "models" / "enterprise.json"),
+           "residential-2026.11": artifact_sha256(ROOT / "models" / "residential.json")}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_every_row_and_the_manifest_name_the_sha256_of_the_artifact_that_scored_it(
+        engine, tmp_path, monkeypatch, suffix):
+    frame = _population(300, 4)
+    source = tmp_path / "in.parquet"
+    frame.to_parquet(source)
+    out = tmp_path / f"out{suffix}"
+    _interrupt_after(monkeypatch, 1)
+    with pytest.raises(_Interrupt):
+        decide_file(engine, source, out, chunk_size=100)
+    manifest = json.loads((parts_path(out) / "manifest.json").read_text())
+    assert manifest["models"] == SHIPPED
+    monkeypatch.undo()
+    decide_file(engine, source, out, chunk_size=100, resume=True)
+    written = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert set(written["model_id"]) == set(SHIPPED)
+    assert written["model_sha256"].tolist() == written["model_id"].map(SHIPPED).tolist()
+    assert written.loc[0, "model_sha256"] == engine.decide(_record(frame, 0)).score.model_sha256
 
 
 def test_bad_files_are_refused_by_name(engine, tmp_path):

@@ -33,6 +33,7 @@ from engine.batch.runfiles import parts_path
 from engine.cli import app
 from engine.decider import load
 from engine.events.store import open_store
+from tests.factories import ROOT, artifact_sha256
 
 AS_OF = dt.date(2026, 3, 1)
 THIEF = "THIEF01"
@@ -105,6 +106,9 @@ def test_every_row_carries_the_seal_engine_decide_gives_and_one_entry_logs_the_r
             ] == [(0, 12, 0), (12, 12, 11), (24, 6, 23)]
     assert run["tables"]["content_hash"] == engine.tables.content_hash
     assert run["models"] == {m.model_id: m.sha256 for m in engine.registry.models.values()}
+    assert run["models"] == {"enterprise-2026.11": artifact_sha256(ROOT / "models/enterprise.json"),
+                             "residential-2026.11": artifact_sha256(
+                                 ROOT / "models/residential.json")}
     assert run["executor"] == {"run": "single process", "tables": "vectorised"}
     with open_log(db, create=False) as log:
         entry = log.entries(limit=1)[0]
@@ -124,6 +128,7 @@ def test_every_row_carries_the_seal_engine_decide_gives_and_one_entry_logs_the_r
         assert json.loads(row["policy_params"]) == {p.policy_id: p.params
                                                     for p in single.policies}
         assert row["rules"] == ";".join(h.rule_id for h in single.trace)
+        assert row["model_sha256"] == run["models"][row["model_id"]] == single.score.model_sha256
     store.engine.dispose()
     thief = rows[0]
     assert thief["decision_id"] == f"{run['run_id']}-0"

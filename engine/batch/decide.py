@@ -50,6 +50,7 @@ __all__ = [
     "decide_logged",
     "decide_frame",
     "explain_customers",
+    "model_hashes",
     "progress_bar",
     "run_logger",
     "table_columns",
@@ -91,6 +92,7 @@ def decide_frame(engine: Engine, frame: pd.DataFrame, *, first_row: int = 0,
         "as_of": pd.Categorical.from_codes(
             day_codes, categories=np.datetime_as_string(np.asarray(days, dtype="datetime64[D]"))),
         "model_id": _objects(scored["model_id"]),
+        "model_sha256": model_hashes(engine, scored["model_id"]),
         "z": facts["z"].to_numpy(dtype=float),
         "pd": pd_values,
         "band_grade": bands,
@@ -130,6 +132,18 @@ def _sealed(engine: Engine, decided: Any, decisions: pd.DataFrame, run_id: str,
     sealed = seal_rows(engine, decided, ids, outcomes, shadow=shadow)
     extra = {**sealed.columns, **record_columns(sealed.records)}
     return pd.concat([decisions, pd.DataFrame(extra, index=decisions.index)], axis=1)
+
+
+def model_hashes(engine: Engine, model_ids: pd.Series) -> pd.Categorical:
+    """The SHA-256 of the artifact that scored each row, as codes into the few models' hashes.
+
+    The same value ``Decision.score.model_sha256`` holds, so a row names the
+    exact file that scored it, not only its id.
+    """
+    ids = model_ids.array if isinstance(model_ids.dtype, pd.CategoricalDtype) else \
+        pd.Categorical(model_ids)
+    sha = {m.model_id: m.sha256 for m in engine.registry.models.values()}
+    return pd.Categorical.from_codes(ids.codes, categories=[sha[m] for m in ids.categories])
 
 
 def table_columns(engine: Engine, run: TableRun) -> dict[str, Any]:

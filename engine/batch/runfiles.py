@@ -58,7 +58,8 @@ __all__ = [
 
 REASONS = 4
 DECISION_COLUMNS = (
-    "customer_id", "customer_class", "as_of", "model_id", "z", "pd", "band_grade", "grade",
+    "customer_id", "customer_class", "as_of", "model_id", "model_sha256", "z", "pd",
+    "band_grade", "grade",
     "grade_rule", "override", "consumption_class", "outage_sensitivity", "service_sensitivity",
     "value_tier", "policies", *(f"reason_{i}" for i in range(1, REASONS + 1)),
     "table_version", "table_hash",
@@ -73,7 +74,7 @@ SHADOW_SCHEMA = pa.schema([*DECISION_SCHEMA, ("challenger_model_id", pa.string()
 REJECT_SCHEMA = pa.schema([("row", pa.int64())] + [(c, pa.string()) for c in REJECT_COLUMNS[1:]])
 STAGES = ("read", "validate", "score", "tables", "assemble", "seal", "write", "log")
 MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "gridcredit.batch/3"
+MANIFEST_FORMAT = "gridcredit.batch/4"
 
 
 
