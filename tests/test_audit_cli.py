@@ -10,8 +10,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from engine.audit.log import open_log
+from engine.audit.recorder import open_recorder
 from engine.cli import app
-from tests.factories import make_decision
+from tests.factories import artifact_sha256, good, make_decision
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,6 +95,24 @@ def test_show_explains(db: str, fmt: str, expected: str) -> None:
     assert result.exit_code == 0, result.output
     assert expected in result.output
     assert "band-A" in result.output and "lda-commercial-2026.1" in result.output
+
+
+def test_show_carries_the_sha256_of_the_artifact_that_scored(tmp_path: Path, engine) -> None:
+    path = str(tmp_path / "real.sqlite")
+    decisions = [engine.decide(good(customer_id="E1")),
+                 engine.decide(good(customer_id="R1", customer_class="residential"))]
+    with open_recorder(path=path) as recorder:
+        recorder.decisions(engine, decisions)
+    for decision, artifact in zip(decisions, ("enterprise.json", "residential.json"),
+                                  strict=True):
+        sha = artifact_sha256(REPO / "models" / artifact)
+        shown = invoke("audit", "show", decision.decision_id, "--db", path, "--format", "json")
+        assert json.loads(shown.output)["score"]["model_sha256"] == sha
+        for fmt, lang in (("text", "en"), ("md", "zh-CN"), ("html", "en")):
+            shown = invoke("audit", "show", decision.decision_id, "--db", path, "--format", fmt,
+                           "--lang", lang)
+            assert shown.exit_code == 0, shown.output
+            assert sha in shown.output, (fmt, lang)
 
 
 def test_show_names_policies_with_catalogue_titles(tmp_path: Path) -> None:
