@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from engine.errors import (
@@ -32,6 +40,7 @@ from engine.errors import (
 __all__ = [
     "CLASSES",
     "DERIVED",
+    "ABSENT_FOR_CLASS",
     "REQUIRED_FOR_CLASS",
     "SAMPLE_RECORD",
     "FIELDS",
@@ -40,6 +49,7 @@ __all__ = [
     "CustomerRecord",
     "FieldSpec",
     "field_names",
+    "iso_date",
     "is_absent",
     "plain_value",
     "record_of",
@@ -56,6 +66,11 @@ CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 # pydantic error type of a field the customer's class must supply; its ``ctx`` holds
 # ``field``, ``customer_class`` and ``required_for``.
 REQUIRED_FOR_CLASS = "required_for_class"
+#: The pydantic error type of a financial field sent for a residential customer.
+ABSENT_FOR_CLASS = "absent_for_class"
+ABSENT_RULE = ("absent for residential customers: financial status is asked of commercial, "
+               "industrial and public customers only; leave it out or null")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -221,6 +236,25 @@ def _documented(spec: FieldSpec) -> str:
     return " ".join(parts)
 
 
+def iso_date(value: Any) -> Any:
+    """A date as JSON sends one, ``YYYY-MM-DD``; a date and time, an epoch number or any
+    other spelling is refused rather than read as a date."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return value
+    raise PydanticCustomError("date_format", "only YYYY-MM-DD is read as a date: no time of day, "
+                             "no epoch number")
+
+
+def _whole(value: Any) -> Any:
+    """A whole number sent as ``2.0`` is the number 2 (JSON has one number type); ``2.5``
+    stays a float and is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _annotation(spec: FieldSpec) -> Any:
     from typing import Literal
 
@@ -231,9 +265,11 @@ def _annotation(spec: FieldSpec) -> Any:
     elif spec.kind == "bool":
         typ = Annotated[bool, Field(strict=True)]
     elif spec.kind == "date":
-        typ = dt.date
+        typ = Annotated[dt.date, BeforeValidator(iso_date)]
     elif spec.kind == "int":
-        typ = Annotated[int, Field(strict=True, ge=spec.ge, le=spec.le)]
+        # The constraints sit on the integer itself, so the JSON Schema says them.
+        typ = Annotated[Annotated[int, Field(strict=True, ge=spec.ge, le=spec.le)],
+                        BeforeValidator(_whole)]
     else:
         typ = Annotated[float, Field(strict=True, ge=spec.ge, le=spec.le, allow_inf_nan=False)]
     if spec.required != "all":
@@ -263,7 +299,13 @@ class _RecordBase(BaseModel):
 
     @model_validator(mode="after")
     def _financial_for_enterprises(self) -> _RecordBase:
-        if self.customer_class in NON_RESIDENTIAL:  # type: ignore[attr-defined]
+        if self.customer_class not in NON_RESIDENTIAL:  # type: ignore[attr-defined]
+            for spec in FIELDS:
+                if spec.required == "non-residential" and getattr(self, spec.name) is not None:
+                    raise PydanticCustomError(ABSENT_FOR_CLASS, ABSENT_RULE, {
+                        "field": spec.name, "value": getattr(self, spec.name),
+                        "customer_class": self.customer_class})  # type: ignore[attr-defined]
+        else:
             for spec in FIELDS:
                 if spec.required == "non-residential" and getattr(self, spec.name) is None:
                     raise PydanticCustomError(
@@ -325,6 +367,9 @@ def _record_error(err: Any, data: dict[str, Any]) -> RecordError:
         ctx = err["ctx"]
         return RequiredFieldError(ctx["field"], customer_class=ctx["customer_class"],
                                   required_for=ctx["required_for"], customer_id=cid)
+    if err["type"] == ABSENT_FOR_CLASS:
+        ctx = err["ctx"]
+        return RecordError(ctx["field"], ctx["value"], ABSENT_RULE, customer_id=cid)
     name = loc[0] if loc else "<record>"
     value = data.get(name, err.get("input"))
     if err["type"] == "extra_forbidden":
@@ -392,6 +437,7 @@ def validate_frame(frame: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS
         elif spec.required == "non-residential":
             flag(null & enterprise, spec,
                  "required for non-residential customers (financial status)", raw)
+            flag(~null & ~enterprise, spec, ABSENT_RULE, raw)
         out[spec.name] = col
 
     # one block per column, as converted: consolidating them would copy every column

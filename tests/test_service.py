@@ -470,10 +470,11 @@ def test_openapi_documents_every_record_field_with_its_range(client):
     assert {"/v1/decisions", "/v1/decisions:batch", "/v1/decisions/{decision_id}",
             "/v1/decisions/{decision_id}/explanation", "/v1/tables", "/v1/tables:reload",
             "/v1/tables:validate", "/healthz", "/metrics"} <= paths
-    record = spec["components"]["schemas"]["CustomerRecord"]
-    assert record["properties"]["monthly_kwh"]["maximum"] == 1e9
-    assert record["properties"]["overdue_bills_12m"]["minimum"] == 0
-    assert record["additionalProperties"] is False
+    for name in ("EnterpriseRecord", "ResidentialRecord"):
+        record = spec["components"]["schemas"][name]
+        assert record["properties"]["monthly_kwh"]["maximum"] == 1e9
+        assert record["properties"]["overdue_bills_12m"]["minimum"] == 0
+        assert record["additionalProperties"] is False
     assert client.get("/docs").status_code == 200
 
 

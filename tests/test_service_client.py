@@ -65,7 +65,7 @@ def test_a_decision_and_its_explanation_come_back_as_typed_models(generated):
     package, client = generated
     models = _models(package)
     decision = _api(package, "decisions.decide").sync(
-        client=client, body=models.CustomerRecord.from_dict(SAMPLE_RECORD))
+        client=client, body=models.EnterpriseRecord.from_dict(SAMPLE_RECORD))
     assert isinstance(decision, models.Decision), decision
     assert decision.customer_id == "C0001" and decision.as_of == "2026-10-31"
     assert decision.grade.grade in {"AAA", "AA", "A", "BBB", "BB", "B", "C"}
@@ -90,7 +90,7 @@ def test_an_event_and_the_customer_history_come_back_as_typed_models(generated):
     package, client = generated
     models = _models(package)
     _api(package, "decisions.decide").sync(
-        client=client, body=models.CustomerRecord.from_dict(dict(SAMPLE_RECORD,
+        client=client, body=models.EnterpriseRecord.from_dict(dict(SAMPLE_RECORD,
                                                                  customer_id="C-EV1")))
     sent = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(microsecond=0)
     bill = models.BillIssued.from_dict({
@@ -115,11 +115,11 @@ def test_a_retry_gets_the_first_answer_and_another_body_under_its_key_is_409(gen
     package, client = generated
     models = _models(package)
     decide = _api(package, "decisions.decide")
-    record = models.CustomerRecord.from_dict(dict(SAMPLE_RECORD, customer_id="C-RETRY"))
+    record = models.EnterpriseRecord.from_dict(dict(SAMPLE_RECORD, customer_id="C-RETRY"))
     first = decide.sync(client=client, body=record, idempotency_key="retry-1")
     retried = decide.sync(client=client, body=record, idempotency_key="retry-1")
     assert retried.decision_id == first.decision_id and retried.digest == first.digest
-    other = models.CustomerRecord.from_dict(dict(SAMPLE_RECORD, customer_id="C-OTHER"))
+    other = models.EnterpriseRecord.from_dict(dict(SAMPLE_RECORD, customer_id="C-OTHER"))
     conflict = decide.sync_detailed(client=client, body=other, idempotency_key="retry-1")
     assert conflict.status_code == 409
     assert conflict.parsed.code == models.ErrorBodyCode.IDEMPOTENCY_CONFLICT

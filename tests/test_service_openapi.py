@@ -131,7 +131,7 @@ def test_events_carry_a_discriminator_and_parameters_their_enums(served):
     one, many = body["oneOf"]
     assert one["discriminator"]["propertyName"] == "type"
     assert one["discriminator"]["mapping"]["bill_issued"] == "#/components/schemas/BillIssued"
-    assert many["items"]["discriminator"] == one["discriminator"]
+    assert many["items"]["anyOf"][0]["discriminator"] == one["discriminator"]
     assert many["maxItems"] == 100
     parameters = {p["name"]: p["schema"] for p in document["paths"][
         "/v1/decisions/{decision_id}/explanation"]["get"]["parameters"]}
@@ -145,12 +145,24 @@ def test_events_carry_a_discriminator_and_parameters_their_enums(served):
 def test_the_record_says_what_enterprises_must_supply_and_decisions_what_each_field_is(served):
     _client, document = served
     schemas = document["components"]["schemas"]
-    (condition,) = schemas["CustomerRecord"]["allOf"]
-    assert condition["if"]["properties"]["customer_class"]["enum"] == [
+    record = schemas["CustomerRecord"]
+    assert record["discriminator"]["mapping"] == {
+        "commercial": "#/components/schemas/EnterpriseRecord",
+        "industrial": "#/components/schemas/EnterpriseRecord",
+        "public": "#/components/schemas/EnterpriseRecord",
+        "residential": "#/components/schemas/ResidentialRecord"}
+    enterprise, residential = schemas["EnterpriseRecord"], schemas["ResidentialRecord"]
+    financial = {"asset_liability_ratio", "current_ratio", "return_on_net_assets",
+                 "loan_repayment_on_schedule_rate"}
+    assert financial <= set(enterprise["required"]) and not financial & set(
+        residential["required"])
+    assert enterprise["properties"]["current_ratio"] == {
+        **enterprise["properties"]["current_ratio"], "type": "number", "minimum": 0,
+        "maximum": 50}
+    assert all(residential["properties"][f]["type"] == "null" for f in financial)
+    assert enterprise["properties"]["customer_class"]["enum"] == [
         "commercial", "industrial", "public"]
-    assert set(condition["then"]["required"]) == {
-        "asset_liability_ratio", "current_ratio", "return_on_net_assets",
-        "loan_repayment_on_schedule_rate"}
+    assert enterprise["properties"]["months_connected"]["maximum"] == 1200
     for model in ("Decision", "ScoreOutcome", "GradeOutcome", "PolicyOutcome", "RuleFired"):
         undescribed = [n for n, p in schemas[model]["properties"].items()
                        if not p.get("description")]

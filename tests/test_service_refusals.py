@@ -160,3 +160,57 @@ def test_any_value_in_any_event_field_is_answered_in_the_error_shape_or_accepted
         body = answer.json()
         assert set(body) == ERROR_KEYS and len(body["message"]) <= 1000
         assert all(len(repr(d["value"])) <= 210 for d in body["details"])
+
+
+RESIDENTIAL = dict(SAMPLE_RECORD, customer_class="residential", asset_liability_ratio=None,
+                   current_ratio=None, return_on_net_assets=None,
+                   loan_repayment_on_schedule_rate=None)
+
+
+@pytest.mark.parametrize("as_of", ["2026-10-31T00:00:00", "2026-10-31T00:00:00Z",
+                                   1793404800, "20261031", "2026-10-31 "])
+def test_a_date_is_only_yyyy_mm_dd(service, as_of):
+    client, _keys = service
+    body = _refused(client.post("/v1/decisions", json=dict(SAMPLE_RECORD, as_of=as_of)),
+                    422, "invalid_request")
+    assert body["details"][0] == {"path": "as_of", "value": as_of, "message": (
+        "must be a date (YYYY-MM-DD) (only YYYY-MM-DD is read as a date: no time of day, "
+        "no epoch number)")}
+    history = client.get("/v1/customers/C0001/events", params={"as_of": "2026-10-31T00:00"})
+    assert _refused(history, 422, "invalid_request")["details"][0]["path"] == "query.as_of"
+
+
+@given(field=st.sampled_from(["asset_liability_ratio", "current_ratio", "return_on_net_assets",
+                              "loan_repayment_on_schedule_rate"]),
+       value=st.floats(0, 1))
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+def test_a_residential_record_with_financial_status_is_refused_naming_the_field(
+        service, field, value):
+    client, _keys = service
+    body = _refused(client.post("/v1/decisions", json={**RESIDENTIAL, field: value}),
+                    422, "invalid_request")
+    assert body["details"] == [{"path": field, "value": value, "message": (
+        "absent for residential customers: financial status is asked of commercial, "
+        "industrial and public customers only; leave it out or null")}]
+
+
+def test_residential_financial_status_is_refused_in_a_file_too():
+    import pandas as pd
+
+    from engine.records import validate_frame
+
+    frame = pd.DataFrame([RESIDENTIAL, {**RESIDENTIAL, "customer_id": "C0002",
+                                        "current_ratio": 1.2}])
+    accepted, rejected = validate_frame(frame)
+    assert list(accepted["customer_id"]) == ["C0001"]
+    assert list(rejected["field"]) == ["current_ratio"]
+    assert rejected["reason"].iloc[0].startswith("absent for residential customers")
+
+
+def test_a_whole_number_may_be_written_2_0_but_not_2_5(service):
+    client, _keys = service
+    decided = client.post("/v1/decisions", json=dict(SAMPLE_RECORD, overdue_bills_12m=1.0))
+    assert decided.status_code == 200 and decided.json()["inputs"]["overdue_bills_12m"] == 1
+    body = _refused(client.post("/v1/decisions", json=dict(SAMPLE_RECORD, overdue_bills_12m=1.5)),
+                    422, "invalid_request")
+    assert body["details"][0]["path"] == "overdue_bills_12m"

@@ -60,7 +60,10 @@ class BatchRequest(BaseModel):
         description="Customer records (each as for POST /v1/decisions); at most the "
                     "service's batch_limit. An item that is not a valid record fails on "
                     "its own; the others are decided.",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/CustomerRecord"}})
+        json_schema_extra={"items": {"anyOf": [
+            {"$ref": "#/components/schemas/CustomerRecord"},
+            {"description": "Anything else is answered as a refused item, not a refused "
+                            "batch."}]}})
 
 
 class BatchItem(BaseModel):

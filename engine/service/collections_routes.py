@@ -16,11 +16,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BeforeValidator
 
 from engine.collections.documents import Documents
-from engine.collections.statement import statement_of
+from engine.collections.statement import EARLIEST, LATEST, statement_of
 from engine.collections.tables import load_collection_tables
-from engine.records import CUSTOMER_ID
+from engine.records import CUSTOMER_ID, iso_date
 from engine.service.auth import require_role
 from engine.service.routes import errors
 from engine.web.errors import Forbidden
@@ -60,6 +61,8 @@ def _read(request: Request, customer_id: str, as_of: dt.date) -> dict[str, Any]:
 
 
 _OBJECT = {"type": "object", "additionalProperties": True}
+#: EARLIEST to LATEST by year, as a pattern a schema can carry (a test holds the two together).
+_YEARS = r"^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}$"
 #: The answer's schema, for the service's OpenAPI components (docs/collections.md has each part).
 SCHEMAS: dict[str, Any] = {"CustomerCollections": {
     "type": "object", "title": "CustomerCollections", "additionalProperties": True,
@@ -93,7 +96,9 @@ SCHEMAS: dict[str, Any] = {"CustomerCollections": {
 async def get_collections(
     request: Request,
     customer_id: Annotated[str, PathParam(pattern=CUSTOMER_ID.pattern)],
-    as_of: Annotated[dt.date, Query(description="The date (YYYY-MM-DD) of the collections.")],
+    as_of: Annotated[dt.date, BeforeValidator(iso_date), Query(
+        description=f"The date (YYYY-MM-DD) of the collections, {EARLIEST} to {LATEST}.",
+        json_schema_extra={"pattern": _YEARS})],
 ) -> dict[str, Any]:
     """Cases, steps, protections, deposit and statement of account of one customer."""
     return await run_in_threadpool(_read, request, customer_id, as_of)

@@ -22,13 +22,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 
 from engine.decision import EventOutcome
 from engine.events.model import Event, EventRejected, to_micros
 from engine.events.processor import Accepted, EventProcessor, Rejected
 from engine.events.rules import load_event_rules
-from engine.records import CUSTOMER_ID
+from engine.records import CUSTOMER_ID, iso_date
 from engine.service.auth import ApiKey, require_role
 from engine.service.idempotency import answer_once
 from engine.service.routes import errors
@@ -100,7 +100,9 @@ _EVENT = TypeAdapter(Annotated[Event, Field(discriminator="type")]).json_schema(
 #: Schemas the event routes refer to, for the service's OpenAPI components.
 SCHEMAS: dict[str, Any] = _EVENT.pop("$defs", {})
 _BODY = {"required": True, "content": {"application/json": {"schema": {
-    "oneOf": [_EVENT, {"type": "array", "items": _EVENT, "minItems": 1}]},
+    "oneOf": [_EVENT, {"type": "array", "minItems": 1, "items": {"anyOf": [_EVENT, {
+        "description": "Anything else is answered as a rejected event in the list, not a "
+                       "refused request."}]}}]},
     "example": {"type": "bill_issued", "event_id": "E-2026-0001", "customer_id": "C0001",
                 "time": "2026-10-01T08:00:00Z", "bill_id": "B-2026-10", "amount": 412.5}}}}
 
@@ -190,7 +192,8 @@ async def _answer(request: Request, body: Any) -> Any:
 async def get_events(
     request: Request,
     customer_id: Annotated[str, PathParam(pattern=CUSTOMER_ID.pattern)],
-    as_of: Annotated[dt.date | None, Query(description="Outcomes in force on this date")] = None,
+    as_of: Annotated[dt.date | None, BeforeValidator(iso_date), Query(
+        description="Outcomes in force on this date (YYYY-MM-DD)")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """The customer's stored events (newest first) and its outcomes."""

@@ -10,6 +10,8 @@ FastAPI writes the paths and the models; this adds what it cannot know:
   each in the one error shape, whose ``code`` is an enum of
   ``engine.web.codes.ERROR_CODES``;
 - ``maxItems`` from the service's ``batch_limit`` on both batch bodies;
+- links from a decision to its reading and explanation, and from an event
+  to the customer's history (``_LINKS``);
 - a description of every field of a decision (``FIELD_TEXT``) and a real
   decision of the shipped sample record as its example.
 """
@@ -33,7 +35,7 @@ _OPEN = {"/healthz", "/metrics"}
 _IDEMPOTENT = {("post", "/v1/decisions"), ("post", "/v1/events")}
 _IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key", "in": "header", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"},
     "description": "Send the same key again to get the first answer of a request, without "
                    "a second decision (within idempotency_window_s). The same key with "
                    "another body is 409 idempotency_conflict.",
@@ -51,6 +53,28 @@ _EVERY_ROUTE = {
 _KEYED = {401: "No API key, an unknown or an expired one (`unauthorized`)",
           403: "The key lacks the role (`forbidden`)"}
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+#: What a client can do next with an answer (OpenAPI links, which stateful tests follow).
+_LINKS: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("post", "/v1/decisions", "200"): {
+        "GetDecision": {"operationId": "getDecision",
+                        "parameters": {"decision_id": "$response.body#/decision_id"},
+                        "description": "The logged decision, as answered."},
+        "ExplainDecision": {"operationId": "explainDecision",
+                            "parameters": {"decision_id": "$response.body#/decision_id"},
+                            "description": "The decision in words."},
+        "GetCustomerEvents": {"operationId": "getCustomerEvents",
+                              "parameters": {"customer_id": "$response.body#/customer_id"},
+                              "description": "The customer's stored events."}},
+    ("post", "/v1/events", "201"): {
+        "GetCustomerEvents": {"operationId": "getCustomerEvents",
+                              "parameters": {"customer_id": "$response.body#/customer_id"},
+                              "description": "The customer's stored events and outcomes."}},
+    ("get", "/v1/decisions/{decision_id}", "200"): {
+        "ExplainDecision": {"operationId": "explainDecision",
+                            "parameters": {"decision_id": "$response.body#/decision_id"},
+                            "description": "The decision in words."}},
+}
 
 #: What each part of a decision means, for the models FastAPI writes without descriptions.
 FIELD_TEXT: dict[str, dict[str, str]] = {
@@ -163,6 +187,9 @@ def _finish_operation(path: str, method: str, operation: dict[str, Any],
         responses.setdefault(str(status), {"description": text, "content": _ERROR_CONTENT})
     for parameter in operation.get("parameters", []):
         _plain_optional(parameter)
+    for (m, p, status), links in _LINKS.items():
+        if (m, p) == (method, path) and status in responses:
+            responses[status]["links"] = links
 
 
 def _plain_optional(parameter: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ an unlogged decision.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from pathlib import PurePath
@@ -24,10 +25,10 @@ from pydantic import ValidationError
 
 from engine import __version__
 from engine.decision import Decision
-from engine.errors import EngineError, InputError, LanguageError
+from engine.errors import EngineError, LanguageError
 from engine.explanation import AUDIENCES
 from engine.language import LANGUAGES, negotiate
-from engine.records import FIELDS, NON_RESIDENTIAL, CustomerRecord
+from engine.records import FIELDS, NON_RESIDENTIAL, SAMPLE_RECORD, CustomerRecord
 from engine.service.answers import (
     BatchItem,
     BatchRequest,
@@ -104,6 +105,13 @@ class NoticeNotCarried(ServiceError):
     code = "notice_not_found"
 
 
+class BadTableFile(ServiceError):
+    """A posted table file with a name no table has, or posted twice."""
+
+    http_status = 422
+    code = "invalid_input"
+
+
 def _decision_schema(description: str) -> dict[str, Any]:
     return {"model": Decision, "description": description}
 
@@ -116,27 +124,42 @@ AdminKey = Depends(require_role("admin"))
 
 
 _FINANCIAL = [f.name for f in FIELDS if f.required == "non-residential"]
-#: The record's conditional requirement, as JSON Schema says it: a commercial, industrial or
-#: public customer supplies its financial status (a number, never null).
-_FINANCIAL_FOR_ENTERPRISES = {
-    "description": "Financial status (" + ", ".join(_FINANCIAL) + ") is required for "
-                   "commercial, industrial and public customers.",
-    "if": {"properties": {"customer_class": {"enum": list(NON_RESIDENTIAL)}},
-           "required": ["customer_class"]},
-    "then": {"required": _FINANCIAL, "properties": {f: {"type": "number"} for f in _FINANCIAL}},
-}
 
 
 def record_schemas() -> dict[str, Any]:
-    """The OpenAPI component of the posted record, as FastAPI writes a body model's."""
+    """The OpenAPI components of the posted record: ``CustomerRecord`` is one of two whole
+    records, told apart by ``customer_class``. An enterprise (commercial, industrial or
+    public) supplies its financial status as numbers; a residential customer leaves it out
+    (or null). Two whole schemas say the conditional requirement without ``if``/``then``,
+    so generators of clients and of test data read it alike."""
     schema = CustomerRecord.model_json_schema(ref_template="#/components/schemas/{model}")
     components = schema.pop("$defs", {})
     for part in (schema, *components.values()):
         for field in part.get("properties", {}).values():
             if field.get("default", 0) is None:
                 del field["default"]
-    schema["allOf"] = [_FINANCIAL_FOR_ENTERPRISES]
-    return {**components, "CustomerRecord": schema}
+    enterprise, residential = copy.deepcopy(schema), copy.deepcopy(schema)
+    enterprise["title"], residential["title"] = "EnterpriseRecord", "ResidentialRecord"
+    enterprise["properties"]["customer_class"]["enum"] = list(NON_RESIDENTIAL)
+    residential["properties"]["customer_class"]["enum"] = ["residential"]
+    enterprise["required"] = [*schema["required"], *_FINANCIAL]
+    for name in _FINANCIAL:
+        choices = enterprise["properties"][name].pop("anyOf")
+        enterprise["properties"][name].update(next(c for c in choices if c["type"] != "null"))
+        residential["properties"][name] = {
+            "type": "null", "description": "Absent or null: financial status is asked of "
+                                           "commercial, industrial and public customers only."}
+    residential["examples"] = [{**SAMPLE_RECORD, "customer_class": "residential",
+                                **dict.fromkeys(_FINANCIAL)}]
+    mapping = {c: "#/components/schemas/EnterpriseRecord" for c in NON_RESIDENTIAL}
+    mapping["residential"] = "#/components/schemas/ResidentialRecord"
+    record = {"title": "CustomerRecord", "description": schema.get("description", ""),
+              "oneOf": [{"$ref": "#/components/schemas/EnterpriseRecord"},
+                        {"$ref": "#/components/schemas/ResidentialRecord"}],
+              "discriminator": {"propertyName": "customer_class", "mapping": mapping},
+              "examples": schema.get("examples", [])}
+    return {**components, "EnterpriseRecord": enterprise, "ResidentialRecord": residential,
+            "CustomerRecord": record}
 
 
 def _state(request: Request) -> ServiceState:
@@ -355,15 +378,18 @@ async def reload(request: Request, _key: Any = AdminKey) -> ReloadAnswer:
              summary="Check posted table files as a set; nothing changes")
 async def validate(request: Request,
                    files: Annotated[list[UploadFile],
-                                    File(description="Table files (*.yaml).")],
+                                    File(description="Table files (*.yaml).", min_length=1)],
                    _key: Any = AdminKey) -> Validation:
     contents: dict[str, bytes] = {}
     for f in files:
         name = os.path.basename(f.filename or "")
         if not _TABLE_FILE.match(name):
-            raise InputError(f"file {f.filename!r}: give table files named like grades.yaml")
+            raise BadTableFile(f"file {f.filename!r}: give table files named like grades.yaml",
+                             [{"path": "files", "value": f.filename,
+                               "message": "a table file name ends in .yaml or .yml"}])
         if name in contents:
-            raise InputError(f"file {name!r} posted twice: each table file once")
+            raise BadTableFile(f"file {name!r} posted twice: each table file once",
+                             [{"path": "files", "value": name, "message": "posted twice"}])
         contents[name] = await f.read()
     result = await run_in_threadpool(_state(request).validate, contents)
     return Validation(**result.__dict__)

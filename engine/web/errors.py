@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import EngineError, closest, did_you_mean
-from engine.records import FIELDS, REQUIRED_FOR_CLASS
+from engine.records import ABSENT_FOR_CLASS, FIELDS, REQUIRED_FOR_CLASS
 from engine.web.redact import hidden
 
 __all__ = [
@@ -170,6 +170,8 @@ def validation_details(errors: list[dict[str, Any]], strip: int = 0) -> list[dic
         value = err.get("input")
         if err.get("type") == REQUIRED_FOR_CLASS:
             loc, value = [*loc, err["ctx"]["field"]], None
+        elif err.get("type") == ABSENT_FOR_CLASS:
+            loc, value = [*loc, err["ctx"]["field"]], err["ctx"]["value"]
         elif err.get("type") == "extra_forbidden":
             message = "unknown field" + did_you_mean(closest(loc[-1] if loc else "", _SPECS))
         elif err.get("type") == "missing":
