@@ -92,7 +92,8 @@ _BATCH_ERRORS = errors(400, 401, 403, 413, 415, 422, 503, s422="The body is not 
                        "(`invalid_request`) or holds more than batch_limit records "
                        "(`batch_too_large`); a record that fails is answered in its item")
 _READ_ERRORS = errors(401, 403, 404, 422, 503, s422="The id names a batch run "
-                      "(`decision_is_a_run`) or the logged decision no longer matches its "
+                      "(`decision_is_a_run`) or a collection step (`decision_is_a_step`), or "
+                      "the logged decision no longer matches its "
                       "digest (`decision_tampered`)")
 _VALIDATE_ERRORS = errors(400, 401, 403, 413, 415, 422, 503, s422="A posted file has a bad "
                           "name or is posted twice (`invalid_input`)")

@@ -48,6 +48,7 @@ ERROR_CODES: dict[str, str] = {
     "decision_not_found": "No logged decision has this id.",
     "decision_duplicate": "A decision with this id is already logged.",
     "decision_is_a_run": "The id names a batch run, whose decisions are its output's rows.",
+    "decision_is_a_step": "The id names a collection step, not a credit decision.",
     "decision_tampered": "A logged decision no longer matches its digest.",
     "audit_store_unavailable": "The decision log or the event store cannot be reached.",
     "archive_error": "An archive of what decided cannot be read or written.",
