@@ -48,7 +48,8 @@ def train_challenger(folder: Path, names: list[str], segment: str = "residential
     values = compute(accepted.loc[mask], catalogue, names)
     y = frame.loc[accepted.index[mask], "default_12m"].to_numpy()
     result = train(values, y, catalogue.subset(names), segment=segment, bands=SCALE,
-                   config=TrainingConfig(folds=2, governance=False, version="challenger"))
+                   config=TrainingConfig(folds=2, governance=False,
+                                          model_id=f"{segment}-challenger"))
     name = f"{segment}-challenger.json"
     write_model(result, folder, name)
     return name

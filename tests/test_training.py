@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -22,6 +23,7 @@ from engine.modelops import (
     band_table,
     check_governance,
     evaluate_registry,
+    fit_registry,
     governance_problems,
     labels,
     metrics,
@@ -76,7 +78,25 @@ def test_artifacts_are_small_and_carry_provenance(models_dir):
     assert doc["cv_metrics"]["auc_mean"] > 0.6
     assert len(doc["cv_metrics"]["folds"]) == 2
     assert [b["grade"] for b in doc["bands"]] == ["AAA", "AA", "A", "B", "C"]
-    assert "Model card: residential-2026.11" in (models / "residential.md").read_text()
+    assert re.fullmatch(r"residential-2026\.11-[0-9a-f]{10}", doc["model_id"])
+    assert f"Model card: {doc['model_id']}" in (models / "residential.md").read_text()
+
+
+def test_every_trained_artifact_has_an_id_of_its_own(models_dir):
+    """Trained on another population, as make demo does, a model never takes the shipped id."""
+    models, results = models_dir
+    shipped = {s: json.loads((MODELS / f"{s}.json").read_text())["model_id"]
+               for s in ("enterprise", "residential")}
+    other = fit_registry(synth.generate(6_000, seed=21), models_dir=models, bands=SCALE,
+                         config=TrainingConfig(folds=2, governance=False), source="other")
+    for segment, result in results.items():
+        doc = json.loads((models / f"{segment}.json").read_text())
+        digits = hashlib.sha256(json.dumps({**doc, "model_id": ""}, sort_keys=True,
+                                           separators=(",", ":"), ensure_ascii=False
+                                           ).encode()).hexdigest()[:10]
+        assert doc["model_id"] == result.artifact["model_id"] == f"{segment}-2026.11-{digits}"
+        ids = {doc["model_id"], other[segment].artifact["model_id"], shipped[segment]}
+        assert len(ids) == 3, ids
 
 
 def test_training_is_deterministic():

@@ -111,7 +111,8 @@ def train_command(
         return
     if model_id is not None:
         raise FrameError("--model-id names one model: use it with --data FILE --spec SPEC "
-                         "(registry models take their ids from registry.yaml's version)")
+                         "(a registry model's id is registry.yaml's version and a hash of its "
+                         "artifact, distinct per artifact)")
     reg = read_spec(models_dir)
     if data is None:
         frame = synth.generate(reg.population_n, reg.population_seed)

@@ -61,6 +61,7 @@ __all__ = [
     "data_sha256",
     "file_model_id",
     "fit_registry",
+    "registry_model_id",
     "select_indicators",
     "train",
     "train_file",
@@ -244,8 +245,9 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
         "versions": _versions(),
         **(extra or {}),
     }
-    if config.model_id is None and "data_spec" in doc:
-        doc["model_id"] = file_model_id(doc)
+    if config.model_id is None:
+        doc["model_id"] = (file_model_id(doc) if "data_spec" in doc
+                           else registry_model_id(doc, config.version))
     return TrainingResult(doc, pipe, oof_z, oof_pd, y, band_tab, decile_tab, folds, dropped)
 
 
@@ -271,6 +273,17 @@ def _entries(pipe: Any, catalogue: Catalogue, woe: pd.DataFrame) -> list[dict[st
         "mean_woe": float(np.mean(woe.iloc[:, j].to_numpy())),
         "coefficient": float(lda.coef_[0, j]),
     } for j, ind in enumerate(catalogue)]
+
+
+def registry_model_id(doc: dict[str, Any], version: str) -> str:
+    """``<segment>-<version>-<10 hex>``: the id of a trained registry artifact.
+
+    The version says which registry training it comes from; the digits come
+    from the artifact's own content, so a model trained on another population
+    (``make demo``'s, a retraining) never takes the id of the shipped one or
+    of any other artifact, and the same inputs give the same id.
+    """
+    return f"{doc['segment']}-{version}-{canonical_sha256({**doc, 'model_id': ''})[:10]}"
 
 
 def file_model_id(doc: dict[str, Any]) -> str:
