@@ -95,6 +95,20 @@ def test_rules_check_refuses_terms_stated_twice_or_misquoted(tmp_path):
             "months (the count's window) and rule 'theft-override'") in out
 
 
+def test_rules_check_refuses_a_rebate_share_stated_in_two_places_and_nothing_else(tmp_path):
+    """The one fault alone: the shipped set is clean; the share (and the cap the rule format
+    asks with it) stated again in the rule file is refused, even at the catalogue's values."""
+    home = _home(tmp_path)
+    assert _check(home).exit_code == 0
+    _edit(home / "rules" / "events.yaml", "    when: {outstanding: {le: 0}}\n",
+          "    when: {outstanding: {le: 0}}\n    rebate: {share: 0.5, cap: 500}\n")
+    result = _check(home)
+    assert result.exit_code == 1, result.output
+    out = " ".join(result.output.split())
+    assert ("events.yaml:28: overdue-rebate: the rebate's share and cap are stated here and in "
+            "policies/catalogue.yaml") in out
+
+
 def _feed(processor, stream: list[dict]) -> list:
     """Process each event on its own clock (the service's clock when it arrives)."""
     results = [processor.process(e, now_us=to_micros(dt.datetime.fromisoformat(e["time"])))
