@@ -32,7 +32,7 @@ from engine.tables import TableSet, load_table_set
 if TYPE_CHECKING:
     from engine.decider import Engine
 
-__all__ = ["RuleSide", "load_baseline", "load_side", "project_repository"]
+__all__ = ["RuleSide", "load_baseline", "load_revision", "load_side", "project_repository"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,13 @@ def load_side(spec: str | Path, engine: Engine, *, candidate_dir: str | Path | N
         return RuleSide(load_table_set(folder, engine.catalogue), str(folder),
                         template_hashes(engine.catalogue.root), folder)
     return _git_side(str(spec), engine, candidate_dir, option, own_policies)
+
+
+def load_revision(spec: str, engine: Engine, *, candidate_dir: str | Path | None = None,
+                  option: str = "--baseline", own_policies: bool = False) -> RuleSide:
+    """The side a git revision of the project names (``REV`` or ``REV:path``), never read
+    as a folder of the working directory, whatever folders it has."""
+    return _git_side(spec, engine, candidate_dir, option, own_policies)
 
 
 def load_baseline(spec: str, candidate_dir: str | Path, engine: Engine

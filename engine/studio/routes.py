@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit.log import open_log
-from engine.batch.rulesource import load_baseline
 from engine.errors import InputError
 from engine.governance.releases import publish, publisher_name
 from engine.language import normalise
 from engine.records import GRADES
 from engine.studio import edits
+from engine.studio.baselines import impact_baseline
 from engine.studio.drafts import Checked
 from engine.studio.grid import GridTable, TableRef, grid, table_refs
 from engine.studio.labels import COOKIE, page_language, script_words, supported, words
@@ -341,12 +341,7 @@ async def start_impact(request: Request, user: str = Depends(studio_user)) -> JS
     checked = studio.workspace.check(user, static=False)
     if not checked.loads:
         raise InputError("the draft does not load: fix the problems marked in the grid first")
-    spec = str(body.get("baseline") or "saved").strip()
-    if spec == "saved":
-        baseline = ("saved tables", studio.saved_tables)
-    else:
-        tables, where = load_baseline(spec, studio.config.rules_dir, studio.engine)
-        baseline = (where, tables)
+    baseline = impact_baseline(str(body.get("baseline") or ""), studio)
     job = studio.jobs.start(studio.engine, baseline, ("draft", checked.table_set), population)
     return JSONResponse(job.status())
 

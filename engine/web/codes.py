@@ -62,6 +62,8 @@ ERROR_CODES: dict[str, str] = {
     "model_error": "A model artifact is missing, corrupted or inconsistent.",
     "model_governance": "A trained model failed the publication checks.",
     "publish_refused": "A release cannot be published.",
+    "baseline_refused": "An impact baseline that is not saved, a release, a git revision of "
+                        "the project or a folder inside the home.",
     "candidate_refused": "An impact run's candidate or baseline cannot be used.",
     "invalid_notation": "A rule written in the workbench's notation cannot be read.",
     "invalid_edit": "A workbench edit cannot be applied.",
