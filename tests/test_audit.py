@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from engine.audit.decisionrows import content_of
+from engine.audit.export import export_range, verify_export
 from engine.audit.log import (
     DecisionLog,
     DecisionNotFound,
@@ -380,6 +382,35 @@ def test_a_deleted_older_row_is_reported_as_not_knowable(db: str) -> None:
         "row 2 is missing: the next row has seq 3 (rows were deleted or renumbered); which "
         "decision it held cannot be known: the row after it (decision d-00003) was logged "
         "before each row recorded the decision of the row before it")
+
+
+def _export(log: DecisionLog, out: Path, day: date | None = None) -> list[dict[str, object]]:
+    day = day or datetime.now(UTC).date()
+    export_range(log, day, day, out)
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_an_export_names_a_dropped_decision(log: DecisionLog, tmp_path: Path) -> None:
+    filled(log, 3)
+    header, *rows = _export(log, tmp_path / "export.jsonl")
+    assert [r["prev_decision_id"] for r in rows] == ["", "d-00001", "d-00002"]
+    dropped = tmp_path / "dropped.jsonl"
+    dropped.write_text("".join(json.dumps(r) + "\n" for r in [header, rows[0], rows[2]]))
+    report = verify_export(dropped)
+    assert (report.ok, report.decision_id) == (False, "d-00002")
+    assert report.reason.startswith("row 2: row 2 (decision d-00002) is missing")
+
+
+def test_an_export_written_before_rows_named_their_predecessor_still_verifies(
+        db: str, tmp_path: Path) -> None:
+    _older_log(db, 3)
+    with open_log(db) as log:
+        header, *rows = _export(log, tmp_path / "export.jsonl", date(2026, 7, 1))
+    older = tmp_path / "older.jsonl"
+    assert {r.pop("prev_decision_id") for r in rows} == {""}
+    older.write_text("".join(json.dumps(r) + "\n" for r in [header, *rows]))
+    report = verify_export(older)
+    assert report.ok, report.reason
 
 
 # --- the pure chain check, over generated logs ----------------------------------------------
