@@ -234,3 +234,23 @@ def test_the_version_is_edited_in_the_page(local):
     assert 'value="2027.1.0"' in done.json()["grid"]
     assert done.json()["status"]["changed"] == ["grades.yaml"]
     assert local.post("/studio/api/discard", json={}, headers=STUDIO).status_code == 200
+
+
+def test_workbook_limits_are_settings_of_the_service(home, keys, engine, tmp_path):
+    from engine.studio.workbook import export_workbook
+
+    out = io.BytesIO()
+    export_workbook(engine.tables, out)
+    settings = Settings.load(env={"GRIDCREDIT_WORKBOOK_MAX_ROWS": "10"}, home=home,
+                             keys_file=keys["file"], db=str(tmp_path / "log.sqlite"))
+    assert settings.workbook_limits.max_rows == 10
+    assert settings.to_env()["GRIDCREDIT_WORKBOOK_MAX_ROWS"] == "10"  # every worker agrees
+    with TestClient(create_app(settings)) as client:
+        done = client.post("/studio/workbook", files={"workbook": ("t.xlsx", out.getvalue())},
+                           headers={**bearer(keys["editor"]), **STUDIO})
+    assert done.status_code == 413
+    body = done.json()
+    assert body["code"] == "payload_too_large"
+    assert body["message"].startswith("the workbook holds ") and "rows; at most 10:" in (
+        body["message"])
+    assert body["details"][0]["path"] == "workbook"

@@ -108,7 +108,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         settings.idempotency_window_s)
     install_handlers(app)
     app.include_router(router)
-    mount_studio(app, settings.home, settings.db, settings.four_eyes)
+    mount_studio(app, settings.home, settings.db, settings.four_eyes,
+                 workbook=settings.workbook_limits)
     schemas: dict[str, object] = dict(record_schemas())
     for module_name in PLUGIN_ROUTERS:
         if importlib.util.find_spec(module_name) is not None:

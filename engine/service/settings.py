@@ -31,6 +31,10 @@ YAML keys (all optional)::
                                     # (default none: the headers are ignored)
     idempotency_window_s: 86400     # how long an Idempotency-Key is remembered
     metrics_role: audit             # /metrics needs a key with this role (default: none)
+    workbook_max_unpacked_bytes: 20000000  # an uploaded workbook, unpacked, above this: 413
+    workbook_max_parts: 200         # more parts (files) in the workbook archive: 413
+    workbook_max_rows: 20000        # more worksheet rows, counted before parsing: 413
+    workbook_max_cells: 400000      # more worksheet cells, counted before parsing: 413
 
 Environment variables override the file: ``GRIDCREDIT_HOME``,
 ``GRIDCREDIT_DB``, ``GRIDCREDIT_KEYS``, ``GRIDCREDIT_BATCH_LIMIT``,
@@ -39,7 +43,9 @@ Environment variables override the file: ``GRIDCREDIT_HOME``,
 ``GRIDCREDIT_FOUR_EYES``, ``GRIDCREDIT_HEADER_TIMEOUT_S``, ``GRIDCREDIT_MAX_HEADER_BYTES``,
 ``GRIDCREDIT_MAX_HEADERS``, ``GRIDCREDIT_MAX_CONNECTIONS``, ``GRIDCREDIT_ALLOWED_HOSTS``,
 ``GRIDCREDIT_FORWARDED_ALLOW_IPS`` (lists with commas), ``GRIDCREDIT_IDEMPOTENCY_WINDOW_S``,
-``GRIDCREDIT_METRICS_ROLE``; the file itself
+``GRIDCREDIT_METRICS_ROLE``, ``GRIDCREDIT_WORKBOOK_MAX_UNPACKED_BYTES``,
+``GRIDCREDIT_WORKBOOK_MAX_PARTS``, ``GRIDCREDIT_WORKBOOK_MAX_ROWS``,
+``GRIDCREDIT_WORKBOOK_MAX_CELLS``; the file itself
 is ``GRIDCREDIT_SERVICE_CONFIG``. Paths given are taken as given; the
 defaults hang off the project home (``engine.config``), never off the working
 folder.
@@ -58,6 +64,7 @@ from engine.config import DB_ENV, EXECUTORS, HOME_ENV, EngineConfig, default_hom
 from engine.errors import ConfigError, closest
 from engine.service.auth import ROLES
 from engine.web.protocol import LIMIT_ENV
+from engine.web.uploads import EXCEL_MAX_ROW, WorkbookLimits
 from engine.yamlfile import read_yaml
 
 __all__ = ["CONFIG_ENV", "Settings"]
@@ -80,12 +87,16 @@ _ENV = {
     "forwarded_allow_ips": "GRIDCREDIT_FORWARDED_ALLOW_IPS",
     "idempotency_window_s": "GRIDCREDIT_IDEMPOTENCY_WINDOW_S",
     "metrics_role": "GRIDCREDIT_METRICS_ROLE",
+    **{f"workbook_{f.name}": f"GRIDCREDIT_WORKBOOK_{f.name.upper()}"
+       for f in dataclasses.fields(WorkbookLimits)},
 }
 _BOOLS = ("require_published", "four_eyes")
 _INTS = {"batch_limit": (1, 100_000), "max_body_bytes": (1024, 1 << 30),
          "max_json_depth": (2, 1000), "header_timeout_s": (1, 3600),
          "max_header_bytes": (1024, 1 << 20), "max_headers": (10, 10_000),
-         "max_connections": (1, 1_000_000), "idempotency_window_s": (1, 30 * 86_400)}
+         "max_connections": (1, 1_000_000), "idempotency_window_s": (1, 30 * 86_400),
+         "workbook_max_unpacked_bytes": (1 << 16, 1 << 32), "workbook_max_parts": (4, 10_000),
+         "workbook_max_rows": (10, EXCEL_MAX_ROW), "workbook_max_cells": (10, 100_000_000)}
 _LISTS = ("allowed_hosts", "forwarded_allow_ips")
 
 
@@ -115,6 +126,16 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ()
     idempotency_window_s: int = 86_400
     metrics_role: str | None = None
+    workbook_max_unpacked_bytes: int = WorkbookLimits.max_unpacked_bytes
+    workbook_max_parts: int = WorkbookLimits.max_parts
+    workbook_max_rows: int = WorkbookLimits.max_rows
+    workbook_max_cells: int = WorkbookLimits.max_cells
+
+    @property
+    def workbook_limits(self) -> WorkbookLimits:
+        """How big a workbook uploaded to the workbench may be once unpacked."""
+        return WorkbookLimits(**{f.name: getattr(self, f"workbook_{f.name}")
+                                 for f in dataclasses.fields(WorkbookLimits)})
 
     @classmethod
     def load(cls, file: str | Path | None = None,

@@ -23,6 +23,7 @@ from engine.studio.routes import router
 from engine.studio.workbench import Studio, StudioSettings
 from engine.web.errors import install_handlers
 from engine.web.limits import BodyGuard
+from engine.web.uploads import WorkbookLimits
 
 __all__ = ["UPLOAD_PATH", "create_studio_app", "mount_studio"]
 
@@ -46,8 +47,9 @@ def create_studio_app(settings: StudioSettings) -> FastAPI:
 
 
 def mount_studio(app: FastAPI, home: Path | None, db: str | None = None,
-                 four_eyes: bool = False) -> None:
+                 four_eyes: bool = False, workbook: WorkbookLimits | None = None) -> None:
     """Add the workbench at ``/studio`` to the decision service (keys with admin or editor)."""
-    app.state.studio_settings = StudioSettings(home=home, keys=True, db=db, four_eyes=four_eyes)
+    app.state.studio_settings = StudioSettings(home=home, keys=True, db=db, four_eyes=four_eyes,
+                                               workbook=workbook or WorkbookLimits())
     app.state.studio = None
     app.include_router(router)

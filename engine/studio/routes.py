@@ -258,7 +258,7 @@ async def upload_workbook(request: Request, user: str = Depends(studio_user)) ->
     if len(data) > limit:
         raise PayloadTooLarge(f"the workbook is {len(data):,} bytes; at most {limit:,}")
     saved = {Path(k).name: v for k, v in studio.workspace.saved_texts().items()}
-    await run_in_threadpool(check_workbook, data)
+    await run_in_threadpool(check_workbook, data, studio.settings.workbook)
     try:
         imported = await run_in_threadpool(read_workbook, data, studio.workspace.catalogue,
                                            base=saved)

@@ -27,6 +27,7 @@ from engine.tables import TableSet
 from engine.web.errors import Forbidden
 from engine.web.hosts import host_name, is_loopback
 from engine.web.keys import presented_key
+from engine.web.uploads import WorkbookLimits
 
 __all__ = ["EDIT_ROLES", "LOCAL_USER", "Studio", "StudioSettings", "get_studio",
            "studio_user"]
@@ -43,6 +44,7 @@ class StudioSettings:
     drafts: Path = Path("out/studio-drafts")
     populations: tuple[Path, ...] = (Path("out"),)
     max_upload_bytes: int = 5_000_000
+    workbook: WorkbookLimits = WorkbookLimits()
     keys: bool = False
     db: str | None = None
     four_eyes: bool = False
