@@ -105,3 +105,12 @@ Feature: Collections move on event time, within the law, and protections outrank
     Then the deposit asked by the grade is 240.00
     And the deposit refund of 240.00 is due on 2027-01-05
     And the work list of 2027-01-05 holds deposit_refund for "D1"
+
+  Scenario: A yearly deposit review returns what the grade no longer asks
+    Given a C-grade household "D2" decided on 2026-01-01
+    And monthly bills of 60 from 2026-01-01 to 2026-12-01, each paid on its due date but the one of 2026-06-01 10 days late, and a deposit of 240 paid on 2026-01-05
+    When its collections are read on 2027-01-05
+    Then the deposit asked by the grade is 120.00
+    And the deposit review returns 120.00 on 2027-01-05
+    And the deposit refund of 240.00 is scheduled on 2027-06-30
+    And the work list of 2027-01-05 holds deposit_review for "D2"

@@ -55,21 +55,27 @@ def broken(world: World, aid: str, on: str) -> None:
     world.send("agreement_broken", on, agreement_id=aid)
 
 
-@given(parsers.parse("monthly bills of {amount:g} from {first} to {last}, each paid on its "
-                     "due date, and a deposit of {deposit:g} paid on {paid}"))
-def monthly(world: World, amount: float, first: str, last: str, deposit: float,
-            paid: str) -> None:
+@given(parsers.re(r"monthly bills of (?P<amount>[\d.]+) from (?P<first>[\d-]+) to "
+                  r"(?P<last>[\d-]+), each paid on its due date(?: but the one of "
+                  r"(?P<month>[\d-]+) (?P<late>\d+) days late)?, and a deposit of "
+                  r"(?P<deposit>[\d.]+) paid on (?P<paid>[\d-]+)$"))
+def monthly(world: World, amount: str, first: str, last: str, month: str | None,
+            late: str | None, deposit: str, paid: str) -> None:
     start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
     events = [("deposit_paid", dt.date.fromisoformat(paid),
                {"deposit_id": "DEP1", "amount": float(deposit)})]
-    month = 0
-    while (on := dt.date(start.year + (start.month - 1 + month) // 12,
-                         (start.month - 1 + month) % 12 + 1, 1)) <= end:
+    k = 0
+    while (on := dt.date(start.year + (start.month - 1 + k) // 12,
+                         (start.month - 1 + k) % 12 + 1, 1)) <= end:
         due = on + dt.timedelta(days=19)
-        events.append(("bill_issued", on, {"bill_id": f"M{month}", "amount": float(amount),
+        events.append(("bill_issued", on, {"bill_id": f"M{k}", "amount": float(amount),
                                            "due": due.isoformat()}))
-        events.append(("repayment", due, {"bill_id": f"M{month}", "amount": float(amount)}))
-        month += 1
+        lag = int(late) if month and on == dt.date.fromisoformat(month) else 0
+        if lag:
+            events.append(("bill_overdue", due + dt.timedelta(days=1), {"bill_id": f"M{k}"}))
+        events.append(("repayment", due + dt.timedelta(days=lag),
+                       {"bill_id": f"M{k}", "amount": float(amount)}))
+        k += 1
     for type_, on, fields in sorted(events, key=lambda e: (e[1], e[0] != "bill_issued")):
         world.send(type_, on.isoformat(), **fields)
 
@@ -171,3 +177,17 @@ def refund_due(world: World, amount: float, on: str) -> None:
     refund = world.read.collections.deposit.refund
     assert (refund.status, refund.date.isoformat(), refund.extra["amount"]) == ("due", on,
                                                                                 amount)
+
+
+@then(parsers.parse("the deposit review returns {amount:f} on {on}"))
+def review_returns(world: World, amount: float, on: str) -> None:
+    review = world.read.collections.deposit.review
+    assert (review.status, review.date.isoformat(), review.extra["change"]) == ("due", on,
+                                                                                -amount)
+
+
+@then(parsers.parse("the deposit refund of {amount:f} is scheduled on {on}"))
+def refund_scheduled(world: World, amount: float, on: str) -> None:
+    refund = world.read.collections.deposit.refund
+    assert (refund.status, refund.date.isoformat(), refund.extra["amount"]) == (
+        "scheduled", on, amount)

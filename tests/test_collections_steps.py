@@ -83,3 +83,32 @@ def test_a_step_computed_from_a_file_of_events_is_listed_not_logged(world, tmp_p
                                  str(tmp_path / "d.csv"), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "1 steps due on 2026-01-30" in result.output and "logged" not in result.output
+
+
+def test_a_yearly_deposit_review_is_a_step_decision_of_its_own(db, engine, tmp_path):
+    world = World(db)
+    world.decide(engine, "D2", "C-grade household", "2026-01-01")
+    for type_, on, fields in [
+            ("bill_issued", "2026-01-02", {"bill_id": "M0", "amount": 60.0, "due": "2026-01-21"}),
+            ("deposit_paid", "2026-01-05", {"deposit_id": "DEP1", "amount": 240.0}),
+            ("repayment", "2026-01-21", {"bill_id": "M0", "amount": 60.0}),
+            ("bill_issued", "2026-06-01", {"bill_id": "M5", "amount": 60.0, "due": "2026-06-20"}),
+            ("bill_overdue", "2026-06-21", {"bill_id": "M5"}),
+            ("repayment", "2026-06-30", {"bill_id": "M5", "amount": 60.0})]:
+        world.send(type_, on, **fields)
+    out = tmp_path / "due.csv"
+    assert "1 step decisions logged" in _due(world, "2027-01-05", out)
+    row = pd.read_csv(out).iloc[0]
+    assert (row["action"], row["amount"], row["status"]) == ("deposit_review", 120.0, "due")
+    with open_log(world.url, create=False) as log:
+        step = log.step(row["step_id"])
+    assert step["step"]["change"] == -120.0 and step["step"]["required"] == 120.0
+    assert step["explanation"]["en"].endswith("CN¥120.00 is returned to the customer. The "
+                                              f"strategy follows decision "
+                                              f"{step['profile']['decision_id']}: grade C, "
+                                              "class residential.")
+    assert "向客户退还¥120.00。" in step["explanation"]["zh-CN"]
+    replayed = runner.invoke(app, ["audit", "replay", row["step_id"], "--db", world.url])
+    assert replayed.exit_code == 0 and replayed.output.startswith("reproduced:"), \
+        replayed.output
+    world.close()

@@ -9,8 +9,10 @@ status (``engine.collections.schedule``). A bill paid in full closes its case:
 its open steps are cancelled and its penalty stops. Besides the cases it
 reports the protections (``engine.collections.protections``) and the deposit:
 its size by grade (``months_of_average_bill`` x the average of the customer's
-own bills of the last 12 months) and the refund step, due 12 months after the
-later of the payment of the deposit and the last day a bill was overdue.
+own bills of the last 12 months), the refund step, due 12 months after the
+later of the payment of the deposit and the last day a bill was overdue, and
+until then a yearly review on each anniversary of the deposit's first payment,
+which returns what the deposit holds above that size or asks for what it lacks.
 
 The customer's class, grade and segments are a ``Profile``: the facts of its
 latest logged decision on the as-of date (``engine.collections.profiles``).
@@ -103,15 +105,18 @@ class Case:
 
 @dataclass(frozen=True)
 class Deposit:
-    """The deposit the grade asks for, what was paid, and its refund step."""
+    """The deposit the grade asks for, what was paid, its refund step and its next yearly
+    review."""
 
     required: float
     paid: float
     refund: ScheduledStep | None
+    review: ScheduledStep | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"required": self.required, "paid": self.paid,
-                "refund": self.refund.to_json() if self.refund else None}
+                "refund": self.refund.to_json() if self.refund else None,
+                "review": self.review.to_json() if self.review else None}
 
 
 @dataclass(frozen=True)
@@ -276,4 +281,29 @@ def _deposit(seen: Sequence[Mapping[str, Any]], cases: Sequence[Case], as_of: dt
     refund = ScheduledStep("deposit_refund", date, status, why, "letter", "security_deposit",
                            extra={"amount": paid, "since": clean_from.isoformat(),
                                   "months": REFUND_AFTER_MONTHS})
-    return Deposit(required, paid, refund)
+    review = _review(payments[0]["day"], as_of, refund, required, paid, average,
+                     float(params["months_of_average_bill"]))
+    return Deposit(required, paid, refund, review)
+
+
+def _review(first: dt.date, as_of: dt.date, refund: ScheduledStep, required: float,
+            paid: float, average: float, months: float) -> ScheduledStep | None:
+    """The next yearly review of a deposit held (on each anniversary of its first payment,
+    today or later), unless the refund comes first: the deposit is brought to what the
+    grade asks, at most ``months_of_average_bill`` x the customer's own average bill."""
+    years = max(as_of.year - first.year, 1)
+    date = _add_months(first, 12 * years)
+    if date < as_of:
+        date = _add_months(first, 12 * (years + 1))
+    if refund.status != "blocked" and refund.date <= date:
+        return None
+    change = round(required - paid, 2) + 0.0
+    what = ("the excess is returned" if change < 0 else "the shortfall is asked"
+            if change > 0 else "the deposit stays as it is")
+    why = (f"yearly review of the deposit paid on {first.isoformat()}: {paid:.2f} held, at most "
+           f"{required:.2f} asked ({months:g} months of the average bill {average:.2f}); {what}")
+    return ScheduledStep("deposit_review", date, "due" if date == as_of else "scheduled", why,
+                         "letter", "security_deposit",
+                         extra={"amount": abs(change), "change": change, "held": paid,
+                                "required": required, "average": round(average, 2),
+                                "months": months})

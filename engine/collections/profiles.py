@@ -104,7 +104,9 @@ class FrameProfiles:
     """The profile of a batch row, built when its customer is first asked for."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self._columns = {c: frame[c].to_numpy() for c in frame.columns}
+        read = ("customer_class", "grade", "policies", "habitual_defaulter", "critical_load",
+                "decision_id", *SEGMENTS)
+        self._columns = {c: frame[c].to_numpy() for c in read if c in frame.columns}
         self._row = dict(zip(frame["customer_id"].astype(str), range(len(frame)), strict=True))
 
     def get(self, customer_id: str) -> Profile | None:

@@ -46,10 +46,11 @@ from engine.events.store import EventStore
 from engine.language import load_languages
 from engine.policies import load_catalogue
 
-__all__ = ["DEPOSIT_STEP", "StepCollector", "StepReplay", "listed", "replay_step",
+__all__ = ["DEPOSIT_STEP", "REVIEW_STEP", "StepCollector", "StepReplay", "listed", "replay_step",
            "step_decisions", "step_id"]
 
 DEPOSIT_STEP = "deposit"
+REVIEW_STEP = "deposit-review"
 _LISTED = ("due", "blocked")
 _ALL_EVENTS = 1_000_000
 
@@ -63,7 +64,7 @@ def step_id(customer_id: str, bill_id: str | None, index: int | str, action: str
 
 def listed(found: CustomerCollections) -> list[tuple[Case | None, int | str, ScheduledStep]]:
     """The steps of the work list on the as-of date: due, or blocked on their planned day
-    or on the day they would be allowed; and a deposit refund due."""
+    or on the day they would be allowed; and a deposit refund or review due."""
     as_of = found.as_of
     out: list[tuple[Case | None, int | str, ScheduledStep]] = []
     for case in found.cases:
@@ -74,6 +75,9 @@ def listed(found: CustomerCollections) -> list[tuple[Case | None, int | str, Sch
     refund = found.deposit.refund
     if refund is not None and refund.date == as_of and refund.status == "due":
         out.append((None, DEPOSIT_STEP, refund))
+    review = found.deposit.review
+    if review is not None and review.date == as_of and review.status == "due":
+        out.append((None, REVIEW_STEP, review))
     return out
 
 

@@ -25,7 +25,8 @@ def _actions(lang: Language) -> dict[str, str]:
             "on_site_collection": lang.gettext("on-site collection"),
             "supply_cut_warning": lang.gettext("warning before supply is cut"),
             "supply_cut_order": lang.gettext("order to cut supply"),
-            "deposit_refund": lang.gettext("deposit refund")}
+            "deposit_refund": lang.gettext("deposit refund"),
+            "deposit_review": lang.gettext("yearly deposit review")}
 
 
 def _statuses(lang: Language) -> dict[str, str]:
@@ -87,7 +88,9 @@ def step_explanation(found: CustomerCollections, case: Case | None, step: Schedu
     action = _actions(lang).get(step.action, step.action)
     status = _statuses(lang)[step.status]
     profile = found.profile
-    if case is None:
+    if case is None and step.action == "deposit_review":
+        out = _review_text(step, action, status, lang)
+    elif case is None:
         extra = step.extra or {}
         out = [lang.gettext("%(action)s of %(amount)s: %(status)s on %(date)s, after %(months)s "
                             "months without an overdue bill from %(since)s.", action=action,
@@ -121,3 +124,22 @@ def step_explanation(found: CustomerCollections, case: Case | None, step: Schedu
                             "class %(klass)s.", decision=profile.decision_id or "-",
                             grade=profile.grade, klass=lang.gettext(profile.customer_class)))
     return " ".join(out) if lang.tag == "en" else "".join(out)
+
+
+def _review_text(step: ScheduledStep, action: str, status: str, lang: Language) -> list[str]:
+    extra = step.extra or {}
+    out = [lang.gettext("%(action)s on %(date)s (%(status)s): %(held)s held; the grade asks at "
+                        "most %(required)s, %(months)s months of the average bill of "
+                        "%(average)s.", action=action, date=lang.date(step.date),
+                        status=status, held=lang.money(extra["held"]),
+                        required=lang.money(extra["required"]),
+                        months=lang.number(extra["months"], 1),
+                        average=lang.money(extra["average"]))]
+    amount = lang.money(extra["amount"])
+    if extra["change"] < 0:
+        out.append(lang.gettext("%(amount)s is returned to the customer.", amount=amount))
+    elif extra["change"] > 0:
+        out.append(lang.gettext("The customer is asked for %(amount)s more.", amount=amount))
+    else:
+        out.append(lang.gettext("The deposit stays as it is."))
+    return out
