@@ -15,8 +15,9 @@ on the same customers. Both are timed in this process:
 
 The figure is customers per second of each and their ratio (target at least
 0.3), in wall time and in CPU time of this process (the machine may be shared:
-CPU time is what a loaded machine does not distort). Sizes: quick 20,000 customers, full 1,000,000 (``GRIDCREDIT_BENCH_COLLECTIONS``
-overrides), 12 months of events each (about 24 events a customer).
+CPU time is what a loaded machine does not distort). Sizes: quick 20,000
+customers, full 1,000,000 (``GRIDCREDIT_BENCH_COLLECTIONS`` overrides), 12
+months of events each (about 24 events a customer).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def run(results: Path, quick: bool = False) -> dict:
         del population
         started, cpu = time.perf_counter(), time.process_time()
         profiles = profiles_from_frame(pd.read_parquet(tmp / "d.parquet"))
-        work = due_list(events, profiles.get, synth.DEFAULT_AS_OF, tables)
+        work = due_list(events, profiles, synth.DEFAULT_AS_OF, tables)
         write_frame(work.rows, tmp / "work.csv")
         due_s, due_cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:

@@ -135,7 +135,7 @@ def _collections(config: EngineConfig, population: pd.DataFrame, decisions: pd.D
     events = generate_events(population, end=synth.DEFAULT_AS_OF, seed=POPULATION_SEED)
     events_path = write_frame(events, out / "events.parquet")
     tables = load_collection_tables(config.rules_dir, load_catalogue(config.catalogue))
-    work = due_list(events, profiles_from_frame(decisions).get, synth.DEFAULT_AS_OF, tables)
+    work = due_list(events, profiles_from_frame(decisions), synth.DEFAULT_AS_OF, tables)
     day = synth.DEFAULT_AS_OF.isoformat()
     lines.append(f"collections on {day}: {len(events):,} events, {len(work.rows):,} steps due "
                  f"for {work.examined:,} customers with open bills")

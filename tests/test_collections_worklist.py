@@ -60,7 +60,7 @@ def test_the_work_list_has_the_rows_of_every_customer_read_in_full():
     seen: dict[str, int] = {}
     for day in DAYS:
         profiles = profiles_from_frame(_decisions(int(day.strftime("%j")) + every))
-        work = due_list(events, profiles.get, day, TABLES)
+        work = due_list(events, profiles, day, TABLES)
         got = {(r.customer_id, r.bill_id, r.action, r.date, r.status)
                for r in work.rows.itertuples()}
         assert got == _full(events, profiles, day), day

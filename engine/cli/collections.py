@@ -104,7 +104,7 @@ def due_command(
     url = database(db, home)
     frame = read_events(events) if events else events_frame(open_store(url, create=False))
     log = None if decisions else open_log(url, create=False)
-    profiles = profiles_from_frame(read_frame(decisions)).get if log is None \
+    profiles = profiles_from_frame(read_frame(decisions)) if log is None \
         else LoggedProfiles(log, day)
     tables = _tables(project)
     collector = None

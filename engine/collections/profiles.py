@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -66,7 +67,7 @@ def profile_from_log(log: DecisionLog, customer_id: str, as_of: dt.date) -> Prof
 
 class LoggedProfiles:
     """``profile_from_log`` for many customers: the log's index read once, each decision
-    read when its customer is first asked for; None for a customer never decided."""
+    read when its customer is asked for (``get``); None for a customer never decided."""
 
     def __init__(self, log: DecisionLog, as_of: dt.date) -> None:
         self.log = log
@@ -84,9 +85,14 @@ class LoggedProfiles:
                     latest[cid] = (day, seq, did)
         self._latest = latest
 
-    def __call__(self, customer_id: str) -> Profile | None:
+    def get(self, customer_id: str) -> Profile | None:
         found = self._latest.get(customer_id)
         return profile_of(self.log.get(found[2])) if found else None
+
+    def known(self, customer_ids: np.ndarray) -> np.ndarray:
+        """Per customer id, whether it has a decision on or before the date."""
+        return np.fromiter((c in self._latest for c in customer_ids.tolist()), dtype=bool,
+                           count=len(customer_ids))
 
 
 def profiles_from_frame(frame: pd.DataFrame) -> FrameProfiles:
@@ -107,7 +113,13 @@ class FrameProfiles:
         read = ("customer_class", "grade", "policies", "habitual_defaulter", "critical_load",
                 "decision_id", *SEGMENTS)
         self._columns = {c: frame[c].to_numpy() for c in read if c in frame.columns}
-        self._row = dict(zip(frame["customer_id"].astype(str), range(len(frame)), strict=True))
+        ids = frame["customer_id"].astype(str).tolist()
+        self._row = dict(zip(ids, range(len(ids)), strict=True))
+
+    def known(self, customer_ids: np.ndarray) -> np.ndarray:
+        """Per customer id, whether the file has its row."""
+        return np.fromiter((c in self._row for c in customer_ids.tolist()), dtype=bool,
+                           count=len(customer_ids))
 
     def get(self, customer_id: str) -> Profile | None:
         i = self._row.get(customer_id)

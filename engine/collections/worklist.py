@@ -23,7 +23,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -37,11 +37,11 @@ from engine.collections.cases import (
 )
 from engine.collections.schedule import ScheduledStep
 from engine.collections.steps import listed, step_id
-from engine.collections.strategy import LEGAL_OVERDUE_DAYS, notice_days
+from engine.collections.strategy import LEGAL_NOTICE_DAYS, LEGAL_OVERDUE_DAYS, notice_days
 from engine.errors import InputError
 from engine.events.store import EventStore, payment_events
 
-__all__ = ["COLUMNS", "Keep", "WorkList", "due_list", "events_frame"]
+__all__ = ["COLUMNS", "Keep", "Profiles", "WorkList", "due_list", "events_frame"]
 
 COLUMNS = ["step_id", "customer_id", "bill_id", "action", "channel", "date", "amount",
            "penalty", "status", "protection", "strategy", "reason", "copy_to"]
@@ -49,6 +49,16 @@ _MOVERS = ("protection_granted", "protection_ended", "agreement_made", "agreemen
            "deposit_paid")
 #: What ``due_list`` hands each customer with a step listed: its collections and events.
 Keep = Callable[[CustomerCollections, list[dict[str, Any]]], None]
+
+
+class Profiles(Protocol):
+    """Where ``due_list`` reads each customer's profile (``engine.collections.profiles``)."""
+
+    def get(self, customer_id: str) -> Profile | None: ...
+
+    def known(self, customer_ids: np.ndarray) -> np.ndarray:
+        """Per customer id, whether it has a profile (a decision)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -75,16 +85,30 @@ def _days(values: pd.Series) -> np.ndarray:
         .to_numpy(dtype="datetime64[D]")
 
 
+def _types(column: pd.Series) -> Callable[..., np.ndarray]:
+    """``is_(*types)``: the mask of events of those types (on a categorical column, by code:
+    its values are never turned into millions of Python strings)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        index = {t: i for i, t in enumerate(column.cat.categories)}
+
+        def by_code(*types: str) -> np.ndarray:
+            return np.isin(codes, [index[t] for t in types if t in index])
+        return by_code
+    values = column.to_numpy()
+    return lambda *types: np.isin(values, types)
+
+
 def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
                 who: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per event, whether it belongs to a bill due before ``as_of`` not repaid in full; and
     for each such bill, its customer's code and its days overdue on ``as_of``.
 
-    Each (customer, bill) pair gets a dense code, so the sums and minimums per bill
-    are ``bincount`` and ``minimum.at`` over arrays, not group-bys.
+    Each (customer, bill) pair gets a dense code, so the sums and first days per bill
+    are a ``bincount`` and one sort over arrays, not group-bys.
     """
-    kind = frame["type"].to_numpy()
-    bills = kind == "bill_issued"
+    is_ = _types(frame["type"])
+    bills = is_("bill_issued")
     if not bills.any():
         return np.zeros(len(frame), dtype=bool), np.zeros(0, np.int64), np.zeros(0, np.int64)
     bill_codes, labels = pd.factorize(frame["bill_id"])
@@ -100,13 +124,17 @@ def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
         days = _days(frame.loc[bills, "due"])
         stated = np.where(np.isnat(days), np.iinfo(np.int64).max, days.astype(np.int64))
         due[key[bills]] = stated
-    overdue = kind == "bill_overdue"
+    overdue = is_("bill_overdue")
     first_late = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_late, key[overdue], day[overdue].astype(np.int64))
+    late_keys, late_days = key[overdue], day[overdue].astype(np.int64)
+    order = np.lexsort((late_days, late_keys))
+    ordered = late_keys[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(order) else np.zeros(0, bool)
+    first_late[ordered[first]] = late_days[order][first]
     fallback = np.where(first_late == np.iinfo(np.int64).max, first_late, first_late - 1)
     due = np.where(due == np.iinfo(np.int64).max, fallback, due)
     amount = frame["amount"].to_numpy(dtype=float)
-    paid = kind == "repayment"
+    paid = is_("repayment")
     repaid = np.bincount(key[paid], weights=amount[paid], minlength=size)
     owed = np.zeros(size)
     owed[key[bills]] = amount[bills]
@@ -144,6 +172,25 @@ class _Offsets:
             found = self._found[found_key] = self._of(strategy, profile)
         return found
 
+    def any_strategy(self) -> np.ndarray:
+        """Every offset any strategy can give, whatever the customer's terms: the cut order
+        at each notice the catalogue's bounds allow."""
+        out: set[int] = set()
+        catalogue = self.tables.catalogue
+        for strategy in self.tables.strategies.strategies:
+            warning: int | None = None
+            for step in strategy.steps:
+                out.add(step.after_days)
+                if step.action == "supply_cut_warning" and warning is None:
+                    warning = step.after_days
+                if step.action == "supply_cut_order" and warning is not None:
+                    spec = catalogue[step.policy].params["notice_days"]
+                    low = min(LEGAL_NOTICE_DAYS.values())
+                    high = max(int(spec.max or spec.default), *LEGAL_NOTICE_DAYS.values())
+                    out |= {max(step.after_days, warning + n, LEGAL_OVERDUE_DAYS + 1)
+                            for n in range(low, high + 1)}
+        return np.array(sorted(out), dtype=np.int64)
+
     def _of(self, strategy: Any, profile: Profile) -> frozenset[int]:
         out: set[int] = set()
         warning: int | None = None
@@ -161,33 +208,38 @@ class _Offsets:
 
 
 def _chosen(names: np.ndarray, bill_who: np.ndarray, late: np.ndarray, movers: np.ndarray,
-            deposits: np.ndarray, profile_of: Callable[[str], Profile | None],
-            offsets: _Offsets, progress: Callable[[int], Any] | None
-            ) -> tuple[dict[int, Profile], list[str]]:
+            deposits: np.ndarray, profiles: Profiles, offsets: _Offsets,
+            progress: Callable[[int], Any] | None) -> tuple[dict[int, Profile], list[str]]:
     """The customers who can have a step listed, with their profiles, and those with open
     bills but no decision. A customer whose dates nothing moves is taken only when one of
     its open bills is overdue by one of its strategy's offsets."""
+    with_bills = np.unique(bill_who)
+    known = np.zeros(len(names), dtype=bool)
+    known[with_bills] = profiles.known(names[with_bills])
+    undecided = [str(n) for n in names[with_bills[~known[with_bills]]]]
+    # Before any profile is read: bills overdue by a day no strategy can act on are out
+    maybe = np.isin(late, offsets.any_strategy())
+    moved = movers | deposits
+    keep = (maybe | moved[bill_who]) & known[bill_who]
+    bill_who, late = bill_who[keep], late[keep]
     order = np.argsort(bill_who, kind="stable")
     codes, starts = np.unique(bill_who[order], return_index=True)
     ends = np.append(starts[1:], len(order))[:len(starts)]
     chosen: dict[int, Profile] = {}
-    undecided: list[str] = []
     for code, a, b in zip(codes.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        profile = profile_of(str(names[code]))
+        profile = profiles.get(str(names[code]))
         if progress is not None:
             progress(1)
-        if profile is None:
-            undecided.append(str(names[code]))
-        elif movers[code] or deposits[code] or \
-                not offsets(profile).isdisjoint(late[order[a:b]].tolist()):
+        if profile is not None and (moved[code] or not offsets(profile).isdisjoint(
+                late[order[a:b]].tolist())):
             chosen[code] = profile
     for code in np.flatnonzero(deposits).tolist():
-        if code not in chosen and (profile := profile_of(str(names[code]))) is not None:
+        if code not in chosen and (profile := profiles.get(str(names[code]))) is not None:
             chosen[code] = profile
-    return chosen, undecided
+    return chosen, sorted(undecided)
 
 
-def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], as_of: dt.date,
+def due_list(events: pd.DataFrame, profiles: Profiles, as_of: dt.date,
              tables: CollectionTables, *, progress: Callable[[int], Any] | None = None,
              keep: Keep | None = None) -> WorkList:
     """The steps of every customer falling due (or blocked) on ``as_of``; ``keep`` is given
@@ -206,14 +258,14 @@ def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], 
     who, names = pd.factorize(seen["customer_id"])
     names = np.asarray(names.astype(str))
     of_open, bill_who, late = _open_bills(seen, day[kept], end, who)
-    kinds = seen["type"]
+    is_ = _types(seen["type"])
     movers = np.zeros(len(names), dtype=bool)
-    movers[who[kinds.isin(_MOVERS).to_numpy()]] = True
+    movers[who[is_(*_MOVERS)]] = True
     deposits = np.zeros(len(names), dtype=bool)
-    deposits[who[(kinds == "deposit_paid").to_numpy()]] = True
+    deposits[who[is_("deposit_paid")]] = True
     wanted = movers.copy()
     wanted[bill_who] = True
-    found, undecided = _chosen(names, bill_who, late, movers, deposits, profile_of,
+    found, undecided = _chosen(names, bill_who, late, movers, deposits, profiles,
                                _Offsets(tables), progress)
     taken = np.zeros(len(names), dtype=bool)
     taken[list(found)] = True
@@ -233,7 +285,7 @@ def due_list(events: pd.DataFrame, profile_of: Callable[[str], Profile | None], 
         if keep is not None and listed_now:
             keep(found_now, mine)
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return WorkList(as_of, frame, len(names), int(wanted.sum()), tuple(sorted(undecided)))
+    return WorkList(as_of, frame, len(names), int(wanted.sum()), tuple(undecided))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
