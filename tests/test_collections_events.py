@@ -131,3 +131,33 @@ def test_events_replay_refuses_the_same_rows_and_lists_them_as_rejects(tmp_path)
             continue
         assert got["field"] == field
         assert got["reason"].startswith(reason)
+
+
+def _collections(tmp_path, name: str, engine, order: list[int]) -> dict:
+    from tests.collections_world import World
+
+    world = World(tmp_path / f"{name}.sqlite")
+    world.decide(engine, "H1", "household", "2026-01-01")
+    sent = [("bill_issued", "2026-01-01", {"bill_id": "B1", "amount": 200.0,
+                                           "due": "2026-01-20"}),
+            ("bill_overdue", "2026-01-21", {"bill_id": "B1"}),
+            ("protection_granted", "2026-02-14", {"kind": "medical_certificate",
+                                                  "reference": "MC-1"}),
+            ("repayment", "2026-02-10", {"bill_id": "B1", "amount": 200.0})]
+    for i in order:
+        type_, on, fields = sent[i]
+        world.send(type_, on, **fields)
+    found = world.show("2026-03-01").to_json()
+    world.close()
+    return {k: v for k, v in found.items() if k not in ("digest", "decision_id")}
+
+
+def test_an_event_late_within_the_tolerance_counts_at_its_own_time(tmp_path, engine):
+    in_order = _collections(tmp_path, "a", engine, [0, 1, 3, 2])
+    late = _collections(tmp_path, "b", engine, [0, 1, 2, 3])  # the repayment 4 days late
+    assert late == in_order
+    case = late["cases"][0]
+    assert (case["paid_on"], case["penalty"], case["outstanding"]) == (
+        "2026-02-10", {"amount": 4.2, "days": 21}, 0.0)
+    assert [s["status"] for s in case["steps"]] == ["done", "done", "done", "cancelled",
+                                                    "cancelled"]

@@ -1,5 +1,6 @@
 """Properties of every schedule: no cut inside the notice period or under a protection, and
-the same events give the same steps, whatever order they arrive in."""
+the same events give the same steps and step decisions (digests), whatever order they
+arrive in."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.audit.decisionrows import payload_digest
 from engine.collections.cases import Profile, collections_of
+from engine.collections.steps import step_decisions
 from engine.collections.strategy import LEGAL_OVERDUE_DAYS, notice_days
-from tests.collections_world import TABLES
+from tests.collections_world import DOCUMENTS, TABLES
 
 T0 = dt.date(2026, 1, 1)
 KINDS = sorted(TABLES.protections.kinds)
@@ -92,3 +95,22 @@ def test_replaying_the_same_events_in_any_arrival_order_gives_the_same_steps(his
     first = collections_of(profile, events, as_of, TABLES).to_json()
     again = collections_of(profile, shuffled, as_of, TABLES).to_json()
     assert first == again and first["digest"] == again["digest"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(), st.integers(0, 2**16))
+def test_the_step_decisions_of_a_day_have_the_same_digests_in_any_arrival_order(history,
+                                                                                 seed):
+    profile, events, as_of = history
+    events = [{**e, "event_id": f"E{i}"} for i, e in enumerate(events)]
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    days = [as_of + dt.timedelta(days=k) for k in range(0, 60, 3)]
+    for day in days:
+        first = step_decisions(collections_of(profile, events, day, TABLES), events, TABLES,
+                               DOCUMENTS, "t" * 64)
+        again = step_decisions(collections_of(profile, shuffled, day, TABLES), shuffled,
+                               TABLES, DOCUMENTS, "t" * 64)
+        assert first == again
+        assert all(p["digest"] == payload_digest(p) for p in first)
+        assert len({p["step_id"] for p in first}) == len(first)
