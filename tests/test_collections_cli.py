@@ -83,3 +83,11 @@ def test_due_counts_customers_with_open_bills_but_no_decision(world, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 customers with open bills have no decision on or before 2026-03-01 (H2): " \
            "decide them first" in result.output
+
+
+def test_the_library_show_answers_the_same_json_as_the_command(world):
+    from engine.collections import show
+
+    result = runner.invoke(app, ["collections", "show", "H1", "--as-of", "2026-03-01",
+                                 "--db", world.url, "--json"])
+    assert show("H1", "2026-03-01", db=world.url) == json.loads(result.output)

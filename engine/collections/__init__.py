@@ -7,8 +7,13 @@ Modules, each named for what it produces:
 - ``penalty``: the late-payment penalty of a bill and the rebate for prompt repayment;
 - ``schedule``: the dated steps of one overdue bill and their status;
 - ``cases``: a customer's cases, protections and deposit on an as-of date;
-- ``tables``: both tables of a project, loaded and checked together.
-
-Nothing is imported here, so the event processor can read the protection kinds
-without loading the rest.
+- ``tables``: both tables of a project, loaded and checked together;
+- ``statement``: a customer's statement of account on a date, and ``show``, its
+  stable JSON (``collections show --json``) read from a project's database;
+- ``steps``: each step that falls due as a logged, replayable decision;
+- ``worklist``: the day's work list for every customer.
 """
+
+from engine.collections.statement import show
+
+__all__ = ["show"]

@@ -13,16 +13,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from engine.audit.log import DecisionLog
+from engine.audit.log import DecisionLog, open_log
 from engine.collections.cases import CollectionTables, CustomerCollections, collections_of
 from engine.collections.documents import Documents
 from engine.collections.profiles import profile_from_log
+from engine.collections.tables import load_collection_tables
+from engine.config import EngineConfig, default_database
 from engine.errors import InputError
-from engine.events.store import EventStore
+from engine.events.store import EventStore, open_store
+from engine.language import load_languages
+from engine.policies import load_catalogue
 
-__all__ = ["Statement", "account_lines", "statement_of"]
+__all__ = ["Statement", "account_lines", "show", "statement_of"]
 
 _ALL_EVENTS = 1_000_000
 EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
@@ -92,3 +97,22 @@ def statement_of(customer_id: str, as_of: dt.date, store: EventStore, log: Decis
             if all(texts.values()):
                 docs[f"{case.bill_id}/{i}/{step.action}"] = texts  # type: ignore[assignment]
     return Statement(found, tuple(account_lines(found)), docs)
+
+
+def show(customer_id: str, as_of: dt.date | str, *, db: str | None = None,
+         home: str | Path | None = None) -> dict[str, Any]:
+    """The stable JSON of ``gridcredit collections show --json`` (docs/collections.md) for a
+    customer on a date, read from the project's database (``db``: its URL or path; default
+    the project's): what a page showing a customer's collections timeline calls."""
+    day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    project = EngineConfig.at(home)
+    url = db or default_database(home)
+    languages = load_languages(project.locale_dir, default=project.language,
+                               currency=project.currency)
+    tables = load_collection_tables(project.rules_dir, load_catalogue(project.catalogue))
+    store, log = open_store(url, create=False), open_log(url, create=False)
+    try:
+        return statement_of(customer_id, day, store, log, tables, Documents(languages)).to_json()
+    finally:
+        store.close()
+        log.close()
