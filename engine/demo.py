@@ -21,11 +21,14 @@ from engine.audit.log import open_log
 from engine.batch.decide import decide_file
 from engine.batch.runfiles import rejects_path
 from engine.collections.profiles import profiles_from_frame
+from engine.collections.protections import protection_kinds
 from engine.collections.synthetic import generate_events
-from engine.collections.tables import load_collection_tables
+from engine.collections.tables import PROTECTIONS_FILE, load_collection_tables
 from engine.collections.worklist import due_list
 from engine.config import EngineConfig
 from engine.decider import load, load_tables
+from engine.events.processor import EventProcessor
+from engine.events.replay import replay
 from engine.frames import write_frame
 from engine.governance.releases import history, is_published, publish
 from engine.modelops import TrainingConfig, analyse_portfolio, train_registry, write_sensitivity
@@ -40,6 +43,9 @@ from engine.servicequality.surveys import read_surveys, survey_rejects_path
 __all__ = ["DemoResult", "run_demo"]
 
 POPULATION_SEED = 2026
+# Customers whose bills and payments go through the event rules into the decision log
+# (about 24 events each, at a few thousand events a second): the report's payment section.
+LOGGED_EVENT_CUSTOMERS = 1_000
 # Customers surveyed for the service-quality evaluation, and the two survey periods.
 SURVEYED = 20_000
 BASELINE_PERIOD, SURVEY_PERIOD = "2026-Q1", "2026-Q3"
@@ -104,6 +110,7 @@ def run_demo(n: int = 100_000, out: str | Path | None = None, *,
 
     say("   collections: 12 months of bills and payments, and the day's work list")
     result.files |= _collections(config, population, decisions, out, result.lines)
+    result.files |= _logged_events(config, result.files["events"], db, out, result.lines)
 
     say("4/6 explaining a few decisions")
     explained = _explain_showcase(engine, population, decisions, out / "explanations")
@@ -141,6 +148,26 @@ def _collections(config: EngineConfig, population: pd.DataFrame, decisions: pd.D
                  f"for {work.examined:,} customers with open bills")
     return {"events": events_path,
             "collections work list": write_frame(work.rows, out / f"collections-{day}.csv")}
+
+
+def _logged_events(config: EngineConfig, events_path: Path, db: str, out: Path,
+                   lines: list[str]) -> dict[str, Path]:
+    """The events of the first ``LOGGED_EVENT_CUSTOMERS`` customers replayed into the decision
+    log (``events replay --db``): chained, and evaluated by the event rules."""
+    events = pd.read_parquet(events_path)
+    chosen = events["customer_id"].drop_duplicates().head(LOGGED_EVENT_CUSTOMERS)
+    path = write_frame(events[events["customer_id"].isin(chosen)], out / "events-logged.parquet")
+    processor = EventProcessor.open(db, config.rules_dir / "events.yaml",
+                                    protection_kinds=protection_kinds(
+                                        config.rules_dir / PROTECTIONS_FILE))
+    try:
+        summary = replay(path, processor)
+    finally:
+        processor.store.close()
+    lines.append(f"events of {len(chosen):,} customers replayed into the decision log: "
+                 f"{summary.accepted:,} accepted, {summary.rejected:,} refused (already logged "
+                 "by an earlier run, or invalid)")
+    return {"events (logged)": path}
 
 
 def _explain_showcase(engine: Any, population: pd.DataFrame, decisions: pd.DataFrame,
@@ -225,7 +252,8 @@ def _reports(engine: Any, decisions: pd.DataFrame, population: pd.DataFrame,
     common = {"labels": labels_from(decisions, population),
               "rejects": pd.read_csv(rejects), "sensitivity": sensitivity,
               "versions": engine.versions(), "band_edges": [b.lo for b in engine.bands[1:]],
-              "templates_dir": engine.config.templates_dir, **further}
+              "templates_dir": engine.config.templates_dir,
+              "policy_titles": {p.id: p.title for p in engine.catalogue}, **further}
     return {
         "report": write_report(out / "report.html", decisions, overwrite=True,
                                in_sample=True, **common),

@@ -170,19 +170,26 @@ def test_report_summary_counts(population, full_report):
     assert f'<div class="v">{auc:.3f}</div><div class="k">AUC' in full_report
 
 
-def test_report_policy_table(population, full_report):
+def test_report_policy_table(engine, population, full_report):
     decisions, _ = population
     inspected = decisions["policies"].str.contains("on_site_inspection").sum()
-    assert re.search(rf"<code>on_site_inspection</code></td><td class=\"n\">{inspected:,}<",
-                     full_report)
+    assert re.search(rf'<td title="on_site_inspection">on_site_inspection</td><td class="n">'
+                     rf"{inspected:,}<", full_report)
+    # With the catalogue's titles, each policy is named by its title, its id kept as a tip.
+    titled = build_report(decisions, created_at=CREATED,
+                          policy_titles={p.id: p.title for p in engine.catalogue})
+    assert re.search(rf'<td title="on_site_inspection">On-site inspection with fee collection'
+                     rf'</td><td class="n">{inspected:,}<', titled)
 
 
 def test_report_rejects_versions_and_sensitivity(full_report):
     assert "Rows rejected: 3; problems: 4, of 2 distinct kinds." in full_report
     assert ("<td><code>monthly_kwh</code></td><td>must be a number &gt;= 0 (kWh/month)</td>"
             '<td class="n">3</td><td>R1</td>') in full_report
-    assert "<td>tables / service-policies</td><td><code>2026.12.1</code></td>" in full_report
-    assert "<td>models / lda-residential</td><td><code>" + "cd" * 32 in full_report
+    assert ("<td>table version <code>service-policies</code></td><td><code>2026.12.1</code>"
+            "</td>") in full_report
+    assert ("<td>model SHA-256 <code>lda-residential</code></td><td><code>" + "cd" * 32
+            ) in full_report
     assert '<td>table set hash</td><td><code>sha256:' + "ab" * 32 in full_report
     assert ("<td>payment behaviour</td><td>30 %</td><td class=\"n\">0.5000</td>"
             "<td class=\"n\">0.6000</td><td class=\"n\">0.1000</td>") in full_report

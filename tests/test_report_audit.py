@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 from scipy.stats import binom
 from typer.testing import CliRunner
 
@@ -20,6 +21,8 @@ from engine.cli import app
 from engine.language import load_languages
 from engine.modelops.calibration import band_calibration
 from engine.modelops.monitoring import monitor_registry
+from engine.report import charts
+from engine.report.auditinputs import audit_inputs
 from engine.report.auditsections import calibration_sentences
 from engine.report.html import build_report
 from engine.report.inputs import labels_from
@@ -31,7 +34,7 @@ from engine.servicequality.surveys import validate_surveys
 runner = CliRunner()
 CREATED = "2026-12-01T09:00:00+00:00"
 SECTIONS = ("calibration-notes", "rule-hits", "override-outcomes", "disparity", "stability",
-            "service-quality", "provenance")
+            "service-quality", "payments", "provenance")
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +150,7 @@ def test_every_section_says_what_it_lacks(decided):
     html = build_report(decisions, created_at=CREATED)
     for section in SECTIONS:
         assert f'id="{section}"' in html
-    for note in ("no-rule-hits", "no-stability", "no-service-quality", "no-log"):
+    for note in ("no-rule-hits", "no-stability", "no-service-quality", "no-payments", "no-log"):
         assert f'id="{note}"' in html
 
 
@@ -176,4 +179,61 @@ def test_the_report_command_shows_the_logged_run_chain_head_and_input_sha(tmp_pa
     for model_id, sha in run["models"].items():
         assert f"<code>{model_id}</code></td><td>sha256 <code>{sha}</code>" in section
     assert "the table set that decided is not a published release" in section
+    assert "The decision log holds no payment events up to" in _text(html)
     assert np.isclose(run["counts"]["rows_in"], 400)
+
+
+# Words a Chinese reader meets as they are: grades, metric and test names, the symbols n and
+# x of the charts, the product's name.
+_KEPT = {"AAA", "AA", "A", "B", "C", "AUC", "KS", "Gini", "ROC", "PSI", "CSI", "PD", "SHA",
+         "sha", "Wilson", "Kolmogorov-Smirnov", "n", "x", "gridcredit"}
+
+
+def _english(text: str, identifiers: set[str]) -> set[str]:
+    """The runs of Latin letters in ``text`` that are neither kept words nor identifiers
+    (command-line options, ISO times and survey periods are identifiers too)."""
+    text = re.sub(r"--[a-z][a-z-]*|\d{4}-\d\d-\d\dT[\d:.+]+|\d{4}-Q\d", " ", text)
+    for ident in sorted(identifiers, key=len, reverse=True):
+        text = text.replace(ident, " ")
+    return {w for w in re.findall(r"[A-Za-z][A-Za-z-]*", text) if w.strip("-") not in _KEPT}
+
+
+def test_the_chinese_report_has_no_english_left(engine, decided, tmp_path, monkeypatch):
+    population, customers, decisions, labels = decided
+    if charts.cjk_font() is None:
+        pytest.skip("no CJK font: the charts would be labelled in English")
+    drawn: list[str] = []
+    real_png = charts._png
+
+    def recording(fig):
+        drawn.extend(t.get_text() for t in fig.findobj(Text))
+        return real_png(fig)
+
+    monkeypatch.setattr(charts, "_png", recording)
+    sensitivity = pd.DataFrame({"group": ["payment behaviour", "payment behaviour"],
+                                "shock": ["+1 sd", "10 %"], "before": [0.04, 0.04],
+                                "after": [0.05, 0.045]})
+    surveys = validate_surveys(synth.generate_surveys(decisions, "2026-Q3"))[0]
+    db = str(tmp_path / "log.sqlite")
+    open_log(db).close()
+    with open_log(db, create=False) as log:
+        further = audit_inputs(engine, decisions, customers=customers, log=log)
+    further["service_quality"] = evaluate(surveys, decisions,
+                                          policies=["fast_response_service", "on_site_service"])
+    html = build_report(decisions, labels=labels, sensitivity=sensitivity, created_at=CREATED,
+                        versions=engine.versions(), lang="zh-CN",
+                        languages=engine.explainer.languages,
+                        policy_titles={p.id: p.title for p in engine.catalogue}, **further)
+    body = re.sub(r"<style>.*?</style>|<code>.*?</code>", " ", html, flags=re.S)
+    text = _text(body).replace("&amp;", "&")
+    identifiers = ({str(v) for v in decisions["override"].dropna()} | set(engine.registry.models)
+                   | {t.name for t in engine.tables.tables} | {db, str(tmp_path)}
+                   | {"gridcredit service-quality"})
+    assert _english(text, identifiers) == set()
+    for english in ("+1 sd", "shock", " pp", "engine version", "tables /", "models /"):
+        assert english not in text
+    for policy in engine.catalogue:
+        assert policy.id not in text
+    assert _english(" ".join(drawn), identifiers) == set()
+    assert "冲击：" + engine.explainer.languages.get("zh-CN").gettext("+1 standard deviation") \
+        in drawn

@@ -197,7 +197,7 @@ def report_command(
 ) -> None:
     """Write the auditor report: one self-contained HTML file with charts and versions, rule
     hits, overrides and their outcomes, disparity, calibration in words, stability,
-    provenance and service quality."""
+    provenance, payment events and collections (with --db), and service quality."""
     import warnings
 
 
@@ -220,7 +220,8 @@ def report_command(
             versions=engine.versions(),
             band_edges=[b.lo for b in engine.bands[1:]],
             lang=lang, languages=engine.explainer.languages,
-            templates_dir=engine.config.templates_dir, **further,
+            templates_dir=engine.config.templates_dir,
+            policy_titles={p.id: p.title for p in engine.catalogue}, **further,
         )
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)

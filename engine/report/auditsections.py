@@ -13,15 +13,16 @@
   the 99 % binomial interval of its mean PD (``engine.modelops.calibration``);
 - **stability**: score PSI, grade PSI and the indicators that moved most per
   model, from ``engine.modelops.monitoring`` against the training population;
-- **provenance** and **service quality** (``engine.report.provenance``,
-  ``engine.servicequality``).
+- **provenance**, **service quality** and **payment events and collections**
+  (``engine.report.provenance``, ``engine.servicequality``,
+  ``engine.report.payments``).
 
 Every sentence is built from the numbers of its own table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from engine.modelops.calibration import CONFIDENCE, band_calibration
 from engine.modelops.monitoring import MonitorResult, level
 from engine.records import CLASSES, GRADES
 from engine.report import charts, sections
+from engine.report.payments import PaymentFacts, payment_section
 from engine.report.servicequality import service_summary
 from engine.servicequality.evaluation import ServiceQuality
 from engine.vocabulary import label
@@ -45,7 +47,7 @@ _TOP_REASONS = 6
 
 
 def _pct(t: Language, value: float | None) -> str:
-    return t.share(value, 2) if value is not None and np.isfinite(value) else "n/a"
+    return t.share(value, 2) if value is not None and np.isfinite(value) else t.gettext("n/a")
 
 
 def _fixed(value: float) -> str:
@@ -247,7 +249,9 @@ def _disparity_chart(section: dict[str, Any], ct: Language) -> bytes:
 def audit_sections(decisions: pd.DataFrame, y: pd.Series | None, t: Language, ct: Language, *,
                    performance: dict[str, Any] | None, rule_hits: pd.DataFrame | None,
                    stability: MonitorResult | None, provenance: Mapping[str, Any] | None,
-                   service_quality: ServiceQuality | None) -> dict[str, Any]:
+                   service_quality: ServiceQuality | None,
+                   payments: PaymentFacts | None = None,
+                   policy_title: Callable[[str], str] = str) -> dict[str, Any]:
     """Every further section of the report, and (under ``charts``) the charts they draw."""
     disparity = disparity_section(decisions, t)
     drawn = [sections.chart("disparity", t.gettext("Disparity by customer class"),
@@ -269,6 +273,8 @@ def audit_sections(decisions: pd.DataFrame, y: pd.Series | None, t: Language, ct
         "calibration": calibration,
         "stability": stability_section(stability, t),
         "provenance": dict(provenance) if provenance is not None else None,
-        "service": service_summary(service_quality, t) if service_quality is not None else None,
+        "service": (service_summary(service_quality, t, policy_title)
+                    if service_quality is not None else None),
+        "payments": payment_section(payments, t) if payments is not None else None,
         "charts": drawn,
     }

@@ -304,6 +304,11 @@ def policy_counts_chart(counts: pd.DataFrame, segment: str, *,
     return _png(fig)
 
 
+def shock_word(t: Language, shock: str) -> str:
+    """A shock's label in ``t``'s words: ``+1 sd`` is written out; a share stays a number."""
+    return t.gettext("+1 standard deviation") if shock == "+1 sd" else shock
+
+
 def sensitivity_chart(frame: pd.DataFrame, value_label: str = "score", *,
                       percent: bool = False, lang: Language | None = None) -> bytes:
     """Before and after bars per risk-factor group, one panel per shock.
@@ -338,7 +343,7 @@ def sensitivity_chart(frame: pd.DataFrame, value_label: str = "score", *,
         ax.set_yticks(y, [label(t, "risk group", g) for g in groups] if ax is axes[0] else [],
                       fontsize=8)
         ax.invert_yaxis()
-        ax.set_title(t.gettext("shock: %(shock)s", shock=shock), fontsize=9)
+        ax.set_title(t.gettext("shock: %(shock)s", shock=shock_word(t, shock)), fontsize=9)
         ax.set_xlabel(value_label, fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
     for ax in axes:

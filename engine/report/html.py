@@ -21,7 +21,7 @@ reason or a rule id can inject markup. Input checks are in
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from engine.report import auditsections, charts, sections
 from engine.report.environment import report_environment, write_page
 from engine.report.inputs import check_decisions, check_labels, check_segment
 from engine.report.measures import policy_counts
+from engine.report.payments import PaymentFacts
 from engine.servicequality.evaluation import ServiceQuality
 from engine.vocabulary import label
 
@@ -103,6 +104,8 @@ def build_report(
     stability: MonitorResult | None = None,
     provenance: Mapping[str, Any] | None = None,
     service_quality: ServiceQuality | None = None,
+    payments: PaymentFacts | None = None,
+    policy_titles: Mapping[str, str] | None = None,
 ) -> str:
     """Render the auditor report for one decided population as a self-contained HTML page.
 
@@ -117,8 +120,11 @@ def build_report(
     carry. ``rule_hits`` (``engine.report.rulehits.rule_hits``), ``stability``
     (``engine.modelops.monitoring.monitor_registry`` against the training
     population), ``provenance`` (``engine.report.provenance.provenance``) and
-    ``service_quality`` (``engine.servicequality.evaluation.evaluate``) fill
-    their sections; each one missing is named with what to pass.
+    ``service_quality`` (``engine.servicequality.evaluation.evaluate``) and
+    ``payments`` (``engine.report.payments.payment_facts``) fill their
+    sections; each one missing is named with what to pass. ``policy_titles``
+    (the catalogue's English title of each policy id) names policies by their
+    title in the report's language instead of by id.
     ``lang`` (en or zh-CN; ``languages`` default to the catalogues beside the
     templates) sets the language of the text and of the chart labels; Chinese
     chart labels need a CJK font (``engine.report.charts.chart_language``).
@@ -127,10 +133,44 @@ def build_report(
     decisions = check_decisions(decisions)
     check_segment(segment)
     y = check_labels(labels, decisions) if labels is not None else None
+    titles = dict(policy_titles or {})
+    context = _population(decisions, y, t, ct, segment=segment, band_edges=band_edges,
+                          in_sample=in_sample, titles=titles)
     sensitivity_section = sections.sensitivity_input(sensitivity, sensitivity_png, t, ct)
+    if sensitivity_section is not None:
+        context["chart_list"].append(sensitivity_section["chart"])
+    audit = auditsections.audit_sections(
+        decisions, y, t, ct, performance=context["performance"], rule_hits=rule_hits,
+        stability=stability, provenance=provenance, service_quality=service_quality,
+        payments=payments, policy_title=_titler(t, titles))
+    chart_list = context.pop("chart_list") + audit.pop("charts")
     reject_section = (sections.reject_summary(rejects, top_reasons) if rejects is not None
                       else None)
-    env = report_environment(folder, t)
+    rejected = reject_section["rows"] if reject_section else 0
+    context["summary"]["rows_in"] += rejected
+    context["summary"]["rejected"] = rejected
+    context |= {
+        "title": title or t.gettext("gridcredit auditor report"), "lang": t.tag,
+        "chart_note": ct is not t, "created_at": _created(created_at),
+        "engine_version": __version__, "charts": {c["id"]: c for c in chart_list},
+        "chart_order": [c["id"] for c in chart_list], "rejects": reject_section,
+        "sensitivity": sensitivity_section, "audit": audit,
+        "versions": sections.version_rows(versions or {}, t),
+    }
+    return _render(report_environment(folder, t), context, templates_dir)
+
+
+def _titler(t: Language, titles: Mapping[str, str]) -> Callable[[str], str]:
+    """A policy id's title in ``t``'s words (the catalogue's titles are gettext messages);
+    an id with no title stays an id."""
+    return lambda pid: t.gettext(titles[pid]) if pid in titles else pid
+
+
+def _population(decisions: pd.DataFrame, y: pd.Series | None, t: Language, ct: Language, *,
+                segment: str, band_edges: Sequence[float], in_sample: bool,
+                titles: Mapping[str, str]) -> dict[str, Any]:
+    """What every report shows of the decided population: counts, grades, performance with
+    outcomes, policies by grade, and the charts of these (under ``chart_list``)."""
     pd_values = pd.to_numeric(decisions["pd"]).astype(float)
     grade_counts = sections.value_counts(decisions["grade"], GRADES)
     chart_list = sections.population_charts(decisions, pd_values, grade_counts, band_edges,
@@ -140,30 +180,20 @@ def build_report(
         performance, performance_charts = sections.performance(decisions, pd_values, y, t, ct)
         performance["in_sample"] = in_sample
         chart_list += performance_charts
-
     grades_present = [g["name"] for g in grade_counts]
     counts = policy_counts(decisions, segment)
-    chart_list.append(sections.policy_chart(decisions, counts, segment, grades_present, t, ct))
-    by_grade = sections.policy_by_grade(counts, grades_present)
-    if sensitivity_section is not None:
-        chart_list.append(sensitivity_section["chart"])
-    audit = auditsections.audit_sections(
-        decisions, y, t, ct, performance=performance, rule_hits=rule_hits,
-        stability=stability, provenance=provenance, service_quality=service_quality)
-    chart_list += audit.pop("charts")
-
-    rejected = reject_section["rows"] if reject_section else 0
+    drawn = counts.assign(policy=counts["policy"].astype(str).map(_titler(ct, titles)))
+    chart_list.append(sections.policy_chart(decisions, drawn, segment, grades_present, t, ct))
+    title = _titler(t, titles)
+    by_grade = [{**row, "title": title(row["policy"])}
+                for row in sections.policy_by_grade(counts, grades_present)]
     overridden = sections.overrides(decisions)
-    context = {
-        "title": title or t.gettext("gridcredit auditor report"),
-        "lang": t.tag,
-        "chart_note": ct is not t,
-        "created_at": _created(created_at),
-        "engine_version": __version__,
+    return {
+        "chart_list": chart_list,
+        "performance": performance,
         "as_of": sorted({str(v) for v in decisions["as_of"].dropna()}),
-        "summary": {"rows_in": len(decisions) + rejected, "decided": len(decisions),
-                    "rejected": rejected, "overridden": len(overridden),
-                    "policies_used": len(by_grade),
+        "summary": {"rows_in": len(decisions), "decided": len(decisions), "rejected": 0,
+                    "overridden": len(overridden), "policies_used": len(by_grade),
                     "policy_assignments": int(counts["customers"].sum())},
         "grade_counts": grade_counts,
         "class_counts": [{**c, "name": label(t, "customer class", c["name"])}
@@ -171,17 +201,9 @@ def build_report(
         "overrides": sections.value_counts(overridden) if len(overridden) else [],
         "grades_present": grades_present,
         "policy_by_grade": by_grade,
-        "charts": {c["id"]: c for c in chart_list},
-        "chart_order": [c["id"] for c in chart_list],
-        "performance": performance,
-        "rejects": reject_section,
-        "sensitivity": sensitivity_section,
-        "versions": sections.flatten(versions or {}),
         "in_use": sections.in_use(decisions, t),
         "segment": label(t, "segment", segment),
-        "audit": audit,
     }
-    return _render(env, context, templates_dir)
 
 
 def _render(env: SandboxedEnvironment, context: dict[str, Any],

@@ -25,7 +25,7 @@ from engine.vocabulary import label
 
 __all__ = ["chart", "data_uri", "joined", "flatten", "in_use", "overrides", "performance",
            "policy_by_grade", "policy_chart", "population_charts", "reject_summary",
-           "sensitivity_input", "value_counts"]
+           "sensitivity_input", "value_counts", "version_rows"]
 
 _SENSITIVITY_EXTRAS = (("customers_affected", "customers whose PD moved", "count"),
                        ("downgraded", "downgraded", "pct"), ("upgraded", "upgraded", "pct"))
@@ -69,6 +69,21 @@ def flatten(versions: Mapping[str, Any], prefix: str = "") -> list[dict[str, str
             rows.append({"name": name, "value": ", ".join(str(v) for v in value)})
         else:
             rows.append({"name": name, "value": "" if value is None else str(value)})
+    return rows
+
+
+def version_rows(versions: Mapping[str, Any], t: Language) -> list[dict[str, str]]:
+    """``flatten`` of ``Engine.versions()``, each item named in ``t``'s words and the table
+    or model it belongs to (an identifier) kept apart as ``key``."""
+    words = {"engine_version": t.gettext("engine version"),
+             "tables_version": t.gettext("table set version"),
+             "tables_content_hash": t.gettext("table set hash"),
+             "tables": t.gettext("table version"), "models": t.gettext("model SHA-256")}
+    rows = []
+    for r in flatten(versions):
+        head, _, rest = r["name"].partition(" / ")
+        rows.append({"name": words.get(head, head.replace("_", " ")), "key": rest,
+                     "value": r["value"]})
     return rows
 
 
@@ -171,6 +186,7 @@ def sensitivity_section(checked: tuple[pd.DataFrame, bool] | None, drawn: bytes 
         section["extras"] = [{"title": titles[name], "format": fmt} for name, _, fmt in extras]
         section["rows"] = [
             {"group": label(t, "risk group", r["group"]), "shock": str(r["shock"]),
+             "shock_word": charts.shock_word(t, str(r["shock"])),
              "before": float(r["before"]), "after": float(r["after"]),
              "change": float(r["after"]) - float(r["before"]),
              "extras": [r[name] for name, _, _ in extras]}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,8 @@ def _change_sentences(change: pd.DataFrame, t: Language, words: Mapping[str, str
 
 
 def _policy_sentences(linked: pd.DataFrame, t: Language, words: Mapping[str, str],
-                      has_baseline: bool) -> list[str]:
+                      has_baseline: bool, title: Callable[[str], str] = str) -> list[str]:
+    """``title`` names a policy id in ``t``'s language (the id itself by default)."""
     out = []
     for row in linked.itertuples():
         if has_baseline and _excludes_zero(row.did_low, row.did_high):
@@ -156,14 +157,14 @@ def _policy_sentences(linked: pd.DataFrame, t: Language, words: Mapping[str, str
                 "Holders of %(policy)s: their %(dimension)s gap changed by %(did)s points "
                 "against non-holders' change (difference in differences, 95 %% interval "
                 "%(low)s to %(high)s; %(holders)s holders and %(others)s non-holders surveyed "
-                "in both periods).", policy=row.policy, dimension=words[row.dimension],
+                "in both periods).", policy=title(row.policy), dimension=words[row.dimension],
                 did=_num(row.did), low=_num(row.did_low), high=_num(row.did_high),
                 holders=t.count(row.panel_holders), others=t.count(row.panel_others)))
         elif not has_baseline and _excludes_zero(row.low, row.high):
             out.append(t.gettext(
                 "Holders of %(policy)s: their %(dimension)s gap differs from non-holders' "
                 "by %(difference)s points (95 %% interval %(low)s to %(high)s).",
-                policy=row.policy, dimension=words[row.dimension],
+                policy=title(row.policy), dimension=words[row.dimension],
                 difference=_num(row.difference), low=_num(row.low), high=_num(row.high)))
     return out
 
@@ -328,9 +329,10 @@ def _strongest(result: ServiceQuality) -> pd.DataFrame:
     return linked.reindex(linked[key].abs().sort_values(ascending=False).index)
 
 
-def service_summary(result: ServiceQuality, t: Language) -> dict[str, Any]:
+def service_summary(result: ServiceQuality, t: Language,
+                    title: Callable[[str], str] = str) -> dict[str, Any]:
     """What the auditor report shows of a service-quality evaluation: its sentences and the
-    mean gap of the five dimensions per grade."""
+    mean gap of the five dimensions per grade; ``title`` names a policy id."""
     words = dimension_words(t)
     overall = result.by_grade[result.by_grade["dimension"] == "overall"]
     return {
@@ -340,7 +342,8 @@ def service_summary(result: ServiceQuality, t: Language) -> dict[str, Any]:
         "sensitivity": _sensitivity_sentences(result.sensitivity, result.drivers, t, words),
         "change": (_change_sentences(result.change, t, words)
                    if result.change is not None else [])[:SUMMARY_LINES],
-        "policies": (_policy_sentences(_strongest(result), t, words, result.change is not None)
+        "policies": (_policy_sentences(_strongest(result), t, words, result.change is not None,
+                                       title)
                      if result.policies is not None else [])[:SUMMARY_LINES],
         "by_grade": _records(overall, words, t),
     }
