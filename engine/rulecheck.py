@@ -80,7 +80,7 @@ def check_rules(table_set: TableSet, explainer: Explainer, events_path: Path | N
     findings += check_floors(table_set, floors)
     findings += check_terms(table_set, events_path, explainer.languages)
     findings += check_templates(explainer, table_set.catalogue)
-    findings += check_translations(explainer)
+    findings += check_translations(explainer, events_path.parent if events_path else None)
     if examples:
 
         findings += run_examples(table_set)
@@ -199,11 +199,12 @@ def service_spread(table_set: TableSet, floors: Floors) -> list[str]:
     return out
 
 
-def check_translations(explainer: Explainer) -> list[Finding]:
-    """Every message (code, templates, knowledge files) a supported language lacks."""
+def check_translations(explainer: Explainer, rules_dir: Path | None = None) -> list[Finding]:
+    """Every message (code, templates, knowledge files, the tables of ``rules_dir`` wherever
+    it is) a supported language lacks."""
 
     languages = explainer.languages
-    lacking = missing(languages, explainer.templates_dir.parent.parent)
+    lacking = missing(languages, explainer.templates_dir.parent.parent, rules_dir)
     return [Finding(m.file, m.line, tag, "translation",
                     f"no {tag} translation of {m.id!r} in {languages.files[tag]}")
             for tag, found in lacking.items() for m in found]

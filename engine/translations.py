@@ -87,15 +87,23 @@ def _walk(node: Any) -> Iterator[tuple[int, None, str, list[str]]]:
             yield from _walk(item)
 
 
-def messages(home: str | Path) -> list[Message]:
-    """Every message of the project at ``home``: code, templates and knowledge files."""
+def messages(home: str | Path, rules_dir: str | Path | None = None) -> list[Message]:
+    """Every message of the project at ``home``: code, templates and knowledge files.
+
+    ``rules_dir``, a table folder outside the project's ``rules/``, has its
+    titles, descriptions and sources read too (named by their path).
+    """
     home = Path(home)
     found: dict[tuple[str | None, str], Message] = {}
     keywords = DEFAULT_KEYWORDS
-    for root, mapping in (
-        (Path(__file__).resolve().parent.parent, [m for m in MAPPING if m[0].startswith("engine")]),
-        (home, [m for m in MAPPING if not m[0].startswith("engine")]),
-    ):
+    roots: list[tuple[Path, list[tuple[str, str]], str]] = [
+        (Path(__file__).resolve().parent.parent,
+         [m for m in MAPPING if m[0].startswith("engine")], ""),
+        (home, [m for m in MAPPING if not m[0].startswith("engine")], ""),
+    ]
+    if rules_dir is not None and Path(rules_dir).resolve() != (home / "rules").resolve():
+        roots.append((Path(rules_dir), [("**.yaml", MAPPING[-1][1])], f"{rules_dir}/"))
+    for root, mapping, prefix in roots:
         options = {pattern: _OPTIONS.get(pattern, {}) for pattern, _ in mapping}
         for name, line, text, _comments, context in extract_from_dir(
                 str(root), method_map=mapping, options_map=options, keywords=keywords):
@@ -104,14 +112,15 @@ def messages(home: str | Path) -> list[Message]:
                 continue
             key = (context, ident)
             if key not in found:
-                found[key] = Message(file=name, line=line, id=ident, plural=plural,
+                found[key] = Message(file=prefix + name, line=line, id=ident, plural=plural,
                                      context=context)
     return list(found.values())
 
 
-def missing(languages: Languages, home: str | Path) -> dict[str, list[Message]]:
+def missing(languages: Languages, home: str | Path,
+            rules_dir: str | Path | None = None) -> dict[str, list[Message]]:
     """Per language, every message its catalogue does not translate (empty lists when complete)."""
-    found = messages(home)
+    found = messages(home, rules_dir)
     out: dict[str, list[Message]] = {}
     for tag in languages.tags:
         lang = languages.get(tag)

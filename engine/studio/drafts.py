@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConflictError, InputError, TableError, YamlFileError
+from engine.language import Languages
 from engine.policies import Catalogue
 from engine.rulecheck import check_catalogue
 from engine.studio.edits import bump_version, set_cell
 from engine.studio.locate import Place, Problem, locate_errors
 from engine.studio.notation import NotationError
+from engine.studio.translate import translation_findings
 from engine.studio.wording import stale_descriptions
 from engine.tables import Finding, TableSet, is_table_document, load_texts
 from engine.tables.analysis import (
@@ -116,10 +118,12 @@ class Checked:
 class Workspace:
     """The rule folder a workbench edits, and each user's draft of it."""
 
-    def __init__(self, rules_dir: Path, catalogue: Catalogue, drafts: DraftStore) -> None:
+    def __init__(self, rules_dir: Path, catalogue: Catalogue, drafts: DraftStore,
+                 languages: Callable[[], Languages] | None = None) -> None:
         self.rules_dir = Path(rules_dir)
         self.catalogue = catalogue
         self.drafts = drafts
+        self.languages = languages
 
     def file_names(self) -> list[str]:
         return sorted(p.name for p in self.rules_dir.iterdir()
@@ -165,6 +169,9 @@ class Workspace:
             old = {self.key(n): parse_yaml(saved[self.key(n)]) for n in changed}
             stale = stale_descriptions(old, {k: checked.docs[k] for k in old})
             checked = replace(checked, findings=(*checked.findings, *stale))
+        if checked.loads and self.languages is not None:
+            lacking = translation_findings(checked.docs, self.languages())
+            checked = replace(checked, findings=(*checked.findings, *lacking))
         typed: dict[tuple[str, int, int, str], str] = {}
         problems = []
         for name, entry in self.drafts.read(user).items():

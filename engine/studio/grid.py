@@ -16,7 +16,8 @@ from engine.studio.locate import Problem
 from engine.studio.rows import example_columns, example_row, rule_columns, rule_row
 from engine.yamlfile import LocatedList, LocatedMap, plain
 
-__all__ = ["Column", "GridExample", "GridRow", "GridTable", "TableRef", "grid", "table_refs"]
+__all__ = ["Column", "GridExample", "GridRow", "GridTable", "TableRef", "grid", "table_body",
+           "table_refs"]
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,14 @@ def table_refs(checked: Checked) -> list[TableRef]:
     return refs
 
 
+def table_body(checked: Checked, ref: TableRef) -> Any:
+    """The document of one table of a checked draft, as read (with its lines)."""
+    return _bodies(checked.docs[ref.file])[ref.position]
+
+
 def grid(checked: Checked, ref: TableRef) -> GridTable:
     """The grid of one table of a checked draft."""
-    body = _bodies(checked.docs[ref.file])[ref.position]
+    body = table_body(checked, ref)
     doc = plain(body)
     inputs = [str(i) for i in doc.get("inputs") or []]
     outputs = [str(o) for o in doc.get("outputs") or []]

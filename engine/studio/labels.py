@@ -88,6 +88,20 @@ LABELS: dict[str, str] = {
     "grid.pass": "pass",
     "grid.fail": "fail",
     "grid.unknown": "not run (the draft does not load)",
+    "grid.translations": "Texts in every language",
+    "grid.translations_help": (
+        "Publishing needs every title, description and source in each language. English "
+        "is the text in the table; write the others here: each is saved to its language's"
+        " catalogue when you leave the field."
+    ),
+    "grid.text_of": "Text",
+    "grid.english": "English",
+    "grid.key.title": "title",
+    "grid.key.description": "description",
+    "grid.key.source": "source",
+    "grid.translation_missing": "no %(lang)s text yet: publishing refuses until it is written",
+    "grid.translation_saved": "Saved the %(lang)s text to %(file)s.",
+    "grid.translation_of": "%(lang)s text of %(owner)s, %(part)s",
     "params.heading": "Policy parameters",
     "params.apply": "Apply",
     "params.cancel": "Cancel",

@@ -24,7 +24,7 @@ from engine.records import GRADES
 from engine.studio import edits
 from engine.studio.baselines import impact_baseline
 from engine.studio.drafts import Checked
-from engine.studio.grid import GridTable, TableRef, grid, table_refs
+from engine.studio.grid import GridTable, TableRef, grid, table_body, table_refs
 from engine.studio.labels import COOKIE, page_language, script_words, supported, words
 from engine.studio.simulate import (
     customer_record,
@@ -34,6 +34,7 @@ from engine.studio.simulate import (
     sample_record,
     simulate,
 )
+from engine.studio.translate import table_texts, write_translation
 from engine.studio.workbench import Studio, get_studio, studio_user
 from engine.studio.workbook import WorkbookError, export_workbook
 from engine.studio.workbookread import read_workbook
@@ -102,9 +103,11 @@ def _grid_context(studio: Studio, checked: Checked, table: GridTable,
     bounds = {p.id: {name: {"type": s.type, "min": s.min, "max": s.max, "default": s.default,
                             "unit": s.unit, "choices": list(s.choices or ())}
                      for name, s in p.params.items()} for p in catalogue}
+    languages = studio.engine.explainer.languages
     return {"table": table, "checked": checked, "fired": fired or set(),
             "status": _status(studio, checked), "bounds": bounds,
-            "refs": table_refs(checked)}
+            "refs": table_refs(checked),
+            "texts": table_texts(table.ref.file, table_body(checked, table.ref), languages)}
 
 
 # --------------------------------------------------------------------------- pages
@@ -172,14 +175,44 @@ async def edit(request: Request, user: str = Depends(studio_user)) -> JSONRespon
 
 def _grid_json(request: Request, studio: Studio, checked: Checked, file: str,
                position: int) -> JSONResponse:
+    return JSONResponse(_grid_data(request, studio, checked, file, position))
+
+
+def _grid_data(request: Request, studio: Studio, checked: Checked, file: str,
+               position: int) -> dict[str, Any]:
     ref = next((r for r in table_refs(checked) if r.file_name == file
                 and r.position == position), None)
     if ref is None:
         raise InputError(f"no table number {position + 1} in {file}")
     context = _grid_context(studio, checked, grid(checked, ref))
-    return JSONResponse({"status": context["status"],
-                         "grid": _fragment("_grid.html", request, **context),
-                         "bar": _fragment("_status.html", request, **context)})
+    return {"status": context["status"], "grid": _fragment("_grid.html", request, **context),
+            "bar": _fragment("_status.html", request, **context)}
+
+
+@router.post("/api/translate")
+async def translate(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    """Write one translation of a table's text into its language's catalogue (``.po``); the
+    workbench reads the catalogue again, so the live checks and publish see it at once."""
+    studio = get_studio(request)
+    body = await request.json()
+    for name in ("file", "table", "lang", "source", "text"):
+        if name not in body:
+            raise InputError(f"a translation needs file, table, lang, source and text; "
+                             f"{name} is missing")
+    po_file = studio.po_file(str(body["lang"]))
+    where = f"{studio.workspace.key(Path(str(body['file'])).name)}:{int(body.get('line') or 0)}"
+    write_translation(po_file, str(body["source"]), str(body["text"]), where)
+    data = _grid_data(request, studio, studio.workspace.check(user), Path(body["file"]).name,
+                      int(body["table"]))
+    return JSONResponse({**data, "catalogue": _shown(studio, po_file)})
+
+
+def _shown(studio: Studio, path: Path) -> str:
+    """A project file as named in messages: from the project folder when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(studio.config.rules_dir.resolve().parent))
+    except ValueError:
+        return str(path)
 
 
 @router.get("/api/grid")

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from engine.config import EngineConfig
 from engine.decider import Engine, load
+from engine.errors import InputError
 from engine.studio.drafts import DraftStore, Workspace
 from engine.studio.jobs import Jobs
 from engine.tables import TableSet
@@ -64,18 +65,30 @@ class Studio:
         self._lock = threading.Lock()
         self._engine = load(self.config)
         self._engine_key = self._texts_key()
+        self._words_key = self._locale_key()
         self.workspace = Workspace(self.config.rules_dir, self._engine.catalogue,
-                                   DraftStore(self.settings.drafts))
+                                   DraftStore(self.settings.drafts),
+                                   languages=lambda: self.engine.explainer.languages)
         self.jobs = Jobs()
 
     def _texts_key(self) -> str:
         texts = sorted((p.name, p.read_bytes()) for p in self.config.rules_dir.glob("*.y*ml"))
         return hashlib.sha256(repr(texts).encode()).hexdigest()
 
+    def _locale_key(self) -> str:
+        files = sorted(self.config.locale_dir.glob("*/LC_MESSAGES/*.po"))
+        return hashlib.sha256(repr([(str(p), p.read_bytes()) for p in files]).encode()
+                              ).hexdigest()
+
     @property
     def engine(self) -> Engine:
-        """The engine with the tables as saved now (reloaded after a save)."""
+        """The engine with the tables and translations as saved now (reloaded when either
+        changes on disk, from the workbench or an editor)."""
         with self._lock:
+            words_key = self._locale_key()
+            if words_key != self._words_key:
+                self._engine = load(self.config).with_tables(self._engine.tables)
+                self._words_key = words_key
             key = self._texts_key()
             if key != self._engine_key:
                 saved = self.workspace.saved()
@@ -83,6 +96,14 @@ class Studio:
                     self._engine = self._engine.with_tables(saved.table_set)
                 self._engine_key = key
             return self._engine
+
+    def po_file(self, tag: str) -> Path:
+        """The catalogue file of a language's translations (``policies/locale/.../*.po``)."""
+        files = self.engine.explainer.languages.files
+        if tag not in files:
+            raise InputError(f"{tag!r} is not a language translations are written for: use "
+                             + ", ".join(files))
+        return Path(files[tag])
 
     @property
     def saved_tables(self) -> TableSet:

@@ -100,6 +100,19 @@
     }).catch(function (error) { busy(false); say(error.message, true); });
   }
 
+  // A text's translation goes straight to its language's catalogue, not into the draft.
+  function translate(field) {
+    var info = gridInfo();
+    busy(true);
+    return request("POST", "/api/translate", {
+      file: info.file, table: info.table, lang: field.dataset.translate,
+      source: field.dataset.source, line: Number(field.dataset.line), text: field.value
+    }).then(function (data) {
+      swap(data); busy(false);
+      say(word("grid.translation_saved", {lang: field.dataset.translate, file: data.catalogue}));
+    }).catch(function (error) { busy(false); say(error.message, true); });
+  }
+
   function ruleOf(element) {
     var row = element.closest("tr[data-rule]");
     return row ? Number(row.dataset.rule) : null;
@@ -107,7 +120,9 @@
 
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.closest("#grid") && target.dataset.tableKey) {
+    if (target.closest("#grid") && target.dataset.translate) {
+      translate(target);
+    } else if (target.closest("#grid") && target.dataset.tableKey) {
       edit(target.dataset.tableKey, null, target.dataset.column, target.value);
     } else if (target.closest("#grid") && target.dataset.column) {
       edit("set", ruleOf(target), target.dataset.column, target.value);
