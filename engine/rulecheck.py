@@ -142,6 +142,16 @@ def _grants(table_set: TableSet, floor: Floor) -> Iterator[tuple[Any, Any, str, 
                         yield rule, action, param, float(value)
 
 
+def _who(rule: Any) -> str:
+    """The grades, and the segments when the rule tests any, that a rule's grant reaches."""
+    grades = _grades_reached(rule)
+    who = "every grade" if len(grades) == len(GRADES) else "grade " + ", ".join(grades)
+    segments = [f"{c.field} {c.op} "
+                + (", ".join(map(str, c.value)) if isinstance(c.value, tuple) else str(c.value))
+                for c in rule.when if c.field in _SEGMENTS]
+    return who + (" in segment " + " and ".join(segments) if segments else "")
+
+
 def check_floors(table_set: TableSet, floors: Floors) -> list[Finding]:
     """Rules that grant a service level worse than a floor every customer keeps."""
     out = []
@@ -149,15 +159,13 @@ def check_floors(table_set: TableSet, floors: Floors) -> list[Finding]:
         for rule, action, param, value in _grants(table_set, floor):
             if not floor.worse(value):
                 continue
-            grades = _grades_reached(rule)
-            who = "every grade" if len(grades) == len(GRADES) else "grade " + ", ".join(grades)
             bound = "at most" if floor.better == "lower" else "at least"
             out.append(Finding(
                 rule.file, action.line or rule.line, rule.id, "floor",
-                f"grants {action.policy_id} with {param} {value:g} {floor.unit} to {who}, worse "
-                f"than the floor '{floor.title}' ({bound} {floor.floor:g} {floor.unit} for every "
-                f"customer whatever the grade, {floor.where}): set {param} to {bound} "
-                f"{floor.floor:g}"))
+                f"grants {action.policy_id} with {param} {value:g} {floor.unit} to "
+                f"{_who(rule)}, worse than the floor '{floor.title}' ({bound} "
+                f"{floor.floor:g} {floor.unit} for every customer whatever the grade, "
+                f"{floor.where}): set {param} to {bound} {floor.floor:g}"))
     return out
 
 
@@ -167,13 +175,21 @@ def grade_levels(table_set: TableSet, floor: Floor) -> dict[str, float]:
     Rules that do not test the grade (a critical load, a segment) serve every
     grade alike and so do not widen the gap between grades.
     """
-    levels = {g: [floor.standard] for g in GRADES}
-    for rule, _action, _param, value in _grants(table_set, floor):
+    return {g: level for g, (level, _where) in _grade_grants(table_set, floor).items()}
+
+
+def _grade_grants(table_set: TableSet, floor: Floor) -> dict[str, tuple[float, str | None]]:
+    """Per grade: its level and the ``file:line rule 'id'`` that grants it (None: the
+    standard level, granted by no rule of the grade's own)."""
+    levels: dict[str, tuple[float, str | None]] = {g: (floor.standard, None) for g in GRADES}
+    for rule, action, _param, value in _grants(table_set, floor):
         grades = _grades_reached(rule)
-        if len(grades) < len(GRADES):
-            for g in grades:
-                levels[g].append(value)
-    return {g: floor.best(v) for g, v in levels.items()}
+        if len(grades) == len(GRADES):
+            continue
+        for g in grades:
+            if floor.best([levels[g][0], value]) != levels[g][0]:
+                levels[g] = (value, f"{rule.file}:{action.line or rule.line} rule '{rule.id}'")
+    return levels
 
 
 def spread_warnings(table_set: TableSet) -> list[str]:
@@ -189,13 +205,19 @@ def service_spread(table_set: TableSet, floors: Floors) -> list[str]:
     """Per floor, one line: the level the best and the worst grade earn, and the threshold."""
     out = []
     for floor in floors:
-        levels = grade_levels(table_set, floor)
-        gap = floor.gap(levels[GRADES[0]], levels[GRADES[-1]])
+        grants = _grade_grants(table_set, floor)
+        (best, best_at), (worst, worst_at) = grants[GRADES[0]], grants[GRADES[-1]]
+        gap = floor.gap(best, worst)
         state = "beyond" if gap > floor.spread_threshold else "within"
-        out.append(f"service spread {floor.id}: {GRADES[0]} {levels[GRADES[0]]:g}, "
-                   f"{GRADES[-1]} {levels[GRADES[-1]]:g} {floor.unit} by the grades' own rules, "
-                   f"gap {gap:g} {floor.unit}, {state} the threshold {floor.spread_threshold:g} "
-                   f"({floor.where})")
+        line = (f"service spread {floor.id}: {GRADES[0]} {best:g}, {GRADES[-1]} {worst:g} "
+                f"{floor.unit} by the grades' own rules, gap {gap:g} {floor.unit}, {state} the "
+                f"threshold {floor.spread_threshold:g} ({floor.where})")
+        if state == "beyond":
+            set_by = [f"{g} by {at}" for g, at in ((GRADES[0], best_at), (GRADES[-1], worst_at))
+                      if at]
+            line += ("; set for " + " and ".join(set_by) if set_by else "") + \
+                ": bring the grades' levels closer or raise spread_threshold in the catalogue"
+        out.append(line)
     return out
 
 

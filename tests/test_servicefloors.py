@@ -95,6 +95,46 @@ def test_the_static_spread_counts_only_rules_that_test_the_grade(engine, tmp_pat
         in line
 
 
+def test_rules_check_names_the_rule_that_widens_the_gap_with_file_and_line(tmp_path):
+    folder = _top_grade_fast_repair(tmp_path / "rules")
+    text = (folder / "service-policies.yaml").read_text()
+    grant = "      - policy: priority_repair_channel\n        params: {response_target_hours: 0.5}"
+    line = text[:text.index(grant)].count("\n") + 1
+    result = runner.invoke(app, ["rules", "check", str(folder), "--no-examples"])
+    floor = load_floors(CATALOGUE).by_id["repair_hours"]
+    assert (f"service spread repair_hours: AAA 0.5, C 8 hours by the grades' own rules, gap "
+            f"7.5 hours, beyond the threshold 4 ({floor.where}); set for AAA by "
+            f"{folder / 'service-policies.yaml'}:{line} rule 'top-grade-fast-repair': bring "
+            "the grades' levels closer or raise spread_threshold in the catalogue"
+            ) in result.output
+    # A gap within the threshold names no rule: it is a level, not a warning.
+    plain = runner.invoke(app, ["rules", "check", str(RULES), "--no-examples"])
+    spread = next(s for s in plain.output.splitlines() if "service spread repair_hours" in s)
+    assert spread.strip().endswith(f"within the threshold 4 ({floor.where})")
+
+
+def test_rules_check_refuses_a_segment_served_below_the_floor(tmp_path):
+    folder = tmp_path / "rules"
+    shutil.copytree(RULES, folder)
+    path = folder / "service-policies.yaml"
+    rule = ("  - id: slow-repair-for-outage-sensitive\n"
+            "    description: test\n"
+            "    source: test\n"
+            "    when: {outage_sensitivity: high}\n"
+            "    then:\n"
+            "      - policy: priority_repair_channel\n"
+            "        params: {response_target_hours: 10}\n")
+    text = path.read_text().replace("examples:\n", rule + "examples:\n", 1)
+    path.write_text(text)
+    line = text[:text.index("      - policy: priority_repair_channel\n        params: "
+                            "{response_target_hours: 10}")].count("\n") + 1
+    result = runner.invoke(app, ["rules", "check", str(folder), "--no-examples"])
+    assert result.exit_code == 1, result.output
+    assert (f"{path}:{line}: slow-repair-for-outage-sensitive: grants priority_repair_channel "
+            "with response_target_hours 10 hours to every grade in segment outage_sensitivity "
+            "eq high, worse than the floor 'Repair within the committed hours'") in result.output
+
+
 @pytest.fixture(scope="module")
 def population() -> pd.DataFrame:
     return synth.generate(2_500, seed=21).drop(columns=["default_12m"])
