@@ -120,6 +120,8 @@ def grid(checked: Checked, ref: TableRef) -> GridTable:
         rows.append(GridRow(i, str(rule.get("id", "")), line, cells))
     raw_examples = doc.get("examples") if isinstance(doc.get("examples"), list) else []
     given, expect = example_columns([e for e in raw_examples if isinstance(e, dict)])
+    given += [i for i in inputs if i not in given]  # every input can be given a value
+    expect += [o for o in outputs if o not in expect and o != "policy"]
     located_ex = body.get("examples") if isinstance(body, LocatedMap) else None
     name = str(doc.get("table", ref.name))
     examples = []

@@ -88,6 +88,10 @@ LABELS: dict[str, str] = {
     "grid.pass": "pass",
     "grid.fail": "fail",
     "grid.unknown": "not run (the draft does not load)",
+    "grid.example_cell": "example %(num)s, %(column)s",
+    "grid.delete_example": "Delete example %(num)s",
+    "grid.add_example": "Add example",
+    "js.delete_example": "Delete example %(num)s?",
     "grid.translations": "Texts in every language",
     "grid.translations_help": (
         "Publishing needs every title, description and source in each language. English "

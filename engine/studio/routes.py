@@ -24,6 +24,7 @@ from engine.records import GRADES
 from engine.studio import edits
 from engine.studio.baselines import impact_baseline
 from engine.studio.drafts import Checked
+from engine.studio.examples import add_example, delete_example, set_example_cell
 from engine.studio.grid import GridTable, TableRef, grid, table_body, table_refs
 from engine.studio.labels import COOKIE, page_language, script_words, supported, words
 from engine.studio.simulate import (
@@ -149,6 +150,11 @@ _OPS = {
     "delete": lambda text, body: edits.delete_rule(text, body["table"], body["rule"]),
     "up": lambda text, body: edits.move_rule(text, body["table"], body["rule"], -1),
     "down": lambda text, body: edits.move_rule(text, body["table"], body["rule"], 1),
+    "example-set": lambda text, body: set_example_cell(
+        text, body["table"], body["rule"], str(body.get("column", "")),
+        str(body.get("text", ""))),
+    "example-add": lambda text, body: add_example(text, body["table"]),
+    "example-delete": lambda text, body: delete_example(text, body["table"], body["rule"]),
     "version": lambda text, body: edits.set_table_key(text, body["table"], "version",
                                                       str(body.get("text", "")).strip()),
 }

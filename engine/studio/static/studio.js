@@ -113,6 +113,11 @@
     }).catch(function (error) { busy(false); say(error.message, true); });
   }
 
+  function exampleOf(element) {
+    var row = element.closest("tr[data-example]");
+    return row ? Number(row.dataset.example) : null;
+  }
+
   function ruleOf(element) {
     var row = element.closest("tr[data-rule]");
     return row ? Number(row.dataset.rule) : null;
@@ -122,6 +127,8 @@
     var target = event.target;
     if (target.closest("#grid") && target.dataset.translate) {
       translate(target);
+    } else if (target.closest("#grid") && target.dataset.exampleColumn) {
+      edit("example-set", exampleOf(target), target.dataset.exampleColumn, target.value);
     } else if (target.closest("#grid") && target.dataset.tableKey) {
       edit(target.dataset.tableKey, null, target.dataset.column, target.value);
     } else if (target.closest("#grid") && target.dataset.column) {
@@ -134,7 +141,12 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button");
     if (!button) { return; }
-    if (button.closest("#grid") && button.dataset.op) {
+    if (button.closest("#grid") && button.dataset.exampleOp) {
+      var example = exampleOf(button);
+      if (button.dataset.exampleOp === "example-delete" &&
+          !window.confirm(word("js.delete_example", {num: example + 1}))) { return; }
+      edit(button.dataset.exampleOp, example);
+    } else if (button.closest("#grid") && button.dataset.op) {
       var rule = ruleOf(button);
       if (button.dataset.op === "delete" &&
           !window.confirm(word("js.delete_rule", {num: rule + 1}))) { return; }
