@@ -1,7 +1,8 @@
-"""Hot reload without a stall: a worker that follows another worker's reload loads and
-checks the new set in a thread of its own, its requests go on with the active set, and
-the new one is swapped in whole. Under load no answer mixes the two sets, no worker goes
-back to the old set once it answered with the new, and every answer is in the log."""
+"""Hot reload without a stall: a worker that follows another worker's reload loads the new
+set in a thread of its own and checks it in a child process, its requests go on with the
+active set, and the new one is swapped in whole. Under load no answer mixes the two sets,
+no worker goes back to the old set once it answered with the new, and every answer is in
+the log."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from engine.decider import load
 from engine.service import Settings, create_app
 from engine.service import state as service_state
 from engine.service.auth import add_key
+from engine.tables import Finding
+from engine.tables.childcheck import ChildCheck, ChildCheckFailed
 from tests.factories import synth_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,3 +176,31 @@ def test_a_reload_under_load_answers_from_one_whole_set_and_logs_every_answer(
         assert seen[first_new:] == [new] * (len(seen) - first_new)  # and none goes back
         assert seen[0] == old
     _logged(tmp_path, [a["decision_id"] for worker in answers.values() for a in worker])
+
+
+def _unusable_child(kind: str):
+    def check_in_child(*_args, **_kwargs) -> ChildCheck:
+        if kind == "failed":
+            raise ChildCheckFailed("the table check's child process failed (exit 1): boom")
+        return ChildCheck("0" * 64, [])
+    return check_in_child
+
+
+@pytest.mark.parametrize("kind, said", [
+    ("failed", "boom; checking the tables in the service process instead"),
+    ("another set", "the child process checked tables 000000000000, not "),
+])
+def test_a_child_check_that_cannot_vouch_for_the_set_is_done_in_the_service_process(
+        workers, home, monkeypatch, caplog, kind, said):
+    (worker,) = workers(1)
+    old = _tables(home)
+    monkeypatch.setattr(service_state, "check_in_child", _unusable_child(kind))
+    here = Finding("grades.yaml", 3, "band-aa", "gap", "found by the service process")
+    monkeypatch.setattr(service_state, "check_table_set", lambda *_a, **_k: [here])
+    _new_version(home, "c1")
+    with caplog.at_level(logging.WARNING, logger="gridcredit.service"):
+        refused = worker.post("/v1/tables:reload")
+    assert refused.status_code == 422
+    assert "found by the service process" in refused.json()["message"]
+    assert said in caplog.text
+    assert worker.get("/v1/tables").json()["tables_content_hash"] == old["content_hash"]

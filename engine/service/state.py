@@ -13,10 +13,12 @@ settings) and bumps the change counter beside it (``<marker>.changes``, an
 ``engine.changecount.ChangeCounter``). Every worker reads that counter from
 shared memory before handing out its engine, with no system call; when it
 has moved and the marker names a set the worker does not run, the worker
-loads and checks the folder itself, in a thread of its own: its requests go
-on deciding with the active engine, and the new one is swapped in (one
-attribute assignment) once it has passed every check. No decision waits on
-a load, and a request that started on the old engine ends on it. Where the
+loads the folder itself, in a thread of its own, and checks it in a child
+process (``engine.tables.childcheck``): its requests go on deciding with the
+active engine, and the new one is swapped in (one attribute assignment) once
+it has passed every check. No decision waits on a load, the check's second
+of numpy never holds this process's GIL, and a request that started on the
+old engine ends on it. Where the
 counter cannot be opened the workers look at the marker's modification time
 instead. A worker never takes a set on trust: if its own check fails it
 keeps its tables and logs why.
@@ -56,6 +58,7 @@ from engine.service.logwriter import GroupCommitLog
 from engine.service.metrics import Metrics
 from engine.service.settings import Settings
 from engine.tables import Finding, TableSet, check_table_set, load_table_set, run_examples
+from engine.tables.childcheck import ChildCheckFailed, check_in_child
 
 __all__ = ["ServiceState", "TablesRejected", "Validation"]
 
@@ -199,8 +202,29 @@ class ServiceState:
 
     # ------------------------------------------------------------------ tables
 
-    def check(self, table_set: TableSet) -> list[Finding]:
-        """Everything ``gridcredit rules check`` reports: static findings, then examples."""
+    def check(self, table_set: TableSet, rules_dir: str | Path) -> list[Finding]:
+        """Everything ``gridcredit rules check`` reports: static findings, then examples.
+
+        The check runs in a child process (``engine.tables.childcheck``), so
+        the second of numpy it takes never holds this process's GIL while
+        requests decide. Its findings count only for the set it checked: if
+        the child loaded another version of the folder, or reported nothing,
+        the set is checked here instead and the log says why.
+        """
+        try:
+            done = check_in_child(rules_dir, self._engine.config.catalogue)
+        except ChildCheckFailed as exc:
+            log.warning("%s; checking the tables in the service process instead", exc.message)
+        else:
+            if done.content_hash == table_set.content_hash:
+                return done.findings
+            log.warning("the child process checked tables %s, not %s (the folder changed "
+                        "or the catalogue file is not the one loaded); checking in the service "
+                        "process instead", done.content_hash[:12], table_set.content_hash[:12])
+        return self.check_here(table_set)
+
+    def check_here(self, table_set: TableSet) -> list[Finding]:
+        """``check`` in this process, for when the child process cannot answer."""
         findings = check_table_set(table_set, examples=False)
         with self.durable_lock:
             findings += run_examples(table_set)
@@ -217,7 +241,7 @@ class ServiceState:
                 self.metrics.reloads.labels("refused").inc()
                 raise TablesRejected(exc.errors if isinstance(exc, TableSetError) else [exc]
                                      ) from None
-            findings = self.check(table_set)
+            findings = self.check(table_set, current.config.rules_dir)
             if findings:
                 self.metrics.reloads.labels("refused").inc()
                 raise TablesRejected.of_findings(findings)
@@ -312,7 +336,7 @@ class ServiceState:
                 errors = exc.errors if isinstance(exc, TableSetError) else [exc]
                 return Validation(False, None, None, {},
                                   [_error_finding(e, tmp) for e in errors])
-            findings = [_finding(f) for f in self.check(table_set)]
+            findings = [_finding(f) for f in self.check(table_set, tmp)]
         for f in findings:
             f["file"] = _shown(f["file"], tmp)
             f["path"] = f"{f['file']}:{f['line']}"
