@@ -35,9 +35,12 @@ TIMEOUT_S = 300.0
 
 
 class ChildCheckFailed(EngineError):
-    """The child process did not report a check (it failed, timed out or printed no result)."""
+    """The child process did not report a check (it failed, timed out or printed no result).
 
-    code = "child_check_failed"
+    The service never answers with it: it checks the set in its own process instead.
+    """
+
+    code = "table_check_unfinished"
 
 
 @dataclass(frozen=True)

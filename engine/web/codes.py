@@ -58,6 +58,7 @@ ERROR_CODES: dict[str, str] = {
     "table_error": "A decision table has a problem at file:line.",
     "table_set_error": "A set of tables has problems; it is refused whole.",
     "tables_rejected": "The tables on disk failed their checks; the active set stays.",
+    "table_check_unfinished": "A table check's child process gave no result.",
     "decision_error": "A table misbehaved while deciding.",
     "model_error": "A model artifact is missing, corrupted or inconsistent.",
     "model_governance": "A trained model failed the publication checks.",
