@@ -6,7 +6,9 @@ the log."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -14,11 +16,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from engine.audit.archive import Archive
 from engine.audit.log import open_log
 from engine.decider import load
 from engine.service import Settings, create_app
 from engine.service import state as service_state
 from engine.service.auth import add_key
+from engine.service.logwriter import AppendLock
 from engine.tables import Finding
 from engine.tables.childcheck import ChildCheck, ChildCheckFailed
 from tests.factories import synth_records
@@ -204,3 +208,35 @@ def test_a_child_check_that_cannot_vouch_for_the_set_is_done_in_the_service_proc
     assert "found by the service process" in refused.json()["message"]
     assert said in caplog.text
     assert worker.get("/v1/tables").json()["tables_content_hash"] == old["content_hash"]
+
+
+def test_a_reload_archives_the_new_set_holding_the_log_writers_append_lock(
+        workers, home, monkeypatch):
+    """The log writers queue on the SQLite file's append lock; the archive write of a reload
+    takes its turn on the same lock instead of taking SQLite's and leaving the writers asleep
+    in its busy handler."""
+    (worker,) = workers(1)
+    lock_file = AppendLock(worker.app.state.service.log).path
+    real_put = Archive.put
+    written_under_the_lock: list[tuple[str, bool]] = []
+
+    def put(self, kind, key, content):
+        probe = os.open(lock_file, os.O_RDWR)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            written_under_the_lock.append((kind, True))
+        else:
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            written_under_the_lock.append((kind, False))
+        finally:
+            os.close(probe)
+        return real_put(self, kind, key, content)
+
+    monkeypatch.setattr(Archive, "put", put)
+    _new_version(home, "a1")
+    reloaded = worker.post("/v1/tables:reload")
+    assert reloaded.status_code == 200
+    assert written_under_the_lock == [("tables", True)]
+    assert Archive(worker.app.state.service.log.engine).has(
+        "tables", reloaded.json()["tables_content_hash"])

@@ -25,7 +25,8 @@ from __future__ import annotations
 import base64
 import json
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,11 +148,18 @@ class Archive:
             return False
         return True
 
-    def keep(self, engine: Engine) -> dict[str, bool]:
+    def keep(self, engine: Engine, *,
+             writing: Callable[[], AbstractContextManager[Any]] = nullcontext
+             ) -> dict[str, bool]:
         """Archive the engine's table set and models unless they already are.
 
         Returns ``{key: newly archived}``. The table snapshot is loaded back
-        first and must reproduce the engine's content hash.
+        first and must reproduce the engine's content hash. Each write runs
+        inside ``writing()``, and only the write: a caller whose other
+        writers queue on a lock of their own (the service's log writers, on
+        the SQLite file's append lock) passes it, so they wait their turn for
+        the write instead of sleeping in SQLite's busy handler, and never
+        wait for the snapshot to be read and checked.
         """
         out: dict[str, bool] = {}
         key = engine.tables.content_hash
@@ -159,15 +167,17 @@ class Archive:
             config = engine.config
             snapshot = snapshot_of(config.rules_dir, config.catalogue, config.templates_dir)
             _check_reproduces(snapshot, key)
-            out[key] = self.put(TABLES, key, snapshot.content())
+            with writing():
+                out[key] = self.put(TABLES, key, snapshot.content())
         else:
             out[key] = False
         indicators = engine.registry.spec.catalogue_path
         models = [*engine.registry.models.values(), *engine.registry.challengers.values()]
         for model in models:
             if not self.has(MODEL, model.sha256):
-                out[model.sha256] = self.put(MODEL, model.sha256,
-                                             _model_content(model, indicators))
+                content = _model_content(model, indicators)
+                with writing():
+                    out[model.sha256] = self.put(MODEL, model.sha256, content)
             else:
                 out[model.sha256] = False
         return out

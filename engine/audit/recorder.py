@@ -23,6 +23,8 @@ chain and the same append, grouped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,13 +69,15 @@ class Recorder:
     def url(self) -> str:
         return self.log.url
 
-    def keep(self, engine: Engine) -> None:
-        """Archive what will decide (table set and models), once per process and set."""
+    def keep(self, engine: Engine, *,
+             writing: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
+        """Archive what will decide (table set and models), once per process and set; each
+        archive write inside ``writing()`` (``Archive.keep``)."""
         key = (engine.tables.content_hash,
                *sorted(m.sha256 for m in [*engine.registry.models.values(),
                                           *engine.registry.challengers.values()]))
         if key not in self._kept:
-            self.archive.keep(engine)
+            self.archive.keep(engine, writing=writing)
             self._kept.add(key)
 
     def decision(self, engine: Engine, decision: Decision) -> LogEntry:

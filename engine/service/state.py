@@ -54,7 +54,7 @@ from engine.decision import Decision
 from engine.errors import EngineError, TableError, TableSetError, did_you_mean
 from engine.events.store import EventOutcomes, EventStore, InlineOutcomes, open_store
 from engine.governance.releases import require_release
-from engine.service.logwriter import GroupCommitLog
+from engine.service.logwriter import AppendLock, GroupCommitLog
 from engine.service.metrics import Metrics
 from engine.service.settings import Settings
 from engine.tables import Finding, TableSet, check_table_set, load_table_set, run_examples
@@ -260,10 +260,19 @@ class ServiceState:
             return self._engine
 
     def _govern(self, engine: Engine) -> None:
-        """Refuse an unpublished set when releases are required; archive what will decide."""
+        """Refuse an unpublished set when releases are required; archive what will decide.
+
+        The archive's writes queue on the log file's append lock as the log
+        writers' commits do, so a writer of this or another worker never
+        finds the SQLite file locked by a reload and sleeps in its busy handler.
+        """
         if self.settings.require_published:
             require_release(self.log.engine, engine.tables.content_hash, engine.tables.version)
-        Recorder(self.log).keep(engine)
+        appending = AppendLock(self.log)  # a descriptor of its own: flock excludes per open file
+        try:
+            Recorder(self.log).keep(engine, writing=appending.held)
+        finally:
+            appending.close()
 
     # ------------------------------------------------------------------ workers
 
