@@ -138,7 +138,7 @@ def attach_decisions(surveys: pd.DataFrame, decisions: pd.DataFrame | None) -> p
 
 
 def _order(values: pd.Series, known: Sequence[str]) -> list[str]:
-    present = set(values.astype(str))
+    present = set(pd.unique(values.astype(str)))
     return [v for v in known if v in present] + sorted(present - set(known))
 
 
@@ -217,8 +217,12 @@ def gap_change(current: pd.DataFrame, baseline: pd.DataFrame, by: str = SEGMENT)
     return pd.DataFrame(rows)
 
 
-def _holds(frame: pd.DataFrame, policy: str) -> np.ndarray:
-    return np.array([policy in str(p).split(";") for p in frame["policies"]], dtype=bool)
+def _holdings(frame: pd.DataFrame, policies: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per policy, which rows hold it: each distinct ``a;b`` list is split once (a population
+    holds a few hundred distinct lists, not one per customer)."""
+    codes, lists = pd.factorize(frame["policies"].astype(str))
+    held = [set(text.split(";")) for text in lists]
+    return {p: np.array([p in h for h in held], dtype=bool)[codes] for p in policies}
 
 
 def policy_association(current: pd.DataFrame, policies: Sequence[str],
@@ -238,11 +242,13 @@ def policy_association(current: pd.DataFrame, policies: Sequence[str],
                                - before.loc[both["customer_id"], gap_column(d)].to_numpy()
                                for d in DIMENSIONS})
     rows = []
+    now = _holdings(current, policies)
+    then = _holdings(panel, policies) if panel is not None else None
     for policy in policies:
-        held = _holds(current, policy)
+        held = now[policy]
         if not held.any():
             continue
-        held_panel = _holds(panel, policy) if panel is not None else None
+        held_panel = then[policy] if then is not None else None
         for d in DIMENSIONS:
             values = current[gap_column(d)].to_numpy()
             diff, low, high = _welch(values[held], values[~held])
