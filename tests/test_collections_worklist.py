@@ -1,4 +1,5 @@
-"""The work list takes only the customers who can have a step on the day: the same rows as
+"""The work list takes only the customers who can have a step on the day, and reads those
+whose dates nothing moves from their open bills alone: the same rows, field by field, as
 reading every customer's collections in full, on synthetic bills and payments."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pandas as pd
 from engine import synth
 from engine.collections.cases import collections_of
 from engine.collections.profiles import profiles_from_frame
-from engine.collections.steps import listed
+from engine.collections.steps import listed, step_id
 from engine.collections.synthetic import generate_events
 from engine.collections.worklist import due_list
 from tests.collections_world import TABLES
@@ -46,8 +47,11 @@ def _full(events: pd.DataFrame, profiles, as_of: dt.date) -> set[tuple]:
     records = events.astype(object).where(events.notna(), None)
     for cid, group in records.groupby("customer_id"):
         found = collections_of(profiles.get(cid), group.to_dict("records"), as_of, TABLES)
-        out |= {(cid, c.bill_id if c else None, s.action, s.date.isoformat(), s.status)
-                for c, _i, s in listed(found)}
+        out |= {(step_id(cid, c.bill_id if c else None, i, s.action, as_of),
+                 c.bill_id if c else None, s.action, s.date.isoformat(), s.status, s.channel,
+                 s.reason, s.protection, (s.extra or {}).get("copy_to"),
+                 c.outstanding if c else s.extra["amount"], c.penalty.amount if c else 0.0)
+                for c, i, s in listed(found)}
     return out
 
 
@@ -61,8 +65,9 @@ def test_the_work_list_has_the_rows_of_every_customer_read_in_full():
     for day in DAYS:
         profiles = profiles_from_frame(_decisions(int(day.strftime("%j")) + every))
         work = due_list(events, profiles, day, TABLES)
-        got = {(r.customer_id, r.bill_id, r.action, r.date, r.status)
-               for r in work.rows.itertuples()}
+        got = {(r.step_id, r.bill_id, r.action, r.date, r.status, r.channel, r.reason,
+                r.protection, r.copy_to, r.amount, r.penalty)
+               for r in work.rows.astype(object).where(work.rows.notna(), None).itertuples()}
         assert got == _full(events, profiles, day), day
         assert len(got) == len(work.rows)
         for status in work.rows["status"]:

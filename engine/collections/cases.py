@@ -31,11 +31,11 @@ from typing import Any
 from engine.collections.penalty import Penalty, penalty_of, rebate_of
 from engine.collections.protections import Protection, ProtectionTable, as_date, periods_of
 from engine.collections.schedule import Agreement, ScheduledStep, schedule
-from engine.collections.strategy import StrategyTable
+from engine.collections.strategy import Strategy, StrategyTable
 from engine.policies import Catalogue
 
 __all__ = ["Case", "CollectionTables", "CustomerCollections", "Deposit", "Profile",
-           "collections_of", "event_day"]
+           "case_of", "collections_of", "event_day", "regulator_copied"]
 
 REFUND_AFTER_MONTHS = 12  # deposits refunded after 12 months of good payment (practice notes)
 _POLICIES = ("late_payment_penalty", "overdue_rebate", "supply_cut_warning", "security_deposit",
@@ -218,32 +218,49 @@ def collections_of(profile: Profile, events: Iterable[Mapping[str, Any]], as_of:
     for e in seen:
         if e["type"] == "repayment":
             paid.setdefault(e["bill_id"], []).append((e["day"], float(e["amount"])))
-    copy = bool(profile.critical_load or "protected_supply" in profile.policies) and bool(
-        params.get("protected_supply", {}).get("regulator_copied", True))
+    copy = regulator_copied(profile, params)
     cases = []
     for bill in bills:
         due = _due_of(bill, overdue.get(bill["bill_id"]))
         if due is None or due >= as_of:
             continue
-        amount = float(bill["amount"])
-        repay = paid.get(bill["bill_id"], [])
-        paid_on = _paid_in_full(amount, repay)
-        if paid_on is not None and paid_on <= due:
-            continue
-        penalty = penalty_of(amount, due, repay, as_of, profile.customer_class,
-                             params["late_payment_penalty"])
-        rebate = rebate_of(penalty, due, paid_on, params["overdue_rebate"])
-        steps = schedule(strategy, due, as_of, profile.customer_class, params,
-                         paid_on=paid_on, agreements=agreements, protections=protections,
-                         copy_regulator=copy)
-        outstanding = round(max(amount - sum(a for _, a in repay), 0.0), 2)
-        cases.append(Case(bill["bill_id"], amount, due, outstanding, penalty,
-                          rebate.amount if rebate else 0.0, paid_on, tuple(steps)))
+        case = case_of(bill["bill_id"], float(bill["amount"]), due,
+                       paid.get(bill["bill_id"], []), as_of, profile.customer_class, strategy,
+                       params, agreements=agreements, protections=protections, copy=copy)
+        if case is not None:
+            cases.append(case)
     deposit = _deposit(seen, cases, as_of, params["security_deposit"],
                        "security_deposit" in profile.policies)
     return CustomerCollections(profile.customer_id, as_of, strategy.id, profile, tuple(cases),
                                tuple(protections), deposit, tuple(bills),
                                tuple(e for e in seen if e["type"] == "repayment"))
+
+
+def regulator_copied(profile: Profile, params: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether the customer's steps copy the regulator: an important user (critical load,
+    or ``protected_supply`` granted), unless the policy's params say otherwise."""
+    return bool(profile.critical_load or "protected_supply" in profile.policies) and bool(
+        params.get("protected_supply", {}).get("regulator_copied", True))
+
+
+def case_of(bill_id: str, amount: float, due: dt.date,
+            repay: Sequence[tuple[dt.date, float]], as_of: dt.date, customer_class: str,
+            strategy: Strategy, params: Mapping[str, Mapping[str, Any]], *,
+            agreements: Sequence[Agreement] = (), protections: Sequence[Protection] = (),
+            copy: bool) -> Case | None:
+    """The case of one bill due before ``as_of`` (None when it was paid in full by its due
+    date): what is owed, the penalty, the rebate and the dated steps."""
+    paid_on = _paid_in_full(amount, repay)
+    if paid_on is not None and paid_on <= due:
+        return None
+    penalty = penalty_of(amount, due, repay, as_of, customer_class,
+                         params["late_payment_penalty"])
+    rebate = rebate_of(penalty, due, paid_on, params["overdue_rebate"])
+    steps = schedule(strategy, due, as_of, customer_class, params, paid_on=paid_on,
+                     agreements=agreements, protections=protections, copy_regulator=copy)
+    outstanding = round(max(amount - sum(a for _, a in repay), 0.0), 2)
+    return Case(bill_id, amount, due, outstanding, penalty, rebate.amount if rebate else 0.0,
+                paid_on, tuple(steps))
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:

@@ -32,12 +32,20 @@ from sqlalchemy import select
 from engine.collections.cases import (
     CollectionTables,
     CustomerCollections,
+    Deposit,
     Profile,
+    case_of,
     collections_of,
+    regulator_copied,
 )
 from engine.collections.schedule import ScheduledStep
 from engine.collections.steps import listed, step_id
-from engine.collections.strategy import LEGAL_NOTICE_DAYS, LEGAL_OVERDUE_DAYS, notice_days
+from engine.collections.strategy import (
+    LEGAL_NOTICE_DAYS,
+    LEGAL_OVERDUE_DAYS,
+    Strategy,
+    notice_days,
+)
 from engine.errors import InputError
 from engine.events.store import EventStore, payment_events
 
@@ -99,10 +107,41 @@ def _types(column: pd.Series) -> Callable[..., np.ndarray]:
     return lambda *types: np.isin(values, types)
 
 
+@dataclass(frozen=True)
+class _Bills:
+    """The bills due before the as-of date and not repaid in full by it: per event whether
+    it belongs to one (``events``); per bill its customer's code, days overdue, id, amount
+    and due day; and their repayments (bill, day, amount) in bill order."""
+
+    events: np.ndarray
+    who: np.ndarray
+    late: np.ndarray
+    bill: np.ndarray
+    amount: np.ndarray
+    due: np.ndarray
+    pair: np.ndarray
+    paid_pair: np.ndarray
+    paid_day: np.ndarray
+    paid_amount: np.ndarray
+
+    def repayments(self, i: int) -> list[tuple[dt.date, float]]:
+        """The repayments of open bill ``i`` as (day, amount)."""
+        a, b = np.searchsorted(self.paid_pair, self.pair[i], side="left"), \
+            np.searchsorted(self.paid_pair, self.pair[i], side="right")
+        return list(zip(self.paid_day[a:b].astype(object).tolist(),
+                        self.paid_amount[a:b].tolist(), strict=True))
+
+
+def _no_bills(n: int) -> _Bills:
+    none = np.zeros(0, np.int64)
+    return _Bills(np.zeros(n, dtype=bool), none, none, np.zeros(0, object), np.zeros(0),
+                  np.zeros(0, "datetime64[D]"), none, none, np.zeros(0, "datetime64[D]"),
+                  np.zeros(0))
+
+
 def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
-                who: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per event, whether it belongs to a bill due before ``as_of`` not repaid in full; and
-    for each such bill, its customer's code and its days overdue on ``as_of``.
+                who: np.ndarray) -> _Bills:
+    """The bills due before ``as_of`` not repaid in full by it (``_Bills``).
 
     Each (customer, bill) pair gets a dense code, so the sums and first days per bill
     are a ``bincount`` and one sort over arrays, not group-bys.
@@ -110,7 +149,7 @@ def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
     is_ = _types(frame["type"])
     bills = is_("bill_issued")
     if not bills.any():
-        return np.zeros(len(frame), dtype=bool), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return _no_bills(len(frame))
     bill_codes, labels = pd.factorize(frame["bill_id"])
     pair = who.astype(np.int64) * (len(labels) + 1) + bill_codes + 1
     span = (int(who.max()) + 1) * (len(labels) + 1)
@@ -144,7 +183,15 @@ def _open_bills(frame: pd.DataFrame, day: np.ndarray, as_of: np.datetime64,
     is_open = issued & (due < end) & (owed - repaid > 0.005)
     who_of = np.zeros(size, dtype=np.int64)
     who_of[key[bills]] = who[bills]
-    return is_open[key], who_of[is_open], end - due[is_open]
+    bill_of = np.zeros(size, dtype=np.int64)
+    bill_of[key[bills]] = bill_codes[bills]
+    opened = np.flatnonzero(is_open)
+    mine = paid & is_open[key]
+    order = np.argsort(key[mine], kind="stable")
+    return _Bills(is_open[key], who_of[opened], end - due[opened],
+                  np.asarray(labels, dtype=object)[bill_of[opened]], owed[opened],
+                  due[opened].astype("datetime64[D]"), opened, key[mine][order],
+                  day[mine][order], amount[mine][order])
 
 
 class _Offsets:
@@ -157,12 +204,16 @@ class _Offsets:
         self._strategies: dict[tuple[Any, ...], Any] = {}
         self._found: dict[tuple[Any, ...], frozenset[int]] = {}
 
-    def __call__(self, profile: Profile) -> frozenset[int]:
+    def strategy(self, profile: Profile) -> Strategy:
         facts = profile.facts()
         key = tuple(facts.values())
         strategy = self._strategies.get(key)
         if strategy is None:
             strategy = self._strategies[key] = self.tables.strategies.choose(facts)
+        return strategy
+
+    def __call__(self, profile: Profile) -> frozenset[int]:
+        strategy = self.strategy(profile)
         cut = tuple(sorted((p, tuple(sorted((profile.policies.get(p) or {}).items())))
                            for p in {s.policy for s in strategy.steps
                                      if s.action == "supply_cut_order"}))
@@ -207,12 +258,13 @@ class _Offsets:
         return frozenset(out)
 
 
-def _chosen(names: np.ndarray, bill_who: np.ndarray, late: np.ndarray, movers: np.ndarray,
+def _chosen(names: np.ndarray, open_: _Bills, movers: np.ndarray,
             deposits: np.ndarray, profiles: Profiles, offsets: _Offsets,
             progress: Callable[[int], Any] | None) -> tuple[dict[int, Profile], list[str]]:
     """The customers who can have a step listed, with their profiles, and those with open
     bills but no decision. A customer whose dates nothing moves is taken only when one of
     its open bills is overdue by one of its strategy's offsets."""
+    bill_who, late = open_.who, open_.late
     with_bills = np.unique(bill_who)
     known = np.zeros(len(names), dtype=bool)
     known[with_bills] = profiles.known(names[with_bills])
@@ -257,35 +309,71 @@ def due_list(events: pd.DataFrame, profiles: Profiles, as_of: dt.date,
         return WorkList(as_of, pd.DataFrame(columns=COLUMNS), 0, 0, ())
     who, names = pd.factorize(seen["customer_id"])
     names = np.asarray(names.astype(str))
-    of_open, bill_who, late = _open_bills(seen, day[kept], end, who)
+    open_ = _open_bills(seen, day[kept], end, who)
     is_ = _types(seen["type"])
     movers = np.zeros(len(names), dtype=bool)
     movers[who[is_(*_MOVERS)]] = True
     deposits = np.zeros(len(names), dtype=bool)
     deposits[who[is_("deposit_paid")]] = True
     wanted = movers.copy()
-    wanted[bill_who] = True
-    found, undecided = _chosen(names, bill_who, late, movers, deposits, profiles,
-                               _Offsets(tables), progress)
-    taken = np.zeros(len(names), dtype=bool)
-    taken[list(found)] = True
-    whole = taken & (movers | deposits)
-    # A customer whose dates nothing moves needs only its open bills' events
-    chosen = whole[who] | (taken[who] & of_open)
+    wanted[open_.who] = True
+    offsets = _Offsets(tables)
+    found, undecided = _chosen(names, open_, movers, deposits, profiles, offsets, progress)
+    # Read in full: customers whose dates something moves (events, or the record's
+    # critical load, held from their first event on), and every one whose steps are logged
+    whole = np.zeros(len(names), dtype=bool)
+    for code, profile in found.items():
+        whole[code] = bool(movers[code] or deposits[code] or profile.critical_load
+                           or keep is not None)
+    rows = _simple_rows([c for c in found if not whole[c]], found, open_, as_of, tables,
+                        offsets)
+    chosen = whole[who]
     records = _records(seen[chosen])
     chosen_who = who[chosen]
     order = np.argsort(chosen_who, kind="stable")
     bounds = np.flatnonzero(np.diff(chosen_who[order])) + 1
-    rows: list[dict[str, Any]] = []
     for group in np.split(order, bounds) if len(order) else []:
         mine = [records[i] for i in group]
-        found_now = collections_of(found[int(chosen_who[group[0]])], mine, as_of, tables)
+        code = int(chosen_who[group[0]])
+        found_now = collections_of(found[code], mine, as_of, tables)
         listed_now = listed(found_now)
-        rows += _rows(found_now, listed_now)
+        rows[code] = _rows(found_now, listed_now)
         if keep is not None and listed_now:
             keep(found_now, mine)
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame([r for c in sorted(rows) for r in rows[c]], columns=COLUMNS)
     return WorkList(as_of, frame, len(names), int(wanted.sum()), tuple(undecided))
+
+
+def _simple_rows(codes: list[int], profiles: dict[int, Profile], open_: _Bills,
+                 as_of: dt.date, tables: CollectionTables, offsets: _Offsets
+                 ) -> dict[int, list[dict[str, Any]]]:
+    """The rows of customers whose dates nothing moves (no protection, agreement or
+    deposit): only the open bills overdue by one of their strategy's offsets are made
+    cases, by ``case_of`` from the bill's amount, due day and repayments, as
+    ``collections_of`` makes them."""
+    wanted = set(codes)
+    out: dict[int, list[dict[str, Any]]] = {}
+    by_who: dict[int, list[int]] = {}
+    for i, code in enumerate(open_.who.tolist()):
+        if code in wanted:
+            by_who.setdefault(code, []).append(i)
+    for code, bills in by_who.items():
+        profile = profiles[code]
+        hits = offsets(profile)
+        bills = [i for i in bills if int(open_.late[i]) in hits]
+        if not bills:
+            continue
+        strategy = offsets.strategy(profile)
+        params = tables.params(profile.policies)
+        copy = regulator_copied(profile, params)
+        cases = tuple(c for i in bills if (c := case_of(
+            str(open_.bill[i]), float(open_.amount[i]), open_.due[i].astype(object),
+            open_.repayments(i), as_of, profile.customer_class, strategy, params,
+            copy=copy)) is not None)
+        found = CustomerCollections(profile.customer_id, as_of, strategy.id, profile, cases,
+                                    (), Deposit(0.0, 0.0, None))
+        out[code] = _rows(found, listed(found))
+    return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
