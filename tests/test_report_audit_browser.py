@@ -13,9 +13,14 @@ import pytest
 from PIL import Image
 
 from engine import synth
+from engine.audit.log import open_log
 from engine.batch.decide import decide_frame
+from engine.collections.synthetic import generate_events
 from engine.config import EngineConfig
+from engine.events.processor import EventProcessor
+from engine.events.replay import replay
 from engine.modelops.monitoring import monitor_registry
+from engine.report.auditinputs import payments_of
 from engine.report.html import write_report
 from engine.report.inputs import labels_from
 from engine.report.rulehits import rule_hits
@@ -32,15 +37,29 @@ HEADINGS = {
     "en": {"auditor": ["Calibration in words", "Rule hits", "Overrides and their outcomes",
                        "Disparity by customer class and segment",
                        "Stability against the training population", "Service quality",
-                       "Provenance"],
+                       "Payment events and collections", "Collection cases on", "Provenance"],
            "service": ["Surveys read", "Gap per dimension", "Gap per dimension by grade",
                        "Sensitivity", "Change against the baseline",
                        "Service policies and the gap"]},
     "zh-CN": {"auditor": ["校准情况说明", "规则命中", "等级调整及其结果", "按客户类别和细分的差异",
-                          "相对训练总体的稳定性", "服务质量", "来源"],
+                          "相对训练总体的稳定性", "服务质量", "缴费事件与催收", "的催收案件",
+                          "来源"],
               "service": ["读取的问卷", "各维度差距", "按信用等级的各维度差距", "敏感度",
                           "与基期相比的变化", "服务策略与差距"]},
 }
+
+
+def _logged_payments(engine, customers, decisions, folder: Path):
+    """Twelve months of bills and payments of ``customers`` through the event rules into a
+    log, and the report's payment section read back from it."""
+    events = folder / "events.parquet"
+    generate_events(customers, end=synth.DEFAULT_AS_OF, seed=43).to_parquet(events)
+    db = str(folder / "log.sqlite")
+    processor = EventProcessor.open(db, engine.config.rules_dir / "events.yaml")
+    replay(events, processor)
+    processor.store.close()
+    with open_log(db, create=False) as log:
+        return payments_of(engine, decisions, log)
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +77,13 @@ def pages(engine, tmp_path_factory):
     stability = monitor_registry(engine.registry, engine.bands, synth.generate(1_200, seed=42),
                                  customers)
     templates = EngineConfig.at().templates_dir
+    payments = _logged_payments(engine, population.head(60), decisions, folder)
     out = {}
     for lang in ("en", "zh-CN"):
         out[(lang, "auditor")] = write_report(
             folder / f"report.{lang}.html", decisions, labels=labels_from(decisions, population),
-            rule_hits=hits, stability=stability, service_quality=quality, lang=lang,
+            rule_hits=hits, stability=stability, service_quality=quality, payments=payments,
+            policy_titles={p.id: p.title for p in engine.catalogue}, lang=lang,
             languages=engine.explainer.languages, templates_dir=templates)
         out[(lang, "service")] = write_service_quality(
             folder / f"service-quality.{lang}.html", quality, templates_dir=templates, lang=lang,
