@@ -318,3 +318,64 @@ def test_the_workbench_in_chinese_and_a_workbook_upload_that_changes_one_line(
                     "-    when: {months_connected: {lt: 12}, pd: {lt: 0.03}}",
                     "+    when: {months_connected: {lt: 18}, pd: {lt: 0.03}}"]
     d.get(studio.url + "?lang=en")
+
+
+def test_examples_and_translations_are_written_in_the_page(studio, browser, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    d = browser
+    segments = studio.home / "rules" / "segments.yaml"
+    po = studio.home / "policies" / "locale" / "zh_CN" / "LC_MESSAGES" / "gridcredit.po"
+    before, po_before = segments.read_text(), po.read_text()
+    edited = "Households above 1,600 kWh a month are large consumers."
+
+    # In Chinese: a higher threshold breaks the example at the old edge; fixed in the page.
+    d.get(studio.url + "/tables/consumption-class?lang=zh-CN")
+    type_into(d, "0:monthly_kwh", "> 1600")
+    wait_for(d, lambda d: "fail" in d.find_element(
+        By.CSS_SELECTOR, 'tr[data-example="0"]').get_attribute("class"),
+        "the example at the old edge did not fail")
+    type_into(d, "ex0:given: monthly_kwh", "1600.5")
+    assert "pass" in d.find_element(By.CSS_SELECTOR, 'tr[data-example="0"]').get_attribute(
+        "class")
+    assert not d.find_elements(By.CSS_SELECTOR, "tr.example.fail")
+
+    # A new description lacks its Chinese text, which is written beside it.
+    type_into(d, "0:description", edited)
+    lacking = f'textarea[data-translate="zh-CN"][data-source="{edited}"]'
+    field = d.find_element(By.CSS_SELECTOR, lacking)
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "尚无中文文本：写好之前不能发布" in field.find_element(By.XPATH, "..").text
+    assert f"{edited!r} in policies/locale/zh_CN/LC_MESSAGES/gridcredit.po" in \
+        d.find_element(By.ID, "rule-residential-large").text
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
+    d.save_screenshot(str(shots / "studio-zh-translations.png"))
+    field.click()
+    field.send_keys("每月用电超过1,600千瓦时的居民为大用户。", Keys.TAB)
+    wait_for(d, lambda d: _replaced(d, field), "the grid did not come back after translating")
+    settled(d)
+    assert d.find_element(By.CSS_SELECTOR, lacking).get_attribute("aria-invalid") is None
+    assert "已将zh-CN文本保存到 policies/locale/zh_CN/LC_MESSAGES/gridcredit.po" in \
+        d.find_element(By.ID, "message").text
+    d.get(studio.url + "/tables/consumption-class?lang=en")
+    settled(d)
+    d.execute_script("document.getElementById('examples').scrollIntoView()")
+    d.save_screenshot(str(shots / "studio-examples.png"))
+    d.find_element(By.ID, "save").click()
+    wait_for(d, lambda d: "No draft" in d.find_element(By.ID, "bar").text,
+             "the page did not reload after saving")
+
+    changed = [ln for ln in difflib.unified_diff(before.splitlines(), segments.read_text()
+                                                 .splitlines(), lineterm="", n=0)
+               if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert [ln[0] + ln[1:].split(":")[0].strip() for ln in changed] == [
+        '-version', '+version', "-description", "+description", "-when", "+when",
+        "-- given", "+- given"]
+    assert changed[5].endswith("monthly_kwh: {gt: 1600}}")
+    assert changed[7].endswith("monthly_kwh: 1600.5}")
+    added = [ln for ln in difflib.unified_diff(po_before.splitlines(), po.read_text()
+                                               .splitlines(), lineterm="", n=0)
+             if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert added == ["+", "+#: rules/segments.yaml:13", f'+msgid "{edited}"',
+                     '+msgstr "每月用电超过1,600千瓦时的居民为大用户。"']

@@ -170,7 +170,8 @@ class Workspace:
             stale = stale_descriptions(old, {k: checked.docs[k] for k in old})
             checked = replace(checked, findings=(*checked.findings, *stale))
         if checked.loads and self.languages is not None:
-            lacking = translation_findings(checked.docs, self.languages())
+            lacking = translation_findings(checked.docs, self.languages(),
+                                          self.rules_dir.parent)
             checked = replace(checked, findings=(*checked.findings, *lacking))
         typed: dict[tuple[str, int, int, str], str] = {}
         problems = []

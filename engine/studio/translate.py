@@ -77,8 +77,11 @@ def table_texts(file: str, body: Any, languages: Languages) -> list[TableText]:
     return out
 
 
-def translation_findings(docs: Mapping[str, Any], languages: Languages) -> list[Finding]:
-    """What publish's translation check would refuse in these table documents."""
+def translation_findings(docs: Mapping[str, Any], languages: Languages,
+                         home: Path | None = None) -> list[Finding]:
+    """What publish's translation check would refuse in these table documents (catalogue
+    files named from ``home``, the project folder, when they are in it)."""
+    shown = {tag: _shown(Path(f), home) for tag, f in languages.files.items()}
     findings = []
     for file, doc in sorted(docs.items()):
         if doc is None:
@@ -87,9 +90,18 @@ def translation_findings(docs: Mapping[str, Any], languages: Languages) -> list[
             for tag in text.lacking:
                 findings.append(Finding(
                     file, text.line, text.owner, "translation",
-                    f"no {tag} translation of {text.source!r} in {languages.files[tag]}: "
+                    f"no {tag} translation of {text.source!r} in {shown[tag]}: "
                     f"write it beside the {text.key}"))
     return findings
+
+
+def _shown(path: Path, home: Path | None) -> str:
+    if home is not None:
+        try:
+            return str(path.resolve().relative_to(home.resolve()))
+        except ValueError:
+            pass
+    return str(path)
 
 
 _ENTRY = re.compile(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?) "(.*)"\s*$')
