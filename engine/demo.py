@@ -252,6 +252,7 @@ def _reports(engine: Any, decisions: pd.DataFrame, population: pd.DataFrame,
     common = {"labels": labels_from(decisions, population),
               "rejects": pd.read_csv(rejects), "sensitivity": sensitivity,
               "versions": engine.versions(), "band_edges": [b.lo for b in engine.bands[1:]],
+              "grades": [b.grade for b in engine.bands],
               "templates_dir": engine.config.templates_dir,
               "policy_titles": {p.id: p.title for p in engine.catalogue}, **further}
     return {

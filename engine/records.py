@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import numpy as np
@@ -49,7 +52,9 @@ __all__ = [
     "CustomerRecord",
     "FieldSpec",
     "field_names",
+    "grade_scale",
     "iso_date",
+    "scale_grades",
     "is_absent",
     "plain_value",
     "record_of",
@@ -211,9 +216,41 @@ def field_names(group: str | None = None) -> list[str]:
     return [f.name for f in FIELDS if group is None or f.group == group]
 
 
+# The grades of the master scale being read, best first, while a table set is loaded;
+# None outside a load, where the shipped scale GRADES holds.
+_SCALE: ContextVar[tuple[str, ...] | None] = ContextVar("grade_scale", default=None)
+_GRADED = ("grade", "previous_grade")
+
+
+@contextmanager
+def grade_scale(grades: Sequence[str] | None) -> Iterator[None]:
+    """Within the block, ``grade`` and ``previous_grade`` take the values ``grades``.
+
+    A table set declares its master scale in its grade table, with any number
+    of bands and any names; loading the set reads every table against that
+    scale, so a policy table naming a grade the scale lacks is refused at its
+    line. ``None`` keeps the shipped scale.
+    """
+    token = _SCALE.set(tuple(grades) if grades else None)
+    try:
+        yield
+    finally:
+        _SCALE.reset(token)
+
+
+def scale_grades() -> tuple[str, ...]:
+    """The grades in effect, best first: those of ``grade_scale``, else the shipped ones."""
+    return _SCALE.get() or GRADES
+
+
 def vocabulary() -> dict[str, FieldSpec]:
     """Every field a decision table may read or set: record fields and derived fields."""
-    return {f.name: f for f in (*FIELDS, *DERIVED)}
+    fields = {f.name: f for f in (*FIELDS, *DERIVED)}
+    grades = _SCALE.get()
+    if grades:
+        for name in _GRADED:
+            fields[name] = replace(fields[name], choices=grades)
+    return fields
 
 
 # --------------------------------------------------------------------------- per record

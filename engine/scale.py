@@ -12,10 +12,10 @@ fall back to: a table set whose band rules are missing, or do not cover
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +24,8 @@ from engine.errors import TableError
 if TYPE_CHECKING:
     from engine.tables.model import Rule, Table
 
-__all__ = ["Band", "assign", "band_rules", "grade_table", "master_scale"]
+__all__ = ["Band", "assign", "band_grades", "band_rules", "declared_grades", "grade_table",
+           "master_scale"]
 
 _FORM = "a PD band is written when: {pd: {ge: LO, lt: HI}} and then: {grade: G}"
 
@@ -53,6 +54,22 @@ def grade_table(tables: Sequence[Table]) -> Table | None:
 def band_rules(table: Table) -> tuple[Rule, ...]:
     """The master-scale rules of a grade table: those whose ``when`` tests only ``pd``."""
     return tuple(r for r in table.rules if r.when and all(c.field == "pd" for c in r.when))
+
+
+def band_grades(tables: Sequence[Table]) -> tuple[str, ...] | None:
+    """The grade names of a loaded set's band rules, best first; None without a grade table.
+
+    Unlike ``master_scale`` this never refuses: it names the grades a set
+    declares even while its bands do not yet tile [0, 1].
+    """
+    table = grade_table(tables)
+    found: dict[str, float] = {}
+    for rule in band_rules(table) if table is not None else ():
+        grade = dict(rule.sets).get("grade")
+        lo = next((float(c.value) for c in rule.when if c.op == "ge"), 0.0)
+        if isinstance(grade, str):
+            found.setdefault(grade, lo)
+    return tuple(sorted(found, key=lambda g: found[g])) or None
 
 
 def master_scale(tables: Sequence[Table]) -> tuple[Band, ...]:
@@ -118,3 +135,56 @@ def assign(pd_values: np.ndarray, bands: Sequence[Band]) -> np.ndarray:
     """Band index (0 = best) of each PD."""
     inner = np.array([b.lo for b in bands[1:]], dtype=np.float64)
     return np.searchsorted(inner, np.asarray(pd_values, dtype=np.float64), side="right")
+
+
+def declared_grades(docs: Iterable[Any]) -> tuple[str, ...] | None:
+    """The grade names a set's grade table declares, best first, read from its YAML documents.
+
+    The names are the ``grade`` values of the band rules (rules whose
+    ``when`` tests only ``pd``), in the order of their lower PD edge, then
+    any grade only an override sets (``rules check`` reports an override
+    that caps at a grade no band draws, and a band left out). They
+    are read before the tables are checked, so that every table is checked
+    against the scale its set declares; None when no document declares one
+    (the set is then checked against the shipped scale). A band whose edge
+    is not a number still declares its grade, placed last: checking the
+    tables names the faulty edge.
+    """
+    found: dict[str, float] = {}
+    others: dict[str, None] = {}
+    for doc in docs:
+        for table in _table_docs(doc):
+            outputs = table.get("outputs")
+            if not isinstance(outputs, list) or "grade" not in outputs:
+                continue
+            for rule in table.get("rules") or ():
+                band = _declared_band(rule)
+                if band is not None:
+                    found.setdefault(band[0], band[1])
+                elif isinstance(rule, dict) and isinstance(rule.get("then"), dict) and \
+                        isinstance(rule["then"].get("grade"), str):
+                    others.setdefault(rule["then"]["grade"])
+    ordered = sorted(found, key=lambda g: found[g])
+    return tuple([*ordered, *(g for g in others if g not in found)]) or None
+
+
+def _table_docs(doc: Any) -> list[dict[str, Any]]:
+    if not isinstance(doc, dict):
+        return []
+    inner = doc.get("tables")
+    items = inner if isinstance(inner, list) else [doc]
+    return [t for t in items if isinstance(t, dict)]
+
+
+def _declared_band(rule: Any) -> tuple[str, float] | None:
+    """``(grade, lower PD edge)`` of a band rule written as a mapping, else None."""
+    if not isinstance(rule, dict):
+        return None
+    when, then = rule.get("when"), rule.get("then")
+    if not isinstance(when, dict) or set(when) != {"pd"} or not isinstance(then, dict):
+        return None
+    grade, test = then.get("grade"), when["pd"]
+    if not isinstance(grade, str):
+        return None
+    lo = test.get("ge", 0.0) if isinstance(test, dict) else None
+    return grade, float(lo) if isinstance(lo, int | float) else float("inf")

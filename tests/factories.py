@@ -26,8 +26,8 @@ from engine.decision import (
     TableVersions,
 )
 
-__all__ = ["ROOT", "artifact_sha256", "good", "make_decision", "plain_record", "project_copy",
-           "synth_records"]
+__all__ = ["ROOT", "SEVEN_BANDS", "artifact_sha256", "good", "make_decision", "plain_record",
+           "project_copy", "seven_band_project", "synth_records"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +50,42 @@ def project_copy(folder: Path, *, copied: tuple[str, ...] = ("rules", "policies"
     for name in linked:
         (folder / name).symlink_to(ROOT / name)
     return folder
+
+
+# A seven-band master scale: (grade, lower PD edge), best first.
+SEVEN_BANDS = (("AAA", 0.0), ("AA", 0.01), ("A", 0.02), ("BBB", 0.04), ("BB", 0.06),
+               ("B", 0.1), ("C", 0.15))
+
+
+def seven_band_project(folder: Path) -> Path:
+    """A project whose grade table draws the seven bands of ``SEVEN_BANDS``.
+
+    The overrides keep their meaning: each cap tests pd below the lower edge
+    of the band it caps at.
+    """
+    root = project_copy(folder, copied=("rules", "policies"), linked=("models",))
+    path = root / "rules" / "grades.yaml"
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index("  - id: band-aaa"), text.index("examples:")
+    body = []
+    for k, (grade, lo) in enumerate(SEVEN_BANDS):
+        hi = SEVEN_BANDS[k + 1][1] if k + 1 < len(SEVEN_BANDS) else None
+        test = (f"{{lt: {hi}}}" if not k else f"{{ge: {lo}}}" if hi is None
+                else f"{{ge: {lo}, lt: {hi}}}")
+        body.append(f"  - id: band-{grade.lower()}\n    description: Band {grade}.\n"
+                    f"    source: master scale\n    when: {{pd: {test}}}\n"
+                    f"    then: {{grade: {grade}}}\n")
+    text = text[:start] + "".join(body) + text[end:]
+    edges = dict(SEVEN_BANDS)
+    for cap, old in (("B", 0.06), ("A", 0.03), ("AA", 0.015)):
+        text = text.replace(f"pd: {{lt: {old}}}}}\n    then: {{grade: {cap}}}",
+                            f"pd: {{lt: {edges[cap]}}}}}\n    then: {{grade: {cap}}}")
+    path.write_text(text, encoding="utf-8")
+    po = root / "policies" / "locale" / "zh_CN" / "LC_MESSAGES" / "gridcredit.po"
+    with po.open("a", encoding="utf-8") as out:
+        for grade, _ in SEVEN_BANDS:
+            out.write(f'\nmsgid "Band {grade}."\nmsgstr "{grade}级档位。"\n')
+    return root
 
 
 def plain_record(row: dict[str, Any]) -> dict[str, Any]:

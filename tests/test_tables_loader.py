@@ -101,9 +101,33 @@ def test_misspelled_field_gets_did_you_mean(tmp_path):
 
 
 def test_grade_not_on_the_scale(tmp_path):
-    err = load_error(write(tmp_path, t=TINY.replace("{grade: A}", "{grade: AAAA}"), s=SEGMENT))
-    assert (err.line, err.rule_id, err.suggestion) == (10, "low", "AAA")
-    assert "'AAAA' is not a value of 'grade'" in err.reason
+    tier = ('table: tier\nversion: "1"\nhit_policy: first\ninputs: [grade]\n'
+            'outputs: [value_tier]\nrules:\n  - id: top\n    description: Top grade.\n'
+            '    when: {grade: AA}\n    then: {value_tier: high}\n  - id: rest\n'
+            '    description: Everyone else.\n    then: {value_tier: standard}\n')
+    err = load_error(write(tmp_path, t=TINY, s=SEGMENT, v=tier))
+    assert (Path(err.file).name, err.line, err.rule_id, err.suggestion) == ("v.yaml", 9,
+                                                                            "top", "A")
+    assert err.reason == "'grade' eq: 'AA' is not a value of 'grade': use one of A, C"
+
+
+def test_an_override_to_a_grade_no_band_draws_is_a_finding(tmp_path):
+    from engine.tables.analysis import table_findings
+
+    override = TINY.replace("rules:\n", "rules:\n  - id: large\n    description: Large users."
+                            "\n    when: {consumption_class: large, pd: {lt: 0.5}}\n"
+                            "    then: {grade: CC}\n")
+    tables = load_table_set(write(tmp_path, t=override, s=SEGMENT), CATALOGUE)
+    found = [f for f in table_findings(tables.table("tiny")) if f.subject == "large"]
+    assert [f.message for f in found] == [
+        "sets grade CC, which no band rule of the master scale draws: add a band for CC or "
+        "set a grade the scale has (A, C)"]
+
+
+def test_the_band_rules_name_the_grades(tmp_path):
+    tables = load_table_set(write(tmp_path, t=TINY.replace("{grade: A}", "{grade: AAAA}"),
+                                  s=SEGMENT), CATALOGUE)
+    assert [b.grade for b in tables.scale] == ["AAAA", "C"]
 
 
 def test_text_where_a_number_belongs(tmp_path):
@@ -227,7 +251,7 @@ def test_collect_cannot_set_fields(tmp_path):
 
 
 def test_all_problems_of_all_files_are_reported_together(tmp_path):
-    bad1 = TINY.replace("{grade: A}", "{grade: AAAA}")
+    bad1 = TINY.replace("{ge: 0.5}", '{ge: "ten"}')
     bad2 = SEGMENT.replace("large", "huge")
     err = load_error(write(tmp_path, a=bad1, b=bad2))
     assert len(err.errors) == 2
@@ -243,7 +267,7 @@ def test_failed_reload_leaves_the_good_set_in_force(tmp_path):
     folder = write(tmp_path, t=TINY, s=SEGMENT)
     good = load_table_set(folder, CATALOGUE)
     before = good.decide({"pd": 0.2, "monthly_kwh": 10})
-    write(folder, t=TINY.replace("{grade: A}", "{grade: AAAA}"))
+    write(folder, t=TINY.replace("{ge: 0.5}", '{ge: "ten"}'))
     with pytest.raises(TableSetError):
         load_table_set(folder, CATALOGUE)
     assert good.decide({"pd": 0.2, "monthly_kwh": 10}) == before

@@ -101,6 +101,7 @@ class BatchSummary:
     policies: Counter = field(default_factory=Counter)
     reject_reasons: Counter = field(default_factory=Counter)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    scale: tuple[str, ...] = ()
 
     def add(self, decisions: pd.DataFrame, rejects: pd.DataFrame, rows: int) -> None:
         self.add_counts(chunk_counts(decisions, rejects, rows))
@@ -133,7 +134,7 @@ class BatchSummary:
                                    "decided by the interrupted run",
                                    done=self.resumed_chunks, chunks=self.chunks))
         if self.grades:
-            order = ["AAA", "AA", "A", "B", "C"]
+            order = [*self.scale, *sorted(set(self.grades) - set(self.scale))]
             lines.append(t.gettext("grades:   %(counts)s", counts=", ".join(
                 f"{g} {t.count(self.grades[g])}" for g in order if self.grades.get(g))))
         if self.policies:
@@ -250,6 +251,7 @@ class BatchRun:
 
             self.schema = logged_schema(self.schema)
         self.logged = logged
+        self.scale = tuple(b.grade for b in engine.tables.scale)
         self.run_id = "run-" + uuid.uuid4().hex
         self.rejects = rejects_path(self.output)
         self.parts = parts_path(self.output)
@@ -393,7 +395,7 @@ class BatchRun:
             raise FrameError("the run is not complete: decide every chunk before assembling",
                              file=str(self.parts))
         summary = BatchSummary(output=self.output, rejects=self.rejects,
-                               resumed_chunks=self.resumed)
+                               resumed_chunks=self.resumed, scale=self.scale)
         expected = 0
         for i in range(count):
             counts = self.done[i]

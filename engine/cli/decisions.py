@@ -218,7 +218,7 @@ def report_command(
             rejects=read_frame(bad) if bad.exists() else None,
             sensitivity=read_frame(sensitivity) if sensitivity else None,
             versions=engine.versions(),
-            band_edges=[b.lo for b in engine.bands[1:]],
+            band_edges=[b.lo for b in engine.bands[1:]], grades=[b.grade for b in engine.bands],
             lang=lang, languages=engine.explainer.languages,
             templates_dir=engine.config.templates_dir,
             policy_titles={p.id: p.title for p in engine.catalogue}, **further,

@@ -31,7 +31,7 @@ import pandas as pd
 from engine.language import Language
 from engine.modelops.calibration import CONFIDENCE, band_calibration
 from engine.modelops.monitoring import MonitorResult, level
-from engine.records import CLASSES, GRADES
+from engine.records import CLASSES, scale_grades
 from engine.report import charts, sections
 from engine.report.payments import PaymentFacts, payment_section
 from engine.report.servicequality import service_summary
@@ -114,7 +114,7 @@ def override_section(decisions: pd.DataFrame, y: pd.Series | None, t: Language
                     defaults=t.count(row["defaults"]), rate=_pct(t, row["rate"]),
                     band_rate=_pct(t, row["band_rate"]), grade_rate=_pct(t, row["grade_rate"])))
         rows.append(row)
-    order = {g: i for i, g in enumerate(GRADES)}
+    order = {g: i for i, g in enumerate(scale_grades())}
     rows.sort(key=lambda r: (r["rule"], order.get(r["band"], 9), order.get(r["grade"], 9)))
     return {"rows": rows, "sentences": sentences, "overridden": int(moved.sum()),
             "labelled": labels is not None}

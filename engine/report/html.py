@@ -34,7 +34,7 @@ from engine.config import EngineConfig
 from engine.errors import ConfigError
 from engine.language import Language, Languages, load_languages
 from engine.modelops.monitoring import MonitorResult
-from engine.records import CLASSES, GRADES
+from engine.records import CLASSES, grade_scale, scale_grades
 from engine.report import auditsections, charts, sections
 from engine.report.environment import report_environment, write_page
 from engine.report.inputs import check_decisions, check_labels, check_segment
@@ -172,7 +172,7 @@ def _population(decisions: pd.DataFrame, y: pd.Series | None, t: Language, ct: L
     """What every report shows of the decided population: counts, grades, performance with
     outcomes, policies by grade, and the charts of these (under ``chart_list``)."""
     pd_values = pd.to_numeric(decisions["pd"]).astype(float)
-    grade_counts = sections.value_counts(decisions["grade"], GRADES)
+    grade_counts = sections.value_counts(decisions["grade"], scale_grades())
     chart_list = sections.population_charts(decisions, pd_values, grade_counts, band_edges,
                                             t, ct)
     performance: dict[str, Any] | None = None
@@ -216,11 +216,17 @@ def _render(env: SandboxedEnvironment, context: dict[str, Any],
 
 
 def write_report(path: str | Path, decisions: pd.DataFrame, *, overwrite: bool = False,
-                 **options: Any) -> Path:
+                 grades: Sequence[str] = (), **options: Any) -> Path:
     """Build the report and write it to ``path`` (UTF-8), atomically; returns the path.
 
-    ``options`` are those of :func:`build_report`. An existing file is kept
-    unless ``overwrite`` is true, so a report an auditor was sent is never
-    replaced by accident.
+    ``grades`` is the master scale the decisions were graded on, best first
+    (the engine's ``[b.grade for b in engine.bands]``; the shipped scale when
+    empty): the report counts and orders grades by it. ``options`` are those
+    of :func:`build_report`. An existing file is kept unless ``overwrite`` is
+    true, so a report an auditor was sent is never replaced by accident.
     """
-    return write_page(path, lambda: build_report(decisions, **options), overwrite=overwrite)
+    def page() -> str:
+        with grade_scale(grades or None):
+            return build_report(decisions, **options)
+
+    return write_page(path, page, overwrite=overwrite)

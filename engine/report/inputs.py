@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import FrameError, InputError, closest, did_you_mean
-from engine.records import GRADES
+from engine.records import scale_grades
 
 __all__ = ["DECISION_COLUMNS", "SEGMENTS", "SENSITIVITY_COLUMNS", "check_decisions",
            "check_labels", "check_segment", "check_sensitivity", "labels_from", "require"]
@@ -53,10 +53,11 @@ def check_decisions(decisions: Any) -> pd.DataFrame:
                          f"'{frame.at[row, 'customer_id']}', pd = {frame.at[row, 'pd']})",
                          columns=["pd"])
     grades = frame["grade"].astype(str)
-    unknown = sorted(set(grades) - set(GRADES))
+    scale = scale_grades()
+    unknown = sorted(set(grades) - set(scale))
     if unknown:
         raise FrameError(f"decisions: column 'grade' holds {unknown[0]!r}, not a grade of the "
-                         f"master scale ({', '.join(GRADES)})", columns=["grade"])
+                         f"master scale ({', '.join(scale)})", columns=["grade"])
     return frame
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from engine.errors import InputError
 from engine.modelops import band_calibration
-from engine.records import GRADES, vocabulary
+from engine.records import scale_grades, vocabulary
 
 __all__ = [
     "RocKs",
@@ -145,4 +145,5 @@ def segment_order(values: pd.Series) -> list[str]:
 def grade_order(values: pd.Series) -> list[str]:
     """Grades in master-scale order (best first), then any other values as found."""
     present = set(values.astype(str))
-    return [g for g in GRADES if g in present] + sorted(present - set(GRADES))
+    scale = scale_grades()
+    return [g for g in scale if g in present] + sorted(present - set(scale))

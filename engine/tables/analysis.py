@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import DecisionError
-from engine.records import FieldSpec, vocabulary
+from engine.records import FieldSpec, grade_scale, vocabulary
+from engine.scale import band_grades
 from engine.tables.hitpolicy import priority_order
 from engine.tables.masks import Column, encode_column
 from engine.tables.model import FieldRef, Table
@@ -254,8 +255,13 @@ def _check_grade_caps(t: Table) -> list[Finding]:
     out = []
     for r in t.rules:
         grade = sets[r.id]
-        if not isinstance(grade, str) or grade not in bands or r.when and all(
-                c.field == "pd" for c in r.when):
+        if not isinstance(grade, str) or r.when and all(c.field == "pd" for c in r.when):
+            continue
+        if grade not in bands:
+            out.append(Finding(r.file, r.line, r.id, "cap-edge",
+                               f"sets grade {grade}, which no band rule of the master scale "
+                               f"draws: add a band for {grade} or set a grade the scale has "
+                               f"({', '.join(bands)})"))
             continue
         hi = _pd_bounds(r)[1]
         if math.isfinite(hi) and hi != bands[grade]:
@@ -401,9 +407,10 @@ def check_table_set(table_set: Any, examples: bool = True) -> list[Finding]:
     """Every static finding for a loaded set (master-scale gaps first), then the examples'
     failures."""
     findings: list[Finding] = [f for t in table_set.tables for f in _check_bands(t)]
-    for t in table_set.tables:
-        findings += _check_table(t)
-        findings += _check_grade_caps(t)
+    with grade_scale(band_grades(table_set.tables)):
+        for t in table_set.tables:
+            findings += _check_table(t)
+            findings += _check_grade_caps(t)
     grants = _grants(table_set.tables)
     findings += _check_conflicts(grants, table_set.catalogue.conflicts())
     findings += _check_clashes(grants, table_set.catalogue)

@@ -20,7 +20,8 @@ from typing import Any
 from engine.conditions import parse_condition, value_problem
 from engine.errors import TableError, TableSetError, YamlFileError, closest
 from engine.policies import Catalogue
-from engine.records import FieldSpec, vocabulary
+from engine.records import FieldSpec, grade_scale, vocabulary
+from engine.scale import declared_grades
 from engine.tables.model import (
     HIT_POLICIES,
     POLICY_OUTPUT,
@@ -62,6 +63,7 @@ def _parse_all(sources: Iterable[tuple[str, Callable[[], Any]]], catalogue: Cata
     """Parse each ``(file name, read)`` source's tables; a file that cannot be read is an error."""
     tables: list[Table] = []
     errors: list[TableError] = []
+    docs: list[tuple[str, Any]] = []
     for name, read in sources:
         try:
             doc = read()
@@ -71,9 +73,12 @@ def _parse_all(sources: Iterable[tuple[str, Callable[[], Any]]], catalogue: Cata
         if doc is None:
             errors.append(_empty(name))
             continue
-        found, problems = parse_document(doc, name, catalogue)
-        tables += found
-        errors += problems
+        docs.append((name, doc))
+    with grade_scale(declared_grades(doc for _, doc in docs)):
+        for name, doc in docs:
+            found, problems = parse_document(doc, name, catalogue)
+            tables += found
+            errors += problems
     return tables, errors
 
 
