@@ -145,7 +145,7 @@ def declared_grades(docs: Iterable[Any]) -> tuple[str, ...] | None:
     any grade only an override sets (``rules check`` reports an override
     that caps at a grade no band draws, and a band left out). They
     are read before the tables are checked, so that every table is checked
-    against the scale its set declares; None when no document declares one
+    against the scale its set declares; None when no band rule declares one
     (the set is then checked against the shipped scale). A band whose edge
     is not a number still declares its grade, placed last: checking the
     tables names the faulty edge.
@@ -164,8 +164,10 @@ def declared_grades(docs: Iterable[Any]) -> tuple[str, ...] | None:
                 elif isinstance(rule, dict) and isinstance(rule.get("then"), dict) and \
                         isinstance(rule["then"].get("grade"), str):
                     others.setdefault(rule["then"]["grade"])
+    if not found:
+        return None
     ordered = sorted(found, key=lambda g: found[g])
-    return tuple([*ordered, *(g for g in others if g not in found)]) or None
+    return tuple([*ordered, *(g for g in others if g not in found)])
 
 
 def _table_docs(doc: Any) -> list[dict[str, Any]]:
