@@ -272,3 +272,29 @@ def test_evaluate_says_how_many_rows_the_filter_left_out_and_shows_iv(tmp_path):
             "(status ne 'withdrawn').") in result.output
     assert "| indicator | iv | bins | trend |" in result.output
     assert "| income | 0." in result.output
+
+
+# ------------------------------------------------------------------ messages
+
+def test_a_missing_column_suggests_only_a_column_it_could_mean(tmp_path):
+    spec = _spec(tmp_path)
+    unlike = _frame().rename(columns={"income": "Home"})
+    with pytest.raises(FrameError) as caught:
+        train_file(unlike, target="status", spec=spec, bad="bad", bands=SCALE, config=CONFIG)
+    assert str(caught.value).endswith("spec.yaml:4: indicator 'income' reads 'income'")
+    assert "did you mean" not in str(caught.value)
+    cased = _frame().rename(columns={"income": "INCOME"})
+    with pytest.raises(FrameError, match=r"indicator 'income' reads 'income' \(did you mean "
+                                         r"'INCOME'\?\)"):
+        train_file(cased, target="status", spec=spec, bad="bad", bands=SCALE, config=CONFIG)
+
+
+def test_an_existing_out_is_named_once(tmp_path):
+    data = _csv(tmp_path, _frame())
+    out = tmp_path / "spec.yaml"
+    out.write_text("kept\n", encoding="utf-8")
+    done = runner.invoke(app, ["spec", "init", "--data", str(data), "--target", "status",
+                               "--out", str(out)])
+    assert done.exit_code == 2
+    assert done.output.strip() == f"error: {out}: exists; choose another --out or remove it"
+    assert out.read_text(encoding="utf-8") == "kept\n"

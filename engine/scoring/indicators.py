@@ -432,7 +432,7 @@ def _missing_columns(missing: list[str], chosen: Any, columns: Any, path: str) -
         where = f"{path}:{ind.line}: " if ind.line else ""
         same_case = [str(c) for c in columns if str(c).lower() == source.lower()]
         hint = (f" (did you mean '{same_case[0]}'?)" if same_case
-                else did_you_mean(closest(source, [str(c) for c in columns])))
+                else did_you_mean(closest(source, [str(c) for c in columns], cutoff=0.8)))
         parts.append(f"{where}indicator '{ind.name}' reads '{source}'{hint}")
     return ("missing columns the indicators need: " + ", ".join(missing) + "; "
             + "; ".join(parts))
