@@ -19,7 +19,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 # ASCII punctuation next to a Chinese character: Chinese lines use full-width marks.
 HALF_WIDTH = re.compile(r"[\u4e00-\u9fff][,;:?!()]|[,;:?!(][\u4e00-\u9fff]")
 PAGES = ["/studio", "/studio/tables/grades", "/studio/tables/service-policies",
-         "/studio/simulate", "/studio/impact"]
+         "/studio/simulate", "/studio/impact", "/studio/history"]
 
 
 @pytest.fixture(scope="module")

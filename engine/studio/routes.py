@@ -26,7 +26,15 @@ from engine.studio.baselines import impact_baseline
 from engine.studio.drafts import Checked
 from engine.studio.examples import add_example, delete_example, set_example_cell
 from engine.studio.grid import GridTable, TableRef, grid, table_body, table_refs
-from engine.studio.labels import COOKIE, page_language, script_words, supported, words
+from engine.studio.labels import (
+    COOKIE,
+    label,
+    page_language,
+    script_words,
+    supported,
+    words,
+)
+from engine.studio.releases import release_files, release_views
 from engine.studio.simulate import (
     customer_record,
     form_fields,
@@ -251,6 +259,37 @@ async def publish_saved(request: Request, user: str = Depends(studio_user)) -> J
                                 four_eyes=studio.settings.four_eyes)
     return JSONResponse({"release": release.number, "line": release.line(),
                          "diff": diff.text()})
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history_page(request: Request, user: str = Depends(studio_user)) -> HTMLResponse:
+    """Every release, newest first, with what it changed in plain words."""
+    studio = get_studio(request)
+    with open_log(studio.database) as log:
+        releases = release_views(log.engine, _language(request))
+    return _page("history.html", request, releases=releases,
+                 four_eyes=studio.settings.four_eyes,
+                 status=_status(studio, studio.workspace.check(user, static=False)))
+
+
+@router.post("/api/restore")
+async def restore(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
+    """Make a release's tables the user's draft (only the files that differ from the saved)."""
+    studio = get_studio(request)
+    body = await request.json()
+    number = body.get("release")
+    if not isinstance(number, int):
+        raise InputError("say which release to restore: release, its number")
+    with open_log(studio.database) as log:
+        files = release_files(log.engine, number)
+    saved = {Path(k).name: v for k, v in studio.workspace.saved_texts().items()}
+    changed = {n: t for n, t in files.items() if n in saved and saved[n] != t}
+    tag = _language(request)
+    if not changed:
+        return JSONResponse({"changed": [], "message": label("history.same", tag, num=number)})
+    studio.workspace.replace(user, changed)
+    return JSONResponse({"changed": sorted(changed), "message": label(
+        "history.restored", tag, num=number, files=", ".join(sorted(changed)))})
 
 
 @router.post("/api/undo")

@@ -151,6 +151,11 @@
       if (button.dataset.op === "delete" &&
           !window.confirm(word("js.delete_rule", {num: rule + 1}))) { return; }
       edit(button.dataset.op, rule === null ? null : rule);
+    } else if (button.classList.contains("restore")) {
+      busy(true);
+      request("POST", "/api/restore", {release: Number(button.dataset.release)}).then(function (data) {
+        busy(false); say(data.message);
+      }).catch(function (error) { busy(false); say(error.message, true); });
     } else if (button.classList.contains("params")) {
       openParams(button);
     } else if (button.id === "save") {
