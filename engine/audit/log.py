@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -59,6 +60,7 @@ from engine.audit.decisionrows import (
     payload_digest,
     run_models,
 )
+from engine.audit.pglog import PostgresAppender
 from engine.audit.rowcheck import check_rows
 from engine.audit.sqlitelog import CHAIN, SqliteAppender, chained
 from engine.audit.store import (
@@ -222,6 +224,8 @@ class DecisionLog:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
         self._sqlite = SqliteAppender(engine) if engine.dialect.name == "sqlite" else None
+        self._postgres = (PostgresAppender(engine) if engine.dialect.name == "postgresql"
+                          else None)
 
     def __enter__(self) -> DecisionLog:
         return self
@@ -257,6 +261,8 @@ class DecisionLog:
         try:
             if self._sqlite is not None:
                 return self._sqlite.append(columns)
+            if self._postgres is not None:
+                return self._postgres.append(columns)
             with write_transaction(self.engine) as conn:
                 head = conn.execute(_LOCK_HEAD, {"chain": CHAIN}).one()
                 rows, seq, prev = chained(columns, int(head.seq), head.row_hash, head.previous)
@@ -264,7 +270,7 @@ class DecisionLog:
                     conn.execute(_INSERT, rows[start:start + _INSERT_CHUNK])
                 conn.execute(_MOVE_HEAD, {"chain": CHAIN, "head_seq": seq, "head_hash": prev})
                 return rows
-        except (IntegrityError, sqlite3.IntegrityError) as exc:
+        except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError) as exc:
             taken = self._existing_ids([c["decision_id"] for c in columns])
             if taken:
                 raise DuplicateDecision(
@@ -273,7 +279,7 @@ class DecisionLog:
                     "decide again under a new id"
                 ) from None
             raise self._store_error("cannot append", exc) from None
-        except (SQLAlchemyError, sqlite3.Error) as exc:
+        except (SQLAlchemyError, sqlite3.Error, psycopg.Error) as exc:
             raise self._store_error("cannot append", exc) from None
 
     def _existing_ids(self, ids: list[str]) -> list[str]:
@@ -495,6 +501,8 @@ class DecisionLog:
         """Release the connections; the log stays on disk or on the server."""
         if self._sqlite is not None:
             self._sqlite.close()
+        if self._postgres is not None:
+            self._postgres.close()
         self.engine.dispose()
 
     def _store_error(self, what: str, exc: Exception) -> AuditStoreError:
