@@ -27,6 +27,8 @@ def main() -> None:
                         help="population size, for the benchmarks that take one")
     parser.add_argument("--only", default=None,
                         help="comma-separated parts, for the benchmarks made of parts")
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL URL, for the benchmarks that compare it with SQLite")
     args = parser.parse_args()
     results = HERE / "results"
     results.mkdir(exist_ok=True)
@@ -36,7 +38,7 @@ def main() -> None:
         print(f"== {name}", flush=True)
         started = time.perf_counter()
         accepted = inspect.signature(module.run).parameters
-        given = {k: v for k, v in (("rows", args.rows), ("only", args.only))
+        given = {k: v for k, v in (("rows", args.rows), ("only", args.only), ("db", args.db))
                  if v is not None}
         refused = sorted(set(given) - set(accepted))
         if refused:

@@ -179,11 +179,12 @@ def _echo(port: int) -> _Server:
     return _Server(cmd, port, "/echo")
 
 
-def _gridcredit(port: int, workers: int, tmp: Path, tag: str) -> _Server:
+def _gridcredit(port: int, workers: int, tmp: Path, tag: str, db: str | None = None
+                ) -> _Server:
     cores = SERVER_CORE if workers == 1 else "0,1"
     cmd = _pinned(cores, [str(Path(sys.executable).parent / "gridcredit"), "serve",
                           "--workers", str(workers), "--port", str(port),
-                          "--db", str(tmp / f"decisions-{tag}.sqlite"),
+                          "--db", db or str(tmp / f"decisions-{tag}.sqlite"),
                           "--keys", str(tmp / "keys.yaml"), "--log-level", "warning"])
     return _Server(cmd, port, "/healthz")
 
@@ -301,7 +302,8 @@ def _fixed_measured(server: _Server, path: str, key: str, bodies: Path, rate: fl
     return figures
 
 
-def _round(tmp: Path, key: str, bodies: Path, seconds: float, k: int) -> dict[str, Any]:
+def _round(tmp: Path, key: str, bodies: Path, seconds: float, k: int,
+           db: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"load_average_1min": round(os.getloadavg()[0], 2)}
     port = _free_port()
     server = _echo(port)
@@ -325,23 +327,58 @@ def _round(tmp: Path, key: str, bodies: Path, seconds: float, k: int) -> dict[st
                                                           seconds)
         finally:
             server.stop()
+    if db is not None:
+        for workers in (1, 2):
+            port = _free_port()
+            server = _gridcredit(port, workers, tmp, f"pg-{workers}-{k}", db)
+            try:
+                _wrk(port, "/v1/decisions", bodies, key, 2, tmp)
+                out[f"postgresql_workers_{workers}"] = _measured(
+                    server, "/v1/decisions", bodies, key, seconds, tmp)
+            finally:
+                server.stop()
     return out
 
 
-def _chain(tmp: Path) -> dict[str, Any]:
+def _chain(tmp: Path, db: str | None = None) -> dict[str, Any]:
     from engine.audit.log import open_log
 
     rows, ok = 0, True
-    for db in sorted(tmp.glob("decisions-*.sqlite")):
-        with open_log(str(db), create=False) as log:
+    logs = [str(p) for p in sorted(tmp.glob("decisions-*.sqlite"))] + ([db] if db else [])
+    for url in logs:
+        with open_log(url, create=False) as log:
             report = log.verify()
         rows += report.rows
         ok = ok and report.ok
     return {"logged_rows": rows, "every_chain_ok": ok}
 
 
-def run(results: Path, quick: bool = False) -> dict:
-    """One worker against the echo endpoint, two workers against one, p99 at 90 %."""
+def _postgresql(rounds: list[dict[str, Any]], db: str) -> dict[str, Any]:
+    """PostgreSQL as the log against SQLite, worker for worker, medians of the same rounds."""
+    from sqlalchemy.engine import make_url
+
+    out: dict[str, Any] = {
+        "database": make_url(db).render_as_string(hide_password=True),
+        "baseline": "the same workers logging to SQLite in the same rounds"}
+    for workers in (1, 2):
+        pg = statistics.median(r[f"postgresql_workers_{workers}"]["rate"] for r in rounds)
+        lite = statistics.median(r[f"workers_{workers}"]["rate"] for r in rounds)
+        out[f"workers_{workers}"] = {
+            "postgresql_per_s": round(pg), "sqlite_per_s": round(lite),
+            "postgresql_vs_sqlite": round(pg / lite, 3),
+            "server_cpu_ms_per_request": statistics.median(
+                r[f"postgresql_workers_{workers}"]["server_cpu_ms_per_request"]
+                for r in rounds),
+            "p99_ms_median": statistics.median(
+                r[f"postgresql_workers_{workers}"]["p99_us"] / 1e3 for r in rounds)}
+    out["target_workers_2_at_least_0.5x_sqlite"] = (
+        out["workers_2"]["postgresql_vs_sqlite"] >= 0.5)
+    return out
+
+
+def run(results: Path, quick: bool = False, db: str | None = None) -> dict:
+    """One worker against the echo endpoint, two workers against one, p99 at 90 %; with
+    ``db`` (a PostgreSQL URL) one and two workers logging there against SQLite."""
     from engine.service.auth import add_key
 
     ensure_wrk()
@@ -352,8 +389,8 @@ def run(results: Path, quick: bool = False) -> dict:
         key = add_key(tmp / "keys.yaml", "bench", ["decide"])
         bodies = tmp / "bodies.jsonl"
         bodies.write_text("\n".join(json.dumps(r) for r in _records(500)) + "\n")
-        rounds = [_round(tmp, key, bodies, seconds, k) for k in range(repeat)]
-        chain = _chain(tmp)
+        rounds = [_round(tmp, key, bodies, seconds, k, db) for k in range(repeat)]
+        chain = _chain(tmp, db)
 
     def median(name: str, field: str = "rate") -> float:
         return statistics.median(r[name][field] for r in rounds)
@@ -396,6 +433,7 @@ def run(results: Path, quick: bool = False) -> dict:
                     "workers_2_at_least_1.6x_workers_1": two >= 1.6 * one},
         "runs": rounds,
         "decision_log": chain,
+        **({"postgresql": _postgresql(rounds, db)} if db else {}),
     }
 
 
