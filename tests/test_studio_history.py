@@ -22,7 +22,8 @@ def published(tmp_path_factory):
     client = TestClient(create_studio_app(StudioSettings(
         home=home, drafts=folder / "drafts", populations=(folder,),
         db=str(folder / "log.sqlite"))), base_url="http://127.0.0.1:8765")
-    first = client.post("/studio/api/publish", headers=STUDIO, json={"message": "as shipped"})
+    first = client.post("/studio/api/publish", headers=STUDIO, json={"message": "as shipped",
+                                                                   "publisher": "Wang Fang"})
     assert first.status_code == 200, first.text
     for body in ({"op": "set", "rule": 0, "column": "monthly_kwh", "text": "> 1600"},
                  {"op": "example-set", "rule": 0, "column": "given: monthly_kwh",
@@ -33,7 +34,8 @@ def published(tmp_path_factory):
     assert client.post("/studio/api/save", headers=STUDIO, json={"bump": True}
                        ).status_code == 200
     second = client.post("/studio/api/publish", headers=STUDIO,
-                         json={"message": "large households from 1,600 kWh"})
+                         json={"message": "large households from 1,600 kWh",
+                               "publisher": "Wang Fang"})
     assert second.status_code == 200, second.text
     return client, home
 
@@ -46,6 +48,7 @@ def test_the_history_says_each_change_in_plain_words(published):
                  "table consumption-class: version 2026.12.0 → 2026.12.1",
                  "table consumption-class: example 1, given monthly_kwh 1,500.5 → 1,600.5",
                  "first release: 6 tables", "large households from 1,600 kWh",
+                 "by Wang Fang",
                  "Four-eyes review is off for this project."):
         assert line in page
     assert page.count('class="restore"') == 1 and 'data-release="1"' in page
@@ -82,3 +85,27 @@ def test_restoring_a_release_makes_its_tables_the_draft(published):
                                              (["a", "b"], "a, b"), (None, "—")])
 def test_values_are_shown_as_the_page_writes_them(value, text):
     assert shown(value) == text
+
+
+def test_publish_speaks_in_the_pages_terms_and_asks_who_publishes(tmp_path):
+    home = studio_home(tmp_path)
+    client = TestClient(create_studio_app(StudioSettings(
+        home=home, drafts=tmp_path / "d", populations=(tmp_path,), four_eyes=True,
+        db=str(tmp_path / "log.sqlite"))), base_url="http://127.0.0.1:8765")
+    assert "an approver is needed" in client.get("/studio?lang=en").text
+    refused = client.post("/studio/api/publish", headers=STUDIO, json={"message": " "})
+    assert refused.status_code == 422 and refused.json()["code"] == "publish_refused"
+    message = refused.json()["message"]
+    assert "--" not in message and message.splitlines() == [
+        "Not published, nothing was changed:",
+        "  Write a release message: say what this release changes and why.",
+        "  Say who is publishing: the page asks for your name once and remembers it.",
+        "  Four-eyes review is on for this project: fill in \u201capproved by\u201d with the "
+        "person who reviewed the tables."]
+    self_approved = client.post("/studio/api/publish?lang=zh-CN", headers=STUDIO, json={
+        "message": "m", "publisher": "Li Na", "approved_by": "li  na"})
+    assert self_approved.json()["message"] == (
+        "未发布，没有任何改动：\n  本项目启用了双人复核：批准人（li na）不能是发布人本人。")
+    done = client.post("/studio/api/publish", headers=STUDIO, json={
+        "message": "m", "publisher": "Li Na", "approved_by": "Zhou Min"})
+    assert done.status_code == 200 and "by Li Na, approved by Zhou Min" in done.json()["line"]

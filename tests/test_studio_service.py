@@ -167,7 +167,9 @@ def test_publish_from_the_workbench_records_a_release_with_its_approver(service,
                            json={"message": "", "approved_by": "li"})
     assert refused.status_code == 422
     assert refused.json()["code"] == "publish_refused"
-    assert "--message is empty" in refused.json()["message"]
+    assert refused.json()["message"] == ("Not published, nothing was changed:\n  Write a "
+                                         "release message: say what this release changes "
+                                         "and why.")
     published = service.post("/studio/api/publish", headers=headers,
                              json={"message": "tables as reviewed", "approved_by": "li"})
     assert published.status_code == 200, published.text
@@ -189,13 +191,15 @@ def test_publishing_from_the_local_workbench_writes_into_the_homes_log(tmp_path,
                                                    populations=(tmp_path,)))
     client = TestClient(application, base_url="http://127.0.0.1:8765")
     done = client.post("/studio/api/publish", headers=STUDIO,
-                       json={"message": "first release from the workbench"})
+                       json={"message": "first release from the workbench",
+                             "publisher": "Wang Fang"})
     assert done.status_code == 200, done.text
     assert (home / "out" / "decisions.sqlite").is_file()
     assert not (tmp_path / "out").exists()
     listed = CliRunner().invoke(cli, ["rules", "history", "--home", str(home)])
     assert listed.exit_code == 0, listed.output
     assert "first release from the workbench" in listed.output
+    assert "by Wang Fang" in listed.output
 
 
 def test_an_uploaded_workbook_with_one_changed_cell_saves_one_changed_line(tmp_path):

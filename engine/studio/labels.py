@@ -103,6 +103,21 @@ LABELS: dict[str, str] = {
     "publish.message": "Release message",
     "publish.approver": "approved by",
     "publish.button": "Publish the saved tables",
+    "publish.refused": "Not published, nothing was changed:",
+    "publish.need_message": "Write a release message: say what this release changes and why.",
+    "publish.need_name": (
+        "Say who is publishing: the page asks for your name once and remembers it."
+    ),
+    "publish.need_approver": (
+        "Four-eyes review is on for this project: fill in “approved by” with the person "
+        "who reviewed the tables."
+    ),
+    "publish.self_approval": (
+        "Four-eyes review is on for this project: the approver (%(approver)s) must be "
+        "someone other than the publisher."
+    ),
+    "publish.four_eyes": "four-eyes review on: an approver is needed",
+    "js.publisher_name": "Your name, to record as the publisher of releases from this browser:",
     "workbook.download": "Download workbook (.xlsx)",
     "workbook.upload": "Upload workbook",
     "grid.search": "Search rules",

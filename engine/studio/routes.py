@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit.log import open_log
 from engine.errors import InputError
-from engine.governance.releases import publish, publisher_name
+from engine.governance.releases import PublishRefused, publish
 from engine.language import normalise
 from engine.records import GRADES
 from engine.studio import edits
@@ -103,7 +103,8 @@ def _ref(checked: Checked, name: str) -> TableRef:
 def _status(studio: Studio, checked: Checked) -> dict[str, Any]:
     return {"changed": list(checked.changed), "loads": checked.loads,
             "problems": len(checked.problems), "findings": len(checked.findings),
-            "pending": checked.pending}
+            "pending": checked.pending, "local": not studio.settings.keys,
+            "four_eyes": studio.settings.four_eyes}
 
 
 def _grid_context(studio: Studio, checked: Checked, table: GridTable,
@@ -246,19 +247,52 @@ async def save(request: Request, user: str = Depends(studio_user)) -> JSONRespon
 
 @router.post("/api/publish")
 async def publish_saved(request: Request, user: str = Depends(studio_user)) -> JSONResponse:
-    """Publish the saved tables as a release (``rules publish``), with message and approver."""
+    """Publish the saved tables as a release (``rules publish``), with message and approver.
+
+    The publisher is the signed-in key's name, or locally the name the page asked for."""
     body = await request.json()
     studio = get_studio(request)
+    tag = _language(request)
     if studio.workspace.check(user).changed:
         raise InputError("the draft has unsaved changes: save or discard them, then publish "
                          "the saved tables")
+    publisher = user if studio.settings.keys else " ".join(str(body.get("publisher") or
+                                                               "").split())[:64]
+    approver = " ".join(str(body.get("approved_by") or "").split()) or None
+    problems = _publish_problems(tag, str(body.get("message", "")), publisher, approver,
+                                 studio.settings.four_eyes)
+    if problems:
+        raise _refused(tag, problems)
     with open_log(studio.database) as log:
-        release, diff = publish(studio.engine, log.engine, message=str(body.get("message", "")),
-                                publisher=user if studio.settings.keys else publisher_name(),
-                                approver=body.get("approved_by") or None,
-                                four_eyes=studio.settings.four_eyes)
+        try:
+            release, diff = publish(studio.engine, log.engine,
+                                    message=str(body.get("message", "")), publisher=publisher,
+                                    approver=approver, four_eyes=studio.settings.four_eyes)
+        except PublishRefused as exc:
+            raise _refused(tag, exc.problems) from None
     return JSONResponse({"release": release.number, "line": release.line(),
                          "diff": diff.text()})
+
+
+def _publish_problems(tag: str, message: str, publisher: str, approver: str | None,
+                      four_eyes: bool) -> list[str]:
+    problems = []
+    if not message.strip():
+        problems.append(label("publish.need_message", tag))
+    if not publisher:
+        problems.append(label("publish.need_name", tag))
+    if four_eyes and not approver:
+        problems.append(label("publish.need_approver", tag))
+    if four_eyes and approver and approver.lower() == publisher.lower():
+        problems.append(label("publish.self_approval", tag, approver=approver))
+    return problems
+
+
+def _refused(tag: str, problems: list[str]) -> PublishRefused:
+    refused = PublishRefused(problems)
+    refused.message = label("publish.refused", tag) + "\n" + "\n".join(
+        f"  {p}" for p in problems)
+    return refused
 
 
 @router.get("/history", response_class=HTMLResponse)

@@ -165,13 +165,23 @@
         window.location.reload();
       }).catch(function (error) { say(error.message, true); });
     } else if (button.id === "publish") {
+      var publisher = null;
+      if (button.dataset.local === "1") {
+        publisher = window.localStorage.getItem("gridcredit-publisher");
+        if (!publisher) {
+          publisher = (window.prompt(word("js.publisher_name")) || "").trim();
+          if (publisher) { window.localStorage.setItem("gridcredit-publisher", publisher); }
+        }
+      }
       say(word("js.publishing"));
-      button.disabled = true;
+      button.disabled = true; busy(true);
       request("POST", "/api/publish", {
         message: document.getElementById("publish-message").value,
-        approved_by: document.getElementById("publish-approver").value
-      }).then(function (data) { button.disabled = false; say(word("js.published", {line: data.line})); })
-        .catch(function (error) { button.disabled = false; say(error.message, true); });
+        approved_by: document.getElementById("publish-approver").value,
+        publisher: publisher
+      }).then(function (data) {
+        button.disabled = false; busy(false); say(word("js.published", {line: data.line}));
+      }).catch(function (error) { button.disabled = false; busy(false); say(error.message, true); });
     } else if (button.id === "undo" || button.id === "redo") {
       request("POST", "/api/" + button.id, {}).then(function () { window.location.reload(); })
         .catch(function (error) { say(error.message, true); });
