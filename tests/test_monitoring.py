@@ -211,3 +211,47 @@ def test_monitor_a_spec_trained_model_on_files_of_its_kind(tmp_path):
     assert result.exit_code == 1, result.output
     assert result.output.startswith("germancredit-2026.11: breach; 500 current vs 500 baseline")
     assert "breach: CSI of age_in_years" in result.output
+
+
+def test_the_drift_report_names_the_models_outcome_its_filter_and_the_metrics_note(
+        tmp_path, monkeypatch):
+    from html import unescape
+    from pathlib import Path
+
+    from engine.report import monitoring as page
+
+    root = Path(__file__).resolve().parent.parent
+    data = root / "tests" / "data" / "germancredit.csv"
+    out = tmp_path / "m"
+    trained = runner.invoke(app, ["train", "--data", str(data), "--target", "creditability",
+                                  "--bad", "bad", "--spec",
+                                  str(root / "tests" / "data" / "germancredit-indicators.yaml"),
+                                  "--out", str(out), "--no-governance", "--folds", "3"])
+    assert trained.exit_code == 0, trained.output
+    axes: list[str] = []
+    drawn = page._calibration_chart
+    monkeypatch.setattr(page, "_calibration_chart",
+                        lambda table, outcome: axes.append(outcome) or drawn(table, outcome))
+    frame = pd.read_csv(data)
+    frame.iloc[:500].to_csv(tmp_path / "a.csv", index=False)
+    frame.iloc[500:].to_csv(tmp_path / "b.csv", index=False)
+    frame.iloc[500:].drop(columns=["creditability"]).to_csv(tmp_path / "c.csv", index=False)
+    model = str(out / "germancredit.json")
+    html = tmp_path / "drift.html"
+    labelled = runner.invoke(app, ["monitor", "--model", model, "--baseline",
+                                   str(tmp_path / "a.csv"), "--current", str(tmp_path / "b.csv"),
+                                   "--out", str(html)])
+    assert labelled.exit_code in (0, 1), labelled.output
+    bad = int((frame.iloc[500:]["creditability"] == "bad").sum())
+    note = f"AUC and KS computed on the 500 current rows with a known outcome ({bad:,} bad)."
+    assert f"  {note}" in labelled.output
+    text = unescape(html.read_text(encoding="utf-8"))
+    assert note in text and "Rows left out by the model's population filter" in text
+    assert "refused by validation" not in text
+    assert axes == ["observed rate of creditability = bad"]
+    unlabelled = runner.invoke(app, ["monitor", "--model", model, "--baseline",
+                                     str(tmp_path / "a.csv"), "--current",
+                                     str(tmp_path / "c.csv")])
+    assert unlabelled.exit_code in (0, 1), unlabelled.output
+    assert ("  AUC and KS were not computed: the current file brings no outcomes (pass "
+            "--labels, or a file with the model's target column).") in unlabelled.output

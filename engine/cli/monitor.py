@@ -75,6 +75,7 @@ def monitor_command(
                    f"{d.csi['csi'].max():.3f} ({d.csi.loc[d.csi['csi'].idxmax(), 'indicator']})")
         for lv, text in d.findings:
             typer.echo(f"  {lv}: {text}")
+        typer.echo(f"  {d.performance_note}")
     for which, n in result.rejected.items():
         if n:
             typer.echo(f"{which}: {n:,} rows left out by {result.rejected_by} (not monitored)")

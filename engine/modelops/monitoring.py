@@ -104,6 +104,8 @@ class Drift:
     calibration: pd.DataFrame | None = None
     performance_source: str = ""
     findings: tuple[tuple[str, str], ...] = ()
+    performance_note: str = ""
+    outcome: str = "12-month default rate"
 
     @property
     def score_psi(self) -> float:
@@ -203,6 +205,7 @@ def drift(model: ScoreModel, bands: Sequence[Band], base: pd.DataFrame, cur: pd.
     if y_base is not None and (y_base < 0).any():
         y_base = None
     known = np.asarray(y_cur) >= 0 if y_cur is not None else None
+    note = performance_note(y_cur, known)
     if known is not None and known.any():
         y_cur = np.asarray(y_cur)[known]
         if 0 < y_cur.sum() < len(y_cur):
@@ -216,7 +219,34 @@ def drift(model: ScoreModel, bands: Sequence[Band], base: pd.DataFrame, cur: pd.
                                         sc.pd[known], y_cur, grade_names)
         findings += [("breach", p) for p in calibration_problems(calibration)]
     return Drift(model.segment, model.model_id, len(base), len(cur), score, grades, csi,
-                 csi_bins, performance, calibration, source, tuple(findings))
+                 csi_bins, performance, calibration, source, tuple(findings), note,
+                 outcome_name(model))
+
+
+def performance_note(y_cur: np.ndarray | None, known: np.ndarray | None) -> str:
+    """Whether AUC and KS were computed on the current rows, and why not."""
+    if y_cur is None or known is None:
+        return ("AUC and KS were not computed: the current file brings no outcomes (pass "
+                "--labels, or a file with the model's target column).")
+    if not known.any():
+        return "AUC and KS were not computed: no current row has a known outcome yet."
+    seen = np.asarray(y_cur)[known]
+    bad = int(seen.sum())
+    if not 0 < bad < len(seen):
+        return (f"AUC and KS were not computed: the {len(seen):,} current rows with an outcome "
+                f"are all {'bad' if bad else 'good'}, so there is nothing to rank.")
+    return (f"AUC and KS computed on the {len(seen):,} current rows with a known outcome "
+            f"({bad:,} bad).")
+
+
+def outcome_name(model: ScoreModel) -> str:
+    """What the model predicts, for an axis: its label's target and bad values."""
+    label = model.doc.get("label") or {}
+    target = str(label.get("target", "default_12m"))
+    if target == "default_12m":
+        return "12-month default rate"
+    bad = " or ".join(str(v) for v in label.get("bad") or ["1"])
+    return f"observed rate of {target} = {bad}"
 
 
 def _outcome_values(series: pd.Series, bad: str | Sequence[str] | None,

@@ -40,7 +40,7 @@ def _shares_chart(table: pd.DataFrame, label: str, title: str) -> bytes:
                   ha="right" if len(x) > 6 else "center", fontsize=7)
     ax.set_ylabel("share of customers")
     ax.set_title(f"{title}: PSI {table['psi'].sum():.3f}")
-    ax.legend(frameon=False, fontsize=8)
+    fig.legend(frameon=False, fontsize=8, loc="outside right upper")
     ax.spines[["top", "right"]].set_visible(False)
     return charts.png(fig)
 
@@ -59,7 +59,7 @@ def _csi_chart(csi: pd.DataFrame) -> bytes:
     return charts.png(fig)
 
 
-def _calibration_chart(table: pd.DataFrame) -> bytes:
+def _calibration_chart(table: pd.DataFrame, outcome: str) -> bytes:
     shown = table[table["customers"] > 0]
     fig, (ax,) = charts.figure(7.0, 3.4)
     x = np.arange(len(shown))
@@ -69,12 +69,12 @@ def _calibration_chart(table: pd.DataFrame) -> bytes:
                 capsize=4, label="predicted PD and its binomial interval")
     ax.scatter(x, shown["observed"], color=["#1a9850" if a else "#d73027"
                                             for a in shown["agrees"]],
-               zorder=3, label="observed default rate")
+               zorder=3, label="observed rate")
     ax.set_xticks(x, [f"{g}\nn={n:,}" for g, n in zip(shown["grade"], shown["customers"],
                                                     strict=True)], fontsize=8)
-    ax.set_ylabel("12-month default rate")
+    ax.set_ylabel(outcome)
     ax.set_title("Calibration by grade (red: outside the interval)")
-    ax.legend(frameon=False, fontsize=8)
+    fig.legend(frameon=False, fontsize=8, loc="outside lower center", ncols=2)
     ax.spines[["top", "right"]].set_visible(False)
     return charts.png(fig)
 
@@ -94,7 +94,7 @@ def _section(d: Drift) -> dict[str, Any]:
         "findings": [{"level": lv, "text": t} for lv, t in d.findings],
         "score": _records(d.score), "grades": _records(d.grades), "csi": _records(d.csi),
         "performance": _records(d.performance), "calibration": _records(d.calibration),
-        "performance_source": d.performance_source,
+        "performance_source": d.performance_source, "performance_note": d.performance_note,
         "charts": [
             {"title": "Score distribution", "src": _uri(_shares_chart(
                 d.score, "bin", "Score (z) at the baseline's deciles"))},
@@ -105,7 +105,7 @@ def _section(d: Drift) -> dict[str, Any]:
     }
     if d.calibration is not None and (d.calibration["customers"] > 0).any():
         out["charts"].append({"title": "Calibration", "src": _uri(
-            _calibration_chart(d.calibration))})
+            _calibration_chart(d.calibration, d.outcome))})
     return out
 
 
@@ -121,6 +121,7 @@ def monitor_html(result: MonitorResult, templates_dir: str | Path) -> str:
     env.filters["pct"] = lambda v, digits=2: "" if v is None else f"{float(v):.{digits}%}"
     return env.get_template(TEMPLATE).render(
         baseline=result.baseline, current=result.current, rejected=result.rejected,
+        rejected_by=result.rejected_by,
         breached=result.breached, watch=WATCH, breach=BREACH,
         created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         sections=[_section(d) for d in result.drifts])
