@@ -92,8 +92,8 @@ def raw_facts(data: Mapping[str, Any]) -> dict[str, Any] | None:
         elif type(value) is not str or _ID_TEXT.fullmatch(value) is None:
             return None
         facts[name] = value
-    if facts["customer_class"] in NON_RESIDENTIAL and any(
-            facts[name] is None for name in _FINANCIAL):
+    enterprise = facts["customer_class"] in NON_RESIDENTIAL
+    if any((facts[name] is None) is enterprise for name in _FINANCIAL):
         return None
     return _derived(facts)
 

@@ -326,7 +326,8 @@ def test_service_chooses_language_by_query_or_header_and_refuses_unknown_ones(en
         bad = client.get(url, params={"audience": "press"}, headers=key)
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
         assert bad.json()["details"][0]["value"] == "press"
-        assert "Input should be 'auditor' or 'customer'" in bad.json()["message"]
+        assert ("Input should be 'auditor', 'customer', 'liability-notice' or 'cut-warning'"
+                in bad.json()["message"])
 
 
 def test_the_auditor_report_speaks_chinese_and_labels_its_charts_in_chinese():
