@@ -570,7 +570,7 @@ def test_cli_decisions_read_event_outcomes_from_the_db_and_log_single_ones(tmp_p
     assert grades.loc["CLI2", "grade"] == plain["grade"]["grade"]
 
 
-def test_frame_outcomes_read_the_store_once_per_chunk(tmp_path, monkeypatch):
+def test_frame_outcomes_of_a_store_without_outcomes_read_no_customer(tmp_path, monkeypatch):
     from engine.events.outcomes import frame_outcomes
     from engine.events.store import EventStore
 
@@ -582,5 +582,6 @@ def test_frame_outcomes_read_the_store_once_per_chunk(tmp_path, monkeypatch):
     frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(2000)],
                           "as_of": ["2026-01-31"] * 2000})
     result = frame_outcomes(frame, store)
-    assert calls == [1] and result.rows_with_events == 0
+    # one probe finds no outcome on any of the frame's days: no customer is looked up
+    assert calls == [] and result.rows_with_events == 0
     assert result.frame is frame

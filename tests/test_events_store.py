@@ -61,6 +61,9 @@ def test_the_store_decides_alike_on_both_backends_and_survives_a_restart(db):
     assert [(o.kind, o.amount) for o in many[("REB", day)].outcomes] == [
         ("rebate_earned", 3.0), ("credit_improvement", None)]
     assert many[("NOBODY", day)].outcomes == ()
+    assert again.store.any_outcome_between(day, day)
+    long_before = (T0 - dt.timedelta(days=3650)).date()
+    assert not again.store.any_outcome_between(long_before, long_before)
     assert again.store.count() == len(stream())
     again.store.close()
 

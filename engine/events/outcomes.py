@@ -45,8 +45,11 @@ def frame_outcomes(frame: pd.DataFrame, store: EventStore) -> FrameOutcomes:
     per_row: list[tuple[EventOutcome, ...]] = [()] * n
     if n == 0 or "customer_id" not in frame.columns or "as_of" not in frame.columns:
         return FrameOutcomes(frame, per_row)
-    ids = frame["customer_id"].astype("string").to_numpy(dtype=object, na_value=None)
     days = pd.to_datetime(frame["as_of"].astype("string"), errors="coerce", format="ISO8601")
+    if days.isna().all() or not store.any_outcome_between(days.min().date(),
+                                                          days.max().date()):
+        return FrameOutcomes(frame, per_row)
+    ids = frame["customer_id"].astype("string").to_numpy(dtype=object, na_value=None)
     day_values = [None if pd.isna(d) else d.date() for d in days]
     keys = {(c, d) for c, d in zip(ids, day_values, strict=True)
             if isinstance(c, str) and d is not None}

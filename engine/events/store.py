@@ -463,6 +463,19 @@ class EventStore:
             "id": customer_id, "start": start, "end": start + _DAY_US}).all())
         return _in_force(customer_id, day, rows)
 
+    def any_outcome_between(self, first: dt.date, last: dt.date) -> bool:
+        """Whether any stored outcome is in force on some day from ``first`` to ``last``.
+
+        One probe: a batch whose days no outcome touches (an event
+        store without outcomes, most of all) reads nothing per customer.
+        """
+        c = event_outcomes.c
+        start, end = _start_us(first), _start_us(last) + _DAY_US
+        query = (select(c.seq).where(c.valid_until > bindparam("start"),
+                                     c.valid_from < bindparam("end")).limit(1))
+        return self._read(lambda conn: conn.execute(
+            query, {"start": start, "end": end}).first()) is not None
+
     def outcomes_for_many(self, keys: Iterable[tuple[str, dt.date | str]]
                           ) -> dict[tuple[str, dt.date], EventOutcomes]:
         """``outcomes_for`` of many (customer, as-of date) pairs: one query per 512 customers.
