@@ -152,7 +152,7 @@ def jdm_graph(tables: TableSet) -> dict:
 
 def _facts_sample(engine, source: Path, n: int) -> pd.DataFrame:
     from engine.facts import frame_facts
-    from engine.records import validate_frame
+    from engine.recordframe import validate_frame
 
     frame = pq.ParquetFile(source).read_row_groups([0]).to_pandas().head(n)
     accepted, _ = validate_frame(frame)

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from engine import synth
 from engine.modelops import TrainingConfig, make_pipeline
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scoring import load_registry
 
 ROOT = Path(__file__).resolve().parent.parent

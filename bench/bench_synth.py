@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from engine import synth
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 
 
 def run(results: Path, quick: bool = False) -> dict:

@@ -24,7 +24,8 @@ import pandas as pd
 from engine import synth
 from engine.facts import frame_facts
 from engine.policies import load_catalogue
-from engine.records import validate_frame, vocabulary
+from engine.recordframe import validate_frame
+from engine.records import vocabulary
 from engine.tables import load_table_set
 from engine.tables.masks import encode_column
 from engine.tables.vectorised import first_winners, rule_masks

@@ -126,7 +126,7 @@ def _derived(facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def frame_facts(frame: pd.DataFrame) -> pd.DataFrame:
-    """The same facts for a validated frame (``engine.records.validate_frame`` output)."""
+    """The same facts for a validated frame (``engine.recordframe.validate_frame`` output)."""
     out = frame.copy()
     gap = (out["expected_service_quality"].to_numpy(dtype=float)
            - out["perceived_service_quality"].to_numpy(dtype=float))

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from engine.facts import frame_facts
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scoring import TOP_REASONS, ReasonCode, Score
 from engine.tables.tableset import PolicyGrants, TableSet, policy_grants
 from engine.tables.vectorised import Evaluation, evaluate

@@ -9,7 +9,7 @@ from engine import synth
 from engine.config import EngineConfig
 from engine.decider import load_tables
 from engine.modelops import TrainingConfig, train, write_model
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scoring import compute, load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent

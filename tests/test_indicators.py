@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from engine import synth
 from engine.errors import ConfigError, FrameError
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scoring import RISK_GROUPS, compute, compute_one, load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent

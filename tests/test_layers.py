@@ -110,3 +110,19 @@ def test_no_test_module_imports_another():
             crossing += [f"{path.name}:{node.lineno}: {name}" for name in names
                          if name.split(".")[-1].startswith("test_")]
     assert crossing == []
+
+
+def test_modules_and_functions_stay_small():
+    """No module of ``engine`` over 600 lines, no function over 80: each reads at one sitting."""
+    large = []
+    for path in sorted((REPO / "engine").rglob("*.py")):
+        text = path.read_text()
+        where = path.relative_to(REPO)
+        if text.count("\n") > 600:
+            large.append(f"{where}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
+                    node.end_lineno - node.lineno + 1 > 80:
+                large.append(f"{where}:{node.lineno}: {node.name} has "
+                             f"{node.end_lineno - node.lineno + 1} lines")
+    assert large == []

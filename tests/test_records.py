@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from engine import synth
 from engine.errors import FrameError, RecordError, RequiredFieldError
-from engine.records import FIELDS, validate_frame, validate_record
+from engine.recordframe import validate_frame
+from engine.records import FIELDS, validate_record
 from tests.factories import good
 
 

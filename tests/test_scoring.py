@@ -16,7 +16,7 @@ from engine.config import EngineConfig
 from engine.decider import load_tables
 from engine.errors import ModelError
 from engine.modelops import TrainingConfig, train, write_model
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scoring import ScoreModel, compute, compute_one, load_catalogue, load_registry
 from tests.factories import plain_record
 
@@ -189,7 +189,8 @@ def test_one_record_scores_bit_for_bit_as_its_row_of_a_frame(engine):
 
     from engine import synth
     from engine.facts import frame_facts, record_facts
-    from engine.records import validate_frame, validate_record
+    from engine.recordframe import validate_frame
+    from engine.records import validate_record
 
     raw = synth.generate(3_000, seed=41).drop(columns=["default_12m"])
     scored = engine.registry.score_frame(frame_facts(validate_frame(raw)[0]))

@@ -16,7 +16,7 @@ from engine.cli import app
 from engine.config import EngineConfig
 from engine.decider import load_tables
 from engine.modelops import SHOCKS, Shock, analyse, shock_indicator
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scoring import Indicator, load_catalogue, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -197,7 +197,7 @@ def test_a_residential_record_with_financial_status_is_refused_naming_the_field(
 def test_residential_financial_status_is_refused_in_a_file_too():
     import pandas as pd
 
-    from engine.records import validate_frame
+    from engine.recordframe import validate_frame
 
     frame = pd.DataFrame([RESIDENTIAL, {**RESIDENTIAL, "customer_id": "C0002",
                                         "current_ratio": 1.2}])

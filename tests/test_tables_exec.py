@@ -15,7 +15,8 @@ from engine import synth
 from engine.errors import DecisionError
 from engine.facts import frame_facts
 from engine.policies import load_catalogue
-from engine.records import validate_frame, vocabulary
+from engine.recordframe import validate_frame
+from engine.records import vocabulary
 from engine.tables import load_table_set
 from engine.tables.analysis import regions
 

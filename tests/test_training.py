@@ -30,7 +30,7 @@ from engine.modelops import (
     train,
     train_registry,
 )
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scale import Band
 from engine.scoring import compute, load_catalogue, load_registry
 

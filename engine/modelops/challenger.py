@@ -29,7 +29,7 @@ from engine.modelops.comparison import (
     write_history,
 )
 from engine.modelops.evaluation import delong, metrics
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scale import Band, assign
 from engine.scoring import Registry, load_registry, read_spec
 

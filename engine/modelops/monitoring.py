@@ -38,7 +38,7 @@ from engine.errors import FrameError
 from engine.modelops.calibration import calibration_problems, grade_calibration
 from engine.modelops.evaluation import metrics
 from engine.modelops.labels import labels as label_values
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scale import Band, assign
 from engine.scoring import (
     Registry,

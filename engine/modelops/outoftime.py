@@ -21,7 +21,7 @@ from engine.modelops.calibration import grade_calibration
 from engine.modelops.evaluation import band_table, markdown_table, metrics
 from engine.modelops.labels import labelled_rows, labels
 from engine.modelops.training import TrainingConfig, fit_registry, train_file
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scale import Band, assign
 from engine.scoring import ScoreModel, compute, load_catalogue, read_spec
 

@@ -41,7 +41,7 @@ from engine.modelops.evaluation import (
 )
 from engine.modelops.labels import labelled_rows, labels
 from engine.modelops.modelcard import render
-from engine.records import validate_frame
+from engine.recordframe import validate_frame
 from engine.scale import Band
 from engine.scoring import (
     SCHEMA,

@@ -7,7 +7,7 @@ same 1-5 scale as the customer record's ``expected_service_quality`` and
 ``perceived_service_quality``.
 
 The fields are ``FieldSpec`` declarations like the customer record's, and
-``engine.records.validate_frame`` checks them column-wise, so a survey file
+``engine.recordframe.validate_frame`` checks them column-wise, so a survey file
 is held to the same rules as a customer file: every row is either accepted
 (converted to the declared types) or rejected with its row, field, value and
 reason, and rows in = rows accepted + rows rejected. A second survey of the
@@ -24,7 +24,8 @@ import pandas as pd
 
 from engine.errors import FrameError
 from engine.frames import read_frame, write_frame
-from engine.records import FieldSpec, validate_frame
+from engine.recordframe import validate_frame
+from engine.records import FieldSpec
 
 __all__ = [
     "CHANNELS",
