@@ -23,7 +23,7 @@ from engine.modelops import (
     write_model,
 )
 from engine.modelops.specinit import sentinels
-from engine.scoring import ScoreModel, load_catalogue, load_registry, score_file
+from engine.scoring import ScoreModel, compute, load_catalogue, load_registry, score_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = load_tables(EngineConfig.at(ROOT)).scale
@@ -298,3 +298,32 @@ def test_an_existing_out_is_named_once(tmp_path):
     assert done.exit_code == 2
     assert done.output.strip() == f"error: {out}: exists; choose another --out or remove it"
     assert out.read_text(encoding="utf-8") == "kept\n"
+
+
+# ------------------------------------------------------------------ unseen values
+
+HOME = ("  - name: home\n    sources: [home]\n    transform: category\n"
+        "    direction: auto\n    unit: '-'\n    group: data\n    description: Home.\n")
+
+
+def test_unseen_categories_and_missing_values_are_counted_per_indicator(tmp_path):
+    frame = _frame()
+    frame["home"] = np.where(np.arange(len(frame)) % 3 == 0, "own", "rent")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC_HEAD + INCOME + HOME, encoding="utf-8")
+    done = train_file(frame, target="status", spec=spec, bands=SCALE, bad="bad", config=CONFIG)
+    path = write_model(done, tmp_path / "models", "data.json")
+    model = ScoreModel.load(path)
+    later = frame.copy()
+    later.loc[:2, "home"] = "lease"
+    later.loc[10:14, "income"] = np.nan
+    scored = score_file(model, later, SCALE)
+    assert ("values training never saw, scored with the neutral WoE 0: income 5 missing "
+            "(training had none); home 3 unseen categories") in scored.notes
+    woe = model.woe_matrix(compute(later, load_catalogue(spec), list(model.indicators)))
+    assert (woe[:3, 1] == 0).all() and (woe[10:15, 0] == 0).all()
+    assert score_file(model, frame, SCALE).notes == ()
+    drift = monitor_model(model, SCALE, frame, later)
+    assert ("current: values training never saw, scored with the neutral WoE 0: income 5 "
+            "missing (training had none); home 3 unseen categories") in drift.notes
+    assert "take WoE 0" in path.with_suffix(".md").read_text(encoding="utf-8")

@@ -179,7 +179,11 @@ def _limitations(doc: dict[str, Any]) -> list[str]:
     out = ["- Performance is measured on the training population; the population may move: "
            "monitor it (`gridcredit monitor`).",
            "- A linear score on binned indicators: interactions between indicators are not "
-           "modelled, and values beyond the training range take the outer bin's WoE."]
+           "modelled, and values beyond the training range take the outer bin's WoE.",
+           "- Neutral WoE: a category training never saw, and a missing value of an "
+           "indicator that had none in training, take WoE 0 (the evidence of neither good "
+           "nor bad); `gridcredit score` and `gridcredit monitor` count such rows per "
+           "indicator."]
     if doc.get("dropped_indicators"):
         out.append("- Indicators left out (below) carry no weight even where they would "
                    "matter for a customer.")

@@ -48,6 +48,7 @@ from engine.scoring import (
     file_rows,
     model_catalogue,
     scale_for,
+    unseen_note,
 )
 
 __all__ = [
@@ -369,6 +370,9 @@ def monitor_model(model: ScoreModel, bands: Sequence[Band] | None, baseline: pd.
         ys.append(outcomes(kept, extra, target=target, key=key, bad=bad, good=good,
                            where=names[1] if extra is not None else which))
         frames.append(compute(kept, catalogue, list(model.indicators)))
+        unseen = unseen_note(model.unseen(frames[-1]), f"{which}: ")
+        if unseen:
+            notes.append(unseen)
     segs = [np.full(len(f), model.segment, dtype=object) for f in frames]
     drifts = monitor_frames({model.segment: model}, scale, frames[0], frames[1], segs[0],
                             segs[1], y_base=ys[0], y_cur=ys[1])

@@ -31,6 +31,7 @@ from engine.scoring.files import (
     scale_for,
     scale_record,
     score_file,
+    unseen_note,
 )
 from engine.scoring.indicators import (
     DIRECTIONS,
@@ -98,4 +99,5 @@ __all__ = [
     "scale_for",
     "scale_record",
     "score_file",
+    "unseen_note",
 ]

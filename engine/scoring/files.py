@@ -31,6 +31,7 @@ __all__ = [
     "scale_for",
     "scale_record",
     "score_file",
+    "unseen_note",
 ]
 
 
@@ -96,6 +97,21 @@ def scale_for(model: ScoreModel, given: Sequence[Band] | None,
                  " Grading with the model's own scale; retrain the model to change it")
 
 
+def unseen_note(counts: dict[str, tuple[int, int]], where: str = "") -> str:
+    """One line naming, per indicator, the rows scored with the neutral WoE 0 for a value
+    training never saw; empty when there are none."""
+    if not counts:
+        return ""
+    parts = []
+    for name, (category, missing) in counts.items():
+        said = [f"{category:,} unseen categor{'y' if category == 1 else 'ies'}"] if category \
+            else []
+        said += [f"{missing:,} missing (training had none)"] if missing else []
+        parts.append(f"{name} {' and '.join(said)}")
+    return (f"{where}values training never saw, scored with the neutral WoE 0: "
+            + "; ".join(parts))
+
+
 def file_rows(model: ScoreModel, frame: pd.DataFrame,
               catalogue: Catalogue | None = None) -> tuple[pd.DataFrame, int, str]:
     """The rows of a file the model's population filter admits (label conditions aside).
@@ -131,5 +147,5 @@ def score_file(model: ScoreModel, frame: pd.DataFrame, bands: Sequence[Band] | N
     scored = model.score_frame(values).to_frame()
     scored.insert(2, "grade", np.array([b.grade for b in scale], dtype=object)[
         assign(scored["pd"].to_numpy(), scale)])
-    notes = tuple(n for n in (warning, note) if n)
+    notes = tuple(n for n in (warning, note, unseen_note(model.unseen(values))) if n)
     return ScoredFile(pd.concat([kept, scored], axis=1), rejects, scale, notes)

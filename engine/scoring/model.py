@@ -296,6 +296,29 @@ class ScoreModel:
         return {b.name: b.positions(indicators[b.name].to_numpy() if b.kind == "numeric"
                                     else indicators[b.name]) for b in self.bins}
 
+    def unseen(self, indicators: pd.DataFrame) -> dict[str, tuple[int, int]]:
+        """Per indicator, rows with a category training never saw and rows missing where
+        training had no missing value: both get the neutral WoE of their bin (0).
+
+        Only indicators with at least one such row are listed. A missing value is
+        unseen when the artifact's bin table counts no training customer as missing.
+        """
+        out = {}
+        for b, e in zip(self.bins, self.doc["indicators"], strict=True):
+            pos = b.positions(indicators[b.name].to_numpy() if b.kind == "numeric"
+                              else indicators[b.name])
+            n = len(b.woe)
+            category = int((pos == n).sum()) if b.kind == "category" else 0
+            trained = [s.get("customers", 0) for s in e.get("bins", [{"bin": "missing",
+                                                                      "customers": 1}])
+                       if s.get("bin") == "missing"]
+            had_missing = not trained or trained[0] > 0
+            missing = 0 if had_missing else int((pos == (n + 1 if b.kind == "category"
+                                                          else n)).sum())
+            if category or missing:
+                out[b.name] = (category, missing)
+        return out
+
     def bin_labels(self) -> dict[str, list[str]]:
         """Per indicator, the names of the bins ``bin_positions`` returns."""
         return {b.name: b.labels(e.get("categories")) for b, e in
