@@ -331,15 +331,21 @@ class DecisionLog:
 
     def step(self, step_id: str) -> dict[str, Any]:
         """A logged collection step, its digest checked; ``DecisionNotFound`` if none."""
-        payload = self._payload(step_id)
+        return self._entry(step_id, STEP_KIND, "collection step",
+                           "check the id (the step_id column of collections due)",
+                           "is not a collection step")
+
+    def _entry(self, entry_id: str, kind: str, noun: str, unknown: str,
+               other: str) -> dict[str, Any]:
+        """The logged entry of ``kind`` (a batch run or a collection step), digest checked."""
+        payload = self._payload(entry_id)
         if payload is None:
-            raise DecisionNotFound(f"collection step {step_id!r} is not in the log {self.url}: "
-                                   "check the id (the step_id column of collections due)")
+            raise DecisionNotFound(f"{noun} {entry_id!r} is not in the log {self.url}: {unknown}")
         data = json.loads(payload)
-        if not isinstance(data, dict) or data.get("kind") != STEP_KIND:
-            raise InputError(f"{step_id!r} in {self.url} is not a collection step")
+        if not isinstance(data, dict) or data.get("kind") != kind:
+            raise InputError(f"{entry_id!r} in {self.url} {other}")
         if data.get("digest") != payload_digest(data):
-            raise InputError(f"{self.url}: collection step {step_id}: its entry was edited (the "
+            raise InputError(f"{self.url}: {noun} {entry_id}: its entry was edited (the "
                              "digest does not match its content): run gridcredit audit verify")
         return data
 
@@ -382,18 +388,9 @@ class DecisionLog:
 
     def run(self, run_id: str) -> dict[str, Any]:
         """A batch run's entry, its digest checked; ``DecisionNotFound`` for an unknown run."""
-        payload = self._payload(run_id)
-        if payload is None:
-            raise DecisionNotFound(
-                f"batch run {run_id!r} is not in the log {self.url}: the run was not logged "
-                "(decided without --db, or its log entry failed: finish it with --resume)")
-        data = json.loads(payload)
-        if not isinstance(data, dict) or data.get("kind") != RUN_KIND:
-            raise InputError(f"{run_id!r} in {self.url} is a decision, not a batch run")
-        if data.get("digest") != payload_digest(data):
-            raise InputError(f"{self.url}: batch run {run_id}: its entry was edited (the "
-                             "digest does not match its content): run gridcredit audit verify")
-        return data
+        return self._entry(run_id, RUN_KIND, "batch run",
+                           "the run was not logged (decided without --db, or its log entry "
+                           "failed: finish it with --resume)", "is a decision, not a batch run")
 
     def runs(self) -> list[dict[str, Any]]:
         """Every batch run's entry, oldest first (digests not checked: ``verify`` does)."""
