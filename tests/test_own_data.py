@@ -327,3 +327,38 @@ def test_unseen_categories_and_missing_values_are_counted_per_indicator(tmp_path
     assert ("current: values training never saw, scored with the neutral WoE 0: income 5 "
             "missing (training had none); home 3 unseen categories") in drift.notes
     assert "take WoE 0" in path.with_suffix(".md").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ points
+
+def test_points_appear_in_the_card_per_bin_and_in_score_and_add_up(tmp_path):
+    from engine.errors import ModelError
+    from engine.scoring.points import Points, parse_points
+
+    config = TrainingConfig(folds=3, governance=False, calibration=("platt",),
+                            points={"base_score": 600, "base_odds": 50, "pdo": 20})
+    done = train_file(_frame(), target="status", spec=_spec(tmp_path), bands=SCALE, bad="bad",
+                      config=config)
+    path = write_model(done, tmp_path / "models", "data.json")
+    model = ScoreModel.load(path)
+    scored = score_file(model, _frame(), SCALE).scored
+    scale = Points(600, 50, 20)
+    assert (scored["points"].to_numpy() == scale.of_pd(scored["pd"].to_numpy())).all()
+    card = path.with_suffix(".md").read_text(encoding="utf-8")
+    assert ("600 points at good:bad odds of 50:1, 20 points to double the odds" in card
+            and "| bin | customers | defaults | woe | iv | points |" in card)
+    base = float(card.split("calibration the points add up: ")[1].split(" base points")[0])
+    entry = model.doc["indicators"][0]
+    bins = model.bin_positions(compute(_frame(), load_catalogue(_spec(tmp_path)),
+                                       list(model.indicators)))["income"]
+    added = scale.bin_points(model.doc["calibration"], entry["coefficient"], entry["woe"])
+    total = base + np.asarray(added)[bins]
+    assert np.abs(total - scored["points"].to_numpy()).max() <= 0.6
+    assert scale.of_pd([1 / 51])[0] == 600 and scale.of_pd([1 / 101])[0] == 620
+    with pytest.raises(ConfigError, match=r"--points '600,50': give BASE,ODDS,PDO as three "
+                                          r"numbers, for example 600,50,20"):
+        parse_points("600,50")
+    broken = dict(model.doc, points={"base_score": 600, "base_odds": 0, "pdo": 20})
+    with pytest.raises(ModelError, match=r"key 'points': is .* expected \{base_score, "
+                                         r"base_odds, pdo\} numbers"):
+        ScoreModel(broken)

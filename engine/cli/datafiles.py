@@ -15,6 +15,7 @@ from engine.errors import FrameError
 from engine.frames import read_frame, write_frame
 from engine.modelops import init_spec
 from engine.scoring import ScoreModel, score_file
+from engine.scoring.points import points_of
 
 spec_app = typer.Typer(help="Indicator specs for labelled files of your own.",
                        no_args_is_help=True)
@@ -82,6 +83,11 @@ def score_command(
     counts = scored["grade"].value_counts()
     typer.echo("grades: " + ", ".join(f"{b.grade} {int(counts.get(b.grade, 0)):,}"
                                       for b in result.bands))
+    if "points" in scored.columns and len(scored):
+        scale = points_of(ScoreModel.load(model).doc)
+        typer.echo(f"points: median {int(scored['points'].median()):,}, from "
+                   f"{int(scored['points'].min()):,} to {int(scored['points'].max()):,} "
+                   f"({scale.describe() if scale else ''})")
     if out is not None:
         write_frame(scored, out)
         typer.echo(f"wrote {out}")

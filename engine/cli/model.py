@@ -31,6 +31,7 @@ from engine.modelops import (
 )
 from engine.scale import Band
 from engine.scoring import load_registry, read_spec
+from engine.scoring.points import parse_points
 
 Data = Annotated[Path | None, typer.Option(
     "--data", help="Labelled CSV/Parquet file (default: a synthetic population).")]
@@ -87,6 +88,9 @@ def train_command(
     model_id: Annotated[str | None, typer.Option(
         "--model-id", help="Id of the model (with --spec; default: the file's name and a "
         "hash of the artifact, distinct per artifact).")] = None,
+    points: Annotated[str | None, typer.Option(
+        "--points", help="Scorecard points BASE,ODDS,PDO (with --spec), e.g. 600,50,20: 600 "
+        "points at good:bad odds 50:1, 20 points to double the odds.")] = None,
 ) -> None:
     """Train the scorer; write JSON artifacts and model cards.
 
@@ -100,8 +104,10 @@ def train_command(
     if spec is not None:
         if data is None:
             raise FrameError("--spec needs --data FILE: the labelled file to train on")
+        scale = parse_points(points)
         config = TrainingConfig(folds=folds, seed=seed, prior=prior, governance=governance,
-                                model_id=model_id, trend=trend)
+                                model_id=model_id, trend=trend,
+                                points=scale.record() if scale else None)
         name = data.stem
         result = train_file(read_frame(data), target=target, spec=spec, bands=bands, bad=bad,
                             segment=name, config=config, source=str(data))
@@ -109,6 +115,9 @@ def train_command(
         typer.echo(cv_summary(result.artifact))
         typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
         return
+    if points is not None:
+        raise FrameError("--points scales one spec-trained model: use it with --data FILE "
+                         "--spec SPEC")
     if model_id is not None:
         raise FrameError("--model-id names one model: use it with --data FILE --spec SPEC "
                          "(a registry model's id is registry.yaml's version and a hash of its "

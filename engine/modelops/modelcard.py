@@ -13,6 +13,8 @@ import pandas as pd
 
 from engine.modelops.calibration import band_calibration
 from engine.modelops.evaluation import markdown_table
+from engine.scoring import ScoreModel
+from engine.scoring.points import points_of
 
 __all__ = ["render"]
 
@@ -44,6 +46,7 @@ def render(doc: dict[str, Any]) -> str:
         "",
         *_training_data(doc),
         *_performance(doc),
+        *_points(doc),
         *_indicator_tables(doc),
     ]
     return "\n".join(lines)
@@ -129,11 +132,17 @@ def _indicator_tables(doc: dict[str, Any]) -> list[str]:
         lines += [f"- {e['name']}: {e['trend']['chosen']}; {e['trend']['why']}"
                   for e in doc["indicators"]]
     lines += ["", "## Bins, WoE and information value", ""]
+    scale = points_of(doc)
     for e in doc["indicators"]:
         if "bins" not in e:
             continue
+        table = pd.DataFrame(e["bins"])
+        added = (scale.bin_points(doc["calibration"], e["coefficient"], list(table["woe"]))
+                 if scale is not None else None)
+        if added is not None:
+            table["points"] = added
         lines += [f"### {e['name']} (IV {e['iv']:.4f})", "",
-                  markdown_table(pd.DataFrame(e["bins"])), ""]
+                  markdown_table(table), ""]
     dropped = doc.get("dropped_indicators") or {}
     if dropped:
         lines += ["", "Catalogue indicators left out of this model:", ""]
@@ -145,6 +154,27 @@ def _indicator_tables(doc: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _points(doc: dict[str, Any]) -> list[str]:
+    """The scorecard points scale, and how a customer's points add up, when the model has one."""
+    scale = points_of(doc)
+    if scale is None:
+        return []
+    lines = ["## Points", "", f"Points = {scale.offset:.4f} + {scale.factor:.4f} x ln(good:bad "
+             f"odds of the PD): {scale.describe()}. `gridcredit score` writes each row's "
+             "points beside its PD and grade."]
+    cal = doc["calibration"]
+    if cal.get("kind", "platt") == "platt":
+        model = ScoreModel(doc)
+        base = scale.offset - scale.factor * (model.slope * doc["intercept"] + model.offset)
+        lines += ["", f"With Platt calibration the points add up: {base:.1f} base points plus, "
+                  "per indicator, the points of the customer's bin (the `points` column of "
+                  "the bin tables below), rounded to whole points."]
+    else:
+        lines += ["", "With isotonic calibration the points do not split into per-bin "
+                  "addends, so the bin tables show none."]
+    return [*lines, ""]
 
 
 def _calibration_text(cal: dict[str, Any]) -> str:

@@ -86,6 +86,7 @@ class TrainingConfig:
     select: bool = True
     calibration: tuple[str, ...] = METHODS
     trend: str = "auto"
+    points: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.trend not in AUTO_TRENDS:
@@ -243,6 +244,7 @@ def _train(x: pd.DataFrame, y: np.ndarray, catalogue: Catalogue, *, segment: str
         "governance": {"checked": config.governance, "passed": not problems,
                        "problems": problems},
         "versions": _versions(),
+        **({"points": dict(config.points)} if config.points else {}),
         **(extra or {}),
     }
     if config.model_id is None:

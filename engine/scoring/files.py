@@ -21,6 +21,7 @@ from engine.scale import Band, assign
 from engine.scoring.dataspec import apply_filter, label_filter_note
 from engine.scoring.indicators import Catalogue, catalogue_from_doc, compute
 from engine.scoring.model import ScoreModel
+from engine.scoring.points import points_of
 
 __all__ = [
     "ScoredFile",
@@ -147,5 +148,8 @@ def score_file(model: ScoreModel, frame: pd.DataFrame, bands: Sequence[Band] | N
     scored = model.score_frame(values).to_frame()
     scored.insert(2, "grade", np.array([b.grade for b in scale], dtype=object)[
         assign(scored["pd"].to_numpy(), scale)])
+    points = points_of(model.doc)
+    if points is not None:
+        scored.insert(3, "points", points.of_pd(scored["pd"].to_numpy()).astype(np.int64))
     notes = tuple(n for n in (warning, note, unseen_note(model.unseen(values))) if n)
     return ScoredFile(pd.concat([kept, scored], axis=1), rejects, scale, notes)

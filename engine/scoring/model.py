@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import FrameError, ModelError
+from engine.errors import ConfigError, FrameError, ModelError
+from engine.scoring.points import points_of
 from engine.scoring.values import canonical
 
 __all__ = [
@@ -487,6 +488,11 @@ def _check(doc: dict[str, Any], path: str, catalogue: Any) -> None:
     _need(doc, "segment", str, path)
     _need(doc, "intercept", float, path)
     _check_calibration(_need(doc, "calibration", dict, path), path)
+    try:
+        points_of(doc)
+    except ConfigError:
+        raise _fail(path, "points", f"is {doc['points']!r}, expected {{base_score, base_odds, "
+                    "pdo} numbers with base_odds and pdo above 0") from None
     items = _need(doc, "indicators", list, path)
     if not items:
         raise _fail(path, "indicators", "is empty")
