@@ -133,6 +133,13 @@ def test_events_carry_a_discriminator_and_parameters_their_enums(served):
     assert one["discriminator"]["mapping"]["bill_issued"] == "#/components/schemas/BillIssued"
     assert many["items"]["anyOf"][0]["discriminator"] == one["discriminator"]
     assert many["maxItems"] == 100
+    schemas = document["components"]["schemas"]
+    history = schemas["CustomerHistory"]["properties"]["events"]["items"]
+    assert history["discriminator"] == one["discriminator"]
+    finding = schemas["Validation"]["properties"]["findings"]["items"]
+    assert finding == {"$ref": "#/components/schemas/TableFinding"}
+    assert set(schemas["TableFinding"]["required"]) == {"path", "file", "line", "subject",
+                                                        "kind", "message"}
     parameters = {p["name"]: p["schema"] for p in document["paths"][
         "/v1/decisions/{decision_id}/explanation"]["get"]["parameters"]}
     assert parameters["lang"] == {**parameters["lang"], "type": "string",

@@ -82,12 +82,24 @@ class BatchResponse(BaseModel):
     items: list[BatchItem] = Field(description="One answer per record, in order.")
 
 
+class TableFinding(BaseModel):
+    """One problem a table check found, where it is and what it says."""
+
+    path: str = Field(description="``file:line`` of the problem (``file`` alone without a line).")
+    file: str = Field(description="The posted file, by its name.")
+    line: int | None = Field(description="The line in that file, when the check knows it.")
+    subject: str = Field(description="The rule or table the problem is about ('' for a file).")
+    kind: str = Field(description="The check that found it (``load`` for a file that does not "
+                                  "load).")
+    message: str = Field(description="What is wrong and what to do.")
+
+
 class Validation(BaseModel):
     ok: bool = Field(description="Whether the posted set passes every check.")
     version: str | None = Field(description="The set's version, when it loads.")
     content_hash: str | None = Field(description="The set's content hash, when it loads.")
     tables: dict[str, str] = Field(description="Version of each table, by name.")
-    findings: list[dict[str, Any]] = Field(description="Each problem found, with file:line.")
+    findings: list[TableFinding] = Field(description="Each problem found, with file:line.")
 
 
 class _Versions(BaseModel):

@@ -129,7 +129,9 @@ class EventListAnswer(BaseModel):
 class CustomerHistory(BaseModel):
     customer_id: str
     as_of: dt.date | None
-    events: list[dict[str, Any]]
+    events: list[dict[str, Any]] = Field(
+        description="The customer's stored events, newest first, each as it was accepted.",
+        json_schema_extra={"items": _EVENT})
     outcomes: list[EventOutcome]
 
 
