@@ -379,3 +379,70 @@ def test_examples_and_translations_are_written_in_the_page(studio, browser, shot
              if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     assert added == ["+", "+#: rules/segments.yaml:13", f'+msgid "{edited}"',
                      '+msgstr "每月用电超过1,600千瓦时的居民为大用户。"']
+
+
+def _publish(d, message, approver):
+    from selenium.webdriver.common.by import By
+
+    d.find_element(By.ID, "publish-message").send_keys(message)
+    d.find_element(By.ID, "publish-approver").send_keys(approver)
+    d.find_element(By.ID, "publish").click()
+
+
+def _answered(d):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # publishing runs every check of rules check: on a loaded machine it takes a while
+    WebDriverWait(d, 3 * WAIT).until(
+        lambda d: d.find_element(By.ID, "message").text not in ("", "发布中……"),
+        "publish did not answer")
+
+
+def test_publish_with_an_approver_then_history_and_restore(studio, browser, shots):
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    # In Chinese: the first publish asks once for the publisher's name.
+    d.get(studio.url + "/tables/consumption-class?lang=zh-CN")
+    d.execute_script("window.localStorage.removeItem('gridcredit-publisher')")
+    _publish(d, "按复核后的决策表发布", "Zhou Min")
+    wait_for(d, lambda d: d.switch_to.alert, "the page did not ask for the publisher's name")
+    d.switch_to.alert.send_keys("Wang Fang")
+    d.switch_to.alert.accept()
+    _answered(d)
+    assert "by Wang Fang, approved by Zhou Min" in d.find_element(By.ID, "message").text, \
+        d.find_element(By.ID, "message").text
+
+    type_into(d, "0:monthly_kwh", "> 1700")
+    type_into(d, "ex0:given: monthly_kwh", "1700.5")
+    d.find_element(By.ID, "save").click()
+    wait_for(d, lambda d: "没有草稿" in d.find_element(By.ID, "bar").text,
+             "the page did not reload after saving")
+    _publish(d, "大用户门槛提高到1,700千瓦时", "Zhou Min")
+    _answered(d)
+    assert "release 2" in d.find_element(By.ID, "message").text, \
+        d.find_element(By.ID, "message").text
+
+    d.get(studio.url + "/history")
+    latest = d.find_element(By.ID, "release-2").text
+    assert "规则 `residential-large`：monthly_kwh 阈值 1,600 → 1,700" in latest
+    assert "表 consumption-class：示例1，given monthly_kwh 1,600.5 → 1,700.5" in latest
+    assert "由 Wang Fang 发布" in latest and "由 Zhou Min 批准" in latest
+    d.save_screenshot(str(shots / "studio-zh-history.png"))
+    d.get(studio.url + "/history?lang=en")
+    assert "rule `residential-large`: monthly_kwh threshold 1,600 → 1,700" in \
+        d.find_element(By.ID, "release-2").text
+    d.save_screenshot(str(shots / "studio-history.png"))
+
+    # Restoring release 1 makes its tables the draft, to save and publish like any other.
+    d.find_element(By.CSS_SELECTOR, 'button.restore[data-release="1"]').click()
+    wait_for(d, lambda d: "The tables of release 1 are your draft now: segments.yaml"
+             in d.find_element(By.ID, "message").text, "the release was not restored")
+    d.get(studio.url + "/tables/consumption-class")
+    assert cell(d, "0:monthly_kwh").get_attribute("value") == "> 1600"
+    assert "segments.yaml" in d.find_element(By.ID, "bar").text
+    d.find_element(By.ID, "discard").click()
+    d.switch_to.alert.accept()
+    wait_for(d, lambda d: "No draft" in d.find_element(By.ID, "bar").text,
+             "the draft was not discarded")

@@ -69,6 +69,12 @@ def test_a_new_description_lacks_its_translation_until_it_is_written_in_the_page
                        '+msgstr "每月用电超过1,600千瓦时的居民为大用户。"']
     page = local.get("/studio/tables/consumption-class?lang=zh-CN").text
     assert "每月用电超过1,600千瓦时的居民为大用户。" in page
+    # Saved and published as it stands: the catalogue the release archives is the new one.
+    assert local.post("/studio/api/save", headers=STUDIO, json={"bump": True}
+                      ).status_code == 200
+    published = local.post("/studio/api/publish", headers=STUDIO, json={
+        "message": "new description", "publisher": "Wang Fang"})
+    assert published.status_code == 200, published.text
 
 
 def test_a_hand_edit_of_the_catalogue_reaches_the_running_workbench(home, local):

@@ -86,9 +86,10 @@ class Studio:
         changes on disk, from the workbench or an editor)."""
         with self._lock:
             words_key = self._locale_key()
-            if words_key != self._words_key:
-                self._engine = load(self.config).with_tables(self._engine.tables)
-                self._words_key = words_key
+            if words_key != self._words_key:  # the catalogue's hash covers its translations
+                self._engine = load(self.config)
+                self.workspace.catalogue = self._engine.catalogue
+                self._words_key, self._engine_key = words_key, self._texts_key()
             key = self._texts_key()
             if key != self._engine_key:
                 saved = self.workspace.saved()
