@@ -28,6 +28,11 @@ def test_the_route_answers_audit_and_decide_keys_with_the_stable_json(tmp_path, 
         case = body["cases"][0]
         assert (body["customer_id"], case["penalty"], case["steps"][-1]["status"]) == (
             "H1", {"amount": 8.0, "days": 40}, "due")
+        schemas = client.get("/openapi.json").json()["components"]["schemas"]
+        assert set(schemas["CollectionCase"]["required"]) <= set(case)
+        step = schemas["CollectionStep"]
+        assert all(set(step["required"]) <= set(s) for s in case["steps"])
+        assert {s["status"] for s in case["steps"]} <= set(step["properties"]["status"]["enum"])
         early = client.get("/v1/customers/H1/collections?as_of=2025-12-01",
                            headers={"Authorization": f"Bearer {auditor}"})
         assert early.status_code == 404

@@ -76,13 +76,44 @@ SCHEMAS: dict[str, Any] = {"CustomerCollections": {
         "customer_class": {"type": "string"},
         "grade": {"type": "string", "description": "The grade of the decision it follows."},
         "decision_id": {"type": "string", "description": "The logged decision it follows."},
-        "cases": {"type": "array", "items": _OBJECT, "description": "One case per bill."},
-        "protections": {"type": "array", "items": _OBJECT},
+        "cases": {"type": "array", "items": {"$ref": "#/components/schemas/CollectionCase"},
+                  "description": "One case per bill."},
+        "protections": {"type": "array",
+                        "items": {"$ref": "#/components/schemas/CollectionProtection"}},
         "deposit": _OBJECT,
         "digest": {"type": "string", "description": "SHA-256 over the collections' JSON."},
         "statement": {"type": "array", "items": _OBJECT,
                       "description": "Bills, penalties, repayments and rebates in date order."},
-        "documents": _OBJECT}}}
+        "documents": _OBJECT}},
+    "CollectionCase": {
+        "type": "object", "title": "CollectionCase", "additionalProperties": True,
+        "description": "One overdue bill: what is owed, its penalty and its steps.",
+        "required": ["bill_id", "amount", "due", "outstanding", "penalty", "steps"],
+        "properties": {
+            "bill_id": {"type": "string"}, "amount": {"type": "number"},
+            "due": {"type": "string", "format": "date"},
+            "outstanding": {"type": "number", "description": "Still unpaid on as_of."},
+            "penalty": {"type": "object", "additionalProperties": True,
+                        "required": ["amount", "days"],
+                        "properties": {"amount": {"type": "number"},
+                                       "days": {"type": "integer"}}},
+            "steps": {"type": "array", "items": {"$ref": "#/components/schemas/CollectionStep"}}}},
+    "CollectionStep": {
+        "type": "object", "title": "CollectionStep", "additionalProperties": True,
+        "required": ["action", "date", "status", "reason", "protection"],
+        "properties": {
+            "action": {"type": "string"}, "date": {"type": "string", "format": "date"},
+            "status": {"type": "string", "enum": ["done", "due", "scheduled", "blocked",
+                                                  "paused", "cancelled"]},
+            "reason": {"type": "string", "description": "Why the step has its status."},
+            "protection": {"type": ["string", "null"],
+                           "description": "The protection kind blocking it, else null."}}},
+    "CollectionProtection": {
+        "type": "object", "title": "CollectionProtection", "additionalProperties": True,
+        "required": ["kind", "from", "until"],
+        "properties": {"kind": {"type": "string"},
+                       "from": {"type": "string", "format": "date"},
+                       "until": {"type": ["string", "null"], "format": "date"}}}}
 
 
 @router.get("/v1/customers/{customer_id}/collections", operation_id="getCustomerCollections",
