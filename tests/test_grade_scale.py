@@ -146,3 +146,15 @@ def test_the_workbench_shows_the_seven_grades(home, tmp_path):
     for grade in GRADES:
         assert f"band-{grade.lower()}" in page.text
         assert f'value="{grade}" data-column="grade"' in page.text, grade
+
+
+def test_rules_impact_counts_moves_between_seven_grades(engine, seven, population, decided):
+    from engine.batch.impact import compare
+
+    impact = compare(engine, engine.tables, seven.tables, population)
+    assert list(impact.transitions.index) == ["AAA", "AA", "A", "B", "C", "BBB", "BB"]
+    before = decide_frame(engine, population)[0]["grade"].astype(str).to_numpy()
+    after = pd.read_parquet(decided)["grade"].astype(str).to_numpy()
+    assert impact.transitions.loc["A", "BBB"] == int(((before == "A") & (after == "BBB")).sum())
+    assert impact.transitions.loc["A", "BBB"] > 0
+    assert impact.grade_changed == int((before != after).sum())

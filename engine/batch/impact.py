@@ -184,6 +184,7 @@ class _Side:
     param_sums: Counter
     loss: float = 0.0
     service: ServiceTally | None = None
+    grades: tuple[str, ...] = GRADES
 
 
 @dataclass
@@ -197,6 +198,7 @@ class _Moves:
     segments: Counter = field(default_factory=Counter)
     outcome: Counter = field(default_factory=Counter)
     affected: list[pd.DataFrame] = field(default_factory=list)
+    grades: tuple[str, ...] = GRADES
 
 
 def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
@@ -223,9 +225,12 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
     """
     for tables in (baseline, candidate):
         tables.scale  # noqa: B018
-    sides = [_Side(ts, Counter(), Counter(), Counter(), service=service_tally(ts.catalogue))
+    grades = tuple(dict.fromkeys(b.grade for ts in (baseline, candidate) for b in ts.scale))
+    sides = [_Side(ts, Counter(), Counter(), Counter(),
+                   service=service_tally(ts.catalogue, grades), grades=grades)
              for ts in (baseline, candidate)]
-    moves = _Moves(np.zeros((len(GRADES) + 1, len(GRADES) + 1), dtype=np.int64))
+    moves = _Moves(np.zeros((len(grades) + 1, len(grades) + 1), dtype=np.int64),
+                   grades=grades)
     rows_in = decided = rejected = 0
     for chunk in _chunks(population, chunk_size):
         if progress is not None and rows_in:
@@ -249,7 +254,7 @@ def compare(engine: Engine, baseline: TableSet, candidate: TableSet,
         baseline=baseline_label, candidate=candidate_label,
         baseline_hash=baseline.content_hash, candidate_hash=candidate.content_hash,
         rows_in=rows_in, decided=decided, rejected=rejected,
-        transitions=_transition_frame(moves.transitions),
+        transitions=_transition_frame(moves.transitions, moves.grades),
         policies=_policy_frame(sides, moves.gained, moves.lost),
         rules=_rule_frame(sides, moves.outcome, diff),
         workload=_workload_frame(engine, sides, tariff),
@@ -309,7 +314,7 @@ def _count_moves(facts: pd.DataFrame, runs: list[_Run], moves: _Moves) -> None:
     rows = np.flatnonzero(change)
     if not len(rows):
         return
-    labels = np.array([*GRADES, "none"], dtype=object)
+    labels = np.array([*moves.grades, "none"], dtype=object)
     moves.affected.append(pd.DataFrame({
         "customer_id": facts["customer_id"].to_numpy(dtype=object)[rows],
         "grade_before": labels[r0.grades[rows]], "grade_after": labels[r1.grades[rows]],
@@ -376,7 +381,7 @@ def _joined(columns: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
 
 def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | None,
             months: float) -> _Run:
-    """Grade codes (len(GRADES) = none), per-policy membership masks, the policy hits of
+    """Grade codes (len(side.grades) = none), per-policy membership masks, the policy hits of
     each grant combination and each rule's matches, for one chunk.
 
     Policies and their params are those the decisions carry: a policy several
@@ -384,8 +389,8 @@ def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | Non
     """
     n = len(facts)
     ev = run.evaluation
-    grade_code = {g: i for i, g in enumerate(GRADES)}
-    grades = np.array([grade_code.get(g, len(GRADES)) for g in ev.outputs["grade"]],
+    grade_code = {g: i for i, g in enumerate(side.grades)}
+    grades = np.array([grade_code.get(g, len(side.grades)) for g in ev.outputs["grade"]],
                       dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
     matched = {}
     for t in side.tables.tables:
@@ -422,10 +427,10 @@ def _decide(side: _Side, run: TableRun, facts: pd.DataFrame, tariff: float | Non
     return _Run(grades, has, np.asarray(run.grants.inverse).reshape(-1), hits, matched, segments)
 
 
-def _transition_frame(transitions: np.ndarray) -> pd.DataFrame:
-    names = [*GRADES, "none"]
+def _transition_frame(transitions: np.ndarray, grades: tuple[str, ...]) -> pd.DataFrame:
+    names = [*grades, "none"]
     matrix = pd.DataFrame(transitions, index=names, columns=names)
-    keep = [g for i, g in enumerate(names) if i < len(GRADES) or transitions[i].any()
+    keep = [g for i, g in enumerate(names) if i < len(grades) or transitions[i].any()
             or transitions[:, i].any()]
     return matrix.loc[keep, keep]
 

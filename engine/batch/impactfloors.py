@@ -43,10 +43,11 @@ class ServiceTally:
     level_sum: Counter = field(default_factory=Counter)
     below: Counter = field(default_factory=Counter)
     below_segment: Counter = field(default_factory=Counter)
+    grades: tuple[str, ...] = GRADES
 
     def add(self, grades: np.ndarray, has: dict[str, np.ndarray],
             params: dict[tuple[str, str], np.ndarray], segments: dict[str, np.ndarray]) -> None:
-        """Count one chunk: grade codes (``len(GRADES)`` = none), policy masks, param values."""
+        """Count one chunk: grade codes (``len(grades)`` = none), policy masks, param values."""
         n = len(grades)
         segment = segments.get("consumption_class", np.full(n, "", dtype=object))
         for floor in self.floors:
@@ -59,7 +60,7 @@ class ServiceTally:
                     level = np.where(held, pick(level, values), level)
             level = np.where(np.isnan(level), floor.standard, level)
             worse = level > floor.floor if floor.better == "lower" else level < floor.floor
-            for code, grade in enumerate(GRADES):
+            for code, grade in enumerate(self.grades):
                 rows = grades == code
                 if not rows.any():
                     continue
@@ -77,18 +78,19 @@ class ServiceTally:
 
     def spread(self, floor: Floor) -> tuple[str, str, float] | None:
         """(best grade, worst grade, how much worse the worst is served) over grades present."""
-        present = [g for g in GRADES if self.customers[(floor.id, g)]]
+        present = [g for g in self.grades if self.customers[(floor.id, g)]]
         if len(present) < 2:
             return None
         best, worst = present[0], present[-1]
         return best, worst, floor.gap(self.mean(floor.id, best), self.mean(floor.id, worst))
 
 
-def service_tally(catalogue: Catalogue) -> ServiceTally:
-    """An empty tally of the floors a loaded catalogue declares (none if its file is gone)."""
+def service_tally(catalogue: Catalogue, grades: tuple[str, ...] = GRADES) -> ServiceTally:
+    """An empty tally of the floors a loaded catalogue declares (none if its file is gone),
+    counted per grade of ``grades``, best first."""
     if not Path(catalogue.file).is_file():
-        return ServiceTally(Floors({}, catalogue.file))
-    return ServiceTally(load_floors(catalogue.file, catalogue.policies))
+        return ServiceTally(Floors({}, catalogue.file), grades=grades)
+    return ServiceTally(load_floors(catalogue.file, catalogue.policies), grades=grades)
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ def _spread_row(floor: Floor, before: ServiceTally, after: ServiceTally) -> dict
 
 def _level_rows(floor: Floor, before: ServiceTally, after: ServiceTally) -> list[dict]:
     rows = []
-    for grade in GRADES:
+    for grade in after.grades:
         if not (before.customers[(floor.id, grade)] or after.customers[(floor.id, grade)]):
             continue
         rows.append({"floor": floor.id, "grade": grade,
