@@ -137,6 +137,16 @@ LABELS: dict[str, str] = {
     "grid.pass": "pass",
     "grid.fail": "fail",
     "grid.unknown": "not run (the draft does not load)",
+    "grid.rename_column": "Rename the condition column %(column)s",
+    "grid.remove_column": "Remove the condition column %(column)s",
+    "grid.add_column": "Add a condition column",
+    "js.rename_column": (
+        "Rename the condition column %(column)s to (a field of the customer record):"
+    ),
+    "js.remove_column": (
+        "Remove the condition column %(column)s and every rule's condition on it from the"
+        " draft?"
+    ),
     "grid.example_cell": "example %(num)s, %(column)s",
     "grid.delete_example": "Delete example %(num)s",
     "grid.add_example": "Add example",

@@ -20,9 +20,10 @@ from engine.audit.log import open_log
 from engine.errors import InputError
 from engine.governance.releases import PublishRefused, publish
 from engine.language import normalise
-from engine.records import GRADES
+from engine.records import GRADES, vocabulary
 from engine.studio import edits
 from engine.studio.baselines import impact_baseline
+from engine.studio.columns import add_column, remove_column, rename_column
 from engine.studio.drafts import Checked
 from engine.studio.examples import add_example, delete_example, set_example_cell
 from engine.studio.grid import GridTable, TableRef, grid, table_body, table_refs
@@ -114,7 +115,14 @@ def _grid_context(studio: Studio, checked: Checked, table: GridTable,
                             "unit": s.unit, "choices": list(s.choices or ())}
                      for name, s in p.params.items()} for p in catalogue}
     languages = studio.engine.explainer.languages
-    return {"table": table, "checked": checked, "fired": fired or set(),
+    fields = vocabulary()
+    inputs = [c.name for c in table.columns if c.part == "when"]
+    choices = {name: list(fields[name].choices or ()) or (
+        ["true", "false"] if fields[name].kind == "bool" else [])
+        for name in inputs if name in fields}
+    return {"fields": sorted(n for n in fields if n not in inputs),
+            "choices": {n: c for n, c in choices.items() if c}, "table": table,
+            "checked": checked, "fired": fired or set(),
             "status": _status(studio, checked), "bounds": bounds,
             "refs": table_refs(checked),
             "texts": table_texts(table.ref.file, table_body(checked, table.ref), languages)}
@@ -164,6 +172,11 @@ _OPS = {
         str(body.get("text", ""))),
     "example-add": lambda text, body: add_example(text, body["table"]),
     "example-delete": lambda text, body: delete_example(text, body["table"], body["rule"]),
+    "column-add": lambda text, body: add_column(text, body["table"], str(body.get("text", ""))),
+    "column-rename": lambda text, body: rename_column(
+        text, body["table"], str(body.get("column", "")), str(body.get("text", ""))),
+    "column-remove": lambda text, body: remove_column(text, body["table"],
+                                                      str(body.get("column", ""))),
     "version": lambda text, body: edits.set_table_key(text, body["table"], "version",
                                                       str(body.get("text", "")).strip()),
 }

@@ -125,7 +125,9 @@
 
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.closest("#grid") && target.dataset.translate) {
+    if (target.id === "add-column" && target.value) {
+      edit("column-add", null, "", target.value);
+    } else if (target.closest("#grid") && target.dataset.translate) {
       translate(target);
     } else if (target.closest("#grid") && target.dataset.exampleColumn) {
       edit("example-set", exampleOf(target), target.dataset.exampleColumn, target.value);
@@ -141,7 +143,16 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button");
     if (!button) { return; }
-    if (button.closest("#grid") && button.dataset.exampleOp) {
+    if (button.closest("#grid") && button.dataset.columnOp) {
+      var name = button.dataset.columnName;
+      if (button.dataset.columnOp === "column-remove") {
+        if (!window.confirm(word("js.remove_column", {column: name}))) { return; }
+        edit("column-remove", null, name, "");
+      } else {
+        var renamed = (window.prompt(word("js.rename_column", {column: name}), name) || "").trim();
+        if (renamed && renamed !== name) { edit("column-rename", null, name, renamed); }
+      }
+    } else if (button.closest("#grid") && button.dataset.exampleOp) {
       var example = exampleOf(button);
       if (button.dataset.exampleOp === "example-delete" &&
           !window.confirm(word("js.delete_example", {num: example + 1}))) { return; }
