@@ -19,8 +19,10 @@ reload, any set whose content hash is not a release.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,8 +164,6 @@ def publish(engine: Engine, database: Database, *, message: str, publisher: str,
 
 
 def _empty_like(tables: Any) -> Any:
-    import dataclasses
-
     return dataclasses.replace(tables, tables=())
 
 
@@ -184,9 +184,6 @@ def resolve_set(spec: str, engine: Engine, db: str | None) -> tuple[Any, str]:
     8 to 64 hex digits (an archived content hash), else a git revision of the
     project's rules folder.
     """
-    import re
-
-
     path = Path(spec)
     if path.is_dir():
         if (path / "rules").is_dir() and (path / "policies").is_dir():
