@@ -42,6 +42,7 @@ from engine.explanation import AUDIENCES, FORMATS, Explainer, template_position
 from engine.floors import Floor, Floors, load_floors
 from engine.policies import Catalogue
 from engine.records import GRADES
+from engine.scale import band_grades
 from engine.statements import LEGAL_NOTICES
 from engine.tables.analysis import Finding, check_table_set, run_examples
 from engine.tables.tableset import TableSet
@@ -117,9 +118,14 @@ def check_catalogue(table_set: TableSet) -> list[Finding]:
 
 # --------------------------------------------------------------------------- service floors
 
-def _grades_reached(rule: Any) -> tuple[str, ...]:
+def _scale(table_set: TableSet) -> tuple[str, ...]:
+    """The grades of the set's master scale, best first."""
+    return band_grades(table_set.tables) or GRADES
+
+
+def _grades_reached(rule: Any, scale: tuple[str, ...]) -> tuple[str, ...]:
     """The grades a rule's own conditions on ``grade`` let through (every grade without any)."""
-    grades = list(GRADES)
+    grades = list(scale)
     for c in rule.when:
         if c.field != "grade":
             continue
@@ -142,10 +148,10 @@ def _grants(table_set: TableSet, floor: Floor) -> Iterator[tuple[Any, Any, str, 
                         yield rule, action, param, float(value)
 
 
-def _who(rule: Any) -> str:
+def _who(rule: Any, scale: tuple[str, ...]) -> str:
     """The grades, and the segments when the rule tests any, that a rule's grant reaches."""
-    grades = _grades_reached(rule)
-    who = "every grade" if len(grades) == len(GRADES) else "grade " + ", ".join(grades)
+    grades = _grades_reached(rule, scale)
+    who = "every grade" if len(grades) == len(scale) else "grade " + ", ".join(grades)
     segments = [f"{c.field} {c.op} "
                 + (", ".join(map(str, c.value)) if isinstance(c.value, tuple) else str(c.value))
                 for c in rule.when if c.field in _SEGMENTS]
@@ -163,7 +169,7 @@ def check_floors(table_set: TableSet, floors: Floors) -> list[Finding]:
             out.append(Finding(
                 rule.file, action.line or rule.line, rule.id, "floor",
                 f"grants {action.policy_id} with {param} {value:g} {floor.unit} to "
-                f"{_who(rule)}, worse than the floor '{floor.title}' ({bound} "
+                f"{_who(rule, _scale(table_set))}, worse than the floor '{floor.title}' ({bound} "
                 f"{floor.floor:g} {floor.unit} for every customer whatever the grade, "
                 f"{floor.where}): set {param} to {bound} {floor.floor:g}"))
     return out
@@ -181,10 +187,11 @@ def grade_levels(table_set: TableSet, floor: Floor) -> dict[str, float]:
 def _grade_grants(table_set: TableSet, floor: Floor) -> dict[str, tuple[float, str | None]]:
     """Per grade: its level and the ``file:line rule 'id'`` that grants it (None: the
     standard level, granted by no rule of the grade's own)."""
-    levels: dict[str, tuple[float, str | None]] = {g: (floor.standard, None) for g in GRADES}
+    scale = _scale(table_set)
+    levels: dict[str, tuple[float, str | None]] = {g: (floor.standard, None) for g in scale}
     for rule, action, _param, value in _grants(table_set, floor):
-        grades = _grades_reached(rule)
-        if len(grades) == len(GRADES):
+        grades = _grades_reached(rule, scale)
+        if len(grades) == len(scale):
             continue
         for g in grades:
             if floor.best([levels[g][0], value]) != levels[g][0]:
@@ -204,16 +211,17 @@ def spread_warnings(table_set: TableSet) -> list[str]:
 def service_spread(table_set: TableSet, floors: Floors) -> list[str]:
     """Per floor, one line: the level the best and the worst grade earn, and the threshold."""
     out = []
+    top, bottom = _scale(table_set)[0], _scale(table_set)[-1]
     for floor in floors:
         grants = _grade_grants(table_set, floor)
-        (best, best_at), (worst, worst_at) = grants[GRADES[0]], grants[GRADES[-1]]
+        (best, best_at), (worst, worst_at) = grants[top], grants[bottom]
         gap = floor.gap(best, worst)
         state = "beyond" if gap > floor.spread_threshold else "within"
-        line = (f"service spread {floor.id}: {GRADES[0]} {best:g}, {GRADES[-1]} {worst:g} "
+        line = (f"service spread {floor.id}: {top} {best:g}, {bottom} {worst:g} "
                 f"{floor.unit} by the grades' own rules, gap {gap:g} {floor.unit}, {state} the "
                 f"threshold {floor.spread_threshold:g} ({floor.where})")
         if state == "beyond":
-            set_by = [f"{g} by {at}" for g, at in ((GRADES[0], best_at), (GRADES[-1], worst_at))
+            set_by = [f"{g} by {at}" for g, at in ((top, best_at), (bottom, worst_at))
                       if at]
             line += ("; set for " + " and ".join(set_by) if set_by else "") + \
                 ": bring the grades' levels closer or raise spread_threshold in the catalogue"
