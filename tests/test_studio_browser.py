@@ -416,8 +416,11 @@ def test_publish_with_an_approver_then_history_and_restore(studio, browser, shot
 
     type_into(d, "0:monthly_kwh", "> 1700")
     type_into(d, "ex0:given: monthly_kwh", "1700.5")
+    d.execute_script("window.beforeSave = true")  # gone once the page has reloaded
     d.find_element(By.ID, "save").click()
-    wait_for(d, lambda d: "没有草稿" in d.find_element(By.ID, "bar").text,
+    wait_for(d, lambda d: d.execute_script("return window.beforeSave === undefined && "
+                                           "document.readyState === 'complete'")
+             and "没有草稿" in d.find_element(By.ID, "bar").text,
              "the page did not reload after saving")
     _publish(d, "大用户门槛提高到1,700千瓦时", "Zhou Min")
     _answered(d)
@@ -446,3 +449,53 @@ def test_publish_with_an_approver_then_history_and_restore(studio, browser, shot
     d.switch_to.alert.accept()
     wait_for(d, lambda d: "No draft" in d.find_element(By.ID, "bar").text,
              "the draft was not discarded")
+
+
+def _click_in_view(d, selector):
+    """Scroll the grid to a header button (a new last condition column sits under the
+    output column that stays in view) and click it."""
+    from selenium.webdriver.common.by import By
+
+    button = d.find_element(By.CSS_SELECTOR, selector)
+    d.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'end'});"
+                     "arguments[0].closest('.scroll').scrollLeft += 10000;", button)
+    button.click()
+
+
+def test_condition_columns_from_the_vocabulary_and_a_laptop_screen(studio, browser, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    d = browser
+    d.get(studio.url + "/tables/consumption-class?lang=en")
+    settled(d)
+    Select(d.find_element(By.ID, "add-column")).select_by_value("critical_load")
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, 'th.col-critical_load'),
+             "the new condition column did not appear")
+    settled(d)
+    assert d.find_element(By.ID, "choices-critical_load").get_attribute("innerHTML") == \
+        '<option value="true"></option><option value="false"></option>'
+    _click_in_view(d, 'button[data-column-op="column-rename"][data-column-name="critical_load"]')
+    d.switch_to.alert.send_keys("habitual_defaulter")
+    d.switch_to.alert.accept()
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, 'th.col-habitual_defaulter'),
+             "the column was not renamed")
+    settled(d)
+    _click_in_view(d, 'button[data-column-op="column-remove"]'
+                      '[data-column-name="habitual_defaulter"]')
+    d.switch_to.alert.accept()
+    wait_for(d, lambda d: not d.find_elements(By.CSS_SELECTOR, 'th.col-habitual_defaulter')
+             and "No draft" in d.find_element(By.ID, "bar").text,
+             "the column was not removed")
+
+    # The widest table on a 1366×768 screen: the policies column is in view.
+    d.set_window_size(1366, 768)
+    try:
+        d.get(studio.url + "/tables/service-policies?lang=zh-CN")
+        settled(d)
+        policy = d.find_element(By.CSS_SELECTOR, "#grid td.col-policy")
+        right = d.execute_script("return arguments[0].getBoundingClientRect().right", policy)
+        d.save_screenshot(str(shots / "studio-zh-laptop.png"))
+        assert right <= d.execute_script("return window.innerWidth")
+    finally:
+        d.set_window_size(1500, 1000)
