@@ -100,7 +100,10 @@ def test_show_explains(db: str, fmt: str, expected: str) -> None:
 def test_show_carries_the_sha256_of_the_artifact_that_scored(tmp_path: Path, engine) -> None:
     path = str(tmp_path / "real.sqlite")
     decisions = [engine.decide(good(customer_id="E1")),
-                 engine.decide(good(customer_id="R1", customer_class="residential"))]
+                 engine.decide(good(customer_id="R1", customer_class="residential",
+                                      asset_liability_ratio=..., current_ratio=...,
+                                      return_on_net_assets=...,
+                                      loan_repayment_on_schedule_rate=...))]
     with open_recorder(path=path) as recorder:
         recorder.decisions(engine, decisions)
     for decision, artifact in zip(decisions, ("enterprise.json", "residential.json"),
