@@ -9,11 +9,14 @@ Modules, each named for what it produces:
 - ``cases``: a customer's cases, protections and deposit on an as-of date;
 - ``tables``: both tables of a project, loaded and checked together;
 - ``statement``: a customer's statement of account on a date, and ``show``, its
-  stable JSON (``collections show --json``) read from a project's database;
+  stable JSON (``collections show --json``) read from a project's database
+  (``read_statement`` reads the statement itself);
+- ``text``: the statement worded in a language (``statement_text``);
 - ``steps``: each step that falls due as a logged, replayable decision;
 - ``worklist``: the day's work list for every customer.
 """
 
-from engine.collections.statement import show
+from engine.collections.statement import read_statement, show
+from engine.collections.text import statement_text
 
-__all__ = ["show"]
+__all__ = ["read_statement", "show", "statement_text"]

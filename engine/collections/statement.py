@@ -24,10 +24,10 @@ from engine.collections.tables import load_collection_tables
 from engine.config import EngineConfig, default_database
 from engine.errors import InputError
 from engine.events.store import EventStore, open_store
-from engine.language import load_languages
+from engine.language import Languages, load_languages
 from engine.policies import load_catalogue
 
-__all__ = ["Statement", "account_lines", "show", "statement_of"]
+__all__ = ["Statement", "account_lines", "read_statement", "show", "statement_of"]
 
 _ALL_EVENTS = 1_000_000
 EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
@@ -103,7 +103,15 @@ def show(customer_id: str, as_of: dt.date | str, *, db: str | None = None,
          home: str | Path | None = None) -> dict[str, Any]:
     """The stable JSON of ``gridcredit collections show --json`` (docs/collections.md) for a
     customer on a date, read from the project's database (``db``: its URL or path; default
-    the project's): what a page showing a customer's collections timeline calls."""
+    the project's)."""
+    return read_statement(customer_id, as_of, db=db, home=home)[0].to_json()
+
+
+def read_statement(customer_id: str, as_of: dt.date | str, *, db: str | None = None,
+                   home: str | Path | None = None) -> tuple[Statement, Languages]:
+    """A customer's statement on a date, read from the project's database, and the
+    project's languages to word it in (``engine.collections.text.statement_text``): what a
+    page showing a customer's collections timeline calls."""
     day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
     project = EngineConfig.at(home)
     url = db or default_database(home)
@@ -112,7 +120,8 @@ def show(customer_id: str, as_of: dt.date | str, *, db: str | None = None,
     tables = load_collection_tables(project.rules_dir, load_catalogue(project.catalogue))
     store, log = open_store(url, create=False), open_log(url, create=False)
     try:
-        return statement_of(customer_id, day, store, log, tables, Documents(languages)).to_json()
+        return statement_of(customer_id, day, store, log, tables, Documents(languages)), \
+            languages
     finally:
         store.close()
         log.close()

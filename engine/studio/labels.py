@@ -51,6 +51,15 @@ LABELS: dict[str, str] = {
     "diff.none": "no change in the tables",
     "diff.first": "first release: %(num)s tables",
     "nav.history": "Releases",
+    "nav.collections": "Collections",
+    "collections.heading": "A customer's collections",
+    "collections.customer": "Customer id",
+    "collections.as_of": "As of",
+    "collections.show": "Show",
+    "collections.hint": ("The cases, their dated steps, the protections, the deposit and the "
+                         "statement of account, read from the project's log; nothing here "
+                         "changes them."),
+    "collections.bad_date": "'%(value)s' is not a date: write it as YYYY-MM-DD",
     "history.heading": "Releases",
     "history.none": "No release has been published yet.",
     "history.release": "Release %(num)s",

@@ -7,6 +7,7 @@ page shows is always what the loader made of the draft.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit.log import open_log
-from engine.errors import InputError
+from engine.collections import read_statement, statement_text
+from engine.errors import EngineError, InputError
 from engine.governance.releases import PublishRefused, publish
 from engine.language import normalise
 from engine.records import GRADES, vocabulary
@@ -396,6 +398,30 @@ async def upload_workbook(request: Request, user: str = Depends(studio_user)) ->
     checked = studio.workspace.replace(user, imported.changed)
     return JSONResponse({"changed": sorted(imported.changed), "warnings": list(imported.warnings),
                          "status": _status(studio, checked)})
+
+
+# --------------------------------------------------------------------------- collections
+
+@router.get("/collections", response_class=HTMLResponse)
+def collections_page(request: Request, customer: str = "", as_of: str = "",
+                     user: str = Depends(studio_user)) -> HTMLResponse:
+    """A customer's collections on a date, read only: the cases, their dated steps, the
+    protections, the deposit and the statement, worded as ``collections show`` words them."""
+    studio = get_studio(request)
+    text = problem = None
+    if customer:
+        try:
+            day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+            statement, languages = read_statement(customer.strip(), day, db=studio.database,
+                                                  home=studio.config.home)
+            text = statement_text(statement, languages.get(_language(request)))
+        except ValueError:
+            problem = label("collections.bad_date", _language(request), value=as_of)
+        except EngineError as exc:
+            problem = exc.message
+    return _page("collections.html", request, customer=customer, as_of=as_of, text=text,
+                 problem=problem, status=_status(studio, studio.workspace.check(
+                     user, static=False)))
 
 
 # --------------------------------------------------------------------------- simulator
